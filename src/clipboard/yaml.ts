@@ -1,0 +1,138 @@
+/**
+ * The one way jarvis reads and writes YAML: the core (safe) schema only, one document, a mapping
+ * at the root, bounded in size and in alias expansion, with line numbers for error messages.
+ */
+import { LineCounter, parseAllDocuments, stringify, isMap, isSeq, isPair, isScalar } from "yaml";
+import type { Document, Node } from "yaml";
+import { YamlError } from "../errors.js";
+
+/** A mapping parsed from YAML, with what is needed to point at lines in it. */
+export interface ParsedYaml {
+  value: Record<string, unknown>;
+  /** Where the text came from (file path, URL, "stdin", "step linode:deploy"), for messages. */
+  source: string;
+  /** 1-based line of the node at `path`, or undefined when the path is not in the document. */
+  lineOf(path: readonly (string | number)[]): number | undefined;
+}
+
+/** Limits applied while parsing. */
+export interface YamlLimits {
+  /** Largest accepted document in bytes (default 16 MiB). */
+  maxBytes?: number;
+  /** Most alias dereferences allowed; guards against billion-laughs bombs (default 100). */
+  maxAliasCount?: number;
+}
+
+/** Default size limit for any YAML jarvis reads. */
+export const DEFAULT_MAX_YAML_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Parse text as exactly one YAML mapping. Throws YamlError with code E_YAML_TOO_LARGE,
+ * E_YAML_BINARY, E_YAML_SYNTAX, E_YAML_MULTIPLE, E_YAML_BOMB, E_YAML_NOT_MAPPING or E_YAML_EMPTY.
+ */
+export function parseYamlMapping(input: string | Buffer, source: string, limits: YamlLimits = {}): ParsedYaml {
+  const maxBytes = limits.maxBytes ?? DEFAULT_MAX_YAML_BYTES;
+  const size = typeof input === "string" ? Buffer.byteLength(input) : input.length;
+  if (size > maxBytes) {
+    throw new YamlError(
+      "E_YAML_TOO_LARGE",
+      `${source}: document is ${size} bytes, over the limit of ${maxBytes} bytes; split it or raise the limit`,
+    );
+  }
+  const text = typeof input === "string" ? input : input.toString("utf8");
+  const junk = findBinary(text);
+  if (junk !== undefined) {
+    throw new YamlError(
+      "E_YAML_BINARY",
+      `${source}:${lineAt(text, junk)}: not YAML text (control byte 0x${text.charCodeAt(junk).toString(16).padStart(2, "0")}); is this the right file?`,
+    );
+  }
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { schema: "core", lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (!Array.isArray(docs)) {
+    throw new YamlError("E_YAML_EMPTY", `${source}: empty document; expected a YAML mapping`);
+  }
+  const nonEmpty = docs.filter((d) => d.contents !== null || d.errors.length > 0);
+  if (nonEmpty.length > 1) {
+    const second = nonEmpty[1]!;
+    const at = second.range ? lineCounter.linePos(second.range[0]).line : "?";
+    throw new YamlError(
+      "E_YAML_MULTIPLE",
+      `${source}:${at}: several YAML documents in one file; jarvis takes exactly one (remove the extra '---')`,
+    );
+  }
+  const doc = nonEmpty[0];
+  if (!doc) throw new YamlError("E_YAML_EMPTY", `${source}: empty document; expected a YAML mapping`);
+  const firstError = doc.errors[0];
+  if (firstError) {
+    const line = firstError.linePos?.[0]?.line ?? (firstError.pos ? lineCounter.linePos(firstError.pos[0]).line : "?");
+    throw new YamlError("E_YAML_SYNTAX", `${source}:${line}: ${firstLine(firstError.message)}`, { cause: firstError });
+  }
+  if (!isMap(doc.contents)) {
+    const kind = doc.contents === null ? "nothing" : isSeq(doc.contents) ? "a list" : "a scalar";
+    throw new YamlError("E_YAML_NOT_MAPPING", `${source}:1: the document is ${kind}; expected a mapping (key: value)`);
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: limits.maxAliasCount ?? 100 });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/alias/i.test(message)) {
+      throw new YamlError(
+        "E_YAML_BOMB",
+        `${source}: too many alias expansions (a YAML bomb?); refuse to expand: ${message}`,
+        { cause: err },
+      );
+    }
+    throw new YamlError("E_YAML_SYNTAX", `${source}: ${message}`, { cause: err });
+  }
+  return {
+    value: value as Record<string, unknown>,
+    source,
+    lineOf: (path) => lineOfPath(doc, lineCounter, path),
+  };
+}
+
+/** Serialize a clipboard as one YAML document (no aliases, so any reader can take it back). */
+export function dumpYaml(value: unknown): string {
+  return stringify(value, { aliasDuplicateObjects: false, lineWidth: 0 });
+}
+
+function lineOfPath(doc: Document, lc: LineCounter, path: readonly (string | number)[]): number | undefined {
+  let node: unknown = doc.contents;
+  let lastLine: number | undefined;
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
+      if (!pair) return lastLine;
+      const keyNode = pair.key as Node;
+      if (keyNode.range) lastLine = lc.linePos(keyNode.range[0]).line;
+      node = pair.value;
+    } else if (isSeq(node) && typeof key === "number") {
+      const item = node.items[key] as Node | undefined;
+      if (!item) return lastLine;
+      if (item.range) lastLine = lc.linePos(item.range[0]).line;
+      node = item;
+    } else {
+      return lastLine;
+    }
+  }
+  return lastLine;
+}
+
+/** Index of the first control character that never belongs in YAML text, if any. */
+function findBinary(text: string): number | undefined {
+  // eslint-disable-next-line no-control-regex
+  const match = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/.exec(text);
+  return match?.index;
+}
+
+function lineAt(text: string, index: number): number {
+  let line = 1;
+  for (let i = 0; i < index; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0] ?? message;
+}

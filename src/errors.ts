@@ -1,0 +1,72 @@
+/**
+ * Every error jarvis raises on purpose. Each has a stable `code` that scripts and tests match on,
+ * carries its `cause`, and says in `retryable` whether trying again could help. Across a fork,
+ * errors travel as {name, code, message} (see protocol.ts): never rely on instanceof there.
+ */
+
+/** Options every jarvis error accepts. */
+export interface JarvisErrorOptions {
+  cause?: unknown;
+  retryable?: boolean;
+}
+
+/** Base class: a message for people, a stable code for programs. */
+export class JarvisError extends Error {
+  /** Stable machine-readable code, e.g. `E_YAML_SYNTAX`. */
+  readonly code: string;
+  /** Whether the same operation might succeed if tried again later. */
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options: JarvisErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** A YAML document that is malformed, too large, a bomb, or not the shape expected. */
+export class YamlError extends JarvisError {}
+
+/** A design (host document) that fails validation; the message names file, line and field. */
+export class DesignError extends JarvisError {}
+
+/** A design source (file, URL, gist, LDAP) could not deliver the document. */
+export class SourceError extends JarvisError {}
+
+/** A pipeline file that is malformed or names a step nobody provides. */
+export class PipelineError extends JarvisError {}
+
+/** A step failed: non-zero exit, timeout, bad output. `retryable` follows the step protocol. */
+export class StepError extends JarvisError {}
+
+/** The configuration file (jarvis.yml) is missing a value or has a bad one. */
+export class ConfigError extends JarvisError {}
+
+/** A run-level refusal or lookup failure: host busy, no such run, wrong state for retry. */
+export class RunError extends JarvisError {}
+
+/** The run store failed (SQLite I/O, schema). */
+export class StoreError extends JarvisError {}
+
+/** A provider API refused or failed (cloud or local). */
+export class ProviderError extends JarvisError {}
+
+/** A chat network failed or refused (connect, auth, send). */
+export class ChatError extends JarvisError {}
+
+/** A command was refused by the ACL; the message says which role would be needed. */
+export class AccessError extends JarvisError {}
+
+/** The one-line message an operator sees for any thrown value. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** The stable code of any thrown value (E_INTERNAL for foreign errors). */
+export function errorCode(err: unknown): string {
+  if (err instanceof JarvisError) return err.code;
+  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
+  return "E_INTERNAL";
+}

@@ -1,0 +1,139 @@
+/**
+ * The typed helper for steps written in TypeScript: a step module is a map from task name to a
+ * function of (clipboard, context) returning the new clipboard. This file handles the protocol
+ * (DESIGN.md "The step protocol"): task from argv, clipboard YAML on stdin, new clipboard YAML on
+ * stdout, progress on stderr, exit 0 / 75 (retryable) / 1, SIGTERM turned into an abort signal.
+ *
+ * It is loaded by every built-in step process, so it imports as little as it can: step overhead
+ * is dominated by Node's start-up, and each extra module costs every step.
+ */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseYamlMapping, dumpYaml } from "../clipboard/yaml.js";
+import { EXIT_RETRYABLE, STEP_ENV } from "../protocol.js";
+
+/** A clipboard as steps see it: a YAML mapping. */
+export type Clipboard = Record<string, unknown>;
+
+/** What a task gets besides the clipboard. */
+export interface StepContext {
+  /** The run this step belongs to (empty when run alone by `jarvis step`). */
+  runId: string;
+  /** The step's full name, `module:task`. */
+  step: string;
+  /** The task, the part after the colon. */
+  task: string;
+  /** Parameters from the pipeline's `with` and jarvis.yml's module defaults. */
+  params: Record<string, unknown>;
+  /** The step's environment: the secrets its configuration names, nothing else of jarvis's. */
+  env: NodeJS.ProcessEnv;
+  /** Write one progress line (kept in the run log, shown in chat). */
+  log(line: string): void;
+  /** Aborted when jarvis asks the step to stop (SIGTERM on timeout or cancel). */
+  signal: AbortSignal;
+}
+
+/** One task of a step module. Returning nothing leaves the clipboard unchanged. */
+export type StepTask = (clipboard: Clipboard, ctx: StepContext) => Promise<Clipboard | void> | Clipboard | void;
+
+/** A failure a task throws on purpose; `retryable` selects exit 75 (worth retrying) over exit 1. */
+export class StepFailure extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "StepFailure";
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/**
+ * Run the task named by argv[2] when this file is the process's main module; do nothing when it is
+ * merely imported (so tests and other modules can import the task functions).
+ */
+export function runStepModule(moduleUrl: string, tasks: Record<string, StepTask>): void {
+  const main = process.argv[1];
+  if (!main) return;
+  let mainPath: string;
+  try {
+    mainPath = realpathSync(main);
+  } catch {
+    return;
+  }
+  if (mainPath !== realpathSync(fileURLToPath(moduleUrl))) return;
+  void executeTask(tasks, process.argv[2] ?? "").then((code) => {
+    process.exitCode = code;
+  });
+}
+
+/** Run one task under the protocol on this process's stdin/stdout; resolves to the exit code. */
+export async function executeTask(tasks: Record<string, StepTask>, task: string): Promise<number> {
+  const stepName = process.env[STEP_ENV.step] ?? `?:${task}`;
+  const fn = Object.hasOwn(tasks, task) ? tasks[task] : undefined;
+  if (!fn) {
+    process.stderr.write(`unknown task '${task}' for step ${stepName}; this module offers: ${Object.keys(tasks).join(", ")}\n`);
+    return 64;
+  }
+  const controller = new AbortController();
+  process.once("SIGTERM", () => controller.abort(new Error("stopped by jarvis (SIGTERM)")));
+  try {
+    const input = await readStdin();
+    const clipboard = input.trim() === "" ? {} : parseYamlMapping(input, "clipboard on stdin").value;
+    const ctx: StepContext = {
+      runId: process.env[STEP_ENV.runId] ?? "",
+      step: stepName,
+      task,
+      params: parseParams(process.env[STEP_ENV.params]),
+      env: process.env,
+      log: (line) => process.stderr.write(`${line.replace(/\n/g, " ")}\n`),
+      signal: controller.signal,
+    };
+    const result = await fn(clipboard, ctx);
+    if (result !== undefined) await writeStdout(dumpYaml(result));
+    return 0;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`${message.replace(/\n/g, " ")}\n`);
+    const retryable = err instanceof StepFailure ? err.retryable : Boolean((err as { retryable?: unknown })?.retryable);
+    return retryable ? EXIT_RETRYABLE : 1;
+  }
+}
+
+/**
+ * Read a required field from the clipboard by dotted path; a missing or mistyped field fails the
+ * step with a message that names it.
+ */
+export function requireField(clipboard: Clipboard, path: string, type: "string" | "number" | "object" | "array"): unknown {
+  let node: unknown = clipboard;
+  for (const part of path.split(".")) {
+    node = node && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[part] : undefined;
+  }
+  const actual = Array.isArray(node) ? "array" : node === null ? "null" : typeof node;
+  if (node === undefined) {
+    throw new StepFailure("E_CLIPBOARD_FIELD", `clipboard field ${path} is missing; the design or an earlier step must set it`);
+  }
+  if (actual !== type) {
+    throw new StepFailure("E_CLIPBOARD_FIELD", `clipboard field ${path} must be ${type === "array" ? "a list" : `a ${type}`}, got ${actual}`);
+  }
+  return node;
+}
+
+function parseParams(raw: string | undefined): Record<string, unknown> {
+  if (!raw) return {};
+  const parsed: unknown = JSON.parse(raw);
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new StepFailure("E_STEP_PARAMS", `${STEP_ENV.params} must hold a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+}

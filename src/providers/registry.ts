@@ -1,0 +1,8 @@
+/**
+ * The provider step modules, registered explicitly (DESIGN.md convention 2). A pipeline step
+ * `provider:<task>` is resolved at run time to the module named by the design's `instance.provider`.
+ */
+import type { BuiltinModule } from "../workers/registry.js";
+
+/** Every built-in provider step module, by provider name. Paths are relative to this directory. */
+export const builtinProviders: Readonly<Record<string, BuiltinModule>> = {};

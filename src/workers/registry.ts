@@ -1,0 +1,24 @@
+/**
+ * The built-in step modules, registered explicitly in one typed map (DESIGN.md convention 2):
+ * module name -> the compiled file that runs it and the tasks it offers. Paths are relative to
+ * this file, so they hold in dist/ where the compiled steps are forked with plain `node`.
+ */
+
+/** What jarvis knows about one built-in step module. */
+export interface BuiltinModule {
+  /** The compiled module file, relative to this directory. */
+  file: string;
+  /** Tasks the module offers; a pipeline naming another task is refused at load. */
+  tasks: readonly string[];
+  /** One line for `jarvis pipelines` and the README. */
+  summary: string;
+}
+
+/** Every built-in step module. Providers are listed in src/providers/registry.ts. */
+export const builtinWorkers: Readonly<Record<string, BuiltinModule>> = {
+  demo: {
+    file: "./demo.js",
+    tasks: ["greet", "flaky", "slow", "fail"],
+    summary: "demonstration steps for the demo pipeline",
+  },
+};
