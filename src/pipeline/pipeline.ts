@@ -1,0 +1,44 @@
+/**
+ * The pipeline model: what a pipeline file becomes once loaded and validated
+ * (pipeline-file.ts parses it; the engine executes it).
+ */
+
+/** One step of a pipeline, with every default filled in. */
+export interface PipelineStep {
+  /** Display name: the `name` field, else `uses`. */
+  name: string;
+  /** `module:task`; the module `provider` is resolved from the clipboard's `instance.provider`. */
+  uses: string;
+  /** Parameters, passed to the step as JSON in JARVIS_PARAMS (merged over jarvis.yml defaults). */
+  with: Record<string, unknown>;
+  /** Kill the step (SIGTERM, then SIGKILL) after this long. */
+  timeoutMs: number;
+  /** Extra attempts after a retryable failure (exit 75 or timeout). */
+  retries: number;
+  /** Wait before the first retry; doubles with each further one. */
+  backoffMs: number;
+  /** Condition on the clipboard (see condition.ts); the step is skipped when it is false. */
+  if?: string;
+  /** Line in the pipeline file, for messages. */
+  line: number;
+}
+
+/** A validated pipeline. */
+export interface Pipeline {
+  name: string;
+  /** The file it was loaded from. */
+  file: string;
+  description: string;
+  steps: PipelineStep[];
+  /** Steps that always run after a failure or cancellation, in order, each once. */
+  onFailure: PipelineStep[];
+}
+
+/** The pseudo-module whose real name comes from the clipboard's `instance.provider`. */
+export const PROVIDER_MODULE = "provider";
+
+/** Answers whether a step exists, for validation at load time. */
+export interface StepCatalog {
+  /** undefined when `module:task` can be run; otherwise the reason it cannot. */
+  check(module: string, task: string): string | undefined;
+}
