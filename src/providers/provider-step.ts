@@ -1,0 +1,97 @@
+/**
+ * Turns a Provider into a step module offering PROVIDER_TASKS, so every provider keeps the same
+ * clipboard contract: it reads the design's `instance:` and writes what it learnt under its own
+ * key, `<provider>: {id, label, state, ipv4, ipv6, ssh_port}` (see host-address.ts for readers).
+ */
+import { runStepModule, requireField, StepFailure } from "../pipeline/define-step.js";
+import type { Clipboard, StepContext, StepTask } from "../pipeline/define-step.js";
+import type { HostInfo, HostSpec, Provider, ProviderTask } from "./provider.js";
+
+/** Builds the provider for one step invocation from its parameters and environment (secrets). */
+export type ProviderFactory = (ctx: StepContext) => Provider | Promise<Provider>;
+
+/** Read a HostSpec from the design's `instance:` mapping; missing required fields name the field. */
+export function hostSpecFrom(clipboard: Clipboard): HostSpec {
+  const hostname = requireField(clipboard, "instance.hostname", "string") as string;
+  const instance = clipboard.instance as Record<string, unknown>;
+  const keys = instance.sshpubkey;
+  const str = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined);
+  return {
+    hostname,
+    fqdn: str(instance.fqdn),
+    image: str(instance.guestid) ?? str(instance.image),
+    size: typeof instance.size === "number" ? instance.size : str(instance.size),
+    region: str(instance.datacenter) ?? str(instance.region),
+    sshPublicKeys: Array.isArray(keys) ? keys.map(String) : typeof keys === "string" ? [keys] : [],
+    rootPassword: str(instance.root_password),
+    tags: Array.isArray(instance.tags) ? instance.tags.map(String) : [],
+  };
+}
+
+/** The clipboard section a provider writes about a host. */
+export function hostSection(info: HostInfo): Record<string, unknown> {
+  const section: Record<string, unknown> = { id: info.id, label: info.label, state: info.state };
+  if (info.ipv4) section.ipv4 = info.ipv4;
+  if (info.ipv6) section.ipv6 = info.ipv6;
+  if (info.sshPort) section.ssh_port = info.sshPort;
+  return section;
+}
+
+/** The step tasks for a provider, each converging on repeated runs. */
+export function providerTasks(name: string, factory: ProviderFactory): Record<ProviderTask, StepTask> {
+  const withSection = (clipboard: Clipboard, section: Record<string, unknown> | undefined): Clipboard => {
+    const next: Clipboard = { ...clipboard };
+    if (section) next[name] = section;
+    else delete next[name];
+    return next;
+  };
+  const label = (clipboard: Clipboard): string => requireField(clipboard, "instance.hostname", "string") as string;
+  return {
+    async deploy(clipboard, ctx) {
+      const provider = await factory(ctx);
+      ctx.log(`${name}: deploying ${label(clipboard)}`);
+      const info = await provider.deploy(hostSpecFrom(clipboard), ctx.signal);
+      ctx.log(`${name}: ${info.label} is ${info.state}${info.ipv4 ? ` at ${info.ipv4}` : ""}`);
+      return withSection(clipboard, hostSection(info));
+    },
+    async ip(clipboard, ctx) {
+      const provider = await factory(ctx);
+      const info = await provider.find(label(clipboard), ctx.signal);
+      if (!info) throw new StepFailure("E_HOST_NOT_FOUND", `${name}: no host labelled ${label(clipboard)}; run ${name}:deploy first`);
+      if (!info.ipv4 && !info.ipv6) {
+        throw new StepFailure("E_HOST_NO_ADDRESS", `${name}: ${info.label} has no address yet (state ${info.state})`, { retryable: true });
+      }
+      return withSection(clipboard, hostSection(info));
+    },
+    async poweroff(clipboard, ctx) {
+      const provider = await factory(ctx);
+      await provider.powerOff(label(clipboard), ctx.signal);
+      ctx.log(`${name}: ${label(clipboard)} powered off`);
+      const info = await provider.find(label(clipboard), ctx.signal);
+      return withSection(clipboard, info ? hostSection(info) : undefined);
+    },
+    async delete(clipboard, ctx) {
+      const provider = await factory(ctx);
+      await provider.delete(label(clipboard), ctx.signal);
+      ctx.log(`${name}: ${label(clipboard)} deleted`);
+      return withSection(clipboard, undefined);
+    },
+    async status(clipboard, ctx) {
+      const provider = await factory(ctx);
+      const info = await provider.find(label(clipboard), ctx.signal);
+      ctx.log(`${name}: ${label(clipboard)} ${info ? info.state : "does not exist"}`);
+      return withSection(clipboard, info ? hostSection(info) : undefined);
+    },
+    async list(clipboard, ctx) {
+      const provider = await factory(ctx);
+      const hosts = await provider.list(ctx.signal);
+      for (const h of hosts) ctx.log(`${name}: ${h.label} ${h.state} ${h.ipv4 ?? ""}`.trimEnd());
+      return { ...clipboard, [`${name}_hosts`]: hosts.map(hostSection) };
+    },
+  };
+}
+
+/** Run a provider as a step module when this file is the process's main module. */
+export function runProviderStep(moduleUrl: string, name: string, factory: ProviderFactory): void {
+  runStepModule(moduleUrl, providerTasks(name, factory));
+}
