@@ -2,7 +2,7 @@
  * The one way jarvis reads and writes YAML: the core (safe) schema only, one document, a mapping
  * at the root, bounded in size and in alias expansion, with line numbers for error messages.
  */
-import { LineCounter, parseAllDocuments, stringify, isMap, isSeq, isPair, isScalar } from "yaml";
+import { LineCounter, parseAllDocuments, stringify, isAlias, isMap, isNode, isSeq, isPair, isScalar, visit } from "yaml";
 import type { Document, Node } from "yaml";
 import { YamlError } from "../errors.js";
 
@@ -28,7 +28,7 @@ export const DEFAULT_MAX_YAML_BYTES = 16 * 1024 * 1024;
 
 /**
  * Parse text as exactly one YAML mapping. Throws YamlError with code E_YAML_TOO_LARGE,
- * E_YAML_BINARY, E_YAML_SYNTAX, E_YAML_MULTIPLE, E_YAML_BOMB, E_YAML_NOT_MAPPING or E_YAML_EMPTY.
+ * E_YAML_BINARY, E_YAML_SYNTAX, E_YAML_MULTIPLE, E_YAML_BOMB, E_YAML_TAG, E_YAML_NOT_MAPPING or E_YAML_EMPTY.
  */
 export function parseYamlMapping(input: string | Buffer, source: string, limits: YamlLimits = {}): ParsedYaml {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_YAML_BYTES;
@@ -42,13 +42,22 @@ export function parseYamlMapping(input: string | Buffer, source: string, limits:
   const text = typeof input === "string" ? input : input.toString("utf8");
   const junk = findBinary(text);
   if (junk !== undefined) {
-    throw new YamlError(
-      "E_YAML_BINARY",
-      `${source}:${lineAt(text, junk)}: not YAML text (control byte 0x${text.charCodeAt(junk).toString(16).padStart(2, "0")}); is this the right file?`,
-    );
+    const what =
+      text.charCodeAt(junk) === 0xfffd
+        ? "invalid UTF-8"
+        : `control byte 0x${text.charCodeAt(junk).toString(16).padStart(2, "0")}`;
+    throw new YamlError("E_YAML_BINARY", `${source}:${lineAt(text, junk)}: not YAML text (${what}); is this the right file?`);
   }
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { schema: "core", lineCounter, prettyErrors: false, uniqueKeys: true });
+  // resolveKnownTags off: `!!binary`, `!!timestamp`... would otherwise turn into Buffers and Dates
+  // that no step in another language round-trips; such tags are refused below instead.
+  const docs = parseAllDocuments(text, {
+    schema: "core",
+    lineCounter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    resolveKnownTags: false,
+  });
   if (!Array.isArray(docs)) {
     throw new YamlError("E_YAML_EMPTY", `${source}: empty document; expected a YAML mapping`);
   }
@@ -66,7 +75,19 @@ export function parseYamlMapping(input: string | Buffer, source: string, limits:
   const firstError = doc.errors[0];
   if (firstError) {
     const line = firstError.linePos?.[0]?.line ?? (firstError.pos ? lineCounter.linePos(firstError.pos[0]).line : "?");
-    throw new YamlError("E_YAML_SYNTAX", `${source}:${line}: ${firstLine(firstError.message)}`, { cause: firstError });
+    // The parser recurses per nesting level and reports a blown stack as an ordinary error.
+    const reason = /call stack/i.test(firstError.message)
+      ? "nested too deeply for the parser; flatten the document"
+      : firstLine(firstError.message);
+    throw new YamlError("E_YAML_SYNTAX", `${source}:${line}: ${reason}`, { cause: firstError });
+  }
+  const badTag = doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
+  if (badTag) {
+    const tag = /tag: (\S+)/.exec(badTag.message)?.[1]?.replace(/^tag:yaml\.org,2002:/, "!!") ?? "?";
+    throw new YamlError(
+      "E_YAML_TAG",
+      `${source}:${lineCounter.linePos(badTag.pos[0]).line}: unsupported tag ${tag}; jarvis reads plain YAML (core schema) only, remove the tag`,
+    );
   }
   if (!isMap(doc.contents)) {
     const kind = doc.contents === null ? "nothing" : isSeq(doc.contents) ? "a list" : "a scalar";
@@ -74,10 +95,15 @@ export function parseYamlMapping(input: string | Buffer, source: string, limits:
   }
   let value: unknown;
   try {
+    checkNodes(doc, lineCounter, source);
     value = doc.toJS({ maxAliasCount: limits.maxAliasCount ?? 100 });
   } catch (err) {
+    if (err instanceof YamlError) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    if (/alias/i.test(message)) {
+    if (err instanceof RangeError) {
+      throw new YamlError("E_YAML_SYNTAX", `${source}: nested too deeply to read; flatten the document`, { cause: err });
+    }
+    if (/excessive alias/i.test(message)) {
       throw new YamlError(
         "E_YAML_BOMB",
         `${source}: too many alias expansions (a YAML bomb?); refuse to expand: ${message}`,
@@ -96,6 +122,38 @@ export function parseYamlMapping(input: string | Buffer, source: string, limits:
 /** Serialize a clipboard as one YAML document (no aliases, so any reader can take it back). */
 export function dumpYaml(value: unknown): string {
   return stringify(value, { aliasDuplicateObjects: false, lineWidth: 0 });
+}
+
+/**
+ * Refuse what toJS would only report without a line (an alias before its anchor), turn into a
+ * cyclic value (an alias inside its own anchor) or silently mangle (a collection as a key).
+ */
+function checkNodes(doc: Document, lc: LineCounter, source: string): void {
+  const anchors = new Set<string>();
+  const lineOf = (node: Node): number | string => (node.range ? lc.linePos(node.range[0]).line : "?");
+  visit(doc, {
+    Node(_key, node, path) {
+      if (isAlias(node)) {
+        if (!anchors.has(node.source)) {
+          throw new YamlError("E_YAML_SYNTAX", `${source}:${lineOf(node)}: alias *${node.source} has no anchor &${node.source} before it`);
+        }
+        // An alias inside its own anchor makes a cyclic value that no dump or diff can walk.
+        if (path.some((p) => isNode(p) && p.anchor === node.source)) {
+          throw new YamlError("E_YAML_SYNTAX", `${source}:${lineOf(node)}: alias *${node.source} refers to a node that contains it (a cycle)`);
+        }
+      } else if (node.anchor) {
+        anchors.add(node.anchor);
+      }
+      return undefined;
+    },
+    Pair(_key, pair) {
+      if (pair.key !== null && !isScalar(pair.key)) {
+        const keyNode = pair.key as Node;
+        throw new YamlError("E_YAML_SYNTAX", `${source}:${lineOf(keyNode)}: a list, mapping or alias used as a key; keys must be plain strings`);
+      }
+      return undefined;
+    },
+  });
 }
 
 function lineOfPath(doc: Document, lc: LineCounter, path: readonly (string | number)[]): number | undefined {
