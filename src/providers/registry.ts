@@ -3,6 +3,13 @@
  * `provider:<task>` is resolved at run time to the module named by the design's `instance.provider`.
  */
 import type { BuiltinModule } from "../workers/registry.js";
+import { PROVIDER_TASKS } from "./provider.js";
 
 /** Every built-in provider step module, by provider name. Paths are relative to this directory. */
-export const builtinProviders: Readonly<Record<string, BuiltinModule>> = {};
+export const builtinProviders: Readonly<Record<string, BuiltinModule>> = {
+  local: {
+    file: "./local-step.js",
+    tasks: PROVIDER_TASKS,
+    summary: "a host on this machine: its own sshd on a loopback port",
+  },
+};

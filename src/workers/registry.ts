@@ -21,4 +21,34 @@ export const builtinWorkers: Readonly<Record<string, BuiltinModule>> = {
     tasks: ["greet", "flaky", "slow", "fail"],
     summary: "demonstration steps for the demo pipeline",
   },
+  ssh: {
+    file: "./ssh.js",
+    tasks: ["wait", "keypair", "run"],
+    summary: "wait for SSH and record host keys, make root's keypair, run commands on the host",
+  },
+  dns: {
+    file: "./dns.js",
+    tasks: ["update_host"],
+    summary: "RFC 2136 update (TSIG) of the host's A/AAAA and SSHFP records",
+  },
+  ldap: {
+    file: "./ldap.js",
+    tasks: ["update_host_ou"],
+    summary: "create or update the host's entry under ou=Hosts",
+  },
+  monitoring: {
+    file: "./monitoring.js",
+    tasks: ["suppress", "enable"],
+    summary: "Alertmanager silence for the host (with a lease) and its removal",
+  },
+  agent: {
+    file: "./agent.js",
+    tasks: ["install"],
+    summary: "install the configuration-management agent over SSH, idempotently",
+  },
+  production: {
+    file: "./production.js",
+    tasks: ["check"],
+    summary: "stop a redeploy of a production host unless forced",
+  },
 };
