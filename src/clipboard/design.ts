@@ -1,0 +1,221 @@
+/**
+ * A design: the YAML document that describes a host, loaded onto the clipboard as a run's start.
+ * Only the known `instance:` fields are type-checked (from one table, so multi-host designs can
+ * reuse it later); any other key is free, since steps add their own sections to the clipboard.
+ */
+import { DesignError } from "../errors.js";
+import type { ParsedYaml } from "./yaml.js";
+
+/** What a validated design tells the engine. */
+export interface DesignInfo {
+  /** The host the run is about: `instance.hostname`. */
+  host: string;
+}
+
+/** The kinds of value a design field can hold. */
+export type FieldKind = "string" | "number" | "boolean" | "dns-label" | "dns-name" | "name" | "ssh-keys" | "string-list";
+
+/** One known field of an `instance:` mapping. */
+export interface FieldSpec {
+  key: string;
+  kind: FieldKind;
+  required?: boolean;
+  /** Filled in by withDesignDefaults when the design leaves the field out. */
+  default?: unknown;
+  /** Never echo the value back in an error message. */
+  secret?: boolean;
+}
+
+/** The known fields of `instance:`; every other key is allowed and left alone. */
+export const INSTANCE_FIELDS: readonly FieldSpec[] = [
+  { key: "hostname", kind: "dns-label", required: true },
+  { key: "fqdn", kind: "dns-name" },
+  { key: "provider", kind: "name", default: "local" },
+  { key: "guestid", kind: "string" },
+  { key: "image", kind: "string" },
+  { key: "datacenter", kind: "string" },
+  { key: "region", kind: "string" },
+  { key: "size", kind: "number" },
+  { key: "sshpubkey", kind: "ssh-keys" },
+  { key: "tags", kind: "string-list" },
+  { key: "root_password", kind: "string", secret: true },
+  { key: "production", kind: "boolean" },
+];
+
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const NAME = /^[a-z][a-z0-9_-]*$/;
+const SSH_KEY_TYPES = new Set([
+  "ssh-ed25519",
+  "ssh-rsa",
+  "ssh-dss",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "sk-ssh-ed25519@openssh.com",
+  "sk-ecdsa-sha2-nistp256@openssh.com",
+]);
+
+/**
+ * Check a parsed design; returns the host it names. Throws DesignError E_DESIGN_FIELD with
+ * `file:line: field must be ..., got ...`.
+ */
+export function validateDesign(parsed: ParsedYaml): DesignInfo {
+  const instance = parsed.value.instance;
+  if (instance === undefined) {
+    throw new DesignError(
+      "E_DESIGN_FIELD",
+      `${parsed.source}:1: instance is missing; a design needs an 'instance:' mapping with at least hostname`,
+    );
+  }
+  return validateInstance(parsed, ["instance"], instance);
+}
+
+/** Check one instance mapping found at `path` in the document (`instance`, later `instances[i]`). */
+export function validateInstance(parsed: ParsedYaml, path: readonly (string | number)[], instance: unknown): DesignInfo {
+  const name = pathName(path);
+  if (!isMapping(instance)) {
+    fail(parsed, path, `${name} must be a mapping of host fields (hostname, fqdn, provider, ...), got ${describe(instance)}`);
+  }
+  for (const field of INSTANCE_FIELDS) {
+    const fieldPath = [...path, field.key];
+    const value = instance[field.key];
+    if (value === undefined || value === null) {
+      if (field.required) {
+        fail(parsed, fieldPath, `${pathName(fieldPath)} is missing; it is required (${expectation(field.kind)})`);
+      }
+      continue;
+    }
+    checkField(parsed, fieldPath, field, value);
+  }
+  return { host: instance.hostname as string };
+}
+
+/** A copy of a design's clipboard with field defaults filled in (`instance.provider: local`). */
+export function withDesignDefaults(clipboard: Record<string, unknown>): Record<string, unknown> {
+  const instance = clipboard.instance;
+  if (!isMapping(instance)) return clipboard;
+  const filled: Record<string, unknown> = { ...instance };
+  for (const field of INSTANCE_FIELDS) {
+    if (field.default !== undefined && (filled[field.key] === undefined || filled[field.key] === null)) {
+      filled[field.key] = field.default;
+    }
+  }
+  return { ...clipboard, instance: filled };
+}
+
+function checkField(parsed: ParsedYaml, path: (string | number)[], field: FieldSpec, value: unknown): void {
+  const name = pathName(path);
+  const got = field.secret ? describeKind(value) : describe(value);
+  const bad = (): never => fail(parsed, path, `${name} must be ${expectation(field.kind)}, got ${got}`);
+  switch (field.kind) {
+    case "string":
+      if (typeof value !== "string" || value === "") bad();
+      return;
+    case "number":
+      if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) bad();
+      return;
+    case "boolean":
+      if (typeof value !== "boolean") bad();
+      return;
+    case "dns-label":
+      if (typeof value !== "string" || !DNS_LABEL.test(value)) bad();
+      return;
+    case "name":
+      if (typeof value !== "string" || !NAME.test(value)) bad();
+      return;
+    case "dns-name":
+      if (typeof value !== "string" || !isDnsName(value)) bad();
+      return;
+    case "string-list":
+      if (!Array.isArray(value)) bad();
+      (value as unknown[]).forEach((item, i) => {
+        if (typeof item !== "string" || item === "") {
+          fail(parsed, [...path, i], `${name}[${i}] must be a non-empty string, got ${describe(item)}`);
+        }
+      });
+      return;
+    case "ssh-keys": {
+      const list = typeof value === "string" ? [value] : Array.isArray(value) ? (value as unknown[]) : bad();
+      list.forEach((item, i) => {
+        const itemPath = typeof value === "string" ? path : [...path, i];
+        const reason = typeof item === "string" ? sshKeyProblem(item) : `got ${describe(item)}`;
+        if (reason !== undefined) {
+          fail(parsed, itemPath, `${pathName(itemPath)} must be an SSH public key line ('ssh-ed25519 AAAA... comment'): ${reason}`);
+        }
+      });
+      return;
+    }
+  }
+}
+
+/** Why `line` is not an OpenSSH public key line, or undefined when it is one. */
+function sshKeyProblem(line: string): string | undefined {
+  const [type, blob] = line.trim().split(/\s+/);
+  if (!type || !SSH_KEY_TYPES.has(type)) return `unknown key type ${quote(type ?? "")}`;
+  if (!blob || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) return "the base64 key data is missing or malformed";
+  // The key data starts with its own type as an SSH string; a mismatch means a pasted mix-up.
+  const data = Buffer.from(blob, "base64");
+  const length = data.length >= 4 ? data.readUInt32BE(0) : -1;
+  if (length < 0 || 4 + length > data.length || data.subarray(4, 4 + length).toString("latin1") !== type) {
+    return `the key data does not hold a ${type} key`;
+  }
+  return undefined;
+}
+
+function isDnsName(value: string): boolean {
+  const name = value.endsWith(".") ? value.slice(0, -1) : value;
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split(".").every((label) => DNS_LABEL.test(label));
+}
+
+function expectation(kind: FieldKind): string {
+  switch (kind) {
+    case "string":
+      return "a non-empty string";
+    case "number":
+      return "a number above 0";
+    case "boolean":
+      return "true or false";
+    case "dns-label":
+      return "a DNS label (lowercase letters, digits and '-', 1-63 characters, no '-' at either end)";
+    case "dns-name":
+      return "a DNS name such as loki.example.org (lowercase labels separated by dots)";
+    case "name":
+      return "a lowercase name such as 'local' or 'linode'";
+    case "ssh-keys":
+      return "an SSH public key line or a list of them";
+    case "string-list":
+      return "a list of strings";
+  }
+}
+
+function fail(parsed: ParsedYaml, path: readonly (string | number)[], message: string): never {
+  throw new DesignError("E_DESIGN_FIELD", `${parsed.source}:${parsed.lineOf(path) ?? 1}: ${message}`);
+}
+
+function pathName(path: readonly (string | number)[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A value as an error message shows it: strings quoted and cut short, collections by kind. */
+function describe(value: unknown): string {
+  if (typeof value === "string") return quote(value);
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return describeKind(value);
+}
+
+function describeKind(value: unknown): string {
+  if (value === null || value === undefined) return "nothing";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return `a ${typeof value}`;
+}
+
+function quote(s: string): string {
+  const short = s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  return `'${short.replace(/\n/g, "\\n")}'`;
+}
