@@ -1,0 +1,249 @@
+/**
+ * Pipeline files (pipelines/*.yml): parsed with the safe YAML reader and validated at load, so a
+ * pipeline that names a step nobody provides, or has a bad field, is refused before any run
+ * starts. Every refusal is a PipelineError whose message starts with `file:line:` and says how to
+ * fix it.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { PipelineError, YamlError } from "../errors.js";
+import { parseYamlMapping } from "../clipboard/yaml.js";
+import type { ParsedYaml } from "../clipboard/yaml.js";
+import { compileCondition } from "./condition.js";
+import { parseDuration } from "./duration.js";
+import type { Pipeline, PipelineStep, StepCatalog } from "./pipeline.js";
+import { splitUses } from "./step-catalog.js";
+
+/** Defaults for steps that say nothing: 10 minutes, no retries, 2 s backoff. */
+export const STEP_DEFAULTS = { timeoutMs: 10 * 60_000, retries: 0, backoffMs: 2000 } as const;
+
+/** Most retries a step may ask for; more would hide a broken step behind hours of backoff. */
+export const MAX_RETRIES = 20;
+
+/** Largest pipeline file read; real ones are a few KiB. */
+const MAX_PIPELINE_BYTES = 1024 * 1024;
+
+const TOP_FIELDS = ["description", "defaults", "steps", "on_failure"];
+const DEFAULT_FIELDS = ["timeout", "retries", "backoff"];
+const STEP_FIELDS = ["uses", "name", "with", "timeout", "retries", "backoff", "if"];
+const EXTENSIONS = [".yml", ".yaml"];
+
+type Path = (string | number)[];
+
+/** Parse and validate a pipeline's text; `file` names it in messages and gives its name. */
+export function parsePipeline(text: string | Buffer, file: string, catalog: StepCatalog): Pipeline {
+  let doc: ParsedYaml;
+  try {
+    doc = parseYamlMapping(text, file, { maxBytes: MAX_PIPELINE_BYTES });
+  } catch (err) {
+    if (!(err instanceof YamlError)) throw err;
+    // YAML errors already name the file; make sure a line follows it, as for every refusal.
+    const rest = err.message.startsWith(`${file}:`) ? err.message.slice(file.length + 1).replace(/^\?:/, "") : ` ${err.message}`;
+    const message = /^\d+:/.test(rest) ? `${file}:${rest}` : `${file}:1:${rest.startsWith(" ") ? rest : ` ${rest}`}`;
+    throw new PipelineError("E_PIPELINE_YAML", message, { cause: err });
+  }
+  const lineOf = (path: Path): number => doc.lineOf(path) ?? 1;
+  const at = (path: Path): string => `${file}:${lineOf(path)}`;
+  const refuse = (path: Path, message: string, code = "E_PIPELINE_FIELD"): never => {
+    throw new PipelineError(code, `${at(path)}: ${message}`);
+  };
+  const root = doc.value;
+  unknownFields(root, TOP_FIELDS, [], "the pipeline", refuse);
+
+  const description = root.description ?? "";
+  if (typeof description !== "string") refuse(["description"], "description must be a string (one line saying what the pipeline does)");
+
+  const defaults = { ...STEP_DEFAULTS } as { timeoutMs: number; retries: number; backoffMs: number };
+  if (root.defaults !== undefined && root.defaults !== null) {
+    if (!isMapping(root.defaults)) refuse(["defaults"], "defaults must be a mapping with timeout, retries and/or backoff");
+    const d = root.defaults as Record<string, unknown>;
+    unknownFields(d, DEFAULT_FIELDS, ["defaults"], "defaults", refuse);
+    if (d.timeout !== undefined) defaults.timeoutMs = timeout(d.timeout, ["defaults", "timeout"], "defaults timeout", at, refuse);
+    if (d.retries !== undefined) defaults.retries = retries(d.retries, ["defaults", "retries"], "defaults", refuse);
+    if (d.backoff !== undefined) defaults.backoffMs = parseDuration(d.backoff, `${at(["defaults", "backoff"])}: defaults backoff`);
+  }
+
+  if (root.steps === undefined || root.steps === null) refuse([], "the pipeline has no 'steps'; add a list of steps like '- demo:greet'", "E_PIPELINE_EMPTY");
+  const steps = stepList(root.steps, "steps", defaults, catalog, lineOf, at, refuse);
+  if (steps.length === 0) refuse(["steps"], "'steps' is an empty list; add at least one step like '- demo:greet'", "E_PIPELINE_EMPTY");
+  const onFailure = root.on_failure === undefined || root.on_failure === null ? [] : stepList(root.on_failure, "on_failure", defaults, catalog, lineOf, at, refuse);
+
+  return { name: pipelineName(file), file, description: description as string, steps, onFailure };
+}
+
+/** Read and validate one pipeline file. */
+export function loadPipelineFile(file: string, catalog: StepCatalog): Pipeline {
+  let text: Buffer;
+  try {
+    if (statSync(file).size > MAX_PIPELINE_BYTES) {
+      throw new PipelineError("E_PIPELINE_YAML", `${file}:1: the file is over ${MAX_PIPELINE_BYTES} bytes; is this really a pipeline?`);
+    }
+    text = readFileSync(file);
+  } catch (err) {
+    if (err instanceof PipelineError) throw err;
+    const code = (err as { code?: string }).code;
+    if (code === "ENOENT") throw new PipelineError("E_PIPELINE_NOT_FOUND", `${file}: no such pipeline file`, { cause: err });
+    throw new PipelineError("E_PIPELINE_READ", `${file}: cannot read the pipeline file (${code ?? String(err)}); check its permissions`, { cause: err });
+  }
+  return parsePipeline(text, file, catalog);
+}
+
+/**
+ * Find a pipeline by name: `<dir>/<name>.yml`, then `.yaml`, in each dir in order. A path to a
+ * file (with a `/` or a .yml/.yaml ending) is loaded as it is.
+ */
+export function findPipeline(name: string, dirs: string[], catalog: StepCatalog): Pipeline {
+  if ((name.includes("/") || EXTENSIONS.some((e) => name.endsWith(e))) && existsSync(name)) return loadPipelineFile(name, catalog);
+  if (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+    for (const dir of dirs) {
+      for (const ext of EXTENSIONS) {
+        const file = join(dir, `${name}${ext}`);
+        if (existsSync(file)) return loadPipelineFile(file, catalog);
+      }
+    }
+  }
+  const there = [...new Set(dirs.flatMap((dir) => pipelineFiles(dir).map(pipelineName)))].sort();
+  throw new PipelineError(
+    "E_PIPELINE_NOT_FOUND",
+    `no pipeline '${name}' in ${dirs.length ? dirs.join(", ") : "(no pipelines dirs configured)"}; ` +
+      (there.length ? `pipelines there are: ${there.join(", ")}` : "there are no pipelines there; check pipelines.dirs in jarvis.yml"),
+  );
+}
+
+/** Every pipeline in the dirs (first dir wins on a name clash), and the refusal for each bad one. */
+export function listPipelines(dirs: string[], catalog: StepCatalog): { pipelines: Pipeline[]; errors: PipelineError[] } {
+  const pipelines: Pipeline[] = [];
+  const errors: PipelineError[] = [];
+  const seen = new Set<string>();
+  for (const dir of dirs) {
+    for (const file of pipelineFiles(dir)) {
+      const name = pipelineName(file);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      try {
+        pipelines.push(loadPipelineFile(file, catalog));
+      } catch (err) {
+        errors.push(err instanceof PipelineError ? err : new PipelineError("E_PIPELINE_READ", `${file}:1: ${String(err)}`, { cause: err }));
+      }
+    }
+  }
+  return { pipelines, errors };
+}
+
+function pipelineFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  // .yml before .yaml for the same name, as findPipeline searches.
+  const sorted = names.filter((n) => EXTENSIONS.some((e) => n.endsWith(e)) && !n.startsWith(".")).sort((a, b) => {
+    const na = pipelineName(a);
+    const nb = pipelineName(b);
+    return na === nb ? (a.endsWith(".yml") ? -1 : 1) : na < nb ? -1 : 1;
+  });
+  return sorted.map((n) => join(dir, n));
+}
+
+function pipelineName(file: string): string {
+  return basename(file).replace(/\.ya?ml$/, "");
+}
+
+function stepList(
+  value: unknown,
+  section: "steps" | "on_failure",
+  defaults: { timeoutMs: number; retries: number; backoffMs: number },
+  catalog: StepCatalog,
+  lineOf: (path: Path) => number,
+  at: (path: Path) => string,
+  refuse: (path: Path, message: string, code?: string) => never,
+): PipelineStep[] {
+  if (!Array.isArray(value)) refuse([section], `'${section}' must be a list of steps, each '- module:task' or a mapping with 'uses'`);
+  return (value as unknown[]).map((item, i) => {
+    const path: Path = [section, i];
+    const label = `${section} item ${i + 1}`;
+    const line = lineOf(path);
+    let fields: Record<string, unknown>;
+    if (typeof item === "string") fields = { uses: item };
+    else if (isMapping(item)) fields = item as Record<string, unknown>;
+    else refuse(path, `${label} must be 'module:task' or a mapping with 'uses', got ${kindOf(item)}`);
+    unknownFields(fields!, STEP_FIELDS, path, label, refuse);
+    const f = fields!;
+    const fieldPath = (key: string): Path => (typeof item === "string" ? path : [...path, key]);
+
+    if (f.uses === undefined || f.uses === null) refuse(path, `${label} has no 'uses'; say which step runs, e.g. 'uses: demo:greet'`);
+    if (typeof f.uses !== "string") refuse(fieldPath("uses"), `${label} 'uses' must be a string 'module:task', got ${kindOf(f.uses)}`);
+    const uses = (f.uses as string).trim();
+    const parts = splitUses(uses);
+    if (!parts) {
+      refuse(fieldPath("uses"), `${label} uses '${uses}', which is not of the form module:task (e.g. demo:greet, provider:deploy)`, "E_PIPELINE_USES");
+    }
+    const reason = catalog.check(parts!.module, parts!.task);
+    if (reason) refuse(fieldPath("uses"), `${label} uses '${uses}': ${reason}`, "E_PIPELINE_UNKNOWN_STEP");
+
+    if (f.name !== undefined && (typeof f.name !== "string" || f.name.trim() === "")) {
+      refuse(fieldPath("name"), `${label} 'name' must be a non-empty string`);
+    }
+    if (f.with !== undefined && f.with !== null && !isMapping(f.with)) {
+      refuse(fieldPath("with"), `${label} 'with' must be a mapping of parameters (key: value), got ${kindOf(f.with)}`);
+    }
+    const step: PipelineStep = {
+      name: typeof f.name === "string" ? f.name.trim() : uses,
+      uses,
+      with: isMapping(f.with) ? { ...(f.with as Record<string, unknown>) } : {},
+      timeoutMs: f.timeout === undefined ? defaults.timeoutMs : timeout(f.timeout, fieldPath("timeout"), `${label} timeout`, at, refuse),
+      retries: f.retries === undefined ? defaults.retries : retries(f.retries, fieldPath("retries"), label, refuse),
+      backoffMs: f.backoff === undefined ? defaults.backoffMs : parseDuration(f.backoff, `${at(fieldPath("backoff"))}: ${label} backoff`),
+      line,
+    };
+    if (f.if !== undefined) {
+      if (typeof f.if !== "string") {
+        refuse(fieldPath("if"), `${label} 'if' must be a condition string like "instance.provider == 'linode'", got ${kindOf(f.if)}`, "E_PIPELINE_CONDITION");
+      }
+      compileCondition(f.if as string, `${at(fieldPath("if"))}: ${label} if`);
+      step.if = f.if as string;
+    }
+    return step;
+  });
+}
+
+function timeout(value: unknown, path: Path, label: string, at: (path: Path) => string, refuse: (path: Path, message: string, code?: string) => never): number {
+  const ms = parseDuration(value, `${at(path)}: ${label}`);
+  if (ms <= 0) refuse(path, `${label} must be longer than zero; a step needs time to run (e.g. "30s")`, "E_PIPELINE_DURATION");
+  return ms;
+}
+
+function retries(value: unknown, path: Path, label: string, refuse: (path: Path, message: string, code?: string) => never): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_RETRIES) {
+    const shown = typeof value === "string" ? `'${value}'` : kindOf(value);
+    refuse(path, `${label} retries must be a whole number from 0 to ${MAX_RETRIES}, got ${shown}`, "E_PIPELINE_RETRIES");
+  }
+  return value as number;
+}
+
+function unknownFields(
+  value: Record<string, unknown>,
+  allowed: readonly string[],
+  path: Path,
+  what: string,
+  refuse: (path: Path, message: string, code?: string) => never,
+): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      refuse([...path, key], `unknown field '${key}' in ${what}; allowed fields: ${allowed.join(", ")}`, "E_PIPELINE_UNKNOWN_FIELD");
+    }
+  }
+}
+
+function isMapping(value: unknown): boolean {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return "nothing";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string") return `'${value}'`;
+  return `${typeof value} ${String(value)}`;
+}
