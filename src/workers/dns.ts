@@ -1,0 +1,135 @@
+/**
+ * The `dns` step module: `dns:update_host` replaces the host's A/AAAA and SSHFP records with one
+ * RFC 2136 update signed with TSIG. Settings (jarvis.yml `modules.dns`): `with.server`, `port`,
+ * `zone`, `key_name`, `algorithm`, `ttl`, `transport`, `timeout`, `name`; the secret only in
+ * `env.DNS_TSIG_SECRET` (base64). Without `server` and `zone` the step says so and does nothing.
+ */
+import { createHash } from "node:crypto";
+import { isIP } from "node:net";
+import type { Answer } from "dns-packet";
+import { runStepModule, requireField, StepFailure } from "../pipeline/define-step.js";
+import type { Clipboard, StepContext } from "../pipeline/define-step.js";
+import { hostAddress } from "../providers/host-address.js";
+import { DnsUpdateFailure, sendUpdate } from "./dns-update.js";
+import type { TsigKey, UpdateTarget } from "./dns-update.js";
+
+/** Environment variable holding the TSIG secret (base64, as tsig-keygen prints it). */
+export const TSIG_SECRET_ENV = "DNS_TSIG_SECRET";
+
+/** SSHFP algorithm numbers (RFC 4255, 6594, 7479) by SSH key type prefix. */
+const SSHFP_ALGORITHM: [RegExp, number][] = [
+  [/^ssh-rsa$/, 1],
+  [/^ssh-dss$/, 2],
+  [/^ecdsa-sha2-/, 3],
+  [/^ssh-ed25519$/, 4],
+];
+
+/** SSHFP records (SHA-1 and SHA-256, as `ssh-keygen -r` prints) for recorded host key lines. */
+export function sshfpRecords(name: string, ttl: number, hostKeys: string[]): Answer[] {
+  const out: Answer[] = [];
+  for (const line of hostKeys) {
+    const [type, b64] = line.trim().split(/\s+/);
+    const algorithm = SSHFP_ALGORITHM.find(([re]) => re.test(type ?? ""))?.[1];
+    if (algorithm === undefined || !b64) continue;
+    const blob = Buffer.from(b64, "base64");
+    for (const [hash, digest] of [[1, "sha1"], [2, "sha256"]] as const) {
+      out.push({ name, type: "SSHFP", ttl, data: { algorithm, hash, fingerprint: createHash(digest).update(blob).digest("hex") } } as Answer);
+    }
+  }
+  return out;
+}
+
+/** Update the host's address and SSHFP records; converges (delete RRsets, then add, in one update). */
+export async function updateHost(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
+  const p = ctx.params;
+  if (p.server === undefined && p.zone === undefined) {
+    ctx.log("dns: not configured (modules.dns.with.server and zone in jarvis.yml), skipping");
+    return;
+  }
+  const server = text(p, "server");
+  const zone = text(p, "zone").replace(/\.$/, "");
+  const keyName = text(p, "key_name");
+  const algorithm = (p.algorithm ?? "hmac-sha256") as TsigKey["algorithm"];
+  if (!["hmac-sha256", "hmac-sha512", "hmac-sha1"].includes(algorithm)) {
+    throw new StepFailure("E_STEP_PARAMS", `dns: algorithm ${String(algorithm)} is not supported; use hmac-sha256 (or hmac-sha512)`);
+  }
+  if (p.secret !== undefined || p.key_secret !== undefined) {
+    throw new StepFailure("E_STEP_PARAMS", `dns: the TSIG secret must not be a parameter (it would be stored with the run); set modules.dns.env.${TSIG_SECRET_ENV} in jarvis.yml`);
+  }
+  const secretText = ctx.env[TSIG_SECRET_ENV];
+  if (!secretText) throw new StepFailure("E_DNS_NO_SECRET", `dns: ${TSIG_SECRET_ENV} is not set; add modules.dns.env.${TSIG_SECRET_ENV}: \${...} to jarvis.yml`);
+  const secret = Buffer.from(secretText, "base64");
+  if (secret.length === 0) throw new StepFailure("E_DNS_NO_SECRET", `dns: ${TSIG_SECRET_ENV} is not base64 (use the secret tsig-keygen printed)`);
+  const target: UpdateTarget = {
+    server,
+    port: num(p, "port", 53),
+    transport: p.transport === "tcp" ? "tcp" : "udp",
+    timeoutMs: num(p, "timeout", 5) * 1000,
+  };
+  const ttl = num(p, "ttl", 300);
+
+  const host = hostAddress(clipboard);
+  const hostname = requireField(clipboard, "instance.hostname", "string") as string;
+  const name = recordName(clipboard, p, hostname, zone);
+  const section = clipboard[host.provider] as Record<string, unknown>;
+  const add: Answer[] = [];
+  const ipv4 = typeof section.ipv4 === "string" ? section.ipv4 : undefined;
+  const ipv6 = typeof section.ipv6 === "string" ? section.ipv6 : undefined;
+  if (ipv4 && isIP(ipv4) === 4) add.push({ name, type: "A", ttl, data: ipv4 } as Answer);
+  if (ipv6 && isIP(ipv6) === 6) add.push({ name, type: "AAAA", ttl, data: ipv6 } as Answer);
+  const ssh = clipboard.ssh as Record<string, unknown> | undefined;
+  const hostKeys = ssh && Array.isArray(ssh.host_keys) ? ssh.host_keys.filter((k): k is string => typeof k === "string") : [];
+  if (hostKeys.length === 0) ctx.log("dns: no ssh.host_keys on the clipboard (run ssh:wait first for SSHFP records); updating addresses only");
+  add.push(...sshfpRecords(name, ttl, hostKeys));
+
+  ctx.log(`dns: updating ${name} in ${zone} at ${server}:${target.port} (${add.length} records)`);
+  try {
+    await sendUpdate(
+      { zone, deleteRRsets: ["A", "AAAA", "SSHFP"].map((type) => ({ name, type })), add },
+      { name: keyName, algorithm, secret },
+      target,
+      ctx.signal,
+    );
+  } catch (err) {
+    if (err instanceof DnsUpdateFailure) throw new StepFailure(err.code, `dns: ${err.message}`, { retryable: err.retryable });
+    throw err;
+  }
+  const records = add.map((rr) => `${rr.name}. ${ttl} IN ${rr.type} ${presentation(rr)}`);
+  ctx.log(`dns: ${name} updated: ${add.map((rr) => rr.type).join(", ")}`);
+  return { ...clipboard, dns: { name, zone, server: `${server}:${target.port}`, records } };
+}
+
+/** The record's owner name: `with.name`, else instance.fqdn when inside the zone, else host.zone. */
+function recordName(clipboard: Clipboard, p: Record<string, unknown>, hostname: string, zone: string): string {
+  const fqdn = (clipboard.instance as Record<string, unknown>).fqdn;
+  let name = typeof p.name === "string" ? p.name : typeof fqdn === "string" && fqdn !== "" ? fqdn : `${hostname}.${zone}`;
+  name = name.replace(/\.$/, "").toLowerCase();
+  if (name !== zone.toLowerCase() && !name.endsWith(`.${zone.toLowerCase()}`)) {
+    throw new StepFailure("E_DNS_NOTZONE", `dns: ${name} is not inside zone ${zone}; fix instance.fqdn in the design or modules.dns.with.zone`);
+  }
+  return name;
+}
+
+function presentation(rr: Answer): string {
+  const data = (rr as { data: unknown }).data;
+  if (typeof data === "string") return data;
+  const f = data as { algorithm: number; hash: number; fingerprint: string };
+  return `${f.algorithm} ${f.hash} ${f.fingerprint}`;
+}
+
+function text(p: Record<string, unknown>, key: string): string {
+  const value = p[key];
+  if (typeof value !== "string" || value === "") {
+    throw new StepFailure("E_STEP_PARAMS", `dns: modules.dns.with.${key} must be set (a non-empty string) when DNS updates are configured`);
+  }
+  return value;
+}
+
+function num(p: Record<string, unknown>, key: string, fallback: number): number {
+  const value = p[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0)) throw new StepFailure("E_STEP_PARAMS", `dns: modules.dns.with.${key} must be a positive number`);
+  return value;
+}
+
+runStepModule(import.meta.url, { update_host: updateHost });
