@@ -1,0 +1,35 @@
+/** Exit codes of the `jarvis` command, stable for scripts (documented in the README). */
+import { JarvisError, errorCode } from "../errors.js";
+import { ConfigError, DesignError, PipelineError, SourceError, YamlError } from "../errors.js";
+
+/** The exit codes. */
+export const EXIT = {
+  ok: 0,
+  /** The run (or step) failed or was cancelled. */
+  runFailed: 1,
+  /** The command line was wrong. */
+  usage: 2,
+  /** A design, pipeline, clipboard or configuration was refused. */
+  invalid: 3,
+  /** No such host, run, pipeline or file. */
+  notFound: 4,
+  /** The host is busy or the run is in the wrong state for this. */
+  conflict: 5,
+  /** Anything unexpected. */
+  internal: 10,
+} as const;
+
+const NOT_FOUND = new Set(["E_RUN_NOT_FOUND", "E_PIPELINE_NOT_FOUND", "E_SOURCE_NOT_FOUND", "E_CONFIG_MISSING", "E_HOST_NOT_FOUND"]);
+const CONFLICT = new Set(["E_HOST_BUSY", "E_RUN_STATE", "E_RUN_HELD"]);
+
+/** The exit code for an error a command threw. */
+export function exitCodeFor(err: unknown): number {
+  const code = errorCode(err);
+  if (code === "E_USAGE") return EXIT.usage;
+  if (NOT_FOUND.has(code)) return EXIT.notFound;
+  if (CONFLICT.has(code)) return EXIT.conflict;
+  if (err instanceof YamlError || err instanceof DesignError || err instanceof PipelineError || err instanceof ConfigError || err instanceof SourceError) {
+    return EXIT.invalid;
+  }
+  return err instanceof JarvisError ? EXIT.runFailed : EXIT.internal;
+}

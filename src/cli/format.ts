@@ -1,0 +1,87 @@
+/** How runs, steps and logs look to people on a terminal (chat has its own, shorter forms). */
+import type { RunDetail } from "../pipeline/run-control.js";
+import type { LogLine, RunRecord, StepRecord } from "../store/run-store.js";
+
+/** The `step` object of `status --json`: 1-based index of the current or last step. */
+export function stepPosition(run: RunRecord, steps: StepRecord[]): { index: number; total: number; name: string } {
+  const index = Math.min(Math.max(run.stepIndex, -1), run.totalSteps - 1);
+  const name = index >= 0 ? (steps[index]?.name ?? "") : "";
+  return { index: index + 1, total: run.totalSteps, name };
+}
+
+/** The stable JSON shape of one run (`status --json`, `history --json`). */
+export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, unknown> {
+  return {
+    run: run.id,
+    host: run.host,
+    pipeline: run.pipeline,
+    state: run.state,
+    step: stepPosition(run, steps ?? []),
+    error: run.error ? { code: run.error.code, message: run.error.message } : null,
+    requested_by: run.requestedBy,
+    origin: run.origin,
+    source: run.source,
+    created_at: iso(run.createdAt),
+    started_at: iso(run.startedAt),
+    finished_at: iso(run.finishedAt),
+    ...(steps
+      ? {
+          steps: steps.map((s) => ({
+            index: s.index + 1,
+            name: s.name,
+            state: s.state,
+            attempts: s.attempts,
+            duration_ms: s.durationMs,
+            on_failure: s.onFailure,
+            error: s.error ? s.error.message : null,
+          })),
+        }
+      : {}),
+  };
+}
+
+/** One line saying where a run is, or where it failed and why. */
+export function statusLine({ run, steps }: RunDetail): string {
+  const pos = stepPosition(run, steps);
+  const at = `${pos.index}/${pos.total} ${pos.name}`;
+  switch (run.state) {
+    case "queued":
+      return `${run.host}: queued (run ${run.id}, ${run.pipeline})`;
+    case "running":
+      return `${run.host}: running ${at} (run ${run.id}, ${run.pipeline}, by ${run.requestedBy})`;
+    case "succeeded":
+      return `${run.host}: ${run.pipeline} succeeded (run ${run.id}, ${pos.total} steps, ${elapsed(run)})`;
+    case "cancelled":
+      return `${run.host}: cancelled at ${at} (run ${run.id})`;
+    case "failed":
+      return `${run.host}: failed at ${at}: ${run.error?.message ?? "?"} (run ${run.id}; see: jarvis log ${run.host}, jarvis clipboard ${run.host}, jarvis retry ${run.host})`;
+  }
+}
+
+/** The step table of `status <host>`. */
+export function stepTable(steps: StepRecord[]): string {
+  return steps
+    .map((s) => {
+      const mark = { pending: " ", running: ">", ok: "✓", failed: "✗", skipped: "-" }[s.state];
+      const time = s.durationMs !== null ? ` ${s.durationMs} ms` : "";
+      const tries = s.attempts > 1 ? ` (${s.attempts} attempts)` : "";
+      const err = s.state === "failed" && s.error ? `: ${s.error.message}` : "";
+      return `  ${mark} ${String(s.index + 1).padStart(2)} ${s.name}${time}${tries}${err}`;
+    })
+    .join("\n");
+}
+
+/** One log line for the terminal. */
+export function logLine(l: LogLine): string {
+  return `${new Date(l.at).toISOString()} [${l.stepIndex + 1}${l.attempt > 1 ? `#${l.attempt}` : ""}] ${l.line}`;
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function elapsed(run: RunRecord): string {
+  if (!run.startedAt || !run.finishedAt) return "";
+  const s = (run.finishedAt - run.startedAt) / 1000;
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}

@@ -1,0 +1,115 @@
+/** Commands that start or steer runs: run, retry, resume, cancel. */
+import { readFileSync } from "node:fs";
+import { userInfo } from "node:os";
+import { openJarvis } from "../service.js";
+import { EXIT } from "./exit-codes.js";
+import { runJson, statusLine } from "./format.js";
+import { usageError } from "./command.js";
+import type { Command, CommandContext } from "./command.js";
+import type { Jarvis } from "../service.js";
+import type { RunRecord } from "../store/run-store.js";
+import type { Requester } from "../pipeline/run-control.js";
+
+/** The CLI user, as the audit trail and `requested_by` show it. */
+export function cliRequester(): Requester {
+  return { identity: `cli:${userInfo().username}`, origin: "cli" };
+}
+
+/** Execute a run in the foreground, printing one line per stage; resolves to the exit code. */
+async function follow(jarvis: Jarvis, ctx: CommandContext, runId: string, execute: () => Promise<RunRecord>): Promise<number> {
+  const unsubscribe = jarvis.control.subscribe((event) => {
+    if (ctx.flags.json || event.run.id !== runId) return;
+    const where = "step" in event ? `${event.run.host}: ${event.step.index + 1}/${event.step.total} ${event.step.name}` : event.run.host;
+    if (event.type === "step-started") ctx.out(`${where}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`);
+    else if (event.type === "step-log") ctx.out(`    ${event.line}`);
+    else if (event.type === "step-retry") ctx.out(`${where} failed (${event.error}); retrying in ${event.waitMs} ms`);
+    else if (event.type === "step-finished" && event.state !== "ok") ctx.out(`${where} ${event.state}`);
+  });
+  // Ctrl-C cancels the run properly (its step's group is killed, on_failure steps run).
+  const onSignal = (): void => {
+    jarvis.engine.cancelLocal(runId);
+  };
+  process.once("SIGINT", onSignal);
+  try {
+    const final = await execute();
+    const [detail] = await jarvis.control.status(final.id);
+    if (ctx.flags.json) ctx.out(JSON.stringify(runJson(detail!.run, detail!.steps), null, 2));
+    else ctx.out(statusLine(detail!));
+    return final.state === "succeeded" ? EXIT.ok : EXIT.runFailed;
+  } finally {
+    process.off("SIGINT", onSignal);
+    unsubscribe();
+  }
+}
+
+async function withJarvis<T>(ctx: CommandContext, fn: (jarvis: Jarvis) => Promise<T>): Promise<T> {
+  const jarvis = await openJarvis(ctx.config());
+  try {
+    return await fn(jarvis);
+  } finally {
+    await jarvis.close();
+  }
+}
+
+/** run, retry, resume, cancel. */
+export const runCommands: Record<string, Command> = {
+  run: {
+    usage: "run <pipeline> <design> [--detach] [--json]",
+    summary: "run a pipeline on a design (file, URL, gist:ID, cn=host); --detach queues it for `jarvis start`",
+    run: (ctx) => {
+      const [pipeline, source] = ctx.args;
+      if (!pipeline || !source || ctx.args.length > 2) throw usageError("run takes a pipeline and a design");
+      return withJarvis(ctx, async (jarvis) => {
+        const run = await jarvis.control.start(pipeline, source, cliRequester(), { foreground: !ctx.flags.detach });
+        if (ctx.flags.detach) {
+          ctx.out(ctx.flags.json ? JSON.stringify(runJson(run)) : run.id);
+          return EXIT.ok;
+        }
+        if (!ctx.flags.json) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started`);
+        return follow(jarvis, ctx, run.id, () => jarvis.engine.execute(run.id));
+      });
+    },
+  },
+  retry: {
+    usage: "retry <host|run> [--clipboard FILE] [--detach] [--json]",
+    summary: "retry a failed or cancelled run from its failed step, optionally on an edited clipboard",
+    run: (ctx) => {
+      const [target] = ctx.args;
+      if (!target || ctx.args.length > 1) throw usageError("retry takes a host or run id");
+      const edited = ctx.flags.clipboard !== undefined ? readFileSync(ctx.flags.clipboard, "utf8") : undefined;
+      return withJarvis(ctx, async (jarvis) => {
+        const run = await jarvis.control.retry(target, cliRequester(), edited, { foreground: !ctx.flags.detach });
+        if (ctx.flags.detach) {
+          ctx.out(ctx.flags.json ? JSON.stringify(runJson(run)) : run.id);
+          return EXIT.ok;
+        }
+        return follow(jarvis, ctx, run.id, () => jarvis.engine.execute(run.id));
+      });
+    },
+  },
+  resume: {
+    usage: "resume <host|run> [--json]",
+    summary: "take over an interrupted run (its process died) and finish it here",
+    run: (ctx) => {
+      const [target] = ctx.args;
+      if (!target || ctx.args.length > 1) throw usageError("resume takes a host or run id");
+      return withJarvis(ctx, async (jarvis) => {
+        const run = await jarvis.control.find(target);
+        return follow(jarvis, ctx, run.id, () => jarvis.control.resume(run.id));
+      });
+    },
+  },
+  cancel: {
+    usage: "cancel <host|run>",
+    summary: "cancel a queued or running run (its step is killed, on_failure steps run)",
+    run: (ctx) => {
+      const [target] = ctx.args;
+      if (!target || ctx.args.length > 1) throw usageError("cancel takes a host or run id");
+      return withJarvis(ctx, async (jarvis) => {
+        const run = await jarvis.control.cancel(target, cliRequester());
+        ctx.out(ctx.flags.json ? JSON.stringify(runJson(run)) : `${run.host}: run ${run.id} ${run.state === "cancelled" ? "cancelled" : "is being cancelled"}`);
+        return EXIT.ok;
+      });
+    },
+  },
+};

@@ -1,0 +1,31 @@
+/**
+ * `jarvis start`: the long-lived service. It executes queued runs, picks up every run that was
+ * interrupted, and runs the chat front (the console when no network is configured). SIGTERM or
+ * SIGINT stops it cleanly: in-flight steps are stopped and their runs resumed by the next start.
+ */
+import { openJarvis } from "../service.js";
+import { EXIT } from "./exit-codes.js";
+import { usageError } from "./command.js";
+import type { Command } from "./command.js";
+
+/** The `start` command. */
+export const startCommand: Command = {
+  usage: "start",
+  summary: "run the service: execute queued and interrupted runs, and the chat bot",
+  run: async (ctx) => {
+    if (ctx.args.length > 0) throw usageError("start takes no arguments");
+    const config = ctx.config();
+    const jarvis = await openJarvis(config, { execute: true });
+    ctx.err(`jarvis: started (store ${config.store.path}, pipelines in ${config.pipelines.dirs.join(", ")})`);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        ctx.err(`jarvis: ${signal}, stopping; runs in flight resume at the next start`);
+        resolve();
+      };
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.once("SIGINT", () => stop("SIGINT"));
+    });
+    await jarvis.close();
+    return EXIT.ok;
+  },
+};

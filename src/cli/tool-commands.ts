@@ -1,0 +1,85 @@
+/** Commands for people writing designs, pipelines and steps: validate, step. */
+import { readFileSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import { parseYamlMapping, dumpYaml } from "../clipboard/yaml.js";
+import { validateDesign } from "../clipboard/design.js";
+import { createRedactor } from "../clipboard/redact.js";
+import { diffClipboards, formatDiff } from "../clipboard/diff.js";
+import { parsePipeline } from "../pipeline/pipeline-file.js";
+import { createStepCatalog } from "../pipeline/step-catalog.js";
+import { prepareStep } from "../pipeline/step-environment.js";
+import { runStepAttempt } from "../pipeline/step-runner.js";
+import { JarvisError } from "../errors.js";
+import { EXIT } from "./exit-codes.js";
+import { usageError } from "./command.js";
+import type { Command } from "./command.js";
+
+/** validate, step. */
+export const toolCommands: Record<string, Command> = {
+  validate: {
+    usage: "validate <pipeline-or-design-file>",
+    summary: "check a pipeline or design file; errors name the line and the field",
+    run: async (ctx) => {
+      const [file] = ctx.args;
+      if (!file || ctx.args.length > 1) throw usageError("validate takes one file");
+      const config = ctx.config();
+      const text = readFileSync(file);
+      const parsed = parseYamlMapping(text, file);
+      if ("steps" in parsed.value) {
+        const pipeline = parsePipeline(text, file, createStepCatalog({ stepsDirs: config.steps.dirs }));
+        ctx.out(`${file}: pipeline ${pipeline.name} is valid (${pipeline.steps.length} steps, ${pipeline.onFailure.length} on_failure)`);
+      } else {
+        const design = validateDesign(parsed);
+        ctx.out(`${file}: design of host ${design.host} is valid`);
+      }
+      return EXIT.ok;
+    },
+  },
+  step: {
+    usage: "step <module:task> [--clipboard FILE] [--with JSON] [--output FILE]",
+    summary: "run one step alone on a clipboard (a design or saved snapshot); print the new clipboard and the diff",
+    run: async (ctx) => {
+      const [uses] = ctx.args;
+      if (!uses || ctx.args.length > 1) throw usageError("step takes one module:task");
+      const config = ctx.config();
+      const input = ctx.flags.clipboard !== undefined ? readFileSync(ctx.flags.clipboard, "utf8") : "{}\n";
+      const clipboard = parseYamlMapping(input, ctx.flags.clipboard ?? "empty clipboard").value;
+      let params: Record<string, unknown> = {};
+      if (ctx.flags.with !== undefined) {
+        try {
+          params = JSON.parse(ctx.flags.with) as Record<string, unknown>;
+        } catch (e) {
+          throw usageError(`--with must be a JSON object: ${(e as Error).message}`);
+        }
+        if (!params || typeof params !== "object" || Array.isArray(params)) throw usageError("--with must be a JSON object");
+      }
+      const resolver = createStepCatalog({ stepsDirs: config.steps.dirs });
+      const [module = "", task = ""] = uses.split(":");
+      const reason = resolver.check(module, task);
+      if (reason) throw new JarvisError("E_STEP_UNKNOWN", `${uses}: ${reason}`);
+      const prepared = prepareStep(config, resolver, { uses, with: params }, clipboard, "");
+      const redactor = createRedactor({ keys: config.redact.keys, secrets: prepared.secrets });
+      const result = await runStepAttempt({
+        step: uses,
+        command: prepared.command.command,
+        args: prepared.command.args,
+        env: prepared.env,
+        cwd: config.baseDir,
+        input,
+        timeoutMs: 10 * 60_000,
+        maxOutputBytes: 64 * 1024 * 1024,
+        onLine: (line) => ctx.err(`  ${redactor.text(line)}`),
+      });
+      if (result.kind !== "ok") {
+        const message = result.kind === "failed" ? `${redactor.text(result.error.message)}${result.retryable ? " (retryable)" : ""}` : "cancelled";
+        ctx.err(`jarvis step: ${uses} failed: ${message}`);
+        return EXIT.runFailed;
+      }
+      const after = result.clipboard ?? clipboard;
+      if (ctx.flags.output !== undefined) writeFileSync(ctx.flags.output, result.output ?? input, { mode: 0o600 });
+      ctx.out(dumpYaml(redactor.value(after)).trimEnd());
+      ctx.err(`--- diff (${basename(uses)}, ${result.durationMs} ms)\n${formatDiff(diffClipboards(clipboard, after), redactor)}`);
+      return EXIT.ok;
+    },
+  },
+};

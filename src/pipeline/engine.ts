@@ -1,0 +1,347 @@
+/**
+ * The engine executes runs: one pipeline over one clipboard, steps one after another, each step
+ * a forked process (step-runner.ts). It records every attempt, log line and clipboard in the store
+ * as it goes, so a run interrupted anywhere can be resumed from the step that was in flight.
+ *
+ * A run belongs to the process executing it through a lease in the store that this engine renews;
+ * the service (`jarvis start`) picks up queued runs and runs whose lease expired.
+ */
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { parseYamlMapping } from "../clipboard/yaml.js";
+import { createRedactor } from "../clipboard/redact.js";
+import { compileCondition } from "./condition.js";
+import { runStepAttempt } from "./step-runner.js";
+import { prepareStep } from "./step-environment.js";
+import { errorCode, errorMessage } from "../errors.js";
+import type { JarvisConfig } from "../config.js";
+import type { WireError } from "../protocol.js";
+import type { RunRecord, RunStore } from "../store/run-store.js";
+import type { Pipeline, PipelineStep } from "./pipeline.js";
+import type { StepResolver } from "./step-catalog.js";
+import type { RunEvent, StepPosition } from "./run-events.js";
+
+/** Largest clipboard a step may hand back. */
+const MAX_CLIPBOARD_BYTES = 64 * 1024 * 1024;
+
+/** What the engine needs. */
+export interface EngineOptions {
+  config: JarvisConfig;
+  store: RunStore;
+  resolver: StepResolver;
+  /** Identifies this process in leases; unique per process. */
+  owner?: string;
+}
+
+/** The current clipboard of a run in flight: text for the next step, parsed for `if` and providers. */
+interface Current {
+  yaml: string;
+  value: Record<string, unknown>;
+}
+
+/** Executes runs and follows their leases. */
+export class Engine {
+  readonly owner: string;
+  private readonly events = new EventEmitter();
+  private readonly active = new Map<string, { controller: AbortController; done: Promise<RunRecord> }>();
+  private renewTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private closed = false;
+
+  constructor(private readonly options: EngineOptions) {
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+    this.events.setMaxListeners(0);
+  }
+
+  /** Follow every run's progress; returns the unsubscribe function. */
+  subscribe = (listener: (event: RunEvent) => void): (() => void) => {
+    this.events.on("event", listener);
+    return () => this.events.off("event", listener);
+  };
+
+  /** Runs this process is executing now. */
+  activeRuns(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** Start renewing leases and checking for cancel requests (needed while any run executes). */
+  startLeaseKeeper(): void {
+    if (this.renewTimer) return;
+    const every = Math.max(250, Math.min(1000, this.options.config.leaseMs / 3));
+    this.renewTimer = setInterval(() => void this.tick(), every);
+    this.renewTimer.unref();
+  }
+
+  /** Act as the service: execute queued runs and every run whose lease expired, as they appear. */
+  startService(pollMs = 1000): void {
+    this.startLeaseKeeper();
+    const poll = async (): Promise<void> => {
+      if (this.polling || this.closed) return;
+      this.polling = true;
+      try {
+        await this.pickUp();
+      } finally {
+        this.polling = false;
+      }
+    };
+    void poll();
+    this.pollTimer = setInterval(() => void poll(), pollMs);
+  }
+
+  /** Look for claimable runs now (called after a local `start` so it begins at once). */
+  async pickUp(): Promise<void> {
+    const runs = await this.options.store.claimableRuns(Date.now());
+    for (const run of runs) {
+      if (this.active.has(run.id) || this.closed) continue;
+      if (await this.options.store.claimRun(run.id, this.owner, this.options.config.leaseMs)) {
+        void this.execute(run.id).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Execute a run this process holds the lease of; resolves with the final record. */
+  execute(runId: string): Promise<RunRecord> {
+    const existing = this.active.get(runId);
+    if (existing) return existing.done;
+    const controller = new AbortController();
+    this.startLeaseKeeper();
+    const done = this.executeRun(runId, controller.signal).finally(() => this.active.delete(runId));
+    this.active.set(runId, { controller, done });
+    return done;
+  }
+
+  /** Cancel a run executing in this process (others see the store's cancel flag). */
+  cancelLocal(runId: string): boolean {
+    const entry = this.active.get(runId);
+    if (!entry) return false;
+    entry.controller.abort();
+    return true;
+  }
+
+  /** Stop taking work. With `abandon`, in-flight runs are left for the next process (their leases lapse). */
+  async close(options: { abandon?: boolean } = {}): Promise<void> {
+    this.closed = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (options.abandon) {
+      for (const entry of this.active.values()) entry.controller.abort("shutdown");
+    }
+    await Promise.allSettled([...this.active.values()].map((e) => e.done));
+    if (this.renewTimer) clearInterval(this.renewTimer);
+  }
+
+  private emit(event: RunEvent): void {
+    this.events.emit("event", event);
+  }
+
+  private async tick(): Promise<void> {
+    const { store, config } = this.options;
+    try {
+      await store.renewLeases(this.owner, config.leaseMs);
+      if (this.active.size === 0) return;
+      const running = await store.listRuns({ states: ["running"], limit: 10_000 });
+      for (const run of running) {
+        if (run.cancelRequested && run.leaseOwner === this.owner) this.cancelLocal(run.id);
+      }
+    } catch {
+      // A busy or failing store is retried on the next tick; leases are long enough to ride it out.
+    }
+  }
+
+  private async executeRun(runId: string, signal: AbortSignal): Promise<RunRecord> {
+    const { store } = this.options;
+    let run = await mustGet(store, runId);
+    const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
+    await store.updateRun(runId, { state: "running", startedAt: run.startedAt ?? Date.now() });
+    run = await mustGet(store, runId);
+    this.emit({ type: "run-started", run });
+
+    const steps = await store.listSteps(runId);
+    const total = pipeline.steps.length;
+    let current: Current | undefined;
+    let failure: { index: number; error: WireError } | undefined;
+    let cancelled = false;
+
+    for (let index = 0; index < total; index++) {
+      const record = steps[index];
+      if (record && (record.state === "ok" || record.state === "skipped")) continue;
+      const step = pipeline.steps[index]!;
+      if (signal.aborted) {
+        cancelled = true;
+        break;
+      }
+      current ??= await this.loadInput(runId, index);
+      const outcome = await this.runStep(run, pipeline, step, { index, total, name: step.name }, current, record?.attempts ?? 0, signal);
+      if (outcome.kind === "ok") {
+        current = outcome.next;
+        continue;
+      }
+      if (outcome.kind === "cancelled") cancelled = true;
+      else failure = { index, error: outcome.error };
+      break;
+    }
+
+    if (signal.aborted && signal.reason === "shutdown") {
+      // Leave the run as it is, lease lapsed at once: the next process runs the interrupted step
+      // again on its recorded input.
+      await store.updateRun(runId, { leaseExpiresAt: 0 });
+      return mustGet(store, runId);
+    }
+    if (cancelled || failure) {
+      current ??= await this.loadInput(runId, total);
+      await this.runOnFailure(run, pipeline, current);
+    }
+    const state = cancelled ? "cancelled" : failure ? "failed" : "succeeded";
+    const error: WireError | null = cancelled
+      ? { name: "RunError", code: "E_RUN_CANCELLED", message: "cancelled by an operator" }
+      : failure
+        ? { ...failure.error, message: `${pipeline.steps[failure.index]!.name}: ${failure.error.message}` }
+        : null;
+    await store.updateRun(runId, { state, error, finishedAt: Date.now(), leaseOwner: null, leaseExpiresAt: null, cancelRequested: false });
+    run = await mustGet(store, runId);
+    this.emit({ type: "run-finished", run });
+    return run;
+  }
+
+  private async loadInput(runId: string, index: number): Promise<Current> {
+    const yaml = await this.options.store.getSnapshot(runId, index, "input");
+    if (yaml === undefined) throw new Error(`run ${runId} has no clipboard before step ${index + 1}`);
+    return { yaml, value: parseYamlMapping(yaml, `clipboard of run ${runId}`, { maxBytes: MAX_CLIPBOARD_BYTES }).value };
+  }
+
+  private async runOnFailure(run: RunRecord, pipeline: Pipeline, start: Current): Promise<void> {
+    let current = start;
+    const total = pipeline.steps.length;
+    for (const [i, step] of pipeline.onFailure.entries()) {
+      const position = { index: total + i, total, name: `on_failure ${step.name}` };
+      // on_failure steps run even after a cancel: a fresh signal, bounded by their own timeouts.
+      const outcome = await this.runStep(run, pipeline, step, position, current, 0, new AbortController().signal);
+      if (outcome.kind === "ok") current = outcome.next;
+    }
+  }
+
+  /** One step with its retries. Returns the next clipboard, or why it stopped. */
+  private async runStep(
+    run: RunRecord,
+    pipeline: Pipeline,
+    step: PipelineStep,
+    position: StepPosition,
+    input: Current,
+    previousAttempts: number,
+    signal: AbortSignal,
+  ): Promise<{ kind: "ok"; next: Current } | { kind: "failed"; error: WireError } | { kind: "cancelled" }> {
+    const { store, config, resolver } = this.options;
+    const index = position.index;
+    const log = (line: string, attempt: number, stream: "stderr" | "jarvis" = "jarvis"): Promise<void> =>
+      store.appendLog({ runId: run.id, stepIndex: index, attempt, at: Date.now(), stream, line });
+
+    await store.updateRun(run.id, { stepIndex: index });
+    if (step.if !== undefined) {
+      let wanted: boolean;
+      try {
+        wanted = compileCondition(step.if, `${pipeline.file}:${step.line}`)(input.value);
+      } catch (err) {
+        return this.failStep(run, position, 0, { name: "PipelineError", code: errorCode(err), message: errorMessage(err) });
+      }
+      if (!wanted) {
+        await store.updateStep(run.id, index, { state: "skipped", finishedAt: Date.now() });
+        await log(`skipped: if ${step.if} is false`, 0);
+        this.emit({ type: "step-finished", run, step: position, state: "skipped" });
+        return { kind: "ok", next: input };
+      }
+    }
+
+    let prepared;
+    try {
+      prepared = prepareStep(config, resolver, step, input.value, run.id);
+    } catch (err) {
+      return this.failStep(run, position, previousAttempts, { name: "PipelineError", code: errorCode(err), message: errorMessage(err) });
+    }
+    const { command, env } = prepared;
+    const redactor = createRedactor({ keys: config.redact.keys, secrets: prepared.secrets });
+
+    for (let attempt = previousAttempts + 1; ; attempt++) {
+      await store.updateStep(run.id, index, { state: "running", attempts: attempt, startedAt: Date.now(), finishedAt: null, error: null });
+      this.emit({ type: "step-started", run, step: position, attempt });
+      const pendingLogs: Promise<void>[] = [];
+      const result = await runStepAttempt({
+        step: `${command.module}:${command.task}`,
+        command: command.command,
+        args: command.args,
+        env,
+        cwd: config.baseDir,
+        input: input.yaml,
+        timeoutMs: step.timeoutMs,
+        maxOutputBytes: MAX_CLIPBOARD_BYTES,
+        signal,
+        onLine: (raw) => {
+          const line = redactor.text(raw);
+          pendingLogs.push(log(line, attempt, "stderr"));
+          this.emit({ type: "step-log", run, step: position, line });
+        },
+      });
+      await Promise.all(pendingLogs);
+      if (result.kind === "ok") {
+        if (result.output !== undefined) await store.saveSnapshot(run.id, index, "output", result.output);
+        await store.updateStep(run.id, index, { state: "ok", finishedAt: Date.now(), durationMs: result.durationMs });
+        this.emit({ type: "step-finished", run, step: position, state: "ok" });
+        const next = result.output !== undefined && result.clipboard ? { yaml: result.output, value: result.clipboard } : input;
+        return { kind: "ok", next };
+      }
+      if (result.kind === "cancelled") {
+        const shutdown = signal.reason === "shutdown";
+        // On shutdown the step stays "running": the next process runs it again on the same input.
+        if (!shutdown) {
+          await store.updateStep(run.id, index, { state: "failed", finishedAt: Date.now(), error: { name: "RunError", code: "E_RUN_CANCELLED", message: "cancelled" } });
+          await log("cancelled by an operator", attempt);
+        }
+        return { kind: "cancelled" };
+      }
+      const error = { ...result.error, message: redactor.text(result.error.message) };
+      const retriesLeft = previousAttempts + 1 + step.retries - attempt;
+      if (result.retryable && retriesLeft > 0 && !signal.aborted) {
+        const waitMs = step.backoffMs * 2 ** (attempt - previousAttempts - 1);
+        await log(`attempt ${attempt} failed (${error.message}); retrying in ${waitMs} ms, ${retriesLeft} left`, attempt);
+        this.emit({ type: "step-retry", run, step: position, attempt, waitMs, error: error.message });
+        await store.updateStep(run.id, index, { error, durationMs: result.durationMs });
+        if (!(await sleep(waitMs, signal))) {
+          await store.updateStep(run.id, index, { state: "failed", finishedAt: Date.now(), error });
+          return { kind: "cancelled" };
+        }
+        continue;
+      }
+      return this.failStep(run, position, attempt, error, result.durationMs);
+    }
+  }
+
+  private async failStep(run: RunRecord, position: StepPosition, attempt: number, error: WireError, durationMs?: number) {
+    const { store } = this.options;
+    await store.updateStep(run.id, position.index, { state: "failed", finishedAt: Date.now(), error, ...(durationMs !== undefined ? { durationMs } : {}) });
+    await store.appendLog({ runId: run.id, stepIndex: position.index, attempt, at: Date.now(), stream: "jarvis", line: `failed: ${error.message}` });
+    this.emit({ type: "step-finished", run, step: position, state: "failed" });
+    return { kind: "failed" as const, error };
+  }
+}
+
+async function mustGet(store: RunStore, id: string): Promise<RunRecord> {
+  const run = await store.getRun(id);
+  if (!run) throw new Error(`run ${id} is not in the store`);
+  return run;
+}
+
+/** Wait, unless aborted first; true when the full time passed. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

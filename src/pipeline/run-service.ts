@@ -1,0 +1,216 @@
+/**
+ * RunControl on top of the engine and the store: what `deploy`, `status`, `retry` ... mean,
+ * whichever front asks. Everything it returns to people is redacted.
+ */
+import { RunError } from "../errors.js";
+import { dumpYaml, parseYamlMapping } from "../clipboard/yaml.js";
+import { createRedactor } from "../clipboard/redact.js";
+import { diffClipboards, formatDiff } from "../clipboard/diff.js";
+import { loadDesign } from "../clipboard/load-design.js";
+import { findPipeline, listPipelines } from "./pipeline-file.js";
+import type { JarvisConfig } from "../config.js";
+import type { DesignSource } from "../clipboard/sources/design-source.js";
+import type { Redactor } from "../clipboard/redact.js";
+import type { LogLine, RunRecord, RunStore } from "../store/run-store.js";
+import type { Engine } from "./engine.js";
+import type { Pipeline } from "./pipeline.js";
+import type { StepResolver } from "./step-catalog.js";
+import type { PipelineSummary, Requester, RunControl, RunDetail } from "./run-control.js";
+
+/** How a new or retried run is executed. */
+export interface ExecuteMode {
+  /** Execute in this process now (foreground `jarvis run`), instead of queueing for the service. */
+  foreground?: boolean;
+}
+
+/** What the run service needs. */
+export interface RunServiceOptions {
+  config: JarvisConfig;
+  store: RunStore;
+  engine: Engine;
+  resolver: StepResolver;
+  sources: DesignSource[];
+  /** Whether this process executes queued runs (the service); then new runs start at once. */
+  executing: boolean;
+}
+
+/** The one implementation of RunControl. */
+export class RunService implements RunControl {
+  private readonly redactor: Redactor;
+
+  constructor(private readonly options: RunServiceOptions) {
+    this.redactor = createRedactor({ keys: options.config.redact.keys });
+  }
+
+  subscribe: RunControl["subscribe"] = (listener) => this.options.engine.subscribe(listener);
+
+  /** Load a pipeline by name or path, validated. */
+  pipeline(name: string): Pipeline {
+    return findPipeline(name, this.options.config.pipelines.dirs, this.options.resolver);
+  }
+
+  async start(pipelineName: string, source: string, who: Requester, mode: ExecuteMode = {}): Promise<RunRecord> {
+    const pipeline = this.pipeline(pipelineName);
+    const design = await loadDesign(source, this.options.sources);
+    const { store, engine, config } = this.options;
+    const run = await store.createRun({
+      host: design.host,
+      pipeline: pipeline.name,
+      pipelineJson: JSON.stringify(pipeline),
+      totalSteps: pipeline.steps.length,
+      requestedBy: who.identity,
+      origin: who.origin,
+      source,
+      clipboardYaml: design.yaml,
+      stepNames: [...pipeline.steps.map((s) => s.name), ...pipeline.onFailure.map((s) => `on_failure ${s.name}`)],
+      ...(mode.foreground ? { leaseOwner: engine.owner, leaseMs: config.leaseMs } : {}),
+    });
+    if (!mode.foreground && this.options.executing) void engine.pickUp();
+    return run;
+  }
+
+  /** Find a run by id, or the latest run of a host. */
+  async find(hostOrRun: string): Promise<RunRecord> {
+    const { store } = this.options;
+    const byId = await store.getRun(hostOrRun);
+    if (byId) return byId;
+    const [latest] = await store.listRuns({ host: hostOrRun, limit: 1 });
+    if (!latest) {
+      throw new RunError("E_RUN_NOT_FOUND", `no run for '${hostOrRun}': name a host that has been deployed or a run id (see: status)`);
+    }
+    return latest;
+  }
+
+  async status(hostOrRun?: string): Promise<RunDetail[]> {
+    const { store } = this.options;
+    let runs: RunRecord[];
+    if (hostOrRun) runs = [await this.find(hostOrRun)];
+    else {
+      const seen = new Set<string>();
+      runs = (await store.listRuns({ limit: 5000 })).filter((r) => !seen.has(r.host) && seen.add(r.host));
+    }
+    return Promise.all(runs.map(async (run) => ({ run: this.redactRun(run), steps: await store.listSteps(run.id) })));
+  }
+
+  async log(hostOrRun: string): Promise<LogLine[]> {
+    const run = await this.find(hostOrRun);
+    const lines = await this.options.store.readLog(run.id);
+    return lines.map((l) => ({ ...l, line: this.redactor.text(l.line) }));
+  }
+
+  /** The clipboard after step `step` (1-based; 0 = the design as loaded; default the latest), redacted. */
+  async clipboardValue(hostOrRun: string, step?: number): Promise<Record<string, unknown>> {
+    const run = await this.find(hostOrRun);
+    const yaml = await this.snapshotAfter(run, step);
+    return this.redactor.value(parseYamlMapping(yaml, `clipboard of run ${run.id}`, { maxBytes: 256 * 1024 * 1024 }).value);
+  }
+
+  async clipboard(hostOrRun: string, step?: number): Promise<string> {
+    return dumpYaml(await this.clipboardValue(hostOrRun, step));
+  }
+
+  async diff(hostOrRun: string, step: number): Promise<string> {
+    const run = await this.find(hostOrRun);
+    this.checkStepNumber(run, step, 1);
+    const before = await this.snapshotAfter(run, step - 1);
+    const after = await this.snapshotAfter(run, step);
+    const parse = (yaml: string) => parseYamlMapping(yaml, `clipboard of run ${run.id}`, { maxBytes: 256 * 1024 * 1024 }).value;
+    return formatDiff(diffClipboards(parse(before), parse(after)), this.redactor);
+  }
+
+  async retry(hostOrRun: string, who: Requester, clipboardYaml?: string, mode: ExecuteMode = {}): Promise<RunRecord> {
+    const { store, engine, config } = this.options;
+    const run = await this.find(hostOrRun);
+    if (run.state !== "failed" && run.state !== "cancelled") {
+      throw new RunError("E_RUN_STATE", `run ${run.id} of ${run.host} is ${run.state}; only a failed or cancelled run can be retried`);
+    }
+    const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
+    const steps = await store.listSteps(run.id);
+    const from = steps.find((s) => !s.onFailure && s.state !== "ok" && s.state !== "skipped")?.index ?? pipeline.steps.length;
+    if (clipboardYaml !== undefined) {
+      parseYamlMapping(clipboardYaml, "the edited clipboard"); // refuse a broken edit before touching the run
+    }
+    const active = await store.listRuns({ host: run.host, states: ["queued", "running"], limit: 1 });
+    if (active[0]) {
+      throw new RunError("E_HOST_BUSY", `${run.host} already has run ${active[0].id} (${active[0].state}); wait for it or cancel it first`);
+    }
+    await store.resetSteps(run.id, from, [
+      ...pipeline.steps.slice(from).map((s) => ({ name: s.name, onFailure: false })),
+      ...pipeline.onFailure.map((s) => ({ name: `on_failure ${s.name}`, onFailure: true })),
+    ]);
+    if (clipboardYaml !== undefined) await store.saveSnapshot(run.id, from, "input", clipboardYaml);
+    const now = Date.now();
+    await store.updateRun(run.id, {
+      state: mode.foreground ? "running" : "queued",
+      error: null,
+      finishedAt: null,
+      cancelRequested: false,
+      requestedBy: who.identity,
+      origin: who.origin,
+      leaseOwner: mode.foreground ? engine.owner : null,
+      leaseExpiresAt: mode.foreground ? now + config.leaseMs : null,
+    });
+    if (!mode.foreground && this.options.executing) void engine.pickUp();
+    return this.find(run.id);
+  }
+
+  /** Take over an interrupted run (its lease expired) and execute it here. */
+  async resume(hostOrRun: string): Promise<RunRecord> {
+    const run = await this.find(hostOrRun);
+    if (run.state !== "running" && run.state !== "queued") {
+      throw new RunError("E_RUN_STATE", `run ${run.id} of ${run.host} is ${run.state}; nothing to resume (use retry for a failed run)`);
+    }
+    if (!(await this.options.store.claimRun(run.id, this.options.engine.owner, this.options.config.leaseMs))) {
+      const until = run.leaseExpiresAt ? new Date(run.leaseExpiresAt).toISOString() : "?";
+      throw new RunError("E_RUN_HELD", `run ${run.id} is being executed by ${run.leaseOwner} (lease until ${until}); it is not interrupted`);
+    }
+    return this.options.engine.execute(run.id);
+  }
+
+  async cancel(hostOrRun: string, _who: Requester): Promise<RunRecord> {
+    const { store, engine } = this.options;
+    const run = await this.find(hostOrRun);
+    if (run.state === "queued") {
+      await store.updateRun(run.id, {
+        state: "cancelled",
+        finishedAt: Date.now(),
+        error: { name: "RunError", code: "E_RUN_CANCELLED", message: "cancelled by an operator before it started" },
+      });
+    } else if (run.state === "running") {
+      await store.updateRun(run.id, { cancelRequested: true });
+      engine.cancelLocal(run.id);
+    } else {
+      throw new RunError("E_RUN_STATE", `run ${run.id} of ${run.host} is already ${run.state}`);
+    }
+    return this.find(run.id);
+  }
+
+  async history(host: string, limit = 20): Promise<RunRecord[]> {
+    return (await this.options.store.listRuns({ host, limit })).map((r) => this.redactRun(r));
+  }
+
+  async pipelines(): Promise<PipelineSummary[]> {
+    const { pipelines } = listPipelines(this.options.config.pipelines.dirs, this.options.resolver);
+    return pipelines.map((p) => ({ name: p.name, description: p.description, steps: p.steps.map((s) => s.name) }));
+  }
+
+  private async snapshotAfter(run: RunRecord, step: number | undefined): Promise<string> {
+    const { store } = this.options;
+    const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
+    const last = pipeline.steps.length + pipeline.onFailure.length;
+    if (step !== undefined) this.checkStepNumber(run, step, 0);
+    const yaml = step === 0 ? await store.getSnapshot(run.id, 0, "input") : await store.getSnapshot(run.id, (step ?? last) - 1, "output");
+    if (yaml === undefined) throw new RunError("E_RUN_NO_CLIPBOARD", `run ${run.id} has no clipboard at step ${step}`);
+    return yaml;
+  }
+
+  private checkStepNumber(run: RunRecord, step: number, min: number): void {
+    if (!Number.isInteger(step) || step < min || step > run.totalSteps) {
+      throw new RunError("E_RUN_STEP", `run ${run.id} has steps ${min} to ${run.totalSteps}; got ${step}`);
+    }
+  }
+
+  private redactRun(run: RunRecord): RunRecord {
+    return run.error ? { ...run, error: { ...run.error, message: this.redactor.text(run.error.message) } } : run;
+  }
+}

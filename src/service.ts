@@ -1,0 +1,63 @@
+/**
+ * Opens one jarvis: the store, the step catalog, the engine and the run service, wired together.
+ * The CLI, `jarvis start` (with the chat front) and tests all start here.
+ */
+import { openSqliteStore } from "./store/sqlite-store.js";
+import { createStepCatalog } from "./pipeline/step-catalog.js";
+import { createDesignSources } from "./clipboard/sources/registry.js";
+import { Engine } from "./pipeline/engine.js";
+import { RunService } from "./pipeline/run-service.js";
+import type { JarvisConfig } from "./config.js";
+import type { RunStore } from "./store/run-store.js";
+import type { StepResolver } from "./pipeline/step-catalog.js";
+
+/** An open jarvis. */
+export interface Jarvis {
+  config: JarvisConfig;
+  store: RunStore;
+  resolver: StepResolver;
+  engine: Engine;
+  control: RunService;
+  /** Stop executing (in-flight steps are stopped and resumed by the next process) and close the store. */
+  close(): Promise<void>;
+}
+
+/** Options for openJarvis. */
+export interface OpenOptions {
+  /** Lease owner id (tests use distinct ones to act as several processes). */
+  owner?: string;
+  /** Execute queued and interrupted runs in this process (the `jarvis start` service). */
+  execute?: boolean;
+  /** How often the service looks for queued runs from other processes. */
+  pollMs?: number;
+}
+
+/** Open jarvis on the given configuration. */
+export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}): Promise<Jarvis> {
+  const store = openSqliteStore(config.store.path);
+  const resolver = createStepCatalog({ stepsDirs: config.steps.dirs });
+  const engine = new Engine({ config, store, resolver, ...(options.owner ? { owner: options.owner } : {}) });
+  const control = new RunService({
+    config,
+    store,
+    engine,
+    resolver,
+    sources: createDesignSources(config),
+    executing: options.execute ?? false,
+  });
+  if (options.execute) engine.startService(options.pollMs);
+  let closed = false;
+  return {
+    config,
+    store,
+    resolver,
+    engine,
+    control,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await engine.close({ abandon: true });
+      await store.close();
+    },
+  };
+}
