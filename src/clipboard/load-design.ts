@@ -1,0 +1,49 @@
+/**
+ * From a design reference (`examples/loki.yml`, `https://...`, `gist:ID`, `cn=loki`) to a run's
+ * first clipboard: fetch through the first source that accepts the ref, parse safely, validate.
+ */
+import { SourceError } from "../errors.js";
+import { validateDesign, withDesignDefaults } from "./design.js";
+import { DEFAULT_DESIGN_MAX_BYTES } from "./sources/design-source.js";
+import type { DesignSource } from "./sources/design-source.js";
+import { dumpYaml, parseYamlMapping } from "./yaml.js";
+
+/** A design ready to start a run. */
+export interface LoadedDesign {
+  /** The clipboard: the design with defaults filled in (`instance.provider: local`). */
+  clipboard: Record<string, unknown>;
+  /** The same clipboard as YAML, as it is stored for the run. */
+  yaml: string;
+  /** `instance.hostname`. */
+  host: string;
+  /** Where it came from, as shown in messages (credentials removed). */
+  origin: string;
+}
+
+/** Options of loadDesign. */
+export interface LoadDesignOptions {
+  signal?: AbortSignal;
+  /** Largest design parsed (default 1 MiB); sources apply their own configured limit first. */
+  maxBytes?: number;
+}
+
+/** Fetch, parse and validate the design `ref` names; throws SourceError, YamlError or DesignError. */
+export async function loadDesign(ref: string, sources: DesignSource[], options: LoadDesignOptions = {}): Promise<LoadedDesign> {
+  const source = sources.find((s) => s.accepts(ref));
+  if (!source) {
+    throw new SourceError(
+      "E_SOURCE_UNKNOWN",
+      `'${ref}' is not a design reference jarvis knows; give a file path, an http(s) URL, gist:<id> or cn=<host>`,
+    );
+  }
+  const fetched = await source.fetch(ref, options.signal ?? new AbortController().signal);
+  return loadDesignText(fetched.text, fetched.origin, options);
+}
+
+/** Parse and validate a design given as text (an inline design or an edited clipboard). */
+export function loadDesignText(text: string | Buffer, origin: string, options: { maxBytes?: number } = {}): LoadedDesign {
+  const parsed = parseYamlMapping(text, origin, { maxBytes: options.maxBytes ?? DEFAULT_DESIGN_MAX_BYTES });
+  const { host } = validateDesign(parsed);
+  const clipboard = withDesignDefaults(parsed.value);
+  return { clipboard, yaml: dumpYaml(clipboard), host, origin };
+}
