@@ -8,7 +8,7 @@
  *   and     := compare ('&&' compare)*
  *   compare := unary (('==' | '!=' | '<' | '<=' | '>' | '>=') unary | 'in' (list | path))?
  *   unary   := '!' unary | primary
- *   primary := path | 'string' | "string" | number | true | false | null | '(' expr ')'
+ *   primary := path | 'string' | "string" | number | true | false | null | list | '(' expr ')'
  *   list    := '[' (unary (',' unary)*)? ']'
  *
  * A bare path is true when the value exists and is truthy (non-empty list, mapping or string,
@@ -193,13 +193,17 @@ class Parser {
       if (t.text === "in") return this.fail(t, "'in' needs a value on its left, e.g. instance.provider in ['linode']");
       return { kind: "path", parts: t.text.split(".") };
     }
+    if (t.type === "op" && t.text === "[") {
+      this.pos--;
+      return this.list();
+    }
     if (t.type === "op" && t.text === "(") {
       const inner = this.or();
       this.expect(")", "expected ')' to close the '('");
       return inner;
     }
     this.pos--;
-    return this.fail(t, "expected a value: a path (instance.provider), a 'string', a number, true, false, null or '('");
+    return this.fail(t, "expected a value: a path (instance.provider), a 'string', a number, true, false, null, a [list] or '('");
   }
 
   private peek(): Token {
