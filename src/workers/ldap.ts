@@ -1,0 +1,82 @@
+/**
+ * The `ldap` step module: `ldap:update_host_ou` creates or updates the host's entry under
+ * ou=Hosts with its addresses, SSH fingerprints and state. Settings (jarvis.yml `modules.ldap`):
+ * `with.url`, `base_dn`, `bind_dn`, `hosts_ou` (default ou=Hosts), `attributes`, `object_classes`,
+ * `timeout`; the password only in `env.LDAP_BIND_PASSWORD`. Without `url` the step does nothing.
+ */
+import { Attribute, Change, NoSuchObjectError } from "ldapts";
+import { runStepModule, requireField, StepFailure } from "../pipeline/define-step.js";
+import type { Clipboard, StepContext } from "../pipeline/define-step.js";
+import { classifyLdapError, LdapFailure, openLdap } from "./ldap-connect.js";
+import { DEFAULT_OBJECT_CLASSES, hostAttributes, hostDn, mappingFrom } from "./ldap-entry.js";
+
+/** Environment variable holding the bind password. */
+export const LDAP_PASSWORD_ENV = "LDAP_BIND_PASSWORD";
+
+/** Create or update the host's entry; converges (attributes are replaced as a whole). */
+export async function updateHostOu(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
+  const p = ctx.params;
+  if (p.url === undefined) {
+    ctx.log("ldap: not configured (modules.ldap.with.url in jarvis.yml), skipping");
+    return;
+  }
+  const text = (key: string, fallback?: string): string => {
+    const value = p[key] ?? fallback;
+    if (typeof value !== "string" || value === "") throw new StepFailure("E_STEP_PARAMS", `ldap: modules.ldap.with.${key} must be set (a non-empty string) when LDAP is configured`);
+    return value;
+  };
+  if (p.password !== undefined || p.bind_password !== undefined) {
+    throw new StepFailure("E_STEP_PARAMS", `ldap: the bind password must not be a parameter (it would be stored with the run); set modules.ldap.env.${LDAP_PASSWORD_ENV}`);
+  }
+  const password = ctx.env[LDAP_PASSWORD_ENV];
+  if (!password) throw new StepFailure("E_LDAP_NO_PASSWORD", `ldap: ${LDAP_PASSWORD_ENV} is not set; add modules.ldap.env.${LDAP_PASSWORD_ENV}: \${...} to jarvis.yml`);
+  const settings = { url: text("url"), bindDn: text("bind_dn"), password, timeoutMs: (typeof p.timeout === "number" ? p.timeout : 10) * 1000 };
+  const hostname = requireField(clipboard, "instance.hostname", "string") as string;
+  const dn = hostDn(hostname, text("hosts_ou", "ou=Hosts"), text("base_dn"));
+  const attributes = hostAttributes(clipboard, mappingFrom(p));
+  const objectClasses = Array.isArray(p.object_classes) ? p.object_classes.map(String) : DEFAULT_OBJECT_CLASSES;
+
+  let client;
+  try {
+    client = await openLdap(settings);
+  } catch (err) {
+    throw asStep(err, settings);
+  }
+  try {
+    let exists = true;
+    try {
+      await client.search(dn, { scope: "base", attributes: ["cn"] });
+    } catch (err) {
+      if (!(err instanceof NoSuchObjectError)) throw err;
+      exists = false;
+    }
+    if (exists) {
+      const changes = Object.entries(attributes).map(([type, values]) => new Change({ operation: "replace", modification: new Attribute({ type, values }) }));
+      await client.modify(dn, changes);
+      ctx.log(`ldap: updated ${dn}`);
+    } else {
+      try {
+        await client.add(dn, { objectClass: objectClasses, cn: hostname, ...attributes });
+      } catch (err) {
+        if (err instanceof NoSuchObjectError) {
+          throw new StepFailure("E_LDAP_NO_PARENT", `ldap: cannot add ${dn}: its parent ${dn.slice(dn.indexOf(",") + 1)} does not exist; create it or fix modules.ldap.with.base_dn/hosts_ou`);
+        }
+        throw err;
+      }
+      ctx.log(`ldap: created ${dn}`);
+    }
+  } catch (err) {
+    throw asStep(err, settings);
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+  return { ...clipboard, ldap: { dn, attributes } };
+}
+
+function asStep(err: unknown, settings: { url: string; bindDn: string }): StepFailure {
+  if (err instanceof StepFailure) return err;
+  const failure = err instanceof LdapFailure ? err : classifyLdapError(err, settings);
+  return new StepFailure(failure.code, `ldap: ${failure.message}`, { retryable: failure.retryable });
+}
+
+runStepModule(import.meta.url, { update_host_ou: updateHostOu });
