@@ -12,4 +12,14 @@ export const builtinProviders: Readonly<Record<string, BuiltinModule>> = {
     tasks: PROVIDER_TASKS,
     summary: "a host on this machine: its own sshd on a loopback port",
   },
+  linode: {
+    file: "./linode-step.js",
+    tasks: PROVIDER_TASKS,
+    summary: "a Linode through the Linode API v4 (token in LINODE_TOKEN)",
+  },
+  ec2: {
+    file: "./ec2-step.js",
+    tasks: PROVIDER_TASKS,
+    summary: "an EC2 instance through the AWS SDK (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
+  },
 };
