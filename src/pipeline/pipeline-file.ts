@@ -168,6 +168,16 @@ function stepList(
     if (typeof item === "string") fields = { uses: item };
     else if (isMapping(item)) fields = item as Record<string, unknown>;
     else refuse(path, `${label} must be 'module:task' or a mapping with 'uses', got ${kindOf(item)}`);
+    const keys = Object.keys(fields!);
+    const only = keys[0];
+    if (keys.length === 1 && only !== undefined && !STEP_FIELDS.includes(only)) {
+      // `- demo: greet` (a space after the colon) is YAML for a mapping, not the step demo:greet.
+      const value = fields![only];
+      if (value === null || typeof value === "string") {
+        const meant = `${only}:${value ?? "<task>"}`;
+        refuse([...path, only], `${label} reads as a mapping '${only}: ${value ?? ""}', not a step; write '${meant}' with no space after the colon`, "E_PIPELINE_USES");
+      }
+    }
     unknownFields(fields!, STEP_FIELDS, path, label, refuse);
     const f = fields!;
     const fieldPath = (key: string): Path => (typeof item === "string" ? path : [...path, key]);
