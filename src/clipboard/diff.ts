@@ -105,7 +105,7 @@ function formatPath(segments: Segment[]): string {
 /** One-line value: plain strings bare, everything else as compact JSON; long values cut. */
 function formatValue(v: unknown): string {
   let s: string;
-  if (typeof v === "string" && /^[\w./:@+=-][\w ./:@+=,-]*$/.test(v) && !/ $/.test(v)) s = v;
+  if (typeof v === "string" && /^[\w./:@+=*-][\w ./:@+=,*-]*$/.test(v) && !/ $/.test(v)) s = v;
   else s = JSON.stringify(v) ?? String(v);
   return s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS)}... (${s.length} characters)` : s;
 }

@@ -180,7 +180,6 @@ function lineOfPath(doc: Document, lc: LineCounter, path: readonly (string | num
 
 /** Index of the first control character that never belongs in YAML text, if any. */
 function findBinary(text: string): number | undefined {
-  // eslint-disable-next-line no-control-regex
   const match = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/.exec(text);
   return match?.index;
 }

@@ -1,0 +1,124 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { validateDesign, withDesignDefaults } from "../../../src/clipboard/design.js";
+import { parseYamlMapping } from "../../../src/clipboard/yaml.js";
+import { DesignError } from "../../../src/errors.js";
+
+const fixture = (name: string): string => `test/fixtures/designs/${name}`;
+
+function validate(file: string): ReturnType<typeof validateDesign> {
+  return validateDesign(parseYamlMapping(readFileSync(file), file));
+}
+
+function validateText(text: string): ReturnType<typeof validateDesign> {
+  return validateDesign(parseYamlMapping(text, "d.yml"));
+}
+
+function refusal(run: () => unknown): DesignError {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(DesignError);
+    expect((err as DesignError).code).toBe("E_DESIGN_FIELD");
+    return err as DesignError;
+  }
+  throw new Error("expected the design to be refused");
+}
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAswVXqfxOkOM1h9osfsETZbgKXK7xQ5XoOozfIXPGGG ops@example.test";
+
+describe("validateDesign", () => {
+  it("accepts examples/loki.yml and names its host", () => {
+    expect(validate("examples/loki.yml")).toEqual({ host: "loki" });
+  });
+
+  it("accepts a minimal design and leaves unknown keys alone", () => {
+    expect(validateText("instance:\n  hostname: thor\n  color: blue\nlinode:\n  id: 7\n")).toEqual({ host: "thor" });
+  });
+
+  it("names file, line and field for a size that is not a number", () => {
+    expect(refusal(() => validate(fixture("bad-size.yml"))).message).toBe(
+      "test/fixtures/designs/bad-size.yml:4: instance.size must be a number above 0, got 'big'",
+    );
+  });
+
+  it("requires instance.hostname, pointing at the instance mapping", () => {
+    expect(refusal(() => validate(fixture("missing-hostname.yml"))).message).toMatch(
+      /^test\/fixtures\/designs\/missing-hostname\.yml:1: instance\.hostname is missing; it is required \(a DNS label/,
+    );
+  });
+
+  it("refuses a hostname that is not a DNS label", () => {
+    expect(refusal(() => validate(fixture("bad-hostname.yml"))).message).toMatch(
+      /^test\/fixtures\/designs\/bad-hostname\.yml:3: instance\.hostname must be a DNS label .*, got 'Loki_01'$/,
+    );
+    for (const bad of ["-loki", "loki-", "a".repeat(64), "lo.ki", ""]) {
+      expect(refusal(() => validateText(`instance:\n  hostname: "${bad}"\n`)).message).toMatch(/^d\.yml:2: instance\.hostname must be a DNS label/);
+    }
+    expect(refusal(() => validateText("instance:\n  hostname: 42\n")).message).toMatch(/got 42$/);
+  });
+
+  it("points at the bad item of a key list and says what is wrong with it", () => {
+    expect(refusal(() => validate(fixture("bad-sshkey.yml"))).message).toBe(
+      "test/fixtures/designs/bad-sshkey.yml:5: instance.sshpubkey[1] must be an SSH public key line ('ssh-ed25519 AAAA... comment'): the key data does not hold a ssh-ed25519 key",
+    );
+    expect(refusal(() => validateText("instance:\n  hostname: loki\n  sshpubkey: ssh-foo AAAA\n")).message).toBe(
+      "d.yml:3: instance.sshpubkey must be an SSH public key line ('ssh-ed25519 AAAA... comment'): unknown key type 'ssh-foo'",
+    );
+    expect(refusal(() => validateText("instance:\n  hostname: loki\n  sshpubkey: ssh-ed25519\n")).message).toMatch(
+      /^d\.yml:3: .*the base64 key data is missing or malformed$/,
+    );
+    expect(refusal(() => validateText("instance:\n  hostname: loki\n  sshpubkey: {a: 1}\n")).message).toMatch(
+      /^d\.yml:3: instance\.sshpubkey must be an SSH public key line or a list of them, got a mapping$/,
+    );
+  });
+
+  it("accepts a key as one line or a list", () => {
+    expect(validateText(`instance:\n  hostname: loki\n  sshpubkey: ${KEY}\n`).host).toBe("loki");
+    expect(validateText(`instance:\n  hostname: loki\n  sshpubkey:\n    - ${KEY}\n    - ${KEY}\n`).host).toBe("loki");
+  });
+
+  it("type-checks tags item by item", () => {
+    expect(refusal(() => validate(fixture("bad-tag.yml"))).message).toBe(
+      "test/fixtures/designs/bad-tag.yml:5: instance.tags[1] must be a non-empty string, got 42",
+    );
+    expect(refusal(() => validateText("instance:\n  hostname: loki\n  tags: web\n")).message).toBe(
+      "d.yml:3: instance.tags must be a list of strings, got 'web'",
+    );
+  });
+
+  it("checks fqdn, provider and production", () => {
+    expect(refusal(() => validateText("instance:\n  hostname: loki\n  fqdn: loki..example\n")).message).toMatch(
+      /^d\.yml:3: instance\.fqdn must be a DNS name/,
+    );
+    expect(validateText("instance:\n  hostname: loki\n  fqdn: loki.example.test.\n").host).toBe("loki");
+    expect(refusal(() => validateText("instance:\n  hostname: loki\n  provider: [linode]\n")).message).toBe(
+      "d.yml:3: instance.provider must be a lowercase name such as 'local' or 'linode', got a list",
+    );
+    expect(refusal(() => validateText("instance:\n  hostname: loki\n  production: 'yes'\n")).message).toBe(
+      "d.yml:3: instance.production must be true or false, got 'yes'",
+    );
+  });
+
+  it("never echoes a root password in its error", () => {
+    const err = refusal(() => validate(fixture("secret-password.yml")));
+    expect(err.message).toBe("test/fixtures/designs/secret-password.yml:3: instance.root_password must be a non-empty string, got a number");
+    expect(err.message).not.toContain("123456789");
+  });
+
+  it("requires instance to be a mapping, and to be there", () => {
+    expect(refusal(() => validate(fixture("instance-list.yml"))).message).toMatch(
+      /^test\/fixtures\/designs\/instance-list\.yml:2: instance must be a mapping of host fields .*, got a list$/,
+    );
+    expect(refusal(() => validate(fixture("no-instance.yml"))).message).toBe(
+      "test/fixtures/designs/no-instance.yml:1: instance is missing; a design needs an 'instance:' mapping with at least hostname",
+    );
+  });
+
+  it("fills in the default provider without touching the input", () => {
+    const clipboard = { instance: { hostname: "loki" }, extra: 1 };
+    expect(withDesignDefaults(clipboard)).toEqual({ instance: { hostname: "loki", provider: "local" }, extra: 1 });
+    expect(clipboard.instance).toEqual({ hostname: "loki" });
+    expect(withDesignDefaults({ instance: { hostname: "x", provider: "linode" } })).toEqual({ instance: { hostname: "x", provider: "linode" } });
+  });
+});
