@@ -100,7 +100,8 @@ export function buildConfig(parsed: ParsedYaml | undefined, file: string | undef
     file,
     baseDir,
     store: { path: storePath === ":memory:" ? storePath : resolve(baseDir, storePath) },
-    steps: { dirs: stringList("steps", "dirs", ["steps"]) },
+    // The steps shipped with jarvis (steps/ in the package) are always found, after the configured ones.
+    steps: { dirs: unique([...stringList("steps", "dirs", ["steps"]), resolve(packageRoot(), "steps")]) },
     pipelines: { dirs: stringList("pipelines", "dirs", [defaultPipelinesDir(file)]) },
     redact: { keys: [...DEFAULT_REDACT_KEYS, ...((redactKeys as string[] | undefined) ?? [])] },
     leaseMs: leaseSeconds * 1000,
@@ -152,6 +153,10 @@ function parseModules(
     out[name] = { with: params as Record<string, unknown>, env: envOut };
   }
   return out;
+}
+
+function unique(paths: string[]): string[] {
+  return [...new Set(paths)];
 }
 
 /** Without a config file, the pipelines shipped with jarvis (next to dist/, in the package root). */

@@ -47,7 +47,7 @@ export interface NewRun {
   /** Start queued (for the service) or already claimed by this owner (foreground run). */
   leaseOwner?: string;
   leaseMs?: number;
-  /** Step names in order, stored as pending steps. */
+  /** Step names in order, stored as pending steps: the pipeline's steps, then its on_failure steps. */
   stepNames: string[];
 }
 

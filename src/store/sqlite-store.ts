@@ -160,8 +160,9 @@ class SqliteStore implements RunStore {
         id, run.host, run.pipeline, run.pipelineJson, leased ? "running" : "queued", run.totalSteps, run.requestedBy,
         run.origin, run.source, now, leased ? now : null, run.leaseOwner ?? null, leased ? now + (run.leaseMs ?? 30_000) : null,
       );
-      const addStep = this.stmt(`INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', 0)`);
-      run.stepNames.forEach((name, idx) => addStep.run(id, idx, name));
+      const addStep = this.stmt(`INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`);
+      // Names past the pipeline's own steps are its on_failure steps.
+      run.stepNames.forEach((name, idx) => addStep.run(id, idx, name, idx >= run.totalSteps ? 1 : 0));
       this.stmt(`INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES (?, 0, 'input', ?)`).run(id, run.clipboardYaml);
     });
     this.guard("create a run", insert);

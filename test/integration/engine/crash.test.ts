@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { readFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { makeJarvisEnv, designFor } from "../../helpers/jarvis-env.js";
+import { eventually } from "../../helpers/net.js";
+import type { ChildProcess } from "node:child_process";
+import type { JarvisEnv } from "../../helpers/jarvis-env.js";
+
+function lines(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, "utf8").trim().split("\n").filter(Boolean) : [];
+}
+
+async function statusJson(env: JarvisEnv, host: string): Promise<{ state: string; run: string; step: { index: number; total: number; name: string } } | undefined> {
+  const { code, stdout } = await env.cli(["status", host, "--json"]);
+  return code === 0 ? JSON.parse(stdout) : undefined;
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once("exit", (code) => resolve(code));
+  });
+}
+
+const PIPELINE = "steps:\n  - count:first\n  - sleepy:3\n  - count:last\n";
+
+describe("crash safety (the jarvis process is really killed)", () => {
+  it("resumes every run after kill -9, re-running only the interrupted step on its recorded input", async () => {
+    const env = makeJarvisEnv({ pipelines: { p: PIPELINE }, leaseSeconds: 2 });
+    const hosts = ["loki", "thor", "odin"];
+    for (const h of hosts) env.write(`${h}.yml`, designFor(h));
+    // One foreground run killed mid-step, and two detached runs executed by a service that is killed.
+    const foreground = env.spawnCli(["run", "p", "loki.yml"]);
+    for (const h of ["thor", "odin"]) expect((await env.cli(["run", "p", `${h}.yml`, "--detach"])).code).toBe(0);
+    const service = env.spawnCli(["start"]);
+    for (const h of hosts) {
+      await eventually(async () => {
+        const s = await statusJson(env, h);
+        return s?.state === "running" && s.step.index === 2 ? s : undefined;
+      }, 30_000, `${h} to reach step 2`);
+    }
+    foreground.kill("SIGKILL");
+    service.kill("SIGKILL");
+    await Promise.all([exited(foreground), exited(service)]);
+    for (const h of hosts) expect((await statusJson(env, h))?.state).toBe("running");
+
+    // A new service takes every run over once its lease has lapsed and finishes it.
+    const next = env.spawnCli(["start"]);
+    try {
+      for (const h of hosts) {
+        await eventually(async () => ((await statusJson(env, h))?.state === "succeeded" ? true : undefined), 60_000, `${h} to succeed`);
+      }
+    } finally {
+      next.kill("SIGTERM");
+      await exited(next);
+    }
+    const runIds = await Promise.all(hosts.map(async (h) => (await statusJson(env, h))!.run));
+    expect(lines(join(env.dir, "count-first.log")).sort()).toEqual([...runIds].sort());
+    expect(lines(join(env.dir, "count-last.log")).sort()).toEqual([...runIds].sort());
+    for (const h of hosts) {
+      const log = (await env.cli(["log", h])).stdout;
+      expect(log.match(/sleeping 3 s/g)?.length).toBe(2);
+    }
+  });
+
+  it("never takes over a live foreground run, and `resume` picks up a dead one", async () => {
+    const env = makeJarvisEnv({ pipelines: { p: PIPELINE }, leaseSeconds: 2 });
+    env.write("loki.yml", designFor("loki"));
+    const service = env.spawnCli(["start"]);
+    try {
+      const foreground = env.spawnCli(["run", "p", "loki.yml"]);
+      expect(await exited(foreground)).toBe(0);
+      const log = (await env.cli(["log", "loki"])).stdout;
+      expect(log.match(/sleeping 3 s/g)?.length).toBe(1);
+    } finally {
+      service.kill("SIGTERM");
+      await exited(service);
+    }
+
+    env.write("thor.yml", designFor("thor"));
+    const doomed = env.spawnCli(["run", "p", "thor.yml"]);
+    await eventually(async () => ((await statusJson(env, "thor"))?.step.index === 2 ? true : undefined), 30_000, "thor at step 2");
+    const held = await env.cli(["resume", "thor"]);
+    expect(held.code).toBe(5);
+    expect(held.stderr).toContain("is being executed by");
+    doomed.kill("SIGKILL");
+    await exited(doomed);
+    await eventually(async () => {
+      const r = await env.cli(["resume", "thor"]);
+      return r.code === 5 ? undefined : r;
+    }, 30_000, "resume to take over").then((r) => {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("succeeded");
+    });
+  });
+});
