@@ -1,0 +1,55 @@
+/**
+ * The `agent` step module: `agent:install` installs the configuration-management agent over SSH
+ * with the command the design (`agent.install`) or jarvis.yml (`modules.agent.with.command`)
+ * names, idempotently: when the `check` command (design `agent.check`, or `with.check`) succeeds
+ * on the host, the agent is there already and nothing is run. No command: nothing to install.
+ */
+import { runStepModule, StepFailure } from "../pipeline/define-step.js";
+import type { Clipboard, StepContext } from "../pipeline/define-step.js";
+import { runRemote, sshClientFailure, sshTarget, SSH_CLIENT_ERROR } from "./ssh-client.js";
+
+/** Install the agent unless its check says it is installed; records `agent: {installed, ...}`. */
+export async function install(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
+  const design = clipboard.agent && typeof clipboard.agent === "object" ? (clipboard.agent as Record<string, unknown>) : {};
+  const command = pick(design.install, ctx.params.command, "install");
+  const check = pick(design.check, ctx.params.check, "check");
+  if (command === undefined) {
+    ctx.log("agent: no install command (agent.install in the design or modules.agent.with.command in jarvis.yml); nothing to install");
+    return;
+  }
+  const target = sshTarget(clipboard, ctx.params);
+  if (check !== undefined) {
+    const probe = await runRemote(target, check, { signal: ctx.signal });
+    if (probe.code === SSH_CLIENT_ERROR) throw sshClientFailure(target, probe.lastLines);
+    if (probe.code === 0) {
+      ctx.log(`agent: '${check}' succeeds on the host; the agent is installed already`);
+      return { ...clipboard, agent: { ...design, installed: true, changed: false } };
+    }
+  }
+  ctx.log(`agent: $ ${command}`);
+  const result = await runRemote(target, command, { signal: ctx.signal, onLine: (l) => ctx.log(`  ${l}`), keep: 10 });
+  if (result.code === SSH_CLIENT_ERROR && result.lastLines.some((l) => /^ssh: |Permission denied|Host key verification/.test(l))) {
+    throw sshClientFailure(target, result.lastLines);
+  }
+  if (result.code !== 0) {
+    const tail = result.lastLines.filter((l) => l.trim() !== "").slice(-5).join(" | ");
+    throw new StepFailure("E_AGENT_INSTALL", `agent: '${command}' exited with ${result.code}${tail ? `: ${tail}` : ""}`);
+  }
+  if (check !== undefined) {
+    const after = await runRemote(target, check, { signal: ctx.signal });
+    if (after.code !== 0) throw new StepFailure("E_AGENT_INSTALL", `agent: installed with '${command}', but '${check}' still fails on the host (exit ${after.code}); fix the command or the check`);
+  }
+  ctx.log("agent: installed");
+  return { ...clipboard, agent: { ...design, installed: true, changed: true } };
+}
+
+function pick(fromDesign: unknown, fromParams: unknown, what: string): string | undefined {
+  for (const [value, where] of [[fromDesign, `agent.${what} in the design`], [fromParams, `modules.agent.with.${what === "install" ? "command" : what}`]] as const) {
+    if (value === undefined || value === null) continue;
+    if (typeof value !== "string" || value.trim() === "") throw new StepFailure("E_STEP_PARAMS", `agent: ${where} must be a shell command (a non-empty string)`);
+    return value;
+  }
+  return undefined;
+}
+
+runStepModule(import.meta.url, { install });
