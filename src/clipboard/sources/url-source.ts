@@ -45,11 +45,20 @@ export async function httpGet(url: string, options: HttpGetOptions = {}): Promis
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const first = parseHttpUrl(url, displayUrl(url));
+  const firstHeaders = { ...(options.headers ?? {}) };
+  // fetch refuses URLs with user:password; send them as Basic auth, to this origin only.
+  if (first.username || first.password) {
+    const user = decodeURIComponent(first.username);
+    const password = decodeURIComponent(first.password);
+    firstHeaders.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+    first.username = "";
+    first.password = "";
+  }
   let current = first;
   try {
     for (let redirects = 0; ; redirects++) {
       // Credentials go to the origin they were meant for, never to where a redirect points.
-      const headers = current.origin === first.origin ? (options.headers ?? {}) : {};
+      const headers = current.origin === first.origin ? firstHeaders : {};
       const response = await fetch(current, { redirect: "manual", signal, headers });
       if (REDIRECTS.has(response.status)) {
         await response.body?.cancel();
@@ -183,5 +192,7 @@ function networkReason(err: unknown): string {
   if (code === "ECONNREFUSED") return "connection refused";
   if (code === "ENOTFOUND") return "unknown host";
   if (code === "ECONNRESET") return "connection reset";
-  return cause instanceof Error ? cause.message : String(cause);
+  // Library messages may quote the URL, credentials and all.
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s)]+/gi, (u) => displayUrl(u));
 }
