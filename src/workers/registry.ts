@@ -23,8 +23,8 @@ export const builtinWorkers: Readonly<Record<string, BuiltinModule>> = {
   },
   ssh: {
     file: "./ssh.js",
-    tasks: ["wait", "keypair", "run"],
-    summary: "wait for SSH and record host keys, make root's keypair, run commands on the host",
+    tasks: ["prepare", "wait", "keypair", "run"],
+    summary: "deploy key, wait for SSH and record host keys, make root's keypair, run commands on the host",
   },
   dns: {
     file: "./dns.js",

@@ -1,11 +1,23 @@
 /**
- * The `ssh` step module: `ssh:wait` (wait until the host answers, record its host keys and
+ * The `ssh` step module: `ssh:prepare` (jarvis's deploy key, made when absent), `ssh:wait` (wait until the host answers, record its host keys and
  * fingerprints), `ssh:keypair` (root's ed25519 keypair, made on the host), `ssh:run` (commands from
  * the pipeline or the design, output streamed as progress).
  */
 import { runStepModule, StepFailure } from "../pipeline/define-step.js";
 import type { Clipboard, StepContext } from "../pipeline/define-step.js";
+import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "./deploy-key.js";
 import { fingerprint, keyscan, knownHostsName, runRemote, sshClientFailure, sshTarget, SSH_CLIENT_ERROR } from "./ssh-client.js";
+
+/** Make sure jarvis's deploy key exists (generated when absent); record its public half. */
+export async function prepare(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
+  const path = typeof ctx.params.deploy_key === "string" ? ctx.params.deploy_key : DEFAULT_DEPLOY_KEY;
+  const key = await ensureDeployKey(path).catch((err: unknown) => {
+    throw new StepFailure("E_SSH_DEPLOY_KEY", `ssh: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  ctx.log(`ssh: deploy key ${key.path} is ${fingerprint(key.publicKey)}`);
+  const previous = isRecord(clipboard.ssh) ? clipboard.ssh : {};
+  return { ...clipboard, ssh: { ...previous, deploy_key: key.publicKey, deploy_key_fingerprint: fingerprint(key.publicKey) } };
+}
 
 /** Wait for SSH with bounded attempts and backoff, then record `ssh: {host_keys, fingerprints}`. */
 export async function wait(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
@@ -130,4 +142,4 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-runStepModule(import.meta.url, { wait, keypair, run: runCommands });
+runStepModule(import.meta.url, { prepare, wait, keypair, run: runCommands });
