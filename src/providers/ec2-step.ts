@@ -7,7 +7,7 @@
  */
 import { providerTasks } from "./provider-step.js";
 import { Ec2Provider } from "./ec2.js";
-import { policiesFrom } from "./retry.js";
+import { policiesFrom, stringMap, withPlan } from "./retry.js";
 import { runStepModule } from "../pipeline/define-step.js";
 import type { Clipboard, StepContext, StepTask } from "../pipeline/define-step.js";
 import type { ProviderTask } from "./provider.js";
@@ -30,6 +30,7 @@ export function ec2FromContext(ctx: StepContext): Ec2Provider {
       subnetId: str("subnet_id"),
       securityGroupIds: Array.isArray(groups) ? groups.map(String) : typeof groups === "string" ? [groups] : undefined,
     },
+    images: stringMap(p.images, "images"),
     runId: ctx.runId,
     ...policiesFrom(p),
     log: ctx.log,
@@ -54,7 +55,7 @@ export function ec2Tasks(): Record<ProviderTask, StepTask> {
     return task(clipboard, region ? { ...ctx, params: { ...ctx.params, region } } : ctx);
   };
   return {
-    deploy: inRegion(base.deploy),
+    deploy: inRegion(async (design, ctx) => ({ ...((await base.deploy(withPlan(design), ctx)) ?? design), instance: design.instance })),
     ip: inRegion(base.ip),
     poweroff: inRegion(base.poweroff),
     delete: inRegion(base.delete),

@@ -35,6 +35,8 @@ export interface Ec2Options {
   endpoint?: string;
   /** Defaults for designs that do not name them. */
   defaults: { instanceType?: string; imageId?: string; keyName?: string; subnetId?: string; securityGroupIds?: string[] };
+  /** The design's guestid (e.g. debian-12) -> AMI id of the region; AMI ids pass as they are. */
+  images?: Record<string, string>;
   /** Makes ClientTokens differ between runs (a token stays bound to its instance, even terminated). */
   runId: string;
   retry: RetryPolicy;
@@ -58,6 +60,33 @@ export function ec2State(name: string | undefined): HostInfo["state"] {
     default:
       return "unknown";
   }
+}
+
+/** Instance types by memory (MB), smallest first: a design's numeric `size` picks the first that fits. */
+export const EC2_TYPES: readonly [number, string][] = [
+  [512, "t3.nano"],
+  [1024, "t3.micro"],
+  [2048, "t3.small"],
+  [4096, "t3.medium"],
+  [8192, "t3.large"],
+  [16384, "t3.xlarge"],
+  [32768, "t3.2xlarge"],
+];
+
+/** The instance type for a design's size: memory in MB (smallest type with at least that) or a type name. */
+export function ec2Type(size: number | string | undefined): string | undefined {
+  if (typeof size === "string") return size;
+  if (typeof size !== "number") return undefined;
+  const t = EC2_TYPES.find(([mb]) => mb >= size);
+  if (!t) throw new ProviderError("E_PROVIDER_INPUT", `ec2: no t3 type has ${size} MB of memory; name an instance type in instance.plan (e.g. r6i.4xlarge)`);
+  return t[1];
+}
+
+/** The AMI for a design's guestid: an ami- id as is, else looked up in the `images` parameter. */
+export function ec2Image(guestid: string | undefined, images: Record<string, string> = {}): string | undefined {
+  if (guestid === undefined || guestid.startsWith("ami-")) return guestid;
+  if (Object.hasOwn(images, guestid)) return images[guestid];
+  throw new ProviderError("E_PROVIDER_INPUT", `ec2: no AMI known for guestid '${guestid}'; use an ami- id or map it in modules.ec2.with.images (${guestid}: ami-...)`);
 }
 
 /** An instance as jarvis sees it. */
@@ -111,8 +140,8 @@ export class Ec2Provider implements Provider {
     if (found) {
       this.opts.log(`ec2: ${spec.hostname} exists already (${found.InstanceId}, ${found.State?.Name}); not launching another`);
     } else {
-      const imageId = spec.image ?? this.opts.defaults.imageId;
-      const instanceType = spec.size !== undefined ? String(spec.size) : this.opts.defaults.instanceType;
+      const imageId = ec2Image(spec.image, this.opts.images) ?? this.opts.defaults.imageId;
+      const instanceType = ec2Type(spec.size) ?? this.opts.defaults.instanceType;
       if (!imageId) throw inputError("guestid", "AMI (e.g. ami-0abcdef1234567890)");
       if (!instanceType) throw inputError("size", "instance type (e.g. t3.micro)");
       found = await this.launch(spec, imageId, instanceType, signal);

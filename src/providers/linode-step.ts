@@ -10,7 +10,7 @@
 import { randomInt } from "node:crypto";
 import { providerTasks } from "./provider-step.js";
 import { LinodeProvider } from "./linode.js";
-import { numberParam, policiesFrom } from "./retry.js";
+import { numberParam, policiesFrom, stringMap, withPlan } from "./retry.js";
 import { runStepModule, StepFailure } from "../pipeline/define-step.js";
 import type { Clipboard, StepContext, StepTask } from "../pipeline/define-step.js";
 import type { ProviderTask } from "./provider.js";
@@ -23,6 +23,7 @@ export function linodeFromContext(ctx: StepContext): LinodeProvider {
     token: ctx.env.LINODE_TOKEN ?? "",
     apiUrl: str("api_url"),
     defaults: { region: str("region"), type: str("type"), image: str("image") },
+    images: stringMap(p.images, "images"),
     pageSize: Math.min(Math.max(Math.floor(numberParam(p, "page_size", 500)), 25), 500),
     ...policiesFrom(p),
     log: ctx.log,
@@ -67,13 +68,15 @@ export function linodeTasks(): Record<ProviderTask, StepTask> {
     if (typeof known === "string" && after && after.root_password === undefined) out.linode = { ...after, root_password: known };
     return out;
   };
-  const deploy: StepTask = async (clipboard, ctx) => {
+  const deploy: StepTask = async (design, ctx) => {
+    const clipboard = withPlan(design);
     const instance = section(clipboard, "instance") ?? {};
     const policy = ctx.params.root_password ?? "generate";
     if (policy !== "generate" && policy !== "require") {
       throw new StepFailure("E_STEP_PARAMS", `linode: parameter root_password must be 'generate' or 'require', got ${JSON.stringify(policy)}`);
     }
-    if (typeof instance.root_password === "string" && instance.root_password !== "") return base.deploy(clipboard, ctx);
+    const restore = (out: Clipboard | void): Clipboard => ({ ...(out ?? clipboard), instance: design.instance });
+    if (typeof instance.root_password === "string" && instance.root_password !== "") return restore(await base.deploy(clipboard, ctx));
     if (policy === "require") {
       throw new StepFailure("E_CLIPBOARD_FIELD", "linode: the design has no instance.root_password and root_password: require is set; add one to the design (or use root_password: generate)");
     }
@@ -82,13 +85,13 @@ export function linodeTasks(): Record<ProviderTask, StepTask> {
     if (hostname && (await providerFor(ctx).find(hostname, ctx.signal))) {
       // It exists: no password is sent, and a fresh one would not be the host's.
       if (typeof earlier !== "string") ctx.log(`linode: ${hostname} exists already; its root password is not on this clipboard`);
-      return keepPassword(base.deploy)(clipboard, ctx);
+      return restore(await keepPassword(base.deploy)(clipboard, ctx));
     }
     const password = typeof earlier === "string" && earlier !== "" ? earlier : generateRootPassword();
     const withPassword: Clipboard = { ...clipboard, instance: { ...instance, root_password: password } };
     const out = (await base.deploy(withPassword, ctx)) ?? withPassword;
     // The generated password belongs to the provider's section, not to the design.
-    out.instance = clipboard.instance;
+    out.instance = design.instance;
     const linode = section(out, "linode") ?? {};
     if (earlier === undefined) ctx.log("linode: generated a root password (kept on the clipboard as linode.root_password)");
     out.linode = { ...linode, root_password: password };

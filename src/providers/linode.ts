@@ -51,6 +51,8 @@ export interface LinodeOptions {
   apiUrl?: string;
   /** Defaults for designs that do not name them. */
   defaults: { region?: string; type?: string; image?: string };
+  /** The design's guestid -> Linode image id, where the plain rule (debian-12 -> linode/debian12) does not fit. */
+  images?: Record<string, string>;
   /** Linodes per page when listing (the API allows 25 to 500). */
   pageSize?: number;
   retry: RetryPolicy;
@@ -80,6 +82,33 @@ export function linodeState(status: string): HostInfo["state"] {
     default:
       return "unknown";
   }
+}
+
+/** Linode plans by memory (MB), smallest first: a design's numeric `size` picks the first that fits. */
+export const LINODE_PLANS: readonly [number, string][] = [
+  [1024, "g6-nanode-1"],
+  [2048, "g6-standard-1"],
+  [4096, "g6-standard-2"],
+  [8192, "g6-standard-4"],
+  [16384, "g6-standard-6"],
+  [32768, "g6-standard-8"],
+  [65536, "g6-standard-16"],
+];
+
+/** The plan for a design's size: memory in MB (the smallest plan with at least that) or a plan id. */
+export function linodeType(size: number | string | undefined): string | undefined {
+  if (typeof size === "string") return size;
+  if (typeof size !== "number") return undefined;
+  const plan = LINODE_PLANS.find(([mb]) => mb >= size);
+  if (!plan) throw new ProviderError("E_PROVIDER_INPUT", `linode: no plan has ${size} MB of memory (largest: ${LINODE_PLANS[LINODE_PLANS.length - 1]![0]} MB); lower instance.size or name a plan in instance.plan`);
+  return plan[1];
+}
+
+/** The Linode image for a design's guestid: as is when it has a '/', else the mapping, else linode/<name without '-'>. */
+export function linodeImage(guestid: string | undefined, images: Record<string, string> = {}): string | undefined {
+  if (guestid === undefined) return undefined;
+  if (guestid.includes("/")) return guestid;
+  return Object.hasOwn(images, guestid) ? images[guestid] : `linode/${guestid.replace(/-/g, "")}`;
 }
 
 /** A Linode as jarvis sees it. */
@@ -119,9 +148,9 @@ export class LinodeProvider implements Provider {
     if (found) {
       this.opts.log(`linode: ${spec.hostname} exists already (id ${found.id}, ${found.status}); not creating another`);
     } else {
-      const type = spec.size !== undefined ? String(spec.size) : this.opts.defaults.type;
+      const type = linodeType(spec.size) ?? this.opts.defaults.type;
       const region = spec.region ?? this.opts.defaults.region;
-      const image = spec.image ?? this.opts.defaults.image;
+      const image = linodeImage(spec.image, this.opts.images) ?? this.opts.defaults.image;
       if (!type) throw inputError("size", "the plan (e.g. g6-nanode-1)");
       if (!region) throw inputError("datacenter", "the region (e.g. us-east)");
       if (!image) throw inputError("guestid", "the image (e.g. linode/debian12)");

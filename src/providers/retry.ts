@@ -6,6 +6,9 @@
  */
 import { ProviderError } from "../errors.js";
 
+/** A clipboard, as steps see it (a YAML mapping). */
+type Clipboard = Record<string, unknown>;
+
 /** How hard a provider tries before giving the failure back to the pipeline. */
 export interface RetryPolicy {
   /** Total attempts of one API call (at least 1). */
@@ -60,6 +63,22 @@ export function policiesFrom(params: Record<string, unknown>): { retry: RetryPol
       maxMs: numberParam(params, "poll_max_ms", 15_000, 1),
     },
   };
+}
+
+/** A parameter that maps names to strings (`images: {debian-12: linode/debian12}`). */
+export function stringMap(value: unknown, name: string): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value) || !Object.values(value).every((v) => typeof v === "string")) {
+    throw new ProviderError("E_PROVIDER_PARAM", `parameter ${name} must map names to strings (e.g. debian-12: linode/debian12); fix it in jarvis.yml modules.<provider>.with`);
+  }
+  return value as Record<string, string>;
+}
+
+/** The design with `instance.plan` (a provider plan name) standing in for the numeric `size`. */
+export function withPlan(clipboard: Clipboard): Clipboard {
+  const raw = clipboard.instance;
+  const instance = raw && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+  return instance && typeof instance.plan === "string" && instance.plan !== "" ? { ...clipboard, instance: { ...instance, size: instance.plan } } : clipboard;
 }
 
 /** Sleep that ends early (rejecting) when the step is told to stop. */

@@ -12,9 +12,9 @@ const AMI = "ami-0123456789abcdef0";
 let api: Ec2Api;
 
 const design = (hostname = "hel", extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  instance: { hostname, provider: "ec2", size: "t3.micro", guestid: AMI, region: "eu-west-1", sshpubkey: ["ssh-ed25519 AAAAC3Nzb op@jarvis"], tags: ["db"], ...extra },
+  instance: { hostname, provider: "ec2", size: 1024, guestid: "debian-12", region: "eu-west-1", sshpubkey: ["ssh-ed25519 AAAAC3Nzb op@jarvis"], tags: ["db"], ...extra },
 });
-const params = (): Record<string, unknown> => ({ endpoint: api.url, key_name: "ops", poll_ms: 10, poll_max_ms: 40, wait_timeout_s: 30, retry_base_ms: 10, retry_max_ms: 50, api_attempts: 4 });
+const params = (): Record<string, unknown> => ({ endpoint: api.url, key_name: "ops", images: { "debian-12": AMI }, poll_ms: 10, poll_max_ms: 40, wait_timeout_s: 30, retry_base_ms: 10, retry_max_ms: 50, api_attempts: 4 });
 const env = { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET, AWS_REGION: "us-east-1" };
 const section = (c: Record<string, unknown>): Record<string, unknown> => c.ec2 as Record<string, unknown>;
 const live = (): number => [...api.instances.values()].filter((i) => i.state !== "terminated" && i.state !== "shutting-down").length;
@@ -38,6 +38,8 @@ describe("ec2 step against the EC2 Query API server", () => {
     expect(inst!.instanceId).toBe(s.id);
     expect(Object.fromEntries(inst!.tags)).toEqual({ Name: "hel", jarvis: "managed", "jarvis:db": "true" });
     expect(inst!.keyName).toBe("ops");
+    expect(inst!.instanceType).toBe("t3.micro");
+    expect(inst!.imageId).toBe(AMI);
     expect(inst!.clientToken).toMatch(/^jarvis-[0-9a-f]{32}$/);
     expect(Buffer.from(inst!.userData!, "base64").toString()).toContain("ssh-ed25519 AAAAC3Nzb op@jarvis");
     expect(r.stderr).not.toContain(SECRET);
@@ -77,7 +79,7 @@ describe("ec2 step against the EC2 Query API server", () => {
     const ami = await runStep("ec2", "deploy", design("hel", { guestid: "ami-00000000000000bad" }), params(), env);
     expect(ami.code).toBe(1);
     expect(ami.lastLine).toMatch(/unknown image \(InvalidAMIID.NotFound.*instance.guestid/);
-    const type = await runStep("ec2", "deploy", design("hel", { size: "t9.huge" }), params(), env);
+    const type = await runStep("ec2", "deploy", design("hel", { plan: "t9.huge" }), params(), env);
     expect(type.code).toBe(1);
     expect(type.lastLine).toContain("Invalid value 't9.huge' for InstanceType");
     await api.close();
@@ -85,6 +87,12 @@ describe("ec2 step against the EC2 Query API server", () => {
     const quota = await runStep("ec2", "deploy", design(), params(), env);
     expect(quota.code).toBe(1);
     expect(quota.lastLine).toMatch(/quota reached \(InstanceLimitExceeded/);
+  });
+
+  it("says how to map a guestid that is no AMI", async () => {
+    const r = await runStep("ec2", "deploy", design("hel", { guestid: "plan9-4" }), params(), env);
+    expect(r.code).toBe(1);
+    expect(r.lastLine).toContain("no AMI known for guestid 'plan9-4'; use an ami- id or map it in modules.ec2.with.images");
   });
 
   it("refuses a region that is not one", async () => {

@@ -10,7 +10,7 @@ const TOKEN = "lin-secret-token-4f9a2c";
 let api: LinodeApi;
 
 const design = (hostname = "loki", extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  instance: { hostname, provider: "linode", size: "g6-nanode-1", datacenter: "us-east", guestid: "linode/debian12", sshpubkey: "ssh-ed25519 AAAAC3Nza test@jarvis", tags: ["web"], ...extra },
+  instance: { hostname, provider: "linode", size: 1024, datacenter: "us-east", guestid: "debian-12", sshpubkey: "ssh-ed25519 AAAAC3Nza test@jarvis", tags: ["web"], ...extra },
 });
 const params = (): Record<string, unknown> => ({ api_url: api.url, poll_ms: 10, poll_max_ms: 40, wait_timeout_s: 30, retry_base_ms: 10, retry_max_ms: 50, api_attempts: 4 });
 const env = { LINODE_TOKEN: TOKEN };
@@ -35,6 +35,9 @@ describe("linode step against the Linode API v4 server", () => {
     const created = [...api.instances.values()];
     expect(created).toHaveLength(1);
     expect(created[0]!.tags.sort()).toEqual(["jarvis", "web"]);
+    // size is memory in MB: the smallest plan that has it; guestid debian-12 is Linode's linode/debian12.
+    expect(created[0]!.type).toBe("g6-nanode-1");
+    expect(created[0]!.image).toBe("linode/debian12");
     expect(created[0]!.authorized_keys).toEqual(["ssh-ed25519 AAAAC3Nza test@jarvis"]);
     expect(created[0]!.root_pass).toBe(s.root_password);
     expect(String(s.root_password)).toMatch(/^.{32}$/);
@@ -58,8 +61,10 @@ describe("linode step against the Linode API v4 server", () => {
   });
 
   it("uses the design's root password when it gives one", async () => {
-    const r = await runStep("linode", "deploy", design("odin", { root_password: "Design-Given-Pass-123" }), params(), env);
+    const r = await runStep("linode", "deploy", design("odin", { root_password: "Design-Given-Pass-123", plan: "g6-standard-2", size: 512 }), params(), env);
     expect(r.code, r.stderr).toBe(0);
+    expect([...api.instances.values()][0]!.type).toBe("g6-standard-2");
+    expect((r.clipboard.instance as Record<string, unknown>).size).toBe(512);
     expect([...api.instances.values()][0]!.root_pass).toBe("Design-Given-Pass-123");
     expect(section(r.clipboard).root_password).toBeUndefined();
   });
