@@ -120,15 +120,17 @@ export function createStepCatalog(options: StepCatalogOptions): StepResolver {
         );
       }
     }
-    const reason = check(module, task);
-    if (reason) throw new PipelineError("E_STEP_UNKNOWN", `step ${uses}: ${reason}`);
     const b = builtin(module);
     if (b) {
+      const reason = check(module, task);
+      if (reason) throw new PipelineError("E_STEP_UNKNOWN", `step ${uses}: ${reason}`);
       const file = fileURLToPath(new URL(b.mod.file, b.dir));
       return { module, task, command: process.execPath, args: [file, task], kind: "builtin" };
     }
+    // One directory scan per external step: this runs for every step of every run.
     const found = findExternal(stepsDirs, module);
-    if (found.kind !== "found") throw new PipelineError("E_STEP_UNKNOWN", `step ${uses}: ${unknownModule(module)}`);
+    if (found.kind === "problem") throw new PipelineError("E_STEP_UNKNOWN", `step ${uses}: ${found.reason}`);
+    if (found.kind === "none") throw new PipelineError("E_STEP_UNKNOWN", `step ${uses}: ${unknownModule(module)}`);
     return { module, task, command: found.path, args: [task], kind: "external" };
   };
 
