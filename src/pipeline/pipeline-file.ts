@@ -95,9 +95,11 @@ export function loadPipelineFile(file: string, catalog: StepCatalog): Pipeline {
 export function findPipeline(name: string, dirs: string[], catalog: StepCatalog): Pipeline {
   if ((name.includes("/") || EXTENSIONS.some((e) => name.endsWith(e))) && existsSync(name)) return loadPipelineFile(name, catalog);
   if (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+    // `demo.yml` names the file in a pipelines dir; `demo` tries both extensions.
+    const candidates = EXTENSIONS.some((e) => name.endsWith(e)) ? [name] : EXTENSIONS.map((e) => `${name}${e}`);
     for (const dir of dirs) {
-      for (const ext of EXTENSIONS) {
-        const file = join(dir, `${name}${ext}`);
+      for (const candidate of candidates) {
+        const file = join(dir, candidate);
         if (existsSync(file)) return loadPipelineFile(file, catalog);
       }
     }

@@ -163,6 +163,7 @@ describe("finding and listing pipelines", () => {
     expect(findPipeline("alpha", [second, first], catalog).description).toBe("alpha in second");
     expect(findPipeline("beta", [first, second], catalog).file).toBe(join(second, "beta.yaml"));
     expect(findPipeline(join(second, "alpha.yml"), [], catalog).description).toBe("alpha in second");
+    expect(findPipeline("beta.yaml", [first, second], catalog).description).toBe("beta");
   });
 
   it("a missing pipeline names the dirs and the pipelines there are", () => {
