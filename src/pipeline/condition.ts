@@ -293,16 +293,7 @@ function compare(op: CompareOp, a: unknown, b: unknown): boolean {
   if (!comparable) return false;
   const x = a as number | string;
   const y = b as number | string;
-  switch (op) {
-    case "<":
-      return x < y;
-    case "<=":
-      return x <= y;
-    case ">":
-      return x > y;
-    case ">=":
-      return x >= y;
-  }
+  return op === "<" ? x < y : op === "<=" ? x <= y : op === ">" ? x > y : x >= y;
 }
 
 /** Structural equality without type conversion. */
