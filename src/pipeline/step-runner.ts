@@ -157,7 +157,8 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
         return failed(inv, exitCode === EXIT_RETRYABLE ? "E_STEP_RETRYABLE" : "E_STEP_FAILED", message, exitCode === EXIT_RETRYABLE, exitCode, durationMs);
       }
       const text = Buffer.concat(stdout).toString("utf8");
-      if (text.trim() === "") return { kind: "ok", output: undefined, clipboard: undefined, durationMs };
+      // A step that hands its input back untouched changed nothing: no parse, no new snapshot.
+      if (text.trim() === "" || text === inv.input) return { kind: "ok", output: undefined, clipboard: undefined, durationMs };
       try {
         const parsed = parseYamlMapping(text, `output of ${inv.step}`, { maxBytes: inv.maxOutputBytes });
         return { kind: "ok", output: text, clipboard: parsed.value, durationMs };

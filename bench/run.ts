@@ -1,0 +1,21 @@
+/**
+ * `npm run bench`: every benchmark, figures printed next to their floor and goal. Nothing here is
+ * asserted: these machines are noisy, so figures are for people to read and compare.
+ * Pass names to run a subset: `npm run bench -- steps concurrency`.
+ */
+import { benchStepOverhead } from "./step-overhead.js";
+import { benchConcurrency } from "./concurrency.js";
+import { benchClipboardSize } from "./clipboard-size.js";
+
+const benches: Record<string, () => Promise<void>> = {
+  steps: benchStepOverhead,
+  concurrency: benchConcurrency,
+  clipboard: benchClipboardSize,
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, bench] of Object.entries(benches)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  console.log(`\n== ${name}`);
+  await bench();
+}
