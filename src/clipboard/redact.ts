@@ -45,6 +45,15 @@ export function createRedactor(options: RedactorOptions): Redactor {
         )
       : undefined;
 
+  // `key: |` followed by more-indented lines: a YAML block scalar, hidden line by line.
+  const blockPattern =
+    keys.length > 0
+      ? new RegExp(
+          `^([ \\t]*)(-[ \\t]+)?([\\w.-]*(?:${keys.map(escapeRegExp).join("|")})[\\w.-]*:[ \\t]*[|>][-+0-9]*[ \\t]*)\\n((?:\\1[ \\t]+\\S.*(?:\\n|$))+)`,
+          "gim",
+        )
+      : undefined;
+
   const matchesKey = (key: string): boolean => {
     const lower = key.toLowerCase();
     return keys.some((k) => lower.includes(k));
@@ -52,9 +61,24 @@ export function createRedactor(options: RedactorOptions): Redactor {
 
   const text = (s: string): string => {
     let out = s.replace(PEM_BLOCK, MASK);
+    if (blockPattern) {
+      out = out.replace(blockPattern, (_m, indent: string, dash: string | undefined, head: string, body: string) => {
+        // The block holds the lines indented past the key's column; a sibling key ends it.
+        const column = indent.length + (dash?.length ?? 0);
+        const lines = body.split("\n");
+        let inBlock = 0;
+        while (inBlock < lines.length && (/^[ \t]*/.exec(lines[inBlock]!)?.[0].length ?? 0) > column && lines[inBlock]!.trim() !== "") inBlock++;
+        const inner = /^[ \t]*/.exec(lines[0] ?? "")?.[0] ?? "";
+        const rest = lines.slice(inBlock).join("\n");
+        const after = rest !== "" ? `\n${rest}` : body.endsWith("\n") ? "\n" : "";
+        return `${indent}${dash ?? ""}${head}\n${inner}${MASK}${after}`;
+      });
+    }
     if (secretPattern) out = out.replace(secretPattern, MASK);
     if (keyPattern) {
-      out = out.replace(keyPattern, (_m, key: string, sep: string, value: string) => {
+      out = out.replace(keyPattern, (m: string, key: string, sep: string, value: string) => {
+        // A block scalar's indicator stays; its lines were hidden above.
+        if (/^[|>][-+0-9]*$/.test(value)) return m;
         const quote = value.startsWith('"') ? '"' : value.startsWith("'") ? "'" : "";
         return `${key}${sep}${quote}${MASK}${quote}`;
       });

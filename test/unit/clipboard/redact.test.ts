@@ -82,3 +82,22 @@ describe("createRedactor().text", () => {
     expect(redactor.text("fetch https://bob:pa55word@example.test/x failed")).toBe("fetch https://bob:***@example.test/x failed");
   });
 });
+
+describe("createRedactor().text on YAML", () => {
+  const redactor = createRedactor({ keys: DEFAULT_REDACT_KEYS });
+
+  it("hides block scalars under secret keys, leaving the lines after them", () => {
+    const yaml = ["dns:", "  tsig_secret: |", "    c2VjcmV0IGxpbmUgMQ==", "    c2VjcmV0IGxpbmUgMg==", "  zone: example.test", "host: loki", ""].join("\n");
+    expect(redactor.text(yaml)).toBe(["dns:", "  tsig_secret: |", "    ***", "  zone: example.test", "host: loki", ""].join("\n"));
+    const list = ["items:", "  - api_token: >-", "      abcdef", "      ghijkl", "  - name: x"].join("\n");
+    expect(redactor.text(list)).toBe(["items:", "  - api_token: >-", "      ***", "  - name: x"].join("\n"));
+  });
+});
+
+describe("createRedactor().text on YAML list items", () => {
+  it("ends a hidden block at a sibling key of the same list item", () => {
+    const redactor = createRedactor({ keys: DEFAULT_REDACT_KEYS });
+    const yaml = ["items:", "  - api_token: |", "      abcdef", "    name: x", "  - name: y"].join("\n");
+    expect(redactor.text(yaml)).toBe(["items:", "  - api_token: |", "      ***", "    name: x", "  - name: y"].join("\n"));
+  });
+});
