@@ -8,7 +8,7 @@ import { DEFAULT_DESIGN_MAX_BYTES } from "./design-source.js";
 import type { DesignSource } from "./design-source.js";
 import { FileSource } from "./file-source.js";
 import { DEFAULT_GIST_API, GistSource } from "./gist-source.js";
-import { LdapPlaceholderSource } from "./ldap-placeholder.js";
+import { createLdapSource } from "./ldap-source.js";
 import { DEFAULT_HTTP_TIMEOUT_MS, UrlSource } from "./url-source.js";
 
 /**
@@ -34,7 +34,7 @@ export function createDesignSources(config: JarvisConfig, env: NodeJS.ProcessEnv
   const limits = { timeoutMs: timeoutSeconds * 1000, maxBytes };
   const token = env.GITHUB_TOKEN?.trim();
   return [
-    new LdapPlaceholderSource(),
+    createLdapSource(config, env),
     new GistSource({ ...limits, api, token: token === "" ? undefined : token }),
     new UrlSource(limits),
     new FileSource({ maxBytes }),
