@@ -21,6 +21,8 @@ export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, un
     requested_by: run.requestedBy,
     origin: run.origin,
     source: run.source,
+    group: run.group,
+    after: run.after,
     created_at: iso(run.createdAt),
     started_at: iso(run.startedAt),
     finished_at: iso(run.finishedAt),
@@ -84,4 +86,15 @@ function elapsed(run: RunRecord): string {
   if (!run.startedAt || !run.finishedAt) return "";
   const s = (run.finishedAt - run.startedAt) / 1000;
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** A cluster's runs in one line: each host's state, in dependency order. */
+export function groupLine(details: RunDetail[]): string {
+  const first = details[0]?.run;
+  if (!first) return "";
+  const parts = [...details].reverse().map(({ run, steps }) => {
+    const pos = stepPosition(run, steps);
+    return run.state === "running" ? `${run.host} running ${pos.index}/${pos.total}` : `${run.host} ${run.state}`;
+  });
+  return `cluster ${first.group} (${details.length} hosts, ${first.pipeline}): ${parts.join("; ")}`;
 }

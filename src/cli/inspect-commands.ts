@@ -2,7 +2,7 @@
 import { openJarvis } from "../service.js";
 import { dumpYaml } from "../clipboard/yaml.js";
 import { EXIT } from "./exit-codes.js";
-import { logLine, runJson, statusLine, stepTable } from "./format.js";
+import { groupLine, logLine, runJson, statusLine, stepTable } from "./format.js";
 import { usageError } from "./command.js";
 import type { Command, CommandContext } from "./command.js";
 import type { Jarvis } from "../service.js";
@@ -39,14 +39,16 @@ export const inspectCommands: Record<string, Command> = {
         const details = await jarvis.control.status(ctx.args[0]);
         if (ctx.flags.json) {
           const json = details.map((d) => runJson(d.run, d.steps));
-          ctx.out(JSON.stringify(ctx.args[0] ? json[0] : json, null, 2));
+          ctx.out(JSON.stringify(ctx.args[0] && !ctx.args[0].startsWith("g-") ? json[0] : json, null, 2));
         } else if (details.length === 0) {
           ctx.out("no runs yet; start one with: jarvis run deploy examples/loki.yml");
         } else {
           for (const d of details) {
             ctx.out(statusLine(d));
-            if (ctx.args[0]) ctx.out(stepTable(d.steps));
+            if (ctx.args[0] && details.length === 1) ctx.out(stepTable(d.steps));
           }
+          const groups = new Set(details.map((d) => d.run.group).filter((g): g is string => g !== null));
+          for (const group of groups) ctx.out(groupLine(await jarvis.control.status(group)));
         }
         return EXIT.ok;
       });

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { openJarvis } from "../service.js";
 import { EXIT } from "./exit-codes.js";
-import { runJson, statusLine } from "./format.js";
+import { groupLine, runJson, statusLine } from "./format.js";
 import { usageError } from "./command.js";
 import type { Command, CommandContext } from "./command.js";
 import type { Jarvis } from "../service.js";
@@ -16,9 +16,10 @@ export function cliRequester(): Requester {
 }
 
 /** Execute a run in the foreground, printing one line per stage; resolves to the exit code. */
-async function follow(jarvis: Jarvis, ctx: CommandContext, runId: string, execute: () => Promise<RunRecord>): Promise<number> {
+async function follow(jarvis: Jarvis, ctx: CommandContext, runIds: string | string[], execute: () => Promise<RunRecord | RunRecord[]>): Promise<number> {
+  const ids = new Set(Array.isArray(runIds) ? runIds : [runIds]);
   const unsubscribe = jarvis.control.subscribe((event) => {
-    if (ctx.flags.json || event.run.id !== runId) return;
+    if (ctx.flags.json || !ids.has(event.run.id)) return;
     const where = "step" in event ? `${event.run.host}: ${event.step.index + 1}/${event.step.total} ${event.step.name}` : event.run.host;
     if (event.type === "step-started") ctx.out(`${where}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`);
     else if (event.type === "step-log") ctx.out(`    ${event.line}`);
@@ -27,15 +28,21 @@ async function follow(jarvis: Jarvis, ctx: CommandContext, runId: string, execut
   });
   // Ctrl-C cancels the run properly (its step's group is killed, on_failure steps run).
   const onSignal = (): void => {
-    jarvis.engine.cancelLocal(runId);
+    for (const id of ids) jarvis.engine.cancelLocal(id);
   };
   process.once("SIGINT", onSignal);
   try {
-    const final = await execute();
-    const [detail] = await jarvis.control.status(final.id);
-    if (ctx.flags.json) ctx.out(JSON.stringify(runJson(detail!.run, detail!.steps), null, 2));
-    else ctx.out(statusLine(detail!));
-    return final.state === "succeeded" ? EXIT.ok : EXIT.runFailed;
+    const result = await execute();
+    const finals = Array.isArray(result) ? result : [result];
+    const details = (await Promise.all(finals.map((f) => jarvis.control.status(f.id)))).flat();
+    if (ctx.flags.json) {
+      const json = details.map((d) => runJson(d.run, d.steps));
+      ctx.out(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
+    } else {
+      for (const d of details) ctx.out(statusLine(d));
+      if (details.length > 1) ctx.out(groupLine(details));
+    }
+    return finals.every((f) => f.state === "succeeded") ? EXIT.ok : EXIT.runFailed;
   } finally {
     process.off("SIGINT", onSignal);
     unsubscribe();
@@ -60,13 +67,15 @@ export const runCommands: Record<string, Command> = {
       const [pipeline, source] = ctx.args;
       if (!pipeline || !source || ctx.args.length > 2) throw usageError("run takes a pipeline and a design");
       return withJarvis(ctx, async (jarvis) => {
-        const run = await jarvis.control.start(pipeline, source, cliRequester(), { foreground: !ctx.flags.detach });
+        const runs = await jarvis.control.startAll(pipeline, source, cliRequester(), { foreground: !ctx.flags.detach });
         if (ctx.flags.detach) {
-          ctx.out(ctx.flags.json ? JSON.stringify(runJson(run)) : run.id);
+          ctx.out(ctx.flags.json ? JSON.stringify(runs.length === 1 ? runJson(runs[0]!) : runs.map((r) => runJson(r))) : runs.map((r) => r.id).join("\n"));
           return EXIT.ok;
         }
-        if (!ctx.flags.json) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started`);
-        return follow(jarvis, ctx, run.id, () => jarvis.engine.execute(run.id));
+        if (!ctx.flags.json) for (const run of runs) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started`);
+        if (runs.length === 1) return follow(jarvis, ctx, runs[0]!.id, () => jarvis.engine.execute(runs[0]!.id));
+        const finals = await follow(jarvis, ctx, runs.map((r) => r.id), async () => jarvis.control.executeAll(runs));
+        return finals;
       });
     },
   },

@@ -36,6 +36,7 @@ export const INSTANCE_FIELDS: readonly FieldSpec[] = [
   { key: "datacenter", kind: "string" },
   { key: "region", kind: "string" },
   { key: "size", kind: "number" },
+  { key: "plan", kind: "string" },
   { key: "sshpubkey", kind: "ssh-keys" },
   { key: "tags", kind: "string-list" },
   { key: "root_password", kind: "string", secret: true },

@@ -3,7 +3,8 @@
  * first clipboard: fetch through the first source that accepts the ref, parse safely, validate.
  */
 import { SourceError } from "../errors.js";
-import { validateDesign, withDesignDefaults } from "./design.js";
+import { validateDesign, validateInstance, withDesignDefaults } from "./design.js";
+import { planCluster } from "./cluster.js";
 import { DEFAULT_DESIGN_MAX_BYTES } from "./sources/design-source.js";
 import type { DesignSource } from "./sources/design-source.js";
 import { dumpYaml, parseYamlMapping } from "./yaml.js";
@@ -38,6 +39,31 @@ export async function loadDesign(ref: string, sources: DesignSource[], options: 
   }
   const fetched = await source.fetch(ref, options.signal ?? new AbortController().signal);
   return loadDesignText(fetched.text, fetched.origin, options);
+}
+
+/** One host of a loaded design, with the hosts whose runs must succeed before its run starts. */
+export interface LoadedMember extends LoadedDesign {
+  after: string[];
+}
+
+/**
+ * Like loadDesign, but a design may be a cluster (`instances:`): one single-host design per
+ * member, in dependency order, each validated where it stands in the file.
+ */
+export async function loadDesigns(ref: string, sources: DesignSource[], options: LoadDesignOptions = {}): Promise<LoadedMember[]> {
+  const source = sources.find((s) => s.accepts(ref));
+  if (!source) return [{ ...(await loadDesign(ref, sources, options)), after: [] }];
+  const fetched = await source.fetch(ref, options.signal ?? new AbortController().signal);
+  const parsed = parseYamlMapping(fetched.text, fetched.origin, { maxBytes: options.maxBytes ?? DEFAULT_DESIGN_MAX_BYTES });
+  if (parsed.value.instances === undefined) return [{ ...loadDesignText(fetched.text, fetched.origin, options), after: [] }];
+  const members = planCluster(parsed.value, fetched.origin, parsed.lineOf);
+  const instances = parsed.value.instances as unknown[];
+  return members.map((member) => {
+    const index = instances.findIndex((i) => (i as Record<string, unknown>).hostname === member.host);
+    validateInstance(parsed, ["instances", index], member.design.instance);
+    const clipboard = withDesignDefaults(member.design);
+    return { clipboard, yaml: dumpYaml(clipboard), host: member.host, origin: fetched.origin, after: member.after };
+  });
 }
 
 /** Parse and validate a design given as text (an inline design or an edited clipboard). */

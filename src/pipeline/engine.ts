@@ -95,6 +95,7 @@ export class Engine {
     const runs = await this.options.store.claimableRuns(Date.now());
     for (const run of runs) {
       if (this.active.has(run.id) || this.closed) continue;
+      if (run.after.length > 0 && (await this.dependencies(run)) !== "ready") continue;
       if (await this.options.store.claimRun(run.id, this.owner, this.options.config.leaseMs)) {
         void this.execute(run.id).catch(() => undefined);
       }
@@ -110,6 +111,30 @@ export class Engine {
     const done = this.executeRun(runId, controller.signal).finally(() => this.active.delete(runId));
     this.active.set(runId, { controller, done });
     return done;
+  }
+
+  /**
+   * Whether the runs `run` waits for (a cluster's `after`) have succeeded. When one of them failed
+   * or was cancelled, `run` can never start: it is cancelled, naming the run it waited for.
+   */
+  async dependencies(run: RunRecord): Promise<"ready" | "waiting" | "blocked"> {
+    const { store } = this.options;
+    for (const id of run.after) {
+      const dep = await store.getRun(id);
+      if (dep && dep.state === "succeeded") continue;
+      if (dep && (dep.state === "queued" || dep.state === "running")) return "waiting";
+      const why = dep ? `${dep.host}'s run ${dep.id} ${dep.state}` : `run ${id} is gone`;
+      await store.updateRun(run.id, {
+        state: "cancelled",
+        finishedAt: Date.now(),
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        error: { name: "RunError", code: "E_RUN_DEPENDENCY", message: `not started: ${run.host} comes after ${why}; retry it once that is fixed` },
+      });
+      this.emit({ type: "run-finished", run: await mustGet(store, run.id) });
+      return "blocked";
+    }
+    return "ready";
   }
 
   /** Cancel a run executing in this process (others see the store's cancel flag). */

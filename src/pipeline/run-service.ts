@@ -6,7 +6,8 @@ import { RunError } from "../errors.js";
 import { dumpYaml, parseYamlMapping } from "../clipboard/yaml.js";
 import { createRedactor } from "../clipboard/redact.js";
 import { diffClipboards, formatDiff } from "../clipboard/diff.js";
-import { loadDesign } from "../clipboard/load-design.js";
+import { loadDesigns } from "../clipboard/load-design.js";
+import { newRunId } from "../store/ids.js";
 import { findPipeline, listPipelines } from "./pipeline-file.js";
 import type { JarvisConfig } from "../config.js";
 import type { DesignSource } from "../clipboard/sources/design-source.js";
@@ -49,24 +50,63 @@ export class RunService implements RunControl {
     return findPipeline(name, this.options.config.pipelines.dirs, this.options.resolver);
   }
 
+  /** Start a run of `pipeline` for the design's host; for a cluster design, the run of its first host. */
   async start(pipelineName: string, source: string, who: Requester, mode: ExecuteMode = {}): Promise<RunRecord> {
+    const [first] = await this.startAll(pipelineName, source, who, mode);
+    return first!;
+  }
+
+  /**
+   * Start one run per host of the design (one for a single-host design; one per member of a
+   * cluster, in dependency order, each waiting for the runs of the hosts it comes `after`).
+   * A host that already has a run refuses the whole cluster before anything starts.
+   */
+  async startAll(pipelineName: string, source: string, who: Requester, mode: ExecuteMode = {}): Promise<RunRecord[]> {
     const pipeline = this.pipeline(pipelineName);
-    const design = await loadDesign(source, this.options.sources);
+    const members = await loadDesigns(source, this.options.sources);
     const { store, engine, config } = this.options;
-    const run = await store.createRun({
-      host: design.host,
-      pipeline: pipeline.name,
-      pipelineJson: JSON.stringify(pipeline),
-      totalSteps: pipeline.steps.length,
-      requestedBy: who.identity,
-      origin: who.origin,
-      source,
-      clipboardYaml: design.yaml,
-      stepNames: [...pipeline.steps.map((s) => s.name), ...pipeline.onFailure.map((s) => `on_failure ${s.name}`)],
-      ...(mode.foreground ? { leaseOwner: engine.owner, leaseMs: config.leaseMs } : {}),
-    });
+    for (const member of members) {
+      const [busy] = await store.listRuns({ host: member.host, states: ["queued", "running"], limit: 1 });
+      if (busy) throw new RunError("E_HOST_BUSY", `${member.host} already has run ${busy.id} (${busy.state}); wait for it, or cancel it with: cancel ${busy.id}`);
+    }
+    const group = members.length > 1 ? `g-${newRunId()}` : undefined;
+    const runIds = new Map<string, string>();
+    const runs: RunRecord[] = [];
+    for (const member of members) {
+      const run = await store.createRun({
+        host: member.host,
+        pipeline: pipeline.name,
+        pipelineJson: JSON.stringify(pipeline),
+        totalSteps: pipeline.steps.length,
+        requestedBy: who.identity,
+        origin: who.origin,
+        source,
+        clipboardYaml: member.yaml,
+        stepNames: [...pipeline.steps.map((s) => s.name), ...pipeline.onFailure.map((s) => `on_failure ${s.name}`)],
+        ...(group ? { group, after: member.after.map((h) => runIds.get(h)!) } : {}),
+        ...(mode.foreground ? { leaseOwner: engine.owner, leaseMs: config.leaseMs } : {}),
+      });
+      runIds.set(member.host, run.id);
+      runs.push(run);
+    }
     if (!mode.foreground && this.options.executing) void engine.pickUp();
-    return run;
+    return runs;
+  }
+
+  /** Execute runs started in the foreground here, each once the runs it comes after succeeded. */
+  executeAll(runs: RunRecord[]): Promise<RunRecord[]> {
+    const { engine } = this.options;
+    const done = new Map<string, Promise<RunRecord>>();
+    for (const run of runs) {
+      done.set(
+        run.id,
+        Promise.all(run.after.map((id) => done.get(id))).then(async () => {
+          const fresh = await this.find(run.id);
+          return (await engine.dependencies(fresh)) === "ready" ? engine.execute(run.id) : this.find(run.id);
+        }),
+      );
+    }
+    return Promise.all(done.values());
   }
 
   /** Find a run by id, or the latest run of a host. */
@@ -84,7 +124,8 @@ export class RunService implements RunControl {
   async status(hostOrRun?: string): Promise<RunDetail[]> {
     const { store } = this.options;
     let runs: RunRecord[];
-    if (hostOrRun) runs = [await this.find(hostOrRun)];
+    if (hostOrRun?.startsWith("g-")) runs = await store.listRuns({ group: hostOrRun });
+    else if (hostOrRun) runs = [await this.find(hostOrRun)];
     else {
       const seen = new Set<string>();
       runs = (await store.listRuns({ limit: 5000 })).filter((r) => !seen.has(r.host) && seen.add(r.host));

@@ -31,6 +31,10 @@ export interface RunRecord {
   leaseExpiresAt: number | null;
   /** Set when an operator asked to cancel; the executing process acts on it. */
   cancelRequested: boolean;
+  /** The cluster this run belongs to (all runs started from one multi-host design), if any. */
+  group: string | null;
+  /** Runs that must succeed before this one starts (a cluster's `after`). */
+  after: string[];
 }
 
 /** What is needed to create a run. */
@@ -47,6 +51,9 @@ export interface NewRun {
   /** Start queued (for the service) or already claimed by this owner (foreground run). */
   leaseOwner?: string;
   leaseMs?: number;
+  /** Cluster id and the runs this one waits for. */
+  group?: string;
+  after?: string[];
   /** Step names in order, stored as pending steps: the pipeline's steps, then its on_failure steps. */
   stepNames: string[];
 }
@@ -92,6 +99,7 @@ export interface AuditEntry {
 /** Filters for listing runs. */
 export interface RunQuery {
   host?: string;
+  group?: string;
   states?: RunState[];
   limit?: number;
 }

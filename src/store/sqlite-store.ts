@@ -6,7 +6,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { randomBytes } from "node:crypto";
+import { newRunId } from "./ids.js";
 import { RunError, StoreError } from "../errors.js";
 import type { WireError } from "../protocol.js";
 import type { AuditEntry, LogLine, NewRun, RunQuery, RunRecord, RunStore, StepRecord } from "./run-store.js";
@@ -17,8 +17,10 @@ CREATE TABLE IF NOT EXISTS runs (
   state TEXT NOT NULL, step_index INTEGER NOT NULL, total_steps INTEGER NOT NULL,
   requested_by TEXT NOT NULL, origin TEXT NOT NULL, source TEXT NOT NULL,
   created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error_json TEXT,
-  lease_owner TEXT, lease_expires_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0
+  lease_owner TEXT, lease_expires_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
+  group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]'
 );
+CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host) WHERE state IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS runs_by_host ON runs(host, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs(state);
@@ -61,6 +63,8 @@ interface RunRow {
   lease_owner: string | null;
   lease_expires_at: number | null;
   cancel_requested: number;
+  group_id: string | null;
+  after_json: string;
 }
 
 interface StepRow {
@@ -93,6 +97,8 @@ const RUN_COLUMNS: Record<keyof Omit<RunRecord, "id">, string> = {
   leaseOwner: "lease_owner",
   leaseExpiresAt: "lease_expires_at",
   cancelRequested: "cancel_requested",
+  group: "group_id",
+  after: "after_json",
 };
 
 const STEP_COLUMNS: Record<keyof Omit<StepRecord, "runId" | "index">, string> = {
@@ -105,11 +111,6 @@ const STEP_COLUMNS: Record<keyof Omit<StepRecord, "runId" | "index">, string> = 
   error: "error_json",
   onFailure: "on_failure",
 };
-
-/** A short id that is easy to say in chat and unique enough for one jarvis. */
-export function newRunId(): string {
-  return randomBytes(6).toString("base64url").replace(/[-_]/g, "x").toLowerCase().slice(0, 8);
-}
 
 /** Open (creating if needed) the SQLite run store at `path` (":memory:" for tests). */
 export function openSqliteStore(path: string): RunStore {
@@ -154,11 +155,12 @@ class SqliteStore implements RunStore {
       const leased = run.leaseOwner !== undefined;
       this.stmt(
         `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin, source,
-          created_at, started_at, lease_owner, lease_expires_at)
-         VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          created_at, started_at, lease_owner, lease_expires_at, group_id, after_json)
+         VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         id, run.host, run.pipeline, run.pipelineJson, leased ? "running" : "queued", run.totalSteps, run.requestedBy,
         run.origin, run.source, now, leased ? now : null, run.leaseOwner ?? null, leased ? now + (run.leaseMs ?? 30_000) : null,
+        run.group ?? null, JSON.stringify(run.after ?? []),
       );
       const addStep = this.stmt(`INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`);
       // Names past the pipeline's own steps are its on_failure steps.
@@ -182,6 +184,10 @@ class SqliteStore implements RunStore {
     if (query.host !== undefined) {
       where.push("host = ?");
       args.push(query.host);
+    }
+    if (query.group !== undefined) {
+      where.push("group_id = ?");
+      args.push(query.group);
     }
     if (query.states?.length) {
       where.push(`state IN (${query.states.map(() => "?").join(", ")})`);
@@ -324,6 +330,7 @@ class SqliteStore implements RunStore {
 
 function encode(key: string, value: unknown): unknown {
   if (key === "error") return value === null || value === undefined ? null : JSON.stringify(value);
+  if (key === "after") return JSON.stringify(value ?? []);
   if (typeof value === "boolean") return value ? 1 : 0;
   return value ?? null;
 }
@@ -338,6 +345,7 @@ function toRun(r: RunRow): RunRecord {
     totalSteps: r.total_steps, requestedBy: r.requested_by, origin: r.origin, source: r.source, createdAt: r.created_at,
     startedAt: r.started_at, finishedAt: r.finished_at, error: parseError(r.error_json), leaseOwner: r.lease_owner,
     leaseExpiresAt: r.lease_expires_at, cancelRequested: r.cancel_requested === 1,
+    group: r.group_id, after: JSON.parse(r.after_json) as string[],
   };
 }
 

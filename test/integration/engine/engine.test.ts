@@ -150,3 +150,53 @@ describe("engine", () => {
     expect(lines(join(env.dir, "count-b.log")).sort()).toEqual(runs.map((r) => r.id).sort());
   });
 });
+
+describe("clusters", () => {
+  const cluster = (dbStep: string) =>
+    [
+      "shared: {zone: example.test}",
+      "instances:",
+      "  - hostname: web1",
+      "    after: db",
+      "  - hostname: db",
+      `    tags: [${dbStep}]`,
+      "  - hostname: web2",
+      "    after: [db]",
+      "",
+    ].join("\n");
+
+  it("starts one run per host, each after the runs it waits for, and reports the group", async () => {
+    const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - count:all\n" } });
+    const j = await jarvisFor(env);
+    const runs = await j.control.startAll("p", env.write("c.yml", cluster("ok")), who, { foreground: true });
+    expect(runs.map((r) => r.host)).toEqual(["db", "web1", "web2"]);
+    expect(runs[1]!.after).toEqual([runs[0]!.id]);
+    expect(new Set(runs.map((r) => r.group)).size).toBe(1);
+    const finals = await j.control.executeAll(runs);
+    expect(finals.map((r) => r.state)).toEqual(["succeeded", "succeeded", "succeeded"]);
+    expect(lines(join(env.dir, "count-all.log"))[0]).toBe(runs[0]!.id);
+    expect((await j.control.clipboardValue("web2", 0)).shared).toEqual({ zone: "example.test" });
+    expect((await j.control.status(runs[0]!.group!)).map((d) => d.run.host).sort()).toEqual(["db", "web1", "web2"]);
+  });
+
+  it("does not start hosts whose predecessor failed (service mode)", async () => {
+    const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - uses: fail:x\n    if: instance.hostname == 'db'\n  - count:all\n" } });
+    const j = await openJarvis(env.config(), { execute: true, pollMs: 100 });
+    open.push(j);
+    const runs = await j.control.startAll("p", env.write("c.yml", cluster("x")), who);
+    const finals = await eventually(async () => {
+      const all = await Promise.all(runs.map((r) => j.store.getRun(r.id)));
+      return all.every((r) => r && (r.state === "failed" || r.state === "cancelled")) ? all : undefined;
+    });
+    expect(finals.map((r) => r!.state)).toEqual(["failed", "cancelled", "cancelled"]);
+    expect(finals[1]!.error?.code).toBe("E_RUN_DEPENDENCY");
+    expect(lines(join(env.dir, "count-all.log"))).toEqual([]);
+  });
+
+  it("refuses a cluster with a cycle, naming the line", async () => {
+    const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - ok:a\n" } });
+    const j = await jarvisFor(env);
+    const bad = env.write("c.yml", "instances:\n  - hostname: a\n    after: b\n  - hostname: b\n    after: a\n");
+    await expect(j.control.startAll("p", bad, who)).rejects.toMatchObject({ code: "E_DESIGN_CYCLE", message: expect.stringMatching(/c\.yml:\d+/) });
+  });
+});
