@@ -92,7 +92,7 @@ function elapsed(run: RunRecord): string {
 export function groupLine(details: RunDetail[]): string {
   const first = details[0]?.run;
   if (!first) return "";
-  const parts = [...details].reverse().map(({ run, steps }) => {
+  const parts = [...details].sort((a, b) => a.run.createdAt - b.run.createdAt).map(({ run, steps }) => {
     const pos = stepPosition(run, steps);
     return run.state === "running" ? `${run.host} running ${pos.index}/${pos.total}` : `${run.host} ${run.state}`;
   });

@@ -178,7 +178,8 @@ export class Engine {
     const { store } = this.options;
     let run = await mustGet(store, runId);
     const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
-    await store.updateRun(runId, { state: "running", startedAt: run.startedAt ?? Date.now() });
+    // A run that has not begun a step starts now (a cluster member may have waited for others).
+    await store.updateRun(runId, { state: "running", startedAt: run.stepIndex < 0 ? Date.now() : (run.startedAt ?? Date.now()) });
     run = await mustGet(store, runId);
     this.emit({ type: "run-started", run });
 

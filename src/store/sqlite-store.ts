@@ -20,7 +20,6 @@ CREATE TABLE IF NOT EXISTS runs (
   lease_owner TEXT, lease_expires_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
   group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]'
 );
-CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host) WHERE state IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS runs_by_host ON runs(host, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs(state);
@@ -122,10 +121,19 @@ export function openSqliteStore(path: string): RunStore {
     db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 10000");
     db.exec(SCHEMA);
+    migrate(db);
   } catch (err) {
     throw new StoreError("E_STORE_OPEN", `cannot open the run store ${path}: ${(err as Error).message}; check store.path in jarvis.yml`, { cause: err });
   }
   return new SqliteStore(db);
+}
+
+/** Bring a store made by an older jarvis up to date, in place (columns are only ever added). */
+function migrate(db: Database.Database): void {
+  const columns = new Set((db.prepare(`PRAGMA table_info(runs)`).all() as { name: string }[]).map((c) => c.name));
+  if (!columns.has("group_id")) db.exec(`ALTER TABLE runs ADD COLUMN group_id TEXT`);
+  if (!columns.has("after_json")) db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
+  db.exec(`CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)`);
 }
 
 class SqliteStore implements RunStore {
