@@ -3,7 +3,9 @@
  * interrupted, and runs the chat front (the console when no network is configured). SIGTERM or
  * SIGINT stops it cleanly: in-flight steps are stopped and their runs resumed by the next start.
  */
+import { resolve } from "node:path";
 import { openJarvis } from "../service.js";
+import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
 import { EXIT } from "./exit-codes.js";
 import { usageError } from "./command.js";
 import type { Command } from "./command.js";
@@ -15,7 +17,12 @@ export const startCommand: Command = {
   run: async (ctx) => {
     if (ctx.args.length > 0) throw usageError("start takes no arguments");
     const config = ctx.config();
+    // The key jarvis logs in to deployed hosts with: made now when absent, so the first deploy
+    // does not stop for it. Steps find it at the same place (they run in config.baseDir).
+    const keySetting = config.modules.ssh?.with.deploy_key;
+    const key = await ensureDeployKey(resolve(config.baseDir, typeof keySetting === "string" ? keySetting : DEFAULT_DEPLOY_KEY));
     const jarvis = await openJarvis(config, { execute: true });
+    ctx.err(`jarvis: deploy key ${key.path}`);
     ctx.err(`jarvis: started (store ${config.store.path}, pipelines in ${config.pipelines.dirs.join(", ")})`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
