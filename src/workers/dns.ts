@@ -1,6 +1,6 @@
 /**
  * The `dns` step module: `dns:update_host` replaces the host's A/AAAA and SSHFP records with one
- * RFC 2136 update signed with TSIG. Settings (jarvis.yml `modules.dns`): `with.server`, `port`,
+ * RFC 2136 update signed with TSIG; `dns:delete_host` removes them the same way. Settings (jarvis.yml `modules.dns`): `with.server`, `port`,
  * `zone`, `key_name`, `algorithm`, `ttl`, `transport`, `timeout`, `name`; the secret only in
  * `env.DNS_TSIG_SECRET` (base64). Without `server` and `zone` the step says so and does nothing.
  */
@@ -39,12 +39,24 @@ export function sshfpRecords(name: string, ttl: number, hostKeys: string[]): Ans
   return out;
 }
 
-/** Update the host's address and SSHFP records; converges (delete RRsets, then add, in one update). */
-export async function updateHost(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
+/** Everything an update needs, read from the step's parameters and environment. */
+interface DnsSettings {
+  server: string;
+  zone: string;
+  key: TsigKey;
+  target: UpdateTarget;
+  ttl: number;
+}
+
+/**
+ * Read modules.dns settings; undefined when DNS is not configured (the step then skips). Shared
+ * by update_host and delete_host, so both refuse the same bad settings with the same words.
+ */
+function dnsSettings(ctx: StepContext): DnsSettings | undefined {
   const p = ctx.params;
   if (p.server === undefined && p.zone === undefined) {
-    ctx.log("dns: not configured (modules.dns.with.server and zone in jarvis.yml), skipping");
-    return;
+    ctx.log(`dns: not configured (modules.dns.with.server and zone in jarvis.yml), skipping ${ctx.task}`);
+    return undefined;
   }
   const server = text(p, "server");
   const zone = text(p, "zone").replace(/\.$/, "");
@@ -66,11 +78,30 @@ export async function updateHost(clipboard: Clipboard, ctx: StepContext): Promis
     transport: p.transport === "tcp" ? "tcp" : "udp",
     timeoutMs: num(p, "timeout", 5) * 1000,
   };
-  const ttl = num(p, "ttl", 300);
+  return { server, zone, key: { name: keyName, algorithm, secret }, target, ttl: num(p, "ttl", 300) };
+}
 
+/** Send one update: delete the host's address and SSHFP RRsets, then add `add` (if any). */
+async function replaceRecords(settings: DnsSettings, name: string, add: Answer[], signal: AbortSignal): Promise<void> {
+  try {
+    await sendUpdate({ zone: settings.zone, deleteRRsets: HOST_TYPES.map((type) => ({ name, type })), add }, settings.key, settings.target, signal);
+  } catch (err) {
+    if (err instanceof DnsUpdateFailure) throw new StepFailure(err.code, `dns: ${err.message}`, { retryable: err.retryable });
+    throw err;
+  }
+}
+
+/** The RRsets jarvis owns for a host: its addresses and SSHFP records. */
+const HOST_TYPES = ["A", "AAAA", "SSHFP"];
+
+/** Update the host's address and SSHFP records; converges (delete RRsets, then add, in one update). */
+export async function updateHost(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
+  const settings = dnsSettings(ctx);
+  if (!settings) return;
+  const { server, zone, ttl, target } = settings;
   const host = hostAddress(clipboard);
   const hostname = requireField(clipboard, "instance.hostname", "string") as string;
-  const name = recordName(clipboard, p, hostname, zone);
+  const name = recordName(clipboard, ctx.params, hostname, zone);
   const section = clipboard[host.provider] as Record<string, unknown>;
   const add: Answer[] = [];
   const ipv4 = typeof section.ipv4 === "string" ? section.ipv4 : undefined;
@@ -83,20 +114,27 @@ export async function updateHost(clipboard: Clipboard, ctx: StepContext): Promis
   add.push(...sshfpRecords(name, ttl, hostKeys));
 
   ctx.log(`dns: updating ${name} in ${zone} at ${server}:${target.port} (${add.length} records)`);
-  try {
-    await sendUpdate(
-      { zone, deleteRRsets: ["A", "AAAA", "SSHFP"].map((type) => ({ name, type })), add },
-      { name: keyName, algorithm, secret },
-      target,
-      ctx.signal,
-    );
-  } catch (err) {
-    if (err instanceof DnsUpdateFailure) throw new StepFailure(err.code, `dns: ${err.message}`, { retryable: err.retryable });
-    throw err;
-  }
+  await replaceRecords(settings, name, add, ctx.signal);
   const records = add.map((rr) => `${rr.name}. ${ttl} IN ${rr.type} ${presentation(rr)}`);
   ctx.log(`dns: ${name} updated: ${add.map((rr) => rr.type).join(", ")}`);
   return { ...clipboard, dns: { name, zone, server: `${server}:${target.port}`, records } };
+}
+
+/**
+ * Delete the host's A/AAAA and SSHFP RRsets. Converges: RFC 2136 deletes of RRsets that do not
+ * exist succeed, so a repeated destroy passes. Needs only the host's name, not its address,
+ * because the node may already be gone when this runs.
+ */
+export async function deleteHost(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
+  const settings = dnsSettings(ctx);
+  if (!settings) return;
+  const { server, zone, target } = settings;
+  const hostname = requireField(clipboard, "instance.hostname", "string") as string;
+  const name = recordName(clipboard, ctx.params, hostname, zone);
+  ctx.log(`dns: deleting ${HOST_TYPES.join(", ")} of ${name} in ${zone} at ${server}:${target.port}`);
+  await replaceRecords(settings, name, [], ctx.signal);
+  ctx.log(`dns: ${name} has no address or SSHFP records any more`);
+  return { ...clipboard, dns: { name, zone, server: `${server}:${target.port}`, records: [] } };
 }
 
 /** The record's owner name: `with.name`, else instance.fqdn when inside the zone, else host.zone. */
@@ -132,4 +170,4 @@ function num(p: Record<string, unknown>, key: string, fallback: number): number 
   return value;
 }
 
-runStepModule(import.meta.url, { update_host: updateHost });
+runStepModule(import.meta.url, { update_host: updateHost, delete_host: deleteHost });

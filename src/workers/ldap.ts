@@ -1,24 +1,36 @@
 /**
  * The `ldap` step module: `ldap:update_host_ou` creates or updates the host's entry under
- * ou=Hosts with its addresses, SSH fingerprints and state. Settings (jarvis.yml `modules.ldap`):
+ * ou=Hosts with its addresses, SSH fingerprints and state; `ldap:delete_host` deletes it. Settings (jarvis.yml `modules.ldap`):
  * `with.url`, `base_dn`, `bind_dn`, `hosts_ou` (default ou=Hosts), `attributes`, `object_classes`,
  * `timeout`; the password only in `env.LDAP_BIND_PASSWORD`. Without `url` the step does nothing.
  */
 import { Attribute, Change, NoSuchObjectError } from "ldapts";
+import type { Client } from "ldapts";
 import { runStepModule, requireField, StepFailure } from "../pipeline/define-step.js";
 import type { Clipboard, StepContext } from "../pipeline/define-step.js";
 import { classifyLdapError, LdapFailure, openLdap } from "./ldap-connect.js";
+import type { LdapSettings } from "./ldap-connect.js";
 import { DEFAULT_OBJECT_CLASSES, hostAttributes, hostDn, mappingFrom } from "./ldap-entry.js";
 
 /** Environment variable holding the bind password. */
 export const LDAP_PASSWORD_ENV = "LDAP_BIND_PASSWORD";
 
-/** Create or update the host's entry; converges (attributes are replaced as a whole). */
-export async function updateHostOu(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
+/** Connection settings and the host entry's DN, read from the step's parameters and environment. */
+interface HostEntryTarget {
+  settings: LdapSettings;
+  dn: string;
+  hostname: string;
+}
+
+/**
+ * Read modules.ldap settings and the host's DN; undefined when LDAP is not configured (the step
+ * then skips). Shared by update_host_ou and delete_host so both refuse the same bad settings.
+ */
+function entryTarget(clipboard: Clipboard, ctx: StepContext): HostEntryTarget | undefined {
   const p = ctx.params;
   if (p.url === undefined) {
-    ctx.log("ldap: not configured (modules.ldap.with.url in jarvis.yml), skipping");
-    return;
+    ctx.log(`ldap: not configured (modules.ldap.with.url in jarvis.yml), skipping ${ctx.task}`);
+    return undefined;
   }
   const text = (key: string, fallback?: string): string => {
     const value = p[key] ?? fallback;
@@ -32,17 +44,34 @@ export async function updateHostOu(clipboard: Clipboard, ctx: StepContext): Prom
   if (!password) throw new StepFailure("E_LDAP_NO_PASSWORD", `ldap: ${LDAP_PASSWORD_ENV} is not set; add modules.ldap.env.${LDAP_PASSWORD_ENV}: \${...} to jarvis.yml`);
   const settings = { url: text("url"), bindDn: text("bind_dn"), password, timeoutMs: (typeof p.timeout === "number" ? p.timeout : 10) * 1000 };
   const hostname = requireField(clipboard, "instance.hostname", "string") as string;
-  const dn = hostDn(hostname, text("hosts_ou", "ou=Hosts"), text("base_dn"));
-  const attributes = hostAttributes(clipboard, mappingFrom(p));
-  const objectClasses = Array.isArray(p.object_classes) ? p.object_classes.map(String) : DEFAULT_OBJECT_CLASSES;
+  return { settings, dn: hostDn(hostname, text("hosts_ou", "ou=Hosts"), text("base_dn")), hostname };
+}
 
-  let client;
+/** Bind, run `fn`, unbind; every failure becomes a StepFailure that says what to check. */
+async function withDirectory<T>(settings: LdapSettings, fn: (client: Client) => Promise<T>): Promise<T> {
+  let client: Client;
   try {
     client = await openLdap(settings);
   } catch (err) {
     throw asStep(err, settings);
   }
   try {
+    return await fn(client);
+  } catch (err) {
+    throw asStep(err, settings);
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+}
+
+/** Create or update the host's entry; converges (attributes are replaced as a whole). */
+export async function updateHostOu(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
+  const target = entryTarget(clipboard, ctx);
+  if (!target) return;
+  const { settings, dn, hostname } = target;
+  const attributes = hostAttributes(clipboard, mappingFrom(ctx.params));
+  const objectClasses = Array.isArray(ctx.params.object_classes) ? ctx.params.object_classes.map(String) : DEFAULT_OBJECT_CLASSES;
+  await withDirectory(settings, async (client) => {
     let exists = true;
     try {
       await client.search(dn, { scope: "base", attributes: ["cn"] });
@@ -54,23 +83,37 @@ export async function updateHostOu(clipboard: Clipboard, ctx: StepContext): Prom
       const changes = Object.entries(attributes).map(([type, values]) => new Change({ operation: "replace", modification: new Attribute({ type, values }) }));
       await client.modify(dn, changes);
       ctx.log(`ldap: updated ${dn}`);
-    } else {
-      try {
-        await client.add(dn, { objectClass: objectClasses, cn: hostname, ...attributes });
-      } catch (err) {
-        if (err instanceof NoSuchObjectError) {
-          throw new StepFailure("E_LDAP_NO_PARENT", `ldap: cannot add ${dn}: its parent ${dn.slice(dn.indexOf(",") + 1)} does not exist; create it or fix modules.ldap.with.base_dn/hosts_ou`);
-        }
-        throw err;
-      }
-      ctx.log(`ldap: created ${dn}`);
+      return;
     }
-  } catch (err) {
-    throw asStep(err, settings);
-  } finally {
-    await client.unbind().catch(() => undefined);
-  }
+    try {
+      await client.add(dn, { objectClass: objectClasses, cn: hostname, ...attributes });
+    } catch (err) {
+      if (err instanceof NoSuchObjectError) {
+        throw new StepFailure("E_LDAP_NO_PARENT", `ldap: cannot add ${dn}: its parent ${dn.slice(dn.indexOf(",") + 1)} does not exist; create it or fix modules.ldap.with.base_dn/hosts_ou`);
+      }
+      throw err;
+    }
+    ctx.log(`ldap: created ${dn}`);
+  });
   return { ...clipboard, ldap: { dn, attributes } };
+}
+
+/** Delete the host's entry under ou=Hosts; converges (an entry already gone is no error). */
+export async function deleteHost(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
+  const target = entryTarget(clipboard, ctx);
+  if (!target) return;
+  const { settings, dn } = target;
+  await withDirectory(settings, async (client) => {
+    try {
+      await client.del(dn);
+      ctx.log(`ldap: deleted ${dn}`);
+    } catch (err) {
+      // No such entry (or no such parent): nothing left to delete, as after an earlier destroy.
+      if (!(err instanceof NoSuchObjectError)) throw err;
+      ctx.log(`ldap: ${dn} does not exist (already deleted)`);
+    }
+  });
+  return { ...clipboard, ldap: { dn, deleted: true } };
 }
 
 function asStep(err: unknown, settings: { url: string; bindDn: string }): StepFailure {
@@ -79,4 +122,4 @@ function asStep(err: unknown, settings: { url: string; bindDn: string }): StepFa
   return new StepFailure(failure.code, `ldap: ${failure.message}`, { retryable: failure.retryable });
 }
 
-runStepModule(import.meta.url, { update_host_ou: updateHostOu });
+runStepModule(import.meta.url, { update_host_ou: updateHostOu, delete_host: deleteHost });

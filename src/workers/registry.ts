@@ -28,13 +28,13 @@ export const builtinWorkers: Readonly<Record<string, BuiltinModule>> = {
   },
   dns: {
     file: "./dns.js",
-    tasks: ["update_host"],
-    summary: "RFC 2136 update (TSIG) of the host's A/AAAA and SSHFP records",
+    tasks: ["update_host", "delete_host"],
+    summary: "RFC 2136 update (TSIG) of the host's A/AAAA and SSHFP records, and their removal",
   },
   ldap: {
     file: "./ldap.js",
-    tasks: ["update_host_ou"],
-    summary: "create or update the host's entry under ou=Hosts",
+    tasks: ["update_host_ou", "delete_host"],
+    summary: "create, update or delete the host's entry under ou=Hosts",
   },
   monitoring: {
     file: "./monitoring.js",

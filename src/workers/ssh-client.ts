@@ -46,9 +46,15 @@ export function sshTarget(clipboard: Clipboard, params: Record<string, unknown>,
   // The local provider's host is this machine: its sshd lets in the user jarvis runs as.
   const defaultUser = host.provider === "local" ? userInfo().username : "root";
   const timeout = params.connect_timeout;
+  // `with.port` is for hosts whose provider does not know the SSH port (a cloud image with sshd
+  // moved off 22, a forwarded port); without it, the provider's ssh_port (else 22) is used.
+  const port = params.port;
+  if (port !== undefined && !(typeof port === "number" && Number.isInteger(port) && port > 0 && port < 65536)) {
+    throw new StepFailure("E_STEP_PARAMS", `ssh: parameter port must be a TCP port number (1-65535), got ${JSON.stringify(port)}; fix modules.<module>.with.port in jarvis.yml`);
+  }
   return {
     address: host.address,
-    port: host.sshPort,
+    port: typeof port === "number" ? port : host.sshPort,
     user: typeof params.user === "string" && params.user !== "" ? params.user : defaultUser,
     identityFile: resolve(typeof params.deploy_key === "string" ? params.deploy_key : DEFAULT_DEPLOY_KEY),
     hostKeys: keys,
