@@ -1,0 +1,156 @@
+/**
+ * Chat text to a command. The text is only ever split into words here and handed to RunControl as
+ * plain strings: chat input never reaches a shell. Anything odd (control characters, over-long
+ * lines, unbalanced quotes, wrong argument counts) gets a clear one-line error instead of a guess.
+ */
+
+/** Every command the bot knows, with its argument shape and whether it changes anything. */
+export const COMMANDS = {
+  deploy: { args: "<source>", min: 1, max: 1, mutating: true, help: "deploy a new host from a design (file, https URL, gist:ID, cn=host)" },
+  redeploy: { args: "<host>", min: 1, max: 1, mutating: true, help: "rebuild a host from its design" },
+  destroy: { args: "<host>", min: 1, max: 1, mutating: true, help: "delete a host" },
+  run: { args: "<pipeline> <source>", min: 2, max: 2, mutating: true, help: "run any pipeline on a design" },
+  retry: { args: "<host>", min: 1, max: 1, mutating: true, help: "retry a failed run from its failed step" },
+  cancel: { args: "<host>", min: 1, max: 1, mutating: true, help: "cancel a queued or running run" },
+  status: { args: "[host]", min: 0, max: 1, mutating: false, help: "where the work on a host (or every host) stands" },
+  log: { args: "<host>", min: 1, max: 1, mutating: false, help: "the last lines of the latest run's log" },
+  clipboard: { args: "<host> [step]", min: 1, max: 2, mutating: false, help: "the clipboard after a step (default: latest)" },
+  diff: { args: "<host> <step>", min: 2, max: 2, mutating: false, help: "what a step changed on the clipboard" },
+  history: { args: "<host>", min: 1, max: 1, mutating: false, help: "the runs of a host, newest first" },
+  pipelines: { args: "", min: 0, max: 0, mutating: false, help: "the pipelines jarvis knows" },
+  help: { args: "[command]", min: 0, max: 1, mutating: false, help: "this list, or one command's usage" },
+  whoami: { args: "", min: 0, max: 0, mutating: false, help: "the identity and roles jarvis sees for you" },
+} as const;
+
+/** A command verb. */
+export type Verb = keyof typeof COMMANDS;
+
+/** A parsed command. */
+export interface Command {
+  verb: Verb;
+  args: string[];
+  /** The command text as written (after the address), for the audit log. */
+  text: string;
+}
+
+/** What came of a line of chat. */
+export type ParseResult =
+  | { kind: "ignored" }
+  | { kind: "command"; command: Command }
+  | { kind: "error"; message: string; text: string };
+
+/** Longest command accepted, in UTF-8 bytes; a design source or host name is never longer. */
+export const MAX_COMMAND_BYTES = 1024;
+
+/** The one-line help unknown commands get. */
+export const SHORT_HELP = `commands: ${Object.keys(COMMANDS).join(", ")} (say "help <command>" for one)`;
+
+/** True for verbs that change something, which the ACL denies unless allowed. */
+export function isMutating(verb: Verb): boolean {
+  return COMMANDS[verb].mutating;
+}
+
+/** "deploy <source>": a command's usage line. */
+export function usage(verb: Verb): string {
+  const spec = COMMANDS[verb];
+  return `${verb}${spec.args ? ` ${spec.args}` : ""}: ${spec.help}`;
+}
+
+/**
+ * Parse one line of chat. In a room the line must be addressed to the bot ("jarvis: status",
+ * "jarvis, status", "@jarvis status"); in a direct message the address is optional.
+ */
+export function parseChatLine(line: string, botName: string, direct: boolean): ParseResult {
+  const text = stripFormatting(line).trim();
+  const body = stripAddress(text, botName);
+  if (body === undefined && !direct) return { kind: "ignored" };
+  return parseCommand(body ?? text);
+}
+
+/** Parse a command without address ("status loki"). */
+export function parseCommand(input: string): ParseResult {
+  const text = input.trim();
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_COMMAND_BYTES) {
+    return { kind: "error", text: text.slice(0, 80), message: `command too long (${bytes} bytes, limit ${MAX_COMMAND_BYTES}); put long designs in a file or URL and deploy that` };
+  }
+   
+  const control = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u.exec(text);
+  if (control) {
+    const code = control[0].codePointAt(0)!.toString(16).padStart(4, "0");
+    return { kind: "error", text, message: `command contains control character U+${code} at position ${control.index + 1}; type it again as plain text` };
+  }
+  if (text === "") return { kind: "error", text, message: SHORT_HELP };
+  const words = splitWords(text);
+  if (typeof words === "string") return { kind: "error", text, message: words };
+  const [first = "", ...args] = words;
+  const verb = first.toLowerCase();
+  if (!Object.hasOwn(COMMANDS, verb)) {
+    return { kind: "error", text, message: `unknown command '${visible(first)}'; ${SHORT_HELP}` };
+  }
+  const typed = verb as Verb;
+  const spec = COMMANDS[typed];
+  if (args.length < spec.min || args.length > spec.max) {
+    return { kind: "error", text, message: `usage: ${usage(typed)}` };
+  }
+  if (args.some((a) => a === "")) return { kind: "error", text, message: `empty argument; usage: ${usage(typed)}` };
+  return { kind: "command", command: { verb: typed, args, text } };
+}
+
+/** Split on whitespace, honouring "double" and 'single' quotes and backslash escapes. */
+export function splitWords(text: string): string[] | string {
+  const words: string[] = [];
+  let current = "";
+  let inWord = false;
+  let quote: '"' | "'" | undefined;
+  const chars = [...text];
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i]!;
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      else if (ch === "\\" && quote === '"' && i + 1 < chars.length) current += chars[++i]!;
+      else current += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inWord = true;
+    } else if (ch === "\\" && i + 1 < chars.length) {
+      current += chars[++i]!;
+      inWord = true;
+    } else if (/\s/u.test(ch)) {
+      if (inWord) words.push(current);
+      current = "";
+      inWord = false;
+    } else {
+      current += ch;
+      inWord = true;
+    }
+  }
+  if (quote) return `unbalanced ${quote === '"' ? "double" : "single"} quote; close it or remove it`;
+  if (inWord) words.push(current);
+  return words;
+}
+
+/** The command after "jarvis:", "jarvis," or "@jarvis"; undefined when not addressed to the bot. */
+function stripAddress(text: string, botName: string): string | undefined {
+  const lower = text.toLowerCase();
+  const name = botName.toLowerCase();
+  for (const prefix of [name, `@${name}`]) {
+    if (!lower.startsWith(prefix)) continue;
+    const rest = text.slice(prefix.length);
+    const m = /^\s*[:,]\s*|^\s+(?=\S)/u.exec(rest);
+    if (m && (prefix.startsWith("@") || /[:,]/.test(m[0]))) return rest.slice(m[0].length);
+  }
+  return undefined;
+}
+
+/** Remove IRC formatting codes (bold, colour, reset, italics, underline, reverse). */
+function stripFormatting(text: string): string {
+   
+  return text.replace(/\u0003(\d{1,2}(,\d{1,2})?)?|[\u0002\u000f\u0011\u001d\u001e\u001f\u0016]/g, "");
+}
+
+/** A word as safe to echo back: control characters shown as code points, and at most 40 characters. */
+function visible(word: string): string {
+  const shown = [...word].slice(0, 40).join("");
+  return shown.length < word.length ? `${shown}…` : shown;
+}
