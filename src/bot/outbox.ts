@@ -53,10 +53,10 @@ export function cutText(text: string, maxLineBytes: number, maxLines: number, po
     out.push(fitted);
   }
   if (cutAny) {
-    const more = lines.length > out.length ? `${lines.length - out.length} more lines` : "cut";
-    const tail = `… (${more}${pointer ? `; ${pointer}` : ""})`;
+    // The pointer takes the last line's place, so that line counts among the ones not shown.
     if (out.length >= maxLines) out.pop();
-    out.push(fitBytes(tail, maxLineBytes));
+    const more = lines.length > out.length ? `${lines.length - out.length} more lines` : "cut";
+    out.push(fitBytes(`… (${more}${pointer ? `; ${pointer}` : ""})`, maxLineBytes));
   }
   return out;
 }

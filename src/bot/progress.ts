@@ -21,7 +21,8 @@ export class StageTracker {
   /** Note the stage of a step event; forget runs that finished. */
   observe(event: RunEvent): StepPosition | undefined {
     if (event.type === "step-started" || event.type === "step-finished" || event.type === "step-retry") {
-      if (event.type === "step-started") this.stages.set(event.run.id, event.step);
+      // on_failure steps (index past the main list) do not move where the run stopped.
+      if (event.type === "step-started" && event.step.index < event.step.total) this.stages.set(event.run.id, event.step);
       return event.step;
     }
     const stage = this.stages.get(event.run.id);
@@ -38,21 +39,26 @@ export function formatRunEvent(event: RunEvent, stage: StepPosition | undefined,
     case "run-started":
       return `${host}: ${run.pipeline} started (run ${run.id}, ${run.totalSteps} steps, by ${run.requestedBy})`;
     case "step-started":
-      return `${host}: ${event.step.index}/${event.step.total} ${event.step.name}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`;
+      return `${host}: ${stageText(event.step)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`;
     case "step-retry":
-      return `${host}: ${event.step.index}/${event.step.total} ${event.step.name} failed (attempt ${event.attempt}), retrying in ${Math.round(event.waitMs / 1000)}s: ${lastLine(event.error)}`;
+      return `${host}: ${stageText(event.step)} failed (attempt ${event.attempt}), retrying in ${Math.round(event.waitMs / 1000)}s: ${lastLine(event.error)}`;
     case "step-log":
     case "step-finished":
       return undefined;
     case "run-finished": {
       const elapsed = run.startedAt && run.finishedAt ? ` in ${formatDuration(run.finishedAt - run.startedAt)}` : "";
-      const where = stage ? `${stage.index}/${stage.total} ${stage.name}` : `step ${run.stepIndex + 1}/${run.totalSteps}`;
+      const where = stage ? stageText(stage) : `step ${run.stepIndex + 1}/${run.totalSteps}`;
       if (run.state === "succeeded") return `${host}: ${run.pipeline} succeeded${elapsed} (run ${run.id})`;
       if (run.state === "cancelled") return `${host}: ${run.pipeline} cancelled at ${where} (run ${run.id})`;
       const error = run.error ? lastLine(run.error.message) : "no error message";
       return `${host}: ${run.pipeline} FAILED at ${where}: ${error} — inspect: ${botName}: clipboard ${host} | ${botName}: log ${host} | ${botName}: retry ${host}`;
     }
   }
+}
+
+/** "5/19 dns:update_host" (positions are 0-based); on_failure steps show their name only. */
+export function stageText(step: StepPosition): string {
+  return step.index < step.total ? `${step.index + 1}/${step.total} ${step.name}` : step.name;
 }
 
 /** "4s", "2m05s", "1h02m". */
