@@ -8,10 +8,16 @@
  * pending -> running, stopping -> stopped, shutting-down -> terminated, a few polls per change;
  * RunInstances honours ClientToken idempotency. The real @aws-sdk/client-ec2 reaches it through
  * its `endpoint` setting.
+ *
+ * With the `sshPort` option each instance is reachable for real: its public address is 127.0.0.1
+ * and it runs an OpenSSH sshd on that port (instance-sshd.ts) authorising the keys of its
+ * cloud-init user data (`ssh_authorized_keys`); it stays `pending` until that sshd answers, and
+ * stopping or terminating it stops the sshd.
  */
 import { createHash, createHmac, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { InstanceSshds } from "./instance-sshd.js";
 
 const NS = "http://ec2.amazonaws.com/doc/2016-11-15/";
 const STATE_CODES: Record<string, number> = { pending: 0, running: 16, "shutting-down": 32, terminated: 48, stopping: 64, stopped: 80 };
@@ -45,6 +51,8 @@ export interface Ec2ApiOptions {
   instanceLimit?: number;
   /** Known AMIs (default ami-0123456789abcdef0). */
   images?: string[];
+  /** Give each running instance a real sshd on 127.0.0.1 at this port (one running instance at a time). */
+  sshPort?: number;
 }
 
 /** A running server and its handles for tests. */
@@ -54,6 +62,8 @@ export interface Ec2Api {
   instances: Map<string, FakeInstance>;
   /** The Action of every request, in order. */
   actions: string[];
+  /** The instances' sshds when `sshPort` is set (their start errors explain an instance stuck pending). */
+  sshds: InstanceSshds | undefined;
   /** Answer the next `n` requests with RequestLimitExceeded (HTTP 503). */
   throttle(n: number): void;
   close(): Promise<void>;
@@ -71,11 +81,20 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
   const actions: string[] = [];
   let throttled = 0;
   let seq = 1;
+  const sshds = options.sshPort === undefined ? undefined : new InstanceSshds(options.sshPort);
 
   const advance = (i: FakeInstance): void => {
     const step = i.next[0];
     if (!step) return;
-    if (--step.after > 0) return;
+    if (step.after > 1) {
+      step.after--;
+      return;
+    }
+    if (sshds && step.state === "running" && !sshds.isUp(i.instanceId)) {
+      // Running means SSH answers: stay pending until the instance's sshd is up.
+      sshds.ensure(i.instanceId, authorizedKeys(i.userData));
+      return;
+    }
     i.state = step.state;
     i.next.shift();
   };
@@ -137,7 +156,7 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
           state: "pending",
           next: [{ state: "running", after: polls }],
           privateIp: `10.0.0.${(n % 250) + 2}`,
-          publicIp: `198.51.100.${(n % 250) + 2}`,
+          publicIp: sshds ? "127.0.0.1" : `198.51.100.${(n % 250) + 2}`,
           keyName: form.get("KeyName") ?? undefined,
           availabilityZone: az,
           userData: form.get("UserData") ?? undefined,
@@ -181,6 +200,7 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
           if (action === "TerminateInstances" && i.state !== "terminated") [i.state, i.next] = ["shutting-down", [{ state: "terminated", after: polls }]];
           return `<item><instanceId>${id}</instanceId>${stateXml("currentState", i.state)}${stateXml("previousState", previous)}</item>`;
         });
+        if (action !== "StartInstances") for (const id of ids) await sshds?.stop(id);
         return ok(action, `<instancesSet>${changes.join("")}</instancesSet>`);
       }
       case "CreateTags": {
@@ -211,14 +231,17 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
     region,
     instances,
     actions,
+    sshds,
     throttle: (n) => {
       throttled = n;
     },
-    close: () =>
-      new Promise((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await sshds?.stopAll();
+    },
   };
 }
 
@@ -243,6 +266,22 @@ function checkSignature(req: IncomingMessage, body: string, options: Ec2ApiOptio
   for (const part of [scopeRegion!, service!, "aws4_request"]) key = hmac(key, part);
   const expected = createHmac("sha256", key).update(toSign).digest("hex");
   return expected === signature ? undefined : "AWS was not able to validate the provided access credentials";
+}
+
+/** The `ssh_authorized_keys` of a base64 cloud-config user data (as ec2.ts writes it). */
+function authorizedKeys(userData: string | undefined): string[] {
+  if (!userData) return [];
+  const text = Buffer.from(userData, "base64").toString("utf8");
+  const keys: string[] = [];
+  let inList = false;
+  for (const line of text.split("\n")) {
+    if (/^ssh_authorized_keys:\s*$/.test(line)) inList = true;
+    else if (inList && /^\s+-\s+/.test(line)) {
+      const item = line.replace(/^\s+-\s+/, "").trim();
+      keys.push(item.startsWith('"') ? (JSON.parse(item) as string) : item);
+    } else if (!/^\s/.test(line)) inList = false;
+  }
+  return keys;
 }
 
 function reservation(reservationId: string, list: FakeInstance[]): string {

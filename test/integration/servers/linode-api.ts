@@ -5,9 +5,14 @@
  * a bad token, 429 with Retry-After. Instances go provisioning -> booting -> running, and
  * shutting_down -> offline, advancing each time a client looks at them (a few polls), so clients
  * exercise their waits. The real @linode/api-v4 SDK talks to it through its API root.
+ *
+ * With the `sshPort` option each Linode is reachable for real: its address is 127.0.0.1 and it
+ * runs an OpenSSH sshd on that port (instance-sshd.ts) authorising its `authorized_keys`; it stays
+ * `booting` until that sshd answers, and shutting down or deleting it stops the sshd.
  */
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { InstanceSshds } from "./instance-sshd.js";
 
 /** One Linode as the server keeps it. */
 export interface FakeLinode {
@@ -38,6 +43,8 @@ export interface LinodeApiOptions {
   instanceLimit?: number;
   /** Seconds sent in Retry-After on 429 (default 1). */
   retryAfterSeconds?: number;
+  /** Give each running Linode a real sshd on 127.0.0.1 at this port (one running Linode at a time). */
+  sshPort?: number;
 }
 
 /** A running server and its handles for tests. */
@@ -49,6 +56,8 @@ export interface LinodeApi {
   requests: string[];
   /** Authorization headers seen (to prove which token was sent). */
   authHeaders: string[];
+  /** The instances' sshds when `sshPort` is set (their start errors explain a Linode stuck booting). */
+  sshds: InstanceSshds | undefined;
   /** Answer the next `n` requests with 429 Too Many Requests. */
   throttle(n: number): void;
   /** Answer the next `n` requests with this 5xx status. */
@@ -70,12 +79,18 @@ export async function startLinodeApi(options: LinodeApiOptions): Promise<LinodeA
   let failing = 0;
   let failStatus = 503;
   let nextId = 1000;
+  const sshds = options.sshPort === undefined ? undefined : new InstanceSshds(options.sshPort);
 
   const advance = (l: FakeLinode): void => {
     const step = l.next[0];
     if (!step) return;
     if (step.after > 1) {
       step.after--;
+      return;
+    }
+    if (sshds && step.status === "running" && !sshds.isUp(String(l.id))) {
+      // Running means SSH answers: keep booting until the Linode's sshd is up.
+      sshds.ensure(String(l.id), l.authorized_keys);
       return;
     }
     l.status = step.status;
@@ -146,7 +161,7 @@ export async function startLinodeApi(options: LinodeApiOptions): Promise<LinodeA
         type: b.type,
         image: typeof b.image === "string" ? b.image : null,
         status: "provisioning",
-        ipv4: [`203.0.113.${(id % 250) + 1}`],
+        ipv4: [sshds ? "127.0.0.1" : `203.0.113.${(id % 250) + 1}`],
         ipv6: `2001:db8::${id.toString(16)}/128`,
         tags: Array.isArray(b.tags) ? b.tags.map(String) : [],
         authorized_keys: Array.isArray(b.authorized_keys) ? b.authorized_keys.map(String) : [],
@@ -169,12 +184,14 @@ export async function startLinodeApi(options: LinodeApiOptions): Promise<LinodeA
     }
     if (!action && req.method === "DELETE") {
       instances.delete(l.id);
+      await sshds?.stop(String(l.id));
       return send(200, {});
     }
     if (action === "shutdown" && req.method === "POST") {
       if (l.status === "running" || l.status === "booting") {
         l.status = "shutting_down";
         l.next = [{ status: "offline", after: polls }];
+        await sshds?.stop(String(l.id));
       }
       return send(200, {});
     }
@@ -202,6 +219,7 @@ export async function startLinodeApi(options: LinodeApiOptions): Promise<LinodeA
     instances,
     requests,
     authHeaders,
+    sshds,
     throttle: (n) => {
       throttled = n;
     },
@@ -209,11 +227,13 @@ export async function startLinodeApi(options: LinodeApiOptions): Promise<LinodeA
       failing = n;
       failStatus = status;
     },
-    close: () =>
-      new Promise((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await sshds?.stopAll();
+    },
   };
 }
 
