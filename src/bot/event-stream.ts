@@ -6,6 +6,7 @@
 /** A stream of values of type T that can be listened to or iterated. */
 export class EventStream<T> implements AsyncIterable<T> {
   private readonly listeners = new Set<(value: T) => void>();
+  private readonly enders = new Set<() => void>();
   private closed = false;
 
   /** Deliver a value to every listener and iterator; ignored after close(). */
@@ -23,8 +24,9 @@ export class EventStream<T> implements AsyncIterable<T> {
   /** End the stream: iterators finish, listeners are dropped. */
   close(): void {
     this.closed = true;
-    for (const listener of [...this.listeners]) listener(END as T);
     this.listeners.clear();
+    for (const end of [...this.enders]) end();
+    this.enders.clear();
   }
 
   /** Iterate values emitted from now on; keeps at most `limit` unread values (oldest dropped). */
@@ -32,14 +34,21 @@ export class EventStream<T> implements AsyncIterable<T> {
     const buffer: T[] = [];
     let wake: (() => void) | undefined;
     let done = this.closed;
-    const off = this.on((value) => {
-      if (value === (END as T)) done = true;
-      else {
-        buffer.push(value);
-        if (buffer.length > limit) buffer.shift();
-      }
+    const listener = (value: T): void => {
+      buffer.push(value);
+      if (buffer.length > limit) buffer.shift();
       wake?.();
-    });
+    };
+    const end = (): void => {
+      done = true;
+      wake?.();
+    };
+    this.listeners.add(listener);
+    this.enders.add(end);
+    const off = (): void => {
+      this.listeners.delete(listener);
+      this.enders.delete(end);
+    };
     return {
       next: async (): Promise<IteratorResult<T>> => {
         for (;;) {
@@ -60,6 +69,3 @@ export class EventStream<T> implements AsyncIterable<T> {
     };
   }
 }
-
-// A private marker that tells iterators the stream has ended.
-const END: unique symbol = Symbol("end");

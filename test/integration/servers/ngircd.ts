@@ -1,0 +1,91 @@
+/**
+ * A real ngircd for tests: generated configuration in a temp dir, a free loopback port, started in
+ * the foreground (-n) and stopped (SIGTERM, then SIGKILL) afterwards. restart() stops and starts
+ * it on the same port, for tests of reconnecting clients. Flood penalties are off so tests and the
+ * bench measure jarvis, not the server's throttling.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, waitForPort } from "../../helpers/net.js";
+
+/** A running ngircd. */
+export interface Ngircd {
+  port: number;
+  /** Stop the server (clients see their connections close). */
+  stop(): Promise<void>;
+  /** Start it again on the same port. */
+  start(): Promise<void>;
+  /** Stop it for good and remove its files. */
+  close(): Promise<void>;
+}
+
+/** Start an ngircd on a free loopback port. */
+export async function startNgircd(): Promise<Ngircd> {
+  const dir = mkdtempSync(join(tmpdir(), "jarvis-ngircd-"));
+  const port = await freePort();
+  const conf = join(dir, "ngircd.conf");
+  const root = process.getuid?.() === 0;
+  writeFileSync(join(dir, "motd"), "jarvis test server\n");
+  writeFileSync(
+    conf,
+    `[Global]
+Name = irc.jarvis.test
+Info = jarvis test server
+Listen = 127.0.0.1
+Ports = ${port}
+MotdFile = ${join(dir, "motd")}
+PidFile = ${join(dir, "ngircd.pid")}
+${root ? "ServerUID = nobody\nServerGID = nogroup\n" : ""}
+[Limits]
+MaxConnectionsIP = 0
+MaxNickLength = 30
+MaxPenaltyTime = 0
+PingTimeout = 120
+PongTimeout = 20
+
+[Options]
+DNS = no
+Ident = no
+PAM = no
+OperCanUseMode = yes
+`,
+  );
+  let child: ChildProcess | undefined;
+  let stderr = "";
+  const start = async (): Promise<void> => {
+    const proc = spawn("ngircd", ["-n", "-f", conf], { stdio: ["ignore", "ignore", "pipe"] });
+    proc.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    child = proc;
+    try {
+      await waitForPort(port, "127.0.0.1", 20_000);
+    } catch (err) {
+      throw new Error(`ngircd did not start on ${port}: ${stderr}`, { cause: err });
+    }
+  };
+  const stop = async (): Promise<void> => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const kill = setTimeout(() => proc.kill("SIGKILL"), 5_000);
+      proc.once("exit", () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      proc.kill("SIGTERM");
+    });
+  };
+  await start();
+  return {
+    port,
+    stop,
+    start,
+    async close() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
