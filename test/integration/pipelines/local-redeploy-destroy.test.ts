@@ -2,7 +2,7 @@
 // a real sshd (the local host), named, slapd and Alertmanager the test starts. Needs
 // `npx tsc -p .` first (npm test builds).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeJarvisEnv } from "../../helpers/jarvis-env.js";
 import type { JarvisEnv } from "../../helpers/jarvis-env.js";
@@ -39,6 +39,7 @@ describe("redeploy.yml and destroy.yml with the local provider, real sshd, bind9
   afterAll(async () => {
     for (const env of envs) {
       for (const host of ["vali", "odin"]) await runStep("providers/local-step", "delete", { instance: { hostname: host } }, { cwd: env.dir });
+      rmSync(env.dir, { recursive: true, force: true });
     }
     await s?.stop();
   });

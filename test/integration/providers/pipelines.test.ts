@@ -82,6 +82,10 @@ describe("destroy pipeline through the CLI", () => {
     const run = await jarvis("run", "destroy", design("loki", instance));
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(linode.instances.size).toBe(0);
+    // Powered off before it was deleted, so it stopped serving first.
+    const shutdown = linode.requests.findIndex((r) => /^POST \/v4\/linode\/instances\/\d+\/shutdown$/.test(r));
+    expect(shutdown).toBeGreaterThan(-1);
+    expect(linode.requests.findIndex((r) => /^DELETE \/v4\/linode\/instances\/\d+$/.test(r))).toBeGreaterThan(shutdown);
     const status = await jarvis("status", "loki", "--json");
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain("succeeded");
@@ -98,7 +102,8 @@ describe("destroy pipeline through the CLI", () => {
     const run = await jarvis("run", "destroy", design("hel", instance));
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect([...ec2.instances.values()].every((i) => i.state === "shutting-down" || i.state === "terminated")).toBe(true);
-    expect(ec2.actions).toContain("TerminateInstances");
+    expect(ec2.actions.indexOf("StopInstances")).toBeGreaterThan(-1);
+    expect(ec2.actions.indexOf("TerminateInstances")).toBeGreaterThan(ec2.actions.indexOf("StopInstances"));
     expect(run.stdout + run.stderr).not.toContain(SECRET);
   });
 
