@@ -69,7 +69,7 @@ export class MatrixAdapter extends AdapterBase {
     this.client.on("room.invite", (roomId: string, event: RoomEvent) => void this.onInvite(roomId, event));
   }
 
-  /** Start syncing; resolves after the first sync (or its first failure: retrying goes on). */
+  /** Start syncing; resolves once the homeserver accepted the token and the configured rooms. */
   async connect(): Promise<void> {
     this.setState({ kind: "connecting" });
     this.startedAt = Date.now();
@@ -79,6 +79,11 @@ export class MatrixAdapter extends AdapterBase {
       this.userId = await this.client.getUserId();
       for (const room of this.config.rooms) await this.client.joinRoom(room);
       await this.client.start();
+      // whoami and the joins went through, so the homeserver is there; a sync with a token
+      // long-polls until something happens, and need not be waited for.
+      if (this.state.kind === "connecting") this.setState({ kind: "connected" });
+      this.firstConnect?.resolve();
+      this.firstConnect = undefined;
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
       const code = (err as { body?: { errcode?: string } }).body?.errcode;
