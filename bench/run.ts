@@ -1,16 +1,18 @@
 /**
  * `npm run bench`: every benchmark, figures printed next to their floor and goal. Nothing here is
  * asserted: these machines are noisy, so figures are for people to read and compare.
- * Pass names to run a subset: `npm run bench -- steps concurrency`.
+ * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat`.
  */
 import { benchStepOverhead } from "./step-overhead.js";
 import { benchConcurrency } from "./concurrency.js";
 import { benchClipboardSize } from "./clipboard-size.js";
+import { benchChatRoundTrip } from "./chat-roundtrip.js";
 
 const benches: Record<string, () => Promise<void>> = {
   steps: benchStepOverhead,
   concurrency: benchConcurrency,
   clipboard: benchClipboardSize,
+  chat: benchChatRoundTrip,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,11 +1,13 @@
 /**
  * `jarvis start`: the long-lived service. It executes queued runs, picks up every run that was
  * interrupted, and runs the chat front (the console when no network is configured). SIGTERM or
- * SIGINT stops it cleanly: in-flight steps are stopped and their runs resumed by the next start.
+ * SIGINT stops it cleanly: the bot leaves its networks, in-flight steps are stopped and their runs
+ * are resumed by the next start.
  */
 import { resolve } from "node:path";
 import { openJarvis } from "../service.js";
 import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
+import { startBot } from "../bot/bot.js";
 import { EXIT } from "./exit-codes.js";
 import { usageError } from "./command.js";
 import type { Command } from "./command.js";
@@ -23,6 +25,7 @@ export const startCommand: Command = {
     const key = await ensureDeployKey(resolve(config.baseDir, typeof keySetting === "string" ? keySetting : DEFAULT_DEPLOY_KEY));
     const jarvis = await openJarvis(config, { execute: true });
     ctx.err(`jarvis: deploy key ${key.path}`);
+    const bot = await startBot(jarvis);
     ctx.err(`jarvis: started (store ${config.store.path}, pipelines in ${config.pipelines.dirs.join(", ")})`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
@@ -32,6 +35,8 @@ export const startCommand: Command = {
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));
     });
+    // Leave the networks first, so nobody is told about steps that are about to be stopped.
+    await bot.close();
     await jarvis.close();
     return EXIT.ok;
   },
