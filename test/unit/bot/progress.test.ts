@@ -21,6 +21,8 @@ const run: RunRecord = {
   leaseOwner: null,
   leaseExpiresAt: null,
   cancelRequested: false,
+  group: null,
+  after: [],
 };
 
 describe("formatRunEvent", () => {
