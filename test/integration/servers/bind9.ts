@@ -2,13 +2,13 @@
  * A real named (bind9) for tests: one primary zone that accepts RFC 2136 updates signed with a
  * TSIG key made by tsig-keygen, on a free loopback port, in a temp directory; `stop()` ends it.
  */
-import { execFile, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort, waitForPort } from "../../helpers/net.js";
+import { freePort } from "../../helpers/net.js";
+import { startDaemon } from "../../helpers/daemon.js";
 
 const run = promisify(execFile);
 
@@ -63,15 +63,7 @@ zone "${zone}" {
 ns IN A 127.0.0.1
 `,
   );
-  const child: ChildProcess = spawn("/usr/sbin/named", ["-g", "-n", "1", "-c", join(dir, "named.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
-  try {
-    await waitForPort(port, "127.0.0.1", 30_000);
-  } catch (err) {
-    child.kill("SIGKILL");
-    throw new Error(`named did not start: ${String(err)}\n${log}`);
-  }
+  const daemon = await startDaemon("named", "/usr/sbin/named", ["-g", "-n", "1", "-c", join(dir, "named.conf")], port, 30_000);
   return {
     port,
     zone,
@@ -83,13 +75,7 @@ ns IN A 127.0.0.1
       return out.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "").sort();
     },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await daemon.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -3,13 +3,13 @@
  * an mdb database in a temp directory, base entries loaded with slapadd (dc=example,dc=test with
  * ou=Hosts), listening on a free loopback port; `stop()` ends it.
  */
-import { execFile, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort, waitForPort } from "../../helpers/net.js";
+import { freePort } from "../../helpers/net.js";
+import { startDaemon } from "../../helpers/daemon.js";
 
 const run = promisify(execFile);
 
@@ -66,15 +66,7 @@ ${extraLdif ? `\n${extraLdif.trim()}\n` : ""}`;
   writeFileSync(join(dir, "base.ldif"), ldif);
   await run("/usr/sbin/slapadd", ["-f", conf, "-l", join(dir, "base.ldif")]);
   const url = `ldap://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn("/usr/sbin/slapd", ["-h", `${url}/`, "-f", conf, "-d", "0"], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
-  try {
-    await waitForPort(port, "127.0.0.1", 30_000);
-  } catch (err) {
-    child.kill("SIGKILL");
-    throw new Error(`slapd did not start: ${String(err)}\n${log}`);
-  }
+  const daemon = await startDaemon("slapd", "/usr/sbin/slapd", ["-h", `${url}/`, "-f", conf, "-d", "0"], port, 30_000);
   return {
     url,
     port,
@@ -87,13 +79,7 @@ ${extraLdif ? `\n${extraLdif.trim()}\n` : ""}`;
       return out.stdout;
     },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await daemon.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -3,14 +3,14 @@
  * its own host key and authorised keys in a temp directory, on a free loopback port, with the
  * same configuration the local provider writes; `stop()` ends it.
  */
-import { execFile, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { sshdConfig } from "../../../src/providers/local.js";
-import { freePort, waitForPort } from "../../helpers/net.js";
+import { freePort } from "../../helpers/net.js";
+import { startDaemon } from "../../helpers/daemon.js";
 
 const run = promisify(execFile);
 
@@ -32,27 +32,13 @@ export async function startSshd(authorizedKeys: string[]): Promise<SshdServer> {
   writeFileSync(join(dir, "authorized_keys"), `${authorizedKeys.join("\n")}\n`, { mode: 0o600 });
   writeFileSync(join(dir, "sshd_config"), sshdConfig(dir, "127.0.0.1", port));
   if (!existsSync("/run/sshd") && process.getuid?.() === 0) mkdirSync("/run/sshd", { mode: 0o755 });
-  const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
-  try {
-    await waitForPort(port, "127.0.0.1", 20_000);
-  } catch (err) {
-    child.kill("SIGKILL");
-    throw new Error(`sshd did not start: ${String(err)}\n${log}`);
-  }
+  const daemon = await startDaemon("sshd", "/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], port, 20_000);
   return {
     port,
     dir,
     hostKey: readFileSync(join(dir, "ssh_host_ed25519_key.pub"), "utf8").split(" ").slice(0, 2).join(" "),
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await daemon.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
