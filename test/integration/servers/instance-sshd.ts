@@ -4,7 +4,8 @@
  * port with `modules.ssh.with.port`, as an operator would for images with sshd off 22), with a host
  * key of its own and the keys the instance was created with authorised. The port is shared, so one
  * instance per server runs sshd at a time; starts and stops are serialised so a redeploy's new
- * instance gets the port once the old one's sshd has exited.
+ * instance gets the port once the old one's sshd has exited. (Not test/helpers/daemon.ts: on a
+ * fixed port, readiness must race the sshd's exit, or a port still held elsewhere looks ready.)
  */
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
