@@ -5,17 +5,19 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseYamlMapping, dumpYaml } from "../src/clipboard/yaml.js";
-import { benchJarvis, repeatedPipeline, report, timed } from "./lib.js";
+import { benchJarvis, report, timed } from "./lib.js";
 
 const STEPS = 20;
 const who = { identity: "bench", origin: "bench" };
 
 /** Run the clipboard-size benchmark and print its figures. */
 export async function benchClipboardSize(): Promise<void> {
-  const { jarvis, dir, cleanup } = await benchJarvis({ big: repeatedPipeline("noop:pass", STEPS) });
+  // Each step adds a key, so every output is new: parsed, checked and stored like real work.
+  const pipeline = `steps:\n${Array.from({ length: STEPS }, (_, i) => `  - stamp:${i}\n`).join("")}`;
+  const { jarvis, dir, cleanup } = await benchJarvis({ big: pipeline });
   try {
     const inventory: Record<string, unknown> = {};
-    for (let i = 0; inventory && Object.keys(inventory).length < 40_000; i++) {
+    for (let i = 0; i < 50_000; i++) {
       inventory[`pkg${i}`] = { version: `1.${i}.0`, arch: "amd64", description: "a package of the host's inventory" };
     }
     const yaml = dumpYaml({ instance: { hostname: "bigloki" }, inventory });

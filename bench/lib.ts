@@ -21,6 +21,7 @@ export async function benchJarvis(pipelines: Record<string, string>): Promise<{ 
         store: { path: join(dir, "jarvis.sqlite") },
         steps: { dirs: [join(root, "bench/steps")] },
         pipelines: { dirs: [join(dir, "pipelines")] },
+        sources: { max_bytes: 64 * 1024 * 1024 },
       },
       source: "bench",
       lineOf: () => undefined,

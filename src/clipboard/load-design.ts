@@ -38,7 +38,12 @@ export async function loadDesign(ref: string, sources: DesignSource[], options: 
     );
   }
   const fetched = await source.fetch(ref, options.signal ?? new AbortController().signal);
-  return loadDesignText(fetched.text, fetched.origin, options);
+  // The source already held the document to its configured size limit (sources.max_bytes).
+  return loadDesignText(fetched.text, fetched.origin, { maxBytes: options.maxBytes ?? Math.max(DEFAULT_DESIGN_MAX_BYTES, byteLength(fetched.text)) });
+}
+
+function byteLength(text: string | Buffer): number {
+  return typeof text === "string" ? Buffer.byteLength(text) : text.length;
 }
 
 /** One host of a loaded design, with the hosts whose runs must succeed before its run starts. */
@@ -54,8 +59,10 @@ export async function loadDesigns(ref: string, sources: DesignSource[], options:
   const source = sources.find((s) => s.accepts(ref));
   if (!source) return [{ ...(await loadDesign(ref, sources, options)), after: [] }];
   const fetched = await source.fetch(ref, options.signal ?? new AbortController().signal);
-  const parsed = parseYamlMapping(fetched.text, fetched.origin, { maxBytes: options.maxBytes ?? DEFAULT_DESIGN_MAX_BYTES });
-  if (parsed.value.instances === undefined) return [{ ...loadDesignText(fetched.text, fetched.origin, options), after: [] }];
+  // The source already held the document to its configured size limit (sources.max_bytes).
+  const limits = { maxBytes: options.maxBytes ?? Math.max(DEFAULT_DESIGN_MAX_BYTES, byteLength(fetched.text)) };
+  const parsed = parseYamlMapping(fetched.text, fetched.origin, limits);
+  if (parsed.value.instances === undefined) return [{ ...loadDesignText(fetched.text, fetched.origin, limits), after: [] }];
   const members = planCluster(parsed.value, fetched.origin, parsed.lineOf);
   const instances = parsed.value.instances as unknown[];
   return members.map((member) => {

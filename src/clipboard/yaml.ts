@@ -55,7 +55,9 @@ export function parseYamlMapping(input: string | Buffer, source: string, limits:
     schema: "core",
     lineCounter,
     prettyErrors: false,
-    uniqueKeys: true,
+    // The library's own check compares every key with every other (quadratic: minutes for a
+    // clipboard with tens of thousands of keys); checkNodes does it with a set instead.
+    uniqueKeys: false,
     resolveKnownTags: false,
   });
   if (!Array.isArray(docs)) {
@@ -126,7 +128,8 @@ export function dumpYaml(value: unknown): string {
 
 /**
  * Refuse what toJS would only report without a line (an alias before its anchor), turn into a
- * cyclic value (an alias inside its own anchor) or silently mangle (a collection as a key).
+ * cyclic value (an alias inside its own anchor) or silently mangle (a collection as a key, a
+ * duplicate key).
  */
 function checkNodes(doc: Document, lc: LineCounter, source: string): void {
   const anchors = new Set<string>();
@@ -143,6 +146,19 @@ function checkNodes(doc: Document, lc: LineCounter, source: string): void {
         }
       } else if (node.anchor) {
         anchors.add(node.anchor);
+      }
+      return undefined;
+    },
+    Map(_key, map) {
+      // visit() calls this instead of Node() for mappings, so record the anchor here too.
+      if (map.anchor) anchors.add(map.anchor);
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(key)) {
+          throw new YamlError("E_YAML_SYNTAX", `${source}:${lineOf(pair.key as Node)}: Map keys must be unique; '${String(key)}' appears twice`);
+        }
+        seen.add(key);
       }
       return undefined;
     },

@@ -109,9 +109,9 @@ describe("parseYamlMapping", () => {
   it("refuses duplicate keys, also nested, at the line of the duplicate", () => {
     const top = refusal("a: 1\nb: 2\na: 3\n");
     expect(top.code).toBe("E_YAML_SYNTAX");
-    expect(top.message).toBe("t.yml:3: Map keys must be unique");
+    expect(top.message).toBe("t.yml:3: Map keys must be unique; 'a' appears twice");
     const nested = refusal("x:\n  k: 1\n  k: 2\n");
-    expect(nested.message).toBe("t.yml:3: Map keys must be unique");
+    expect(nested.message).toBe("t.yml:3: Map keys must be unique; 'k' appears twice");
   });
 
   it("refuses tags beyond the core schema instead of building foreign objects", () => {
