@@ -15,6 +15,9 @@ export function hostSpecFrom(clipboard: Clipboard): HostSpec {
   const hostname = requireField(clipboard, "instance.hostname", "string") as string;
   const instance = clipboard.instance as Record<string, unknown>;
   const keys = instance.sshpubkey;
+  // jarvis's own deploy key (recorded by ssh:prepare) must be let in too, or no later step can log in.
+  const ssh = clipboard.ssh as Record<string, unknown> | undefined;
+  const deployKey = ssh && typeof ssh.deploy_key === "string" ? [ssh.deploy_key] : [];
   const str = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined);
   return {
     hostname,
@@ -22,7 +25,7 @@ export function hostSpecFrom(clipboard: Clipboard): HostSpec {
     image: str(instance.guestid) ?? str(instance.image),
     size: typeof instance.size === "number" ? instance.size : str(instance.size),
     region: str(instance.datacenter) ?? str(instance.region),
-    sshPublicKeys: Array.isArray(keys) ? keys.map(String) : typeof keys === "string" ? [keys] : [],
+    sshPublicKeys: [...new Set([...(Array.isArray(keys) ? keys.map(String) : typeof keys === "string" ? [keys] : []), ...deployKey])],
     rootPassword: str(instance.root_password),
     tags: Array.isArray(instance.tags) ? instance.tags.map(String) : [],
   };
