@@ -11,6 +11,8 @@ export const STEP_ENV = {
   runId: "JARVIS_RUN_ID",
   step: "JARVIS_STEP",
   params: "JARVIS_PARAMS",
+  /** "1" when an operator forced the run (e.g. a redeploy of a host that serves production). */
+  force: "JARVIS_FORCE",
 } as const;
 
 /** An error as it travels between processes (and into the store and the JSON output). */

@@ -7,10 +7,10 @@
 /** Every command the bot knows, with its argument shape and whether it changes anything. */
 export const COMMANDS = {
   deploy: { args: "<source>", min: 1, max: 1, mutating: true, help: "deploy a new host from a design (file, https URL, gist:ID, cn=host)" },
-  redeploy: { args: "<host>", min: 1, max: 1, mutating: true, help: "rebuild a host from its design" },
-  destroy: { args: "<host>", min: 1, max: 1, mutating: true, help: "delete a host" },
+  redeploy: { args: "<host> [force]", min: 1, max: 2, mutating: true, help: "rebuild a host from its design (force: even one that serves production)" },
+  destroy: { args: "<host> [force]", min: 1, max: 2, mutating: true, help: "delete a host (force: even one that serves production)" },
   run: { args: "<pipeline> <source>", min: 2, max: 2, mutating: true, help: "run any pipeline on a design" },
-  retry: { args: "<host>", min: 1, max: 1, mutating: true, help: "retry a failed run from its failed step" },
+  retry: { args: "<host> [force]", min: 1, max: 2, mutating: true, help: "retry a failed run from its failed step" },
   cancel: { args: "<host>", min: 1, max: 1, mutating: true, help: "cancel a queued or running run" },
   status: { args: "[host]", min: 0, max: 1, mutating: false, help: "where the work on a host (or every host) stands" },
   log: { args: "<host>", min: 1, max: 1, mutating: false, help: "the last lines of the latest run's log" },

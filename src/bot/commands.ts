@@ -58,6 +58,13 @@ export function hostOfSource(source: string): string | undefined {
   return m?.[1];
 }
 
+/** The optional last word of redeploy/destroy/retry: `force` lets production:check through. */
+function forced(word: string | undefined): boolean {
+  if (word === undefined) return false;
+  if (word === "force" || word === "--force") return true;
+  throw new CommandInputError(`'${word}' is not understood here; the only word allowed after the host is 'force'`);
+}
+
 /** Run one allowed command. */
 export async function executeCommand(command: Command, ctx: CommandContext): Promise<Reply> {
   const { control, who } = ctx;
@@ -69,9 +76,9 @@ export async function executeCommand(command: Command, ctx: CommandContext): Pro
       return started(await control.start(a, b ?? "", who));
     case "redeploy":
     case "destroy":
-      return started(await control.start(command.verb, await sourceOfHost(control, a), who));
+      return started(await control.start(command.verb, await sourceOfHost(control, a), who, { force: forced(b) }));
     case "retry":
-      return { ...started(await control.retry(a, who)), text: `${a}: retrying from the failed step; progress follows here` };
+      return { ...started(await control.retry(a, who, undefined, { force: forced(b) })), text: `${a}: retrying from the failed step; progress follows here` };
     case "cancel": {
       const run = await control.cancel(a, who);
       return { text: `${run.host}: cancel requested for run ${run.id} (${run.pipeline})`, runId: run.id };

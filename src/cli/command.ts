@@ -6,6 +6,7 @@ import type { JarvisConfig } from "../config.js";
 export interface Flags {
   json: boolean;
   detach: boolean;
+  force: boolean;
   step: string | undefined;
   clipboard: string | undefined;
   with: string | undefined;

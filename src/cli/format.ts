@@ -23,6 +23,7 @@ export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, un
     source: run.source,
     group: run.group,
     after: run.after,
+    forced: run.forced,
     created_at: iso(run.createdAt),
     started_at: iso(run.startedAt),
     finished_at: iso(run.finishedAt),

@@ -42,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
         config: { type: "string", short: "c" },
         json: { type: "boolean", default: false },
         detach: { type: "boolean", short: "d", default: false },
+        force: { type: "boolean", default: false },
         step: { type: "string" },
         clipboard: { type: "string" },
         with: { type: "string" },
@@ -71,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
     flags: {
       json: v.json ?? false,
       detach: v.detach ?? false,
+      force: v.force ?? false,
       step: v.step,
       clipboard: v.clipboard,
       with: v.with,

@@ -61,13 +61,13 @@ async function withJarvis<T>(ctx: CommandContext, fn: (jarvis: Jarvis) => Promis
 /** run, retry, resume, cancel. */
 export const runCommands: Record<string, Command> = {
   run: {
-    usage: "run <pipeline> <design> [--detach] [--json]",
+    usage: "run <pipeline> <design> [--force] [--detach] [--json]",
     summary: "run a pipeline on a design (file, URL, gist:ID, cn=host); --detach queues it for `jarvis start`",
     run: (ctx) => {
       const [pipeline, source] = ctx.args;
       if (!pipeline || !source || ctx.args.length > 2) throw usageError("run takes a pipeline and a design");
       return withJarvis(ctx, async (jarvis) => {
-        const runs = await jarvis.control.startAll(pipeline, source, cliRequester(), { foreground: !ctx.flags.detach });
+        const runs = await jarvis.control.startAll(pipeline, source, cliRequester(), { foreground: !ctx.flags.detach, force: ctx.flags.force });
         if (ctx.flags.detach) {
           ctx.out(ctx.flags.json ? JSON.stringify(runs.length === 1 ? runJson(runs[0]!) : runs.map((r) => runJson(r))) : runs.map((r) => r.id).join("\n"));
           return EXIT.ok;
@@ -80,14 +80,14 @@ export const runCommands: Record<string, Command> = {
     },
   },
   retry: {
-    usage: "retry <host|run> [--clipboard FILE] [--detach] [--json]",
+    usage: "retry <host|run> [--clipboard FILE] [--force] [--detach] [--json]",
     summary: "retry a failed or cancelled run from its failed step, optionally on an edited clipboard",
     run: (ctx) => {
       const [target] = ctx.args;
       if (!target || ctx.args.length > 1) throw usageError("retry takes a host or run id");
       const edited = ctx.flags.clipboard !== undefined ? readFileSync(ctx.flags.clipboard, "utf8") : undefined;
       return withJarvis(ctx, async (jarvis) => {
-        const run = await jarvis.control.retry(target, cliRequester(), edited, { foreground: !ctx.flags.detach });
+        const run = await jarvis.control.retry(target, cliRequester(), edited, { foreground: !ctx.flags.detach, force: ctx.flags.force });
         if (ctx.flags.detach) {
           ctx.out(ctx.flags.json ? JSON.stringify(runJson(run)) : run.id);
           return EXIT.ok;

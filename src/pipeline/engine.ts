@@ -280,7 +280,7 @@ export class Engine {
 
     let prepared;
     try {
-      prepared = prepareStep(config, resolver, step, input.value, run.id);
+      prepared = prepareStep(config, resolver, step, input.value, run.id, run.forced);
     } catch (err) {
       return this.failStep(run, position, previousAttempts, { name: "PipelineError", code: errorCode(err), message: errorMessage(err) });
     }

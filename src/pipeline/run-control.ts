@@ -14,6 +14,12 @@ export interface Requester {
   origin: string;
 }
 
+/** How a run is started. */
+export interface StartOptions {
+  /** Force it: steps see JARVIS_FORCE=1 (e.g. production:check lets a production host through). */
+  force?: boolean;
+}
+
 /** A pipeline as listed for people. */
 export interface PipelineSummary {
   name: string;
@@ -30,7 +36,7 @@ export interface RunDetail {
 /** The operations behind every command. Hosts or run ids are accepted wherever a run is named. */
 export interface RunControl {
   /** Load the design from `source`, create a run of `pipeline` for its host and queue it. */
-  start(pipeline: string, source: string, who: Requester): Promise<RunRecord>;
+  start(pipeline: string, source: string, who: Requester, options?: StartOptions): Promise<RunRecord>;
   /** Latest run of each host (or of one host, or one run id). */
   status(hostOrRun?: string): Promise<RunDetail[]>;
   /** The run's log, redacted. */
@@ -40,7 +46,7 @@ export interface RunControl {
   /** What step `step` (1-based) added, changed and removed, redacted. */
   diff(hostOrRun: string, step: number): Promise<string>;
   /** Retry a failed or cancelled run from its failed step, optionally with an edited clipboard. */
-  retry(hostOrRun: string, who: Requester, clipboardYaml?: string): Promise<RunRecord>;
+  retry(hostOrRun: string, who: Requester, clipboardYaml?: string, options?: StartOptions): Promise<RunRecord>;
   /** Cancel a queued or running run: its step's process group is killed, on_failure steps run. */
   cancel(hostOrRun: string, who: Requester): Promise<RunRecord>;
   /** Runs of a host, newest first. */

@@ -16,10 +16,10 @@ import type { LogLine, RunRecord, RunStore } from "../store/run-store.js";
 import type { Engine } from "./engine.js";
 import type { Pipeline } from "./pipeline.js";
 import type { StepResolver } from "./step-catalog.js";
-import type { PipelineSummary, Requester, RunControl, RunDetail } from "./run-control.js";
+import type { PipelineSummary, Requester, RunControl, RunDetail, StartOptions } from "./run-control.js";
 
 /** How a new or retried run is executed. */
-export interface ExecuteMode {
+export interface ExecuteMode extends StartOptions {
   /** Execute in this process now (foreground `jarvis run`), instead of queueing for the service. */
   foreground?: boolean;
 }
@@ -84,6 +84,7 @@ export class RunService implements RunControl {
         clipboardYaml: member.yaml,
         stepNames: [...pipeline.steps.map((s) => s.name), ...pipeline.onFailure.map((s) => `on_failure ${s.name}`)],
         ...(group ? { group, after: member.after.map((h) => runIds.get(h)!) } : {}),
+        forced: mode.force ?? false,
         ...(mode.foreground ? { leaseOwner: engine.owner, leaseMs: config.leaseMs } : {}),
       });
       runIds.set(member.host, run.id);
@@ -188,6 +189,7 @@ export class RunService implements RunControl {
       cancelRequested: false,
       requestedBy: who.identity,
       origin: who.origin,
+      forced: mode.force ?? run.forced,
       leaseOwner: mode.foreground ? engine.owner : null,
       leaseExpiresAt: mode.foreground ? now + config.leaseMs : null,
     });

@@ -1,6 +1,7 @@
 /**
  * What a step process is given (DESIGN.md "The step protocol"): a clean environment with only
- * JARVIS_RUN_ID, JARVIS_STEP, JARVIS_PARAMS and the secrets its module's configuration names,
+ * JARVIS_RUN_ID, JARVIS_STEP, JARVIS_PARAMS (JARVIS_FORCE=1 in a forced run) and the secrets
+ * its module's configuration names,
  * plus a fixed PATH and locale so programs behave the same under every jarvis.
  */
 import { STEP_ENV } from "../protocol.js";
@@ -25,6 +26,7 @@ export function prepareStep(
   step: { uses: string; with: Record<string, unknown> },
   clipboard: Record<string, unknown>,
   runId: string,
+  forced = false,
 ): PreparedStep {
   const command = resolver.resolve(step.uses, clipboard);
   const moduleConfig = config.modules[command.module];
@@ -38,6 +40,7 @@ export function prepareStep(
     [STEP_ENV.runId]: runId,
     [STEP_ENV.step]: `${command.module}:${command.task}`,
     [STEP_ENV.params]: JSON.stringify(params),
+    ...(forced ? { [STEP_ENV.force]: "1" } : {}),
   };
   return { command, env, secrets: Object.values(moduleConfig?.env ?? {}) };
 }

@@ -35,6 +35,8 @@ export interface RunRecord {
   group: string | null;
   /** Runs that must succeed before this one starts (a cluster's `after`). */
   after: string[];
+  /** An operator forced it: steps see JARVIS_FORCE=1 (production:check lets it through). */
+  forced: boolean;
 }
 
 /** What is needed to create a run. */
@@ -54,6 +56,7 @@ export interface NewRun {
   /** Cluster id and the runs this one waits for. */
   group?: string;
   after?: string[];
+  forced?: boolean;
   /** Step names in order, stored as pending steps: the pipeline's steps, then its on_failure steps. */
   stepNames: string[];
 }

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS runs (
   requested_by TEXT NOT NULL, origin TEXT NOT NULL, source TEXT NOT NULL,
   created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error_json TEXT,
   lease_owner TEXT, lease_expires_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
-  group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]'
+  group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]', forced INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host) WHERE state IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS runs_by_host ON runs(host, created_at);
@@ -64,6 +64,7 @@ interface RunRow {
   cancel_requested: number;
   group_id: string | null;
   after_json: string;
+  forced: number;
 }
 
 interface StepRow {
@@ -98,6 +99,7 @@ const RUN_COLUMNS: Record<keyof Omit<RunRecord, "id">, string> = {
   cancelRequested: "cancel_requested",
   group: "group_id",
   after: "after_json",
+  forced: "forced",
 };
 
 const STEP_COLUMNS: Record<keyof Omit<StepRecord, "runId" | "index">, string> = {
@@ -133,6 +135,7 @@ function migrate(db: Database.Database): void {
   const columns = new Set((db.prepare(`PRAGMA table_info(runs)`).all() as { name: string }[]).map((c) => c.name));
   if (!columns.has("group_id")) db.exec(`ALTER TABLE runs ADD COLUMN group_id TEXT`);
   if (!columns.has("after_json")) db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
+  if (!columns.has("forced")) db.exec(`ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0`);
   db.exec(`CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)`);
 }
 
@@ -163,12 +166,12 @@ class SqliteStore implements RunStore {
       const leased = run.leaseOwner !== undefined;
       this.stmt(
         `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin, source,
-          created_at, started_at, lease_owner, lease_expires_at, group_id, after_json)
-         VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced)
+         VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         id, run.host, run.pipeline, run.pipelineJson, leased ? "running" : "queued", run.totalSteps, run.requestedBy,
         run.origin, run.source, now, leased ? now : null, run.leaseOwner ?? null, leased ? now + (run.leaseMs ?? 30_000) : null,
-        run.group ?? null, JSON.stringify(run.after ?? []),
+        run.group ?? null, JSON.stringify(run.after ?? []), run.forced ? 1 : 0,
       );
       const addStep = this.stmt(`INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`);
       // Names past the pipeline's own steps are its on_failure steps.
@@ -353,7 +356,7 @@ function toRun(r: RunRow): RunRecord {
     totalSteps: r.total_steps, requestedBy: r.requested_by, origin: r.origin, source: r.source, createdAt: r.created_at,
     startedAt: r.started_at, finishedAt: r.finished_at, error: parseError(r.error_json), leaseOwner: r.lease_owner,
     leaseExpiresAt: r.lease_expires_at, cancelRequested: r.cancel_requested === 1,
-    group: r.group_id, after: JSON.parse(r.after_json) as string[],
+    group: r.group_id, after: JSON.parse(r.after_json) as string[], forced: r.forced === 1,
   };
 }
 

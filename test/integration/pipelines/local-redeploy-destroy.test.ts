@@ -96,16 +96,17 @@ describe("redeploy.yml and destroy.yml with the local provider, real sshd, bind9
       await expectRegistered(s, "odin", before.address, before.fingerprints);
     }
 
-    // Forced (modules.production.with.force in this jarvis.yml): the redeploy goes ahead.
-    const forced = join(env.dir, "forced.yml");
-    writeFileSync(forced, `${readFileSync(env.configPath, "utf8")}\n  production:\n    with: { force: true }\n`);
-    const redeployed = await env.cli(["--config", forced, "run", "redeploy", file]);
+    // Forced for one run (--force: its steps see JARVIS_FORCE=1): the redeploy goes ahead.
+    const redeployed = await env.cli(["run", "redeploy", file, "--force"]);
     expect(redeployed.code, redeployed.stdout + redeployed.stderr).toBe(0);
     expect(redeployed.stdout).toMatch(/going ahead because the run is forced/);
     const after = await lastClipboard(env, "odin");
     expect(after.hostKeys.some((k) => before.hostKeys.includes(k))).toBe(false);
     await expectRegistered(s, "odin", after.address, after.fingerprints);
 
+    // Forced for every run by configuration (modules.production.with.force): the destroy goes ahead.
+    const forced = join(env.dir, "forced.yml");
+    writeFileSync(forced, `${readFileSync(env.configPath, "utf8")}\n  production:\n    with: { force: true }\n`);
     const destroyed = await env.cli(["--config", forced, "run", "destroy", file]);
     expect(destroyed.code, destroyed.stdout + destroyed.stderr).toBe(0);
     expect(await localStatus(env, "odin")).toBeUndefined();

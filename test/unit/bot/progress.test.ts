@@ -23,6 +23,7 @@ const run: RunRecord = {
   cancelRequested: false,
   group: null,
   after: [],
+  forced: false,
 };
 
 describe("formatRunEvent", () => {
