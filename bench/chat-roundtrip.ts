@@ -52,15 +52,26 @@ chat:
       return path;
     };
     const first = await jarvis.control.start("quick", design("loki"), who);
-    await waitUntil(async () => (await jarvis.control.status(first.id))[0]?.run.state === "succeeded", 60_000);
+    await waitUntil(
+      async () => (await jarvis.control.status(first.id))[0]?.run.state === "succeeded",
+      60_000,
+    );
 
     let pending: ((line: string) => void) | undefined;
     client.on("privmsg", (e: IrcMessageEvent) => {
       if (e.nick === "jarvis" && e.message.startsWith("bench: ")) pending?.(e.message);
     });
-    const joined = new Promise<void>((resolve) => client.on("join", (e: { nick: string }) => e.nick === "bench" && resolve()));
+    const joined = new Promise<void>((resolve) =>
+      client.on("join", (e: { nick: string }) => e.nick === "bench" && resolve()),
+    );
     client.on("registered", () => client.join("#bench"));
-    client.connect({ host: "127.0.0.1", port: server.port, nick: "bench", username: "bench", auto_reconnect: false });
+    client.connect({
+      host: "127.0.0.1",
+      port: server.port,
+      nick: "bench",
+      username: "bench",
+      auto_reconnect: false,
+    });
     await joined;
 
     const measure = async (): Promise<number[]> => {
@@ -84,7 +95,11 @@ chat:
     print("idle", idle, 50);
 
     for (let i = 0; i < IN_FLIGHT; i++) await jarvis.control.start("hold", design(`busy${i}`), who);
-    await waitUntil(async () => (await jarvis.control.status()).filter((d) => d.run.state === "running").length >= IN_FLIGHT, 120_000);
+    await waitUntil(
+      async () =>
+        (await jarvis.control.status()).filter((d) => d.run.state === "running").length >= IN_FLIGHT,
+      120_000,
+    );
     const loaded = await measure();
     print(`${IN_FLIGHT} runs in flight`, loaded, 200);
   } finally {
@@ -99,7 +114,10 @@ chat:
 function print(label: string, times: number[], goalMs: number): void {
   const sorted = [...times].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  console.log(`chat round trip, ${COMMANDS} x status, ${label}`.padEnd(44) + ` p50 ${fmt(at(0.5))} ms  p99 ${fmt(at(0.99))} ms  (goal p99 < ${goalMs} ms)`);
+  console.log(
+    `chat round trip, ${COMMANDS} x status, ${label}`.padEnd(44) +
+      ` p50 ${fmt(at(0.5))} ms  p99 ${fmt(at(0.99))} ms  (goal p99 < ${goalMs} ms)`,
+  );
 }
 
 async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -18,7 +18,11 @@ export async function benchClipboardSize(): Promise<void> {
   try {
     const inventory: Record<string, unknown> = {};
     for (let i = 0; i < 50_000; i++) {
-      inventory[`pkg${i}`] = { version: `1.${i}.0`, arch: "amd64", description: "a package of the host's inventory" };
+      inventory[`pkg${i}`] = {
+        version: `1.${i}.0`,
+        arch: "amd64",
+        description: "a package of the host's inventory",
+      };
     }
     const yaml = dumpYaml({ instance: { hostname: "bigloki" }, inventory });
     const design = join(dir, "bigloki.yml");

@@ -30,13 +30,17 @@ export async function benchConcurrency(): Promise<void> {
     }, 20);
     let failed = 0;
     const measured = await timed(async () => {
-      const runs = await Promise.all(designs.map((d) => jarvis.control.start("many", d, who, { foreground: true })));
+      const runs = await Promise.all(
+        designs.map((d) => jarvis.control.start("many", d, who, { foreground: true })),
+      );
       const finals = await Promise.all(runs.map((r) => jarvis.engine.execute(r.id)));
       failed = finals.filter((r) => r.state !== "succeeded").length;
     });
     clearInterval(sampler);
     report(`${RUNS} runs x ${STEPS} shell steps at once`, measured, floor, "ms", "<= 1.5x");
-    console.log(`${"".padEnd(44)} peak RSS of jarvis ${fmt(peakRss / 1024 / 1024)} MB (goal < 300 MB)${failed ? `; ${failed} runs FAILED` : ""}`);
+    console.log(
+      `${"".padEnd(44)} peak RSS of jarvis ${fmt(peakRss / 1024 / 1024)} MB (goal < 300 MB)${failed ? `; ${failed} runs FAILED` : ""}`,
+    );
   } finally {
     await cleanup();
   }

@@ -11,10 +11,13 @@ import type { Jarvis } from "../src/service.js";
 export const root = resolve(import.meta.dirname, "..", "..");
 
 /** A jarvis on a temp store with the given pipelines; the bench steps dir comes first. */
-export async function benchJarvis(pipelines: Record<string, string>): Promise<{ jarvis: Jarvis; dir: string; cleanup(): Promise<void> }> {
+export async function benchJarvis(
+  pipelines: Record<string, string>,
+): Promise<{ jarvis: Jarvis; dir: string; cleanup(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "jarvis-bench-"));
   mkdirSync(join(dir, "pipelines"));
-  for (const [name, text] of Object.entries(pipelines)) writeFileSync(join(dir, "pipelines", `${name}.yml`), text);
+  for (const [name, text] of Object.entries(pipelines))
+    writeFileSync(join(dir, "pipelines", `${name}.yml`), text);
   const config = buildConfig(
     {
       value: {
@@ -42,7 +45,10 @@ export async function benchJarvis(pipelines: Record<string, string>): Promise<{ 
 /** Spawn a program with `input` on stdin and wait for it, discarding its output: the floor. */
 export function spawnBare(command: string, args: string[], input: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+    const child = spawn(command, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    });
     child.stdout.resume();
     child.stderr.resume();
     child.stdin.on("error", () => undefined);
@@ -62,7 +68,9 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
 /** Print one figure next to its floor, the ratio and the goal. */
 export function report(name: string, measured: number, floor: number, unit: string, goal: string): void {
   const ratio = measured / floor;
-  console.log(`${name.padEnd(44)} ${fmt(measured)} ${unit}  floor ${fmt(floor)} ${unit}  ratio ${ratio.toFixed(2)}x  (goal ${goal})`);
+  console.log(
+    `${name.padEnd(44)} ${fmt(measured)} ${unit}  floor ${fmt(floor)} ${unit}  ratio ${ratio.toFixed(2)}x  (goal ${goal})`,
+  );
 }
 
 /** A number with sensible precision. */

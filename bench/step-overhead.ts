@@ -36,7 +36,9 @@ export async function benchStepOverhead(): Promise<void> {
         if (final.state !== "succeeded") throw new Error(`bench run failed: ${final.error?.message}`);
       });
       report(`${STEPS} ${pipeline} steps (pipeline vs bare spawn)`, measured, floor, "ms", goal);
-      console.log(`${"".padEnd(44)} per step: ${((measured - floor) / STEPS).toFixed(2)} ms above the bare spawn`);
+      console.log(
+        `${"".padEnd(44)} per step: ${((measured - floor) / STEPS).toFixed(2)} ms above the bare spawn`,
+      );
     }
   } finally {
     await cleanup();

@@ -12,7 +12,16 @@ import { parseYamlMapping } from "./clipboard/yaml.js";
 import type { ParsedYaml } from "./clipboard/yaml.js";
 
 /** Keys whose values are secrets by default, wherever they appear in a clipboard or log. */
-export const DEFAULT_REDACT_KEYS = ["password", "passwd", "secret", "token", "private_key", "key_secret", "api_key", "credentials"];
+export const DEFAULT_REDACT_KEYS = [
+  "password",
+  "passwd",
+  "secret",
+  "token",
+  "private_key",
+  "key_secret",
+  "api_key",
+  "credentials",
+];
 
 /** Defaults a step module gets from jarvis.yml: parameters and environment (its secrets). */
 export interface ModuleConfig {
@@ -43,7 +52,10 @@ export interface JarvisConfig {
 }
 
 /** Where the configuration is looked for: explicit path, JARVIS_CONFIG, ./jarvis.yml. */
-export function configPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function configPath(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   if (explicit) return resolve(explicit);
   if (env.JARVIS_CONFIG) return resolve(env.JARVIS_CONFIG);
   const local = resolve("jarvis.yml");
@@ -56,7 +68,10 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
   let parsed: ParsedYaml | undefined;
   if (file) {
     if (!existsSync(file)) {
-      throw new ConfigError("E_CONFIG_MISSING", `configuration file ${file} does not exist; create it or drop --config/JARVIS_CONFIG`);
+      throw new ConfigError(
+        "E_CONFIG_MISSING",
+        `configuration file ${file} does not exist; create it or drop --config/JARVIS_CONFIG`,
+      );
     }
     parsed = parseYamlMapping(readFileSync(file), file, { maxBytes: 1024 * 1024 });
   }
@@ -64,7 +79,11 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
 }
 
 /** Validate an already parsed configuration document (exported for tests). */
-export function buildConfig(parsed: ParsedYaml | undefined, file: string | undefined, env: NodeJS.ProcessEnv = process.env): JarvisConfig {
+export function buildConfig(
+  parsed: ParsedYaml | undefined,
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): JarvisConfig {
   const raw = parsed?.value ?? {};
   const baseDir = file ? dirname(file) : process.cwd();
   const where = (path: (string | number)[]): string => `${file ?? "jarvis.yml"}:${parsed?.lineOf(path) ?? 1}`;
@@ -89,12 +108,21 @@ export function buildConfig(parsed: ParsedYaml | undefined, file: string | undef
     throw new ConfigError("E_CONFIG_FIELD", `${where(["store", "path"])}: store.path must be a file path`);
   }
   const redactKeys = section("redact").keys;
-  if (redactKeys !== undefined && (!Array.isArray(redactKeys) || !redactKeys.every((k) => typeof k === "string"))) {
-    throw new ConfigError("E_CONFIG_FIELD", `${where(["redact", "keys"])}: redact.keys must be a list of key names`);
+  if (
+    redactKeys !== undefined &&
+    (!Array.isArray(redactKeys) || !redactKeys.every((k) => typeof k === "string"))
+  ) {
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where(["redact", "keys"])}: redact.keys must be a list of key names`,
+    );
   }
   const leaseSeconds = section("engine").lease_seconds ?? 30;
   if (typeof leaseSeconds !== "number" || leaseSeconds < 2) {
-    throw new ConfigError("E_CONFIG_FIELD", `${where(["engine", "lease_seconds"])}: engine.lease_seconds must be a number of seconds, at least 2`);
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where(["engine", "lease_seconds"])}: engine.lease_seconds must be a number of seconds, at least 2`,
+    );
   }
   return {
     file,
@@ -116,7 +144,10 @@ export function expandEnv(value: string, env: NodeJS.ProcessEnv, where: string):
   return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
     const found = env[name];
     if (found === undefined) {
-      throw new ConfigError("E_CONFIG_ENV", `${where}: environment variable ${name} is not set; export it before starting jarvis`);
+      throw new ConfigError(
+        "E_CONFIG_ENV",
+        `${where}: environment variable ${name} is not set; export it before starting jarvis`,
+      );
     }
     return found;
   });
@@ -130,23 +161,38 @@ function parseModules(
   const out: Record<string, ModuleConfig> = {};
   for (const [name, value] of Object.entries(modules)) {
     if (!value || typeof value !== "object" || Array.isArray(value)) {
-      throw new ConfigError("E_CONFIG_FIELD", `${where(["modules", name])}: modules.${name} must be a mapping with 'with' and/or 'env'`);
+      throw new ConfigError(
+        "E_CONFIG_FIELD",
+        `${where(["modules", name])}: modules.${name} must be a mapping with 'with' and/or 'env'`,
+      );
     }
     const { with: params = {}, env: stepEnv = {}, ...rest } = value as Record<string, unknown>;
     const unknownKey = Object.keys(rest)[0];
     if (unknownKey) {
-      throw new ConfigError("E_CONFIG_FIELD", `${where(["modules", name, unknownKey])}: modules.${name}.${unknownKey} is not a known key (use 'with' or 'env')`);
+      throw new ConfigError(
+        "E_CONFIG_FIELD",
+        `${where(["modules", name, unknownKey])}: modules.${name}.${unknownKey} is not a known key (use 'with' or 'env')`,
+      );
     }
     if (!params || typeof params !== "object" || Array.isArray(params)) {
-      throw new ConfigError("E_CONFIG_FIELD", `${where(["modules", name, "with"])}: modules.${name}.with must be a mapping of parameters`);
+      throw new ConfigError(
+        "E_CONFIG_FIELD",
+        `${where(["modules", name, "with"])}: modules.${name}.with must be a mapping of parameters`,
+      );
     }
     if (!stepEnv || typeof stepEnv !== "object" || Array.isArray(stepEnv)) {
-      throw new ConfigError("E_CONFIG_FIELD", `${where(["modules", name, "env"])}: modules.${name}.env must be a mapping of variable names to values`);
+      throw new ConfigError(
+        "E_CONFIG_FIELD",
+        `${where(["modules", name, "env"])}: modules.${name}.env must be a mapping of variable names to values`,
+      );
     }
     const envOut: Record<string, string> = {};
     for (const [key, v] of Object.entries(stepEnv as Record<string, unknown>)) {
       if (typeof v !== "string" && typeof v !== "number") {
-        throw new ConfigError("E_CONFIG_FIELD", `${where(["modules", name, "env", key])}: modules.${name}.env.${key} must be a string`);
+        throw new ConfigError(
+          "E_CONFIG_FIELD",
+          `${where(["modules", name, "env", key])}: modules.${name}.env.${key} must be a string`,
+        );
       }
       envOut[key] = expandEnv(String(v), env, where(["modules", name, "env", key]));
     }

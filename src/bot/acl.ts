@@ -40,7 +40,8 @@ export interface AccessRequest {
 }
 
 /** The ACL's answer. */
-export type AccessDecision = { allowed: true; roles: string[]; reason: string } | { allowed: false; roles: string[]; reason: string };
+export type AccessDecision =
+  { allowed: true; roles: string[]; reason: string } | { allowed: false; roles: string[]; reason: string };
 
 /** The policy with no `acl:` section. */
 export function defaultPolicy(): AclPolicy {
@@ -57,7 +58,12 @@ export function rolesOf(policy: AclPolicy, identity: string | undefined): string
 /** Decide whether `req` may go ahead; the refusal says which role would be needed. */
 export function decide(policy: AclPolicy, req: AccessRequest): AccessDecision {
   const roles = rolesOf(policy, req.identity);
-  if (!req.identity) return { allowed: false, roles, reason: "your identity is not visible to jarvis here (anonymous room?); write to jarvis directly" };
+  if (!req.identity)
+    return {
+      allowed: false,
+      roles,
+      reason: "your identity is not visible to jarvis here (anonymous room?); write to jarvis directly",
+    };
   if (!policy.configured && req.identity.startsWith("console:")) {
     return { allowed: true, roles, reason: "console operator (no acl configured)" };
   }
@@ -67,12 +73,22 @@ export function decide(policy: AclPolicy, req: AccessRequest): AccessDecision {
   }
   if (!isMutating(req.verb)) {
     if (roles.length > 0) return { allowed: true, roles, reason: "read-only command, listed identity" };
-    if (req.configuredRoom && policy.roomsRead) return { allowed: true, roles, reason: "read-only command in a configured room" };
-    return { allowed: false, roles, reason: `read-only commands are open in jarvis's rooms; ${req.identity} is not listed in acl.people for direct use` };
+    if (req.configuredRoom && policy.roomsRead)
+      return { allowed: true, roles, reason: "read-only command in a configured room" };
+    return {
+      allowed: false,
+      roles,
+      reason: `read-only commands are open in jarvis's rooms; ${req.identity} is not listed in acl.people for direct use`,
+    };
   }
-  const needed = [...policy.roles.values()].filter((r) => roleAllows(r, req.verb, req.host)).map((r) => r.name);
+  const needed = [...policy.roles.values()]
+    .filter((r) => roleAllows(r, req.verb, req.host))
+    .map((r) => r.name);
   const what = `${req.verb}${req.host ? ` on ${req.host}` : ""}`;
-  const need = needed.length > 0 ? `it needs role ${needed.join(" or ")}` : `no role allows it${req.host === undefined ? " for a source whose host is not known in advance (give cn=<host>, or a role with hosts ['*'])" : ""}`;
+  const need =
+    needed.length > 0
+      ? `it needs role ${needed.join(" or ")}`
+      : `no role allows it${req.host === undefined ? " for a source whose host is not known in advance (give cn=<host>, or a role with hosts ['*'])" : ""}`;
   const have = roles.length > 0 ? `you have ${roles.join(", ")}` : `${req.identity} has no role`;
   return { allowed: false, roles, reason: `${what} is not allowed: ${need}; ${have}` };
 }
@@ -87,7 +103,13 @@ export function roleAllows(role: Role, verb: Verb, host: string | undefined): bo
 
 /** Case-insensitive glob match with `*` and `?`. */
 export function globMatch(pattern: string, text: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "is");
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+    "is",
+  );
   return re.test(text);
 }
 

@@ -9,11 +9,17 @@ import type { AuditEntry, RunStore } from "../store/run-store.js";
 export type AuditRecord = Omit<AuditEntry, "at">;
 
 /** Append one entry; a store failure is reported on stderr and does not stop the bot. */
-export async function audit(store: RunStore, record: AuditRecord, report: (line: string) => void = defaultReport): Promise<void> {
+export async function audit(
+  store: RunStore,
+  record: AuditRecord,
+  report: (line: string) => void = defaultReport,
+): Promise<void> {
   try {
     await store.appendAudit({ ...record, command: maskSecrets(record.command), at: Date.now() });
   } catch (err) {
-    report(`audit: could not record "${record.command.slice(0, 60)}" by ${record.identity}: ${err instanceof Error ? err.message : String(err)}; check the store (store.path in jarvis.yml)`);
+    report(
+      `audit: could not record "${record.command.slice(0, 60)}" by ${record.identity}: ${err instanceof Error ? err.message : String(err)}; check the store (store.path in jarvis.yml)`,
+    );
   }
 }
 
@@ -21,7 +27,10 @@ export async function audit(store: RunStore, record: AuditRecord, report: (line:
 export function maskSecrets(text: string): string {
   return text
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, "$1***@")
-    .replace(/([?&](?:access_token|token|password|passwd|secret|api_key|key|sig|signature)=)[^&\s]+/gi, "$1***");
+    .replace(
+      /([?&](?:access_token|token|password|passwd|secret|api_key|key|sig|signature)=)[^&\s]+/gi,
+      "$1***",
+    );
 }
 
 function defaultReport(line: string): void {

@@ -55,14 +55,25 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
   const input = options.input ?? process.stdin;
   const adapters: ChatAdapter[] =
     chat.networks.length > 0
-      ? chat.networks.map((n) => createAdapter(n, { log, mayInvite: (id) => rolesOf(chat.acl, id).length > 0 }))
-      : [new ConsoleAdapter({ input, output: options.output ?? process.stdout, interactive: options.interactive ?? Boolean((input as { isTTY?: boolean }).isTTY) })];
+      ? chat.networks.map((n) =>
+          createAdapter(n, { log, mayInvite: (id) => rolesOf(chat.acl, id).length > 0 }),
+        )
+      : [
+          new ConsoleAdapter({
+            input,
+            output: options.output ?? process.stdout,
+            interactive: options.interactive ?? Boolean((input as { isTTY?: boolean }).isTTY),
+          }),
+        ];
   const byNetwork = new Map(adapters.map((a) => [a.network, a]));
   const handler = new CommandHandler(jarvis, chat, log);
   const relay = new ProgressRelay(
     jarvis.control,
     (network, place, line) => {
-      byNetwork.get(network)?.send(place, line).catch((err: unknown) => log(`${network}: progress line not sent: ${errorMessage(err)}`));
+      byNetwork
+        .get(network)
+        ?.send(place, line)
+        .catch((err: unknown) => log(`${network}: progress line not sent: ${errorMessage(err)}`));
     },
     chat.nick,
   );
@@ -95,7 +106,12 @@ class CommandHandler {
   ) {
     this.limiter = new CommandLimiter(chat.rateLimit.burst, chat.rateLimit.intervalMs, chat.rateLimit.exempt);
     for (const n of chat.networks) {
-      const rooms = n.kind === "irc" ? n.channels.map((c) => c.name) : n.kind === "xmpp" ? n.rooms.map((r) => r.jid) : n.rooms;
+      const rooms =
+        n.kind === "irc"
+          ? n.channels.map((c) => c.name)
+          : n.kind === "xmpp"
+            ? n.rooms.map((r) => r.jid)
+            : n.rooms;
       this.rooms.set(n.name, new Set(rooms.map((r) => r.toLowerCase())));
     }
   }
@@ -106,27 +122,53 @@ class CommandHandler {
     const identity = message.identity;
     const who = identity ?? `${message.network}:?${message.displayName}`;
     const unpaced = identity !== undefined && this.chat.rateLimit.exempt.has(identity);
-    const base = { identity: who, network: message.network, room: message.place.direct ? `dm:${message.place.room}` : message.place.room };
+    const base = {
+      identity: who,
+      network: message.network,
+      room: message.place.direct ? `dm:${message.place.room}` : message.place.room,
+    };
     const answer = (text: string, pointer?: string): void => {
-      adapter.reply(message, text, { unpaced, ...(pointer ? { pointer } : {}) }).catch((err: unknown) => this.log(`${message.network}: reply not sent: ${errorMessage(err)}`));
+      adapter
+        .reply(message, text, { unpaced, ...(pointer ? { pointer } : {}) })
+        .catch((err: unknown) => this.log(`${message.network}: reply not sent: ${errorMessage(err)}`));
     };
     const text = parsed.kind === "command" ? parsed.command.text : parsed.text;
     if (!this.limiter.allow(who)) {
       answer("too many commands; wait a few seconds");
-      await audit(this.jarvis.store, { ...base, command: text, decision: "denied", reason: "rate limited", runId: null }, this.log);
+      await audit(
+        this.jarvis.store,
+        { ...base, command: text, decision: "denied", reason: "rate limited", runId: null },
+        this.log,
+      );
       return;
     }
     if (parsed.kind === "error") {
       answer(parsed.message);
-      await audit(this.jarvis.store, { ...base, command: text, decision: "error", reason: parsed.message, runId: null }, this.log);
+      await audit(
+        this.jarvis.store,
+        { ...base, command: text, decision: "error", reason: parsed.message, runId: null },
+        this.log,
+      );
       return;
     }
     const command = parsed.command;
-    const configuredRoom = adapter.network === "console" || (!message.place.direct && (this.rooms.get(message.network)?.has(message.place.room.toLowerCase()) ?? false));
-    const decision = decide(this.chat.acl, { identity, verb: command.verb, host: commandHost(command), configuredRoom });
+    const configuredRoom =
+      adapter.network === "console" ||
+      (!message.place.direct &&
+        (this.rooms.get(message.network)?.has(message.place.room.toLowerCase()) ?? false));
+    const decision = decide(this.chat.acl, {
+      identity,
+      verb: command.verb,
+      host: commandHost(command),
+      configuredRoom,
+    });
     if (!decision.allowed) {
       answer(`denied: ${decision.reason}`);
-      await audit(this.jarvis.store, { ...base, command: text, decision: "denied", reason: decision.reason, runId: null }, this.log);
+      await audit(
+        this.jarvis.store,
+        { ...base, command: text, decision: "denied", reason: decision.reason, runId: null },
+        this.log,
+      );
       return;
     }
     try {
@@ -138,11 +180,19 @@ class CommandHandler {
         roles: rolesOf(this.chat.acl, identity),
       });
       answer(reply.text, reply.pointer);
-      await audit(this.jarvis.store, { ...base, command: text, decision: "allowed", reason: decision.reason, runId: reply.runId ?? null }, this.log);
+      await audit(
+        this.jarvis.store,
+        { ...base, command: text, decision: "allowed", reason: decision.reason, runId: reply.runId ?? null },
+        this.log,
+      );
     } catch (err) {
       const why = errorMessage(err).split("\n")[0] ?? "";
       answer(err instanceof CommandInputError ? why : `error: ${why}`);
-      await audit(this.jarvis.store, { ...base, command: text, decision: "error", reason: why, runId: null }, this.log);
+      await audit(
+        this.jarvis.store,
+        { ...base, command: text, decision: "error", reason: why, runId: null },
+        this.log,
+      );
     }
   }
 

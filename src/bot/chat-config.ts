@@ -115,12 +115,16 @@ class Validator {
 
   fail(path: (string | number)[], message: string): never {
     const line = this.config.lineOf(path) ?? 1;
-    throw new ConfigError("E_CONFIG_CHAT", `${this.config.file ?? "jarvis.yml"}:${line}: ${path.join(".")}: ${message}`);
+    throw new ConfigError(
+      "E_CONFIG_CHAT",
+      `${this.config.file ?? "jarvis.yml"}:${line}: ${path.join(".")}: ${message}`,
+    );
   }
 
   get(path: (string | number)[]): unknown {
     let node: unknown = this.config.raw;
-    for (const key of path) node = node && typeof node === "object" ? (node as Record<string | number, unknown>)[key] : undefined;
+    for (const key of path)
+      node = node && typeof node === "object" ? (node as Record<string | number, unknown>)[key] : undefined;
     return node;
   }
 
@@ -148,13 +152,18 @@ class Validator {
     if (typeof value !== "string" && typeof value !== "number") this.fail(path, "must be a string");
     const text = String(value);
     if (text.trim() === "") this.fail(path, "must not be empty");
-    return expandEnv(text, this.env, `${this.config.file ?? "jarvis.yml"}:${this.config.lineOf(path) ?? 1}: ${path.join(".")}`);
+    return expandEnv(
+      text,
+      this.env,
+      `${this.config.file ?? "jarvis.yml"}:${this.config.lineOf(path) ?? 1}: ${path.join(".")}`,
+    );
   }
 
   number(path: (string | number)[], fallback: number, min: number): number {
     const value = this.get(path);
     if (value === undefined || value === null) return fallback;
-    if (typeof value !== "number" || !Number.isFinite(value) || value < min) this.fail(path, `must be a number, at least ${min}`);
+    if (typeof value !== "number" || !Number.isFinite(value) || value < min)
+      this.fail(path, `must be a number, at least ${min}`);
     return value;
   }
 
@@ -187,15 +196,29 @@ class Validator {
         maxLines: this.number([...path, "pace", "max_lines"], DEFAULT_PACE[k].maxLines, 2),
       },
     });
-    if (!/^[a-z][a-z0-9_-]*$/.test(key)) this.fail(path, "network names are lower-case letters, digits, - and _");
+    if (!/^[a-z][a-z0-9_-]*$/.test(key))
+      this.fail(path, "network names are lower-case letters, digits, - and _");
     switch (kind) {
       case "irc": {
-        this.only(path, net, ["kind", "pace", "host", "port", "tls", "tls_insecure", "nick", "username", "password", "sasl", "channels"]);
+        this.only(path, net, [
+          "kind",
+          "pace",
+          "host",
+          "port",
+          "tls",
+          "tls_insecure",
+          "nick",
+          "username",
+          "password",
+          "sasl",
+          "channels",
+        ]);
         const tls = this.bool([...path, "tls"], true);
         const sasl = this.mapping([...path, "sasl"]);
         if (sasl) this.only([...path, "sasl"], sasl, ["account", "password"]);
         const channels = this.get([...path, "channels"]);
-        if (channels !== undefined && !Array.isArray(channels)) this.fail([...path, "channels"], "must be a list of channels ('#ops' or {name, key})");
+        if (channels !== undefined && !Array.isArray(channels))
+          this.fail([...path, "channels"], "must be a list of channels ('#ops' or {name, key})");
         return {
           ...base("irc"),
           kind: "irc",
@@ -206,14 +229,34 @@ class Validator {
           nick: this.string([...path, "nick"], false) ?? nick,
           username: this.string([...path, "username"], false) ?? nick,
           password: this.string([...path, "password"], false),
-          sasl: sasl ? { account: this.string([...path, "sasl", "account"], true), password: this.string([...path, "sasl", "password"], true) } : undefined,
-          channels: ((channels as unknown[] | undefined) ?? []).map((c, i) => this.channel([...path, "channels", i], c)),
+          sasl: sasl
+            ? {
+                account: this.string([...path, "sasl", "account"], true),
+                password: this.string([...path, "sasl", "password"], true),
+              }
+            : undefined,
+          channels: ((channels as unknown[] | undefined) ?? []).map((c, i) =>
+            this.channel([...path, "channels", i], c),
+          ),
         };
       }
       case "xmpp": {
-        this.only(path, net, ["kind", "pace", "service", "domain", "username", "password", "resource", "rooms"]);
+        this.only(path, net, [
+          "kind",
+          "pace",
+          "service",
+          "domain",
+          "username",
+          "password",
+          "resource",
+          "rooms",
+        ]);
         const rooms = this.get([...path, "rooms"]);
-        if (rooms !== undefined && !Array.isArray(rooms)) this.fail([...path, "rooms"], "must be a list of room JIDs ('ops@conference.example.org' or {jid, nick, password})");
+        if (rooms !== undefined && !Array.isArray(rooms))
+          this.fail(
+            [...path, "rooms"],
+            "must be a list of room JIDs ('ops@conference.example.org' or {jid, nick, password})",
+          );
         return {
           ...base("xmpp"),
           kind: "xmpp",
@@ -227,20 +270,28 @@ class Validator {
             if (typeof r === "string") return { jid: this.string(p, true), nick, password: undefined };
             const m = this.mapping(p) ?? {};
             this.only(p, m, ["jid", "nick", "password"]);
-            return { jid: this.string([...p, "jid"], true), nick: this.string([...p, "nick"], false) ?? nick, password: this.string([...p, "password"], false) };
+            return {
+              jid: this.string([...p, "jid"], true),
+              nick: this.string([...p, "nick"], false) ?? nick,
+              password: this.string([...p, "password"], false),
+            };
           }),
         };
       }
       case "matrix": {
         this.only(path, net, ["kind", "pace", "homeserver", "access_token", "state_dir", "rooms"]);
         const homeserver = this.string([...path, "homeserver"], true);
-        if (!/^https?:\/\//.test(homeserver)) this.fail([...path, "homeserver"], "must be an http(s) URL, e.g. https://matrix.example.org");
+        if (!/^https?:\/\//.test(homeserver))
+          this.fail([...path, "homeserver"], "must be an http(s) URL, e.g. https://matrix.example.org");
         return {
           ...base("matrix"),
           kind: "matrix",
           homeserver,
           accessToken: this.string([...path, "access_token"], true),
-          stateDir: resolve(this.config.baseDir, this.string([...path, "state_dir"], false) ?? `.state/${key}`),
+          stateDir: resolve(
+            this.config.baseDir,
+            this.string([...path, "state_dir"], false) ?? `.state/${key}`,
+          ),
           rooms: this.strings([...path, "rooms"]) ?? [],
         };
       }
@@ -251,7 +302,8 @@ class Validator {
 
   channel(path: (string | number)[], value: unknown): { name: string; key: string | undefined } {
     if (typeof value === "string") {
-      if (!/^[#&]/.test(value)) this.fail(path, `'${value}' is not a channel name; channels start with # (quote it in YAML: "#ops")`);
+      if (!/^[#&]/.test(value))
+        this.fail(path, `'${value}' is not a channel name; channels start with # (quote it in YAML: "#ops")`);
       return { name: value, key: undefined };
     }
     const m = this.mapping(path) ?? {};
@@ -270,9 +322,17 @@ class Validator {
       this.only(path, role, ["commands", "hosts"]);
       const commands = this.strings([...path, "commands"]) ?? [];
       for (const [i, c] of commands.entries()) {
-        if (c !== "*" && !KNOWN_VERBS.includes(c)) this.fail([...path, "commands", i], `unknown command '${c}'; use one of ${KNOWN_VERBS.join(", ")} or "*"`);
+        if (c !== "*" && !KNOWN_VERBS.includes(c))
+          this.fail(
+            [...path, "commands", i],
+            `unknown command '${c}'; use one of ${KNOWN_VERBS.join(", ")} or "*"`,
+          );
       }
-      roles.set(name, { name, commands: commands.includes("*") ? "*" : new Set(commands), hosts: this.strings([...path, "hosts"]) ?? ["*"] });
+      roles.set(name, {
+        name,
+        commands: commands.includes("*") ? "*" : new Set(commands),
+        hosts: this.strings([...path, "hosts"]) ?? ["*"],
+      });
     }
     const grants = new Map<string, string[]>();
     for (const person of Object.keys(this.mapping(["acl", "people"]) ?? {})) {
@@ -280,11 +340,20 @@ class Validator {
       const entry = this.mapping(path) ?? {};
       this.only(path, entry, ["roles", "identities"]);
       const personRoles = this.strings([...path, "roles"]) ?? [];
-      for (const [i, r] of personRoles.entries()) if (!roles.has(r)) this.fail([...path, "roles", i], `no role '${r}' under acl.roles`);
+      for (const [i, r] of personRoles.entries())
+        if (!roles.has(r)) this.fail([...path, "roles", i], `no role '${r}' under acl.roles`);
       const ids = this.strings([...path, "identities"]) ?? [];
-      if (ids.length === 0) this.fail([...path, "identities"], "list at least one identity (irc:alice, xmpp:alice@example.org, matrix:@alice:example.org, console:alice)");
+      if (ids.length === 0)
+        this.fail(
+          [...path, "identities"],
+          "list at least one identity (irc:alice, xmpp:alice@example.org, matrix:@alice:example.org, console:alice)",
+        );
       for (const [i, id] of ids.entries()) {
-        if (!/^[a-z][a-z0-9_-]*:\S+$/.test(id)) this.fail([...path, "identities", i], `'${id}' is not an identity; write <network>:<id>, e.g. irc:alice`);
+        if (!/^[a-z][a-z0-9_-]*:\S+$/.test(id))
+          this.fail(
+            [...path, "identities", i],
+            `'${id}' is not an identity; write <network>:<id>, e.g. irc:alice`,
+          );
         grants.set(id, [...(grants.get(id) ?? []), ...personRoles]);
       }
     }

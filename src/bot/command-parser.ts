@@ -6,16 +6,58 @@
 
 /** Every command the bot knows, with its argument shape and whether it changes anything. */
 export const COMMANDS = {
-  deploy: { args: "<source>", min: 1, max: 1, mutating: true, help: "deploy a new host from a design (file, https URL, gist:ID, cn=host)" },
-  redeploy: { args: "<host> [force]", min: 1, max: 2, mutating: true, help: "rebuild a host from its design (force: even one that serves production)" },
-  destroy: { args: "<host> [force]", min: 1, max: 2, mutating: true, help: "delete a host (force: even one that serves production)" },
+  deploy: {
+    args: "<source>",
+    min: 1,
+    max: 1,
+    mutating: true,
+    help: "deploy a new host from a design (file, https URL, gist:ID, cn=host)",
+  },
+  redeploy: {
+    args: "<host> [force]",
+    min: 1,
+    max: 2,
+    mutating: true,
+    help: "rebuild a host from its design (force: even one that serves production)",
+  },
+  destroy: {
+    args: "<host> [force]",
+    min: 1,
+    max: 2,
+    mutating: true,
+    help: "delete a host (force: even one that serves production)",
+  },
   run: { args: "<pipeline> <source>", min: 2, max: 2, mutating: true, help: "run any pipeline on a design" },
-  retry: { args: "<host> [force]", min: 1, max: 2, mutating: true, help: "retry a failed run from its failed step" },
+  retry: {
+    args: "<host> [force]",
+    min: 1,
+    max: 2,
+    mutating: true,
+    help: "retry a failed run from its failed step",
+  },
   cancel: { args: "<host>", min: 1, max: 1, mutating: true, help: "cancel a queued or running run" },
-  status: { args: "[host]", min: 0, max: 1, mutating: false, help: "where the work on a host (or every host) stands" },
+  status: {
+    args: "[host]",
+    min: 0,
+    max: 1,
+    mutating: false,
+    help: "where the work on a host (or every host) stands",
+  },
   log: { args: "<host>", min: 1, max: 1, mutating: false, help: "the last lines of the latest run's log" },
-  clipboard: { args: "<host> [step]", min: 1, max: 2, mutating: false, help: "the clipboard after a step (default: latest)" },
-  diff: { args: "<host> <step>", min: 2, max: 2, mutating: false, help: "what a step changed on the clipboard" },
+  clipboard: {
+    args: "<host> [step]",
+    min: 1,
+    max: 2,
+    mutating: false,
+    help: "the clipboard after a step (default: latest)",
+  },
+  diff: {
+    args: "<host> <step>",
+    min: 2,
+    max: 2,
+    mutating: false,
+    help: "what a step changed on the clipboard",
+  },
   history: { args: "<host>", min: 1, max: 1, mutating: false, help: "the runs of a host, newest first" },
   pipelines: { args: "", min: 0, max: 0, mutating: false, help: "the pipelines jarvis knows" },
   help: { args: "[command]", min: 0, max: 1, mutating: false, help: "this list, or one command's usage" },
@@ -72,13 +114,23 @@ export function parseCommand(input: string): ParseResult {
   const text = input.trim();
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_COMMAND_BYTES) {
-    return { kind: "error", text: text.slice(0, 80), message: `command too long (${bytes} bytes, limit ${MAX_COMMAND_BYTES}); put long designs in a file or URL and deploy that` };
+    return {
+      kind: "error",
+      text: text.slice(0, 80),
+      message: `command too long (${bytes} bytes, limit ${MAX_COMMAND_BYTES}); put long designs in a file or URL and deploy that`,
+    };
   }
-   
-  const control = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u.exec(text);
+
+  const control = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u.exec(
+    text,
+  );
   if (control) {
     const code = control[0].codePointAt(0)!.toString(16).padStart(4, "0");
-    return { kind: "error", text, message: `command contains control character U+${code} at position ${control.index + 1}; type it again as plain text` };
+    return {
+      kind: "error",
+      text,
+      message: `command contains control character U+${code} at position ${control.index + 1}; type it again as plain text`,
+    };
   }
   if (text === "") return { kind: "error", text, message: SHORT_HELP };
   const words = splitWords(text);
@@ -93,7 +145,8 @@ export function parseCommand(input: string): ParseResult {
   if (args.length < spec.min || args.length > spec.max) {
     return { kind: "error", text, message: `usage: ${usage(typed)}` };
   }
-  if (args.some((a) => a === "")) return { kind: "error", text, message: `empty argument; usage: ${usage(typed)}` };
+  if (args.some((a) => a === ""))
+    return { kind: "error", text, message: `empty argument; usage: ${usage(typed)}` };
   return { kind: "command", command: { verb: typed, args, text } };
 }
 
@@ -145,7 +198,6 @@ function stripAddress(text: string, botName: string): string | undefined {
 
 /** Remove IRC formatting codes (bold, colour, reset, italics, underline, reverse). */
 function stripFormatting(text: string): string {
-   
   return text.replace(/\u0003(\d{1,2}(,\d{1,2})?)?|[\u0002\u000f\u0011\u001d\u001e\u001f\u0016]/g, "");
 }
 

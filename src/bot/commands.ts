@@ -62,7 +62,9 @@ export function hostOfSource(source: string): string | undefined {
 function forced(word: string | undefined): boolean {
   if (word === undefined) return false;
   if (word === "force" || word === "--force") return true;
-  throw new CommandInputError(`'${word}' is not understood here; the only word allowed after the host is 'force'`);
+  throw new CommandInputError(
+    `'${word}' is not understood here; the only word allowed after the host is 'force'`,
+  );
 }
 
 /** Run one allowed command. */
@@ -76,9 +78,14 @@ export async function executeCommand(command: Command, ctx: CommandContext): Pro
       return started(await control.start(a, b ?? "", who));
     case "redeploy":
     case "destroy":
-      return started(await control.start(command.verb, await sourceOfHost(control, a), who, { force: forced(b) }));
+      return started(
+        await control.start(command.verb, await sourceOfHost(control, a), who, { force: forced(b) }),
+      );
     case "retry":
-      return { ...started(await control.retry(a, who, undefined, { force: forced(b) })), text: `${a}: retrying from the failed step; progress follows here` };
+      return {
+        ...started(await control.retry(a, who, undefined, { force: forced(b) })),
+        text: `${a}: retrying from the failed step; progress follows here`,
+      };
     case "cancel": {
       const run = await control.cancel(a, who);
       return { text: `${run.host}: cancel requested for run ${run.id} (${run.pipeline})`, runId: run.id };
@@ -97,11 +104,17 @@ export async function executeCommand(command: Command, ctx: CommandContext): Pro
     }
     case "clipboard": {
       const step = b === undefined ? undefined : stepNumber(b);
-      return { text: await control.clipboard(a, step), pointer: `whole clipboard: jarvis clipboard ${a}${b ? ` ${b}` : ""} on the CLI` };
+      return {
+        text: await control.clipboard(a, step),
+        pointer: `whole clipboard: jarvis clipboard ${a}${b ? ` ${b}` : ""} on the CLI`,
+      };
     }
     case "diff": {
       const text = await control.diff(a, stepNumber(b ?? ""));
-      return { text: text.trim() === "" ? `${a}: step ${b} changed nothing on the clipboard` : text, pointer: `whole diff: jarvis diff ${a} ${b} on the CLI` };
+      return {
+        text: text.trim() === "" ? `${a}: step ${b} changed nothing on the clipboard` : text,
+        pointer: `whole diff: jarvis diff ${a} ${b} on the CLI`,
+      };
     }
     case "history": {
       const runs = await control.history(a, 10);
@@ -111,7 +124,10 @@ export async function executeCommand(command: Command, ctx: CommandContext): Pro
     case "pipelines": {
       const list = await control.pipelines();
       if (list.length === 0) return { text: "no pipelines loaded; check pipelines.dirs in jarvis.yml" };
-      return { text: list.map((p) => `${p.name} (${p.steps.length} steps): ${p.description}`).join("\n"), pointer: "details: jarvis pipelines on the CLI" };
+      return {
+        text: list.map((p) => `${p.name} (${p.steps.length} steps): ${p.description}`).join("\n"),
+        pointer: "details: jarvis pipelines on the CLI",
+      };
     }
     case "help":
       return help(command.args[0], ctx.botName);
@@ -129,12 +145,17 @@ async function sourceOfHost(control: RunControl, host: string): Promise<string> 
 }
 
 function started(run: RunRecord): Reply {
-  return { text: `${run.host}: ${run.pipeline} queued as run ${run.id} (${run.totalSteps} steps); progress follows here`, runId: run.id };
+  return {
+    text: `${run.host}: ${run.pipeline} queued as run ${run.id} (${run.totalSteps} steps); progress follows here`,
+    runId: run.id,
+  };
 }
 
 function stepNumber(text: string): number {
   if (!/^[1-9][0-9]{0,3}$/.test(text)) {
-    throw new CommandInputError(`'${text.slice(0, 20)}' is not a step number; steps are counted from 1 (see status)`);
+    throw new CommandInputError(
+      `'${text.slice(0, 20)}' is not a step number; steps are counted from 1 (see status)`,
+    );
   }
   return Number(text);
 }
@@ -144,13 +165,18 @@ export class CommandInputError extends Error {}
 
 function status(details: RunDetail[]): Reply {
   if (details.length === 0) return { text: "no runs yet" };
-  return { text: details.map((d) => statusLine(d)).join("\n"), pointer: "all hosts: jarvis status on the CLI" };
+  return {
+    text: details.map((d) => statusLine(d)).join("\n"),
+    pointer: "all hosts: jarvis status on the CLI",
+  };
 }
 
 /** One line of `status`: where a host's latest run stands. */
 export function statusLine({ run, steps }: RunDetail): string {
   const step = steps.filter((s) => !s.onFailure)[run.stepIndex];
-  const at = step ? `${run.stepIndex + 1}/${run.totalSteps} ${step.name}` : `step ${run.stepIndex + 1}/${run.totalSteps}`;
+  const at = step
+    ? `${run.stepIndex + 1}/${run.totalSteps} ${step.name}`
+    : `step ${run.stepIndex + 1}/${run.totalSteps}`;
   const since = run.finishedAt ?? run.startedAt ?? run.createdAt;
   const ago = `${formatDuration(Date.now() - since)} ago`;
   switch (run.state) {
@@ -178,5 +204,10 @@ function help(topic: string | undefined, botName: string): Reply {
     if (!Object.hasOwn(COMMANDS, verb)) return { text: `no command '${topic.slice(0, 40)}'; ${SHORT_HELP}` };
     return { text: `usage: ${botName}: ${usage(verb as Verb)}` };
   }
-  return { text: Object.keys(COMMANDS).map((v) => usage(v as Verb)).join("\n"), pointer: `one command: ${botName}: help <command>` };
+  return {
+    text: Object.keys(COMMANDS)
+      .map((v) => usage(v as Verb))
+      .join("\n"),
+    pointer: `one command: ${botName}: help <command>`,
+  };
 }

@@ -6,7 +6,13 @@
 import { userInfo } from "node:os";
 
 /** IRC: the services/SASL account when the network vouches for one, else the full mask. */
-export function ircIdentity(network: string, account: string | undefined, nick: string, user: string, host: string): string {
+export function ircIdentity(
+  network: string,
+  account: string | undefined,
+  nick: string,
+  user: string,
+  host: string,
+): string {
   if (account) return `${network}:${account}`;
   return `${network}:${nick}!${user}@${host}`;
 }

@@ -38,7 +38,6 @@ interface Pending {
 
 /** Cut `text` into lines that fit: control characters removed, long lines cut, too many lines cut. */
 export function cutText(text: string, maxLineBytes: number, maxLines: number, pointer?: string): string[] {
-   
   const clean = text.replace(/\r\n?/g, "\n").replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "");
   const lines = clean.split("\n").filter((l) => l.trim() !== "");
   const out: string[] = [];
@@ -96,7 +95,10 @@ export class Outbox {
 
   /** Queue text for `place`; resolves when every part of it is on the wire. */
   send(place: ChatPlace, text: string, options: SendOptions = {}): Promise<void> {
-    if (this.closed) return Promise.reject(new ChatError("E_CHAT_CLOSED", "the chat connection is closed; the message was not sent"));
+    if (this.closed)
+      return Promise.reject(
+        new ChatError("E_CHAT_CLOSED", "the chat connection is closed; the message was not sent"),
+      );
     const lines = cutText(text, this.options.maxLineBytes, this.options.maxLines, options.pointer);
     const payloads = this.options.multiline ? (lines.length ? [lines.join("\n")] : []) : lines;
     const sent = payloads.map(
@@ -120,7 +122,9 @@ export class Outbox {
     this.closed = true;
     clearTimeout(this.retryTimer);
     for (const item of this.queue.splice(0)) {
-      item.reject(new ChatError("E_CHAT_CLOSED", "the chat connection was closed before the message could be sent"));
+      item.reject(
+        new ChatError("E_CHAT_CLOSED", "the chat connection was closed before the message could be sent"),
+      );
     }
   }
 

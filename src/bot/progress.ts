@@ -10,7 +10,10 @@ import type { ChatPlace } from "./chat-adapter.js";
 
 /** The last line of an error message: the line a failed step's stderr ended with. */
 export function lastLine(message: string): string {
-  const lines = message.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+  const lines = message
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
   return lines[lines.length - 1] ?? message.trim();
 }
 
@@ -22,7 +25,8 @@ export class StageTracker {
   observe(event: RunEvent): StepPosition | undefined {
     if (event.type === "step-started" || event.type === "step-finished" || event.type === "step-retry") {
       // on_failure steps (index past the main list) do not move where the run stopped.
-      if (event.type === "step-started" && event.step.index < event.step.total) this.stages.set(event.run.id, event.step);
+      if (event.type === "step-started" && event.step.index < event.step.total)
+        this.stages.set(event.run.id, event.step);
       return event.step;
     }
     const stage = this.stages.get(event.run.id);
@@ -32,7 +36,11 @@ export class StageTracker {
 }
 
 /** The chat line for a run event, or undefined for events chat does not show (log lines). */
-export function formatRunEvent(event: RunEvent, stage: StepPosition | undefined, botName = "jarvis"): string | undefined {
+export function formatRunEvent(
+  event: RunEvent,
+  stage: StepPosition | undefined,
+  botName = "jarvis",
+): string | undefined {
   const { run } = event;
   const host = run.host;
   switch (event.type) {
@@ -46,7 +54,8 @@ export function formatRunEvent(event: RunEvent, stage: StepPosition | undefined,
     case "step-finished":
       return undefined;
     case "run-finished": {
-      const elapsed = run.startedAt && run.finishedAt ? ` in ${formatDuration(run.finishedAt - run.startedAt)}` : "";
+      const elapsed =
+        run.startedAt && run.finishedAt ? ` in ${formatDuration(run.finishedAt - run.startedAt)}` : "";
       const where = stage ? stageText(stage) : `step ${run.stepIndex + 1}/${run.totalSteps}`;
       if (run.state === "succeeded") return `${host}: ${run.pipeline} succeeded${elapsed} (run ${run.id})`;
       if (run.state === "cancelled") return `${host}: ${run.pipeline} cancelled at ${where} (run ${run.id})`;

@@ -19,7 +19,13 @@ export const EXIT = {
   internal: 10,
 } as const;
 
-const NOT_FOUND = new Set(["E_RUN_NOT_FOUND", "E_PIPELINE_NOT_FOUND", "E_SOURCE_NOT_FOUND", "E_CONFIG_MISSING", "E_HOST_NOT_FOUND"]);
+const NOT_FOUND = new Set([
+  "E_RUN_NOT_FOUND",
+  "E_PIPELINE_NOT_FOUND",
+  "E_SOURCE_NOT_FOUND",
+  "E_CONFIG_MISSING",
+  "E_HOST_NOT_FOUND",
+]);
 const CONFLICT = new Set(["E_HOST_BUSY", "E_RUN_STATE", "E_RUN_HELD"]);
 
 /** The exit code for an error a command threw. */
@@ -28,7 +34,13 @@ export function exitCodeFor(err: unknown): number {
   if (code === "E_USAGE") return EXIT.usage;
   if (NOT_FOUND.has(code)) return EXIT.notFound;
   if (CONFLICT.has(code)) return EXIT.conflict;
-  if (err instanceof YamlError || err instanceof DesignError || err instanceof PipelineError || err instanceof ConfigError || err instanceof SourceError) {
+  if (
+    err instanceof YamlError ||
+    err instanceof DesignError ||
+    err instanceof PipelineError ||
+    err instanceof ConfigError ||
+    err instanceof SourceError
+  ) {
     return EXIT.invalid;
   }
   return err instanceof JarvisError ? EXIT.runFailed : EXIT.internal;

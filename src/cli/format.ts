@@ -3,7 +3,10 @@ import type { RunDetail } from "../pipeline/run-control.js";
 import type { LogLine, RunRecord, StepRecord } from "../store/run-store.js";
 
 /** The `step` object of `status --json`: 1-based index of the current or last step. */
-export function stepPosition(run: RunRecord, steps: StepRecord[]): { index: number; total: number; name: string } {
+export function stepPosition(
+  run: RunRecord,
+  steps: StepRecord[],
+): { index: number; total: number; name: string } {
   const index = Math.min(Math.max(run.stepIndex, -1), run.totalSteps - 1);
   const name = index >= 0 ? (steps[index]?.name ?? "") : "";
   return { index: index + 1, total: run.totalSteps, name };
@@ -93,9 +96,13 @@ function elapsed(run: RunRecord): string {
 export function groupLine(details: RunDetail[]): string {
   const first = details[0]?.run;
   if (!first) return "";
-  const parts = [...details].sort((a, b) => a.run.createdAt - b.run.createdAt).map(({ run, steps }) => {
-    const pos = stepPosition(run, steps);
-    return run.state === "running" ? `${run.host} running ${pos.index}/${pos.total}` : `${run.host} ${run.state}`;
-  });
+  const parts = [...details]
+    .sort((a, b) => a.run.createdAt - b.run.createdAt)
+    .map(({ run, steps }) => {
+      const pos = stepPosition(run, steps);
+      return run.state === "running"
+        ? `${run.host} running ${pos.index}/${pos.total}`
+        : `${run.host} ${run.state}`;
+    });
   return `cluster ${first.group} (${details.length} hosts, ${first.pipeline}): ${parts.join("; ")}`;
 }

@@ -24,7 +24,10 @@ function oneTarget(ctx: CommandContext, what: string): string {
 
 function stepNumber(raw: string | undefined, what: string): number | undefined {
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw)) throw usageError(`${what} must be a step number (1 for the first step, 0 for the design as loaded), got '${raw}'`);
+  if (!/^\d+$/.test(raw))
+    throw usageError(
+      `${what} must be a step number (1 for the first step, 0 for the design as loaded), got '${raw}'`,
+    );
   return Number(raw);
 }
 
@@ -60,7 +63,18 @@ export const inspectCommands: Record<string, Command> = {
     run: (ctx) =>
       withJarvis(ctx, async (jarvis) => {
         const lines = await jarvis.control.log(oneTarget(ctx, "log"));
-        if (ctx.flags.json) ctx.out(JSON.stringify(lines.map((l) => ({ at: new Date(l.at).toISOString(), step: l.stepIndex + 1, attempt: l.attempt, stream: l.stream, line: l.line }))));
+        if (ctx.flags.json)
+          ctx.out(
+            JSON.stringify(
+              lines.map((l) => ({
+                at: new Date(l.at).toISOString(),
+                step: l.stepIndex + 1,
+                attempt: l.attempt,
+                stream: l.stream,
+                line: l.line,
+              })),
+            ),
+          );
         else for (const l of lines) ctx.out(logLine(l));
         return EXIT.ok;
       }),
@@ -70,7 +84,10 @@ export const inspectCommands: Record<string, Command> = {
     summary: "the clipboard after step N (default: the latest), secrets shown as ***",
     run: (ctx) =>
       withJarvis(ctx, async (jarvis) => {
-        const value = await jarvis.control.clipboardValue(oneTarget(ctx, "clipboard"), stepNumber(ctx.flags.step, "--step"));
+        const value = await jarvis.control.clipboardValue(
+          oneTarget(ctx, "clipboard"),
+          stepNumber(ctx.flags.step, "--step"),
+        );
         ctx.out(ctx.flags.json ? JSON.stringify(value, null, 2) : dumpYaml(value).trimEnd());
         return EXIT.ok;
       }),
@@ -80,7 +97,8 @@ export const inspectCommands: Record<string, Command> = {
     summary: "what step N added, changed and removed on the clipboard",
     run: (ctx) => {
       const [target, raw] = ctx.args;
-      if (!target || raw === undefined || ctx.args.length > 2) throw usageError("diff takes a host or run id and a step number");
+      if (!target || raw === undefined || ctx.args.length > 2)
+        throw usageError("diff takes a host or run id and a step number");
       return withJarvis(ctx, async (jarvis) => {
         ctx.out(await jarvis.control.diff(target, stepNumber(raw, "step")!));
         return EXIT.ok;
@@ -94,9 +112,18 @@ export const inspectCommands: Record<string, Command> = {
       withJarvis(ctx, async (jarvis) => {
         const limit = ctx.flags.limit ? Number(ctx.flags.limit) : 20;
         const runs = await jarvis.control.history(oneTarget(ctx, "history"), limit);
-        if (ctx.flags.json) ctx.out(JSON.stringify(runs.map((r) => runJson(r)), null, 2));
+        if (ctx.flags.json)
+          ctx.out(
+            JSON.stringify(
+              runs.map((r) => runJson(r)),
+              null,
+              2,
+            ),
+          );
         else if (runs.length === 0) ctx.out(`no runs for ${ctx.args[0]}`);
-        else for (const run of runs) ctx.out(`${new Date(run.createdAt).toISOString()} ${statusLine({ run, steps: [] })}`);
+        else
+          for (const run of runs)
+            ctx.out(`${new Date(run.createdAt).toISOString()} ${statusLine({ run, steps: [] })}`);
         return EXIT.ok;
       }),
   },
@@ -120,7 +147,9 @@ export const inspectCommands: Record<string, Command> = {
         if (ctx.flags.json) ctx.out(JSON.stringify(entries, null, 2));
         else
           for (const e of entries)
-            ctx.out(`${new Date(e.at).toISOString()} ${e.decision.padEnd(7)} ${e.identity} ${e.network}:${e.room} "${e.command}"${e.runId ? ` run ${e.runId}` : ""}${e.reason ? ` (${e.reason})` : ""}`);
+            ctx.out(
+              `${new Date(e.at).toISOString()} ${e.decision.padEnd(7)} ${e.identity} ${e.network}:${e.room} "${e.command}"${e.runId ? ` run ${e.runId}` : ""}${e.reason ? ` (${e.reason})` : ""}`,
+            );
         return EXIT.ok;
       }),
   },

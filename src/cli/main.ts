@@ -14,7 +14,12 @@ import { startCommand } from "./start.js";
 import type { JarvisConfig } from "../config.js";
 import type { Command, CommandContext } from "./command.js";
 
-const commands: Record<string, Command> = { ...runCommands, ...inspectCommands, ...toolCommands, start: startCommand };
+const commands: Record<string, Command> = {
+  ...runCommands,
+  ...inspectCommands,
+  ...toolCommands,
+  start: startCommand,
+};
 
 function help(): string {
   const width = Math.max(...Object.values(commands).map((c) => c.usage.length));

@@ -16,14 +16,24 @@ export function cliRequester(): Requester {
 }
 
 /** Execute a run in the foreground, printing one line per stage; resolves to the exit code. */
-async function follow(jarvis: Jarvis, ctx: CommandContext, runIds: string | string[], execute: () => Promise<RunRecord | RunRecord[]>): Promise<number> {
+async function follow(
+  jarvis: Jarvis,
+  ctx: CommandContext,
+  runIds: string | string[],
+  execute: () => Promise<RunRecord | RunRecord[]>,
+): Promise<number> {
   const ids = new Set(Array.isArray(runIds) ? runIds : [runIds]);
   const unsubscribe = jarvis.control.subscribe((event) => {
     if (ctx.flags.json || !ids.has(event.run.id)) return;
-    const where = "step" in event ? `${event.run.host}: ${event.step.index + 1}/${event.step.total} ${event.step.name}` : event.run.host;
-    if (event.type === "step-started") ctx.out(`${where}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`);
+    const where =
+      "step" in event
+        ? `${event.run.host}: ${event.step.index + 1}/${event.step.total} ${event.step.name}`
+        : event.run.host;
+    if (event.type === "step-started")
+      ctx.out(`${where}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`);
     else if (event.type === "step-log") ctx.out(`    ${event.line}`);
-    else if (event.type === "step-retry") ctx.out(`${where} failed (${event.error}); retrying in ${event.waitMs} ms`);
+    else if (event.type === "step-retry")
+      ctx.out(`${where} failed (${event.error}); retrying in ${event.waitMs} ms`);
     else if (event.type === "step-finished" && event.state !== "ok") ctx.out(`${where} ${event.state}`);
   });
   // Ctrl-C cancels the run properly (its step's group is killed, on_failure steps run).
@@ -62,19 +72,34 @@ async function withJarvis<T>(ctx: CommandContext, fn: (jarvis: Jarvis) => Promis
 export const runCommands: Record<string, Command> = {
   run: {
     usage: "run <pipeline> <design> [--force] [--detach] [--json]",
-    summary: "run a pipeline on a design (file, URL, gist:ID, cn=host); --detach queues it for `jarvis start`",
+    summary:
+      "run a pipeline on a design (file, URL, gist:ID, cn=host); --detach queues it for `jarvis start`",
     run: (ctx) => {
       const [pipeline, source] = ctx.args;
       if (!pipeline || !source || ctx.args.length > 2) throw usageError("run takes a pipeline and a design");
       return withJarvis(ctx, async (jarvis) => {
-        const runs = await jarvis.control.startAll(pipeline, source, cliRequester(), { foreground: !ctx.flags.detach, force: ctx.flags.force });
+        const runs = await jarvis.control.startAll(pipeline, source, cliRequester(), {
+          foreground: !ctx.flags.detach,
+          force: ctx.flags.force,
+        });
         if (ctx.flags.detach) {
-          ctx.out(ctx.flags.json ? JSON.stringify(runs.length === 1 ? runJson(runs[0]!) : runs.map((r) => runJson(r))) : runs.map((r) => r.id).join("\n"));
+          ctx.out(
+            ctx.flags.json
+              ? JSON.stringify(runs.length === 1 ? runJson(runs[0]!) : runs.map((r) => runJson(r)))
+              : runs.map((r) => r.id).join("\n"),
+          );
           return EXIT.ok;
         }
-        if (!ctx.flags.json) for (const run of runs) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started`);
-        if (runs.length === 1) return follow(jarvis, ctx, runs[0]!.id, () => jarvis.engine.execute(runs[0]!.id));
-        const finals = await follow(jarvis, ctx, runs.map((r) => r.id), async () => jarvis.control.executeAll(runs));
+        if (!ctx.flags.json)
+          for (const run of runs) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started`);
+        if (runs.length === 1)
+          return follow(jarvis, ctx, runs[0]!.id, () => jarvis.engine.execute(runs[0]!.id));
+        const finals = await follow(
+          jarvis,
+          ctx,
+          runs.map((r) => r.id),
+          async () => jarvis.control.executeAll(runs),
+        );
         return finals;
       });
     },
@@ -85,9 +110,13 @@ export const runCommands: Record<string, Command> = {
     run: (ctx) => {
       const [target] = ctx.args;
       if (!target || ctx.args.length > 1) throw usageError("retry takes a host or run id");
-      const edited = ctx.flags.clipboard !== undefined ? readFileSync(ctx.flags.clipboard, "utf8") : undefined;
+      const edited =
+        ctx.flags.clipboard !== undefined ? readFileSync(ctx.flags.clipboard, "utf8") : undefined;
       return withJarvis(ctx, async (jarvis) => {
-        const run = await jarvis.control.retry(target, cliRequester(), edited, { foreground: !ctx.flags.detach, force: ctx.flags.force });
+        const run = await jarvis.control.retry(target, cliRequester(), edited, {
+          foreground: !ctx.flags.detach,
+          force: ctx.flags.force,
+        });
         if (ctx.flags.detach) {
           ctx.out(ctx.flags.json ? JSON.stringify(runJson(run)) : run.id);
           return EXIT.ok;
@@ -116,7 +145,11 @@ export const runCommands: Record<string, Command> = {
       if (!target || ctx.args.length > 1) throw usageError("cancel takes a host or run id");
       return withJarvis(ctx, async (jarvis) => {
         const run = await jarvis.control.cancel(target, cliRequester());
-        ctx.out(ctx.flags.json ? JSON.stringify(runJson(run)) : `${run.host}: run ${run.id} ${run.state === "cancelled" ? "cancelled" : "is being cancelled"}`);
+        ctx.out(
+          ctx.flags.json
+            ? JSON.stringify(runJson(run))
+            : `${run.host}: run ${run.id} ${run.state === "cancelled" ? "cancelled" : "is being cancelled"}`,
+        );
         return EXIT.ok;
       });
     },

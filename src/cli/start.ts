@@ -22,7 +22,9 @@ export const startCommand: Command = {
     // The key jarvis logs in to deployed hosts with: made now when absent, so the first deploy
     // does not stop for it. Steps find it at the same place (they run in config.baseDir).
     const keySetting = config.modules.ssh?.with.deploy_key;
-    const key = await ensureDeployKey(resolve(config.baseDir, typeof keySetting === "string" ? keySetting : DEFAULT_DEPLOY_KEY));
+    const key = await ensureDeployKey(
+      resolve(config.baseDir, typeof keySetting === "string" ? keySetting : DEFAULT_DEPLOY_KEY),
+    );
     const jarvis = await openJarvis(config, { execute: true });
     ctx.err(`jarvis: deploy key ${key.path}`);
     const bot = await startBot(jarvis);

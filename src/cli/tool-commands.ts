@@ -27,7 +27,9 @@ export const toolCommands: Record<string, Command> = {
       const parsed = parseYamlMapping(text, file);
       if ("steps" in parsed.value) {
         const pipeline = parsePipeline(text, file, createStepCatalog({ stepsDirs: config.steps.dirs }));
-        ctx.out(`${file}: pipeline ${pipeline.name} is valid (${pipeline.steps.length} steps, ${pipeline.onFailure.length} on_failure)`);
+        ctx.out(
+          `${file}: pipeline ${pipeline.name} is valid (${pipeline.steps.length} steps, ${pipeline.onFailure.length} on_failure)`,
+        );
       } else {
         const design = validateDesign(parsed);
         ctx.out(`${file}: design of host ${design.host} is valid`);
@@ -37,7 +39,8 @@ export const toolCommands: Record<string, Command> = {
   },
   step: {
     usage: "step <module:task> [--clipboard FILE] [--with JSON] [--output FILE]",
-    summary: "run one step alone on a clipboard (a design or saved snapshot); print the new clipboard and the diff",
+    summary:
+      "run one step alone on a clipboard (a design or saved snapshot); print the new clipboard and the diff",
     run: async (ctx) => {
       const [uses] = ctx.args;
       if (!uses || ctx.args.length > 1) throw usageError("step takes one module:task");
@@ -51,7 +54,8 @@ export const toolCommands: Record<string, Command> = {
         } catch (e) {
           throw usageError(`--with must be a JSON object: ${(e as Error).message}`);
         }
-        if (!params || typeof params !== "object" || Array.isArray(params)) throw usageError("--with must be a JSON object");
+        if (!params || typeof params !== "object" || Array.isArray(params))
+          throw usageError("--with must be a JSON object");
       }
       const resolver = createStepCatalog({ stepsDirs: config.steps.dirs });
       const [module = "", task = ""] = uses.split(":");
@@ -71,14 +75,20 @@ export const toolCommands: Record<string, Command> = {
         onLine: (line) => ctx.err(`  ${redactor.text(line)}`),
       });
       if (result.kind !== "ok") {
-        const message = result.kind === "failed" ? `${redactor.text(result.error.message)}${result.retryable ? " (retryable)" : ""}` : "cancelled";
+        const message =
+          result.kind === "failed"
+            ? `${redactor.text(result.error.message)}${result.retryable ? " (retryable)" : ""}`
+            : "cancelled";
         ctx.err(`jarvis step: ${uses} failed: ${message}`);
         return EXIT.runFailed;
       }
       const after = result.clipboard ?? clipboard;
-      if (ctx.flags.output !== undefined) writeFileSync(ctx.flags.output, result.output ?? input, { mode: 0o600 });
+      if (ctx.flags.output !== undefined)
+        writeFileSync(ctx.flags.output, result.output ?? input, { mode: 0o600 });
       ctx.out(dumpYaml(redactor.value(after)).trimEnd());
-      ctx.err(`--- diff (${basename(uses)}, ${result.durationMs} ms)\n${formatDiff(diffClipboards(clipboard, after), redactor)}`);
+      ctx.err(
+        `--- diff (${basename(uses)}, ${result.durationMs} ms)\n${formatDiff(diffClipboards(clipboard, after), redactor)}`,
+      );
       return EXIT.ok;
     },
   },

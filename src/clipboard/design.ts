@@ -13,7 +13,8 @@ export interface DesignInfo {
 }
 
 /** The kinds of value a design field can hold. */
-export type FieldKind = "string" | "number" | "boolean" | "dns-label" | "dns-name" | "name" | "ssh-keys" | "string-list";
+export type FieldKind =
+  "string" | "number" | "boolean" | "dns-label" | "dns-name" | "name" | "ssh-keys" | "string-list";
 
 /** One known field of an `instance:` mapping. */
 export interface FieldSpec {
@@ -72,17 +73,29 @@ export function validateDesign(parsed: ParsedYaml): DesignInfo {
 }
 
 /** Check one instance mapping found at `path` in the document (`instance`, later `instances[i]`). */
-export function validateInstance(parsed: ParsedYaml, path: readonly (string | number)[], instance: unknown): DesignInfo {
+export function validateInstance(
+  parsed: ParsedYaml,
+  path: readonly (string | number)[],
+  instance: unknown,
+): DesignInfo {
   const name = pathName(path);
   if (!isMapping(instance)) {
-    fail(parsed, path, `${name} must be a mapping of host fields (hostname, fqdn, provider, ...), got ${describe(instance)}`);
+    fail(
+      parsed,
+      path,
+      `${name} must be a mapping of host fields (hostname, fqdn, provider, ...), got ${describe(instance)}`,
+    );
   }
   for (const field of INSTANCE_FIELDS) {
     const fieldPath = [...path, field.key];
     const value = instance[field.key];
     if (value === undefined || value === null) {
       if (field.required) {
-        fail(parsed, fieldPath, `${pathName(fieldPath)} is missing; it is required (${expectation(field.kind)})`);
+        fail(
+          parsed,
+          fieldPath,
+          `${pathName(fieldPath)} is missing; it is required (${expectation(field.kind)})`,
+        );
       }
       continue;
     }
@@ -141,7 +154,11 @@ function checkField(parsed: ParsedYaml, path: (string | number)[], field: FieldS
         const itemPath = typeof value === "string" ? path : [...path, i];
         const reason = typeof item === "string" ? sshKeyProblem(item) : `got ${describe(item)}`;
         if (reason !== undefined) {
-          fail(parsed, itemPath, `${pathName(itemPath)} must be an SSH public key line ('ssh-ed25519 AAAA... comment'): ${reason}`);
+          fail(
+            parsed,
+            itemPath,
+            `${pathName(itemPath)} must be an SSH public key line ('ssh-ed25519 AAAA... comment'): ${reason}`,
+          );
         }
       });
       return;

@@ -26,14 +26,18 @@ export function diffClipboards(before: unknown, after: unknown): DiffEntry[] {
       for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
         const inA = Object.hasOwn(a, key);
         const inB = Object.hasOwn(b, key);
-        if (inA && !inB) found.push({ segments: [...segments, key], entry: { kind: "removed", before: a[key] } });
-        else if (!inA && inB) found.push({ segments: [...segments, key], entry: { kind: "added", after: b[key] } });
+        if (inA && !inB)
+          found.push({ segments: [...segments, key], entry: { kind: "removed", before: a[key] } });
+        else if (!inA && inB)
+          found.push({ segments: [...segments, key], entry: { kind: "added", after: b[key] } });
         else walk(a[key], b[key], [...segments, key]);
       }
     } else if (Array.isArray(a) && Array.isArray(b)) {
       for (let i = 0; i < Math.max(a.length, b.length); i++) {
-        if (i >= b.length) found.push({ segments: [...segments, i], entry: { kind: "removed", before: a[i] } });
-        else if (i >= a.length) found.push({ segments: [...segments, i], entry: { kind: "added", after: b[i] } });
+        if (i >= b.length)
+          found.push({ segments: [...segments, i], entry: { kind: "removed", before: a[i] } });
+        else if (i >= a.length)
+          found.push({ segments: [...segments, i], entry: { kind: "added", after: b[i] } });
         else walk(a[i], b[i], [...segments, i]);
       }
     } else if (!deepEqual(a, b)) {
@@ -123,10 +127,13 @@ function compareSegments(a: Segment[], b: Segment[]): number {
 
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
   if (isMapping(a) && isMapping(b)) {
     const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && deepEqual(a[k], b[k]));
+    return (
+      ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && deepEqual(a[k], b[k]))
+    );
   }
   return Number.isNaN(a) && Number.isNaN(b);
 }

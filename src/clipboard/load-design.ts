@@ -29,7 +29,11 @@ export interface LoadDesignOptions {
 }
 
 /** Fetch, parse and validate the design `ref` names; throws SourceError, YamlError or DesignError. */
-export async function loadDesign(ref: string, sources: DesignSource[], options: LoadDesignOptions = {}): Promise<LoadedDesign> {
+export async function loadDesign(
+  ref: string,
+  sources: DesignSource[],
+  options: LoadDesignOptions = {},
+): Promise<LoadedDesign> {
   const source = sources.find((s) => s.accepts(ref));
   if (!source) {
     throw new SourceError(
@@ -39,7 +43,9 @@ export async function loadDesign(ref: string, sources: DesignSource[], options: 
   }
   const fetched = await source.fetch(ref, options.signal ?? new AbortController().signal);
   // The source already held the document to its configured size limit (sources.max_bytes).
-  return loadDesignText(fetched.text, fetched.origin, { maxBytes: options.maxBytes ?? Math.max(DEFAULT_DESIGN_MAX_BYTES, byteLength(fetched.text)) });
+  return loadDesignText(fetched.text, fetched.origin, {
+    maxBytes: options.maxBytes ?? Math.max(DEFAULT_DESIGN_MAX_BYTES, byteLength(fetched.text)),
+  });
 }
 
 function byteLength(text: string | Buffer): number {
@@ -55,26 +61,43 @@ export interface LoadedMember extends LoadedDesign {
  * Like loadDesign, but a design may be a cluster (`instances:`): one single-host design per
  * member, in dependency order, each validated where it stands in the file.
  */
-export async function loadDesigns(ref: string, sources: DesignSource[], options: LoadDesignOptions = {}): Promise<LoadedMember[]> {
+export async function loadDesigns(
+  ref: string,
+  sources: DesignSource[],
+  options: LoadDesignOptions = {},
+): Promise<LoadedMember[]> {
   const source = sources.find((s) => s.accepts(ref));
   if (!source) return [{ ...(await loadDesign(ref, sources, options)), after: [] }];
   const fetched = await source.fetch(ref, options.signal ?? new AbortController().signal);
   // The source already held the document to its configured size limit (sources.max_bytes).
-  const limits = { maxBytes: options.maxBytes ?? Math.max(DEFAULT_DESIGN_MAX_BYTES, byteLength(fetched.text)) };
+  const limits = {
+    maxBytes: options.maxBytes ?? Math.max(DEFAULT_DESIGN_MAX_BYTES, byteLength(fetched.text)),
+  };
   const parsed = parseYamlMapping(fetched.text, fetched.origin, limits);
-  if (parsed.value.instances === undefined) return [{ ...loadDesignText(fetched.text, fetched.origin, limits), after: [] }];
+  if (parsed.value.instances === undefined)
+    return [{ ...loadDesignText(fetched.text, fetched.origin, limits), after: [] }];
   const members = planCluster(parsed.value, fetched.origin, parsed.lineOf);
   const instances = parsed.value.instances as unknown[];
   return members.map((member) => {
     const index = instances.findIndex((i) => (i as Record<string, unknown>).hostname === member.host);
     validateInstance(parsed, ["instances", index], member.design.instance);
     const clipboard = withDesignDefaults(member.design);
-    return { clipboard, yaml: dumpYaml(clipboard), host: member.host, origin: fetched.origin, after: member.after };
+    return {
+      clipboard,
+      yaml: dumpYaml(clipboard),
+      host: member.host,
+      origin: fetched.origin,
+      after: member.after,
+    };
   });
 }
 
 /** Parse and validate a design given as text (an inline design or an edited clipboard). */
-export function loadDesignText(text: string | Buffer, origin: string, options: { maxBytes?: number } = {}): LoadedDesign {
+export function loadDesignText(
+  text: string | Buffer,
+  origin: string,
+  options: { maxBytes?: number } = {},
+): LoadedDesign {
   const parsed = parseYamlMapping(text, origin, { maxBytes: options.maxBytes ?? DEFAULT_DESIGN_MAX_BYTES });
   const { host } = validateDesign(parsed);
   const clipboard = withDesignDefaults(parsed.value);

@@ -62,17 +62,25 @@ export function createRedactor(options: RedactorOptions): Redactor {
   const text = (s: string): string => {
     let out = s.replace(PEM_BLOCK, MASK);
     if (blockPattern) {
-      out = out.replace(blockPattern, (_m, indent: string, dash: string | undefined, head: string, body: string) => {
-        // The block holds the lines indented past the key's column; a sibling key ends it.
-        const column = indent.length + (dash?.length ?? 0);
-        const lines = body.split("\n");
-        let inBlock = 0;
-        while (inBlock < lines.length && (/^[ \t]*/.exec(lines[inBlock]!)?.[0].length ?? 0) > column && lines[inBlock]!.trim() !== "") inBlock++;
-        const inner = /^[ \t]*/.exec(lines[0] ?? "")?.[0] ?? "";
-        const rest = lines.slice(inBlock).join("\n");
-        const after = rest !== "" ? `\n${rest}` : body.endsWith("\n") ? "\n" : "";
-        return `${indent}${dash ?? ""}${head}\n${inner}${MASK}${after}`;
-      });
+      out = out.replace(
+        blockPattern,
+        (_m, indent: string, dash: string | undefined, head: string, body: string) => {
+          // The block holds the lines indented past the key's column; a sibling key ends it.
+          const column = indent.length + (dash?.length ?? 0);
+          const lines = body.split("\n");
+          let inBlock = 0;
+          while (
+            inBlock < lines.length &&
+            (/^[ \t]*/.exec(lines[inBlock]!)?.[0].length ?? 0) > column &&
+            lines[inBlock]!.trim() !== ""
+          )
+            inBlock++;
+          const inner = /^[ \t]*/.exec(lines[0] ?? "")?.[0] ?? "";
+          const rest = lines.slice(inBlock).join("\n");
+          const after = rest !== "" ? `\n${rest}` : body.endsWith("\n") ? "\n" : "";
+          return `${indent}${dash ?? ""}${head}\n${inner}${MASK}${after}`;
+        },
+      );
     }
     if (secretPattern) out = out.replace(secretPattern, MASK);
     if (keyPattern) {
@@ -101,7 +109,10 @@ export function createRedactor(options: RedactorOptions): Redactor {
     seen.add(v);
     // fromEntries defines own properties, so a `__proto__` key from YAML stays a plain key.
     const out = Object.fromEntries(
-      Object.entries(v).map(([key, item]) => [key, matchesKey(key) && !isEmpty(item) ? MASK : copy(item, depth + 1, seen)]),
+      Object.entries(v).map(([key, item]) => [
+        key,
+        matchesKey(key) && !isEmpty(item) ? MASK : copy(item, depth + 1, seen),
+      ]),
     );
     seen.delete(v);
     return out;

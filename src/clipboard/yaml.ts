@@ -2,7 +2,18 @@
  * The one way jarvis reads and writes YAML: the core (safe) schema only, one document, a mapping
  * at the root, bounded in size and in alias expansion, with line numbers for error messages.
  */
-import { LineCounter, parseAllDocuments, stringify, isAlias, isMap, isNode, isSeq, isPair, isScalar, visit } from "yaml";
+import {
+  LineCounter,
+  parseAllDocuments,
+  stringify,
+  isAlias,
+  isMap,
+  isNode,
+  isSeq,
+  isPair,
+  isScalar,
+  visit,
+} from "yaml";
 import type { Document, Node } from "yaml";
 import { YamlError } from "../errors.js";
 
@@ -30,7 +41,11 @@ export const DEFAULT_MAX_YAML_BYTES = 16 * 1024 * 1024;
  * Parse text as exactly one YAML mapping. Throws YamlError with code E_YAML_TOO_LARGE,
  * E_YAML_BINARY, E_YAML_SYNTAX, E_YAML_MULTIPLE, E_YAML_BOMB, E_YAML_TAG, E_YAML_NOT_MAPPING or E_YAML_EMPTY.
  */
-export function parseYamlMapping(input: string | Buffer, source: string, limits: YamlLimits = {}): ParsedYaml {
+export function parseYamlMapping(
+  input: string | Buffer,
+  source: string,
+  limits: YamlLimits = {},
+): ParsedYaml {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_YAML_BYTES;
   const size = typeof input === "string" ? Buffer.byteLength(input) : input.length;
   if (size > maxBytes) {
@@ -46,7 +61,10 @@ export function parseYamlMapping(input: string | Buffer, source: string, limits:
       text.charCodeAt(junk) === 0xfffd
         ? "invalid UTF-8"
         : `control byte 0x${text.charCodeAt(junk).toString(16).padStart(2, "0")}`;
-    throw new YamlError("E_YAML_BINARY", `${source}:${lineAt(text, junk)}: not YAML text (${what}); is this the right file?`);
+    throw new YamlError(
+      "E_YAML_BINARY",
+      `${source}:${lineAt(text, junk)}: not YAML text (${what}); is this the right file?`,
+    );
   }
   const lineCounter = new LineCounter();
   // resolveKnownTags off: `!!binary`, `!!timestamp`... would otherwise turn into Buffers and Dates
@@ -76,7 +94,8 @@ export function parseYamlMapping(input: string | Buffer, source: string, limits:
   if (!doc) throw new YamlError("E_YAML_EMPTY", `${source}: empty document; expected a YAML mapping`);
   const firstError = doc.errors[0];
   if (firstError) {
-    const line = firstError.linePos?.[0]?.line ?? (firstError.pos ? lineCounter.linePos(firstError.pos[0]).line : "?");
+    const line =
+      firstError.linePos?.[0]?.line ?? (firstError.pos ? lineCounter.linePos(firstError.pos[0]).line : "?");
     // The parser recurses per nesting level and reports a blown stack as an ordinary error.
     const reason = /call stack/i.test(firstError.message)
       ? "nested too deeply for the parser; flatten the document"
@@ -93,7 +112,10 @@ export function parseYamlMapping(input: string | Buffer, source: string, limits:
   }
   if (!isMap(doc.contents)) {
     const kind = doc.contents === null ? "nothing" : isSeq(doc.contents) ? "a list" : "a scalar";
-    throw new YamlError("E_YAML_NOT_MAPPING", `${source}:1: the document is ${kind}; expected a mapping (key: value)`);
+    throw new YamlError(
+      "E_YAML_NOT_MAPPING",
+      `${source}:1: the document is ${kind}; expected a mapping (key: value)`,
+    );
   }
   let value: unknown;
   try {
@@ -103,7 +125,9 @@ export function parseYamlMapping(input: string | Buffer, source: string, limits:
     if (err instanceof YamlError) throw err;
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof RangeError) {
-      throw new YamlError("E_YAML_SYNTAX", `${source}: nested too deeply to read; flatten the document`, { cause: err });
+      throw new YamlError("E_YAML_SYNTAX", `${source}: nested too deeply to read; flatten the document`, {
+        cause: err,
+      });
     }
     if (/excessive alias/i.test(message)) {
       throw new YamlError(
@@ -138,11 +162,17 @@ function checkNodes(doc: Document, lc: LineCounter, source: string): void {
     Node(_key, node, path) {
       if (isAlias(node)) {
         if (!anchors.has(node.source)) {
-          throw new YamlError("E_YAML_SYNTAX", `${source}:${lineOf(node)}: alias *${node.source} has no anchor &${node.source} before it`);
+          throw new YamlError(
+            "E_YAML_SYNTAX",
+            `${source}:${lineOf(node)}: alias *${node.source} has no anchor &${node.source} before it`,
+          );
         }
         // An alias inside its own anchor makes a cyclic value that no dump or diff can walk.
         if (path.some((p) => isNode(p) && p.anchor === node.source)) {
-          throw new YamlError("E_YAML_SYNTAX", `${source}:${lineOf(node)}: alias *${node.source} refers to a node that contains it (a cycle)`);
+          throw new YamlError(
+            "E_YAML_SYNTAX",
+            `${source}:${lineOf(node)}: alias *${node.source} refers to a node that contains it (a cycle)`,
+          );
         }
       } else if (node.anchor) {
         anchors.add(node.anchor);
@@ -156,7 +186,10 @@ function checkNodes(doc: Document, lc: LineCounter, source: string): void {
       for (const pair of map.items) {
         const key = isScalar(pair.key) ? pair.key.value : pair.key;
         if (seen.has(key)) {
-          throw new YamlError("E_YAML_SYNTAX", `${source}:${lineOf(pair.key as Node)}: Map keys must be unique; '${String(key)}' appears twice`);
+          throw new YamlError(
+            "E_YAML_SYNTAX",
+            `${source}:${lineOf(pair.key as Node)}: Map keys must be unique; '${String(key)}' appears twice`,
+          );
         }
         seen.add(key);
       }
@@ -165,7 +198,10 @@ function checkNodes(doc: Document, lc: LineCounter, source: string): void {
     Pair(_key, pair) {
       if (pair.key !== null && !isScalar(pair.key)) {
         const keyNode = pair.key as Node;
-        throw new YamlError("E_YAML_SYNTAX", `${source}:${lineOf(keyNode)}: a list, mapping or alias used as a key; keys must be plain strings`);
+        throw new YamlError(
+          "E_YAML_SYNTAX",
+          `${source}:${lineOf(keyNode)}: a list, mapping or alias used as a key; keys must be plain strings`,
+        );
       }
       return undefined;
     },
@@ -177,7 +213,9 @@ function lineOfPath(doc: Document, lc: LineCounter, path: readonly (string | num
   let lastLine: number | undefined;
   for (const key of path) {
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
+      const pair = node.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key),
+      );
       if (!pair) return lastLine;
       const keyNode = pair.key as Node;
       if (keyNode.range) lastLine = lc.linePos(keyNode.range[0]).line;

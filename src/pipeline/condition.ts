@@ -91,7 +91,8 @@ function tokenize(expr: string, where: string): Token[] {
     }
     const word = /^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*/.exec(expr.slice(i));
     if (word) {
-      if (expr[i + word[0].length] === ".") fail(i + word[0].length + 1, "a path cannot end with '.' or have an empty part");
+      if (expr[i + word[0].length] === ".")
+        fail(i + word[0].length + 1, "a path cannot end with '.' or have an empty part");
       tokens.push({ type: "word", text: word[0], col });
       i += word[0].length;
       continue;
@@ -118,7 +119,8 @@ class Parser {
   ) {}
 
   parse(): Node {
-    if (this.peek().type === "end") throw syntaxError(this.where, this.expr, 1, "the condition is empty; write an expression or drop 'if'");
+    if (this.peek().type === "end")
+      throw syntaxError(this.where, this.expr, 1, "the condition is empty; write an expression or drop 'if'");
     const node = this.or();
     const rest = this.peek();
     if (rest.type !== "end") this.fail(rest, "expected '&&', '||' or the end of the expression");
@@ -161,7 +163,10 @@ class Parser {
 
   private noChain(): void {
     const t = this.peek();
-    if ((t.type === "op" && ["==", "!=", "<", "<=", ">", ">="].includes(t.text)) || (t.type === "word" && t.text === "in")) {
+    if (
+      (t.type === "op" && ["==", "!=", "<", "<=", ">", ">="].includes(t.text)) ||
+      (t.type === "word" && t.text === "in")
+    ) {
       this.fail(t, "comparisons do not chain; join them with '&&' and use parentheses");
     }
   }
@@ -190,7 +195,8 @@ class Parser {
       if (t.text === "true") return { kind: "lit", value: true };
       if (t.text === "false") return { kind: "lit", value: false };
       if (t.text === "null") return { kind: "lit", value: null };
-      if (t.text === "in") return this.fail(t, "'in' needs a value on its left, e.g. instance.provider in ['linode']");
+      if (t.text === "in")
+        return this.fail(t, "'in' needs a value on its left, e.g. instance.provider in ['linode']");
       return { kind: "path", parts: t.text.split(".") };
     }
     if (t.type === "op" && t.text === "[") {
@@ -203,7 +209,10 @@ class Parser {
       return inner;
     }
     this.pos--;
-    return this.fail(t, "expected a value: a path (instance.provider), a 'string', a number, true, false, null, a [list] or '('");
+    return this.fail(
+      t,
+      "expected a value: a path (instance.provider), a 'string', a number, true, false, null, a [list] or '('",
+    );
   }
 
   private peek(): Token {
@@ -234,7 +243,10 @@ function isKeyword(word: string): boolean {
 }
 
 function syntaxError(where: string, expr: string, col: number, what: string): PipelineError {
-  return new PipelineError("E_PIPELINE_CONDITION", `${where}: bad condition "${expr}" at column ${col}: ${what}`);
+  return new PipelineError(
+    "E_PIPELINE_CONDITION",
+    `${where}: bad condition "${expr}" at column ${col}: ${what}`,
+  );
 }
 
 function evaluate(node: Node, clipboard: Record<string, unknown>): unknown {
@@ -289,7 +301,8 @@ function truthy(value: unknown): boolean {
 function compare(op: CompareOp, a: unknown, b: unknown): boolean {
   if (op === "==") return equal(a, b);
   if (op === "!=") return !equal(a, b);
-  const comparable = (typeof a === "number" && typeof b === "number") || (typeof a === "string" && typeof b === "string");
+  const comparable =
+    (typeof a === "number" && typeof b === "number") || (typeof a === "string" && typeof b === "string");
   if (!comparable) return false;
   const x = a as number | string;
   const y = b as number | string;
@@ -303,7 +316,13 @@ function equal(a: unknown, b: unknown): boolean {
   if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
     const ka = Object.keys(a);
     const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+    return (
+      ka.length === kb.length &&
+      ka.every(
+        (k) =>
+          Object.hasOwn(b, k) && equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+      )
+    );
   }
   return false;
 }
@@ -312,6 +331,7 @@ function equal(a: unknown, b: unknown): boolean {
 function contains(container: unknown, item: unknown): boolean {
   if (Array.isArray(container)) return container.some((v) => equal(v, item));
   if (typeof container === "string") return typeof item === "string" && container.includes(item);
-  if (container && typeof container === "object") return typeof item === "string" && Object.hasOwn(container, item);
+  if (container && typeof container === "object")
+    return typeof item === "string" && Object.hasOwn(container, item);
   return false;
 }

@@ -34,7 +34,10 @@ export interface StepContext {
 }
 
 /** One task of a step module. Returning nothing leaves the clipboard unchanged. */
-export type StepTask = (clipboard: Clipboard, ctx: StepContext) => Promise<Clipboard | void> | Clipboard | void;
+export type StepTask = (
+  clipboard: Clipboard,
+  ctx: StepContext,
+) => Promise<Clipboard | void> | Clipboard | void;
 
 /** A failure a task throws on purpose; `retryable` selects exit 75 (worth retrying) over exit 1. */
 export class StepFailure extends Error {
@@ -72,7 +75,9 @@ export async function executeTask(tasks: Record<string, StepTask>, task: string)
   const stepName = process.env[STEP_ENV.step] ?? `?:${task}`;
   const fn = Object.hasOwn(tasks, task) ? tasks[task] : undefined;
   if (!fn) {
-    process.stderr.write(`unknown task '${task}' for step ${stepName}; this module offers: ${Object.keys(tasks).join(", ")}\n`);
+    process.stderr.write(
+      `unknown task '${task}' for step ${stepName}; this module offers: ${Object.keys(tasks).join(", ")}\n`,
+    );
     return 64;
   }
   const controller = new AbortController();
@@ -95,7 +100,8 @@ export async function executeTask(tasks: Record<string, StepTask>, task: string)
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`${message.replace(/\n/g, " ")}\n`);
-    const retryable = err instanceof StepFailure ? err.retryable : Boolean((err as { retryable?: unknown })?.retryable);
+    const retryable =
+      err instanceof StepFailure ? err.retryable : Boolean((err as { retryable?: unknown })?.retryable);
     return retryable ? EXIT_RETRYABLE : 1;
   }
 }
@@ -104,17 +110,30 @@ export async function executeTask(tasks: Record<string, StepTask>, task: string)
  * Read a required field from the clipboard by dotted path; a missing or mistyped field fails the
  * step with a message that names it.
  */
-export function requireField(clipboard: Clipboard, path: string, type: "string" | "number" | "object" | "array"): unknown {
+export function requireField(
+  clipboard: Clipboard,
+  path: string,
+  type: "string" | "number" | "object" | "array",
+): unknown {
   let node: unknown = clipboard;
   for (const part of path.split(".")) {
-    node = node && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[part] : undefined;
+    node =
+      node && typeof node === "object" && !Array.isArray(node)
+        ? (node as Record<string, unknown>)[part]
+        : undefined;
   }
   const actual = Array.isArray(node) ? "array" : node === null ? "null" : typeof node;
   if (node === undefined) {
-    throw new StepFailure("E_CLIPBOARD_FIELD", `clipboard field ${path} is missing; the design or an earlier step must set it`);
+    throw new StepFailure(
+      "E_CLIPBOARD_FIELD",
+      `clipboard field ${path} is missing; the design or an earlier step must set it`,
+    );
   }
   if (actual !== type) {
-    throw new StepFailure("E_CLIPBOARD_FIELD", `clipboard field ${path} must be ${type === "array" ? "a list" : `a ${type}`}, got ${actual}`);
+    throw new StepFailure(
+      "E_CLIPBOARD_FIELD",
+      `clipboard field ${path} must be ${type === "array" ? "a list" : `a ${type}`}, got ${actual}`,
+    );
   }
   return node;
 }
@@ -135,5 +154,7 @@ async function readStdin(): Promise<string> {
 }
 
 function writeStdout(text: string): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    process.stdout.write(text, (err) => (err ? reject(err) : resolve())),
+  );
 }

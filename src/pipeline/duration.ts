@@ -23,7 +23,10 @@ export function parseDuration(value: unknown, where: string): number {
     );
   }
   if (ms > MAX_DURATION_MS) {
-    throw new PipelineError("E_PIPELINE_DURATION", `${where}: ${describe(value)} is longer than the limit of 7 days (168h); use a shorter duration`);
+    throw new PipelineError(
+      "E_PIPELINE_DURATION",
+      `${where}: ${describe(value)} is longer than the limit of 7 days (168h); use a shorter duration`,
+    );
   }
   return ms;
 }

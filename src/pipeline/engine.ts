@@ -129,7 +129,11 @@ export class Engine {
         finishedAt: Date.now(),
         leaseOwner: null,
         leaseExpiresAt: null,
-        error: { name: "RunError", code: "E_RUN_DEPENDENCY", message: `not started: ${run.host} comes after ${why}; retry it once that is fixed` },
+        error: {
+          name: "RunError",
+          code: "E_RUN_DEPENDENCY",
+          message: `not started: ${run.host} comes after ${why}; retry it once that is fixed`,
+        },
       });
       this.emit({ type: "run-finished", run: await mustGet(store, run.id) });
       return "blocked";
@@ -179,7 +183,10 @@ export class Engine {
     let run = await mustGet(store, runId);
     const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
     // A run that has not begun a step starts now (a cluster member may have waited for others).
-    await store.updateRun(runId, { state: "running", startedAt: run.stepIndex < 0 ? Date.now() : (run.startedAt ?? Date.now()) });
+    await store.updateRun(runId, {
+      state: "running",
+      startedAt: run.stepIndex < 0 ? Date.now() : (run.startedAt ?? Date.now()),
+    });
     run = await mustGet(store, runId);
     this.emit({ type: "run-started", run });
 
@@ -198,7 +205,15 @@ export class Engine {
         break;
       }
       current ??= await this.loadInput(runId, index);
-      const outcome = await this.runStep(run, pipeline, step, { index, total, name: step.name }, current, record?.attempts ?? 0, signal);
+      const outcome = await this.runStep(
+        run,
+        pipeline,
+        step,
+        { index, total, name: step.name },
+        current,
+        record?.attempts ?? 0,
+        signal,
+      );
       if (outcome.kind === "ok") {
         current = outcome.next;
         continue;
@@ -224,7 +239,14 @@ export class Engine {
       : failure
         ? { ...failure.error, message: `${pipeline.steps[failure.index]!.name}: ${failure.error.message}` }
         : null;
-    await store.updateRun(runId, { state, error, finishedAt: Date.now(), leaseOwner: null, leaseExpiresAt: null, cancelRequested: false });
+    await store.updateRun(runId, {
+      state,
+      error,
+      finishedAt: Date.now(),
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      cancelRequested: false,
+    });
     run = await mustGet(store, runId);
     this.emit({ type: "run-finished", run });
     return run;
@@ -233,7 +255,10 @@ export class Engine {
   private async loadInput(runId: string, index: number): Promise<Current> {
     const yaml = await this.options.store.getSnapshot(runId, index, "input");
     if (yaml === undefined) throw new Error(`run ${runId} has no clipboard before step ${index + 1}`);
-    return { yaml, value: parseYamlMapping(yaml, `clipboard of run ${runId}`, { maxBytes: MAX_CLIPBOARD_BYTES }).value };
+    return {
+      yaml,
+      value: parseYamlMapping(yaml, `clipboard of run ${runId}`, { maxBytes: MAX_CLIPBOARD_BYTES }).value,
+    };
   }
 
   private async runOnFailure(run: RunRecord, pipeline: Pipeline, start: Current): Promise<void> {
@@ -242,7 +267,15 @@ export class Engine {
     for (const [i, step] of pipeline.onFailure.entries()) {
       const position = { index: total + i, total, name: `on_failure ${step.name}` };
       // on_failure steps run even after a cancel: a fresh signal, bounded by their own timeouts.
-      const outcome = await this.runStep(run, pipeline, step, position, current, 0, new AbortController().signal);
+      const outcome = await this.runStep(
+        run,
+        pipeline,
+        step,
+        position,
+        current,
+        0,
+        new AbortController().signal,
+      );
       if (outcome.kind === "ok") current = outcome.next;
     }
   }
@@ -268,7 +301,11 @@ export class Engine {
       try {
         wanted = compileCondition(step.if, `${pipeline.file}:${step.line}`)(input.value);
       } catch (err) {
-        return this.failStep(run, position, 0, { name: "PipelineError", code: errorCode(err), message: errorMessage(err) });
+        return this.failStep(run, position, 0, {
+          name: "PipelineError",
+          code: errorCode(err),
+          message: errorMessage(err),
+        });
       }
       if (!wanted) {
         await store.updateStep(run.id, index, { state: "skipped", finishedAt: Date.now() });
@@ -282,13 +319,23 @@ export class Engine {
     try {
       prepared = prepareStep(config, resolver, step, input.value, run.id, run.forced);
     } catch (err) {
-      return this.failStep(run, position, previousAttempts, { name: "PipelineError", code: errorCode(err), message: errorMessage(err) });
+      return this.failStep(run, position, previousAttempts, {
+        name: "PipelineError",
+        code: errorCode(err),
+        message: errorMessage(err),
+      });
     }
     const { command, env } = prepared;
     const redactor = createRedactor({ keys: config.redact.keys, secrets: prepared.secrets });
 
     for (let attempt = previousAttempts + 1; ; attempt++) {
-      await store.updateStep(run.id, index, { state: "running", attempts: attempt, startedAt: Date.now(), finishedAt: null, error: null });
+      await store.updateStep(run.id, index, {
+        state: "running",
+        attempts: attempt,
+        startedAt: Date.now(),
+        finishedAt: null,
+        error: null,
+      });
       this.emit({ type: "step-started", run, step: position, attempt });
       const pendingLogs: Promise<void>[] = [];
       const result = await runStepAttempt({
@@ -310,16 +357,27 @@ export class Engine {
       await Promise.all(pendingLogs);
       if (result.kind === "ok") {
         if (result.output !== undefined) await store.saveSnapshot(run.id, index, "output", result.output);
-        await store.updateStep(run.id, index, { state: "ok", finishedAt: Date.now(), durationMs: result.durationMs });
+        await store.updateStep(run.id, index, {
+          state: "ok",
+          finishedAt: Date.now(),
+          durationMs: result.durationMs,
+        });
         this.emit({ type: "step-finished", run, step: position, state: "ok" });
-        const next = result.output !== undefined && result.clipboard ? { yaml: result.output, value: result.clipboard } : input;
+        const next =
+          result.output !== undefined && result.clipboard
+            ? { yaml: result.output, value: result.clipboard }
+            : input;
         return { kind: "ok", next };
       }
       if (result.kind === "cancelled") {
         const shutdown = signal.reason === "shutdown";
         // On shutdown the step stays "running": the next process runs it again on the same input.
         if (!shutdown) {
-          await store.updateStep(run.id, index, { state: "failed", finishedAt: Date.now(), error: { name: "RunError", code: "E_RUN_CANCELLED", message: "cancelled" } });
+          await store.updateStep(run.id, index, {
+            state: "failed",
+            finishedAt: Date.now(),
+            error: { name: "RunError", code: "E_RUN_CANCELLED", message: "cancelled" },
+          });
           await log("cancelled by an operator", attempt);
         }
         return { kind: "cancelled" };
@@ -328,7 +386,10 @@ export class Engine {
       const retriesLeft = previousAttempts + 1 + step.retries - attempt;
       if (result.retryable && retriesLeft > 0 && !signal.aborted) {
         const waitMs = step.backoffMs * 2 ** (attempt - previousAttempts - 1);
-        await log(`attempt ${attempt} failed (${error.message}); retrying in ${waitMs} ms, ${retriesLeft} left`, attempt);
+        await log(
+          `attempt ${attempt} failed (${error.message}); retrying in ${waitMs} ms, ${retriesLeft} left`,
+          attempt,
+        );
         this.emit({ type: "step-retry", run, step: position, attempt, waitMs, error: error.message });
         await store.updateStep(run.id, index, { error, durationMs: result.durationMs });
         if (!(await sleep(waitMs, signal))) {
@@ -341,10 +402,28 @@ export class Engine {
     }
   }
 
-  private async failStep(run: RunRecord, position: StepPosition, attempt: number, error: WireError, durationMs?: number) {
+  private async failStep(
+    run: RunRecord,
+    position: StepPosition,
+    attempt: number,
+    error: WireError,
+    durationMs?: number,
+  ) {
     const { store } = this.options;
-    await store.updateStep(run.id, position.index, { state: "failed", finishedAt: Date.now(), error, ...(durationMs !== undefined ? { durationMs } : {}) });
-    await store.appendLog({ runId: run.id, stepIndex: position.index, attempt, at: Date.now(), stream: "jarvis", line: `failed: ${error.message}` });
+    await store.updateStep(run.id, position.index, {
+      state: "failed",
+      finishedAt: Date.now(),
+      error,
+      ...(durationMs !== undefined ? { durationMs } : {}),
+    });
+    await store.appendLog({
+      runId: run.id,
+      stepIndex: position.index,
+      attempt,
+      at: Date.now(),
+      stream: "jarvis",
+      line: `failed: ${error.message}`,
+    });
     this.emit({ type: "step-finished", run, step: position, state: "failed" });
     return { kind: "failed" as const, error };
   }

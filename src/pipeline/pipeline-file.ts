@@ -38,8 +38,12 @@ export function parsePipeline(text: string | Buffer, file: string, catalog: Step
   } catch (err) {
     if (!(err instanceof YamlError)) throw err;
     // YAML errors already name the file; make sure a line follows it, as for every refusal.
-    const rest = err.message.startsWith(`${file}:`) ? err.message.slice(file.length + 1).replace(/^\?:/, "") : ` ${err.message}`;
-    const message = /^\d+:/.test(rest) ? `${file}:${rest}` : `${file}:1:${rest.startsWith(" ") ? rest : ` ${rest}`}`;
+    const rest = err.message.startsWith(`${file}:`)
+      ? err.message.slice(file.length + 1).replace(/^\?:/, "")
+      : ` ${err.message}`;
+    const message = /^\d+:/.test(rest)
+      ? `${file}:${rest}`
+      : `${file}:1:${rest.startsWith(" ") ? rest : ` ${rest}`}`;
     throw new PipelineError("E_PIPELINE_YAML", message, { cause: err });
   }
   const lineOf = (path: Path): number => doc.lineOf(path) ?? 1;
@@ -51,22 +55,36 @@ export function parsePipeline(text: string | Buffer, file: string, catalog: Step
   unknownFields(root, TOP_FIELDS, [], "the pipeline", refuse);
 
   const description = root.description ?? "";
-  if (typeof description !== "string") refuse(["description"], "description must be a string (one line saying what the pipeline does)");
+  if (typeof description !== "string")
+    refuse(["description"], "description must be a string (one line saying what the pipeline does)");
 
   const defaults = { ...STEP_DEFAULTS } as { timeoutMs: number; retries: number; backoffMs: number };
   if (root.defaults !== undefined && root.defaults !== null) {
-    if (!isMapping(root.defaults)) refuse(["defaults"], "defaults must be a mapping with timeout, retries and/or backoff");
+    if (!isMapping(root.defaults))
+      refuse(["defaults"], "defaults must be a mapping with timeout, retries and/or backoff");
     const d = root.defaults as Record<string, unknown>;
     unknownFields(d, DEFAULT_FIELDS, ["defaults"], "defaults", refuse);
-    if (d.timeout !== undefined) defaults.timeoutMs = timeout(d.timeout, ["defaults", "timeout"], "defaults timeout", at, refuse);
-    if (d.retries !== undefined) defaults.retries = retries(d.retries, ["defaults", "retries"], "defaults", refuse);
-    if (d.backoff !== undefined) defaults.backoffMs = parseDuration(d.backoff, `${at(["defaults", "backoff"])}: defaults backoff`);
+    if (d.timeout !== undefined)
+      defaults.timeoutMs = timeout(d.timeout, ["defaults", "timeout"], "defaults timeout", at, refuse);
+    if (d.retries !== undefined)
+      defaults.retries = retries(d.retries, ["defaults", "retries"], "defaults", refuse);
+    if (d.backoff !== undefined)
+      defaults.backoffMs = parseDuration(d.backoff, `${at(["defaults", "backoff"])}: defaults backoff`);
   }
 
-  if (root.steps === undefined || root.steps === null) refuse([], "the pipeline has no 'steps'; add a list of steps like '- demo:greet'", "E_PIPELINE_EMPTY");
+  if (root.steps === undefined || root.steps === null)
+    refuse([], "the pipeline has no 'steps'; add a list of steps like '- demo:greet'", "E_PIPELINE_EMPTY");
   const steps = stepList(root.steps, "steps", defaults, catalog, lineOf, at, refuse);
-  if (steps.length === 0) refuse(["steps"], "'steps' is an empty list; add at least one step like '- demo:greet'", "E_PIPELINE_EMPTY");
-  const onFailure = root.on_failure === undefined || root.on_failure === null ? [] : stepList(root.on_failure, "on_failure", defaults, catalog, lineOf, at, refuse);
+  if (steps.length === 0)
+    refuse(
+      ["steps"],
+      "'steps' is an empty list; add at least one step like '- demo:greet'",
+      "E_PIPELINE_EMPTY",
+    );
+  const onFailure =
+    root.on_failure === undefined || root.on_failure === null
+      ? []
+      : stepList(root.on_failure, "on_failure", defaults, catalog, lineOf, at, refuse);
 
   return { name: pipelineName(file), file, description: description as string, steps, onFailure };
 }
@@ -76,14 +94,22 @@ export function loadPipelineFile(file: string, catalog: StepCatalog): Pipeline {
   let text: Buffer;
   try {
     if (statSync(file).size > MAX_PIPELINE_BYTES) {
-      throw new PipelineError("E_PIPELINE_YAML", `${file}:1: the file is over ${MAX_PIPELINE_BYTES} bytes; is this really a pipeline?`);
+      throw new PipelineError(
+        "E_PIPELINE_YAML",
+        `${file}:1: the file is over ${MAX_PIPELINE_BYTES} bytes; is this really a pipeline?`,
+      );
     }
     text = readFileSync(file);
   } catch (err) {
     if (err instanceof PipelineError) throw err;
     const code = (err as { code?: string }).code;
-    if (code === "ENOENT") throw new PipelineError("E_PIPELINE_NOT_FOUND", `${file}: no such pipeline file`, { cause: err });
-    throw new PipelineError("E_PIPELINE_READ", `${file}: cannot read the pipeline file (${code ?? String(err)}); check its permissions`, { cause: err });
+    if (code === "ENOENT")
+      throw new PipelineError("E_PIPELINE_NOT_FOUND", `${file}: no such pipeline file`, { cause: err });
+    throw new PipelineError(
+      "E_PIPELINE_READ",
+      `${file}: cannot read the pipeline file (${code ?? String(err)}); check its permissions`,
+      { cause: err },
+    );
   }
   return parsePipeline(text, file, catalog);
 }
@@ -93,10 +119,13 @@ export function loadPipelineFile(file: string, catalog: StepCatalog): Pipeline {
  * file (with a `/` or a .yml/.yaml ending) is loaded as it is.
  */
 export function findPipeline(name: string, dirs: string[], catalog: StepCatalog): Pipeline {
-  if ((name.includes("/") || EXTENSIONS.some((e) => name.endsWith(e))) && existsSync(name)) return loadPipelineFile(name, catalog);
+  if ((name.includes("/") || EXTENSIONS.some((e) => name.endsWith(e))) && existsSync(name))
+    return loadPipelineFile(name, catalog);
   if (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
     // `demo.yml` names the file in a pipelines dir; `demo` tries both extensions.
-    const candidates = EXTENSIONS.some((e) => name.endsWith(e)) ? [name] : EXTENSIONS.map((e) => `${name}${e}`);
+    const candidates = EXTENSIONS.some((e) => name.endsWith(e))
+      ? [name]
+      : EXTENSIONS.map((e) => `${name}${e}`);
     for (const dir of dirs) {
       for (const candidate of candidates) {
         const file = join(dir, candidate);
@@ -108,12 +137,17 @@ export function findPipeline(name: string, dirs: string[], catalog: StepCatalog)
   throw new PipelineError(
     "E_PIPELINE_NOT_FOUND",
     `no pipeline '${name}' in ${dirs.length ? dirs.join(", ") : "(no pipelines dirs configured)"}; ` +
-      (there.length ? `pipelines there are: ${there.join(", ")}` : "there are no pipelines there; check pipelines.dirs in jarvis.yml"),
+      (there.length
+        ? `pipelines there are: ${there.join(", ")}`
+        : "there are no pipelines there; check pipelines.dirs in jarvis.yml"),
   );
 }
 
 /** Every pipeline in the dirs (first dir wins on a name clash), and the refusal for each bad one. */
-export function listPipelines(dirs: string[], catalog: StepCatalog): { pipelines: Pipeline[]; errors: PipelineError[] } {
+export function listPipelines(
+  dirs: string[],
+  catalog: StepCatalog,
+): { pipelines: Pipeline[]; errors: PipelineError[] } {
   const pipelines: Pipeline[] = [];
   const errors: PipelineError[] = [];
   const seen = new Set<string>();
@@ -125,7 +159,11 @@ export function listPipelines(dirs: string[], catalog: StepCatalog): { pipelines
       try {
         pipelines.push(loadPipelineFile(file, catalog));
       } catch (err) {
-        errors.push(err instanceof PipelineError ? err : new PipelineError("E_PIPELINE_READ", `${file}:1: ${String(err)}`, { cause: err }));
+        errors.push(
+          err instanceof PipelineError
+            ? err
+            : new PipelineError("E_PIPELINE_READ", `${file}:1: ${String(err)}`, { cause: err }),
+        );
       }
     }
   }
@@ -140,11 +178,13 @@ function pipelineFiles(dir: string): string[] {
     return [];
   }
   // .yml before .yaml for the same name, as findPipeline searches.
-  const sorted = names.filter((n) => EXTENSIONS.some((e) => n.endsWith(e)) && !n.startsWith(".")).sort((a, b) => {
-    const na = pipelineName(a);
-    const nb = pipelineName(b);
-    return na === nb ? (a.endsWith(".yml") ? -1 : 1) : na < nb ? -1 : 1;
-  });
+  const sorted = names
+    .filter((n) => EXTENSIONS.some((e) => n.endsWith(e)) && !n.startsWith("."))
+    .sort((a, b) => {
+      const na = pipelineName(a);
+      const nb = pipelineName(b);
+      return na === nb ? (a.endsWith(".yml") ? -1 : 1) : na < nb ? -1 : 1;
+    });
   return sorted.map((n) => join(dir, n));
 }
 
@@ -161,7 +201,8 @@ function stepList(
   at: (path: Path) => string,
   refuse: (path: Path, message: string, code?: string) => never,
 ): PipelineStep[] {
-  if (!Array.isArray(value)) refuse([section], `'${section}' must be a list of steps, each '- module:task' or a mapping with 'uses'`);
+  if (!Array.isArray(value))
+    refuse([section], `'${section}' must be a list of steps, each '- module:task' or a mapping with 'uses'`);
   return (value as unknown[]).map((item, i) => {
     const path: Path = [section, i];
     const label = `${section} item ${i + 1}`;
@@ -177,19 +218,29 @@ function stepList(
       const value = fields![only];
       if (value === null || typeof value === "string") {
         const meant = `${only}:${value ?? "<task>"}`;
-        refuse([...path, only], `${label} reads as a mapping '${only}: ${value ?? ""}', not a step; write '${meant}' with no space after the colon`, "E_PIPELINE_USES");
+        refuse(
+          [...path, only],
+          `${label} reads as a mapping '${only}: ${value ?? ""}', not a step; write '${meant}' with no space after the colon`,
+          "E_PIPELINE_USES",
+        );
       }
     }
     unknownFields(fields!, STEP_FIELDS, path, label, refuse);
     const f = fields!;
     const fieldPath = (key: string): Path => (typeof item === "string" ? path : [...path, key]);
 
-    if (f.uses === undefined || f.uses === null) refuse(path, `${label} has no 'uses'; say which step runs, e.g. 'uses: demo:greet'`);
-    if (typeof f.uses !== "string") refuse(fieldPath("uses"), `${label} 'uses' must be a string 'module:task', got ${kindOf(f.uses)}`);
+    if (f.uses === undefined || f.uses === null)
+      refuse(path, `${label} has no 'uses'; say which step runs, e.g. 'uses: demo:greet'`);
+    if (typeof f.uses !== "string")
+      refuse(fieldPath("uses"), `${label} 'uses' must be a string 'module:task', got ${kindOf(f.uses)}`);
     const uses = (f.uses as string).trim();
     const parts = splitUses(uses);
     if (!parts) {
-      refuse(fieldPath("uses"), `${label} uses '${uses}', which is not of the form module:task (e.g. demo:greet, provider:deploy)`, "E_PIPELINE_USES");
+      refuse(
+        fieldPath("uses"),
+        `${label} uses '${uses}', which is not of the form module:task (e.g. demo:greet, provider:deploy)`,
+        "E_PIPELINE_USES",
+      );
     }
     const reason = catalog.check(parts!.module, parts!.task);
     if (reason) refuse(fieldPath("uses"), `${label} uses '${uses}': ${reason}`, "E_PIPELINE_UNKNOWN_STEP");
@@ -198,20 +249,34 @@ function stepList(
       refuse(fieldPath("name"), `${label} 'name' must be a non-empty string`);
     }
     if (f.with !== undefined && f.with !== null && !isMapping(f.with)) {
-      refuse(fieldPath("with"), `${label} 'with' must be a mapping of parameters (key: value), got ${kindOf(f.with)}`);
+      refuse(
+        fieldPath("with"),
+        `${label} 'with' must be a mapping of parameters (key: value), got ${kindOf(f.with)}`,
+      );
     }
     const step: PipelineStep = {
       name: typeof f.name === "string" ? f.name.trim() : uses,
       uses,
       with: isMapping(f.with) ? { ...(f.with as Record<string, unknown>) } : {},
-      timeoutMs: f.timeout === undefined ? defaults.timeoutMs : timeout(f.timeout, fieldPath("timeout"), `${label} timeout`, at, refuse),
-      retries: f.retries === undefined ? defaults.retries : retries(f.retries, fieldPath("retries"), label, refuse),
-      backoffMs: f.backoff === undefined ? defaults.backoffMs : parseDuration(f.backoff, `${at(fieldPath("backoff"))}: ${label} backoff`),
+      timeoutMs:
+        f.timeout === undefined
+          ? defaults.timeoutMs
+          : timeout(f.timeout, fieldPath("timeout"), `${label} timeout`, at, refuse),
+      retries:
+        f.retries === undefined ? defaults.retries : retries(f.retries, fieldPath("retries"), label, refuse),
+      backoffMs:
+        f.backoff === undefined
+          ? defaults.backoffMs
+          : parseDuration(f.backoff, `${at(fieldPath("backoff"))}: ${label} backoff`),
       line,
     };
     if (f.if !== undefined) {
       if (typeof f.if !== "string") {
-        refuse(fieldPath("if"), `${label} 'if' must be a condition string like "instance.provider == 'linode'", got ${kindOf(f.if)}`, "E_PIPELINE_CONDITION");
+        refuse(
+          fieldPath("if"),
+          `${label} 'if' must be a condition string like "instance.provider == 'linode'", got ${kindOf(f.if)}`,
+          "E_PIPELINE_CONDITION",
+        );
       }
       compileCondition(f.if as string, `${at(fieldPath("if"))}: ${label} if`);
       step.if = f.if as string;
@@ -220,16 +285,36 @@ function stepList(
   });
 }
 
-function timeout(value: unknown, path: Path, label: string, at: (path: Path) => string, refuse: (path: Path, message: string, code?: string) => never): number {
+function timeout(
+  value: unknown,
+  path: Path,
+  label: string,
+  at: (path: Path) => string,
+  refuse: (path: Path, message: string, code?: string) => never,
+): number {
   const ms = parseDuration(value, `${at(path)}: ${label}`);
-  if (ms <= 0) refuse(path, `${label} must be longer than zero; a step needs time to run (e.g. "30s")`, "E_PIPELINE_DURATION");
+  if (ms <= 0)
+    refuse(
+      path,
+      `${label} must be longer than zero; a step needs time to run (e.g. "30s")`,
+      "E_PIPELINE_DURATION",
+    );
   return ms;
 }
 
-function retries(value: unknown, path: Path, label: string, refuse: (path: Path, message: string, code?: string) => never): number {
+function retries(
+  value: unknown,
+  path: Path,
+  label: string,
+  refuse: (path: Path, message: string, code?: string) => never,
+): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_RETRIES) {
     const shown = typeof value === "string" ? `'${value}'` : kindOf(value);
-    refuse(path, `${label} retries must be a whole number from 0 to ${MAX_RETRIES}, got ${shown}`, "E_PIPELINE_RETRIES");
+    refuse(
+      path,
+      `${label} retries must be a whole number from 0 to ${MAX_RETRIES}, got ${shown}`,
+      "E_PIPELINE_RETRIES",
+    );
   }
   return value as number;
 }
@@ -243,7 +328,11 @@ function unknownFields(
 ): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) {
-      refuse([...path, key], `unknown field '${key}' in ${what}; allowed fields: ${allowed.join(", ")}`, "E_PIPELINE_UNKNOWN_FIELD");
+      refuse(
+        [...path, key],
+        `unknown field '${key}' in ${what}; allowed fields: ${allowed.join(", ")}`,
+        "E_PIPELINE_UNKNOWN_FIELD",
+      );
     }
   }
 }

@@ -46,7 +46,12 @@ export interface RunControl {
   /** What step `step` (1-based) added, changed and removed, redacted. */
   diff(hostOrRun: string, step: number): Promise<string>;
   /** Retry a failed or cancelled run from its failed step, optionally with an edited clipboard. */
-  retry(hostOrRun: string, who: Requester, clipboardYaml?: string, options?: StartOptions): Promise<RunRecord>;
+  retry(
+    hostOrRun: string,
+    who: Requester,
+    clipboardYaml?: string,
+    options?: StartOptions,
+  ): Promise<RunRecord>;
   /** Cancel a queued or running run: its step's process group is killed, on_failure steps run. */
   cancel(hostOrRun: string, who: Requester): Promise<RunRecord>;
   /** Runs of a host, newest first. */

@@ -51,7 +51,12 @@ export class RunService implements RunControl {
   }
 
   /** Start a run of `pipeline` for the design's host; for a cluster design, the run of its first host. */
-  async start(pipelineName: string, source: string, who: Requester, mode: ExecuteMode = {}): Promise<RunRecord> {
+  async start(
+    pipelineName: string,
+    source: string,
+    who: Requester,
+    mode: ExecuteMode = {},
+  ): Promise<RunRecord> {
     const [first] = await this.startAll(pipelineName, source, who, mode);
     return first!;
   }
@@ -61,13 +66,22 @@ export class RunService implements RunControl {
    * cluster, in dependency order, each waiting for the runs of the hosts it comes `after`).
    * A host that already has a run refuses the whole cluster before anything starts.
    */
-  async startAll(pipelineName: string, source: string, who: Requester, mode: ExecuteMode = {}): Promise<RunRecord[]> {
+  async startAll(
+    pipelineName: string,
+    source: string,
+    who: Requester,
+    mode: ExecuteMode = {},
+  ): Promise<RunRecord[]> {
     const pipeline = this.pipeline(pipelineName);
     const members = await loadDesigns(source, this.options.sources);
     const { store, engine, config } = this.options;
     for (const member of members) {
       const [busy] = await store.listRuns({ host: member.host, states: ["queued", "running"], limit: 1 });
-      if (busy) throw new RunError("E_HOST_BUSY", `${member.host} already has run ${busy.id} (${busy.state}); wait for it, or cancel it with: cancel ${busy.id}`);
+      if (busy)
+        throw new RunError(
+          "E_HOST_BUSY",
+          `${member.host} already has run ${busy.id} (${busy.state}); wait for it, or cancel it with: cancel ${busy.id}`,
+        );
     }
     const group = members.length > 1 ? `g-${newRunId()}` : undefined;
     const runIds = new Map<string, string>();
@@ -82,7 +96,10 @@ export class RunService implements RunControl {
         origin: who.origin,
         source,
         clipboardYaml: member.yaml,
-        stepNames: [...pipeline.steps.map((s) => s.name), ...pipeline.onFailure.map((s) => `on_failure ${s.name}`)],
+        stepNames: [
+          ...pipeline.steps.map((s) => s.name),
+          ...pipeline.onFailure.map((s) => `on_failure ${s.name}`),
+        ],
         ...(group ? { group, after: member.after.map((h) => runIds.get(h)!) } : {}),
         forced: mode.force ?? false,
         ...(mode.foreground ? { leaseOwner: engine.owner, leaseMs: config.leaseMs } : {}),
@@ -117,7 +134,10 @@ export class RunService implements RunControl {
     if (byId) return byId;
     const [latest] = await store.listRuns({ host: hostOrRun, limit: 1 });
     if (!latest) {
-      throw new RunError("E_RUN_NOT_FOUND", `no run for '${hostOrRun}': name a host that has been deployed or a run id (see: status)`);
+      throw new RunError(
+        "E_RUN_NOT_FOUND",
+        `no run for '${hostOrRun}': name a host that has been deployed or a run id (see: status)`,
+      );
     }
     return latest;
   }
@@ -131,7 +151,9 @@ export class RunService implements RunControl {
       const seen = new Set<string>();
       runs = (await store.listRuns({ limit: 5000 })).filter((r) => !seen.has(r.host) && seen.add(r.host));
     }
-    return Promise.all(runs.map(async (run) => ({ run: this.redactRun(run), steps: await store.listSteps(run.id) })));
+    return Promise.all(
+      runs.map(async (run) => ({ run: this.redactRun(run), steps: await store.listSteps(run.id) })),
+    );
   }
 
   async log(hostOrRun: string): Promise<LogLine[]> {
@@ -144,7 +166,9 @@ export class RunService implements RunControl {
   async clipboardValue(hostOrRun: string, step?: number): Promise<Record<string, unknown>> {
     const run = await this.find(hostOrRun);
     const yaml = await this.snapshotAfter(run, step);
-    return this.redactor.value(parseYamlMapping(yaml, `clipboard of run ${run.id}`, { maxBytes: 256 * 1024 * 1024 }).value);
+    return this.redactor.value(
+      parseYamlMapping(yaml, `clipboard of run ${run.id}`, { maxBytes: 256 * 1024 * 1024 }).value,
+    );
   }
 
   async clipboard(hostOrRun: string, step?: number): Promise<string> {
@@ -156,25 +180,39 @@ export class RunService implements RunControl {
     this.checkStepNumber(run, step, 1);
     const before = await this.snapshotAfter(run, step - 1);
     const after = await this.snapshotAfter(run, step);
-    const parse = (yaml: string) => parseYamlMapping(yaml, `clipboard of run ${run.id}`, { maxBytes: 256 * 1024 * 1024 }).value;
+    const parse = (yaml: string) =>
+      parseYamlMapping(yaml, `clipboard of run ${run.id}`, { maxBytes: 256 * 1024 * 1024 }).value;
     return formatDiff(diffClipboards(parse(before), parse(after)), this.redactor);
   }
 
-  async retry(hostOrRun: string, who: Requester, clipboardYaml?: string, mode: ExecuteMode = {}): Promise<RunRecord> {
+  async retry(
+    hostOrRun: string,
+    who: Requester,
+    clipboardYaml?: string,
+    mode: ExecuteMode = {},
+  ): Promise<RunRecord> {
     const { store, engine, config } = this.options;
     const run = await this.find(hostOrRun);
     if (run.state !== "failed" && run.state !== "cancelled") {
-      throw new RunError("E_RUN_STATE", `run ${run.id} of ${run.host} is ${run.state}; only a failed or cancelled run can be retried`);
+      throw new RunError(
+        "E_RUN_STATE",
+        `run ${run.id} of ${run.host} is ${run.state}; only a failed or cancelled run can be retried`,
+      );
     }
     const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
     const steps = await store.listSteps(run.id);
-    const from = steps.find((s) => !s.onFailure && s.state !== "ok" && s.state !== "skipped")?.index ?? pipeline.steps.length;
+    const from =
+      steps.find((s) => !s.onFailure && s.state !== "ok" && s.state !== "skipped")?.index ??
+      pipeline.steps.length;
     if (clipboardYaml !== undefined) {
       parseYamlMapping(clipboardYaml, "the edited clipboard"); // refuse a broken edit before touching the run
     }
     const active = await store.listRuns({ host: run.host, states: ["queued", "running"], limit: 1 });
     if (active[0]) {
-      throw new RunError("E_HOST_BUSY", `${run.host} already has run ${active[0].id} (${active[0].state}); wait for it or cancel it first`);
+      throw new RunError(
+        "E_HOST_BUSY",
+        `${run.host} already has run ${active[0].id} (${active[0].state}); wait for it or cancel it first`,
+      );
     }
     await store.resetSteps(run.id, from, [
       ...pipeline.steps.slice(from).map((s) => ({ name: s.name, onFailure: false })),
@@ -201,11 +239,19 @@ export class RunService implements RunControl {
   async resume(hostOrRun: string): Promise<RunRecord> {
     const run = await this.find(hostOrRun);
     if (run.state !== "running" && run.state !== "queued") {
-      throw new RunError("E_RUN_STATE", `run ${run.id} of ${run.host} is ${run.state}; nothing to resume (use retry for a failed run)`);
+      throw new RunError(
+        "E_RUN_STATE",
+        `run ${run.id} of ${run.host} is ${run.state}; nothing to resume (use retry for a failed run)`,
+      );
     }
-    if (!(await this.options.store.claimRun(run.id, this.options.engine.owner, this.options.config.leaseMs))) {
+    if (
+      !(await this.options.store.claimRun(run.id, this.options.engine.owner, this.options.config.leaseMs))
+    ) {
       const until = run.leaseExpiresAt ? new Date(run.leaseExpiresAt).toISOString() : "?";
-      throw new RunError("E_RUN_HELD", `run ${run.id} is being executed by ${run.leaseOwner} (lease until ${until}); it is not interrupted`);
+      throw new RunError(
+        "E_RUN_HELD",
+        `run ${run.id} is being executed by ${run.leaseOwner} (lease until ${until}); it is not interrupted`,
+      );
     }
     return this.options.engine.execute(run.id);
   }
@@ -217,7 +263,11 @@ export class RunService implements RunControl {
       await store.updateRun(run.id, {
         state: "cancelled",
         finishedAt: Date.now(),
-        error: { name: "RunError", code: "E_RUN_CANCELLED", message: "cancelled by an operator before it started" },
+        error: {
+          name: "RunError",
+          code: "E_RUN_CANCELLED",
+          message: "cancelled by an operator before it started",
+        },
       });
     } else if (run.state === "running") {
       await store.updateRun(run.id, { cancelRequested: true });
@@ -234,7 +284,11 @@ export class RunService implements RunControl {
 
   async pipelines(): Promise<PipelineSummary[]> {
     const { pipelines } = listPipelines(this.options.config.pipelines.dirs, this.options.resolver);
-    return pipelines.map((p) => ({ name: p.name, description: p.description, steps: p.steps.map((s) => s.name) }));
+    return pipelines.map((p) => ({
+      name: p.name,
+      description: p.description,
+      steps: p.steps.map((s) => s.name),
+    }));
   }
 
   private async snapshotAfter(run: RunRecord, step: number | undefined): Promise<string> {
@@ -242,8 +296,12 @@ export class RunService implements RunControl {
     const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
     const last = pipeline.steps.length + pipeline.onFailure.length;
     if (step !== undefined) this.checkStepNumber(run, step, 0);
-    const yaml = step === 0 ? await store.getSnapshot(run.id, 0, "input") : await store.getSnapshot(run.id, (step ?? last) - 1, "output");
-    if (yaml === undefined) throw new RunError("E_RUN_NO_CLIPBOARD", `run ${run.id} has no clipboard at step ${step}`);
+    const yaml =
+      step === 0
+        ? await store.getSnapshot(run.id, 0, "input")
+        : await store.getSnapshot(run.id, (step ?? last) - 1, "output");
+    if (yaml === undefined)
+      throw new RunError("E_RUN_NO_CLIPBOARD", `run ${run.id} has no clipboard at step ${step}`);
     return yaml;
   }
 
@@ -254,6 +312,8 @@ export class RunService implements RunControl {
   }
 
   private redactRun(run: RunRecord): RunRecord {
-    return run.error ? { ...run, error: { ...run.error, message: this.redactor.text(run.error.message) } } : run;
+    return run.error
+      ? { ...run, error: { ...run.error, message: this.redactor.text(run.error.message) } }
+      : run;
   }
 }

@@ -70,8 +70,10 @@ export function createStepCatalog(options: StepCatalogOptions): StepResolver {
   const providersDir = compiledDir("providers");
 
   const builtin = (module: string): { mod: BuiltinModule; dir: URL; provider: boolean } | undefined => {
-    if (Object.hasOwn(builtinWorkers, module)) return { mod: builtinWorkers[module]!, dir: workersDir, provider: false };
-    if (Object.hasOwn(builtinProviders, module)) return { mod: builtinProviders[module]!, dir: providersDir, provider: true };
+    if (Object.hasOwn(builtinWorkers, module))
+      return { mod: builtinWorkers[module]!, dir: workersDir, provider: false };
+    if (Object.hasOwn(builtinProviders, module))
+      return { mod: builtinProviders[module]!, dir: providersDir, provider: true };
     return undefined;
   };
   const tasksOf = (b: { mod: BuiltinModule; provider: boolean }): readonly string[] =>
@@ -94,7 +96,9 @@ export function createStepCatalog(options: StepCatalogOptions): StepResolver {
     const b = builtin(module);
     if (b) {
       const tasks = tasksOf(b);
-      return tasks.includes(task) ? undefined : `module '${module}' has no task '${task}' (tasks: ${tasks.join(", ")})`;
+      return tasks.includes(task)
+        ? undefined
+        : `module '${module}' has no task '${task}' (tasks: ${tasks.join(", ")})`;
     }
     const found = findExternal(stepsDirs, module);
     if (found.kind === "found") return undefined;
@@ -105,7 +109,10 @@ export function createStepCatalog(options: StepCatalogOptions): StepResolver {
   const resolve = (uses: string, clipboard: Record<string, unknown>): StepCommand => {
     const parts = splitUses(uses);
     if (!parts) {
-      throw new PipelineError("E_STEP_UNKNOWN", `step '${uses}' is not of the form module:task (e.g. demo:greet)`);
+      throw new PipelineError(
+        "E_STEP_UNKNOWN",
+        `step '${uses}' is not of the form module:task (e.g. demo:greet)`,
+      );
     }
     let { module } = parts;
     const { task } = parts;
@@ -130,13 +137,15 @@ export function createStepCatalog(options: StepCatalogOptions): StepResolver {
     // One directory scan per external step: this runs for every step of every run.
     const found = findExternal(stepsDirs, module);
     if (found.kind === "problem") throw new PipelineError("E_STEP_UNKNOWN", `step ${uses}: ${found.reason}`);
-    if (found.kind === "none") throw new PipelineError("E_STEP_UNKNOWN", `step ${uses}: ${unknownModule(module)}`);
+    if (found.kind === "none")
+      throw new PipelineError("E_STEP_UNKNOWN", `step ${uses}: ${unknownModule(module)}`);
     return { module, task, command: found.path, args: [task], kind: "external" };
   };
 
   const modules = (): ModuleInfo[] => {
     const out: ModuleInfo[] = [];
-    for (const [name, mod] of Object.entries(builtinWorkers)) out.push({ name, kind: "builtin", tasks: mod.tasks, summary: mod.summary });
+    for (const [name, mod] of Object.entries(builtinWorkers))
+      out.push({ name, kind: "builtin", tasks: mod.tasks, summary: mod.summary });
     out.push({
       name: PROVIDER_MODULE,
       kind: "provider",
@@ -144,7 +153,12 @@ export function createStepCatalog(options: StepCatalogOptions): StepResolver {
       summary: `the provider the design names in instance.provider (default ${DEFAULT_PROVIDER})`,
     });
     for (const [name, mod] of Object.entries(builtinProviders)) {
-      out.push({ name, kind: "provider", tasks: mod.tasks.length ? mod.tasks : PROVIDER_TASKS, summary: mod.summary });
+      out.push({
+        name,
+        kind: "provider",
+        tasks: mod.tasks.length ? mod.tasks : PROVIDER_TASKS,
+        summary: mod.summary,
+      });
     }
     const taken = new Set(out.map((m) => m.name));
     for (const dir of stepsDirs) {
@@ -166,7 +180,12 @@ export function createStepCatalog(options: StepCatalogOptions): StepResolver {
 /** The provider a design names, or the default when it names none. */
 export function providerOf(clipboard: Record<string, unknown>): string {
   const instance = clipboard.instance;
-  if (instance && typeof instance === "object" && !Array.isArray(instance) && Object.hasOwn(instance, "provider")) {
+  if (
+    instance &&
+    typeof instance === "object" &&
+    !Array.isArray(instance) &&
+    Object.hasOwn(instance, "provider")
+  ) {
     const value = (instance as Record<string, unknown>).provider;
     if (typeof value === "string" && value !== "") return value;
     if (value !== null && value !== undefined) return String(value);
@@ -184,11 +203,18 @@ function findExternal(dirs: readonly string[], module: string): External {
     // The bare name wins; two extensions of one module in one directory is a mistake to point at.
     const name = names.includes(module) ? module : names.length === 1 ? names[0]! : undefined;
     if (name === undefined) {
-      return { kind: "problem", reason: `step module '${module}' is ambiguous in ${dir}: ${names.sort().join(", ")}; keep one of them` };
+      return {
+        kind: "problem",
+        reason: `step module '${module}' is ambiguous in ${dir}: ${names.sort().join(", ")}; keep one of them`,
+      };
     }
     const path = join(dir, name);
     try {
-      if (!statSync(path).isFile()) return { kind: "problem", reason: `${path} is not a regular file; a step module must be an executable file` };
+      if (!statSync(path).isFile())
+        return {
+          kind: "problem",
+          reason: `${path} is not a regular file; a step module must be an executable file`,
+        };
       accessSync(path, constants.X_OK);
     } catch {
       return { kind: "problem", reason: `${path} is not executable; run: chmod +x ${path}` };

@@ -36,7 +36,12 @@ export interface StepInvocation {
 
 /** How the attempt ended. `output` is the new clipboard's YAML, or undefined when unchanged. */
 export type StepAttemptResult =
-  | { kind: "ok"; output: string | undefined; clipboard: Record<string, unknown> | undefined; durationMs: number }
+  | {
+      kind: "ok";
+      output: string | undefined;
+      clipboard: Record<string, unknown> | undefined;
+      durationMs: number;
+    }
   | { kind: "failed"; error: WireError; retryable: boolean; exitCode: number | null; durationMs: number }
   | { kind: "cancelled"; durationMs: number };
 
@@ -49,9 +54,23 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
   return new Promise((resolve) => {
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(inv.command, inv.args, { cwd: inv.cwd, env: inv.env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+      child = spawn(inv.command, inv.args, {
+        cwd: inv.cwd,
+        env: inv.env,
+        detached: true,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
     } catch (err) {
-      resolve(failed(inv, "E_STEP_SPAWN", `cannot start ${inv.command}: ${(err as Error).message}`, false, null, elapsed()));
+      resolve(
+        failed(
+          inv,
+          "E_STEP_SPAWN",
+          `cannot start ${inv.command}: ${(err as Error).message}`,
+          false,
+          null,
+          elapsed(),
+        ),
+      );
       return;
     }
     const stdout: Buffer[] = [];
@@ -142,35 +161,84 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
     const conclude = (): StepAttemptResult => {
       const durationMs = elapsed();
       if (spawnError) {
-        return failed(inv, "E_STEP_SPAWN", `cannot start ${inv.command}: ${spawnError.message}`, false, null, durationMs);
+        return failed(
+          inv,
+          "E_STEP_SPAWN",
+          `cannot start ${inv.command}: ${spawnError.message}`,
+          false,
+          null,
+          durationMs,
+        );
       }
       if (stopReason === "cancelled") return { kind: "cancelled", durationMs };
       if (stopReason === "timeout") {
-        return failed(inv, "E_STEP_TIMEOUT", `timed out after ${formatMs(inv.timeoutMs)}${lastLine ? ` (last output: ${lastLine})` : ""}`, true, exitCode, durationMs);
+        return failed(
+          inv,
+          "E_STEP_TIMEOUT",
+          `timed out after ${formatMs(inv.timeoutMs)}${lastLine ? ` (last output: ${lastLine})` : ""}`,
+          true,
+          exitCode,
+          durationMs,
+        );
       }
       if (stopReason === "too-large") {
-        return failed(inv, "E_STEP_OUTPUT_TOO_LARGE", `wrote more than ${inv.maxOutputBytes} bytes to stdout; a step must print only the new clipboard (progress goes to stderr)`, false, exitCode, durationMs);
+        return failed(
+          inv,
+          "E_STEP_OUTPUT_TOO_LARGE",
+          `wrote more than ${inv.maxOutputBytes} bytes to stdout; a step must print only the new clipboard (progress goes to stderr)`,
+          false,
+          exitCode,
+          durationMs,
+        );
       }
       if (exitCode !== 0) {
         const how = exitSignal ? `was killed by ${exitSignal}` : `exited with code ${exitCode}`;
         const message = lastLine || `${how} without a message on stderr`;
-        return failed(inv, exitCode === EXIT_RETRYABLE ? "E_STEP_RETRYABLE" : "E_STEP_FAILED", message, exitCode === EXIT_RETRYABLE, exitCode, durationMs);
+        return failed(
+          inv,
+          exitCode === EXIT_RETRYABLE ? "E_STEP_RETRYABLE" : "E_STEP_FAILED",
+          message,
+          exitCode === EXIT_RETRYABLE,
+          exitCode,
+          durationMs,
+        );
       }
       const text = Buffer.concat(stdout).toString("utf8");
       // A step that hands its input back untouched changed nothing: no parse, no new snapshot.
-      if (text.trim() === "" || text === inv.input) return { kind: "ok", output: undefined, clipboard: undefined, durationMs };
+      if (text.trim() === "" || text === inv.input)
+        return { kind: "ok", output: undefined, clipboard: undefined, durationMs };
       try {
         const parsed = parseYamlMapping(text, `output of ${inv.step}`, { maxBytes: inv.maxOutputBytes });
         return { kind: "ok", output: text, clipboard: parsed.value, durationMs };
       } catch (err) {
-        return failed(inv, "E_STEP_BAD_OUTPUT", `printed an invalid clipboard: ${(err as Error).message}`, false, 0, durationMs);
+        return failed(
+          inv,
+          "E_STEP_BAD_OUTPUT",
+          `printed an invalid clipboard: ${(err as Error).message}`,
+          false,
+          0,
+          durationMs,
+        );
       }
     };
   });
 }
 
-function failed(inv: StepInvocation, code: string, message: string, retryable: boolean, exitCode: number | null, durationMs: number): StepAttemptResult {
-  return { kind: "failed", error: { name: "StepError", code, message, retryable }, retryable, exitCode, durationMs };
+function failed(
+  inv: StepInvocation,
+  code: string,
+  message: string,
+  retryable: boolean,
+  exitCode: number | null,
+  durationMs: number,
+): StepAttemptResult {
+  return {
+    kind: "failed",
+    error: { name: "StepError", code, message, retryable },
+    retryable,
+    exitCode,
+    durationMs,
+  };
 }
 
 function formatMs(ms: number): string {

@@ -15,7 +15,8 @@ import type { ProviderTask } from "./provider.js";
 /** Build the EC2 provider from a step's parameters and environment. */
 export function ec2FromContext(ctx: StepContext): Ec2Provider {
   const p = ctx.params;
-  const str = (key: string): string | undefined => (typeof p[key] === "string" && p[key] !== "" ? (p[key] as string) : undefined);
+  const str = (key: string): string | undefined =>
+    typeof p[key] === "string" && p[key] !== "" ? (p[key] as string) : undefined;
   const groups = p.security_group_ids;
   return new Ec2Provider({
     region: str("region") ?? ctx.env.AWS_REGION ?? ctx.env.AWS_DEFAULT_REGION ?? "",
@@ -28,7 +29,11 @@ export function ec2FromContext(ctx: StepContext): Ec2Provider {
       imageId: str("image"),
       keyName: str("key_name"),
       subnetId: str("subnet_id"),
-      securityGroupIds: Array.isArray(groups) ? groups.map(String) : typeof groups === "string" ? [groups] : undefined,
+      securityGroupIds: Array.isArray(groups)
+        ? groups.map(String)
+        : typeof groups === "string"
+          ? [groups]
+          : undefined,
     },
     images: stringMap(p.images, "images"),
     runId: ctx.runId,
@@ -50,12 +55,17 @@ export function designRegion(clipboard: Clipboard): string | undefined {
 /** The provider tasks, each talking to the region the design names (else the configured one). */
 export function ec2Tasks(): Record<ProviderTask, StepTask> {
   const base = providerTasks("ec2", ec2FromContext);
-  const inRegion = (task: StepTask): StepTask => (clipboard, ctx) => {
-    const region = designRegion(clipboard);
-    return task(clipboard, region ? { ...ctx, params: { ...ctx.params, region } } : ctx);
-  };
+  const inRegion =
+    (task: StepTask): StepTask =>
+    (clipboard, ctx) => {
+      const region = designRegion(clipboard);
+      return task(clipboard, region ? { ...ctx, params: { ...ctx.params, region } } : ctx);
+    };
   return {
-    deploy: inRegion(async (design, ctx) => ({ ...((await base.deploy(withPlan(design), ctx)) ?? design), instance: design.instance })),
+    deploy: inRegion(async (design, ctx) => ({
+      ...((await base.deploy(withPlan(design), ctx)) ?? design),
+      instance: design.instance,
+    })),
     ip: inRegion(base.ip),
     poweroff: inRegion(base.poweroff),
     delete: inRegion(base.delete),

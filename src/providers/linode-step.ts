@@ -18,7 +18,8 @@ import type { ProviderTask } from "./provider.js";
 /** Build the Linode provider from a step's parameters and environment. */
 export function linodeFromContext(ctx: StepContext): LinodeProvider {
   const p = ctx.params;
-  const str = (key: string): string | undefined => (typeof p[key] === "string" && p[key] !== "" ? (p[key] as string) : undefined);
+  const str = (key: string): string | undefined =>
+    typeof p[key] === "string" && p[key] !== "" ? (p[key] as string) : undefined;
   return new LinodeProvider({
     token: ctx.env.LINODE_TOKEN ?? "",
     apiUrl: str("api_url"),
@@ -61,30 +62,44 @@ export function linodeTasks(): Record<ProviderTask, StepTask> {
   const base = providerTasks("linode", providerFor);
   // Every task but delete rewrites the linode section from what the API says; keep the password
   // a deploy generated, which the API never returns.
-  const keepPassword = (task: StepTask): StepTask => async (clipboard, ctx) => {
-    const known = section(clipboard, "linode")?.root_password;
-    const out = (await task(clipboard, ctx)) ?? clipboard;
-    const after = section(out, "linode");
-    if (typeof known === "string" && after && after.root_password === undefined) out.linode = { ...after, root_password: known };
-    return out;
-  };
+  const keepPassword =
+    (task: StepTask): StepTask =>
+    async (clipboard, ctx) => {
+      const known = section(clipboard, "linode")?.root_password;
+      const out = (await task(clipboard, ctx)) ?? clipboard;
+      const after = section(out, "linode");
+      if (typeof known === "string" && after && after.root_password === undefined)
+        out.linode = { ...after, root_password: known };
+      return out;
+    };
   const deploy: StepTask = async (design, ctx) => {
     const clipboard = withPlan(design);
     const instance = section(clipboard, "instance") ?? {};
     const policy = ctx.params.root_password ?? "generate";
     if (policy !== "generate" && policy !== "require") {
-      throw new StepFailure("E_STEP_PARAMS", `linode: parameter root_password must be 'generate' or 'require', got ${JSON.stringify(policy)}`);
+      throw new StepFailure(
+        "E_STEP_PARAMS",
+        `linode: parameter root_password must be 'generate' or 'require', got ${JSON.stringify(policy)}`,
+      );
     }
-    const restore = (out: Clipboard | void): Clipboard => ({ ...(out ?? clipboard), instance: design.instance });
-    if (typeof instance.root_password === "string" && instance.root_password !== "") return restore(await base.deploy(clipboard, ctx));
+    const restore = (out: Clipboard | void): Clipboard => ({
+      ...(out ?? clipboard),
+      instance: design.instance,
+    });
+    if (typeof instance.root_password === "string" && instance.root_password !== "")
+      return restore(await base.deploy(clipboard, ctx));
     if (policy === "require") {
-      throw new StepFailure("E_CLIPBOARD_FIELD", "linode: the design has no instance.root_password and root_password: require is set; add one to the design (or use root_password: generate)");
+      throw new StepFailure(
+        "E_CLIPBOARD_FIELD",
+        "linode: the design has no instance.root_password and root_password: require is set; add one to the design (or use root_password: generate)",
+      );
     }
     const earlier = section(clipboard, "linode")?.root_password;
     const hostname = typeof instance.hostname === "string" ? instance.hostname : "";
     if (hostname && (await providerFor(ctx).find(hostname, ctx.signal))) {
       // It exists: no password is sent, and a fresh one would not be the host's.
-      if (typeof earlier !== "string") ctx.log(`linode: ${hostname} exists already; its root password is not on this clipboard`);
+      if (typeof earlier !== "string")
+        ctx.log(`linode: ${hostname} exists already; its root password is not on this clipboard`);
       return restore(await keepPassword(base.deploy)(clipboard, ctx));
     }
     const password = typeof earlier === "string" && earlier !== "" ? earlier : generateRootPassword();
@@ -93,7 +108,8 @@ export function linodeTasks(): Record<ProviderTask, StepTask> {
     // The generated password belongs to the provider's section, not to the design.
     out.instance = design.instance;
     const linode = section(out, "linode") ?? {};
-    if (earlier === undefined) ctx.log("linode: generated a root password (kept on the clipboard as linode.root_password)");
+    if (earlier === undefined)
+      ctx.log("linode: generated a root password (kept on the clipboard as linode.root_password)");
     out.linode = { ...linode, root_password: password };
     return out;
   };

@@ -20,12 +20,16 @@ interface LinodeSdk {
     post(url: string, data: unknown): Promise<unknown>;
   };
   setToken(token: string): number;
-  getLinodes(params: { page: number; page_size: number }, filter: Record<string, string>): Promise<{ data: Linode[]; page: number; pages: number; results: number }>;
+  getLinodes(
+    params: { page: number; page_size: number },
+    filter: Record<string, string>,
+  ): Promise<{ data: Linode[]; page: number; pages: number; results: number }>;
   createLinode(data: Record<string, unknown>): Promise<Linode>;
   deleteLinode(id: number): Promise<unknown>;
   linodeShutdown(id: number): Promise<unknown>;
 }
-const { baseRequest, setToken, getLinodes, createLinode, deleteLinode, linodeShutdown } = linodeSdk as unknown as LinodeSdk;
+const { baseRequest, setToken, getLinodes, createLinode, deleteLinode, linodeShutdown } =
+  linodeSdk as unknown as LinodeSdk;
 
 /** The fields of a Linode (API v4 `GET /linode/instances/{id}`) that jarvis reads. */
 export interface Linode {
@@ -100,12 +104,19 @@ export function linodeType(size: number | string | undefined): string | undefine
   if (typeof size === "string") return size;
   if (typeof size !== "number") return undefined;
   const plan = LINODE_PLANS.find(([mb]) => mb >= size);
-  if (!plan) throw new ProviderError("E_PROVIDER_INPUT", `linode: no plan has ${size} MB of memory (largest: ${LINODE_PLANS[LINODE_PLANS.length - 1]![0]} MB); lower instance.size or name a plan in instance.plan`);
+  if (!plan)
+    throw new ProviderError(
+      "E_PROVIDER_INPUT",
+      `linode: no plan has ${size} MB of memory (largest: ${LINODE_PLANS[LINODE_PLANS.length - 1]![0]} MB); lower instance.size or name a plan in instance.plan`,
+    );
   return plan[1];
 }
 
 /** The Linode image for a design's guestid: as is when it has a '/', else the mapping, else linode/<name without '-'>. */
-export function linodeImage(guestid: string | undefined, images: Record<string, string> = {}): string | undefined {
+export function linodeImage(
+  guestid: string | undefined,
+  images: Record<string, string> = {},
+): string | undefined {
   if (guestid === undefined) return undefined;
   if (guestid.includes("/")) return guestid;
   return Object.hasOwn(images, guestid) ? images[guestid] : `linode/${guestid.replace(/-/g, "")}`;
@@ -115,7 +126,9 @@ export function linodeImage(guestid: string | undefined, images: Record<string, 
 export function linodeInfo(l: Pick<Linode, "id" | "label" | "status" | "ipv4" | "ipv6">): HostInfo {
   const info: HostInfo = { id: String(l.id), label: l.label, state: linodeState(l.status) };
   // Public addresses first: the SDK lists private ones (192.168/16) in the same array.
-  const v4 = [...(l.ipv4 ?? [])].sort((a, b) => Number(a.startsWith("192.168.")) - Number(b.startsWith("192.168.")))[0];
+  const v4 = [...(l.ipv4 ?? [])].sort(
+    (a, b) => Number(a.startsWith("192.168.")) - Number(b.startsWith("192.168.")),
+  )[0];
   if (v4) info.ipv4 = v4;
   if (l.ipv6) info.ipv6 = l.ipv6.replace(/\/\d+$/, "");
   return info;
@@ -128,7 +141,10 @@ export class LinodeProvider implements Provider {
 
   constructor(opts: LinodeOptions) {
     if (!opts.token) {
-      throw new ProviderError("E_PROVIDER_AUTH", "linode: no API token; set modules.linode.env.LINODE_TOKEN in jarvis.yml (e.g. LINODE_TOKEN: ${LINODE_TOKEN})");
+      throw new ProviderError(
+        "E_PROVIDER_AUTH",
+        "linode: no API token; set modules.linode.env.LINODE_TOKEN in jarvis.yml (e.g. LINODE_TOKEN: ${LINODE_TOKEN})",
+      );
     }
     this.opts = opts;
     setToken(opts.token);
@@ -146,7 +162,9 @@ export class LinodeProvider implements Provider {
   async deploy(spec: HostSpec, signal: AbortSignal): Promise<HostInfo> {
     let found = await this.findRaw(spec.hostname, signal);
     if (found) {
-      this.opts.log(`linode: ${spec.hostname} exists already (id ${found.id}, ${found.status}); not creating another`);
+      this.opts.log(
+        `linode: ${spec.hostname} exists already (id ${found.id}, ${found.status}); not creating another`,
+      );
     } else {
       const type = linodeType(spec.size) ?? this.opts.defaults.type;
       const region = spec.region ?? this.opts.defaults.region;
@@ -155,7 +173,10 @@ export class LinodeProvider implements Provider {
       if (!region) throw inputError("datacenter", "the region (e.g. us-east)");
       if (!image) throw inputError("guestid", "the image (e.g. linode/debian12)");
       if (!spec.rootPassword) {
-        throw new ProviderError("E_PROVIDER_INPUT", "linode: deploying from an image needs a root password; set instance.root_password or let linode:deploy generate one (parameter root_password: generate)");
+        throw new ProviderError(
+          "E_PROVIDER_INPUT",
+          "linode: deploying from an image needs a root password; set instance.root_password or let linode:deploy generate one (parameter root_password: generate)",
+        );
       }
       const tags = [...new Set([...spec.tags, LINODE_TAG])];
       found = await this.call(`create ${spec.hostname}`, signal, () =>
@@ -181,7 +202,11 @@ export class LinodeProvider implements Provider {
       `linode: ${spec.hostname} running`,
       async () => {
         const l = await this.findRaw(spec.hostname, signal);
-        if (!l) throw new ProviderError("E_PROVIDER_GONE", `linode: ${spec.hostname} vanished while booting; someone deleted it — run deploy again`);
+        if (!l)
+          throw new ProviderError(
+            "E_PROVIDER_GONE",
+            `linode: ${spec.hostname} vanished while booting; someone deleted it — run deploy again`,
+          );
         return l.status === "running" && l.ipv4.length > 0 ? linodeInfo(l) : undefined;
       },
       this.opts.wait,
@@ -234,7 +259,9 @@ export class LinodeProvider implements Provider {
     const out: Linode[] = [];
     // Bounded: 100 pages of up to 500 Linodes is more than any account holds.
     for (let page = 1; page <= 100; page++) {
-      const res = await this.call("list Linodes", signal, () => getLinodes({ page, page_size: this.opts.pageSize ?? 500 }, filter));
+      const res = await this.call("list Linodes", signal, () =>
+        getLinodes({ page, page_size: this.opts.pageSize ?? 500 }, filter),
+      );
       out.push(...res.data);
       if (page >= res.pages) break;
     }
@@ -250,7 +277,10 @@ export class LinodeProvider implements Provider {
     return withRetry(
       `linode: ${what}`,
       async () => {
-        if (signal.aborted) throw new ProviderError("E_PROVIDER_ABORTED", `linode: ${what} abandoned: the step was stopped`, { retryable: true });
+        if (signal.aborted)
+          throw new ProviderError("E_PROVIDER_ABORTED", `linode: ${what} abandoned: the step was stopped`, {
+            retryable: true,
+          });
         try {
           return await fn();
         } catch (err) {
@@ -269,34 +299,70 @@ export function translateLinodeError(err: unknown, what: string, token: string):
   if (err instanceof ProviderError) return err;
   const clean = (s: string): string => scrub(s, [token]);
   if (Array.isArray(err)) {
-    return new ProviderError("E_PROVIDER_INPUT", clean(`linode: ${what} refused by the SDK's validation: ${describeErrors(err)}; fix the design's instance fields`));
+    return new ProviderError(
+      "E_PROVIDER_INPUT",
+      clean(
+        `linode: ${what} refused by the SDK's validation: ${describeErrors(err)}; fix the design's instance fields`,
+      ),
+    );
   }
-  const e = err as { response?: { status?: number; data?: unknown; headers?: Record<string, unknown> }; code?: string; message?: string };
+  const e = err as {
+    response?: { status?: number; data?: unknown; headers?: Record<string, unknown> };
+    code?: string;
+    message?: string;
+  };
   const status = e.response?.status;
   const body = e.response?.data as { errors?: unknown } | undefined;
   const reasons = Array.isArray(body?.errors) ? describeErrors(body.errors) : "";
   const detail = clean(reasons || e.message || "no detail");
   if (status === undefined) {
-    return new ProviderError("E_PROVIDER_UNREACHABLE", clean(`linode: ${what} failed: cannot reach the Linode API (${e.code ?? e.message ?? "network error"}); check api_url and the network`), { retryable: true });
+    return new ProviderError(
+      "E_PROVIDER_UNREACHABLE",
+      clean(
+        `linode: ${what} failed: cannot reach the Linode API (${e.code ?? e.message ?? "network error"}); check api_url and the network`,
+      ),
+      { retryable: true },
+    );
   }
   if (status === 429) {
     const after = Number(e.response?.headers?.["retry-after"]);
-    return new ThrottledError("E_PROVIDER_THROTTLED", `linode: ${what} throttled by the Linode API (HTTP 429)`, Number.isFinite(after) ? after * 1000 : undefined);
+    return new ThrottledError(
+      "E_PROVIDER_THROTTLED",
+      `linode: ${what} throttled by the Linode API (HTTP 429)`,
+      Number.isFinite(after) ? after * 1000 : undefined,
+    );
   }
   if (status >= 500) {
-    return new ProviderError("E_PROVIDER_UNAVAILABLE", `linode: ${what} failed with HTTP ${status} from the Linode API: ${detail}`, { retryable: true });
+    return new ProviderError(
+      "E_PROVIDER_UNAVAILABLE",
+      `linode: ${what} failed with HTTP ${status} from the Linode API: ${detail}`,
+      { retryable: true },
+    );
   }
   if (status === 401) {
-    return new ProviderError("E_PROVIDER_AUTH", `linode: the API token was refused (HTTP 401: ${detail}); check LINODE_TOKEN in modules.linode.env of jarvis.yml`);
+    return new ProviderError(
+      "E_PROVIDER_AUTH",
+      `linode: the API token was refused (HTTP 401: ${detail}); check LINODE_TOKEN in modules.linode.env of jarvis.yml`,
+    );
   }
   if (status === 403) {
-    return new ProviderError("E_PROVIDER_FORBIDDEN", `linode: ${what} not allowed for this token (HTTP 403: ${detail}); give the token read/write access to Linodes`);
+    return new ProviderError(
+      "E_PROVIDER_FORBIDDEN",
+      `linode: ${what} not allowed for this token (HTTP 403: ${detail}); give the token read/write access to Linodes`,
+    );
   }
-  if (status === 404) return new ProviderError("E_PROVIDER_NOT_FOUND", `linode: ${what}: not found (HTTP 404)`);
+  if (status === 404)
+    return new ProviderError("E_PROVIDER_NOT_FOUND", `linode: ${what}: not found (HTTP 404)`);
   if (/limit/i.test(detail)) {
-    return new ProviderError("E_PROVIDER_QUOTA", `linode: ${what} refused: ${detail}; raise the account limit with Linode support or delete unused Linodes`);
+    return new ProviderError(
+      "E_PROVIDER_QUOTA",
+      `linode: ${what} refused: ${detail}; raise the account limit with Linode support or delete unused Linodes`,
+    );
   }
-  return new ProviderError("E_PROVIDER_INPUT", `linode: ${what} refused (HTTP ${status}): ${detail}; fix the design's instance fields (size, datacenter, guestid)`);
+  return new ProviderError(
+    "E_PROVIDER_INPUT",
+    `linode: ${what} refused (HTTP ${status}): ${detail}; fix the design's instance fields (size, datacenter, guestid)`,
+  );
 }
 
 function describeErrors(errors: unknown[]): string {
@@ -309,5 +375,8 @@ function describeErrors(errors: unknown[]): string {
 }
 
 function inputError(field: string, what: string): ProviderError {
-  return new ProviderError("E_PROVIDER_INPUT", `linode: the design names no ${what}; set instance.${field} or modules.linode.with in jarvis.yml`);
+  return new ProviderError(
+    "E_PROVIDER_INPUT",
+    `linode: the design names no ${what}; set instance.${field} or modules.linode.with in jarvis.yml`,
+  );
 }

@@ -18,13 +18,19 @@ export async function localProviderFrom(ctx: StepContext): Promise<LocalProvider
     const value = p[key];
     if (value === undefined) return fallback;
     if (typeof value !== "string" || value === "") {
-      throw new StepFailure("E_STEP_PARAMS", `local: parameter ${key} must be a non-empty string (modules.local.with.${key} in jarvis.yml)`);
+      throw new StepFailure(
+        "E_STEP_PARAMS",
+        `local: parameter ${key} must be a non-empty string (modules.local.with.${key} in jarvis.yml)`,
+      );
     }
     return value;
   };
   const address = text("address", "127.0.0.1");
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) && address !== "::1") {
-    throw new StepFailure("E_STEP_PARAMS", `local: address ${address} is not a loopback address; local hosts listen on 127.0.0.0/8 or ::1 only`);
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `local: address ${address} is not a loopback address; local hosts listen on 127.0.0.0/8 or ::1 only`,
+    );
   }
   const key = await ensureDeployKey(text("deploy_key", DEFAULT_DEPLOY_KEY));
   return new LocalProvider({

@@ -5,7 +5,16 @@
  * its pid and port are kept in the host's directory, so state survives restarts.
  */
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  openSync,
+  closeSync,
+} from "node:fs";
 import { connect, createServer } from "node:net";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
@@ -70,18 +79,39 @@ export class LocalProvider implements Provider {
   async deploy(spec: HostSpec, signal: AbortSignal): Promise<HostInfo> {
     const dir = this.dirOf(spec.hostname);
     if (!existsSync(this.options.sshd)) {
-      throw new ProviderError("E_LOCAL_NO_SSHD", `local: ${this.options.sshd} not found; the local provider needs OpenSSH's server: apt-get install openssh-server (or set modules.local.with.sshd)`);
+      throw new ProviderError(
+        "E_LOCAL_NO_SSHD",
+        `local: ${this.options.sshd} not found; the local provider needs OpenSSH's server: apt-get install openssh-server (or set modules.local.with.sshd)`,
+      );
     }
     mkdirSync(resolve(dir, "home"), { recursive: true, mode: 0o700 });
     const hostKey = resolve(dir, "ssh_host_ed25519_key");
     if (!existsSync(hostKey)) {
-      await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${spec.hostname}-host`, "-f", hostKey]);
+      await run("ssh-keygen", [
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        `${spec.hostname}-host`,
+        "-f",
+        hostKey,
+      ]);
     }
-    const keys = [this.options.deployPublicKey, ...spec.sshPublicKeys].map((k) => k.trim()).filter((k) => k !== "");
+    const keys = [this.options.deployPublicKey, ...spec.sshPublicKeys]
+      .map((k) => k.trim())
+      .filter((k) => k !== "");
     writeFileSync(resolve(dir, "authorized_keys"), `${[...new Set(keys)].join("\n")}\n`, { mode: 0o600 });
     let record = this.readRecord(spec.hostname);
     if (!record) {
-      record = { id: `local-${spec.hostname}`, label: spec.hostname, address: this.options.address, port: await freePort(this.options.address), created: new Date().toISOString() };
+      record = {
+        id: `local-${spec.hostname}`,
+        label: spec.hostname,
+        address: this.options.address,
+        port: await freePort(this.options.address),
+        created: new Date().toISOString(),
+      };
       this.writeRecord(record);
     }
     if (this.runningPid(spec.hostname) !== undefined) return this.info(record, "running");
@@ -138,7 +168,10 @@ export class LocalProvider implements Provider {
     rmSync(logFile, { force: true });
     const out = openSync(logFile, "a");
     // -D keeps the pid we spawn as the daemon's pid; detached + unref lets it outlive the step.
-    const child = spawn(this.options.sshd, ["-D", "-f", config, "-E", logFile], { detached: true, stdio: ["ignore", out, out] });
+    const child = spawn(this.options.sshd, ["-D", "-f", config, "-E", logFile], {
+      detached: true,
+      stdio: ["ignore", out, out],
+    });
     closeSync(out);
     child.unref();
     let exited = false;
@@ -150,15 +183,27 @@ export class LocalProvider implements Provider {
       if (await accepts(record.address, record.port)) return;
       await sleep(50);
     }
-    const log = existsSync(logFile) ? readFileSync(logFile, "utf8").trim().split("\n").slice(-3).join(" | ") : "";
+    const log = existsSync(logFile)
+      ? readFileSync(logFile, "utf8").trim().split("\n").slice(-3).join(" | ")
+      : "";
     if (!exited && child.pid !== undefined) process.kill(child.pid, "SIGKILL");
     if (/Address already in use/.test(log)) {
-      throw new ProviderError("E_LOCAL_PORT_BUSY", `local: port ${record.port} on ${record.address} is taken`);
+      throw new ProviderError(
+        "E_LOCAL_PORT_BUSY",
+        `local: port ${record.port} on ${record.address} is taken`,
+      );
     }
     if (/privilege separation directory/i.test(log)) {
-      throw new ProviderError("E_LOCAL_SSHD", `local: sshd for ${record.label} needs /run/sshd: create it as root (mkdir -m 755 /run/sshd)`);
+      throw new ProviderError(
+        "E_LOCAL_SSHD",
+        `local: sshd for ${record.label} needs /run/sshd: create it as root (mkdir -m 755 /run/sshd)`,
+      );
     }
-    throw new ProviderError("E_LOCAL_SSHD", `local: sshd for ${record.label} did not start on ${record.address}:${record.port}: ${log || "no log"} (see ${logFile})`, { retryable: signal.aborted });
+    throw new ProviderError(
+      "E_LOCAL_SSHD",
+      `local: sshd for ${record.label} did not start on ${record.address}:${record.port}: ${log || "no log"} (see ${logFile})`,
+      { retryable: signal.aborted },
+    );
   }
 
   private info(record: HostRecord, state: HostInfo["state"]): HostInfo {
@@ -167,7 +212,10 @@ export class LocalProvider implements Provider {
 
   private dirOf(label: string): string {
     if (!LABEL.test(label)) {
-      throw new ProviderError("E_LOCAL_LABEL", `local: host name '${label}' is not a DNS label (letters, digits, '-'); fix instance.hostname in the design`);
+      throw new ProviderError(
+        "E_LOCAL_LABEL",
+        `local: host name '${label}' is not a DNS label (letters, digits, '-'); fix instance.hostname in the design`,
+      );
     }
     return resolve(this.options.stateDir, label.toLowerCase());
   }
@@ -178,7 +226,11 @@ export class LocalProvider implements Provider {
     try {
       return JSON.parse(readFileSync(file, "utf8")) as HostRecord;
     } catch (err) {
-      throw new ProviderError("E_LOCAL_STATE", `local: ${file} is corrupt (${String(err)}); delete the host (local:delete) or the file`, { cause: err });
+      throw new ProviderError(
+        "E_LOCAL_STATE",
+        `local: ${file} is corrupt (${String(err)}); delete the host (local:delete) or the file`,
+        { cause: err },
+      );
     }
   }
 

@@ -18,14 +18,20 @@ export function hostSpecFrom(clipboard: Clipboard): HostSpec {
   // jarvis's own deploy key (recorded by ssh:prepare) must be let in too, or no later step can log in.
   const ssh = clipboard.ssh as Record<string, unknown> | undefined;
   const deployKey = ssh && typeof ssh.deploy_key === "string" ? [ssh.deploy_key] : [];
-  const str = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined);
+  const str = (v: unknown): string | undefined =>
+    typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined;
   return {
     hostname,
     fqdn: str(instance.fqdn),
     image: str(instance.guestid) ?? str(instance.image),
     size: typeof instance.size === "number" ? instance.size : str(instance.size),
     region: str(instance.datacenter) ?? str(instance.region),
-    sshPublicKeys: [...new Set([...(Array.isArray(keys) ? keys.map(String) : typeof keys === "string" ? [keys] : []), ...deployKey])],
+    sshPublicKeys: [
+      ...new Set([
+        ...(Array.isArray(keys) ? keys.map(String) : typeof keys === "string" ? [keys] : []),
+        ...deployKey,
+      ]),
+    ],
     rootPassword: str(instance.root_password),
     tags: Array.isArray(instance.tags) ? instance.tags.map(String) : [],
   };
@@ -48,7 +54,8 @@ export function providerTasks(name: string, factory: ProviderFactory): Record<Pr
     else delete next[name];
     return next;
   };
-  const label = (clipboard: Clipboard): string => requireField(clipboard, "instance.hostname", "string") as string;
+  const label = (clipboard: Clipboard): string =>
+    requireField(clipboard, "instance.hostname", "string") as string;
   return {
     async deploy(clipboard, ctx) {
       const provider = await factory(ctx);
@@ -60,9 +67,17 @@ export function providerTasks(name: string, factory: ProviderFactory): Record<Pr
     async ip(clipboard, ctx) {
       const provider = await factory(ctx);
       const info = await provider.find(label(clipboard), ctx.signal);
-      if (!info) throw new StepFailure("E_HOST_NOT_FOUND", `${name}: no host labelled ${label(clipboard)}; run ${name}:deploy first`);
+      if (!info)
+        throw new StepFailure(
+          "E_HOST_NOT_FOUND",
+          `${name}: no host labelled ${label(clipboard)}; run ${name}:deploy first`,
+        );
       if (!info.ipv4 && !info.ipv6) {
-        throw new StepFailure("E_HOST_NO_ADDRESS", `${name}: ${info.label} has no address yet (state ${info.state})`, { retryable: true });
+        throw new StepFailure(
+          "E_HOST_NO_ADDRESS",
+          `${name}: ${info.label} has no address yet (state ${info.state})`,
+          { retryable: true },
+        );
       }
       return withSection(clipboard, hostSection(info));
     },

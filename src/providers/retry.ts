@@ -39,12 +39,20 @@ export class ThrottledError extends ProviderError {
 }
 
 /** Read a number parameter (from JARVIS_PARAMS) with a default; bad values name the parameter. */
-export function numberParam(params: Record<string, unknown>, name: string, fallback: number, min = 0): number {
+export function numberParam(
+  params: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min = 0,
+): number {
   const value = params[name];
   if (value === undefined || value === null) return fallback;
   const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
   if (typeof n !== "number" || !Number.isFinite(n) || n < min) {
-    throw new ProviderError("E_PROVIDER_PARAM", `parameter ${name} must be a number >= ${min}, got ${JSON.stringify(value)}; fix it in the pipeline's 'with' or jarvis.yml modules`);
+    throw new ProviderError(
+      "E_PROVIDER_PARAM",
+      `parameter ${name} must be a number >= ${min}, got ${JSON.stringify(value)}; fix it in the pipeline's 'with' or jarvis.yml modules`,
+    );
   }
   return n;
 }
@@ -68,8 +76,15 @@ export function policiesFrom(params: Record<string, unknown>): { retry: RetryPol
 /** A parameter that maps names to strings (`images: {debian-12: linode/debian12}`). */
 export function stringMap(value: unknown, name: string): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== "object" || Array.isArray(value) || !Object.values(value).every((v) => typeof v === "string")) {
-    throw new ProviderError("E_PROVIDER_PARAM", `parameter ${name} must map names to strings (e.g. debian-12: linode/debian12); fix it in jarvis.yml modules.<provider>.with`);
+  if (
+    typeof value !== "object" ||
+    Array.isArray(value) ||
+    !Object.values(value).every((v) => typeof v === "string")
+  ) {
+    throw new ProviderError(
+      "E_PROVIDER_PARAM",
+      `parameter ${name} must map names to strings (e.g. debian-12: linode/debian12); fix it in jarvis.yml modules.<provider>.with`,
+    );
   }
   return value as Record<string, string>;
 }
@@ -77,8 +92,11 @@ export function stringMap(value: unknown, name: string): Record<string, string> 
 /** The design with `instance.plan` (a provider plan name) standing in for the numeric `size`. */
 export function withPlan(clipboard: Clipboard): Clipboard {
   const raw = clipboard.instance;
-  const instance = raw && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
-  return instance && typeof instance.plan === "string" && instance.plan !== "" ? { ...clipboard, instance: { ...instance, size: instance.plan } } : clipboard;
+  const instance =
+    raw && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+  return instance && typeof instance.plan === "string" && instance.plan !== ""
+    ? { ...clipboard, instance: { ...instance, size: instance.plan } }
+    : clipboard;
 }
 
 /** Sleep that ends early (rejecting) when the step is told to stop. */
@@ -118,7 +136,11 @@ export async function withRetry<T>(
     } catch (err) {
       if (!(err instanceof ProviderError) || !err.retryable) throw err;
       if (attempt >= policy.attempts) {
-        throw new ProviderError(err.code, `${err.message} (gave up on ${what} after ${attempt} attempts; the step can be retried)`, { retryable: true });
+        throw new ProviderError(
+          err.code,
+          `${err.message} (gave up on ${what} after ${attempt} attempts; the step can be retried)`,
+          { retryable: true },
+        );
       }
       const hinted = err instanceof ThrottledError ? err.retryAfterMs : undefined;
       const wait = Math.min(Math.max(delay, hinted ?? 0), policy.maxMs);
@@ -149,7 +171,11 @@ export async function pollUntil<T>(
     await sleep(delay, signal);
     delay = Math.min(delay * 2, policy.maxMs);
   }
-  throw new ProviderError("E_PROVIDER_WAIT_TIMEOUT", `${what} did not happen within ${Math.round(policy.timeoutMs / 1000)} s; the step can be retried (it finds the same host)`, { retryable: true });
+  throw new ProviderError(
+    "E_PROVIDER_WAIT_TIMEOUT",
+    `${what} did not happen within ${Math.round(policy.timeoutMs / 1000)} s; the step can be retried (it finds the same host)`,
+    { retryable: true },
+  );
 }
 
 /** Replace every occurrence of the given secrets in a message; errors of SDKs may echo requests. */

@@ -129,7 +129,11 @@ export interface RunStore {
   /** Replace a run's steps from index `from` on with new pending ones (retry adds on_failure anew). */
   resetSteps(runId: string, from: number, names: { name: string; onFailure: boolean }[]): Promise<void>;
   listSteps(runId: string): Promise<StepRecord[]>;
-  updateStep(runId: string, index: number, patch: Partial<Omit<StepRecord, "runId" | "index">>): Promise<void>;
+  updateStep(
+    runId: string,
+    index: number,
+    patch: Partial<Omit<StepRecord, "runId" | "index">>,
+  ): Promise<void>;
 
   /** Store the clipboard before (input) or after (output) step `index`. */
   saveSnapshot(runId: string, index: number, phase: "input" | "output", yaml: string): Promise<void>;

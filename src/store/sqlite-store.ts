@@ -125,16 +125,23 @@ export function openSqliteStore(path: string): RunStore {
     db.exec(SCHEMA);
     migrate(db);
   } catch (err) {
-    throw new StoreError("E_STORE_OPEN", `cannot open the run store ${path}: ${(err as Error).message}; check store.path in jarvis.yml`, { cause: err });
+    throw new StoreError(
+      "E_STORE_OPEN",
+      `cannot open the run store ${path}: ${(err as Error).message}; check store.path in jarvis.yml`,
+      { cause: err },
+    );
   }
   return new SqliteStore(db);
 }
 
 /** Bring a store made by an older jarvis up to date, in place (columns are only ever added). */
 function migrate(db: Database.Database): void {
-  const columns = new Set((db.prepare(`PRAGMA table_info(runs)`).all() as { name: string }[]).map((c) => c.name));
+  const columns = new Set(
+    (db.prepare(`PRAGMA table_info(runs)`).all() as { name: string }[]).map((c) => c.name),
+  );
   if (!columns.has("group_id")) db.exec(`ALTER TABLE runs ADD COLUMN group_id TEXT`);
-  if (!columns.has("after_json")) db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
+  if (!columns.has("after_json"))
+    db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
   if (!columns.has("forced")) db.exec(`ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0`);
   db.exec(`CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)`);
 }
@@ -157,11 +164,14 @@ class SqliteStore implements RunStore {
     const id = newRunId();
     const now = Date.now();
     const insert = this.db.transaction(() => {
-      const holder = this.stmt(`SELECT id, state FROM runs WHERE host = ? AND state IN ('queued', 'running')`).get(run.host) as
-        | { id: string; state: string }
-        | undefined;
+      const holder = this.stmt(
+        `SELECT id, state FROM runs WHERE host = ? AND state IN ('queued', 'running')`,
+      ).get(run.host) as { id: string; state: string } | undefined;
       if (holder) {
-        throw new RunError("E_HOST_BUSY", `${run.host} already has run ${holder.id} (${holder.state}); wait for it, or cancel it with: cancel ${holder.id}`);
+        throw new RunError(
+          "E_HOST_BUSY",
+          `${run.host} already has run ${holder.id} (${holder.state}); wait for it, or cancel it with: cancel ${holder.id}`,
+        );
       }
       const leased = run.leaseOwner !== undefined;
       this.stmt(
@@ -169,14 +179,32 @@ class SqliteStore implements RunStore {
           created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced)
          VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
-        id, run.host, run.pipeline, run.pipelineJson, leased ? "running" : "queued", run.totalSteps, run.requestedBy,
-        run.origin, run.source, now, leased ? now : null, run.leaseOwner ?? null, leased ? now + (run.leaseMs ?? 30_000) : null,
-        run.group ?? null, JSON.stringify(run.after ?? []), run.forced ? 1 : 0,
+        id,
+        run.host,
+        run.pipeline,
+        run.pipelineJson,
+        leased ? "running" : "queued",
+        run.totalSteps,
+        run.requestedBy,
+        run.origin,
+        run.source,
+        now,
+        leased ? now : null,
+        run.leaseOwner ?? null,
+        leased ? now + (run.leaseMs ?? 30_000) : null,
+        run.group ?? null,
+        JSON.stringify(run.after ?? []),
+        run.forced ? 1 : 0,
       );
-      const addStep = this.stmt(`INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`);
+      const addStep = this.stmt(
+        `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
+      );
       // Names past the pipeline's own steps are its on_failure steps.
       run.stepNames.forEach((name, idx) => addStep.run(id, idx, name, idx >= run.totalSteps ? 1 : 0));
-      this.stmt(`INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES (?, 0, 'input', ?)`).run(id, run.clipboardYaml);
+      this.stmt(`INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES (?, 0, 'input', ?)`).run(
+        id,
+        run.clipboardYaml,
+      );
     });
     this.guard("create a run", insert);
     const created = await this.getRun(id);
@@ -218,7 +246,9 @@ class SqliteStore implements RunStore {
       args.push(encode(key, value));
     }
     if (sets.length === 0) return;
-    this.guard("update a run", () => this.stmt(`UPDATE runs SET ${sets.join(", ")} WHERE id = ?`).run(...args, id));
+    this.guard("update a run", () =>
+      this.stmt(`UPDATE runs SET ${sets.join(", ")} WHERE id = ?`).run(...args, id),
+    );
   }
 
   async claimRun(id: string, owner: string, leaseMs: number): Promise<boolean> {
@@ -236,7 +266,9 @@ class SqliteStore implements RunStore {
 
   async renewLeases(owner: string, leaseMs: number): Promise<number> {
     const result = this.guard("renew leases", () =>
-      this.stmt(`UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND state IN ('queued', 'running')`).run(Date.now() + leaseMs, owner),
+      this.stmt(
+        `UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND state IN ('queued', 'running')`,
+      ).run(Date.now() + leaseMs, owner),
     );
     return result.changes;
   }
@@ -249,20 +281,38 @@ class SqliteStore implements RunStore {
     return rows.map(toRun);
   }
 
-  async resetSteps(runId: string, from: number, names: { name: string; onFailure: boolean }[]): Promise<void> {
-    this.guard("reset steps", this.db.transaction(() => {
-      this.stmt(`DELETE FROM steps WHERE run_id = ? AND idx >= ?`).run(runId, from);
-      this.stmt(`DELETE FROM snapshots WHERE run_id = ? AND idx >= ? AND phase = 'output'`).run(runId, from);
-      const add = this.stmt(`INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`);
-      names.forEach((s, i) => add.run(runId, from + i, s.name, s.onFailure ? 1 : 0));
-    }));
+  async resetSteps(
+    runId: string,
+    from: number,
+    names: { name: string; onFailure: boolean }[],
+  ): Promise<void> {
+    this.guard(
+      "reset steps",
+      this.db.transaction(() => {
+        this.stmt(`DELETE FROM steps WHERE run_id = ? AND idx >= ?`).run(runId, from);
+        this.stmt(`DELETE FROM snapshots WHERE run_id = ? AND idx >= ? AND phase = 'output'`).run(
+          runId,
+          from,
+        );
+        const add = this.stmt(
+          `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
+        );
+        names.forEach((s, i) => add.run(runId, from + i, s.name, s.onFailure ? 1 : 0));
+      }),
+    );
   }
 
   async listSteps(runId: string): Promise<StepRecord[]> {
-    return (this.stmt(`SELECT * FROM steps WHERE run_id = ? ORDER BY idx`).all(runId) as StepRow[]).map(toStep);
+    return (this.stmt(`SELECT * FROM steps WHERE run_id = ? ORDER BY idx`).all(runId) as StepRow[]).map(
+      toStep,
+    );
   }
 
-  async updateStep(runId: string, index: number, patch: Partial<Omit<StepRecord, "runId" | "index">>): Promise<void> {
+  async updateStep(
+    runId: string,
+    index: number,
+    patch: Partial<Omit<StepRecord, "runId" | "index">>,
+  ): Promise<void> {
     const sets: string[] = [];
     const args: unknown[] = [];
     for (const [key, value] of Object.entries(patch)) {
@@ -272,12 +322,23 @@ class SqliteStore implements RunStore {
       args.push(encode(key, value));
     }
     if (sets.length === 0) return;
-    this.guard("update a step", () => this.stmt(`UPDATE steps SET ${sets.join(", ")} WHERE run_id = ? AND idx = ?`).run(...args, runId, index));
+    this.guard("update a step", () =>
+      this.stmt(`UPDATE steps SET ${sets.join(", ")} WHERE run_id = ? AND idx = ?`).run(
+        ...args,
+        runId,
+        index,
+      ),
+    );
   }
 
   async saveSnapshot(runId: string, index: number, phase: "input" | "output", yaml: string): Promise<void> {
     this.guard("save a clipboard", () =>
-      this.stmt(`INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, ?, ?)`).run(runId, index, phase, yaml),
+      this.stmt(`INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, ?, ?)`).run(
+        runId,
+        index,
+        phase,
+        yaml,
+      ),
     );
   }
 
@@ -296,32 +357,66 @@ class SqliteStore implements RunStore {
 
   async appendLog(line: Omit<LogLine, "id">): Promise<void> {
     this.guard("append to the log", () =>
-      this.stmt(`INSERT INTO logs (run_id, step_index, attempt, at, stream, line) VALUES (?, ?, ?, ?, ?, ?)`).run(
-        line.runId, line.stepIndex, line.attempt, line.at, line.stream, line.line,
-      ),
+      this.stmt(
+        `INSERT INTO logs (run_id, step_index, attempt, at, stream, line) VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run(line.runId, line.stepIndex, line.attempt, line.at, line.stream, line.line),
     );
   }
 
   async readLog(runId: string, afterId = 0): Promise<LogLine[]> {
-    const rows = this.stmt(`SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id`).all(runId, afterId) as {
-      id: number; run_id: string; step_index: number; attempt: number; at: number; stream: LogLine["stream"]; line: string;
+    const rows = this.stmt(`SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id`).all(
+      runId,
+      afterId,
+    ) as {
+      id: number;
+      run_id: string;
+      step_index: number;
+      attempt: number;
+      at: number;
+      stream: LogLine["stream"];
+      line: string;
     }[];
-    return rows.map((r) => ({ id: r.id, runId: r.run_id, stepIndex: r.step_index, attempt: r.attempt, at: r.at, stream: r.stream, line: r.line }));
+    return rows.map((r) => ({
+      id: r.id,
+      runId: r.run_id,
+      stepIndex: r.step_index,
+      attempt: r.attempt,
+      at: r.at,
+      stream: r.stream,
+      line: r.line,
+    }));
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
     this.guard("write the audit log", () =>
-      this.stmt(`INSERT INTO audit (at, identity, network, room, command, decision, reason, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
-        entry.at, entry.identity, entry.network, entry.room, entry.command, entry.decision, entry.reason, entry.runId,
+      this.stmt(
+        `INSERT INTO audit (at, identity, network, room, command, decision, reason, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        entry.at,
+        entry.identity,
+        entry.network,
+        entry.room,
+        entry.command,
+        entry.decision,
+        entry.reason,
+        entry.runId,
       ),
     );
   }
 
   async listAudit(limit: number): Promise<AuditEntry[]> {
-    const rows = this.stmt(`SELECT * FROM audit ORDER BY id DESC LIMIT ?`).all(limit) as (AuditEntry & { run_id: string | null })[];
+    const rows = this.stmt(`SELECT * FROM audit ORDER BY id DESC LIMIT ?`).all(limit) as (AuditEntry & {
+      run_id: string | null;
+    })[];
     return rows.map((r) => ({
-      at: r.at, identity: r.identity, network: r.network, room: r.room, command: r.command,
-      decision: r.decision, reason: r.reason, runId: r.run_id,
+      at: r.at,
+      identity: r.identity,
+      network: r.network,
+      room: r.room,
+      command: r.command,
+      decision: r.decision,
+      reason: r.reason,
+      runId: r.run_id,
     }));
   }
 
@@ -334,7 +429,10 @@ class SqliteStore implements RunStore {
       return fn();
     } catch (err) {
       if (err instanceof RunError || err instanceof StoreError) throw err;
-      throw new StoreError("E_STORE_IO", `run store failed to ${what}: ${(err as Error).message}`, { cause: err, retryable: true });
+      throw new StoreError("E_STORE_IO", `run store failed to ${what}: ${(err as Error).message}`, {
+        cause: err,
+        retryable: true,
+      });
     }
   }
 }
@@ -352,17 +450,40 @@ function parseError(json: string | null): WireError | null {
 
 function toRun(r: RunRow): RunRecord {
   return {
-    id: r.id, host: r.host, pipeline: r.pipeline, pipelineJson: r.pipeline_json, state: r.state, stepIndex: r.step_index,
-    totalSteps: r.total_steps, requestedBy: r.requested_by, origin: r.origin, source: r.source, createdAt: r.created_at,
-    startedAt: r.started_at, finishedAt: r.finished_at, error: parseError(r.error_json), leaseOwner: r.lease_owner,
-    leaseExpiresAt: r.lease_expires_at, cancelRequested: r.cancel_requested === 1,
-    group: r.group_id, after: JSON.parse(r.after_json) as string[], forced: r.forced === 1,
+    id: r.id,
+    host: r.host,
+    pipeline: r.pipeline,
+    pipelineJson: r.pipeline_json,
+    state: r.state,
+    stepIndex: r.step_index,
+    totalSteps: r.total_steps,
+    requestedBy: r.requested_by,
+    origin: r.origin,
+    source: r.source,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    error: parseError(r.error_json),
+    leaseOwner: r.lease_owner,
+    leaseExpiresAt: r.lease_expires_at,
+    cancelRequested: r.cancel_requested === 1,
+    group: r.group_id,
+    after: JSON.parse(r.after_json) as string[],
+    forced: r.forced === 1,
   };
 }
 
 function toStep(r: StepRow): StepRecord {
   return {
-    runId: r.run_id, index: r.idx, name: r.name, state: r.state, attempts: r.attempts, startedAt: r.started_at,
-    finishedAt: r.finished_at, durationMs: r.duration_ms, error: parseError(r.error_json), onFailure: r.on_failure === 1,
+    runId: r.run_id,
+    index: r.idx,
+    name: r.name,
+    state: r.state,
+    attempts: r.attempts,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    durationMs: r.duration_ms,
+    error: parseError(r.error_json),
+    onFailure: r.on_failure === 1,
   };
 }

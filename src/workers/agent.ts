@@ -10,11 +10,16 @@ import { runRemote, sshClientFailure, sshTarget, SSH_CLIENT_ERROR } from "./ssh-
 
 /** Install the agent unless its check says it is installed; records `agent: {installed, ...}`. */
 export async function install(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
-  const design = clipboard.agent && typeof clipboard.agent === "object" ? (clipboard.agent as Record<string, unknown>) : {};
+  const design =
+    clipboard.agent && typeof clipboard.agent === "object"
+      ? (clipboard.agent as Record<string, unknown>)
+      : {};
   const command = pick(design.install, ctx.params.command, "install");
   const check = pick(design.check, ctx.params.check, "check");
   if (command === undefined) {
-    ctx.log("agent: no install command (agent.install in the design or modules.agent.with.command in jarvis.yml); nothing to install");
+    ctx.log(
+      "agent: no install command (agent.install in the design or modules.agent.with.command in jarvis.yml); nothing to install",
+    );
     return;
   }
   const target = sshTarget(clipboard, ctx.params);
@@ -27,26 +32,47 @@ export async function install(clipboard: Clipboard, ctx: StepContext): Promise<C
     }
   }
   ctx.log(`agent: $ ${command}`);
-  const result = await runRemote(target, command, { signal: ctx.signal, onLine: (l) => ctx.log(`  ${l}`), keep: 10 });
-  if (result.code === SSH_CLIENT_ERROR && result.lastLines.some((l) => /^ssh: |Permission denied|Host key verification/.test(l))) {
+  const result = await runRemote(target, command, {
+    signal: ctx.signal,
+    onLine: (l) => ctx.log(`  ${l}`),
+    keep: 10,
+  });
+  if (
+    result.code === SSH_CLIENT_ERROR &&
+    result.lastLines.some((l) => /^ssh: |Permission denied|Host key verification/.test(l))
+  ) {
     throw sshClientFailure(target, result.lastLines);
   }
   if (result.code !== 0) {
-    const tail = result.lastLines.filter((l) => l.trim() !== "").slice(-5).join(" | ");
-    throw new StepFailure("E_AGENT_INSTALL", `agent: '${command}' exited with ${result.code}${tail ? `: ${tail}` : ""}`);
+    const tail = result.lastLines
+      .filter((l) => l.trim() !== "")
+      .slice(-5)
+      .join(" | ");
+    throw new StepFailure(
+      "E_AGENT_INSTALL",
+      `agent: '${command}' exited with ${result.code}${tail ? `: ${tail}` : ""}`,
+    );
   }
   if (check !== undefined) {
     const after = await runRemote(target, check, { signal: ctx.signal });
-    if (after.code !== 0) throw new StepFailure("E_AGENT_INSTALL", `agent: installed with '${command}', but '${check}' still fails on the host (exit ${after.code}); fix the command or the check`);
+    if (after.code !== 0)
+      throw new StepFailure(
+        "E_AGENT_INSTALL",
+        `agent: installed with '${command}', but '${check}' still fails on the host (exit ${after.code}); fix the command or the check`,
+      );
   }
   ctx.log("agent: installed");
   return { ...clipboard, agent: { ...design, installed: true, changed: true } };
 }
 
 function pick(fromDesign: unknown, fromParams: unknown, what: string): string | undefined {
-  for (const [value, where] of [[fromDesign, `agent.${what} in the design`], [fromParams, `modules.agent.with.${what === "install" ? "command" : what}`]] as const) {
+  for (const [value, where] of [
+    [fromDesign, `agent.${what} in the design`],
+    [fromParams, `modules.agent.with.${what === "install" ? "command" : what}`],
+  ] as const) {
     if (value === undefined || value === null) continue;
-    if (typeof value !== "string" || value.trim() === "") throw new StepFailure("E_STEP_PARAMS", `agent: ${where} must be a shell command (a non-empty string)`);
+    if (typeof value !== "string" || value.trim() === "")
+      throw new StepFailure("E_STEP_PARAMS", `agent: ${where} must be a shell command (a non-empty string)`);
     return value;
   }
   return undefined;

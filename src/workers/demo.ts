@@ -12,7 +12,8 @@ import type { Clipboard, StepContext } from "../pipeline/define-step.js";
 /** Merge `fields` into the clipboard's `demo:` section, keeping what earlier demo steps wrote. */
 function withDemo(clipboard: Clipboard, fields: Record<string, unknown>): Clipboard {
   const prev = clipboard.demo;
-  const section = prev && typeof prev === "object" && !Array.isArray(prev) ? (prev as Record<string, unknown>) : {};
+  const section =
+    prev && typeof prev === "object" && !Array.isArray(prev) ? (prev as Record<string, unknown>) : {};
   return { ...clipboard, demo: { ...section, ...fields } };
 }
 
@@ -21,7 +22,10 @@ function numberParam(ctx: StepContext, key: string, fallback: number): number {
   const value = ctx.params[key];
   if (value === undefined || value === null) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new StepFailure("E_STEP_PARAMS", `${ctx.step}: with.${key} must be a number of at least 0, got ${JSON.stringify(value)}`);
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `${ctx.step}: with.${key} must be a number of at least 0, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -51,9 +55,13 @@ export function flaky(clipboard: Clipboard, ctx: StepContext): Clipboard {
   }
   if (attempt <= failures) {
     writeFileSync(file, String(attempt));
-    throw new StepFailure("E_DEMO_FLAKY", `flaky: attempt ${attempt} fails on purpose (${failures} of them do); a retry will get further`, {
-      retryable: true,
-    });
+    throw new StepFailure(
+      "E_DEMO_FLAKY",
+      `flaky: attempt ${attempt} fails on purpose (${failures} of them do); a retry will get further`,
+      {
+        retryable: true,
+      },
+    );
   }
   rmSync(file, { force: true });
   ctx.log(`flaky: attempt ${attempt} succeeds after ${failures} planned failure(s)`);
@@ -81,7 +89,10 @@ export async function slow(clipboard: Clipboard, ctx: StepContext): Promise<Clip
     });
     elapsed = Date.now() - started;
     if (ctx.signal.aborted) {
-      throw new StepFailure("E_DEMO_STOPPED", `slow: stopped after ${(elapsed / 1000).toFixed(1)} s of ${seconds} s`);
+      throw new StepFailure(
+        "E_DEMO_STOPPED",
+        `slow: stopped after ${(elapsed / 1000).toFixed(1)} s of ${seconds} s`,
+      );
     }
     ctx.log(`slow: ${Math.min(seconds, Math.round(elapsed / 1000))} of ${seconds} s`);
   }
@@ -90,7 +101,10 @@ export async function slow(clipboard: Clipboard, ctx: StepContext): Promise<Clip
 
 /** Fails for good with `with.message`. */
 export function fail(_clipboard: Clipboard, ctx: StepContext): never {
-  const message = typeof ctx.params.message === "string" && ctx.params.message !== "" ? ctx.params.message : "demo:fail fails on purpose (set with.message to change this text)";
+  const message =
+    typeof ctx.params.message === "string" && ctx.params.message !== ""
+      ? ctx.params.message
+      : "demo:fail fails on purpose (set with.message to change this text)";
   throw new StepFailure("E_DEMO_FAIL", message);
 }
 

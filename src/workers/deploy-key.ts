@@ -28,7 +28,9 @@ export async function ensureDeployKey(path: string = DEFAULT_DEPLOY_KEY): Promis
   if (!existsSync(`${file}.pub`)) {
     // A private key without its public half (copied by hand): derive it rather than failing.
     const { stdout } = await run("ssh-keygen", ["-y", "-f", file]).catch((err: unknown) => {
-      throw new Error(`deploy key ${file} cannot be read by ssh-keygen (${firstLine(err)}); fix its permissions or remove it to have a new one generated`);
+      throw new Error(
+        `deploy key ${file} cannot be read by ssh-keygen (${firstLine(err)}); fix its permissions or remove it to have a new one generated`,
+      );
     });
     return { path: file, publicKey: stdout.trim() };
   }

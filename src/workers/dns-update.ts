@@ -10,7 +10,10 @@ import dnsPacket from "dns-packet";
 import type { Answer } from "dns-packet";
 
 // dns-packet exports its name and record encoders, but @types/dns-packet does not declare them.
-const packet = dnsPacket as unknown as { answer: { encode(a: Answer): Buffer }; name: { encode(n: string): Buffer } };
+const packet = dnsPacket as unknown as {
+  answer: { encode(a: Answer): Buffer };
+  name: { encode(n: string): Buffer };
+};
 
 /** A TSIG key: name, algorithm, and the shared secret (never logged). */
 export interface TsigKey {
@@ -54,8 +57,21 @@ const FUDGE = 300;
 
 /** DNS RCODEs (RFC 1035, 2136) and TSIG error codes (RFC 8945), for messages. */
 export const RCODE_NAMES: Readonly<Record<number, string>> = {
-  0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED", 6: "YXDOMAIN",
-  7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE", 16: "BADSIG", 17: "BADKEY", 18: "BADTIME", 22: "BADTRUNC",
+  0: "NOERROR",
+  1: "FORMERR",
+  2: "SERVFAIL",
+  3: "NXDOMAIN",
+  4: "NOTIMP",
+  5: "REFUSED",
+  6: "YXDOMAIN",
+  7: "YXRRSET",
+  8: "NXRRSET",
+  9: "NOTAUTH",
+  10: "NOTZONE",
+  16: "BADSIG",
+  17: "BADKEY",
+  18: "BADTIME",
+  22: "BADTRUNC",
 };
 
 /** Encode an unsigned UPDATE message with the given id. */
@@ -82,8 +98,24 @@ export function encodeUpdate(req: UpdateRequest, id: number): Buffer {
 export function sign(message: Buffer, key: TsigKey, timeSigned: number): { signed: Buffer; mac: Buffer } {
   const id = message.readUInt16BE(0);
   const mac = hmac(key, [message, tsigVariables(key, timeSigned, 0, Buffer.alloc(0))]);
-  const rdata = Buffer.concat([nameWire(key.algorithm), time48(timeSigned), u16(FUDGE), u16(mac.length), mac, u16(id), u16(0), u16(0)]);
-  const rr = Buffer.concat([nameWire(key.name), u16(TYPE_TSIG), u16(CLASS_ANY), Buffer.alloc(4), u16(rdata.length), rdata]);
+  const rdata = Buffer.concat([
+    nameWire(key.algorithm),
+    time48(timeSigned),
+    u16(FUDGE),
+    u16(mac.length),
+    mac,
+    u16(id),
+    u16(0),
+    u16(0),
+  ]);
+  const rr = Buffer.concat([
+    nameWire(key.name),
+    u16(TYPE_TSIG),
+    u16(CLASS_ANY),
+    Buffer.alloc(4),
+    u16(rdata.length),
+    rdata,
+  ]);
   const signed = Buffer.concat([message, rr]);
   signed.writeUInt16BE(message.readUInt16BE(10) + 1, 10);
   return { signed, mac };
@@ -105,27 +137,50 @@ interface ResponseTsig {
  */
 export function checkResponse(reply: Buffer, key: TsigKey, requestMac: Buffer, expectId: number): number {
   if (reply.length < 12) throw new DnsUpdateFailure("E_DNS_REPLY", "DNS reply too short", true);
-  if (reply.readUInt16BE(0) !== expectId) throw new DnsUpdateFailure("E_DNS_REPLY", "DNS reply for another query id", true);
+  if (reply.readUInt16BE(0) !== expectId)
+    throw new DnsUpdateFailure("E_DNS_REPLY", "DNS reply for another query id", true);
   const rcode = reply.readUInt16BE(2) & 0xf;
   const tsig = findTsig(reply);
   if (!tsig) {
     // Servers answer without TSIG when they cannot verify our key (RFC 8945 5.2): report the rcode.
-    if (rcode === 0) throw new DnsUpdateFailure("E_DNS_UNSIGNED", "the DNS server answered NOERROR without signing its reply; refusing to trust it", false);
+    if (rcode === 0)
+      throw new DnsUpdateFailure(
+        "E_DNS_UNSIGNED",
+        "the DNS server answered NOERROR without signing its reply; refusing to trust it",
+        false,
+      );
     return rcode;
   }
   if (tsig.error !== 0) return tsig.error;
-  const expected = hmac(key, [u16(requestMac.length), requestMac, tsig.unsigned, tsigVariables(key, tsig.timeSigned, 0, tsig.otherData)]);
+  const expected = hmac(key, [
+    u16(requestMac.length),
+    requestMac,
+    tsig.unsigned,
+    tsigVariables(key, tsig.timeSigned, 0, tsig.otherData),
+  ]);
   if (tsig.mac.length !== expected.length || !timingSafeEqual(tsig.mac, expected)) {
-    throw new DnsUpdateFailure("E_DNS_BADSIG", "the DNS server's reply carries a TSIG signature that does not verify with our key", false);
+    throw new DnsUpdateFailure(
+      "E_DNS_BADSIG",
+      "the DNS server's reply carries a TSIG signature that does not verify with our key",
+      false,
+    );
   }
   return rcode;
 }
 
 /** Sign, send, and check one update; throws DnsUpdateFailure naming the rcode on refusal. */
-export async function sendUpdate(req: UpdateRequest, key: TsigKey, target: UpdateTarget, signal: AbortSignal): Promise<void> {
+export async function sendUpdate(
+  req: UpdateRequest,
+  key: TsigKey,
+  target: UpdateTarget,
+  signal: AbortSignal,
+): Promise<void> {
   const id = randomInt(0, 0x10000);
   const { signed, mac } = sign(encodeUpdate(req, id), key, Math.floor(Date.now() / 1000));
-  let reply = target.transport === "udp" ? await exchangeUdp(signed, target, signal) : await exchangeTcp(signed, target, signal);
+  let reply =
+    target.transport === "udp"
+      ? await exchangeUdp(signed, target, signal)
+      : await exchangeTcp(signed, target, signal);
   if (target.transport === "udp" && reply.length >= 4 && (reply.readUInt16BE(2) & 0x0200) !== 0) {
     reply = await exchangeTcp(signed, target, signal); // truncated: the same signed message over TCP
   }
@@ -140,7 +195,11 @@ export async function sendUpdate(req: UpdateRequest, key: TsigKey, target: Updat
     REFUSED: `the server refused updates to ${req.zone} with key ${key.name}; check its update-policy / allow-update`,
     NOTZONE: `a record name is outside zone ${req.zone}`,
   };
-  throw new DnsUpdateFailure(`E_DNS_${name}`, `DNS update of ${req.zone} refused: ${name}${hint[name] ? `: ${hint[name]}` : ""}`, name === "SERVFAIL");
+  throw new DnsUpdateFailure(
+    `E_DNS_${name}`,
+    `DNS update of ${req.zone} refused: ${name}${hint[name] ? `: ${hint[name]}` : ""}`,
+    name === "SERVFAIL",
+  );
 }
 
 function exchangeUdp(message: Buffer, target: UpdateTarget, signal: AbortSignal): Promise<Buffer> {
@@ -153,7 +212,11 @@ function exchangeUdp(message: Buffer, target: UpdateTarget, signal: AbortSignal)
       else resolve(reply!);
     };
     const timer = setTimeout(() => done(unreachable(target, "no answer")), target.timeoutMs);
-    signal.addEventListener("abort", () => done(new DnsUpdateFailure("E_STEP_ABORTED", "stopped by jarvis during the DNS update", true)), { once: true });
+    signal.addEventListener(
+      "abort",
+      () => done(new DnsUpdateFailure("E_STEP_ABORTED", "stopped by jarvis during the DNS update", true)),
+      { once: true },
+    );
     socket.on("error", (err) => done(unreachable(target, err.message)));
     socket.on("message", (reply) => done(undefined, reply));
     socket.connect(target.port, target.server, () => socket.send(message));
@@ -171,19 +234,28 @@ function exchangeTcp(message: Buffer, target: UpdateTarget, signal: AbortSignal)
       else resolve(reply!);
     };
     const timer = setTimeout(() => done(unreachable(target, "no answer")), target.timeoutMs);
-    signal.addEventListener("abort", () => done(new DnsUpdateFailure("E_STEP_ABORTED", "stopped by jarvis during the DNS update", true)), { once: true });
+    signal.addEventListener(
+      "abort",
+      () => done(new DnsUpdateFailure("E_STEP_ABORTED", "stopped by jarvis during the DNS update", true)),
+      { once: true },
+    );
     socket.on("error", (err) => done(unreachable(target, err.message)));
     socket.on("connect", () => socket.write(Buffer.concat([u16(message.length), message])));
     socket.on("data", (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
-      if (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) done(undefined, buffered.subarray(2, 2 + buffered.readUInt16BE(0)));
+      if (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0))
+        done(undefined, buffered.subarray(2, 2 + buffered.readUInt16BE(0)));
     });
     socket.on("end", () => done(unreachable(target, "connection closed before a reply")));
   });
 }
 
 function unreachable(target: UpdateTarget, why: string): DnsUpdateFailure {
-  return new DnsUpdateFailure("E_DNS_UNREACHABLE", `DNS server ${target.server}:${target.port} (${target.transport}) did not answer: ${why}; is it running?`, true);
+  return new DnsUpdateFailure(
+    "E_DNS_UNREACHABLE",
+    `DNS server ${target.server}:${target.port} (${target.transport}) did not answer: ${why}; is it running?`,
+    true,
+  );
 }
 
 function findTsig(reply: Buffer): ResponseTsig | undefined {
@@ -227,7 +299,17 @@ function skipName(buf: Buffer, offset: number): number {
 
 /** TSIG variables (RFC 8945 4.3.3): key name, class, TTL, algorithm, time, fudge, error, other. */
 function tsigVariables(key: TsigKey, timeSigned: number, error: number, other: Buffer): Buffer {
-  return Buffer.concat([nameWire(key.name), u16(CLASS_ANY), Buffer.alloc(4), nameWire(key.algorithm), time48(timeSigned), u16(FUDGE), u16(error), u16(other.length), other]);
+  return Buffer.concat([
+    nameWire(key.name),
+    u16(CLASS_ANY),
+    Buffer.alloc(4),
+    nameWire(key.algorithm),
+    time48(timeSigned),
+    u16(FUDGE),
+    u16(error),
+    u16(other.length),
+    other,
+  ]);
 }
 
 function hmac(key: TsigKey, parts: Buffer[]): Buffer {

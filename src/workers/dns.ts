@@ -32,8 +32,16 @@ export function sshfpRecords(name: string, ttl: number, hostKeys: string[]): Ans
     const algorithm = SSHFP_ALGORITHM.find(([re]) => re.test(type ?? ""))?.[1];
     if (algorithm === undefined || !b64) continue;
     const blob = Buffer.from(b64, "base64");
-    for (const [hash, digest] of [[1, "sha1"], [2, "sha256"]] as const) {
-      out.push({ name, type: "SSHFP", ttl, data: { algorithm, hash, fingerprint: createHash(digest).update(blob).digest("hex") } } as Answer);
+    for (const [hash, digest] of [
+      [1, "sha1"],
+      [2, "sha256"],
+    ] as const) {
+      out.push({
+        name,
+        type: "SSHFP",
+        ttl,
+        data: { algorithm, hash, fingerprint: createHash(digest).update(blob).digest("hex") },
+      } as Answer);
     }
   }
   return out;
@@ -63,15 +71,29 @@ function dnsSettings(ctx: StepContext): DnsSettings | undefined {
   const keyName = text(p, "key_name");
   const algorithm = (p.algorithm ?? "hmac-sha256") as TsigKey["algorithm"];
   if (!["hmac-sha256", "hmac-sha512", "hmac-sha1"].includes(algorithm)) {
-    throw new StepFailure("E_STEP_PARAMS", `dns: algorithm ${String(algorithm)} is not supported; use hmac-sha256 (or hmac-sha512)`);
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `dns: algorithm ${String(algorithm)} is not supported; use hmac-sha256 (or hmac-sha512)`,
+    );
   }
   if (p.secret !== undefined || p.key_secret !== undefined) {
-    throw new StepFailure("E_STEP_PARAMS", `dns: the TSIG secret must not be a parameter (it would be stored with the run); set modules.dns.env.${TSIG_SECRET_ENV} in jarvis.yml`);
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `dns: the TSIG secret must not be a parameter (it would be stored with the run); set modules.dns.env.${TSIG_SECRET_ENV} in jarvis.yml`,
+    );
   }
   const secretText = ctx.env[TSIG_SECRET_ENV];
-  if (!secretText) throw new StepFailure("E_DNS_NO_SECRET", `dns: ${TSIG_SECRET_ENV} is not set; add modules.dns.env.${TSIG_SECRET_ENV}: \${...} to jarvis.yml`);
+  if (!secretText)
+    throw new StepFailure(
+      "E_DNS_NO_SECRET",
+      `dns: ${TSIG_SECRET_ENV} is not set; add modules.dns.env.${TSIG_SECRET_ENV}: \${...} to jarvis.yml`,
+    );
   const secret = Buffer.from(secretText, "base64");
-  if (secret.length === 0) throw new StepFailure("E_DNS_NO_SECRET", `dns: ${TSIG_SECRET_ENV} is not base64 (use the secret tsig-keygen printed)`);
+  if (secret.length === 0)
+    throw new StepFailure(
+      "E_DNS_NO_SECRET",
+      `dns: ${TSIG_SECRET_ENV} is not base64 (use the secret tsig-keygen printed)`,
+    );
   const target: UpdateTarget = {
     server,
     port: num(p, "port", 53),
@@ -82,11 +104,22 @@ function dnsSettings(ctx: StepContext): DnsSettings | undefined {
 }
 
 /** Send one update: delete the host's address and SSHFP RRsets, then add `add` (if any). */
-async function replaceRecords(settings: DnsSettings, name: string, add: Answer[], signal: AbortSignal): Promise<void> {
+async function replaceRecords(
+  settings: DnsSettings,
+  name: string,
+  add: Answer[],
+  signal: AbortSignal,
+): Promise<void> {
   try {
-    await sendUpdate({ zone: settings.zone, deleteRRsets: HOST_TYPES.map((type) => ({ name, type })), add }, settings.key, settings.target, signal);
+    await sendUpdate(
+      { zone: settings.zone, deleteRRsets: HOST_TYPES.map((type) => ({ name, type })), add },
+      settings.key,
+      settings.target,
+      signal,
+    );
   } catch (err) {
-    if (err instanceof DnsUpdateFailure) throw new StepFailure(err.code, `dns: ${err.message}`, { retryable: err.retryable });
+    if (err instanceof DnsUpdateFailure)
+      throw new StepFailure(err.code, `dns: ${err.message}`, { retryable: err.retryable });
     throw err;
   }
 }
@@ -109,8 +142,14 @@ export async function updateHost(clipboard: Clipboard, ctx: StepContext): Promis
   if (ipv4 && isIP(ipv4) === 4) add.push({ name, type: "A", ttl, data: ipv4 } as Answer);
   if (ipv6 && isIP(ipv6) === 6) add.push({ name, type: "AAAA", ttl, data: ipv6 } as Answer);
   const ssh = clipboard.ssh as Record<string, unknown> | undefined;
-  const hostKeys = ssh && Array.isArray(ssh.host_keys) ? ssh.host_keys.filter((k): k is string => typeof k === "string") : [];
-  if (hostKeys.length === 0) ctx.log("dns: no ssh.host_keys on the clipboard (run ssh:wait first for SSHFP records); updating addresses only");
+  const hostKeys =
+    ssh && Array.isArray(ssh.host_keys)
+      ? ssh.host_keys.filter((k): k is string => typeof k === "string")
+      : [];
+  if (hostKeys.length === 0)
+    ctx.log(
+      "dns: no ssh.host_keys on the clipboard (run ssh:wait first for SSHFP records); updating addresses only",
+    );
   add.push(...sshfpRecords(name, ttl, hostKeys));
 
   ctx.log(`dns: updating ${name} in ${zone} at ${server}:${target.port} (${add.length} records)`);
@@ -138,12 +177,25 @@ export async function deleteHost(clipboard: Clipboard, ctx: StepContext): Promis
 }
 
 /** The record's owner name: `with.name`, else instance.fqdn when inside the zone, else host.zone. */
-function recordName(clipboard: Clipboard, p: Record<string, unknown>, hostname: string, zone: string): string {
+function recordName(
+  clipboard: Clipboard,
+  p: Record<string, unknown>,
+  hostname: string,
+  zone: string,
+): string {
   const fqdn = (clipboard.instance as Record<string, unknown>).fqdn;
-  let name = typeof p.name === "string" ? p.name : typeof fqdn === "string" && fqdn !== "" ? fqdn : `${hostname}.${zone}`;
+  let name =
+    typeof p.name === "string"
+      ? p.name
+      : typeof fqdn === "string" && fqdn !== ""
+        ? fqdn
+        : `${hostname}.${zone}`;
   name = name.replace(/\.$/, "").toLowerCase();
   if (name !== zone.toLowerCase() && !name.endsWith(`.${zone.toLowerCase()}`)) {
-    throw new StepFailure("E_DNS_NOTZONE", `dns: ${name} is not inside zone ${zone}; fix instance.fqdn in the design or modules.dns.with.zone`);
+    throw new StepFailure(
+      "E_DNS_NOTZONE",
+      `dns: ${name} is not inside zone ${zone}; fix instance.fqdn in the design or modules.dns.with.zone`,
+    );
   }
   return name;
 }
@@ -158,7 +210,10 @@ function presentation(rr: Answer): string {
 function text(p: Record<string, unknown>, key: string): string {
   const value = p[key];
   if (typeof value !== "string" || value === "") {
-    throw new StepFailure("E_STEP_PARAMS", `dns: modules.dns.with.${key} must be set (a non-empty string) when DNS updates are configured`);
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `dns: modules.dns.with.${key} must be set (a non-empty string) when DNS updates are configured`,
+    );
   }
   return value;
 }
@@ -166,7 +221,8 @@ function text(p: Record<string, unknown>, key: string): string {
 function num(p: Record<string, unknown>, key: string, fallback: number): number {
   const value = p[key];
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0)) throw new StepFailure("E_STEP_PARAMS", `dns: modules.dns.with.${key} must be a positive number`);
+  if (typeof value !== "number" || !(value > 0))
+    throw new StepFailure("E_STEP_PARAMS", `dns: modules.dns.with.${key} must be a positive number`);
   return value;
 }
 

@@ -34,15 +34,31 @@ function entryTarget(clipboard: Clipboard, ctx: StepContext): HostEntryTarget | 
   }
   const text = (key: string, fallback?: string): string => {
     const value = p[key] ?? fallback;
-    if (typeof value !== "string" || value === "") throw new StepFailure("E_STEP_PARAMS", `ldap: modules.ldap.with.${key} must be set (a non-empty string) when LDAP is configured`);
+    if (typeof value !== "string" || value === "")
+      throw new StepFailure(
+        "E_STEP_PARAMS",
+        `ldap: modules.ldap.with.${key} must be set (a non-empty string) when LDAP is configured`,
+      );
     return value;
   };
   if (p.password !== undefined || p.bind_password !== undefined) {
-    throw new StepFailure("E_STEP_PARAMS", `ldap: the bind password must not be a parameter (it would be stored with the run); set modules.ldap.env.${LDAP_PASSWORD_ENV}`);
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `ldap: the bind password must not be a parameter (it would be stored with the run); set modules.ldap.env.${LDAP_PASSWORD_ENV}`,
+    );
   }
   const password = ctx.env[LDAP_PASSWORD_ENV];
-  if (!password) throw new StepFailure("E_LDAP_NO_PASSWORD", `ldap: ${LDAP_PASSWORD_ENV} is not set; add modules.ldap.env.${LDAP_PASSWORD_ENV}: \${...} to jarvis.yml`);
-  const settings = { url: text("url"), bindDn: text("bind_dn"), password, timeoutMs: (typeof p.timeout === "number" ? p.timeout : 10) * 1000 };
+  if (!password)
+    throw new StepFailure(
+      "E_LDAP_NO_PASSWORD",
+      `ldap: ${LDAP_PASSWORD_ENV} is not set; add modules.ldap.env.${LDAP_PASSWORD_ENV}: \${...} to jarvis.yml`,
+    );
+  const settings = {
+    url: text("url"),
+    bindDn: text("bind_dn"),
+    password,
+    timeoutMs: (typeof p.timeout === "number" ? p.timeout : 10) * 1000,
+  };
   const hostname = requireField(clipboard, "instance.hostname", "string") as string;
   return { settings, dn: hostDn(hostname, text("hosts_ou", "ou=Hosts"), text("base_dn")), hostname };
 }
@@ -70,7 +86,9 @@ export async function updateHostOu(clipboard: Clipboard, ctx: StepContext): Prom
   if (!target) return;
   const { settings, dn, hostname } = target;
   const attributes = hostAttributes(clipboard, mappingFrom(ctx.params));
-  const objectClasses = Array.isArray(ctx.params.object_classes) ? ctx.params.object_classes.map(String) : DEFAULT_OBJECT_CLASSES;
+  const objectClasses = Array.isArray(ctx.params.object_classes)
+    ? ctx.params.object_classes.map(String)
+    : DEFAULT_OBJECT_CLASSES;
   await withDirectory(settings, async (client) => {
     let exists = true;
     try {
@@ -80,7 +98,10 @@ export async function updateHostOu(clipboard: Clipboard, ctx: StepContext): Prom
       exists = false;
     }
     if (exists) {
-      const changes = Object.entries(attributes).map(([type, values]) => new Change({ operation: "replace", modification: new Attribute({ type, values }) }));
+      const changes = Object.entries(attributes).map(
+        ([type, values]) =>
+          new Change({ operation: "replace", modification: new Attribute({ type, values }) }),
+      );
       await client.modify(dn, changes);
       ctx.log(`ldap: updated ${dn}`);
       return;
@@ -89,7 +110,10 @@ export async function updateHostOu(clipboard: Clipboard, ctx: StepContext): Prom
       await client.add(dn, { objectClass: objectClasses, cn: hostname, ...attributes });
     } catch (err) {
       if (err instanceof NoSuchObjectError) {
-        throw new StepFailure("E_LDAP_NO_PARENT", `ldap: cannot add ${dn}: its parent ${dn.slice(dn.indexOf(",") + 1)} does not exist; create it or fix modules.ldap.with.base_dn/hosts_ou`);
+        throw new StepFailure(
+          "E_LDAP_NO_PARENT",
+          `ldap: cannot add ${dn}: its parent ${dn.slice(dn.indexOf(",") + 1)} does not exist; create it or fix modules.ldap.with.base_dn/hosts_ou`,
+        );
       }
       throw err;
     }

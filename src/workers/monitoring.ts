@@ -33,7 +33,10 @@ export function silenceMatchers(clipboard: Clipboard, params: Record<string, unk
     return [{ name: "instance", value: `(${names})(:[0-9]+)?`, isRegex: true, isEqual: true }];
   }
   if (!Array.isArray(params.matchers) || params.matchers.length === 0) {
-    throw new StepFailure("E_STEP_PARAMS", "monitoring: modules.monitoring.with.matchers must be a non-empty list of {name, value, regex}");
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      "monitoring: modules.monitoring.with.matchers must be a non-empty list of {name, value, regex}",
+    );
   }
   return params.matchers.map((m: unknown, i) => {
     const r = m as Record<string, unknown> | null;
@@ -54,12 +57,16 @@ export async function suppress(clipboard: Clipboard, ctx: StepContext): Promise<
     ctx.log("monitoring: not configured (modules.monitoring.with.url in jarvis.yml), skipping");
     return;
   }
-  const leaseMs = ctx.params.lease === undefined ? 2 * 3600_000 : parseDuration(ctx.params.lease, "monitoring: modules.monitoring.with.lease");
+  const leaseMs =
+    ctx.params.lease === undefined
+      ? 2 * 3600_000
+      : parseDuration(ctx.params.lease, "monitoring: modules.monitoring.with.lease");
   const matchers = silenceMatchers(clipboard, ctx.params);
   // Renew our own silence when it is still in force, so a re-run does not pile up silences; after a
   // crash between creating it and saving the clipboard, find it by its matchers and author.
   let previous = silenceIdOf(clipboard);
-  if (previous === undefined || !inForce(await api.get(previous))) previous = await findOwnSilence(api, matchers);
+  if (previous === undefined || !inForce(await api.get(previous)))
+    previous = await findOwnSilence(api, matchers);
   const renew = previous !== undefined;
   const now = new Date();
   const endsAt = new Date(now.getTime() + leaseMs);
@@ -74,9 +81,18 @@ export async function suppress(clipboard: Clipboard, ctx: StepContext): Promise<
   };
   const created = (await api.call("POST", "/api/v2/silences", body)) as { silenceID?: unknown } | undefined;
   const id = created?.silenceID;
-  if (typeof id !== "string") throw new StepFailure("E_MONITORING_REPLY", `monitoring: Alertmanager at ${api.url} answered without a silenceID`);
-  ctx.log(`monitoring: alerts for ${String(hostname)} silenced until ${endsAt.toISOString()} (silence ${id})`);
-  const section = clipboard.monitoring && typeof clipboard.monitoring === "object" ? (clipboard.monitoring as Record<string, unknown>) : {};
+  if (typeof id !== "string")
+    throw new StepFailure(
+      "E_MONITORING_REPLY",
+      `monitoring: Alertmanager at ${api.url} answered without a silenceID`,
+    );
+  ctx.log(
+    `monitoring: alerts for ${String(hostname)} silenced until ${endsAt.toISOString()} (silence ${id})`,
+  );
+  const section =
+    clipboard.monitoring && typeof clipboard.monitoring === "object"
+      ? (clipboard.monitoring as Record<string, unknown>)
+      : {};
   return { ...clipboard, monitoring: { ...section, silence_id: id, ends_at: endsAt.toISOString() } };
 }
 
@@ -99,7 +115,11 @@ export async function enable(clipboard: Clipboard, ctx: StepContext): Promise<Cl
   } else {
     ctx.log(`monitoring: silence ${id} already ${silence ? "expired" : "gone"}; alerts are on`);
   }
-  const { silence_id: _gone, ends_at: _end, ...rest } = (clipboard.monitoring ?? {}) as Record<string, unknown>;
+  const {
+    silence_id: _gone,
+    ends_at: _end,
+    ...rest
+  } = (clipboard.monitoring ?? {}) as Record<string, unknown>;
   return { ...clipboard, monitoring: { ...rest, enabled_at: new Date().toISOString() } };
 }
 
@@ -113,7 +133,10 @@ function apiFrom(ctx: StepContext): AlertmanagerApi | undefined {
   const raw = ctx.params.url;
   if (raw === undefined) return undefined;
   if (typeof raw !== "string" || !/^https?:\/\/[^/]+/.test(raw)) {
-    throw new StepFailure("E_STEP_PARAMS", `monitoring: modules.monitoring.with.url must be Alertmanager's http(s) URL, e.g. http://alertmanager:9093`);
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `monitoring: modules.monitoring.with.url must be Alertmanager's http(s) URL, e.g. http://alertmanager:9093`,
+    );
   }
   const url = raw.replace(/\/+$/, "");
   const timeoutMs = (typeof ctx.params.timeout === "number" ? ctx.params.timeout : 10) * 1000;
@@ -123,7 +146,11 @@ function apiFrom(ctx: StepContext): AlertmanagerApi | undefined {
     try {
       res = await fetch(`${url}${path}`, {
         method,
-        headers: { "content-type": "application/json", accept: "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
         redirect: "error",
@@ -131,26 +158,42 @@ function apiFrom(ctx: StepContext): AlertmanagerApi | undefined {
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new StepFailure("E_MONITORING_UNREACHABLE", `monitoring: Alertmanager at ${url} unreachable (${why}); is it running?`, { retryable: true });
+      throw new StepFailure(
+        "E_MONITORING_UNREACHABLE",
+        `monitoring: Alertmanager at ${url} unreachable (${why}); is it running?`,
+        { retryable: true },
+      );
     }
     const text = (await res.text()).trim();
     if (res.status === 401 || res.status === 403) {
-      throw new StepFailure("E_MONITORING_AUTH", `monitoring: Alertmanager at ${url} refused jarvis (HTTP ${res.status}); check ${ALERTMANAGER_TOKEN_ENV} in modules.monitoring.env`);
+      throw new StepFailure(
+        "E_MONITORING_AUTH",
+        `monitoring: Alertmanager at ${url} refused jarvis (HTTP ${res.status}); check ${ALERTMANAGER_TOKEN_ENV} in modules.monitoring.env`,
+      );
     }
     if (res.status === 404 && method === "GET") return undefined;
     if (!res.ok) {
-      throw new StepFailure("E_MONITORING_HTTP", `monitoring: ${method} ${path} at ${url} failed: HTTP ${res.status} ${text.slice(0, 300)}`, { retryable: res.status >= 500 });
+      throw new StepFailure(
+        "E_MONITORING_HTTP",
+        `monitoring: ${method} ${path} at ${url} failed: HTTP ${res.status} ${text.slice(0, 300)}`,
+        { retryable: res.status >= 500 },
+      );
     }
     try {
       return text === "" ? undefined : JSON.parse(text);
     } catch {
-      throw new StepFailure("E_MONITORING_REPLY", `monitoring: ${method} ${path} at ${url} answered with something that is not JSON: ${text.slice(0, 100)}`);
+      throw new StepFailure(
+        "E_MONITORING_REPLY",
+        `monitoring: ${method} ${path} at ${url} answered with something that is not JSON: ${text.slice(0, 100)}`,
+      );
     }
   };
   return {
     url,
     call,
-    get: async (id) => (await call("GET", `/api/v2/silence/${encodeURIComponent(id)}`)) as { status?: { state?: string } } | undefined,
+    get: async (id) =>
+      (await call("GET", `/api/v2/silence/${encodeURIComponent(id)}`)) as
+        { status?: { state?: string } } | undefined,
   };
 }
 
@@ -159,9 +202,17 @@ function inForce(silence: { status?: { state?: string } } | undefined): boolean 
 }
 
 async function findOwnSilence(api: AlertmanagerApi, matchers: Matcher[]): Promise<string | undefined> {
-  const all = (await api.call("GET", "/api/v2/silences")) as { id?: string; createdBy?: string; status?: { state?: string }; matchers?: Matcher[] }[] | undefined;
-  const key = (ms: Matcher[]): string => JSON.stringify(ms.map((m) => [m.name, m.value, m.isRegex, m.isEqual !== false]).sort());
-  const found = (all ?? []).find((s) => s.createdBy === "jarvis" && inForce(s) && Array.isArray(s.matchers) && key(s.matchers) === key(matchers));
+  const all = (await api.call("GET", "/api/v2/silences")) as
+    { id?: string; createdBy?: string; status?: { state?: string }; matchers?: Matcher[] }[] | undefined;
+  const key = (ms: Matcher[]): string =>
+    JSON.stringify(ms.map((m) => [m.name, m.value, m.isRegex, m.isEqual !== false]).sort());
+  const found = (all ?? []).find(
+    (s) =>
+      s.createdBy === "jarvis" &&
+      inForce(s) &&
+      Array.isArray(s.matchers) &&
+      key(s.matchers) === key(matchers),
+  );
   return found?.id;
 }
 

@@ -36,12 +36,22 @@ export interface RemoteResult {
 export const SSH_CLIENT_ERROR = 255;
 
 /** Build the SSH target from the clipboard (provider section, ssh.host_keys) and step parameters. */
-export function sshTarget(clipboard: Clipboard, params: Record<string, unknown>, needHostKeys = true): SshTarget {
+export function sshTarget(
+  clipboard: Clipboard,
+  params: Record<string, unknown>,
+  needHostKeys = true,
+): SshTarget {
   const host = hostAddress(clipboard);
   const ssh = clipboard.ssh as Record<string, unknown> | undefined;
-  const keys = ssh && Array.isArray(ssh.host_keys) ? ssh.host_keys.filter((k): k is string => typeof k === "string") : [];
+  const keys =
+    ssh && Array.isArray(ssh.host_keys)
+      ? ssh.host_keys.filter((k): k is string => typeof k === "string")
+      : [];
   if (needHostKeys && keys.length === 0) {
-    throw new StepFailure("E_CLIPBOARD_FIELD", "clipboard field ssh.host_keys is missing: run ssh:wait before this step so the host's keys are known");
+    throw new StepFailure(
+      "E_CLIPBOARD_FIELD",
+      "clipboard field ssh.host_keys is missing: run ssh:wait before this step so the host's keys are known",
+    );
   }
   // The local provider's host is this machine: its sshd lets in the user jarvis runs as.
   const defaultUser = host.provider === "local" ? userInfo().username : "root";
@@ -49,8 +59,14 @@ export function sshTarget(clipboard: Clipboard, params: Record<string, unknown>,
   // `with.port` is for hosts whose provider does not know the SSH port (a cloud image with sshd
   // moved off 22, a forwarded port); without it, the provider's ssh_port (else 22) is used.
   const port = params.port;
-  if (port !== undefined && !(typeof port === "number" && Number.isInteger(port) && port > 0 && port < 65536)) {
-    throw new StepFailure("E_STEP_PARAMS", `ssh: parameter port must be a TCP port number (1-65535), got ${JSON.stringify(port)}; fix modules.<module>.with.port in jarvis.yml`);
+  if (
+    port !== undefined &&
+    !(typeof port === "number" && Number.isInteger(port) && port > 0 && port < 65536)
+  ) {
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `ssh: parameter port must be a TCP port number (1-65535), got ${JSON.stringify(port)}; fix modules.<module>.with.port in jarvis.yml`,
+    );
   }
   return {
     address: host.address,
@@ -76,7 +92,8 @@ export function fingerprint(keyLine: string): string {
 /** The decoded key blob of a public key line (`type base64 [comment]`). */
 export function keyBlob(keyLine: string): Buffer {
   const b64 = keyLine.trim().split(/\s+/)[1];
-  if (!b64 || !/^[A-Za-z0-9+/]+=*$/.test(b64)) throw new StepFailure("E_SSH_KEY", `not an SSH public key line: ${keyLine.slice(0, 40)}`);
+  if (!b64 || !/^[A-Za-z0-9+/]+=*$/.test(b64))
+    throw new StepFailure("E_SSH_KEY", `not an SSH public key line: ${keyLine.slice(0, 40)}`);
   return Buffer.from(b64, "base64");
 }
 
@@ -84,7 +101,12 @@ export function keyBlob(keyLine: string): Buffer {
  * Ask the host for its public keys with ssh-keyscan. Resolves to key lines without the host
  * name (`ssh-ed25519 AAAA...`), sorted; an empty list means nothing answered (yet).
  */
-export function keyscan(address: string, port: number, timeoutSec: number, signal: AbortSignal): Promise<string[]> {
+export function keyscan(
+  address: string,
+  port: number,
+  timeoutSec: number,
+  signal: AbortSignal,
+): Promise<string[]> {
   return new Promise((resolveKeys, reject) => {
     execFile(
       "ssh-keyscan",
@@ -92,11 +114,20 @@ export function keyscan(address: string, port: number, timeoutSec: number, signa
       { signal, timeout: (timeoutSec + 5) * 1000 },
       (err, stdout) => {
         if (err && (err as NodeJS.ErrnoException).code === "ENOENT") {
-          reject(new StepFailure("E_SSH_MISSING", "ssh-keyscan is not installed; install it with: apt-get install openssh-client"));
+          reject(
+            new StepFailure(
+              "E_SSH_MISSING",
+              "ssh-keyscan is not installed; install it with: apt-get install openssh-client",
+            ),
+          );
           return;
         }
         if (signal.aborted) {
-          reject(new StepFailure("E_STEP_ABORTED", "stopped while scanning the host's SSH keys", { retryable: true }));
+          reject(
+            new StepFailure("E_STEP_ABORTED", "stopped while scanning the host's SSH keys", {
+              retryable: true,
+            }),
+          );
           return;
         }
         const keys = stdout
@@ -122,21 +153,39 @@ export async function runRemote(
   const dir = mkdtempSync(resolve(tmpdir(), "jarvis-ssh-"));
   try {
     const knownHosts = resolve(dir, "known_hosts");
-    writeFileSync(knownHosts, target.hostKeys.map((k) => `${knownHostsName(target.address, target.port)} ${k}\n`).join(""), { mode: 0o600 });
+    writeFileSync(
+      knownHosts,
+      target.hostKeys.map((k) => `${knownHostsName(target.address, target.port)} ${k}\n`).join(""),
+      { mode: 0o600 },
+    );
     const args = [
-      "-F", "/dev/null",
-      "-o", "BatchMode=yes",
-      "-o", "IdentitiesOnly=yes",
-      "-o", `IdentityFile=${target.identityFile}`,
-      "-o", `UserKnownHostsFile=${knownHosts}`,
-      "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", "StrictHostKeyChecking=yes",
-      "-o", `ConnectTimeout=${target.connectTimeoutSec}`,
-      "-o", "ServerAliveInterval=15",
-      "-o", "LogLevel=ERROR",
-      "-p", String(target.port),
-      "-l", target.user,
-      "--", target.address, command,
+      "-F",
+      "/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      `IdentityFile=${target.identityFile}`,
+      "-o",
+      `UserKnownHostsFile=${knownHosts}`,
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      `ConnectTimeout=${target.connectTimeoutSec}`,
+      "-o",
+      "ServerAliveInterval=15",
+      "-o",
+      "LogLevel=ERROR",
+      "-p",
+      String(target.port),
+      "-l",
+      target.user,
+      "--",
+      target.address,
+      command,
     ];
     return await spawnCollect("ssh", args, options);
   } finally {
@@ -168,15 +217,30 @@ function spawnCollect(
     child.stdout.on("data", (c: Buffer) => feed("out", c));
     child.stderr.on("data", (c: Buffer) => feed("err", c));
     child.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") reject(new StepFailure("E_SSH_MISSING", `${cmd} is not installed; install it with: apt-get install openssh-client`));
-      else if (err.name === "AbortError") reject(new StepFailure("E_STEP_ABORTED", "stopped by jarvis while the remote command ran", { retryable: true }));
+      if (err.code === "ENOENT")
+        reject(
+          new StepFailure(
+            "E_SSH_MISSING",
+            `${cmd} is not installed; install it with: apt-get install openssh-client`,
+          ),
+        );
+      else if (err.name === "AbortError")
+        reject(
+          new StepFailure("E_STEP_ABORTED", "stopped by jarvis while the remote command ran", {
+            retryable: true,
+          }),
+        );
       else reject(err);
     });
     child.on("close", (code, sig) => {
       if (partial.out) emit(partial.out);
       if (partial.err) emit(partial.err);
       if (options.signal.aborted) {
-        reject(new StepFailure("E_STEP_ABORTED", "stopped by jarvis while the remote command ran", { retryable: true }));
+        reject(
+          new StepFailure("E_STEP_ABORTED", "stopped by jarvis while the remote command ran", {
+            retryable: true,
+          }),
+        );
         return;
       }
       resolveResult({ code: code ?? (sig ? 128 : 1), lastLines: last });
@@ -186,13 +250,24 @@ function spawnCollect(
 
 /** Turn an ssh client failure (exit 255) into a step failure that says what to check. */
 export function sshClientFailure(target: SshTarget, lastLines: string[]): StepFailure {
-  const text = lastLines.filter((l) => l.trim() !== "").slice(-3).join(" | ");
+  const text = lastLines
+    .filter((l) => l.trim() !== "")
+    .slice(-3)
+    .join(" | ");
   const where = `${target.user}@${knownHostsName(target.address, target.port)}`;
   if (/Permission denied/i.test(text)) {
-    return new StepFailure("E_SSH_AUTH", `ssh to ${where} refused the deploy key ${target.identityFile} (${text}); authorise its public key on the host`);
+    return new StepFailure(
+      "E_SSH_AUTH",
+      `ssh to ${where} refused the deploy key ${target.identityFile} (${text}); authorise its public key on the host`,
+    );
   }
   if (/host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(text)) {
-    return new StepFailure("E_SSH_HOSTKEY", `ssh to ${where}: the host key differs from the one ssh:wait recorded (${text}); if the host was redeployed, run ssh:wait again`);
+    return new StepFailure(
+      "E_SSH_HOSTKEY",
+      `ssh to ${where}: the host key differs from the one ssh:wait recorded (${text}); if the host was redeployed, run ssh:wait again`,
+    );
   }
-  return new StepFailure("E_SSH_CONNECT", `ssh to ${where} failed: ${text || "no output"}; is the host up?`, { retryable: true });
+  return new StepFailure("E_SSH_CONNECT", `ssh to ${where} failed: ${text || "no output"}; is the host up?`, {
+    retryable: true,
+  });
 }

@@ -6,7 +6,15 @@
 import { runStepModule, StepFailure } from "../pipeline/define-step.js";
 import type { Clipboard, StepContext } from "../pipeline/define-step.js";
 import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "./deploy-key.js";
-import { fingerprint, keyscan, knownHostsName, runRemote, sshClientFailure, sshTarget, SSH_CLIENT_ERROR } from "./ssh-client.js";
+import {
+  fingerprint,
+  keyscan,
+  knownHostsName,
+  runRemote,
+  sshClientFailure,
+  sshTarget,
+  SSH_CLIENT_ERROR,
+} from "./ssh-client.js";
 
 /** Make sure jarvis's deploy key exists (generated when absent); record its public half. */
 export async function prepare(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
@@ -16,7 +24,10 @@ export async function prepare(clipboard: Clipboard, ctx: StepContext): Promise<C
   });
   ctx.log(`ssh: deploy key ${key.path} is ${fingerprint(key.publicKey)}`);
   const previous = isRecord(clipboard.ssh) ? clipboard.ssh : {};
-  return { ...clipboard, ssh: { ...previous, deploy_key: key.publicKey, deploy_key_fingerprint: fingerprint(key.publicKey) } };
+  return {
+    ...clipboard,
+    ssh: { ...previous, deploy_key: key.publicKey, deploy_key_fingerprint: fingerprint(key.publicKey) },
+  };
 }
 
 /** Wait for SSH with bounded attempts and backoff, then record `ssh: {host_keys, fingerprints}`. */
@@ -29,7 +40,12 @@ export async function wait(clipboard: Clipboard, ctx: StepContext): Promise<Clip
   let delay = 500;
   let lastProblem = "no answer";
   for (let attempt = 1; attempt <= attempts && Date.now() < deadline; attempt++) {
-    const keys = await keyscan(target.address, target.port, Math.min(target.connectTimeoutSec, 5), ctx.signal);
+    const keys = await keyscan(
+      target.address,
+      target.port,
+      Math.min(target.connectTimeoutSec, 5),
+      ctx.signal,
+    );
     if (keys.length > 0) {
       const result = await runRemote({ ...target, hostKeys: keys }, "true", { signal: ctx.signal });
       if (result.code === 0) {
@@ -46,11 +62,17 @@ export async function wait(clipboard: Clipboard, ctx: StepContext): Promise<Clip
       lastProblem = `nothing answered SSH on ${where}`;
     }
     if (attempt === attempts || Date.now() + delay >= deadline) break;
-    ctx.log(`ssh: ${where} not ready (attempt ${attempt}/${attempts}); retrying in ${Math.round(delay / 100) / 10}s`);
+    ctx.log(
+      `ssh: ${where} not ready (attempt ${attempt}/${attempts}); retrying in ${Math.round(delay / 100) / 10}s`,
+    );
     await sleep(delay, ctx.signal);
     delay = Math.min(delay * 2, 10_000);
   }
-  throw new StepFailure("E_SSH_TIMEOUT", `ssh: ${where} did not let jarvis in within ${attempts} attempts / ${budgetMs / 1000}s (${lastProblem}); check the host is up`, { retryable: true });
+  throw new StepFailure(
+    "E_SSH_TIMEOUT",
+    `ssh: ${where} did not let jarvis in within ${attempts} attempts / ${budgetMs / 1000}s (${lastProblem}); check the host is up`,
+    { retryable: true },
+  );
 }
 
 /** Generate root's ed25519 keypair on the host (kept if it exists); record the public key. */
@@ -58,12 +80,18 @@ export async function keypair(clipboard: Clipboard, ctx: StepContext): Promise<C
   const target = sshTarget(clipboard, ctx.params);
   const path = typeof ctx.params.path === "string" ? ctx.params.path : ".ssh/id_ed25519";
   if (!/^[A-Za-z0-9._/-]+$/.test(path)) {
-    throw new StepFailure("E_STEP_PARAMS", `ssh:keypair: path '${path}' may hold only letters, digits, '.', '_', '-', '/'`);
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `ssh:keypair: path '${path}' may hold only letters, digits, '.', '_', '-', '/'`,
+    );
   }
   // A relative path is under $HOME on the host. The private key is made there and never read back.
   const file = path.startsWith("/") ? path : `"$HOME"/${path}`;
   const hostname = (clipboard.instance as Record<string, unknown> | undefined)?.hostname;
-  const comment = typeof hostname === "string" && /^[A-Za-z0-9.-]+$/.test(hostname) ? `root@${hostname}` : "root@$(hostname)";
+  const comment =
+    typeof hostname === "string" && /^[A-Za-z0-9.-]+$/.test(hostname)
+      ? `root@${hostname}`
+      : "root@$(hostname)";
   const command = [
     "umask 077",
     `mkdir -p "$(dirname ${file})"`,
@@ -74,7 +102,10 @@ export async function keypair(clipboard: Clipboard, ctx: StepContext): Promise<C
   if (result.code === SSH_CLIENT_ERROR) throw sshClientFailure(target, result.lastLines);
   const pub = result.lastLines.filter((l) => l.startsWith("ssh-ed25519 ")).pop();
   if (result.code !== 0 || !pub) {
-    throw new StepFailure("E_SSH_COMMAND", `ssh:keypair: making the keypair on the host failed (exit ${result.code}): ${result.lastLines.slice(-3).join(" | ")}`);
+    throw new StepFailure(
+      "E_SSH_COMMAND",
+      `ssh:keypair: making the keypair on the host failed (exit ${result.code}): ${result.lastLines.slice(-3).join(" | ")}`,
+    );
   }
   const fp = fingerprint(pub);
   ctx.log(`ssh: root's public key on the host is ${fp}`);
@@ -86,19 +117,34 @@ export async function keypair(clipboard: Clipboard, ctx: StepContext): Promise<C
 export async function runCommands(clipboard: Clipboard, ctx: StepContext): Promise<void> {
   const commands = commandsFrom(clipboard, ctx.params);
   if (commands.length === 0) {
-    ctx.log(`ssh:run: no commands given (with.commands, or with.from naming a list in the design); nothing to do`);
+    ctx.log(
+      `ssh:run: no commands given (with.commands, or with.from naming a list in the design); nothing to do`,
+    );
     return;
   }
   const target = sshTarget(clipboard, ctx.params);
   for (const command of commands) {
     ctx.log(`$ ${command}`);
-    const result = await runRemote(target, command, { signal: ctx.signal, onLine: (line) => ctx.log(`  ${line}`), keep: 10 });
+    const result = await runRemote(target, command, {
+      signal: ctx.signal,
+      onLine: (line) => ctx.log(`  ${line}`),
+      keep: 10,
+    });
     if (result.code === 0) continue;
-    if (result.code === SSH_CLIENT_ERROR && result.lastLines.some((l) => /^ssh: |Permission denied|Host key verification/.test(l))) {
+    if (
+      result.code === SSH_CLIENT_ERROR &&
+      result.lastLines.some((l) => /^ssh: |Permission denied|Host key verification/.test(l))
+    ) {
       throw sshClientFailure(target, result.lastLines);
     }
-    const tail = result.lastLines.filter((l) => l.trim() !== "").slice(-5).join(" | ");
-    throw new StepFailure("E_SSH_COMMAND", `ssh:run: '${command}' exited with ${result.code}${tail ? `: ${tail}` : ""}`);
+    const tail = result.lastLines
+      .filter((l) => l.trim() !== "")
+      .slice(-5)
+      .join(" | ");
+    throw new StepFailure(
+      "E_SSH_COMMAND",
+      `ssh:run: '${command}' exited with ${result.code}${tail ? `: ${tail}` : ""}`,
+    );
   }
 }
 
@@ -107,10 +153,14 @@ export function commandsFrom(clipboard: Clipboard, params: Record<string, unknow
   if (params.commands !== undefined) return asCommands(params.commands, "with.commands");
   if (params.from === undefined) return [];
   if (typeof params.from !== "string" || params.from === "") {
-    throw new StepFailure("E_STEP_PARAMS", "ssh:run: with.from must be a dotted clipboard path such as commands.mounts");
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      "ssh:run: with.from must be a dotted clipboard path such as commands.mounts",
+    );
   }
   let node: unknown = clipboard;
-  for (const part of params.from.split(".")) node = isRecord(node) && Object.hasOwn(node, part) ? node[part] : undefined;
+  for (const part of params.from.split("."))
+    node = isRecord(node) && Object.hasOwn(node, part) ? node[part] : undefined;
   return node === undefined ? [] : asCommands(node, `clipboard field ${params.from}`);
 }
 
@@ -124,7 +174,8 @@ function asCommands(value: unknown, where: string): string[] {
 
 function positive(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0)) throw new StepFailure("E_STEP_PARAMS", `ssh: parameter ${name} must be a positive number`);
+  if (typeof value !== "number" || !(value > 0))
+    throw new StepFailure("E_STEP_PARAMS", `ssh: parameter ${name} must be a positive number`);
   return value;
 }
 
@@ -135,10 +186,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(new StepFailure("E_STEP_ABORTED", "stopped by jarvis while waiting for SSH", { retryable: true }));
-    }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(
+          new StepFailure("E_STEP_ABORTED", "stopped by jarvis while waiting for SSH", { retryable: true }),
+        );
+      },
+      { once: true },
+    );
   });
 }
 

@@ -20,7 +20,10 @@ export interface JarvisEnv {
   /** Write a file relative to the env dir; returns its path. */
   write(name: string, text: string): string;
   /** Run the CLI to completion. */
-  cli(args: string[], options?: { env?: NodeJS.ProcessEnv }): Promise<{ code: number; stdout: string; stderr: string }>;
+  cli(
+    args: string[],
+    options?: { env?: NodeJS.ProcessEnv },
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Start the CLI without waiting (for `start`, or to kill it mid-run). */
   spawnCli(args: string[], options?: { env?: NodeJS.ProcessEnv }): ChildProcess;
 }
@@ -36,7 +39,8 @@ export interface JarvisEnvOptions {
 export function makeJarvisEnv(options: JarvisEnvOptions = {}): JarvisEnv {
   const dir = mkdtempSync(join(tmpdir(), "jarvis-test-"));
   mkdirSync(join(dir, "pipelines"));
-  for (const [name, text] of Object.entries(options.pipelines ?? {})) writeFileSync(join(dir, "pipelines", `${name}.yml`), text);
+  for (const [name, text] of Object.entries(options.pipelines ?? {}))
+    writeFileSync(join(dir, "pipelines", `${name}.yml`), text);
   const configPath = join(dir, "jarvis.yml");
   writeFileSync(
     configPath,
@@ -48,7 +52,11 @@ export function makeJarvisEnv(options: JarvisEnvOptions = {}): JarvisEnv {
       options.extraConfig ?? "",
     ].join("\n"),
   );
-  const env = (extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ ...process.env, JARVIS_CONFIG: configPath, ...extra });
+  const env = (extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
+    ...process.env,
+    JARVIS_CONFIG: configPath,
+    ...extra,
+  });
   return {
     dir,
     configPath,
@@ -60,14 +68,23 @@ export function makeJarvisEnv(options: JarvisEnvOptions = {}): JarvisEnv {
     },
     cli(args, opts = {}) {
       return new Promise((resolvePromise) => {
-        execFile(process.execPath, [cliPath, ...args], { cwd: dir, env: env(opts.env), maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-          const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-          resolvePromise({ code, stdout, stderr });
-        });
+        execFile(
+          process.execPath,
+          [cliPath, ...args],
+          { cwd: dir, env: env(opts.env), maxBuffer: 64 * 1024 * 1024 },
+          (error, stdout, stderr) => {
+            const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+            resolvePromise({ code, stdout, stderr });
+          },
+        );
       });
     },
     spawnCli(args, opts = {}) {
-      return spawn(process.execPath, [cliPath, ...args], { cwd: dir, env: env(opts.env), stdio: ["ignore", "pipe", "pipe"] });
+      return spawn(process.execPath, [cliPath, ...args], {
+        cwd: dir,
+        env: env(opts.env),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
     },
   };
 }

@@ -36,7 +36,11 @@ export async function waitForPort(port: number, host = "127.0.0.1", timeoutMs = 
 }
 
 /** Poll `probe` until it returns a value other than undefined; bounded by `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -47,7 +51,9 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${what} not reached after ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ""}`);
+      throw new Error(
+        `${what} not reached after ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -41,10 +41,21 @@ export class ConsoleAdapter implements ChatAdapter {
   async connect(): Promise<void> {
     this.setState({ kind: "connecting" });
     if (this.options.interactive) {
-      this.rl = createInterface({ input: this.options.input, output: this.options.output, terminal: false, prompt: "jarvis> " });
+      this.rl = createInterface({
+        input: this.options.input,
+        output: this.options.output,
+        terminal: false,
+        prompt: "jarvis> ",
+      });
       this.rl.on("line", (line) => {
         if (line.trim() !== "") {
-          this.messages.emit({ network: this.network, place: CONSOLE_PLACE, identity: this.identity, displayName: this.identity, text: line });
+          this.messages.emit({
+            network: this.network,
+            place: CONSOLE_PLACE,
+            identity: this.identity,
+            displayName: this.identity,
+            text: line,
+          });
         }
         this.rl?.prompt();
       });

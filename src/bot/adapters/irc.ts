@@ -33,17 +33,26 @@ export class IrcAdapter extends AdapterBase {
 
   constructor(private readonly config: IrcNetworkConfig) {
     // 512 bytes per IRC line, minus the prefix the server adds and "PRIVMSG <target> :".
-    super(config.name, { maxLineBytes: 400, maxLines: config.pace.maxLines, multiline: false, burst: config.pace.burst, intervalMs: config.pace.intervalMs });
+    super(config.name, {
+      maxLineBytes: 400,
+      maxLines: config.pace.maxLines,
+      multiline: false,
+      burst: config.pace.burst,
+      intervalMs: config.pace.intervalMs,
+    });
     this.client.on("registered", () => this.onRegistered());
     this.client.on("close", () => this.onClose("connection closed"));
-    this.client.on("socket error", (err: Error) => this.lastError = err.message);
+    this.client.on("socket error", (err: Error) => (this.lastError = err.message));
     this.client.on("privmsg", (event: IrcMessageEvent) => void this.onMessage(event));
     this.client.on("nick in use", () => {
       // Our nick is still held (a ghost of the last connection): take another until it is free.
       if (!this.registered) this.client.changeNick(`${this.config.nick}_${Math.floor(Math.random() * 1000)}`);
     });
     this.client.on("sasl failed", (event: { reason: string }) => {
-      const err = new ChatError("E_CHAT_AUTH", `${this.network}: SASL login as ${this.config.sasl?.account ?? "?"} failed (${event.reason}); check chat.${this.network}.sasl in jarvis.yml`);
+      const err = new ChatError(
+        "E_CHAT_AUTH",
+        `${this.network}: SASL login as ${this.config.sasl?.account ?? "?"} failed (${event.reason}); check chat.${this.network}.sasl in jarvis.yml`,
+      );
       this.firstConnect?.reject(err);
       this.firstConnect = undefined;
     });
@@ -69,7 +78,12 @@ export class IrcAdapter extends AdapterBase {
       tls: this.config.tls,
       rejectUnauthorized: !this.config.tlsInsecure,
       ...(this.config.password ? { password: this.config.password } : {}),
-      ...(this.config.sasl ? { account: { account: this.config.sasl.account, password: this.config.sasl.password }, sasl_disconnect_on_fail: true } : {}),
+      ...(this.config.sasl
+        ? {
+            account: { account: this.config.sasl.account, password: this.config.sasl.password },
+            sasl_disconnect_on_fail: true,
+          }
+        : {}),
       auto_reconnect: false,
       message_max_length: 450,
       ping_interval: 20,
@@ -101,7 +115,8 @@ export class IrcAdapter extends AdapterBase {
   }
 
   protected async transmit(place: ChatPlace, payload: string): Promise<void> {
-    if (!this.registered || !this.client.connection.connected) throw new ChatError("E_CHAT_DISCONNECTED", `${this.network}: not connected`, { retryable: true });
+    if (!this.registered || !this.client.connection.connected)
+      throw new ChatError("E_CHAT_DISCONNECTED", `${this.network}: not connected`, { retryable: true });
     this.client.say(place.room, payload);
   }
 
@@ -137,7 +152,8 @@ export class IrcAdapter extends AdapterBase {
       });
     });
     // Only trust the answer if it describes the same connection that sent the message.
-    const same = answer && !answer.error && answer.ident === event.ident && answer.hostname === event.hostname;
+    const same =
+      answer && !answer.error && answer.ident === event.ident && answer.hostname === event.hostname;
     const account = same && answer.account ? answer.account : undefined;
     if (answer && this.accounts.size > 5_000) this.accounts.clear();
     if (answer) this.accounts.set(mask, { account, until: Date.now() + WHOIS_TTL_MS });

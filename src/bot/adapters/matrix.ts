@@ -59,7 +59,13 @@ export class MatrixAdapter extends AdapterBase {
     private readonly config: MatrixNetworkConfig,
     private readonly options: MatrixAdapterOptions,
   ) {
-    super(config.name, { maxLineBytes: 30_000, maxLines: config.pace.maxLines, multiline: true, burst: config.pace.burst, intervalMs: config.pace.intervalMs });
+    super(config.name, {
+      maxLineBytes: 30_000,
+      maxLines: config.pace.maxLines,
+      multiline: true,
+      burst: config.pace.burst,
+      intervalMs: config.pace.intervalMs,
+    });
     quietSdkLogs(options.log);
     mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
     this.storage = new SimpleFsStorageProvider(join(config.stateDir, "matrix-sync.json"));
@@ -109,7 +115,9 @@ export class MatrixAdapter extends AdapterBase {
     if (this.state.kind === "closed") return;
     this.failures++;
     // The SDK waits 5 to 15 s between failed syncs (SYNC_BACKOFF_MIN_MS..MAX_MS).
-    const reason = (error as { body?: { errcode?: string } })?.body?.errcode ?? (error instanceof Error ? error.message : "sync failed");
+    const reason =
+      (error as { body?: { errcode?: string } })?.body?.errcode ??
+      (error instanceof Error ? error.message : "sync failed");
     this.setState({ kind: "reconnecting", attempt: this.failures, waitMs: 10_000, reason });
     this.firstConnect?.resolve();
     this.firstConnect = undefined;
@@ -121,9 +129,15 @@ export class MatrixAdapter extends AdapterBase {
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
       if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
-        throw new ChatError("E_CHAT_SEND", `${this.network}: ${place.room} refused the message (${(err as { body?: { errcode?: string } }).body?.errcode ?? status})`);
+        throw new ChatError(
+          "E_CHAT_SEND",
+          `${this.network}: ${place.room} refused the message (${(err as { body?: { errcode?: string } }).body?.errcode ?? status})`,
+        );
       }
-      throw new ChatError("E_CHAT_DISCONNECTED", `${this.network}: send failed; will retry`, { retryable: true, cause: err });
+      throw new ChatError("E_CHAT_DISCONNECTED", `${this.network}: send failed; will retry`, {
+        retryable: true,
+        cause: err,
+      });
     }
   }
 
@@ -146,13 +160,17 @@ export class MatrixAdapter extends AdapterBase {
   private async onInvite(roomId: string, event: RoomEvent): Promise<void> {
     const sender = event.sender ?? "";
     if (!sender || !this.options.mayInvite(matrixIdentity(this.network, sender))) {
-      this.options.log?.(`${this.network}: ignored an invite to ${roomId} from ${sender || "unknown"} (not in acl.people)`);
+      this.options.log?.(
+        `${this.network}: ignored an invite to ${roomId} from ${sender || "unknown"} (not in acl.people)`,
+      );
       return;
     }
     try {
       await this.client.joinRoom(roomId);
     } catch (err) {
-      this.options.log?.(`${this.network}: could not join ${roomId}: ${err instanceof Error ? err.message : String(err)}`);
+      this.options.log?.(
+        `${this.network}: could not join ${roomId}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
 
@@ -170,7 +188,10 @@ function quietSdkLogs(log: ((line: string) => void) | undefined): void {
   if (quieted) return;
   quieted = true;
   const write = (module: string, args: unknown[]): void => {
-    const text = args.map((a) => (a instanceof Error ? a.message : typeof a === "string" ? a : "")).join(" ").replace(/access_token=[^&\s]+/g, "access_token=***");
+    const text = args
+      .map((a) => (a instanceof Error ? a.message : typeof a === "string" ? a : ""))
+      .join(" ")
+      .replace(/access_token=[^&\s]+/g, "access_token=***");
     (log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`matrix-bot-sdk ${module}: ${text}`);
   };
   const logger: ILogger = {

@@ -3,7 +3,12 @@
  * network's `kind` in jarvis.yml picks its factory here, and nothing registers itself by import.
  */
 import type { ChatAdapter } from "../chat-adapter.js";
-import type { IrcNetworkConfig, MatrixNetworkConfig, NetworkConfig, XmppNetworkConfig } from "../chat-config.js";
+import type {
+  IrcNetworkConfig,
+  MatrixNetworkConfig,
+  NetworkConfig,
+  XmppNetworkConfig,
+} from "../chat-config.js";
 import { IrcAdapter } from "./irc.js";
 import { MatrixAdapter } from "./matrix.js";
 import { XmppAdapter } from "./xmpp.js";
@@ -30,7 +35,11 @@ export const adapterKinds: AdapterFactories = {
 };
 
 /** The adapter for one configured network. */
-export function createAdapter(config: NetworkConfig, ctx: AdapterContext, kinds: AdapterFactories = adapterKinds): ChatAdapter {
+export function createAdapter(
+  config: NetworkConfig,
+  ctx: AdapterContext,
+  kinds: AdapterFactories = adapterKinds,
+): ChatAdapter {
   switch (config.kind) {
     case "irc":
       return kinds.irc(config, ctx);

@@ -22,7 +22,17 @@ declare module "@xmpp/client" {
     send(element: Element): Promise<void>;
   }
 
-  function client(options: { service: string; domain: string; username?: string; password?: string; resource?: string }): XmppClient;
-  function xml(name: string, attrs?: Record<string, string | undefined> | null, ...children: (Element | string)[]): Element;
+  function client(options: {
+    service: string;
+    domain: string;
+    username?: string;
+    password?: string;
+    resource?: string;
+  }): XmppClient;
+  function xml(
+    name: string,
+    attrs?: Record<string, string | undefined> | null,
+    ...children: (Element | string)[]
+  ): Element;
   export { client, xml, Element, XmppClient };
 }

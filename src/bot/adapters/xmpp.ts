@@ -33,9 +33,21 @@ export class XmppAdapter extends AdapterBase {
   private readonly rooms: Map<string, XmppNetworkConfig["rooms"][number]>;
 
   constructor(private readonly config: XmppNetworkConfig) {
-    super(config.name, { maxLineBytes: 8_000, maxLines: config.pace.maxLines, multiline: true, burst: config.pace.burst, intervalMs: config.pace.intervalMs });
+    super(config.name, {
+      maxLineBytes: 8_000,
+      maxLines: config.pace.maxLines,
+      multiline: true,
+      burst: config.pace.burst,
+      intervalMs: config.pace.intervalMs,
+    });
     this.rooms = new Map(config.rooms.map((r) => [r.jid.toLowerCase(), r]));
-    this.xmpp = client({ service: config.service, domain: config.domain, username: config.username, password: config.password, resource: config.resource });
+    this.xmpp = client({
+      service: config.service,
+      domain: config.domain,
+      username: config.username,
+      password: config.password,
+      resource: config.resource,
+    });
     // Reconnection is ours: with backoff, and with the rooms rejoined.
     this.xmpp.reconnect.stop();
     this.xmpp.on("error", (err: Error) => this.onError(err));
@@ -59,7 +71,10 @@ export class XmppAdapter extends AdapterBase {
     const message = err instanceof Error ? err.message : String(err);
     const condition = (err as { condition?: string }).condition;
     if (err && typeof err === "object" && (err as { name?: string }).name === "SASLError") {
-      const refused = new ChatError("E_CHAT_AUTH", `${this.network}: login as ${this.config.username}@${this.config.domain} refused (${condition ?? message}); check chat.${this.network}.username/password in jarvis.yml`);
+      const refused = new ChatError(
+        "E_CHAT_AUTH",
+        `${this.network}: login as ${this.config.username}@${this.config.domain} refused (${condition ?? message}); check chat.${this.network}.username/password in jarvis.yml`,
+      );
       this.firstConnect?.reject(refused);
       this.firstConnect = undefined;
       return;
@@ -77,7 +92,16 @@ export class XmppAdapter extends AdapterBase {
       await this.xmpp.send(xml("presence"));
       for (const room of this.rooms.values()) {
         await this.xmpp.send(
-          xml("presence", { to: `${room.jid}/${room.nick}` }, xml("x", { xmlns: MUC }, xml("history", { maxstanzas: "0" }), ...(room.password ? [xml("password", {}, room.password)] : []))),
+          xml(
+            "presence",
+            { to: `${room.jid}/${room.nick}` },
+            xml(
+              "x",
+              { xmlns: MUC },
+              xml("history", { maxstanzas: "0" }),
+              ...(room.password ? [xml("password", {}, room.password)] : []),
+            ),
+          ),
         );
       }
     } catch (err) {
@@ -93,7 +117,12 @@ export class XmppAdapter extends AdapterBase {
     if (this.closing) return;
     this.attempt++;
     const waitMs = backoffMs(this.attempt, 30_000);
-    this.setState({ kind: "reconnecting", attempt: this.attempt, waitMs, reason: this.lastError || "connection closed" });
+    this.setState({
+      kind: "reconnecting",
+      attempt: this.attempt,
+      waitMs,
+      reason: this.lastError || "connection closed",
+    });
     this.lastError = "";
     this.firstConnect?.resolve();
     this.firstConnect = undefined;
@@ -105,8 +134,11 @@ export class XmppAdapter extends AdapterBase {
   }
 
   protected async transmit(place: ChatPlace, payload: string): Promise<void> {
-    if (!this.online || this.xmpp.status !== "online") throw new ChatError("E_CHAT_DISCONNECTED", `${this.network}: not connected`, { retryable: true });
-    await this.xmpp.send(xml("message", { to: place.room, type: place.direct ? "chat" : "groupchat" }, xml("body", {}, payload)));
+    if (!this.online || this.xmpp.status !== "online")
+      throw new ChatError("E_CHAT_DISCONNECTED", `${this.network}: not connected`, { retryable: true });
+    await this.xmpp.send(
+      xml("message", { to: place.room, type: place.direct ? "chat" : "groupchat" }, xml("body", {}, payload)),
+    );
   }
 
   private onStanza(stanza: Element): void {

@@ -37,10 +37,16 @@ export class FileSource implements DesignSource {
       throw fsError(ref, path, err);
     });
     if (info.isDirectory()) {
-      throw new SourceError("E_SOURCE_NOT_A_FILE", `${ref} is a directory; name the design file in it (e.g. ${ref.replace(/\/$/, "")}/loki.yml)`);
+      throw new SourceError(
+        "E_SOURCE_NOT_A_FILE",
+        `${ref} is a directory; name the design file in it (e.g. ${ref.replace(/\/$/, "")}/loki.yml)`,
+      );
     }
     if (!info.isFile()) {
-      throw new SourceError("E_SOURCE_NOT_A_FILE", `${ref} is not a regular file (a device, socket or pipe); name a design file`);
+      throw new SourceError(
+        "E_SOURCE_NOT_A_FILE",
+        `${ref} is not a regular file (a device, socket or pipe); name a design file`,
+      );
     }
     if (info.size > this.maxBytes) {
       throw new SourceError(
@@ -61,7 +67,10 @@ export class FileSource implements DesignSource {
         filled += bytesRead;
       }
       if (filled > this.maxBytes) {
-        throw new SourceError("E_SOURCE_TOO_LARGE", `${ref} grew past the design size limit of ${this.maxBytes} bytes while being read`);
+        throw new SourceError(
+          "E_SOURCE_TOO_LARGE",
+          `${ref} grew past the design size limit of ${this.maxBytes} bytes while being read`,
+        );
       }
       return { text: buffer.subarray(0, filled), origin: ref };
     } finally {
@@ -72,10 +81,20 @@ export class FileSource implements DesignSource {
 
 function fsError(ref: string, path: string, err: NodeJS.ErrnoException): SourceError {
   if (err.code === "ENOENT" || err.code === "ENOTDIR") {
-    return new SourceError("E_SOURCE_NOT_FOUND", `design file ${ref} does not exist (looked for ${path}); check the path`, { cause: err });
+    return new SourceError(
+      "E_SOURCE_NOT_FOUND",
+      `design file ${ref} does not exist (looked for ${path}); check the path`,
+      { cause: err },
+    );
   }
   if (err.code === "EACCES" || err.code === "EPERM") {
-    return new SourceError("E_SOURCE_UNREADABLE", `design file ${ref} cannot be read (permission denied); check its mode and owner`, { cause: err });
+    return new SourceError(
+      "E_SOURCE_UNREADABLE",
+      `design file ${ref} cannot be read (permission denied); check its mode and owner`,
+      { cause: err },
+    );
   }
-  return new SourceError("E_SOURCE_UNREADABLE", `design file ${ref} cannot be read: ${err.message}`, { cause: err });
+  return new SourceError("E_SOURCE_UNREADABLE", `design file ${ref} cannot be read: ${err.message}`, {
+    cause: err,
+  });
 }

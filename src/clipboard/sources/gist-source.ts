@@ -42,7 +42,10 @@ export class GistSource implements DesignSource {
   async fetch(ref: string, signal: AbortSignal): Promise<FetchedDesign> {
     const match = /^gist:([A-Za-z0-9]+)(?:\/([^/]+))?$/i.exec(ref.trim());
     if (!match) {
-      throw new SourceError("E_SOURCE_REF", `${ref}: not a gist reference; write gist:<id> or gist:<id>/<file.yml>`);
+      throw new SourceError(
+        "E_SOURCE_REF",
+        `${ref}: not a gist reference; write gist:<id> or gist:<id>/<file.yml>`,
+      );
     }
     const id = match[1]!;
     const wanted = match[2];
@@ -56,20 +59,27 @@ export class GistSource implements DesignSource {
     const response = await httpGet(apiUrl, { ...this.options, headers, signal }).catch((err: unknown) => {
       if (err instanceof SourceError && err.code === "E_SOURCE_NOT_FOUND") {
         const hint = this.options.token ? "check the id" : "check the id; a secret gist needs GITHUB_TOKEN";
-        throw new SourceError("E_SOURCE_NOT_FOUND", `gist:${id} not found at ${displayUrl(apiUrl)}; ${hint}`, { cause: err });
+        throw new SourceError(
+          "E_SOURCE_NOT_FOUND",
+          `gist:${id} not found at ${displayUrl(apiUrl)}; ${hint}`,
+          { cause: err },
+        );
       }
       throw err;
     });
     const files = parseFiles(response.body, id);
     const file = pickFile(files, id, wanted);
-    const name = typeof file.filename === "string" ? file.filename : wanted ?? "?";
+    const name = typeof file.filename === "string" ? file.filename : (wanted ?? "?");
     const origin = `gist:${id}/${name}`;
     if (file.truncated !== true && typeof file.content === "string") {
       return { text: file.content, origin };
     }
     // GitHub cuts `content` of large files; the whole file is at raw_url.
     if (typeof file.raw_url !== "string") {
-      throw new SourceError("E_SOURCE_FORMAT", `${origin}: the API gave neither the content nor a raw_url for this file`);
+      throw new SourceError(
+        "E_SOURCE_FORMAT",
+        `${origin}: the API gave neither the content nor a raw_url for this file`,
+      );
     }
     const sameOrigin = safeOrigin(file.raw_url) === safeOrigin(this.api);
     const raw = await httpGet(file.raw_url, { ...this.options, headers: sameOrigin ? headers : {}, signal });
@@ -82,11 +92,18 @@ function parseFiles(body: Buffer, id: string): Record<string, GistFile> {
   try {
     parsed = JSON.parse(body.toString("utf8"));
   } catch (err) {
-    throw new SourceError("E_SOURCE_FORMAT", `gist:${id}: the API answer is not JSON; is sources.gist.api a GitHub API URL?`, { cause: err });
+    throw new SourceError(
+      "E_SOURCE_FORMAT",
+      `gist:${id}: the API answer is not JSON; is sources.gist.api a GitHub API URL?`,
+      { cause: err },
+    );
   }
   const files = parsed && typeof parsed === "object" ? (parsed as { files?: unknown }).files : undefined;
   if (!files || typeof files !== "object" || Array.isArray(files)) {
-    throw new SourceError("E_SOURCE_FORMAT", `gist:${id}: the API answer has no 'files' mapping; is sources.gist.api a GitHub API URL?`);
+    throw new SourceError(
+      "E_SOURCE_FORMAT",
+      `gist:${id}: the API answer has no 'files' mapping; is sources.gist.api a GitHub API URL?`,
+    );
   }
   return files as Record<string, GistFile>;
 }
@@ -96,14 +113,20 @@ function pickFile(files: Record<string, GistFile>, id: string, wanted: string | 
   if (wanted !== undefined) {
     const file = Object.hasOwn(files, wanted) ? files[wanted] : undefined;
     if (!file) {
-      throw new SourceError("E_SOURCE_NOT_FOUND", `gist:${id} has no file ${wanted}; it has: ${names.join(", ") || "no files"}`);
+      throw new SourceError(
+        "E_SOURCE_NOT_FOUND",
+        `gist:${id} has no file ${wanted}; it has: ${names.join(", ") || "no files"}`,
+      );
     }
     return file;
   }
   const yamls = names.filter((n) => /\.ya?ml$/i.test(n));
   if (yamls.length === 1) return files[yamls[0]!]!;
   if (yamls.length === 0) {
-    throw new SourceError("E_SOURCE_NOT_FOUND", `gist:${id} has no .yml or .yaml file; it has: ${names.join(", ") || "no files"}`);
+    throw new SourceError(
+      "E_SOURCE_NOT_FOUND",
+      `gist:${id} has no .yml or .yaml file; it has: ${names.join(", ") || "no files"}`,
+    );
   }
   throw new SourceError(
     "E_SOURCE_AMBIGUOUS",

@@ -59,13 +59,24 @@ export class LdapSource implements DesignSource {
 
   async fetch(ref: string, _signal: AbortSignal): Promise<FetchedDesign> {
     const s = this.settings;
-    if (!s) throw new SourceError("E_SOURCE_UNCONFIGURED", `${ref}: no LDAP source configured; add sources.ldap to jarvis.yml`);
+    if (!s)
+      throw new SourceError(
+        "E_SOURCE_UNCONFIGURED",
+        `${ref}: no LDAP source configured; add sources.ldap to jarvis.yml`,
+      );
     const host = ref.slice(3);
     if (host === "" || /[,=+]/.test(host)) {
-      throw new SourceError("E_SOURCE_REF", `${ref}: expected cn=<host> with a plain host name (the entry is looked up under ${s.hostsOu},${s.baseDn})`);
+      throw new SourceError(
+        "E_SOURCE_REF",
+        `${ref}: expected cn=<host> with a plain host name (the entry is looked up under ${s.hostsOu},${s.baseDn})`,
+      );
     }
     const password = this.env[s.passwordEnv];
-    if (!password) throw new SourceError("E_SOURCE_UNCONFIGURED", `${ref}: ${s.passwordEnv} is not set; export the LDAP bind password before starting jarvis`);
+    if (!password)
+      throw new SourceError(
+        "E_SOURCE_UNCONFIGURED",
+        `${ref}: ${s.passwordEnv} is not set; export the LDAP bind password before starting jarvis`,
+      );
     // ldapts is loaded only when an LDAP design is asked for, to keep jarvis's start-up lean.
     const { openLdap, classifyLdapError } = await import("../../workers/ldap-connect.js");
     const { hostDn } = await import("../../workers/ldap-entry.js");
@@ -76,7 +87,10 @@ export class LdapSource implements DesignSource {
     try {
       const client = await openLdap(ldap);
       try {
-        const { searchEntries } = await client.search(dn, { scope: "base", attributes: Object.keys(s.attributes) });
+        const { searchEntries } = await client.search(dn, {
+          scope: "base",
+          attributes: Object.keys(s.attributes),
+        });
         entry = searchEntries[0];
       } finally {
         await client.unbind().catch(() => undefined);
@@ -85,31 +99,49 @@ export class LdapSource implements DesignSource {
       if (err instanceof NoSuchObjectError) entry = undefined;
       else {
         const f = classifyLdapError(err, ldap);
-        const code = f.code === "E_LDAP_BIND" ? "E_SOURCE_LDAP_BIND" : f.code === "E_LDAP_UNREACHABLE" ? "E_SOURCE_UNREACHABLE" : "E_SOURCE_LDAP";
+        const code =
+          f.code === "E_LDAP_BIND"
+            ? "E_SOURCE_LDAP_BIND"
+            : f.code === "E_LDAP_UNREACHABLE"
+              ? "E_SOURCE_UNREACHABLE"
+              : "E_SOURCE_LDAP";
         throw new SourceError(code, `${ref}: ${f.message}`, { retryable: f.retryable, cause: err });
       }
     }
     if (!entry) {
-      throw new SourceError("E_SOURCE_NOT_FOUND", `${ref}: no entry ${dn} in LDAP at ${s.url}; check the host name or sources.ldap.base_dn/hosts_ou`);
+      throw new SourceError(
+        "E_SOURCE_NOT_FOUND",
+        `${ref}: no entry ${dn} in LDAP at ${s.url}; check the host name or sources.ldap.base_dn/hosts_ou`,
+      );
     }
     return { text: dumpYaml(designFromEntry(entry, s)), origin: `${s.url.replace(/\/+$/, "")}/${dn}` };
   }
 }
 
 /** Map an entry's attributes onto a design (exported for tests). */
-export function designFromEntry(entry: Record<string, unknown>, s: Pick<LdapSourceSettings, "attributes" | "defaults">): Record<string, unknown> {
+export function designFromEntry(
+  entry: Record<string, unknown>,
+  s: Pick<LdapSourceSettings, "attributes" | "defaults">,
+): Record<string, unknown> {
   const design = structuredClone(s.defaults);
   const lower = new Map(Object.entries(entry).map(([k, v]) => [k.toLowerCase(), v]));
   for (const [attr, target] of Object.entries(s.attributes)) {
     const raw = lower.get(attr.toLowerCase());
-    const values = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map((v) => (Buffer.isBuffer(v) ? v.toString("utf8") : String(v)));
+    const values = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map((v) =>
+      Buffer.isBuffer(v) ? v.toString("utf8") : String(v),
+    );
     if (values.length === 0) continue;
     const first = values[0]!;
     const value =
-      target.type === "list" ? values
-      : target.type === "number" ? (Number.isFinite(Number(first)) ? Number(first) : first)
-      : target.type === "boolean" ? /^(true|yes|1|production)$/i.test(first)
-      : first;
+      target.type === "list"
+        ? values
+        : target.type === "number"
+          ? Number.isFinite(Number(first))
+            ? Number(first)
+            : first
+          : target.type === "boolean"
+            ? /^(true|yes|1|production)$/i.test(first)
+            : first;
     setPath(design, target.path, value);
   }
   return design;
@@ -127,31 +159,71 @@ function setPath(root: Record<string, unknown>, path: string, value: unknown): v
 }
 
 function parseSettings(raw: unknown, config: JarvisConfig): LdapSourceSettings {
-  const where = (...path: string[]): string => `${config.file ?? "jarvis.yml"}:${config.lineOf(["sources", "ldap", ...path]) ?? 1}`;
-  if (typeof raw !== "object" || Array.isArray(raw) || raw === null) throw new ConfigError("E_CONFIG_FIELD", `${where()}: sources.ldap must be a mapping (url, base_dn, bind_dn, ...)`);
+  const where = (...path: string[]): string =>
+    `${config.file ?? "jarvis.yml"}:${config.lineOf(["sources", "ldap", ...path]) ?? 1}`;
+  if (typeof raw !== "object" || Array.isArray(raw) || raw === null)
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where()}: sources.ldap must be a mapping (url, base_dn, bind_dn, ...)`,
+    );
   const r = raw as Record<string, unknown>;
   const text = (key: string, fallback?: string): string => {
     const v = r[key] ?? fallback;
-    if (typeof v !== "string" || v === "") throw new ConfigError("E_CONFIG_FIELD", `${where(key)}: sources.ldap.${key} must be set (a non-empty string)`);
+    if (typeof v !== "string" || v === "")
+      throw new ConfigError(
+        "E_CONFIG_FIELD",
+        `${where(key)}: sources.ldap.${key} must be set (a non-empty string)`,
+      );
     return v;
   };
-  if (r.password !== undefined) throw new ConfigError("E_CONFIG_FIELD", `${where("password")}: sources.ldap.password is not read; put the password in the environment variable named by sources.ldap.password_env`);
+  if (r.password !== undefined)
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where("password")}: sources.ldap.password is not read; put the password in the environment variable named by sources.ldap.password_env`,
+    );
   const url = text("url");
-  if (!/^ldaps?:\/\//.test(url)) throw new ConfigError("E_CONFIG_FIELD", `${where("url")}: sources.ldap.url must start with ldap:// or ldaps://`);
+  if (!/^ldaps?:\/\//.test(url))
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where("url")}: sources.ldap.url must start with ldap:// or ldaps://`,
+    );
   const timeout = r.timeout_seconds ?? 10;
-  if (typeof timeout !== "number" || !(timeout > 0)) throw new ConfigError("E_CONFIG_FIELD", `${where("timeout_seconds")}: sources.ldap.timeout_seconds must be a number above 0`);
+  if (typeof timeout !== "number" || !(timeout > 0))
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where("timeout_seconds")}: sources.ldap.timeout_seconds must be a number above 0`,
+    );
   const attributes: Record<string, AttributeTarget> = { ...DEFAULT_SOURCE_ATTRIBUTES };
   const mapped = r.attributes ?? {};
-  if (typeof mapped !== "object" || Array.isArray(mapped) || mapped === null) throw new ConfigError("E_CONFIG_FIELD", `${where("attributes")}: sources.ldap.attributes must map attribute names to clipboard paths`);
+  if (typeof mapped !== "object" || Array.isArray(mapped) || mapped === null)
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where("attributes")}: sources.ldap.attributes must map attribute names to clipboard paths`,
+    );
   for (const [attr, target] of Object.entries(mapped as Record<string, unknown>)) {
-    const t = typeof target === "string" ? { path: target, type: "string" } : (target as Record<string, unknown> | null);
-    if (!t || typeof t.path !== "string" || !/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/.test(t.path) || !["string", "list", "number", "boolean", undefined].includes(t.type as string)) {
-      throw new ConfigError("E_CONFIG_FIELD", `${where("attributes", attr)}: sources.ldap.attributes.${attr} must be a clipboard path or {path, type: string|list|number|boolean}`);
+    const t =
+      typeof target === "string"
+        ? { path: target, type: "string" }
+        : (target as Record<string, unknown> | null);
+    if (
+      !t ||
+      typeof t.path !== "string" ||
+      !/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/.test(t.path) ||
+      !["string", "list", "number", "boolean", undefined].includes(t.type as string)
+    ) {
+      throw new ConfigError(
+        "E_CONFIG_FIELD",
+        `${where("attributes", attr)}: sources.ldap.attributes.${attr} must be a clipboard path or {path, type: string|list|number|boolean}`,
+      );
     }
     attributes[attr] = { path: t.path, type: (t.type as AttributeTarget["type"] | undefined) ?? "string" };
   }
   const defaults = r.defaults ?? {};
-  if (typeof defaults !== "object" || Array.isArray(defaults) || defaults === null) throw new ConfigError("E_CONFIG_FIELD", `${where("defaults")}: sources.ldap.defaults must be a mapping (e.g. instance: {provider: local})`);
+  if (typeof defaults !== "object" || Array.isArray(defaults) || defaults === null)
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where("defaults")}: sources.ldap.defaults must be a mapping (e.g. instance: {provider: local})`,
+    );
   return {
     url,
     baseDn: text("base_dn"),

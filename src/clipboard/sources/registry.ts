@@ -15,21 +15,34 @@ import { DEFAULT_HTTP_TIMEOUT_MS, UrlSource } from "./url-source.js";
  * Build the sources from jarvis.yml's `sources:` section (`timeout_seconds`, `max_bytes`,
  * `gist.api`) and GITHUB_TOKEN from the environment.
  */
-export function createDesignSources(config: JarvisConfig, env: NodeJS.ProcessEnv = process.env): DesignSource[] {
-  const where = (path: string[]): string => `${config.file ?? "jarvis.yml"}:${config.lineOf(["sources", ...path]) ?? 1}`;
+export function createDesignSources(
+  config: JarvisConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): DesignSource[] {
+  const where = (path: string[]): string =>
+    `${config.file ?? "jarvis.yml"}:${config.lineOf(["sources", ...path]) ?? 1}`;
   const section = mapping(config.raw.sources, "sources", where([]));
   const gist = mapping(section.gist, "sources.gist", where(["gist"]));
   const timeoutSeconds = section.timeout_seconds ?? DEFAULT_HTTP_TIMEOUT_MS / 1000;
   if (typeof timeoutSeconds !== "number" || !(timeoutSeconds > 0)) {
-    throw new ConfigError("E_CONFIG_FIELD", `${where(["timeout_seconds"])}: sources.timeout_seconds must be a number of seconds above 0`);
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where(["timeout_seconds"])}: sources.timeout_seconds must be a number of seconds above 0`,
+    );
   }
   const maxBytes = section.max_bytes ?? DEFAULT_DESIGN_MAX_BYTES;
   if (typeof maxBytes !== "number" || !Number.isInteger(maxBytes) || maxBytes < 1) {
-    throw new ConfigError("E_CONFIG_FIELD", `${where(["max_bytes"])}: sources.max_bytes must be a whole number of bytes`);
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where(["max_bytes"])}: sources.max_bytes must be a whole number of bytes`,
+    );
   }
   const api = gist.api ?? DEFAULT_GIST_API;
   if (typeof api !== "string" || !/^https?:\/\/[^\s]+$/i.test(api)) {
-    throw new ConfigError("E_CONFIG_FIELD", `${where(["gist", "api"])}: sources.gist.api must be an http(s) URL such as ${DEFAULT_GIST_API}`);
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where(["gist", "api"])}: sources.gist.api must be an http(s) URL such as ${DEFAULT_GIST_API}`,
+    );
   }
   const limits = { timeoutMs: timeoutSeconds * 1000, maxBytes };
   const token = env.GITHUB_TOKEN?.trim();

@@ -64,7 +64,10 @@ export async function httpGet(url: string, options: HttpGetOptions = {}): Promis
         await response.body?.cancel();
         const location = response.headers.get("location");
         if (!location) {
-          throw new SourceError("E_SOURCE_HTTP", `${displayUrl(current.href)} answered ${response.status} without a Location header`);
+          throw new SourceError(
+            "E_SOURCE_HTTP",
+            `${displayUrl(current.href)} answered ${response.status} without a Location header`,
+          );
         }
         if (redirects >= maxRedirects) {
           throw new SourceError(
@@ -96,15 +99,23 @@ export async function httpGet(url: string, options: HttpGetOptions = {}): Promis
       throw new SourceError("E_SOURCE_ABORTED", `${where}: download cancelled`, { cause: err });
     }
     if (timeout.aborted) {
-      throw new SourceError("E_SOURCE_TIMEOUT", `${where}: no complete answer within ${timeoutMs} ms; try again or check the server`, {
+      throw new SourceError(
+        "E_SOURCE_TIMEOUT",
+        `${where}: no complete answer within ${timeoutMs} ms; try again or check the server`,
+        {
+          cause: err,
+          retryable: true,
+        },
+      );
+    }
+    throw new SourceError(
+      "E_SOURCE_UNREACHABLE",
+      `${where}: cannot be fetched (${networkReason(err)}); check the address and the network`,
+      {
         cause: err,
         retryable: true,
-      });
-    }
-    throw new SourceError("E_SOURCE_UNREACHABLE", `${where}: cannot be fetched (${networkReason(err)}); check the address and the network`, {
-      cause: err,
-      retryable: true,
-    });
+      },
+    );
   }
 }
 
@@ -142,14 +153,20 @@ function parseHttpUrl(url: string, where: string): URL {
     throw new SourceError("E_SOURCE_REF", `${where}: not a valid URL`, { cause: err });
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new SourceError("E_SOURCE_REF", `${where}: only http and https URLs are fetched, not ${parsed.protocol}`);
+    throw new SourceError(
+      "E_SOURCE_REF",
+      `${where}: only http and https URLs are fetched, not ${parsed.protocol}`,
+    );
   }
   return parsed;
 }
 
 async function readBounded(response: Response, maxBytes: number, where: string): Promise<Buffer> {
   const tooLarge = (): SourceError =>
-    new SourceError("E_SOURCE_TOO_LARGE", `${where}: the document is over the size limit of ${maxBytes} bytes; is this the right URL?`);
+    new SourceError(
+      "E_SOURCE_TOO_LARGE",
+      `${where}: the document is over the size limit of ${maxBytes} bytes; is this the right URL?`,
+    );
   const declared = Number(response.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > maxBytes) {
     await response.body?.cancel();
@@ -178,12 +195,19 @@ function statusError(status: number, statusText: string, where: string): SourceE
     return new SourceError("E_SOURCE_NOT_FOUND", `${where} answered ${label}; check the URL`);
   }
   if (status === 401 || status === 403) {
-    return new SourceError("E_SOURCE_HTTP", `${where} answered ${label}; the server refuses access, check credentials`);
+    return new SourceError(
+      "E_SOURCE_HTTP",
+      `${where} answered ${label}; the server refuses access, check credentials`,
+    );
   }
   const retryable = status >= 500 || status === 429;
-  return new SourceError("E_SOURCE_HTTP", `${where} answered ${label}${retryable ? "; the server may recover, try again later" : ""}`, {
-    retryable,
-  });
+  return new SourceError(
+    "E_SOURCE_HTTP",
+    `${where} answered ${label}${retryable ? "; the server may recover, try again later" : ""}`,
+    {
+      retryable,
+    },
+  );
 }
 
 function networkReason(err: unknown): string {

@@ -37,15 +37,29 @@ async function consoleBot(interactive: boolean) {
 describe("console chat", () => {
   it("takes bare commands as the machine's operator and shows run progress", async () => {
     const { jarvis, input, said } = await consoleBot(true);
-    expect([...(await eventually(() => (said().includes("you are") ? said() : undefined)))].length).toBeGreaterThan(0);
+    expect(
+      [...(await eventually(() => (said().includes("you are") ? said() : undefined)))].length,
+    ).toBeGreaterThan(0);
     input.write(`run demo ${join(repoRoot, "examples/loki.yml")}\n`);
-    await eventually(() => (/loki: demo succeeded/.test(said()) ? true : undefined), 60_000, `demo result in ${said()}`);
+    await eventually(
+      () => (/loki: demo succeeded/.test(said()) ? true : undefined),
+      60_000,
+      `demo result in ${said()}`,
+    );
     expect(said()).toMatch(/loki: demo queued as run/);
     expect(said()).toMatch(/loki: 1\/5 hello:greet/);
     input.write("whoami\n");
-    await eventually(() => (said().includes(`you are ${consoleIdentity()}; roles: operator (console, no acl configured)`) ? true : undefined));
+    await eventually(() =>
+      said().includes(`you are ${consoleIdentity()}; roles: operator (console, no acl configured)`)
+        ? true
+        : undefined,
+    );
     const audit = await jarvis.store.listAudit(10);
-    expect(audit.find((a) => a.command.startsWith("run demo"))).toMatchObject({ identity: consoleIdentity(), network: "console", decision: "allowed" });
+    expect(audit.find((a) => a.command.startsWith("run demo"))).toMatchObject({
+      identity: consoleIdentity(),
+      network: "console",
+      decision: "allowed",
+    });
   });
 
   it("stays quiet when not interactive", async () => {

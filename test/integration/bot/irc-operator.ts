@@ -19,7 +19,12 @@ export interface IrcOperator {
 }
 
 /** Connect as `nick` (user name `user`) and join `channels`. */
-export async function connectOperator(port: number, nick: string, channels: string[], user = nick): Promise<IrcOperator> {
+export async function connectOperator(
+  port: number,
+  nick: string,
+  channels: string[],
+  user = nick,
+): Promise<IrcOperator> {
   const client = new irc.Client();
   const seen: string[] = [];
   client.on("privmsg", (e: IrcMessageEvent) => seen.push(`${e.nick} -> ${e.target}: ${e.message}`));
@@ -32,7 +37,11 @@ export async function connectOperator(port: number, nick: string, channels: stri
     for (const c of channels) client.join(c);
   });
   client.connect({ host: "127.0.0.1", port, nick, username: user, gecos: "operator", auto_reconnect: false });
-  await eventually(() => (channels.every((c) => joined.has(c.toLowerCase())) ? true : undefined), 20_000, `${nick} joined ${channels.join(",")}`);
+  await eventually(
+    () => (channels.every((c) => joined.has(c.toLowerCase())) ? true : undefined),
+    20_000,
+    `${nick} joined ${channels.join(",")}`,
+  );
   const op: IrcOperator = {
     get nick() {
       return client.user.nick;
@@ -44,7 +53,11 @@ export async function connectOperator(port: number, nick: string, channels: stri
       await eventually(() => (client.user.nick === newNick ? true : undefined), 10_000, `nick ${newNick}`);
     },
     waitFor: (pattern, from = 0, timeoutMs = 30_000) =>
-      eventually(() => seen.slice(from).find((l) => pattern.test(l)), timeoutMs, `a message matching ${pattern} (seen: ${seen.slice(-8).join(" | ")})`),
+      eventually(
+        () => seen.slice(from).find((l) => pattern.test(l)),
+        timeoutMs,
+        `a message matching ${pattern} (seen: ${seen.slice(-8).join(" | ")})`,
+      ),
     async close() {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 2_000);

@@ -31,7 +31,8 @@ beforeAll(async () => {
   const env = makeJarvisEnv({
     pipelines: {
       // Long enough that the IRC server can be restarted while it runs.
-      outage: "steps:\n  - demo:greet\n  - uses: demo:slow\n    with: {seconds: 2}\n  - demo:greet\n  - uses: demo:slow\n    with: {seconds: 8}\n",
+      outage:
+        "steps:\n  - demo:greet\n  - uses: demo:slow\n    with: {seconds: 2}\n  - demo:greet\n  - uses: demo:slow\n    with: {seconds: 8}\n",
     },
     extraConfig: `
 chat:
@@ -79,7 +80,12 @@ describe("jarvis on IRC (real ngircd)", () => {
 
     const audit = await jarvis.store.listAudit(50);
     const started = audit.find((a) => a.command.startsWith("run demo"));
-    expect(started).toMatchObject({ identity: "irc:alice!~alice@127.0.0.1", network: "irc", room: "#ops", decision: "allowed" });
+    expect(started).toMatchObject({
+      identity: "irc:alice!~alice@127.0.0.1",
+      network: "irc",
+      room: "#ops",
+      decision: "allowed",
+    });
     expect(started?.runId).toMatch(/\S/);
   });
 
@@ -88,21 +94,30 @@ describe("jarvis on IRC (real ngircd)", () => {
     try {
       const from = mallory.seen.length;
       mallory.say("#ops", "jarvis: destroy loki");
-      await mallory.waitFor(/^jarvis -> #ops: mallory: denied: destroy on loki is not allowed: it needs role operator; irc:mallory!~mallory@127\.0\.0\.1 has no role/, from);
+      await mallory.waitFor(
+        /^jarvis -> #ops: mallory: denied: destroy on loki is not allowed: it needs role operator; irc:mallory!~mallory@127\.0\.0\.1 has no role/,
+        from,
+      );
       // Read-only commands are open to members of the configured room.
       mallory.say("#ops", "jarvis: whoami");
-      await mallory.waitFor(/^jarvis -> #ops: mallory: you are irc:mallory!~mallory@127\.0\.0\.1; roles: none/, from);
+      await mallory.waitFor(
+        /^jarvis -> #ops: mallory: you are irc:mallory!~mallory@127\.0\.0\.1; roles: none/,
+        from,
+      );
 
       // Taking the operator's nick changes nothing: the identity is the whole mask.
       await alice.close();
       await mallory.changeNick("alice");
       const after = mallory.seen.length;
       mallory.say("#ops", "jarvis: destroy loki");
-      await mallory.waitFor(/^jarvis -> #ops: alice: denied: .*irc:alice!~mallory@127\.0\.0\.1 has no role/, after);
-      const audit = await jarvis.store.listAudit(50);
-      expect(audit.filter((a) => a.decision === "denied" && a.command === "destroy loki").map((a) => a.identity)).toEqual(
-        expect.arrayContaining(["irc:mallory!~mallory@127.0.0.1", "irc:alice!~mallory@127.0.0.1"]),
+      await mallory.waitFor(
+        /^jarvis -> #ops: alice: denied: .*irc:alice!~mallory@127\.0\.0\.1 has no role/,
+        after,
       );
+      const audit = await jarvis.store.listAudit(50);
+      expect(
+        audit.filter((a) => a.decision === "denied" && a.command === "destroy loki").map((a) => a.identity),
+      ).toEqual(expect.arrayContaining(["irc:mallory!~mallory@127.0.0.1", "irc:alice!~mallory@127.0.0.1"]));
       expect((await jarvis.control.history("loki", 5)).some((r) => r.pipeline === "destroy")).toBe(false);
     } finally {
       await mallory.close();
@@ -126,8 +141,16 @@ describe("jarvis on IRC (real ngircd)", () => {
     await server.stop();
     // Wait until the third step has started (its line can only be queued), and for a reconnect
     // attempt that is at least 3 s away, so the operator is back in the channel before the bot.
-    await eventually(async () => ((await jarvis.control.status("loki"))[0]?.run.stepIndex ?? 0) >= 2 || undefined, 30_000, "step 3 started");
-    await eventually(() => states.slice(statesBefore).find((s) => s.kind === "reconnecting" && s.waitMs >= 3_000), 60_000, "a long reconnect wait");
+    await eventually(
+      async () => ((await jarvis.control.status("loki"))[0]?.run.stepIndex ?? 0) >= 2 || undefined,
+      30_000,
+      "step 3 started",
+    );
+    await eventually(
+      () => states.slice(statesBefore).find((s) => s.kind === "reconnecting" && s.waitMs >= 3_000),
+      60_000,
+      "a long reconnect wait",
+    );
     await server.start();
     const back = await connectOperator(server.port, "alice", ["#ops"]);
     try {
@@ -135,7 +158,9 @@ describe("jarvis on IRC (real ngircd)", () => {
       await back.waitFor(/^jarvis -> #ops: loki: outage succeeded/, 0, 60_000);
       expect(states.slice(statesBefore).map((s) => s.kind)).toContain("connected");
       const lines = back.seen.filter((l) => l.startsWith("jarvis -> #ops: loki:"));
-      expect(lines.indexOf("jarvis -> #ops: loki: 3/4 demo:greet")).toBeLessThan(lines.indexOf("jarvis -> #ops: loki: 4/4 demo:slow"));
+      expect(lines.indexOf("jarvis -> #ops: loki: 3/4 demo:greet")).toBeLessThan(
+        lines.indexOf("jarvis -> #ops: loki: 4/4 demo:slow"),
+      );
     } finally {
       await back.close();
     }

@@ -32,7 +32,12 @@ function botSaid(roomId: string, pattern: RegExp): Promise<string> {
   return eventually(
     () => hs.messages(roomId).find((m) => m.sender === BOT && pattern.test(m.body))?.body,
     60_000,
-    `jarvis saying ${pattern} (said: ${hs.messages(roomId).filter((m) => m.sender === BOT).map((m) => m.body).slice(-5).join(" | ")})`,
+    `jarvis saying ${pattern} (said: ${hs
+      .messages(roomId)
+      .filter((m) => m.sender === BOT)
+      .map((m) => m.body)
+      .slice(-5)
+      .join(" | ")})`,
   );
 }
 
@@ -73,7 +78,11 @@ describe("jarvis on Matrix (local homeserver, real SDK)", () => {
   it("joins only on invites from listed people", async () => {
     const bobsRoom = await bob.createRoom({ invite: [BOT] });
     room = await alice.createRoom({ invite: [BOT, "@bob:localhost"] });
-    await eventually(() => (hs.membership(room, BOT) === "join" ? true : undefined), 60_000, "jarvis joined alice's room");
+    await eventually(
+      () => (hs.membership(room, BOT) === "join" ? true : undefined),
+      60_000,
+      "jarvis joined alice's room",
+    );
     // Bob's invite came first and was seen in the same or an earlier sync: it stays unanswered.
     expect(hs.membership(bobsRoom, BOT)).toBe("invite");
     await bob.joinRoom(room);
@@ -85,17 +94,27 @@ describe("jarvis on Matrix (local homeserver, real SDK)", () => {
     await botSaid(room, /^loki: 1\/5 hello:greet$/);
     await botSaid(room, /^loki: demo succeeded/);
     const audit = await jarvis.store.listAudit(20);
-    expect(audit.find((a) => a.command.startsWith("run demo"))).toMatchObject({ identity: "matrix:@alice:localhost", network: "matrix", room, decision: "allowed" });
+    expect(audit.find((a) => a.command.startsWith("run demo"))).toMatchObject({
+      identity: "matrix:@alice:localhost",
+      network: "matrix",
+      room,
+      decision: "allowed",
+    });
   });
 
   it("refuses a user the acl does not list, whatever display name they use", async () => {
     await bob.sendText(room, "jarvis: cancel loki");
-    await botSaid(room, /^@bob:localhost: denied: cancel on loki is not allowed: it needs role operator; matrix:@bob:localhost has no role/);
+    await botSaid(
+      room,
+      /^@bob:localhost: denied: cancel on loki is not allowed: it needs role operator; matrix:@bob:localhost has no role/,
+    );
   });
 
   it("does not replay old commands after a restart (sync token on disk)", async () => {
     await bot.close();
-    const saved = JSON.parse(readFileSync(join(env.dir, "matrix-state/matrix-sync.json"), "utf8")) as { syncToken?: string };
+    const saved = JSON.parse(readFileSync(join(env.dir, "matrix-state/matrix-sync.json"), "utf8")) as {
+      syncToken?: string;
+    };
     expect(saved.syncToken).toMatch(/^s\d+$/);
     const runsBefore = (await jarvis.control.history("loki", 50)).length;
     bot = await startBot(jarvis, { log: () => undefined });

@@ -18,28 +18,51 @@ export interface XmppOperator {
 }
 
 /** Log in as user@localhost and join `rooms` with `nick`. */
-export async function connectXmppOperator(service: string, user: string, password: string, rooms: string[], nick = user): Promise<XmppOperator> {
+export async function connectXmppOperator(
+  service: string,
+  user: string,
+  password: string,
+  rooms: string[],
+  nick = user,
+): Promise<XmppOperator> {
   const xmpp = client({ service, domain: "localhost", username: user, password, resource: "test" });
   const seen: string[] = [];
   const joined = new Set<string>();
   xmpp.on("error", () => undefined);
   xmpp.on("stanza", (stanza: Element) => {
-    if (stanza.is("presence") && stanza.attrs.from?.endsWith(`/${nick}`)) joined.add(stanza.attrs.from.split("/")[0]!);
+    if (stanza.is("presence") && stanza.attrs.from?.endsWith(`/${nick}`))
+      joined.add(stanza.attrs.from.split("/")[0]!);
     const body = stanza.is("message") ? stanza.getChildText("body") : null;
-    if (body !== null && !stanza.getChild("delay", "urn:xmpp:delay")) seen.push(`${stanza.attrs.from}: ${body}`);
+    if (body !== null && !stanza.getChild("delay", "urn:xmpp:delay"))
+      seen.push(`${stanza.attrs.from}: ${body}`);
   });
   await xmpp.start();
   await xmpp.send(xml("presence"));
   for (const room of rooms) {
-    await xmpp.send(xml("presence", { to: `${room}/${nick}` }, xml("x", { xmlns: "http://jabber.org/protocol/muc" }, xml("history", { maxstanzas: "0" }))));
+    await xmpp.send(
+      xml(
+        "presence",
+        { to: `${room}/${nick}` },
+        xml("x", { xmlns: "http://jabber.org/protocol/muc" }, xml("history", { maxstanzas: "0" })),
+      ),
+    );
   }
-  await eventually(() => (rooms.every((r) => joined.has(r)) ? true : undefined), 20_000, `${user} joined ${rooms.join(",")}`);
+  await eventually(
+    () => (rooms.every((r) => joined.has(r)) ? true : undefined),
+    20_000,
+    `${user} joined ${rooms.join(",")}`,
+  );
   return {
     seen,
-    groupchat: (room, text) => xmpp.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, text))),
+    groupchat: (room, text) =>
+      xmpp.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, text))),
     chat: (to, text) => xmpp.send(xml("message", { to, type: "chat" }, xml("body", {}, text))),
     waitFor: (pattern, from = 0, timeoutMs = 30_000) =>
-      eventually(() => seen.slice(from).find((l) => pattern.test(l)), timeoutMs, `a message matching ${pattern} (seen: ${seen.slice(-8).join(" | ")})`),
+      eventually(
+        () => seen.slice(from).find((l) => pattern.test(l)),
+        timeoutMs,
+        `a message matching ${pattern} (seen: ${seen.slice(-8).join(" | ")})`,
+      ),
     async close() {
       await Promise.race([xmpp.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3_000))]);
     },

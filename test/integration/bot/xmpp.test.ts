@@ -72,7 +72,12 @@ describe("jarvis on XMPP (real prosody)", () => {
     await alice.waitFor(new RegExp(`^${room}/jarvis: loki: 1/5 hello:greet$`), from);
     await alice.waitFor(new RegExp(`^${room}/jarvis: loki: demo succeeded`), from, 60_000);
     const audit = await jarvis.store.listAudit(20);
-    expect(audit.find((a) => a.command.startsWith("run demo"))).toMatchObject({ identity: "xmpp:alice@localhost", network: "xmpp", room, decision: "allowed" });
+    expect(audit.find((a) => a.command.startsWith("run demo"))).toMatchObject({
+      identity: "xmpp:alice@localhost",
+      network: "xmpp",
+      room,
+      decision: "allowed",
+    });
   });
 
   it("answers bare commands in a direct chat", async () => {
@@ -85,7 +90,11 @@ describe("jarvis on XMPP (real prosody)", () => {
     const bob = await connectXmppOperator(server.service, "bob", "bob-secret", [room], "alice_lookalike");
     try {
       await bob.groupchat(room, "jarvis: destroy loki");
-      await bob.waitFor(new RegExp(`^${room}/jarvis: alice_lookalike: denied: destroy on loki is not allowed: it needs role operator; xmpp:bob@localhost has no role`));
+      await bob.waitFor(
+        new RegExp(
+          `^${room}/jarvis: alice_lookalike: denied: destroy on loki is not allowed: it needs role operator; xmpp:bob@localhost has no role`,
+        ),
+      );
       // A direct chat is not a configured room: even read-only commands need a listed identity.
       await bob.chat("jarvis@localhost", "status");
       await bob.waitFor(/^jarvis@localhost\/jarvis: denied: read-only commands are open in jarvis's rooms/);
@@ -98,9 +107,17 @@ describe("jarvis on XMPP (real prosody)", () => {
     const before = states.length;
     await alice.close();
     await server.stop();
-    await eventually(() => states.slice(before).find((s) => s.kind === "reconnecting"), 30_000, "reconnecting");
+    await eventually(
+      () => states.slice(before).find((s) => s.kind === "reconnecting"),
+      30_000,
+      "reconnecting",
+    );
     await server.start();
-    await eventually(() => states.slice(before).find((s) => s.kind === "connected"), 60_000, "connected again");
+    await eventually(
+      () => states.slice(before).find((s) => s.kind === "connected"),
+      60_000,
+      "connected again",
+    );
     alice = await connectXmppOperator(server.service, "alice", "alice-secret", [room]);
     await alice.groupchat(room, "jarvis: status loki");
     await alice.waitFor(new RegExp(`^${room}/jarvis: alice: loki: demo succeeded`), 0, 30_000);

@@ -10,7 +10,10 @@ function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, "utf8").trim().split("\n").filter(Boolean) : [];
 }
 
-async function statusJson(env: JarvisEnv, host: string): Promise<{ state: string; run: string; step: { index: number; total: number; name: string } } | undefined> {
+async function statusJson(
+  env: JarvisEnv,
+  host: string,
+): Promise<{ state: string; run: string; step: { index: number; total: number; name: string } } | undefined> {
   const { code, stdout } = await env.cli(["status", host, "--json"]);
   return code === 0 ? JSON.parse(stdout) : undefined;
 }
@@ -31,13 +34,18 @@ describe("crash safety (the jarvis process is really killed)", () => {
     for (const h of hosts) env.write(`${h}.yml`, designFor(h));
     // One foreground run killed mid-step, and two detached runs executed by a service that is killed.
     const foreground = env.spawnCli(["run", "p", "loki.yml"]);
-    for (const h of ["thor", "odin"]) expect((await env.cli(["run", "p", `${h}.yml`, "--detach"])).code).toBe(0);
+    for (const h of ["thor", "odin"])
+      expect((await env.cli(["run", "p", `${h}.yml`, "--detach"])).code).toBe(0);
     const service = env.spawnCli(["start"]);
     for (const h of hosts) {
-      await eventually(async () => {
-        const s = await statusJson(env, h);
-        return s?.state === "running" && s.step.index === 2 ? s : undefined;
-      }, 30_000, `${h} to reach step 2`);
+      await eventually(
+        async () => {
+          const s = await statusJson(env, h);
+          return s?.state === "running" && s.step.index === 2 ? s : undefined;
+        },
+        30_000,
+        `${h} to reach step 2`,
+      );
     }
     foreground.kill("SIGKILL");
     service.kill("SIGKILL");
@@ -48,7 +56,11 @@ describe("crash safety (the jarvis process is really killed)", () => {
     const next = env.spawnCli(["start"]);
     try {
       for (const h of hosts) {
-        await eventually(async () => ((await statusJson(env, h))?.state === "succeeded" ? true : undefined), 60_000, `${h} to succeed`);
+        await eventually(
+          async () => ((await statusJson(env, h))?.state === "succeeded" ? true : undefined),
+          60_000,
+          `${h} to succeed`,
+        );
       }
     } finally {
       next.kill("SIGTERM");
@@ -79,16 +91,24 @@ describe("crash safety (the jarvis process is really killed)", () => {
 
     env.write("thor.yml", designFor("thor"));
     const doomed = env.spawnCli(["run", "p", "thor.yml"]);
-    await eventually(async () => ((await statusJson(env, "thor"))?.step.index === 2 ? true : undefined), 30_000, "thor at step 2");
+    await eventually(
+      async () => ((await statusJson(env, "thor"))?.step.index === 2 ? true : undefined),
+      30_000,
+      "thor at step 2",
+    );
     const held = await env.cli(["resume", "thor"]);
     expect(held.code).toBe(5);
     expect(held.stderr).toContain("is being executed by");
     doomed.kill("SIGKILL");
     await exited(doomed);
-    await eventually(async () => {
-      const r = await env.cli(["resume", "thor"]);
-      return r.code === 5 ? undefined : r;
-    }, 30_000, "resume to take over").then((r) => {
+    await eventually(
+      async () => {
+        const r = await env.cli(["resume", "thor"]);
+        return r.code === 5 ? undefined : r;
+      },
+      30_000,
+      "resume to take over",
+    ).then((r) => {
       expect(r.code).toBe(0);
       expect(r.stdout).toContain("succeeded");
     });

@@ -23,7 +23,9 @@ function lines(path: string): string[] {
 
 describe("engine", () => {
   it("runs steps in order, keeps every clipboard, and reports position", async () => {
-    const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - ok:first\n  - count:second\n  - silent:third\n" } });
+    const env = makeJarvisEnv({
+      pipelines: { p: "steps:\n  - ok:first\n  - count:second\n  - silent:third\n" },
+    });
     const design = env.write("loki.yml", designFor("loki"));
     const j = await jarvisFor(env);
     const run = await j.control.start("p", design, who, { foreground: true });
@@ -32,7 +34,9 @@ describe("engine", () => {
     const after1 = await j.control.clipboardValue("loki", 1);
     expect(after1.fixture_ok).toEqual({ task: "first", run: run.id });
     expect(await j.control.clipboardValue("loki", 3)).toEqual(after1);
-    expect(await j.control.clipboardValue("loki", 0)).toEqual({ instance: { hostname: "loki", provider: "local" } });
+    expect(await j.control.clipboardValue("loki", 0)).toEqual({
+      instance: { hostname: "loki", provider: "local" },
+    });
     expect(await j.control.diff("loki", 1)).toContain("fixture_ok");
     expect(lines(join(env.dir, "count-second.log"))).toEqual([run.id]);
     const [detail] = await j.control.status("loki");
@@ -41,7 +45,9 @@ describe("engine", () => {
 
   it("retries retryable failures with backoff, then runs on_failure and fails naming the step", async () => {
     const env = makeJarvisEnv({
-      pipelines: { p: "steps:\n  - uses: tempfail:x\n    retries: 2\n    backoff: 50ms\n  - count:never\non_failure:\n  - count:cleanup\n" },
+      pipelines: {
+        p: "steps:\n  - uses: tempfail:x\n    retries: 2\n    backoff: 50ms\n  - count:never\non_failure:\n  - count:cleanup\n",
+      },
     });
     const j = await jarvisFor(env);
     const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, { foreground: true });
@@ -69,7 +75,9 @@ describe("engine", () => {
 
   it("times a step out, killing it, and skips steps whose if is false", async () => {
     const env = makeJarvisEnv({
-      pipelines: { p: "steps:\n  - uses: count:skipme\n    if: instance.hostname == 'thor'\n  - uses: sleepy:30\n    timeout: 1s\n" },
+      pipelines: {
+        p: "steps:\n  - uses: count:skipme\n    if: instance.hostname == 'thor'\n  - uses: sleepy:30\n    timeout: 1s\n",
+      },
     });
     const j = await jarvisFor(env);
     const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, { foreground: true });
@@ -86,18 +94,27 @@ describe("engine", () => {
     const j = await jarvisFor(env);
     const design = env.write("d.yml", designFor("loki"));
     const first = await j.control.start("p", design, who);
-    await expect(j.control.start("p", design, who)).rejects.toMatchObject({ code: "E_HOST_BUSY", message: expect.stringContaining(first.id) });
+    await expect(j.control.start("p", design, who)).rejects.toMatchObject({
+      code: "E_HOST_BUSY",
+      message: expect.stringContaining(first.id),
+    });
     const other = await j.control.start("p", env.write("e.yml", designFor("thor")), who);
     expect(other.host).toBe("thor");
   });
 
   it("cancels a running run from another process: the step is killed and on_failure runs", async () => {
-    const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - sleepy:60\non_failure:\n  - count:cleanup\n" } });
+    const env = makeJarvisEnv({
+      pipelines: { p: "steps:\n  - sleepy:60\non_failure:\n  - count:cleanup\n" },
+    });
     const executor = await jarvisFor(env, "executor");
     const other = await jarvisFor(env, "other");
-    const run = await executor.control.start("p", env.write("d.yml", designFor("loki")), who, { foreground: true });
+    const run = await executor.control.start("p", env.write("d.yml", designFor("loki")), who, {
+      foreground: true,
+    });
     const done = executor.engine.execute(run.id);
-    await eventually(async () => ((await other.store.listSteps(run.id))[0]?.state === "running" ? true : undefined));
+    await eventually(async () =>
+      (await other.store.listSteps(run.id))[0]?.state === "running" ? true : undefined,
+    );
     await other.control.cancel("loki", who);
     const final = await done;
     expect(final.state).toBe("cancelled");
@@ -105,11 +122,15 @@ describe("engine", () => {
   });
 
   it("retries a failed run from the failed step with an edited clipboard", async () => {
-    const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - count:before\n  - guard:check\n  - count:after\n" } });
+    const env = makeJarvisEnv({
+      pipelines: { p: "steps:\n  - count:before\n  - guard:check\n  - count:after\n" },
+    });
     const j = await jarvisFor(env);
     const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, { foreground: true });
     expect((await j.engine.execute(run.id)).state).toBe("failed");
-    await expect(j.control.retry("loki", who, "not: [valid")).rejects.toMatchObject({ code: "E_YAML_SYNTAX" });
+    await expect(j.control.retry("loki", who, "not: [valid")).rejects.toMatchObject({
+      code: "E_YAML_SYNTAX",
+    });
     const edited = `${await j.control.clipboard("loki", 1)}fixed: true\n`;
     await j.control.retry("loki", who, edited, { foreground: true });
     const final = await j.engine.execute(run.id);
@@ -143,7 +164,9 @@ describe("engine", () => {
     const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - ok:a\n  - count:b\n  - silent:c\n" } });
     const j = await jarvisFor(env);
     const runs = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => j.control.start("p", env.write(`h${i}.yml`, designFor(`h${i}`)), who, { foreground: true })),
+      Array.from({ length: 30 }, (_, i) =>
+        j.control.start("p", env.write(`h${i}.yml`, designFor(`h${i}`)), who, { foreground: true }),
+      ),
     );
     const finals = await Promise.all(runs.map((r) => j.engine.execute(r.id)));
     expect(finals.filter((r) => r.state !== "succeeded").map((r) => r.error)).toEqual([]);
@@ -176,11 +199,17 @@ describe("clusters", () => {
     expect(finals.map((r) => r.state)).toEqual(["succeeded", "succeeded", "succeeded"]);
     expect(lines(join(env.dir, "count-all.log"))[0]).toBe(runs[0]!.id);
     expect((await j.control.clipboardValue("web2", 0)).shared).toEqual({ zone: "example.test" });
-    expect((await j.control.status(runs[0]!.group!)).map((d) => d.run.host).sort()).toEqual(["db", "web1", "web2"]);
+    expect((await j.control.status(runs[0]!.group!)).map((d) => d.run.host).sort()).toEqual([
+      "db",
+      "web1",
+      "web2",
+    ]);
   });
 
   it("does not start hosts whose predecessor failed (service mode)", async () => {
-    const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - uses: fail:x\n    if: instance.hostname == 'db'\n  - count:all\n" } });
+    const env = makeJarvisEnv({
+      pipelines: { p: "steps:\n  - uses: fail:x\n    if: instance.hostname == 'db'\n  - count:all\n" },
+    });
     const j = await openJarvis(env.config(), { execute: true, pollMs: 100 });
     open.push(j);
     const runs = await j.control.startAll("p", env.write("c.yml", cluster("x")), who);
@@ -196,7 +225,13 @@ describe("clusters", () => {
   it("refuses a cluster with a cycle, naming the line", async () => {
     const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - ok:a\n" } });
     const j = await jarvisFor(env);
-    const bad = env.write("c.yml", "instances:\n  - hostname: a\n    after: b\n  - hostname: b\n    after: a\n");
-    await expect(j.control.startAll("p", bad, who)).rejects.toMatchObject({ code: "E_DESIGN_CYCLE", message: expect.stringMatching(/c\.yml:\d+/) });
+    const bad = env.write(
+      "c.yml",
+      "instances:\n  - hostname: a\n    after: b\n  - hostname: b\n    after: a\n",
+    );
+    await expect(j.control.startAll("p", bad, who)).rejects.toMatchObject({
+      code: "E_DESIGN_CYCLE",
+      message: expect.stringMatching(/c\.yml:\d+/),
+    });
   });
 });

@@ -38,7 +38,10 @@ describe("step runner", () => {
     const result = await runStepAttempt(inv);
     expect(result.kind).toBe("ok");
     if (result.kind !== "ok") return;
-    expect(result.clipboard).toEqual({ instance: { hostname: "loki" }, fixture_ok: { task: "task", run: "r1" } });
+    expect(result.clipboard).toEqual({
+      instance: { hostname: "loki" },
+      fixture_ok: { task: "task", run: "r1" },
+    });
     expect(inv.lines).toContain("ok: adding fixture key");
   });
 
@@ -59,7 +62,12 @@ describe("step runner", () => {
 
   it("treats exit 75 as retryable", async () => {
     const result = await runStepAttempt(invocation("tempfail"));
-    expect(result).toMatchObject({ kind: "failed", retryable: true, exitCode: 75, error: { code: "E_STEP_RETRYABLE" } });
+    expect(result).toMatchObject({
+      kind: "failed",
+      retryable: true,
+      exitCode: 75,
+      error: { code: "E_STEP_RETRYABLE" },
+    });
   });
 
   it("kills the whole process group on timeout, children included", async () => {
@@ -76,7 +84,11 @@ describe("step runner", () => {
     const controller = new AbortController();
     const inv = invocation("hang", { signal: controller.signal, killGraceMs: 300 });
     const pending = runStepAttempt(inv);
-    await eventually(() => (inv.lines.some((l) => l.startsWith("child ")) ? true : undefined), 10_000, "the step to start");
+    await eventually(
+      () => (inv.lines.some((l) => l.startsWith("child ")) ? true : undefined),
+      10_000,
+      "the step to start",
+    );
     controller.abort();
     const result = await pending;
     expect(result.kind).toBe("cancelled");
@@ -86,7 +98,11 @@ describe("step runner", () => {
 
   it("fails a step whose stdout is over the limit, and stops it", async () => {
     const result = await runStepAttempt(invocation("huge", { maxOutputBytes: 64 * 1024, killGraceMs: 300 }));
-    expect(result).toMatchObject({ kind: "failed", retryable: false, error: { code: "E_STEP_OUTPUT_TOO_LARGE" } });
+    expect(result).toMatchObject({
+      kind: "failed",
+      retryable: false,
+      error: { code: "E_STEP_OUTPUT_TOO_LARGE" },
+    });
   });
 
   it("fails a step that prints invalid YAML, naming the line", async () => {
@@ -98,13 +114,17 @@ describe("step runner", () => {
   });
 
   it("gives the step exactly the environment it was handed", async () => {
-    const result = await runStepAttempt(invocation("env", { env: { PATH: "/usr/bin:/bin", JARVIS_STEP: "env:task" } }));
+    const result = await runStepAttempt(
+      invocation("env", { env: { PATH: "/usr/bin:/bin", JARVIS_STEP: "env:task" } }),
+    );
     expect(result.kind).toBe("ok");
     if (result.kind !== "ok") return;
     const env = result.clipboard!.env as Record<string, string>;
     expect(env.JARVIS_STEP).toBe("env:task");
     expect(env.HOME).toBeUndefined();
-    expect(Object.keys(env).filter((k) => !["PATH", "JARVIS_STEP", "PWD", "SHLVL", "_"].includes(k))).toEqual([]);
+    expect(Object.keys(env).filter((k) => !["PATH", "JARVIS_STEP", "PWD", "SHLVL", "_"].includes(k))).toEqual(
+      [],
+    );
   });
 
   it("reports a missing executable clearly", async () => {

@@ -22,7 +22,12 @@ export interface Services {
 /** Start named, slapd and Alertmanager on free loopback ports. */
 export async function startServices(): Promise<Services> {
   const [named, slapd, am] = await Promise.all([startBind9(), startSlapd(), startAlertmanager()]);
-  return { named, slapd, am, stop: async () => void (await Promise.all([named.stop(), slapd.stop(), am.stop()])) };
+  return {
+    named,
+    slapd,
+    am,
+    stop: async () => void (await Promise.all([named.stop(), slapd.stop(), am.stop()])),
+  };
 }
 
 /** jarvis.yml `modules:` entries for dns, ldap and monitoring, plus `extra` module lines. */
@@ -40,15 +45,25 @@ ${extra}`;
 }
 
 /** Assert DNS, LDAP and monitoring describe `host` at `address` with these host key fingerprints. */
-export async function expectRegistered(s: Services, host: string, address: string, fingerprints: string[]): Promise<void> {
+export async function expectRegistered(
+  s: Services,
+  host: string,
+  address: string,
+  fingerprints: string[],
+): Promise<void> {
   expect(fingerprints.length).toBeGreaterThan(0);
   expect(await s.named.dig(`${host}.example.test`, "A")).toEqual([address]);
   // SHA-1 and SHA-256 SSHFP records per host key; the SHA-256 ones carry the fingerprint's hash.
   const sshfp = await s.named.dig(`${host}.example.test`, "SSHFP");
   expect(sshfp).toHaveLength(2 * fingerprints.length);
   // dig prints "<algorithm> <hash type> <hex, in space-separated chunks>".
-  const sha256 = sshfp.map((l) => l.split(" ")).filter((parts) => parts[1] === "2").map((parts) => parts.slice(2).join("").toLowerCase());
-  const expected = fingerprints.map((fp) => Buffer.from(fp.replace(/^SHA256:/, ""), "base64").toString("hex"));
+  const sha256 = sshfp
+    .map((l) => l.split(" "))
+    .filter((parts) => parts[1] === "2")
+    .map((parts) => parts.slice(2).join("").toLowerCase());
+  const expected = fingerprints.map((fp) =>
+    Buffer.from(fp.replace(/^SHA256:/, ""), "base64").toString("hex"),
+  );
   expect(sha256.sort()).toEqual(expected.sort());
   const ldif = await s.slapd.search(`ou=Hosts,${s.slapd.baseDn}`, `(cn=${host})`);
   expect(ldif).toContain(`ipHostNumber: ${address}`);
@@ -58,7 +73,8 @@ export async function expectRegistered(s: Services, host: string, address: strin
 
 /** Assert DNS has no A/AAAA/SSHFP for `host`, LDAP no entry, and no silence is active. */
 export async function expectForgotten(s: Services, host: string): Promise<void> {
-  for (const type of ["A", "AAAA", "SSHFP"]) expect(await s.named.dig(`${host}.example.test`, type)).toEqual([]);
+  for (const type of ["A", "AAAA", "SSHFP"])
+    expect(await s.named.dig(`${host}.example.test`, type)).toEqual([]);
   expect(await s.slapd.search(`ou=Hosts,${s.slapd.baseDn}`, `(cn=${host})`)).toBe("");
   await expectNoActiveSilence(s);
 }

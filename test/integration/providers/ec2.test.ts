@@ -12,12 +12,32 @@ const AMI = "ami-0123456789abcdef0";
 let api: Ec2Api;
 
 const design = (hostname = "hel", extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  instance: { hostname, provider: "ec2", size: 1024, guestid: "debian-12", region: "eu-west-1", sshpubkey: ["ssh-ed25519 AAAAC3Nzb op@jarvis"], tags: ["db"], ...extra },
+  instance: {
+    hostname,
+    provider: "ec2",
+    size: 1024,
+    guestid: "debian-12",
+    region: "eu-west-1",
+    sshpubkey: ["ssh-ed25519 AAAAC3Nzb op@jarvis"],
+    tags: ["db"],
+    ...extra,
+  },
 });
-const params = (): Record<string, unknown> => ({ endpoint: api.url, key_name: "ops", images: { "debian-12": AMI }, poll_ms: 10, poll_max_ms: 40, wait_timeout_s: 30, retry_base_ms: 10, retry_max_ms: 50, api_attempts: 4 });
+const params = (): Record<string, unknown> => ({
+  endpoint: api.url,
+  key_name: "ops",
+  images: { "debian-12": AMI },
+  poll_ms: 10,
+  poll_max_ms: 40,
+  wait_timeout_s: 30,
+  retry_base_ms: 10,
+  retry_max_ms: 50,
+  api_attempts: 4,
+});
 const env = { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET, AWS_REGION: "us-east-1" };
 const section = (c: Record<string, unknown>): Record<string, unknown> => c.ec2 as Record<string, unknown>;
-const live = (): number => [...api.instances.values()].filter((i) => i.state !== "terminated" && i.state !== "shutting-down").length;
+const live = (): number =>
+  [...api.instances.values()].filter((i) => i.state !== "terminated" && i.state !== "shutting-down").length;
 
 beforeEach(async () => {
   api = await startEc2Api({ accessKeyId: KEY_ID, secretAccessKey: SECRET, region: "eu-west-1" });
@@ -67,7 +87,10 @@ describe("ec2 step against the EC2 Query API server", () => {
   });
 
   it("refuses a wrong secret key at once without printing any credential", async () => {
-    const r = await runStep("ec2", "deploy", design(), params(), { ...env, AWS_SECRET_ACCESS_KEY: "not-the-right-secret-key-0000" });
+    const r = await runStep("ec2", "deploy", design(), params(), {
+      ...env,
+      AWS_SECRET_ACCESS_KEY: "not-the-right-secret-key-0000",
+    });
     expect(r.code).toBe(1);
     expect(r.lastLine).toMatch(/AWS refused the credentials \(AuthFailure/);
     expect(r.lastLine).toContain("AWS_SECRET_ACCESS_KEY");
@@ -76,14 +99,25 @@ describe("ec2 step against the EC2 Query API server", () => {
   });
 
   it("names the field to fix for an unknown AMI, an unknown instance type and the instance quota", async () => {
-    const ami = await runStep("ec2", "deploy", design("hel", { guestid: "ami-00000000000000bad" }), params(), env);
+    const ami = await runStep(
+      "ec2",
+      "deploy",
+      design("hel", { guestid: "ami-00000000000000bad" }),
+      params(),
+      env,
+    );
     expect(ami.code).toBe(1);
     expect(ami.lastLine).toMatch(/unknown image \(InvalidAMIID.NotFound.*instance.guestid/);
     const type = await runStep("ec2", "deploy", design("hel", { plan: "t9.huge" }), params(), env);
     expect(type.code).toBe(1);
     expect(type.lastLine).toContain("Invalid value 't9.huge' for InstanceType");
     await api.close();
-    api = await startEc2Api({ accessKeyId: KEY_ID, secretAccessKey: SECRET, region: "eu-west-1", instanceLimit: 0 });
+    api = await startEc2Api({
+      accessKeyId: KEY_ID,
+      secretAccessKey: SECRET,
+      region: "eu-west-1",
+      instanceLimit: 0,
+    });
     const quota = await runStep("ec2", "deploy", design(), params(), env);
     expect(quota.code).toBe(1);
     expect(quota.lastLine).toMatch(/quota reached \(InstanceLimitExceeded/);
@@ -92,7 +126,9 @@ describe("ec2 step against the EC2 Query API server", () => {
   it("says how to map a guestid that is no AMI", async () => {
     const r = await runStep("ec2", "deploy", design("hel", { guestid: "plan9-4" }), params(), env);
     expect(r.code).toBe(1);
-    expect(r.lastLine).toContain("no AMI known for guestid 'plan9-4'; use an ami- id or map it in modules.ec2.with.images");
+    expect(r.lastLine).toContain(
+      "no AMI known for guestid 'plan9-4'; use an ami- id or map it in modules.ec2.with.images",
+    );
   });
 
   it("refuses a region that is not one", async () => {

@@ -10,9 +10,26 @@ const TOKEN = "lin-secret-token-4f9a2c";
 let api: LinodeApi;
 
 const design = (hostname = "loki", extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  instance: { hostname, provider: "linode", size: 1024, datacenter: "us-east", guestid: "debian-12", sshpubkey: "ssh-ed25519 AAAAC3Nza test@jarvis", tags: ["web"], ...extra },
+  instance: {
+    hostname,
+    provider: "linode",
+    size: 1024,
+    datacenter: "us-east",
+    guestid: "debian-12",
+    sshpubkey: "ssh-ed25519 AAAAC3Nza test@jarvis",
+    tags: ["web"],
+    ...extra,
+  },
 });
-const params = (): Record<string, unknown> => ({ api_url: api.url, poll_ms: 10, poll_max_ms: 40, wait_timeout_s: 30, retry_base_ms: 10, retry_max_ms: 50, api_attempts: 4 });
+const params = (): Record<string, unknown> => ({
+  api_url: api.url,
+  poll_ms: 10,
+  poll_max_ms: 40,
+  wait_timeout_s: 30,
+  retry_base_ms: 10,
+  retry_max_ms: 50,
+  api_attempts: 4,
+});
 const env = { LINODE_TOKEN: TOKEN };
 const section = (c: Record<string, unknown>): Record<string, unknown> => c.linode as Record<string, unknown>;
 
@@ -61,7 +78,13 @@ describe("linode step against the Linode API v4 server", () => {
   });
 
   it("uses the design's root password when it gives one", async () => {
-    const r = await runStep("linode", "deploy", design("odin", { root_password: "Design-Given-Pass-123", plan: "g6-standard-2", size: 512 }), params(), env);
+    const r = await runStep(
+      "linode",
+      "deploy",
+      design("odin", { root_password: "Design-Given-Pass-123", plan: "g6-standard-2", size: 512 }),
+      params(),
+      env,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect([...api.instances.values()][0]!.type).toBe("g6-standard-2");
     expect((r.clipboard.instance as Record<string, unknown>).size).toBe(512);
@@ -141,14 +164,23 @@ describe("linode step against the Linode API v4 server", () => {
       const r = await fetch(`${api.url}/linode/instances`, {
         method: "POST",
         headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ label: `other-${i}`, type: "g6-nanode-1", region: "us-east", tags: i % 2 ? ["jarvis"] : [] }),
+        body: JSON.stringify({
+          label: `other-${i}`,
+          type: "g6-nanode-1",
+          region: "us-east",
+          tags: i % 2 ? ["jarvis"] : [],
+        }),
       });
       expect(r.status).toBe(200);
     }
     const listed = await runStep("linode", "list", {}, { ...params(), page_size: 25 }, env);
     expect(listed.code, listed.stderr).toBe(0);
     const hosts = listed.clipboard.linode_hosts as { label: string }[];
-    expect(api.requests.filter((r) => r.startsWith("GET /v4beta/linode/instances")).length).toBeGreaterThan(0);
-    expect(hosts.map((h) => h.label).sort()).toEqual(["loki", ...Array.from({ length: 15 }, (_, i) => `other-${2 * i + 1}`)].sort());
+    expect(api.requests.filter((r) => r.startsWith("GET /v4beta/linode/instances")).length).toBeGreaterThan(
+      0,
+    );
+    expect(hosts.map((h) => h.label).sort()).toEqual(
+      ["loki", ...Array.from({ length: 15 }, (_, i) => `other-${2 * i + 1}`)].sort(),
+    );
   });
 });

@@ -18,7 +18,14 @@ const LINODE_TOKEN = "lin-e2e-token-93ab71";
 const KEY_ID = "AKIAJARVISE2E00001";
 const SECRET = "jarvisE2eSecret/abcdefABCDEF0123456789";
 const AMI = "ami-0123456789abcdef0";
-const FAST = { poll_ms: 10, poll_max_ms: 40, wait_timeout_s: 30, retry_base_ms: 10, retry_max_ms: 50, api_attempts: 4 };
+const FAST = {
+  poll_ms: 10,
+  poll_max_ms: 40,
+  wait_timeout_s: 30,
+  retry_base_ms: 10,
+  retry_max_ms: 50,
+  api_attempts: 4,
+};
 
 let dir: string;
 let linode: LinodeApi;
@@ -36,7 +43,10 @@ beforeEach(async () => {
       steps: { dirs: [join(dir, "steps")] },
       modules: {
         linode: { with: { api_url: linode.url, ...FAST }, env: { LINODE_TOKEN } },
-        ec2: { with: { endpoint: ec2.url, images: { "debian-12": AMI }, ...FAST }, env: { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET, AWS_REGION: "eu-west-1" } },
+        ec2: {
+          with: { endpoint: ec2.url, images: { "debian-12": AMI }, ...FAST },
+          env: { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET, AWS_REGION: "eu-west-1" },
+        },
       },
     }),
   );
@@ -49,11 +59,15 @@ afterEach(async () => {
 
 function jarvis(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(ROOT, "dist/src/cli/main.js"), "--config", join(dir, "jarvis.yml"), ...args], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, "dist/src/cli/main.js"), "--config", join(dir, "jarvis.yml"), ...args],
+      {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -75,17 +89,33 @@ function design(name: string, instance: Record<string, unknown>): string {
 
 describe("destroy pipeline through the CLI", () => {
   it("deletes a Linode and records the run as succeeded; the token never shows", async () => {
-    const instance = { hostname: "loki", provider: "linode", size: 1024, datacenter: "us-east", guestid: "debian-12" };
-    const made = await runStep("linode", "deploy", { instance }, { api_url: linode.url, ...FAST }, { LINODE_TOKEN });
+    const instance = {
+      hostname: "loki",
+      provider: "linode",
+      size: 1024,
+      datacenter: "us-east",
+      guestid: "debian-12",
+    };
+    const made = await runStep(
+      "linode",
+      "deploy",
+      { instance },
+      { api_url: linode.url, ...FAST },
+      { LINODE_TOKEN },
+    );
     expect(made.code, made.stderr).toBe(0);
     expect(linode.instances.size).toBe(1);
     const run = await jarvis("run", "destroy", design("loki", instance));
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(linode.instances.size).toBe(0);
     // Powered off before it was deleted, so it stopped serving first.
-    const shutdown = linode.requests.findIndex((r) => /^POST \/v4\/linode\/instances\/\d+\/shutdown$/.test(r));
+    const shutdown = linode.requests.findIndex((r) =>
+      /^POST \/v4\/linode\/instances\/\d+\/shutdown$/.test(r),
+    );
     expect(shutdown).toBeGreaterThan(-1);
-    expect(linode.requests.findIndex((r) => /^DELETE \/v4\/linode\/instances\/\d+$/.test(r))).toBeGreaterThan(shutdown);
+    expect(linode.requests.findIndex((r) => /^DELETE \/v4\/linode\/instances\/\d+$/.test(r))).toBeGreaterThan(
+      shutdown,
+    );
     const status = await jarvis("status", "loki", "--json");
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain("succeeded");
@@ -96,20 +126,47 @@ describe("destroy pipeline through the CLI", () => {
   });
 
   it("terminates an EC2 instance", async () => {
-    const instance = { hostname: "hel", provider: "ec2", size: 1024, region: "eu-west-1", guestid: "debian-12" };
-    const made = await runStep("ec2", "deploy", { instance }, { endpoint: ec2.url, images: { "debian-12": AMI }, ...FAST }, { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET });
+    const instance = {
+      hostname: "hel",
+      provider: "ec2",
+      size: 1024,
+      region: "eu-west-1",
+      guestid: "debian-12",
+    };
+    const made = await runStep(
+      "ec2",
+      "deploy",
+      { instance },
+      { endpoint: ec2.url, images: { "debian-12": AMI }, ...FAST },
+      { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET },
+    );
     expect(made.code, made.stderr).toBe(0);
     const run = await jarvis("run", "destroy", design("hel", instance));
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect([...ec2.instances.values()].every((i) => i.state === "shutting-down" || i.state === "terminated")).toBe(true);
+    expect(
+      [...ec2.instances.values()].every((i) => i.state === "shutting-down" || i.state === "terminated"),
+    ).toBe(true);
     expect(ec2.actions.indexOf("StopInstances")).toBeGreaterThan(-1);
     expect(ec2.actions.indexOf("TerminateInstances")).toBeGreaterThan(ec2.actions.indexOf("StopInstances"));
     expect(run.stdout + run.stderr).not.toContain(SECRET);
   });
 
   it("refuses to destroy a production host and leaves it running", async () => {
-    const instance = { hostname: "odin", provider: "linode", size: 1024, datacenter: "us-east", guestid: "debian-12", production: true };
-    const made = await runStep("linode", "deploy", { instance }, { api_url: linode.url, ...FAST }, { LINODE_TOKEN });
+    const instance = {
+      hostname: "odin",
+      provider: "linode",
+      size: 1024,
+      datacenter: "us-east",
+      guestid: "debian-12",
+      production: true,
+    };
+    const made = await runStep(
+      "linode",
+      "deploy",
+      { instance },
+      { api_url: linode.url, ...FAST },
+      { LINODE_TOKEN },
+    );
     expect(made.code, made.stderr).toBe(0);
     const run = await jarvis("run", "destroy", design("odin", instance));
     expect(run.code).not.toBe(0);
@@ -118,10 +175,23 @@ describe("destroy pipeline through the CLI", () => {
   });
 
   it("fails the run with the provider's own words when the token is refused", async () => {
-    const instance = { hostname: "loki", provider: "linode", size: 1024, datacenter: "us-east", guestid: "debian-12" };
+    const instance = {
+      hostname: "loki",
+      provider: "linode",
+      size: 1024,
+      datacenter: "us-east",
+      guestid: "debian-12",
+    };
     await linode.close();
     linode = await startLinodeApi({ token: "some-other-token-000" });
-    writeFileSync(join(dir, "jarvis.yml"), dumpYaml({ store: { path: join(dir, "jarvis.sqlite") }, pipelines: { dirs: [join(ROOT, "pipelines")] }, modules: { linode: { with: { api_url: linode.url, ...FAST }, env: { LINODE_TOKEN } } } }));
+    writeFileSync(
+      join(dir, "jarvis.yml"),
+      dumpYaml({
+        store: { path: join(dir, "jarvis.sqlite") },
+        pipelines: { dirs: [join(ROOT, "pipelines")] },
+        modules: { linode: { with: { api_url: linode.url, ...FAST }, env: { LINODE_TOKEN } } },
+      }),
+    );
     const run = await jarvis("run", "destroy", design("loki", instance));
     expect(run.code).not.toBe(0);
     expect(run.stdout + run.stderr).toContain("token was refused");

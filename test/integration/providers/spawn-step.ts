@@ -27,7 +27,13 @@ export function runStep(
   const file = resolve(import.meta.dirname, "../../../dist/src/providers", `${module}-step.js`);
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [file, task], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", JARVIS_RUN_ID: "run-test-1", JARVIS_STEP: `${module}:${task}`, JARVIS_PARAMS: JSON.stringify(params), ...secrets },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        JARVIS_RUN_ID: "run-test-1",
+        JARVIS_STEP: `${module}:${task}`,
+        JARVIS_PARAMS: JSON.stringify(params),
+        ...secrets,
+      },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -39,7 +45,13 @@ export function runStep(
     child.on("close", (code) => {
       clearTimeout(timer);
       const lines = stderr.trim().split("\n");
-      done({ code, stdout, stderr, clipboard: stdout.trim() ? (parse(stdout) as Record<string, unknown>) : clipboard, lastLine: lines[lines.length - 1] ?? "" });
+      done({
+        code,
+        stdout,
+        stderr,
+        clipboard: stdout.trim() ? (parse(stdout) as Record<string, unknown>) : clipboard,
+        lastLine: lines[lines.length - 1] ?? "",
+      });
     });
     child.stdin.end(dumpYaml(clipboard));
   });

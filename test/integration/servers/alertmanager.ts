@@ -33,8 +33,18 @@ export async function startAlertmanager(): Promise<AlertmanagerServer> {
   const daemon = await startDaemon(
     "alertmanager",
     "/usr/bin/prometheus-alertmanager",
-    [`--config.file=${join(dir, "alertmanager.yml")}`, `--storage.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address="],
-    () => eventually(async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 30_000, "alertmanager ready"),
+    [
+      `--config.file=${join(dir, "alertmanager.yml")}`,
+      `--storage.path=${dir}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--cluster.listen-address=",
+    ],
+    () =>
+      eventually(
+        async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined),
+        30_000,
+        "alertmanager ready",
+      ),
   );
   return {
     url,

@@ -63,7 +63,13 @@ zone "${zone}" {
 ns IN A 127.0.0.1
 `,
   );
-  const daemon = await startDaemon("named", "/usr/sbin/named", ["-g", "-n", "1", "-c", join(dir, "named.conf")], port, 30_000);
+  const daemon = await startDaemon(
+    "named",
+    "/usr/sbin/named",
+    ["-g", "-n", "1", "-c", join(dir, "named.conf")],
+    port,
+    30_000,
+  );
   return {
     port,
     zone,
@@ -71,8 +77,21 @@ ns IN A 127.0.0.1
     secret,
     dir,
     async dig(name, type) {
-      const out = await run("dig", ["+short", "+time=3", "+tries=2", "-p", String(port), "@127.0.0.1", name, type]);
-      return out.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "").sort();
+      const out = await run("dig", [
+        "+short",
+        "+time=3",
+        "+tries=2",
+        "-p",
+        String(port),
+        "@127.0.0.1",
+        name,
+        type,
+      ]);
+      return out.stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "")
+        .sort();
     },
     async stop() {
       await daemon.stop();

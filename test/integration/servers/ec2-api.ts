@@ -20,7 +20,14 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { InstanceSshds } from "./instance-sshd.js";
 
 const NS = "http://ec2.amazonaws.com/doc/2016-11-15/";
-const STATE_CODES: Record<string, number> = { pending: 0, running: 16, "shutting-down": 32, terminated: 48, stopping: 64, stopped: 80 };
+const STATE_CODES: Record<string, number> = {
+  pending: 0,
+  running: 16,
+  "shutting-down": 32,
+  terminated: 48,
+  stopping: 64,
+  stopped: 80,
+};
 
 /** One instance as the server keeps it. */
 export interface FakeInstance {
@@ -110,17 +117,26 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
       res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${text}`);
     };
     const error = (status: number, code: string, message: string): void =>
-      xml(status, `<Response><Errors><Error><Code>${code}</Code><Message>${esc(message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`);
-    const ok = (name: string, inner: string): void => xml(200, `<${name}Response xmlns="${NS}"><requestId>${requestId}</requestId>${inner}</${name}Response>`);
+      xml(
+        status,
+        `<Response><Errors><Error><Code>${code}</Code><Message>${esc(message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
+      );
+    const ok = (name: string, inner: string): void =>
+      xml(
+        200,
+        `<${name}Response xmlns="${NS}"><requestId>${requestId}</requestId>${inner}</${name}Response>`,
+      );
 
-    if (req.method !== "POST") return error(400, "InvalidAction", "The EC2 Query API takes POST requests here");
+    if (req.method !== "POST")
+      return error(400, "InvalidAction", "The EC2 Query API takes POST requests here");
     const auth = checkSignature(req, body, options, region);
     if (auth) return error(401, "AuthFailure", auth);
     if (throttled > 0) {
       throttled--;
       return error(503, "RequestLimitExceeded", "Request limit exceeded.");
     }
-    if (form.get("Version") !== "2016-11-15") return error(400, "InvalidParameterValue", `Unsupported Version '${form.get("Version")}'`);
+    if (form.get("Version") !== "2016-11-15")
+      return error(400, "InvalidParameterValue", `Unsupported Version '${form.get("Version")}'`);
     const ids = list(form, "InstanceId");
 
     switch (action) {
@@ -133,20 +149,32 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
         }
         const imageId = form.get("ImageId") ?? "";
         const type = form.get("InstanceType") ?? "m1.small";
-        if (!/^ami-[0-9a-f]{8,17}$/.test(imageId)) return error(400, "InvalidAMIID.Malformed", `Invalid id: "${imageId}" (expecting "ami-...")`);
-        if (!images.includes(imageId)) return error(400, "InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
-        if (!TYPES.includes(type)) return error(400, "InvalidParameterValue", `Invalid value '${type}' for InstanceType.`);
+        if (!/^ami-[0-9a-f]{8,17}$/.test(imageId))
+          return error(400, "InvalidAMIID.Malformed", `Invalid id: "${imageId}" (expecting "ami-...")`);
+        if (!images.includes(imageId))
+          return error(400, "InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
+        if (!TYPES.includes(type))
+          return error(400, "InvalidParameterValue", `Invalid value '${type}' for InstanceType.`);
         const live = [...instances.values()].filter((i) => i.state !== "terminated").length;
         if (live >= (options.instanceLimit ?? 20)) {
-          return error(400, "InstanceLimitExceeded", `You have requested more instances (${live + 1}) than your current instance limit of ${options.instanceLimit ?? 20} allows for the specified instance type.`);
+          return error(
+            400,
+            "InstanceLimitExceeded",
+            `You have requested more instances (${live + 1}) than your current instance limit of ${options.instanceLimit ?? 20} allows for the specified instance type.`,
+          );
         }
         const az = form.get("Placement.AvailabilityZone") ?? `${region}a`;
-        if (!az.startsWith(region)) return error(400, "InvalidParameterValue", `Invalid availability zone: [${az}]`);
+        if (!az.startsWith(region))
+          return error(400, "InvalidParameterValue", `Invalid availability zone: [${az}]`);
         const reservationId = `r-${hex(seq, 17)}`;
         const n = seq++;
         const tags = new Map<string, string>();
         for (let s = 1; form.has(`TagSpecification.${s}.ResourceType`); s++) {
-          for (let t = 1; form.has(`TagSpecification.${s}.Tag.${t}.Key`); t++) tags.set(form.get(`TagSpecification.${s}.Tag.${t}.Key`)!, form.get(`TagSpecification.${s}.Tag.${t}.Value`) ?? "");
+          for (let t = 1; form.has(`TagSpecification.${s}.Tag.${t}.Key`); t++)
+            tags.set(
+              form.get(`TagSpecification.${s}.Tag.${t}.Key`)!,
+              form.get(`TagSpecification.${s}.Tag.${t}.Value`) ?? "",
+            );
         }
         const inst: FakeInstance = {
           instanceId: `i-${hex(n, 17)}`,
@@ -170,34 +198,44 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
       }
       case "DescribeInstances": {
         const unknown = ids.find((id) => !instances.has(id));
-        if (unknown) return error(400, "InvalidInstanceID.NotFound", `The instance ID '${unknown}' does not exist`);
+        if (unknown)
+          return error(400, "InvalidInstanceID.NotFound", `The instance ID '${unknown}' does not exist`);
         let found = ids.length > 0 ? ids.map((id) => instances.get(id)!) : [...instances.values()];
         for (let f = 1; form.has(`Filter.${f}.Name`); f++) {
           const name = form.get(`Filter.${f}.Name`)!;
           const values = list(form, `Filter.${f}.Value`);
           if (name === "instance-state-name") found = found.filter((i) => values.includes(i.state));
-          else if (name.startsWith("tag:")) found = found.filter((i) => values.includes(i.tags.get(name.slice(4)) ?? "\0"));
+          else if (name.startsWith("tag:"))
+            found = found.filter((i) => values.includes(i.tags.get(name.slice(4)) ?? "\0"));
           else if (name === "tag-key") found = found.filter((i) => values.some((v) => i.tags.has(v)));
           else return error(400, "InvalidParameterValue", `The filter '${name}' is invalid`);
         }
         found.forEach(advance);
         const byReservation = new Map<string, FakeInstance[]>();
-        for (const i of found) byReservation.set(i.reservationId, [...(byReservation.get(i.reservationId) ?? []), i]);
-        const items = [...byReservation].map(([r, list]) => `<item>${reservationInner(r, list)}</item>`).join("");
+        for (const i of found)
+          byReservation.set(i.reservationId, [...(byReservation.get(i.reservationId) ?? []), i]);
+        const items = [...byReservation]
+          .map(([r, list]) => `<item>${reservationInner(r, list)}</item>`)
+          .join("");
         return ok("DescribeInstances", `<reservationSet>${items}</reservationSet>`);
       }
       case "StopInstances":
       case "StartInstances":
       case "TerminateInstances": {
-        if (ids.length === 0) return error(400, "MissingParameter", "The request must contain the parameter InstanceId");
+        if (ids.length === 0)
+          return error(400, "MissingParameter", "The request must contain the parameter InstanceId");
         const unknown = ids.find((id) => !instances.has(id));
-        if (unknown) return error(400, "InvalidInstanceID.NotFound", `The instance ID '${unknown}' does not exist`);
+        if (unknown)
+          return error(400, "InvalidInstanceID.NotFound", `The instance ID '${unknown}' does not exist`);
         const changes = ids.map((id) => {
           const i = instances.get(id)!;
           const previous = i.state;
-          if (action === "StopInstances" && (i.state === "running" || i.state === "pending")) [i.state, i.next] = ["stopping", [{ state: "stopped", after: polls }]];
-          if (action === "StartInstances" && i.state === "stopped") [i.state, i.next] = ["pending", [{ state: "running", after: polls }]];
-          if (action === "TerminateInstances" && i.state !== "terminated") [i.state, i.next] = ["shutting-down", [{ state: "terminated", after: polls }]];
+          if (action === "StopInstances" && (i.state === "running" || i.state === "pending"))
+            [i.state, i.next] = ["stopping", [{ state: "stopped", after: polls }]];
+          if (action === "StartInstances" && i.state === "stopped")
+            [i.state, i.next] = ["pending", [{ state: "running", after: polls }]];
+          if (action === "TerminateInstances" && i.state !== "terminated")
+            [i.state, i.next] = ["shutting-down", [{ state: "terminated", after: polls }]];
           return `<item><instanceId>${id}</instanceId>${stateXml("currentState", i.state)}${stateXml("previousState", previous)}</item>`;
         });
         if (action !== "StartInstances") for (const id of ids) await sshds?.stop(id);
@@ -206,9 +244,11 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
       case "CreateTags": {
         const resources = list(form, "ResourceId");
         const unknown = resources.find((id) => !instances.has(id));
-        if (unknown) return error(400, "InvalidInstanceID.NotFound", `The instance ID '${unknown}' does not exist`);
+        if (unknown)
+          return error(400, "InvalidInstanceID.NotFound", `The instance ID '${unknown}' does not exist`);
         for (const id of resources) {
-          for (let t = 1; form.has(`Tag.${t}.Key`); t++) instances.get(id)!.tags.set(form.get(`Tag.${t}.Key`)!, form.get(`Tag.${t}.Value`) ?? "");
+          for (let t = 1; form.has(`Tag.${t}.Key`); t++)
+            instances.get(id)!.tags.set(form.get(`Tag.${t}.Key`)!, form.get(`Tag.${t}.Value`) ?? "");
         }
         return ok("CreateTags", "<return>true</return>");
       }
@@ -220,7 +260,9 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       res.writeHead(500, { "Content-Type": "text/xml" });
-      res.end(`<Response><Errors><Error><Code>InternalError</Code><Message>${esc(String(err))}</Message></Error></Errors></Response>`);
+      res.end(
+        `<Response><Errors><Error><Code>InternalError</Code><Message>${esc(String(err))}</Message></Error></Errors></Response>`,
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -246,20 +288,40 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
 }
 
 /** Verify AWS Signature Version 4; undefined when valid, else the AuthFailure message. */
-function checkSignature(req: IncomingMessage, body: string, options: Ec2ApiOptions, region: string): string | undefined {
+function checkSignature(
+  req: IncomingMessage,
+  body: string,
+  options: Ec2ApiOptions,
+  region: string,
+): string | undefined {
   const header = String(req.headers.authorization ?? "");
-  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(header);
+  const m =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(
+      header,
+    );
   if (!m) return "AWS was not able to validate the provided access credentials";
   const [, keyId, date, scopeRegion, service, signedHeaders, signature] = m as unknown as string[];
   if (keyId !== options.accessKeyId) return "AWS was not able to validate the provided access credentials";
   if (scopeRegion !== region) return `Credential should be scoped to a valid region, not '${scopeRegion}'.`;
   const amzDate = String(req.headers["x-amz-date"] ?? "");
   const headers = signedHeaders!.split(";");
-  const canonicalHeaders = headers.map((h) => `${h}:${String(req.headers[h] ?? "").trim().replace(/\s+/g, " ")}\n`).join("");
+  const canonicalHeaders = headers
+    .map(
+      (h) =>
+        `${h}:${String(req.headers[h] ?? "")
+          .trim()
+          .replace(/\s+/g, " ")}\n`,
+    )
+    .join("");
   const url = new URL(req.url ?? "/", "http://localhost");
-  const query = [...url.searchParams].map(([k, v]) => `${enc(k)}=${enc(v)}`).sort().join("&");
+  const query = [...url.searchParams]
+    .map(([k, v]) => `${enc(k)}=${enc(v)}`)
+    .sort()
+    .join("&");
   const payloadHash = String(req.headers["x-amz-content-sha256"] ?? sha256(body));
-  const canonical = [req.method, url.pathname, query, canonicalHeaders, signedHeaders, payloadHash].join("\n");
+  const canonical = [req.method, url.pathname, query, canonicalHeaders, signedHeaders, payloadHash].join(
+    "\n",
+  );
   const scope = `${date}/${scopeRegion}/${service}/aws4_request`;
   const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256(canonical)].join("\n");
   let key: Buffer = hmac(`AWS4${options.secretAccessKey}`, date!);
@@ -294,7 +356,9 @@ function reservationInner(reservationId: string, list: FakeInstance[]): string {
 
 function instanceXml(i: FakeInstance): string {
   const hasPublic = i.state === "running";
-  const tags = [...i.tags].map(([k, v]) => `<item><key>${esc(k)}</key><value>${esc(v)}</value></item>`).join("");
+  const tags = [...i.tags]
+    .map(([k, v]) => `<item><key>${esc(k)}</key><value>${esc(v)}</value></item>`)
+    .join("");
   return (
     `<item><instanceId>${i.instanceId}</instanceId><imageId>${i.imageId}</imageId>${stateXml("instanceState", i.state)}` +
     `<privateDnsName>ip-${i.privateIp.replace(/\./g, "-")}.ec2.internal</privateDnsName><dnsName/>` +

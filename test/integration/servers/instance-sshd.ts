@@ -85,14 +85,19 @@ export class InstanceSshds {
     writeFileSync(join(dir, "authorized_keys"), `${authorizedKeys.join("\n")}\n`, { mode: 0o600 });
     writeFileSync(join(dir, "sshd_config"), sshdConfig(dir, "127.0.0.1", this.port));
     if (!existsSync("/run/sshd") && process.getuid?.() === 0) mkdirSync("/run/sshd", { mode: 0o755 });
-    const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let log = "";
     child.stderr?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-2000)));
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     try {
       // Racing the exit: an sshd that cannot bind exits at once, and the port may still answer
       // for a moment if something else holds it.
-      await Promise.race([waitForPort(this.port, "127.0.0.1", 20_000), exited.then(() => Promise.reject(new Error("sshd exited")))]);
+      await Promise.race([
+        waitForPort(this.port, "127.0.0.1", 20_000),
+        exited.then(() => Promise.reject(new Error("sshd exited"))),
+      ]);
     } catch (err) {
       child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });

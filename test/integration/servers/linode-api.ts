@@ -99,7 +99,14 @@ export async function startLinodeApi(options: LinodeApiOptions): Promise<LinodeA
   };
   const view = (l: FakeLinode): Record<string, unknown> => {
     const { next: _next, root_pass: _rp, authorized_keys: _keys, ...rest } = l;
-    return { ...rest, group: "", hypervisor: "kvm", specs: { disk: 25600, memory: 1024, vcpus: 1, transfer: 1000 }, backups: { enabled: false }, watchdog_enabled: true };
+    return {
+      ...rest,
+      group: "",
+      hypervisor: "kvm",
+      specs: { disk: 25600, memory: 1024, vcpus: 1, transfer: 1000 },
+      backups: { enabled: false },
+      watchdog_enabled: true,
+    };
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -110,12 +117,17 @@ export async function startLinodeApi(options: LinodeApiOptions): Promise<LinodeA
       res.writeHead(status, { "Content-Type": "application/json", ...headers });
       res.end(JSON.stringify(body));
     };
-    const fail = (status: number, reason: string, field?: string): void => send(status, { errors: [field ? { field, reason } : { reason }] });
+    const fail = (status: number, reason: string, field?: string): void =>
+      send(status, { errors: [field ? { field, reason } : { reason }] });
     const m = /^\/v4(?:beta)?(\/.*)$/.exec(url.pathname);
     if (!m) return fail(404, "Not found");
     if (throttled > 0) {
       throttled--;
-      return send(429, { errors: [{ reason: "Too Many Requests" }] }, { "Retry-After": String(options.retryAfterSeconds ?? 1) });
+      return send(
+        429,
+        { errors: [{ reason: "Too Many Requests" }] },
+        { "Retry-After": String(options.retryAfterSeconds ?? 1) },
+      );
     }
     if (failing > 0) {
       failing--;
@@ -133,25 +145,42 @@ export async function startLinodeApi(options: LinodeApiOptions): Promise<LinodeA
       if (filter === undefined) return fail(400, "Cannot parse X-Filter header");
       for (const [key, want] of Object.entries(filter)) {
         if (key === "tags") list = list.filter((l) => l.tags.includes(String(want)));
-        else if (key === "label" || key === "region" || key === "status" || key === "type") list = list.filter((l) => l[key] === want);
+        else if (key === "label" || key === "region" || key === "status" || key === "type")
+          list = list.filter((l) => l[key] === want);
         else return fail(400, `Cannot filter on ${key}`, "X-Filter");
       }
       const pageSize = Math.min(Math.max(Number(url.searchParams.get("page_size") ?? 100), 25), 500);
       const page = Math.max(Number(url.searchParams.get("page") ?? 1), 1);
       const pages = Math.max(Math.ceil(list.length / pageSize), 1);
       if (page > pages) return fail(400, `Page ${page} is out of range (1-${pages})`, "page");
-      return send(200, { data: list.slice((page - 1) * pageSize, page * pageSize).map(view), page, pages, results: list.length });
+      return send(200, {
+        data: list.slice((page - 1) * pageSize, page * pageSize).map(view),
+        page,
+        pages,
+        results: list.length,
+      });
     }
     if (path === "/linode/instances" && req.method === "POST") {
       const b = body as Record<string, unknown>;
-      if (typeof b.type !== "string" || !TYPES.includes(b.type)) return fail(400, "A valid plan type by that ID was not found", "type");
-      if (typeof b.region !== "string" || !REGIONS.includes(b.region)) return fail(400, "region is not valid", "region");
-      if (b.image !== undefined && (typeof b.image !== "string" || !IMAGES.includes(b.image))) return fail(400, "Not a valid image ID", "image");
-      if (b.image !== undefined && (typeof b.root_pass !== "string" || b.root_pass.length < 11)) return fail(400, "root_pass is required and must be at least 11 characters", "root_pass");
+      if (typeof b.type !== "string" || !TYPES.includes(b.type))
+        return fail(400, "A valid plan type by that ID was not found", "type");
+      if (typeof b.region !== "string" || !REGIONS.includes(b.region))
+        return fail(400, "region is not valid", "region");
+      if (b.image !== undefined && (typeof b.image !== "string" || !IMAGES.includes(b.image)))
+        return fail(400, "Not a valid image ID", "image");
+      if (b.image !== undefined && (typeof b.root_pass !== "string" || b.root_pass.length < 11))
+        return fail(400, "root_pass is required and must be at least 11 characters", "root_pass");
       const label = typeof b.label === "string" ? b.label : `linode${nextId}`;
-      if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{1,62}[a-zA-Z0-9]$/.test(label)) return fail(400, "Label must contain only letters, digits, '-', '_' and '.', 3-64 characters", "label");
-      if ([...instances.values()].some((l) => l.label === label)) return fail(400, "Label must be unique among your Linodes", "label");
-      if (instances.size >= (options.instanceLimit ?? 50)) return fail(400, "Account Limit reached. Please open a support ticket.");
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{1,62}[a-zA-Z0-9]$/.test(label))
+        return fail(
+          400,
+          "Label must contain only letters, digits, '-', '_' and '.', 3-64 characters",
+          "label",
+        );
+      if ([...instances.values()].some((l) => l.label === label))
+        return fail(400, "Label must be unique among your Linodes", "label");
+      if (instances.size >= (options.instanceLimit ?? 50))
+        return fail(400, "Account Limit reached. Please open a support ticket.");
       const id = nextId++;
       const now = new Date().toISOString();
       const l: FakeLinode = {
@@ -168,7 +197,13 @@ export async function startLinodeApi(options: LinodeApiOptions): Promise<LinodeA
         root_pass: typeof b.root_pass === "string" ? b.root_pass : undefined,
         created: now,
         updated: now,
-        next: b.booted === false ? [{ status: "offline", after: polls }] : [{ status: "booting", after: polls }, { status: "running", after: polls }],
+        next:
+          b.booted === false
+            ? [{ status: "offline", after: polls }]
+            : [
+                { status: "booting", after: polls },
+                { status: "running", after: polls },
+              ],
       };
       instances.set(id, l);
       return send(200, view(l));
@@ -253,7 +288,9 @@ function parseFilter(header: string | string[] | undefined): Record<string, unkn
   if (header === undefined) return {};
   try {
     const parsed = JSON.parse(String(header)) as unknown;
-    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

@@ -50,11 +50,27 @@ export async function startHomeserver(): Promise<Homeserver> {
 
   const addEvent = (roomId: string, event: Record<string, unknown>): string => {
     const eventId = `$e${++counter}:localhost`;
-    events.push({ pos: events.length + 1, roomId, event: { ...event, event_id: eventId, room_id: roomId, origin_server_ts: Date.now(), unsigned: { age: 0 } } });
+    events.push({
+      pos: events.length + 1,
+      roomId,
+      event: {
+        ...event,
+        event_id: eventId,
+        room_id: roomId,
+        origin_server_ts: Date.now(),
+        unsigned: { age: 0 },
+      },
+    });
     for (const wake of [...waiters]) wake();
     return eventId;
   };
-  const setMembership = (roomId: string, sender: string, target: string, membership: string, extra: Record<string, unknown> = {}): void => {
+  const setMembership = (
+    roomId: string,
+    sender: string,
+    target: string,
+    membership: string,
+    extra: Record<string, unknown> = {},
+  ): void => {
     members.get(roomId)!.set(target, membership);
     addEvent(roomId, { type: "m.room.member", sender, state_key: target, content: { membership, ...extra } });
   };
@@ -73,32 +89,54 @@ export async function startHomeserver(): Promise<Homeserver> {
       const fresh = events.filter((e) => e.roomId === roomId && e.pos > since);
       if (m === "join") {
         const timeline = since === 0 ? fresh.slice(-20) : fresh;
-        if (timeline.length > 0 || since === 0) join[roomId] = { timeline: { events: timeline.map((e) => e.event), limited: false }, state: { events: [] } };
+        if (timeline.length > 0 || since === 0)
+          join[roomId] = {
+            timeline: { events: timeline.map((e) => e.event), limited: false },
+            state: { events: [] },
+          };
       } else if (m === "invite") {
-        if (since === 0 || fresh.some((e) => e.event.state_key === user && e.event.type === "m.room.member")) {
-          const state = events.filter((e) => e.roomId === roomId && typeof e.event.state_key === "string").map((e) => e.event);
+        if (
+          since === 0 ||
+          fresh.some((e) => e.event.state_key === user && e.event.type === "m.room.member")
+        ) {
+          const state = events
+            .filter((e) => e.roomId === roomId && typeof e.event.state_key === "string")
+            .map((e) => e.event);
           invite[roomId] = { invite_state: { events: state } };
         }
       } else if (m === "leave" && fresh.length > 0) {
         leave[roomId] = { timeline: { events: fresh.map((e) => e.event) } };
       }
     }
-    return { next_batch: `s${events.length}`, rooms: { join, invite, leave }, account_data: { events: [] }, presence: { events: [] } };
+    return {
+      next_batch: `s${events.length}`,
+      rooms: { join, invite, leave },
+      account_data: { events: [] },
+      presence: { events: [] },
+    };
   };
 
   const handle = async (req: IncomingMessage, url: URL, body: Record<string, unknown>): Promise<unknown> => {
     const path = url.pathname;
     if (path === "/_matrix/client/versions") return { versions: ["v1.1", "v1.10"] };
     const header = req.headers.authorization ?? "";
-    const token = header.startsWith("Bearer ") ? header.slice(7) : url.searchParams.get("access_token") ?? "";
+    const token = header.startsWith("Bearer ")
+      ? header.slice(7)
+      : (url.searchParams.get("access_token") ?? "");
     const user = tokens.get(token);
-    if (!user) throw new MatrixFailure(401, token ? "M_UNKNOWN_TOKEN" : "M_MISSING_TOKEN", "Unrecognised access token");
+    if (!user)
+      throw new MatrixFailure(
+        401,
+        token ? "M_UNKNOWN_TOKEN" : "M_MISSING_TOKEN",
+        "Unrecognised access token",
+      );
     const parts = path.split("/").map(decodeURIComponent); // ["", "_matrix", "client", "v3", ...]
     const api = parts.slice(4);
     const [a, b, c, d, e] = api;
     const method = req.method ?? "GET";
     if (a === "account" && b === "whoami") return { user_id: user, device_id: "TESTDEVICE" };
-    if (a === "joined_rooms") return { joined_rooms: [...members].filter(([, r]) => r.get(user) === "join").map(([id]) => id) };
+    if (a === "joined_rooms")
+      return { joined_rooms: [...members].filter(([, r]) => r.get(user) === "join").map(([id]) => id) };
     if (a === "user" && c === "filter" && method === "POST") return { filter_id: "1" };
     if (a === "user" && c === "account_data" && d) {
       if (b !== user) throw new MatrixFailure(403, "M_FORBIDDEN", "not your account data");
@@ -118,7 +156,11 @@ export async function startHomeserver(): Promise<Homeserver> {
       for (;;) {
         const result = syncFor(user, since);
         const rooms = result.rooms as Record<string, Record<string, unknown>>;
-        const any = Object.keys(rooms.join!).length + Object.keys(rooms.invite!).length + Object.keys(rooms.leave!).length > 0;
+        const any =
+          Object.keys(rooms.join!).length +
+            Object.keys(rooms.invite!).length +
+            Object.keys(rooms.leave!).length >
+          0;
         if (any || since === 0 || Date.now() >= deadline) return result;
         await new Promise<void>((resolve) => {
           const wake = (): void => {
@@ -136,20 +178,23 @@ export async function startHomeserver(): Promise<Homeserver> {
       members.set(roomId, new Map());
       addEvent(roomId, { type: "m.room.create", sender: user, state_key: "", content: { creator: user } });
       setMembership(roomId, user, user, "join");
-      for (const invitee of (body.invite as string[] | undefined) ?? []) setMembership(roomId, user, invitee, "invite", body.is_direct ? { is_direct: true } : {});
+      for (const invitee of (body.invite as string[] | undefined) ?? [])
+        setMembership(roomId, user, invitee, "invite", body.is_direct ? { is_direct: true } : {});
       return { room_id: roomId };
     }
     if (a === "join" && b && method === "POST") {
       const room = roomOf(b);
       const m = room.get(user);
-      if (m !== "invite" && m !== "join") throw new MatrixFailure(403, "M_FORBIDDEN", `${user} is not invited to ${b}`);
+      if (m !== "invite" && m !== "join")
+        throw new MatrixFailure(403, "M_FORBIDDEN", `${user} is not invited to ${b}`);
       if (m !== "join") setMembership(b, user, user, "join");
       return { room_id: b };
     }
     if (a === "rooms" && b) {
       const room = roomOf(b);
       const joined = room.get(user) === "join";
-      if (c === "join" && method === "POST") return handle(req, new URL(`/_matrix/client/v3/join/${encodeURIComponent(b)}`, url), body);
+      if (c === "join" && method === "POST")
+        return handle(req, new URL(`/_matrix/client/v3/join/${encodeURIComponent(b)}`, url), body);
       if (!joined) throw new MatrixFailure(403, "M_FORBIDDEN", `${user} is not in room ${b}`);
       if (c === "invite" && method === "POST") {
         setMembership(b, user, String(body.user_id), "invite");
@@ -168,13 +213,21 @@ export async function startHomeserver(): Promise<Homeserver> {
         return { event_id: eventId };
       }
       if (c === "state" && method === "GET") {
-        return events.filter((x) => x.roomId === b && typeof x.event.state_key === "string").map((x) => x.event);
+        return events
+          .filter((x) => x.roomId === b && typeof x.event.state_key === "string")
+          .map((x) => x.event);
       }
       if (c === "joined_members") {
-        return { joined: Object.fromEntries([...room].filter(([, m]) => m === "join").map(([u]) => [u, { display_name: u }])) };
+        return {
+          joined: Object.fromEntries(
+            [...room].filter(([, m]) => m === "join").map(([u]) => [u, { display_name: u }]),
+          ),
+        };
       }
       if (c === "members") {
-        return { chunk: events.filter((x) => x.roomId === b && x.event.type === "m.room.member").map((x) => x.event) };
+        return {
+          chunk: events.filter((x) => x.roomId === b && x.event.type === "m.room.member").map((x) => x.event),
+        };
       }
     }
     throw new MatrixFailure(404, "M_UNRECOGNIZED", `Unrecognized request: ${method} ${path}`);
@@ -190,14 +243,18 @@ export async function startHomeserver(): Promise<Homeserver> {
         const text = Buffer.concat(chunks).toString("utf8");
         body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
       } catch {
-        res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ errcode: "M_NOT_JSON", error: "Content not JSON." }));
+        res
+          .writeHead(400, { "content-type": "application/json" })
+          .end(JSON.stringify({ errcode: "M_NOT_JSON", error: "Content not JSON." }));
         return;
       }
       handle(req, url, body).then(
         (result) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(result)),
         (err: unknown) => {
           const f = err instanceof MatrixFailure ? err : new MatrixFailure(500, "M_UNKNOWN", String(err));
-          res.writeHead(f.status, { "content-type": "application/json" }).end(JSON.stringify({ errcode: f.errcode, error: f.message }));
+          res
+            .writeHead(f.status, { "content-type": "application/json" })
+            .end(JSON.stringify({ errcode: f.errcode, error: f.message }));
         },
       );
     });
@@ -215,7 +272,10 @@ export async function startHomeserver(): Promise<Homeserver> {
     messages: (roomId) =>
       events
         .filter((e) => e.roomId === roomId && e.event.type === "m.room.message")
-        .map((e) => ({ sender: String(e.event.sender), body: String((e.event.content as { body?: unknown }).body ?? "") })),
+        .map((e) => ({
+          sender: String(e.event.sender),
+          body: String((e.event.content as { body?: unknown }).body ?? ""),
+        })),
     async close() {
       for (const wake of [...waiters]) wake();
       server.closeAllConnections();

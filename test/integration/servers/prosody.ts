@@ -94,7 +94,9 @@ Component "conference.localhost" "muc"
     muc: "conference.localhost",
     service: `xmpp://127.0.0.1:${port}`,
     async register(user, password) {
-      await run("prosodyctl", ["--config", cfg, "register", user, "localhost", password], { timeout: 30_000 });
+      await run("prosodyctl", ["--config", cfg, "register", user, "localhost", password], {
+        timeout: 30_000,
+      });
     },
     stop,
     start,

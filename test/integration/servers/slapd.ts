@@ -66,7 +66,13 @@ ${extraLdif ? `\n${extraLdif.trim()}\n` : ""}`;
   writeFileSync(join(dir, "base.ldif"), ldif);
   await run("/usr/sbin/slapadd", ["-f", conf, "-l", join(dir, "base.ldif")]);
   const url = `ldap://127.0.0.1:${port}`;
-  const daemon = await startDaemon("slapd", "/usr/sbin/slapd", ["-h", `${url}/`, "-f", conf, "-d", "0"], port, 30_000);
+  const daemon = await startDaemon(
+    "slapd",
+    "/usr/sbin/slapd",
+    ["-h", `${url}/`, "-f", conf, "-d", "0"],
+    port,
+    30_000,
+  );
   return {
     url,
     port,
@@ -75,7 +81,21 @@ ${extraLdif ? `\n${extraLdif.trim()}\n` : ""}`;
     password,
     dir,
     async search(base, filter = "(objectClass=*)") {
-      const out = await run("ldapsearch", ["-x", "-LLL", "-o", "ldif-wrap=no", "-H", url, "-D", bindDn, "-w", password, "-b", base, filter]);
+      const out = await run("ldapsearch", [
+        "-x",
+        "-LLL",
+        "-o",
+        "ldif-wrap=no",
+        "-H",
+        url,
+        "-D",
+        bindDn,
+        "-w",
+        password,
+        "-b",
+        base,
+        filter,
+      ]);
       return out.stdout;
     },
     async stop() {

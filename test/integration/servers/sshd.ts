@@ -32,7 +32,13 @@ export async function startSshd(authorizedKeys: string[]): Promise<SshdServer> {
   writeFileSync(join(dir, "authorized_keys"), `${authorizedKeys.join("\n")}\n`, { mode: 0o600 });
   writeFileSync(join(dir, "sshd_config"), sshdConfig(dir, "127.0.0.1", port));
   if (!existsSync("/run/sshd") && process.getuid?.() === 0) mkdirSync("/run/sshd", { mode: 0o755 });
-  const daemon = await startDaemon("sshd", "/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], port, 20_000);
+  const daemon = await startDaemon(
+    "sshd",
+    "/usr/sbin/sshd",
+    ["-D", "-e", "-f", join(dir, "sshd_config")],
+    port,
+    20_000,
+  );
   return {
     port,
     dir,

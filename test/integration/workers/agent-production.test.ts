@@ -23,7 +23,10 @@ describe("agent:install over SSH (local provider host)", () => {
 
   it("installs once, then sees it installed and runs nothing", async () => {
     const marker = join(dir, ".state/local/frigg/home/agent-installed");
-    const agent = { install: 'echo installing; touch "$HOME/agent-installed"', check: 'test -f "$HOME/agent-installed"' };
+    const agent = {
+      install: 'echo installing; touch "$HOME/agent-installed"',
+      check: 'test -f "$HOME/agent-installed"',
+    };
     const first = await runStep("workers/agent", "install", { ...ready, agent }, { cwd: dir });
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toContain("installing");
@@ -35,15 +38,24 @@ describe("agent:install over SSH (local provider host)", () => {
   });
 
   it("fails with the command's last lines, or when the check still fails after installing", async () => {
-    const bad = await runStep("workers/agent", "install", ready, { cwd: dir, params: { command: "echo no-repo >&2; exit 100" } });
+    const bad = await runStep("workers/agent", "install", ready, {
+      cwd: dir,
+      params: { command: "echo no-repo >&2; exit 100" },
+    });
     expect(bad.code).toBe(1);
     expect(bad.lastLine).toMatch(/exited with 100: no-repo/);
-    const lying = await runStep("workers/agent", "install", ready, { cwd: dir, params: { command: "true", check: "false" } });
+    const lying = await runStep("workers/agent", "install", ready, {
+      cwd: dir,
+      params: { command: "true", check: "false" },
+    });
     expect(lying.lastLine).toMatch(/still fails/);
     const none = await runStep("workers/agent", "install", ready, { cwd: dir });
     expect(none.code).toBe(0);
     expect(none.lastLine).toMatch(/nothing to install/);
-    const noKeys = await runStep("workers/agent", "install", design, { cwd: dir, params: { command: "true" } });
+    const noKeys = await runStep("workers/agent", "install", design, {
+      cwd: dir,
+      params: { command: "true" },
+    });
     expect(noKeys.lastLine).toMatch(/clipboard field local is missing/);
   });
 });
@@ -54,12 +66,25 @@ describe("production:check", () => {
     const stopped = await runStep("workers/production", "check", prod, { cwd: tmpdir() });
     expect(stopped.code).toBe(1);
     expect(stopped.lastLine).toMatch(/loki serves production \(instance\.production is set\).*forced/);
-    const forced = await runStep("workers/production", "check", prod, { cwd: tmpdir(), params: { force: true } });
+    const forced = await runStep("workers/production", "check", prod, {
+      cwd: tmpdir(),
+      params: { force: true },
+    });
     expect(forced.code).toBe(0);
     expect(forced.clipboard!.production).toMatchObject({ serving: true, forced: true });
-    const fromLdap = await runStep("workers/production", "check", { instance: { hostname: "loki" }, ldap: { production: ["yes"] } }, { cwd: tmpdir() });
+    const fromLdap = await runStep(
+      "workers/production",
+      "check",
+      { instance: { hostname: "loki" }, ldap: { production: ["yes"] } },
+      { cwd: tmpdir() },
+    );
     expect(fromLdap.code).toBe(1);
-    const fine = await runStep("workers/production", "check", { instance: { hostname: "thor", production: false } }, { cwd: tmpdir() });
+    const fine = await runStep(
+      "workers/production",
+      "check",
+      { instance: { hostname: "thor", production: false } },
+      { cwd: tmpdir() },
+    );
     expect(fine.code).toBe(0);
     expect(fine.clipboard!.production).toMatchObject({ serving: false });
   });

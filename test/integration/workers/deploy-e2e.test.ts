@@ -30,7 +30,10 @@ function configFor(): string {
 `;
 }
 
-async function statusJson(env: JarvisEnv, host: string): Promise<{ state: string; run: string; step: { index: number } } | undefined> {
+async function statusJson(
+  env: JarvisEnv,
+  host: string,
+): Promise<{ state: string; run: string; step: { index: number } } | undefined> {
   const r = await env.cli(["status", host, "--json"]);
   return r.code === 0 ? JSON.parse(r.stdout) : undefined;
 }
@@ -57,7 +60,8 @@ describe("deploy.yml end to end: local provider, real sshd, bind9, slapd, alertm
   });
   afterAll(async () => {
     for (const env of envs) {
-      for (const host of ["loki", "thor"]) await runStep("providers/local-step", "delete", { instance: { hostname: host } }, { cwd: env.dir });
+      for (const host of ["loki", "thor"])
+        await runStep("providers/local-step", "delete", { instance: { hostname: host } }, { cwd: env.dir });
     }
     await Promise.all([named?.stop(), slapd?.stop(), am?.stop()]);
   });
@@ -79,18 +83,31 @@ describe("deploy.yml end to end: local provider, real sshd, bind9, slapd, alertm
     const env = makeJarvisEnv({ extraConfig: configFor(), leaseSeconds: 2 });
     envs.push(env);
     // A slow configuration step gives the test a window to kill jarvis mid-run.
-    env.write("thor.yml", "instance:\n  hostname: thor\n  fqdn: thor.example.test\n  provider: local\ncommands:\n  mounts: ['sleep 4']\n");
+    env.write(
+      "thor.yml",
+      "instance:\n  hostname: thor\n  fqdn: thor.example.test\n  provider: local\ncommands:\n  mounts: ['sleep 4']\n",
+    );
     const doomed: ChildProcess = env.spawnCli(["run", "deploy", "thor.yml"]);
-    await eventually(async () => {
-      const s = await statusJson(env, "thor");
-      return s?.state === "running" && s.step.index >= 7 ? true : undefined;
-    }, 60_000, "thor to reach the mounts step");
+    await eventually(
+      async () => {
+        const s = await statusJson(env, "thor");
+        return s?.state === "running" && s.step.index >= 7 ? true : undefined;
+      },
+      60_000,
+      "thor to reach the mounts step",
+    );
     doomed.kill("SIGKILL");
-    await new Promise((resolve) => (doomed.exitCode !== null || doomed.signalCode !== null ? resolve(null) : doomed.once("exit", resolve)));
-    const resumed = await eventually(async () => {
-      const res = await env.cli(["resume", "thor"]);
-      return res.code === 5 ? undefined : res;
-    }, 60_000, "resume to take over");
+    await new Promise((resolve) =>
+      doomed.exitCode !== null || doomed.signalCode !== null ? resolve(null) : doomed.once("exit", resolve),
+    );
+    const resumed = await eventually(
+      async () => {
+        const res = await env.cli(["resume", "thor"]);
+        return res.code === 5 ? undefined : res;
+      },
+      60_000,
+      "resume to take over",
+    );
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     await expectDeployed(env, "thor");
   });

@@ -15,7 +15,13 @@ let named: Bind9Server;
 let hostKey: string;
 let clipboard: Record<string, unknown>;
 
-const params = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ server: "127.0.0.1", port: named.port, zone: named.zone, key_name: named.keyName, ...extra });
+const params = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  server: "127.0.0.1",
+  port: named.port,
+  zone: named.zone,
+  key_name: named.keyName,
+  ...extra,
+});
 
 describe("dns:update_host against a real named with a TSIG-protected zone", () => {
   beforeAll(async () => {
@@ -45,24 +51,44 @@ describe("dns:update_host against a real named with a TSIG-protected zone", () =
     const expected: string[] = [];
     for (const file of ["hostkey.pub", "hostkey2.pub"]) {
       const out = (await run("ssh-keygen", ["-r", "loki.example.test", "-f", join(dir, file)])).stdout;
-      expected.push(...out.trim().split("\n").map((l) => l.split(" SSHFP ")[1]!.toUpperCase()));
+      expected.push(
+        ...out
+          .trim()
+          .split("\n")
+          .map((l) => l.split(" SSHFP ")[1]!.toUpperCase()),
+      );
     }
     expected.sort();
-    const digSshfp = async (): Promise<string[]> => (await named.dig("loki.example.test", "SSHFP")).map((l) => l.replace(/(\S+ \S+ )(.*)/, (_m, a: string, b: string) => a + b.replace(/ /g, ""))).sort();
+    const digSshfp = async (): Promise<string[]> =>
+      (await named.dig("loki.example.test", "SSHFP"))
+        .map((l) => l.replace(/(\S+ \S+ )(.*)/, (_m, a: string, b: string) => a + b.replace(/ /g, "")))
+        .sort();
     expect(await digSshfp()).toEqual(expected);
     // Re-running with a new address replaces the records instead of adding to them.
     const moved = { ...clipboard, local: { ...(clipboard.local as object), ipv4: "127.0.0.8" } };
-    const again = await runStep("workers/dns", "update_host", moved, { cwd: dir, params: params({ transport: "tcp" }), env });
+    const again = await runStep("workers/dns", "update_host", moved, {
+      cwd: dir,
+      params: params({ transport: "tcp" }),
+      env,
+    });
     expect(again.code, again.stderr).toBe(0);
     expect(await named.dig("loki.example.test", "A")).toEqual(["127.0.0.8"]);
     expect(await digSshfp()).toEqual(expected);
   });
 
   it("names a wrong secret (BADSIG) and an unknown key (BADKEY), not retryable", async () => {
-    const wrong = await runStep("workers/dns", "update_host", clipboard, { cwd: dir, params: params(), env: { DNS_TSIG_SECRET: Buffer.alloc(32, 7).toString("base64") } });
+    const wrong = await runStep("workers/dns", "update_host", clipboard, {
+      cwd: dir,
+      params: params(),
+      env: { DNS_TSIG_SECRET: Buffer.alloc(32, 7).toString("base64") },
+    });
     expect(wrong.code).toBe(1);
     expect(wrong.lastLine).toMatch(/BADSIG/);
-    const unknown = await runStep("workers/dns", "update_host", clipboard, { cwd: dir, params: params({ key_name: "nobody" }), env: { DNS_TSIG_SECRET: named.secret } });
+    const unknown = await runStep("workers/dns", "update_host", clipboard, {
+      cwd: dir,
+      params: params({ key_name: "nobody" }),
+      env: { DNS_TSIG_SECRET: named.secret },
+    });
     expect(unknown.code).toBe(1);
     expect(unknown.lastLine).toMatch(/BADKEY/);
     expect(wrong.stderr + unknown.stderr).not.toContain(named.secret);
@@ -71,7 +97,11 @@ describe("dns:update_host against a real named with a TSIG-protected zone", () =
   it("is retryable when the server is down (UDP and TCP)", async () => {
     const port = await freePort();
     for (const transport of ["udp", "tcp"]) {
-      const r = await runStep("workers/dns", "update_host", clipboard, { cwd: dir, params: params({ port, transport, timeout: 2 }), env: { DNS_TSIG_SECRET: named.secret } });
+      const r = await runStep("workers/dns", "update_host", clipboard, {
+        cwd: dir,
+        params: params({ port, transport, timeout: 2 }),
+        env: { DNS_TSIG_SECRET: named.secret },
+      });
       expect(r.code).toBe(75);
       expect(r.lastLine).toMatch(new RegExp(`127\\.0\\.0\\.1:${port} \\(${transport}\\) did not answer`));
     }
@@ -82,16 +112,32 @@ describe("dns:update_host against a real named with a TSIG-protected zone", () =
     expect(skip.code).toBe(0);
     expect(skip.clipboard).toBeUndefined();
     expect(skip.lastLine).toMatch(/dns: not configured/);
-    const half = await runStep("workers/dns", "update_host", clipboard, { cwd: dir, params: { server: "127.0.0.1" } });
+    const half = await runStep("workers/dns", "update_host", clipboard, {
+      cwd: dir,
+      params: { server: "127.0.0.1" },
+    });
     expect(half.lastLine).toMatch(/modules\.dns\.with\.zone must be set/);
-    const leaky = await runStep("workers/dns", "update_host", clipboard, { cwd: dir, params: params({ secret: "x" }) });
+    const leaky = await runStep("workers/dns", "update_host", clipboard, {
+      cwd: dir,
+      params: params({ secret: "x" }),
+    });
     expect(leaky.lastLine).toMatch(/must not be a parameter/);
     const noSecret = await runStep("workers/dns", "update_host", clipboard, { cwd: dir, params: params() });
     expect(noSecret.lastLine).toMatch(/DNS_TSIG_SECRET is not set/);
-    const noHost = await runStep("workers/dns", "update_host", { instance: { hostname: "loki" } }, { cwd: dir, params: params(), env: { DNS_TSIG_SECRET: named.secret } });
+    const noHost = await runStep(
+      "workers/dns",
+      "update_host",
+      { instance: { hostname: "loki" } },
+      { cwd: dir, params: params(), env: { DNS_TSIG_SECRET: named.secret } },
+    );
     expect(noHost.code).toBe(1);
     expect(noHost.lastLine).toMatch(/clipboard field local is missing/);
-    const outside = await runStep("workers/dns", "update_host", { ...clipboard, instance: { hostname: "loki", fqdn: "loki.other.test" } }, { cwd: dir, params: params(), env: { DNS_TSIG_SECRET: named.secret } });
+    const outside = await runStep(
+      "workers/dns",
+      "update_host",
+      { ...clipboard, instance: { hostname: "loki", fqdn: "loki.other.test" } },
+      { cwd: dir, params: params(), env: { DNS_TSIG_SECRET: named.secret } },
+    );
     expect(outside.lastLine).toMatch(/not inside zone example\.test/);
   });
 });

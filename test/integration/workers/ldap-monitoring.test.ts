@@ -25,7 +25,12 @@ describe("ldap:update_host_ou against a real slapd", () => {
   afterAll(async () => {
     await slapd?.stop();
   });
-  const params = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ url: slapd.url, base_dn: slapd.baseDn, bind_dn: slapd.bindDn, ...extra });
+  const params = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    url: slapd.url,
+    base_dn: slapd.baseDn,
+    bind_dn: slapd.bindDn,
+    ...extra,
+  });
 
   it("creates the entry, then replaces its attributes on a re-run", async () => {
     const env = { LDAP_BIND_PASSWORD: slapd.password };
@@ -35,8 +40,16 @@ describe("ldap:update_host_ou against a real slapd", () => {
     let ldif = await slapd.search("ou=Hosts,dc=example,dc=test", "(cn=loki)");
     expect(ldif).toMatch(/ipHostNumber: 127\.0\.0\.7/);
     expect(ldif).toMatch(/info: SHA256:abc\ninfo: SHA256:def/);
-    const moved = { ...clipboard, local: { ...clipboard.local, ipv4: "127.0.0.9" }, ssh: { ...clipboard.ssh, fingerprints: ["SHA256:new"] } };
-    const again = await runStep("workers/ldap", "update_host_ou", moved, { cwd: dir, params: params({ attributes: { state: "l" } }), env });
+    const moved = {
+      ...clipboard,
+      local: { ...clipboard.local, ipv4: "127.0.0.9" },
+      ssh: { ...clipboard.ssh, fingerprints: ["SHA256:new"] },
+    };
+    const again = await runStep("workers/ldap", "update_host_ou", moved, {
+      cwd: dir,
+      params: params({ attributes: { state: "l" } }),
+      env,
+    });
     expect(again.code, again.stderr).toBe(0);
     ldif = await slapd.search("ou=Hosts,dc=example,dc=test", "(cn=loki)");
     expect(ldif).toMatch(/ipHostNumber: 127\.0\.0\.9/);
@@ -46,14 +59,26 @@ describe("ldap:update_host_ou against a real slapd", () => {
   });
 
   it("names a refused bind (not retryable), an unreachable server (retryable), a missing parent", async () => {
-    const refused = await runStep("workers/ldap", "update_host_ou", clipboard, { cwd: dir, params: params(), env: { LDAP_BIND_PASSWORD: "wrong" } });
+    const refused = await runStep("workers/ldap", "update_host_ou", clipboard, {
+      cwd: dir,
+      params: params(),
+      env: { LDAP_BIND_PASSWORD: "wrong" },
+    });
     expect(refused.code).toBe(1);
     expect(refused.lastLine).toMatch(/LDAP bind refused for cn=admin,dc=example,dc=test/);
     const port = await freePort();
-    const down = await runStep("workers/ldap", "update_host_ou", clipboard, { cwd: dir, params: params({ url: `ldap://127.0.0.1:${port}`, timeout: 3 }), env: { LDAP_BIND_PASSWORD: "x" } });
+    const down = await runStep("workers/ldap", "update_host_ou", clipboard, {
+      cwd: dir,
+      params: params({ url: `ldap://127.0.0.1:${port}`, timeout: 3 }),
+      env: { LDAP_BIND_PASSWORD: "x" },
+    });
     expect(down.code).toBe(75);
     expect(down.lastLine).toMatch(/unreachable/);
-    const orphan = await runStep("workers/ldap", "update_host_ou", clipboard, { cwd: dir, params: params({ hosts_ou: "ou=Nowhere" }), env: { LDAP_BIND_PASSWORD: slapd.password } });
+    const orphan = await runStep("workers/ldap", "update_host_ou", clipboard, {
+      cwd: dir,
+      params: params({ hosts_ou: "ou=Nowhere" }),
+      env: { LDAP_BIND_PASSWORD: slapd.password },
+    });
     expect(orphan.code).toBe(1);
     expect(orphan.lastLine).toMatch(/parent ou=Nowhere,dc=example,dc=test does not exist/);
   });
@@ -63,12 +88,18 @@ describe("ldap:update_host_ou against a real slapd", () => {
     const odd = { ...clipboard, instance: { hostname: "a,b=c+d" } };
     const r = await runStep("workers/ldap", "update_host_ou", odd, { cwd: dir, params: params(), env });
     expect(r.code, r.stderr).toBe(0);
-    expect((r.clipboard!.ldap as Record<string, unknown>).dn).toBe("cn=a\\,b\\=c\\+d,ou=Hosts,dc=example,dc=test");
+    expect((r.clipboard!.ldap as Record<string, unknown>).dn).toBe(
+      "cn=a\\,b\\=c\\+d,ou=Hosts,dc=example,dc=test",
+    );
     expect(await slapd.search("ou=Hosts,dc=example,dc=test", "(cn=a,b=c+d)")).toMatch(/cn: a,b=c\+d/);
     const skip = await runStep("workers/ldap", "update_host_ou", clipboard, { cwd: dir });
     expect(skip.lastLine).toMatch(/ldap: not configured/);
     const { ssh: _ssh, ...noSsh } = clipboard;
-    const missing = await runStep("workers/ldap", "update_host_ou", noSsh, { cwd: dir, params: params(), env });
+    const missing = await runStep("workers/ldap", "update_host_ou", noSsh, {
+      cwd: dir,
+      params: params(),
+      env,
+    });
     expect(missing.code).toBe(1);
     expect(missing.lastLine).toMatch(/clipboard field ssh\.fingerprints is missing/);
     const noPw = await runStep("workers/ldap", "update_host_ou", clipboard, { cwd: dir, params: params() });
@@ -86,7 +117,10 @@ describe("monitoring:suppress / enable against a real Alertmanager", () => {
   });
 
   it("silences the host for a lease, renews instead of duplicating, and enable expires it", async () => {
-    const s = await runStep("workers/monitoring", "suppress", clipboard, { cwd: dir, params: { url: am.url, lease: "30m" } });
+    const s = await runStep("workers/monitoring", "suppress", clipboard, {
+      cwd: dir,
+      params: { url: am.url, lease: "30m" },
+    });
     expect(s.code, s.stderr).toBe(0);
     const id = (s.clipboard!.monitoring as Record<string, string>).silence_id;
     let silences = await am.silences();
@@ -97,31 +131,49 @@ describe("monitoring:suppress / enable against a real Alertmanager", () => {
     expect(leaseMs).toBeGreaterThan(20 * 60_000);
     expect(leaseMs).toBeLessThanOrEqual(30 * 60_000);
     // A re-run from the same input (as after a crash before the clipboard was saved) renews it.
-    const again = await runStep("workers/monitoring", "suppress", clipboard, { cwd: dir, params: { url: am.url, lease: "30m" } });
+    const again = await runStep("workers/monitoring", "suppress", clipboard, {
+      cwd: dir,
+      params: { url: am.url, lease: "30m" },
+    });
     expect(again.code, again.stderr).toBe(0);
     silences = await am.silences();
     expect(silences.filter((x) => x.status.state === "active")).toHaveLength(1);
-    const e = await runStep("workers/monitoring", "enable", again.clipboard!, { cwd: dir, params: { url: am.url } });
+    const e = await runStep("workers/monitoring", "enable", again.clipboard!, {
+      cwd: dir,
+      params: { url: am.url },
+    });
     expect(e.code, e.stderr).toBe(0);
     expect((await am.silences()).filter((x) => x.status.state === "active")).toHaveLength(0);
-    const twice = await runStep("workers/monitoring", "enable", again.clipboard!, { cwd: dir, params: { url: am.url } });
+    const twice = await runStep("workers/monitoring", "enable", again.clipboard!, {
+      cwd: dir,
+      params: { url: am.url },
+    });
     expect(twice.code).toBe(0);
     expect(twice.lastLine).toMatch(/already expired/);
   });
 
   it("is retryable when Alertmanager is down; skips when unconfigured; names bad input", async () => {
     const port = await freePort();
-    const down = await runStep("workers/monitoring", "suppress", clipboard, { cwd: dir, params: { url: `http://127.0.0.1:${port}`, timeout: 3 } });
+    const down = await runStep("workers/monitoring", "suppress", clipboard, {
+      cwd: dir,
+      params: { url: `http://127.0.0.1:${port}`, timeout: 3 },
+    });
     expect(down.code).toBe(75);
     expect(down.lastLine).toMatch(/unreachable/);
     const skip = await runStep("workers/monitoring", "enable", clipboard, { cwd: dir });
     expect(skip.code).toBe(0);
     expect(skip.lastLine).toMatch(/not configured/);
-    const nothing = await runStep("workers/monitoring", "enable", clipboard, { cwd: dir, params: { url: am.url } });
+    const nothing = await runStep("workers/monitoring", "enable", clipboard, {
+      cwd: dir,
+      params: { url: am.url },
+    });
     expect(nothing.lastLine).toMatch(/no silence recorded/);
     const noHost = await runStep("workers/monitoring", "suppress", {}, { cwd: dir, params: { url: am.url } });
     expect(noHost.lastLine).toMatch(/clipboard field instance\.hostname is missing/);
-    const badLease = await runStep("workers/monitoring", "suppress", clipboard, { cwd: dir, params: { url: am.url, lease: "forever" } });
+    const badLease = await runStep("workers/monitoring", "suppress", clipboard, {
+      cwd: dir,
+      params: { url: am.url, lease: "forever" },
+    });
     expect(badLease.code).toBe(1);
     expect(badLease.lastLine).toMatch(/lease/);
   });

@@ -18,12 +18,23 @@ export function runStep(
   file: string,
   task: string,
   clipboard: Record<string, unknown>,
-  options: { params?: Record<string, unknown>; env?: Record<string, string>; cwd: string; timeoutMs?: number },
+  options: {
+    params?: Record<string, unknown>;
+    env?: Record<string, string>;
+    cwd: string;
+    timeoutMs?: number;
+  },
 ): Promise<StepResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(repoRoot, "dist/src", `${file}.js`), task], {
       cwd: options.cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", JARVIS_RUN_ID: "test", JARVIS_STEP: `${file}:${task}`, JARVIS_PARAMS: JSON.stringify(options.params ?? {}), ...options.env },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        JARVIS_RUN_ID: "test",
+        JARVIS_STEP: `${file}:${task}`,
+        JARVIS_PARAMS: JSON.stringify(options.params ?? {}),
+        ...options.env,
+      },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -35,7 +46,12 @@ export function runStep(
     child.on("close", (code) => {
       clearTimeout(timer);
       const lines = stderr.trim().split("\n");
-      resolve({ code, clipboard: stdout.trim() ? (parse(stdout) as Record<string, unknown>) : undefined, stderr, lastLine: lines[lines.length - 1] ?? "" });
+      resolve({
+        code,
+        clipboard: stdout.trim() ? (parse(stdout) as Record<string, unknown>) : undefined,
+        stderr,
+        lastLine: lines[lines.length - 1] ?? "",
+      });
     });
     child.stdin.end(stringify(clipboard));
   });

@@ -29,17 +29,35 @@ acl:
     );
     expect(chat.networks.map((n) => n.name)).toEqual(["irc", "matrix"]);
     const irc = chat.networks[0]!;
-    expect(irc).toMatchObject({ kind: "irc", port: 6667, channels: [{ name: "#ops" }, { name: "#secret", key: "k3y" }] });
-    expect(chat.networks[1]).toMatchObject({ kind: "matrix", accessToken: "t0k", stateDir: "/etc/.state/matrix" });
+    expect(irc).toMatchObject({
+      kind: "irc",
+      port: 6667,
+      channels: [{ name: "#ops" }, { name: "#secret", key: "k3y" }],
+    });
+    expect(chat.networks[1]).toMatchObject({
+      kind: "matrix",
+      accessToken: "t0k",
+      stateDir: "/etc/.state/matrix",
+    });
     expect(chat.acl.grants.get("matrix:@alice:example.org")).toEqual(["operator"]);
   });
 
   it("points at file and line for mistakes", () => {
-    expect(() => load("chat:\n  irc:\n    host: h\n    channels: [ops]\n")).toThrow(/jarvis.yml:4: chat.irc.channels.0: 'ops' is not a channel name/);
-    expect(() => load("chat:\n  slack:\n    token: x\n")).toThrow(/jarvis.yml:2: chat.slack.kind: unknown network kind 'slack'/);
-    expect(() => load("acl:\n  roles:\n    ops: {commands: [deploy, nuke]}\n")).toThrow(/jarvis.yml:3: acl.roles.ops.commands.1: unknown command 'nuke'/);
-    expect(() => load("acl:\n  people:\n    bob: {roles: [root], identities: [irc:bob]}\n")).toThrow(/no role 'root'/);
-    expect(() => load("chat:\n  irc:\n    host: h\n    password: ${IRC_PASS}\n")).toThrow(/IRC_PASS is not set/);
+    expect(() => load("chat:\n  irc:\n    host: h\n    channels: [ops]\n")).toThrow(
+      /jarvis.yml:4: chat.irc.channels.0: 'ops' is not a channel name/,
+    );
+    expect(() => load("chat:\n  slack:\n    token: x\n")).toThrow(
+      /jarvis.yml:2: chat.slack.kind: unknown network kind 'slack'/,
+    );
+    expect(() => load("acl:\n  roles:\n    ops: {commands: [deploy, nuke]}\n")).toThrow(
+      /jarvis.yml:3: acl.roles.ops.commands.1: unknown command 'nuke'/,
+    );
+    expect(() => load("acl:\n  people:\n    bob: {roles: [root], identities: [irc:bob]}\n")).toThrow(
+      /no role 'root'/,
+    );
+    expect(() => load("chat:\n  irc:\n    host: h\n    password: ${IRC_PASS}\n")).toThrow(
+      /IRC_PASS is not set/,
+    );
   });
 
   it("with no chat section there are no networks (the console runs) and no acl", () => {

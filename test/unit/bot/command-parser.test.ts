@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { MAX_COMMAND_BYTES, parseChatLine, parseCommand, splitWords } from "../../../src/bot/command-parser.js";
+import {
+  MAX_COMMAND_BYTES,
+  parseChatLine,
+  parseCommand,
+  splitWords,
+} from "../../../src/bot/command-parser.js";
 
 function command(line: string, direct = false) {
   const r = parseChatLine(line, "jarvis", direct);
@@ -26,7 +31,10 @@ describe("parseChatLine addressing", () => {
   });
 
   it("strips IRC formatting before reading the command", () => {
-    expect(command("\u0002jarvis\u0002: \u000304status\u000f loki")).toMatchObject({ verb: "status", args: ["loki"] });
+    expect(command("\u0002jarvis\u0002: \u000304status\u000f loki")).toMatchObject({
+      verb: "status",
+      args: ["loki"],
+    });
   });
 });
 
@@ -38,12 +46,21 @@ describe("parseCommand", () => {
   });
 
   it("refuses unbalanced quotes and empty arguments", () => {
-    expect(parseCommand(`deploy "examples/loki.yml`)).toMatchObject({ kind: "error", message: expect.stringContaining("unbalanced double quote") });
-    expect(parseCommand(`deploy ""`)).toMatchObject({ kind: "error", message: expect.stringContaining("empty argument") });
+    expect(parseCommand(`deploy "examples/loki.yml`)).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining("unbalanced double quote"),
+    });
+    expect(parseCommand(`deploy ""`)).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining("empty argument"),
+    });
   });
 
   it("passes shell metacharacters through as plain words (nothing is ever run by a shell)", () => {
-    expect(command("jarvis: deploy $(rm;ls|cat`id`")).toMatchObject({ verb: "deploy", args: ["$(rm;ls|cat`id`"] });
+    expect(command("jarvis: deploy $(rm;ls|cat`id`")).toMatchObject({
+      verb: "deploy",
+      args: ["$(rm;ls|cat`id`"],
+    });
     const r = parseCommand("deploy 'x;$(reboot)'");
     expect(r).toMatchObject({ kind: "command", command: { verb: "deploy", args: ["x;$(reboot)"] } });
   });
@@ -51,24 +68,45 @@ describe("parseCommand", () => {
   it("keeps unicode arguments intact and does not mistake look-alike verbs", () => {
     expect(parseCommand("status lökí-🚀")).toMatchObject({ kind: "command", command: { args: ["lökí-🚀"] } });
     // Cyrillic 'е' in "dеploy" is not the deploy command.
-    expect(parseCommand("d\u0435ploy cn=loki")).toMatchObject({ kind: "error", message: expect.stringContaining("unknown command") });
+    expect(parseCommand("d\u0435ploy cn=loki")).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining("unknown command"),
+    });
     expect(parseCommand("STATUS")).toMatchObject({ kind: "command", command: { verb: "status" } });
   });
 
   it("refuses control characters, bidi overrides and NUL with their position", () => {
-    expect(parseCommand("status lo\u0000ki")).toMatchObject({ kind: "error", message: expect.stringContaining("U+0000 at position 10") });
-    expect(parseCommand("status \u001b[31mloki")).toMatchObject({ kind: "error", message: expect.stringContaining("U+001b") });
-    expect(parseCommand("deploy cn=\u202eikol")).toMatchObject({ kind: "error", message: expect.stringContaining("U+202e") });
-    expect(parseCommand("status a\nretry b")).toMatchObject({ kind: "error", message: expect.stringContaining("U+000a") });
+    expect(parseCommand("status lo\u0000ki")).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining("U+0000 at position 10"),
+    });
+    expect(parseCommand("status \u001b[31mloki")).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining("U+001b"),
+    });
+    expect(parseCommand("deploy cn=\u202eikol")).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining("U+202e"),
+    });
+    expect(parseCommand("status a\nretry b")).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining("U+000a"),
+    });
   });
 
   it("refuses a 10 KB line quickly and without echoing it all", () => {
     const huge = `deploy ${"a".repeat(10 * 1024)}`;
     const r = parseCommand(huge);
-    expect(r).toMatchObject({ kind: "error", message: expect.stringContaining(`limit ${MAX_COMMAND_BYTES}`) });
+    expect(r).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining(`limit ${MAX_COMMAND_BYTES}`),
+    });
     if (r.kind === "error") expect(r.text.length).toBeLessThanOrEqual(80);
     // Multi-byte characters count in bytes, not characters.
-    expect(parseCommand(`status ${"ü".repeat(600)}`)).toMatchObject({ kind: "error", message: expect.stringContaining("too long") });
+    expect(parseCommand(`status ${"ü".repeat(600)}`)).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining("too long"),
+    });
   });
 
   it("gives one-line help for unknown commands and usage for wrong argument counts", () => {
@@ -79,8 +117,14 @@ describe("parseCommand", () => {
       expect(unknown.message).toContain("deploy");
       expect(unknown.message.includes("\n")).toBe(false);
     }
-    expect(parseCommand("deploy")).toMatchObject({ kind: "error", message: expect.stringContaining("usage: deploy <source>") });
-    expect(parseCommand("diff loki")).toMatchObject({ kind: "error", message: expect.stringContaining("usage: diff <host> <step>") });
+    expect(parseCommand("deploy")).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining("usage: deploy <source>"),
+    });
+    expect(parseCommand("diff loki")).toMatchObject({
+      kind: "error",
+      message: expect.stringContaining("usage: diff <host> <step>"),
+    });
     expect(parseCommand("status a b")).toMatchObject({ kind: "error" });
   });
 });

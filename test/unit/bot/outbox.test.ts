@@ -14,7 +14,12 @@ describe("cutText", () => {
   });
 
   it("cuts too many lines and says how many more and where to look", () => {
-    const lines = cutText(Array.from({ length: 20 }, (_, i) => `line ${i}`).join("\n"), 100, 5, "full log: jarvis log loki on the CLI");
+    const lines = cutText(
+      Array.from({ length: 20 }, (_, i) => `line ${i}`).join("\n"),
+      100,
+      5,
+      "full log: jarvis log loki on the CLI",
+    );
     expect(lines).toHaveLength(5);
     expect(lines.slice(0, 4)).toEqual(["line 0", "line 1", "line 2", "line 3"]);
     expect(lines[4]).toBe("… (16 more lines; full log: jarvis log loki on the CLI)");
@@ -75,7 +80,14 @@ describe("Outbox", () => {
 
   it("paces lines after a burst", async () => {
     const times: number[] = [];
-    const box = new Outbox({ maxLineBytes: 100, maxLines: 10, multiline: false, burst: 2, intervalMs: 30, transmit: async () => void times.push(Date.now()) });
+    const box = new Outbox({
+      maxLineBytes: 100,
+      maxLines: 10,
+      multiline: false,
+      burst: 2,
+      intervalMs: 30,
+      transmit: async () => void times.push(Date.now()),
+    });
     box.setConnected(true);
     await box.send(room, "1\n2\n3\n4");
     expect(times).toHaveLength(4);
@@ -103,7 +115,14 @@ describe("Outbox", () => {
   });
 
   it("rejects what is still queued when closed", async () => {
-    const box = new Outbox({ maxLineBytes: 100, maxLines: 10, multiline: false, burst: 1, intervalMs: 0, transmit: async () => undefined });
+    const box = new Outbox({
+      maxLineBytes: 100,
+      maxLines: 10,
+      multiline: false,
+      burst: 1,
+      intervalMs: 0,
+      transmit: async () => undefined,
+    });
     const pending = box.send(room, "never");
     box.close();
     await expect(pending).rejects.toMatchObject({ code: "E_CHAT_CLOSED" });

@@ -25,7 +25,8 @@ function refusal(run: () => unknown): DesignError {
   throw new Error("expected the design to be refused");
 }
 
-const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAswVXqfxOkOM1h9osfsETZbgKXK7xQ5XoOozfIXPGGG ops@example.test";
+const KEY =
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAswVXqfxOkOM1h9osfsETZbgKXK7xQ5XoOozfIXPGGG ops@example.test";
 
 describe("validateDesign", () => {
   it("accepts examples/loki.yml and names its host", () => {
@@ -33,7 +34,9 @@ describe("validateDesign", () => {
   });
 
   it("accepts a minimal design and leaves unknown keys alone", () => {
-    expect(validateText("instance:\n  hostname: thor\n  color: blue\nlinode:\n  id: 7\n")).toEqual({ host: "thor" });
+    expect(validateText("instance:\n  hostname: thor\n  color: blue\nlinode:\n  id: 7\n")).toEqual({
+      host: "thor",
+    });
   });
 
   it("names file, line and field for a size that is not a number", () => {
@@ -53,7 +56,9 @@ describe("validateDesign", () => {
       /^test\/fixtures\/designs\/bad-hostname\.yml:3: instance\.hostname must be a DNS label .*, got 'Loki_01'$/,
     );
     for (const bad of ["-loki", "loki-", "a".repeat(64), "lo.ki", ""]) {
-      expect(refusal(() => validateText(`instance:\n  hostname: "${bad}"\n`)).message).toMatch(/^d\.yml:2: instance\.hostname must be a DNS label/);
+      expect(refusal(() => validateText(`instance:\n  hostname: "${bad}"\n`)).message).toMatch(
+        /^d\.yml:2: instance\.hostname must be a DNS label/,
+      );
     }
     expect(refusal(() => validateText("instance:\n  hostname: 42\n")).message).toMatch(/got 42$/);
   });
@@ -62,12 +67,14 @@ describe("validateDesign", () => {
     expect(refusal(() => validate(fixture("bad-sshkey.yml"))).message).toBe(
       "test/fixtures/designs/bad-sshkey.yml:5: instance.sshpubkey[1] must be an SSH public key line ('ssh-ed25519 AAAA... comment'): the key data does not hold a ssh-ed25519 key",
     );
-    expect(refusal(() => validateText("instance:\n  hostname: loki\n  sshpubkey: ssh-foo AAAA\n")).message).toBe(
+    expect(
+      refusal(() => validateText("instance:\n  hostname: loki\n  sshpubkey: ssh-foo AAAA\n")).message,
+    ).toBe(
       "d.yml:3: instance.sshpubkey must be an SSH public key line ('ssh-ed25519 AAAA... comment'): unknown key type 'ssh-foo'",
     );
-    expect(refusal(() => validateText("instance:\n  hostname: loki\n  sshpubkey: ssh-ed25519\n")).message).toMatch(
-      /^d\.yml:3: .*the base64 key data is missing or malformed$/,
-    );
+    expect(
+      refusal(() => validateText("instance:\n  hostname: loki\n  sshpubkey: ssh-ed25519\n")).message,
+    ).toMatch(/^d\.yml:3: .*the base64 key data is missing or malformed$/);
     expect(refusal(() => validateText("instance:\n  hostname: loki\n  sshpubkey: {a: 1}\n")).message).toMatch(
       /^d\.yml:3: instance\.sshpubkey must be an SSH public key line or a list of them, got a mapping$/,
     );
@@ -75,7 +82,9 @@ describe("validateDesign", () => {
 
   it("accepts a key as one line or a list", () => {
     expect(validateText(`instance:\n  hostname: loki\n  sshpubkey: ${KEY}\n`).host).toBe("loki");
-    expect(validateText(`instance:\n  hostname: loki\n  sshpubkey:\n    - ${KEY}\n    - ${KEY}\n`).host).toBe("loki");
+    expect(validateText(`instance:\n  hostname: loki\n  sshpubkey:\n    - ${KEY}\n    - ${KEY}\n`).host).toBe(
+      "loki",
+    );
   });
 
   it("type-checks tags item by item", () => {
@@ -88,9 +97,9 @@ describe("validateDesign", () => {
   });
 
   it("checks fqdn, provider and production", () => {
-    expect(refusal(() => validateText("instance:\n  hostname: loki\n  fqdn: loki..example\n")).message).toMatch(
-      /^d\.yml:3: instance\.fqdn must be a DNS name/,
-    );
+    expect(
+      refusal(() => validateText("instance:\n  hostname: loki\n  fqdn: loki..example\n")).message,
+    ).toMatch(/^d\.yml:3: instance\.fqdn must be a DNS name/);
     expect(validateText("instance:\n  hostname: loki\n  fqdn: loki.example.test.\n").host).toBe("loki");
     expect(refusal(() => validateText("instance:\n  hostname: loki\n  provider: [linode]\n")).message).toBe(
       "d.yml:3: instance.provider must be a lowercase name such as 'local' or 'linode', got a list",
@@ -102,7 +111,9 @@ describe("validateDesign", () => {
 
   it("never echoes a root password in its error", () => {
     const err = refusal(() => validate(fixture("secret-password.yml")));
-    expect(err.message).toBe("test/fixtures/designs/secret-password.yml:3: instance.root_password must be a non-empty string, got a number");
+    expect(err.message).toBe(
+      "test/fixtures/designs/secret-password.yml:3: instance.root_password must be a non-empty string, got a number",
+    );
     expect(err.message).not.toContain("123456789");
   });
 
@@ -117,8 +128,13 @@ describe("validateDesign", () => {
 
   it("fills in the default provider without touching the input", () => {
     const clipboard = { instance: { hostname: "loki" }, extra: 1 };
-    expect(withDesignDefaults(clipboard)).toEqual({ instance: { hostname: "loki", provider: "local" }, extra: 1 });
+    expect(withDesignDefaults(clipboard)).toEqual({
+      instance: { hostname: "loki", provider: "local" },
+      extra: 1,
+    });
     expect(clipboard.instance).toEqual({ hostname: "loki" });
-    expect(withDesignDefaults({ instance: { hostname: "x", provider: "linode" } })).toEqual({ instance: { hostname: "x", provider: "linode" } });
+    expect(withDesignDefaults({ instance: { hostname: "x", provider: "linode" } })).toEqual({
+      instance: { hostname: "x", provider: "linode" },
+    });
   });
 });

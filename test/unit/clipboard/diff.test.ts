@@ -14,7 +14,12 @@ describe("diffClipboards", () => {
     };
     const after = {
       instance: { hostname: "loki", ip: "10.0.0.2", tags: ["a", "x"] },
-      dns: { records: [{ name: "loki", type: "AAAA" }, { name: "loki", type: "SSHFP" }] },
+      dns: {
+        records: [
+          { name: "loki", type: "AAAA" },
+          { name: "loki", type: "SSHFP" },
+        ],
+      },
       linode: { id: 123 },
     };
     expect(diffClipboards(before, after)).toEqual([
@@ -40,7 +45,9 @@ describe("diffClipboards", () => {
   });
 
   it("quotes keys that are not plain words", () => {
-    expect(diffClipboards({}, { "a.b": { "c d": 1 } })).toEqual([{ path: '["a.b"]', kind: "added", after: { "c d": 1 } }]);
+    expect(diffClipboards({}, { "a.b": { "c d": 1 } })).toEqual([
+      { path: '["a.b"]', kind: "added", after: { "c d": 1 } },
+    ]);
   });
 });
 
@@ -54,7 +61,11 @@ describe("formatDiff", () => {
       redactor,
     );
     expect(text).toBe(
-      ['- dns.records[0]: {"name":"loki","type":"A"}', "~ instance.ip: 10.0.0.1 -> 10.0.0.2", '+ linode: {"id":123}'].join("\n"),
+      [
+        '- dns.records[0]: {"name":"loki","type":"A"}',
+        "~ instance.ip: 10.0.0.1 -> 10.0.0.2",
+        '+ linode: {"id":123}',
+      ].join("\n"),
     );
   });
 
@@ -79,7 +90,8 @@ describe("formatDiff", () => {
         "+ secrets: ***",
       ].join("\n"),
     );
-    for (const secret of ["old-pass", "new-pass", "x1y2z3", "Zm9vYmFyYmF6", "one"]) expect(text).not.toContain(secret);
+    for (const secret of ["old-pass", "new-pass", "x1y2z3", "Zm9vYmFyYmF6", "one"])
+      expect(text).not.toContain(secret);
   });
 
   it("hides values of list items under a secret key", () => {

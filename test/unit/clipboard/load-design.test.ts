@@ -34,7 +34,17 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "jarvis-designs-"));
   api = await startHttpFixture();
   api.route("/gists/abc123", (_req, res) =>
-    res.end(JSON.stringify({ files: { "thor.yml": { filename: "thor.yml", truncated: false, content: "instance:\n  hostname: thor\n  size: 1024\n" } } })),
+    res.end(
+      JSON.stringify({
+        files: {
+          "thor.yml": {
+            filename: "thor.yml",
+            truncated: false,
+            content: "instance:\n  hostname: thor\n  size: 1024\n",
+          },
+        },
+      }),
+    ),
   );
   api.route("/bad.yml", (_req, res) => res.end("instance:\n  hostname: loki\n  size: big\n"));
 });
@@ -49,7 +59,9 @@ describe("loadDesign", () => {
     const design = await loadDesign("examples/loki.yml", createDesignSources(defaults()));
     expect(design.host).toBe("loki");
     expect(design.origin).toBe("examples/loki.yml");
-    expect(design.clipboard).toMatchObject({ instance: { hostname: "loki", fqdn: "loki.example.test", provider: "local", size: 2048 } });
+    expect(design.clipboard).toMatchObject({
+      instance: { hostname: "loki", fqdn: "loki.example.test", provider: "local", size: 2048 },
+    });
     expect(parseYamlMapping(design.yaml, "yaml").value).toEqual(design.clipboard);
   });
 
@@ -62,11 +74,23 @@ describe("loadDesign", () => {
   it("names file and line for invalid designs, and refuses bombs and several documents", async () => {
     const sources = createDesignSources(defaults());
     const cases: [string, string, string][] = [
-      ["bad-size.yml", "E_DESIGN_FIELD", "test/fixtures/designs/bad-size.yml:4: instance.size must be a number above 0, got 'big'"],
+      [
+        "bad-size.yml",
+        "E_DESIGN_FIELD",
+        "test/fixtures/designs/bad-size.yml:4: instance.size must be a number above 0, got 'big'",
+      ],
       ["bomb.yml", "E_YAML_BOMB", "test/fixtures/designs/bomb.yml: too many alias expansions"],
-      ["two-documents.yml", "E_YAML_MULTIPLE", "test/fixtures/designs/two-documents.yml:3: several YAML documents"],
+      [
+        "two-documents.yml",
+        "E_YAML_MULTIPLE",
+        "test/fixtures/designs/two-documents.yml:3: several YAML documents",
+      ],
       ["syntax-error.yml", "E_YAML_SYNTAX", "test/fixtures/designs/syntax-error.yml:"],
-      ["missing-hostname.yml", "E_DESIGN_FIELD", "test/fixtures/designs/missing-hostname.yml:1: instance.hostname is missing"],
+      [
+        "missing-hostname.yml",
+        "E_DESIGN_FIELD",
+        "test/fixtures/designs/missing-hostname.yml:1: instance.hostname is missing",
+      ],
     ];
     for (const [file, code, start] of cases) {
       const err = await refusal(loadDesign(`test/fixtures/designs/${file}`, sources));
@@ -76,7 +100,10 @@ describe("loadDesign", () => {
   });
 
   it("loads from a gist and a URL through the configured sources, with their origin in messages", async () => {
-    const sources = createDesignSources(config(`sources:\n  timeout_seconds: 10\n  gist:\n    api: ${api.base}\n`), {});
+    const sources = createDesignSources(
+      config(`sources:\n  timeout_seconds: 10\n  gist:\n    api: ${api.base}\n`),
+      {},
+    );
     const design = await loadDesign("gist:abc123", sources);
     expect(design).toMatchObject({ host: "thor", origin: "gist:abc123/thor.yml" });
     const err = await refusal(loadDesign(`${api.base}/bad.yml`, sources));
@@ -91,7 +118,9 @@ describe("loadDesign", () => {
     expect(ldap.message).toBe("cn=loki: no LDAP source configured; add sources.ldap to jarvis.yml");
     const ftp = await refusal(loadDesign("ftp://example.test/loki.yml", sources));
     expect(ftp.code).toBe("E_SOURCE_UNKNOWN");
-    expect(ftp.message).toBe("'ftp://example.test/loki.yml' is not a design reference jarvis knows; give a file path, an http(s) URL, gist:<id> or cn=<host>");
+    expect(ftp.message).toBe(
+      "'ftp://example.test/loki.yml' is not a design reference jarvis knows; give a file path, an http(s) URL, gist:<id> or cn=<host>",
+    );
   });
 
   it("applies the configured size limit to every source", async () => {
@@ -111,9 +140,15 @@ describe("createDesignSources", () => {
   it("refuses bad sources settings naming jarvis.yml's line", () => {
     const cases: [string, RegExp][] = [
       ["sources: [a]\n", /^jarvis\.yml:1: sources must be a mapping$/],
-      ["x: 1\nsources:\n  timeout_seconds: soon\n", /^jarvis\.yml:3: sources\.timeout_seconds must be a number of seconds above 0$/],
+      [
+        "x: 1\nsources:\n  timeout_seconds: soon\n",
+        /^jarvis\.yml:3: sources\.timeout_seconds must be a number of seconds above 0$/,
+      ],
       ["sources:\n  max_bytes: -5\n", /^jarvis\.yml:2: sources\.max_bytes must be a whole number of bytes$/],
-      ["sources:\n  gist:\n    api: ftp://x\n", /^jarvis\.yml:3: sources\.gist\.api must be an http\(s\) URL/],
+      [
+        "sources:\n  gist:\n    api: ftp://x\n",
+        /^jarvis\.yml:3: sources\.gist\.api must be an http\(s\) URL/,
+      ],
       ["sources:\n  gist: yes\n", /^jarvis\.yml:2: sources\.gist must be a mapping$/],
     ];
     for (const [yaml, message] of cases) {
@@ -154,15 +189,21 @@ describe("FileSource", () => {
   it("refuses missing files, directories, devices and files over the limit", async () => {
     const missing = await refusal(source.fetch("test/fixtures/designs/nope.yml", signal()));
     expect(missing.code).toBe("E_SOURCE_NOT_FOUND");
-    expect(missing.message).toBe(`design file test/fixtures/designs/nope.yml does not exist (looked for ${join(process.cwd(), "test/fixtures/designs/nope.yml")}); check the path`);
+    expect(missing.message).toBe(
+      `design file test/fixtures/designs/nope.yml does not exist (looked for ${join(process.cwd(), "test/fixtures/designs/nope.yml")}); check the path`,
+    );
     const folder = await refusal(source.fetch("test/fixtures/designs/", signal()));
     expect(folder.code).toBe("E_SOURCE_NOT_A_FILE");
-    expect(folder.message).toBe("test/fixtures/designs/ is a directory; name the design file in it (e.g. test/fixtures/designs/loki.yml)");
+    expect(folder.message).toBe(
+      "test/fixtures/designs/ is a directory; name the design file in it (e.g. test/fixtures/designs/loki.yml)",
+    );
     const device = await refusal(source.fetch("/dev/zero", signal()));
     expect(device.code).toBe("E_SOURCE_NOT_A_FILE");
     writeFileSync(join(dir, "big.yml"), "a".repeat(1001));
     const big = await refusal(source.fetch(join(dir, "big.yml"), signal()));
     expect(big.code).toBe("E_SOURCE_TOO_LARGE");
-    expect(big.message).toBe(`${join(dir, "big.yml")} is 1001 bytes, over the design size limit of 1000 bytes; is this the right file?`);
+    expect(big.message).toBe(
+      `${join(dir, "big.yml")} is 1001 bytes, over the design size limit of 1000 bytes; is this the right file?`,
+    );
   });
 });

@@ -15,14 +15,24 @@ describe("createRedactor().value", () => {
   it("hides values under matching keys at any depth, in lists too, case-insensitively", () => {
     const clipboard = {
       instance: { hostname: "loki", root_password: "hunter22", sshpubkey: "ssh-ed25519 AAAA" },
-      dns: { servers: [{ name: "ns1", TSIG_Secret: "c2VjcmV0" }, { name: "ns2", tsig_secret: { algo: "hmac", key: "x" } }] },
+      dns: {
+        servers: [
+          { name: "ns1", TSIG_Secret: "c2VjcmV0" },
+          { name: "ns2", tsig_secret: { algo: "hmac", key: "x" } },
+        ],
+      },
       linode: { api_token: "tok-123456", id: 42 },
       ssh: { host_keys: ["ssh-ed25519 AAAA"] },
     };
     const out = redactor.value(clipboard);
     expect(out).toEqual({
       instance: { hostname: "loki", root_password: "***", sshpubkey: "ssh-ed25519 AAAA" },
-      dns: { servers: [{ name: "ns1", TSIG_Secret: "***" }, { name: "ns2", tsig_secret: "***" }] },
+      dns: {
+        servers: [
+          { name: "ns1", TSIG_Secret: "***" },
+          { name: "ns2", tsig_secret: "***" },
+        ],
+      },
       linode: { api_token: "***", id: 42 },
       ssh: { host_keys: ["ssh-ed25519 AAAA"] },
     });
@@ -55,10 +65,15 @@ describe("createRedactor().value", () => {
 });
 
 describe("createRedactor().text", () => {
-  const redactor = createRedactor({ keys: DEFAULT_REDACT_KEYS, secrets: ["ghp_abcdef123456", "abc", "ghp_abcdef1234567890"] });
+  const redactor = createRedactor({
+    keys: DEFAULT_REDACT_KEYS,
+    secrets: ["ghp_abcdef123456", "abc", "ghp_abcdef1234567890"],
+  });
 
   it("replaces every known secret value of 4 characters or more, longest first", () => {
-    expect(redactor.text("push with ghp_abcdef1234567890 then ghp_abcdef123456 (abc stays)")).toBe("push with *** then *** (abc stays)");
+    expect(redactor.text("push with ghp_abcdef1234567890 then ghp_abcdef123456 (abc stays)")).toBe(
+      "push with *** then *** (abc stays)",
+    );
   });
 
   it("replaces PEM private key blocks, also cut ones and ones on one line", () => {
@@ -79,7 +94,9 @@ describe("createRedactor().text", () => {
 
   it("hides bearer tokens and passwords in URLs", () => {
     expect(redactor.text("Authorization: Bearer eyJhbGciOi.payload.sig")).toBe("Authorization: Bearer ***");
-    expect(redactor.text("fetch https://bob:pa55word@example.test/x failed")).toBe("fetch https://bob:***@example.test/x failed");
+    expect(redactor.text("fetch https://bob:pa55word@example.test/x failed")).toBe(
+      "fetch https://bob:***@example.test/x failed",
+    );
   });
 });
 
@@ -87,8 +104,18 @@ describe("createRedactor().text on YAML", () => {
   const redactor = createRedactor({ keys: DEFAULT_REDACT_KEYS });
 
   it("hides block scalars under secret keys, leaving the lines after them", () => {
-    const yaml = ["dns:", "  tsig_secret: |", "    c2VjcmV0IGxpbmUgMQ==", "    c2VjcmV0IGxpbmUgMg==", "  zone: example.test", "host: loki", ""].join("\n");
-    expect(redactor.text(yaml)).toBe(["dns:", "  tsig_secret: |", "    ***", "  zone: example.test", "host: loki", ""].join("\n"));
+    const yaml = [
+      "dns:",
+      "  tsig_secret: |",
+      "    c2VjcmV0IGxpbmUgMQ==",
+      "    c2VjcmV0IGxpbmUgMg==",
+      "  zone: example.test",
+      "host: loki",
+      "",
+    ].join("\n");
+    expect(redactor.text(yaml)).toBe(
+      ["dns:", "  tsig_secret: |", "    ***", "  zone: example.test", "host: loki", ""].join("\n"),
+    );
     const list = ["items:", "  - api_token: >-", "      abcdef", "      ghijkl", "  - name: x"].join("\n");
     expect(redactor.text(list)).toBe(["items:", "  - api_token: >-", "      ***", "  - name: x"].join("\n"));
   });
@@ -98,6 +125,8 @@ describe("createRedactor().text on YAML list items", () => {
   it("ends a hidden block at a sibling key of the same list item", () => {
     const redactor = createRedactor({ keys: DEFAULT_REDACT_KEYS });
     const yaml = ["items:", "  - api_token: |", "      abcdef", "    name: x", "  - name: y"].join("\n");
-    expect(redactor.text(yaml)).toBe(["items:", "  - api_token: |", "      ***", "    name: x", "  - name: y"].join("\n"));
+    expect(redactor.text(yaml)).toBe(
+      ["items:", "  - api_token: |", "      ***", "    name: x", "  - name: y"].join("\n"),
+    );
   });
 });

@@ -120,7 +120,9 @@ describe("UrlSource", () => {
   it("refuses a sixth redirect and a redirect loop", async () => {
     const six = await refusal(source.fetch(`${http.base}/hop/6`, new AbortController().signal));
     expect(six.code).toBe("E_SOURCE_REDIRECT");
-    expect(six.message).toBe(`${http.base}/hop/6: more than 5 redirects (last to ${http.base}/loki.yml); use the final URL`);
+    expect(six.message).toBe(
+      `${http.base}/hop/6: more than 5 redirects (last to ${http.base}/loki.yml); use the final URL`,
+    );
     const before = http.seen.filter((r) => r.path === "/loop").length;
     const loop = await refusal(source.fetch(`${http.base}/loop`, new AbortController().signal));
     expect(loop.code).toBe("E_SOURCE_REDIRECT");
@@ -139,7 +141,9 @@ describe("UrlSource", () => {
   it("stops reading a body streamed past the size limit", async () => {
     const err = await refusal(source.fetch(`${http.base}/big`, new AbortController().signal));
     expect(err.code).toBe("E_SOURCE_TOO_LARGE");
-    expect(err.message).toBe(`${http.base}/big: the document is over the size limit of 65536 bytes; is this the right URL?`);
+    expect(err.message).toBe(
+      `${http.base}/big: the document is over the size limit of 65536 bytes; is this the right URL?`,
+    );
     // The server saw the client go away long before its 64 MiB were sent.
     const sent = await eventually(() => bigClosedAfter, 20_000, "the big response to close");
     expect(sent).toBeLessThan(1024);
@@ -156,7 +160,9 @@ describe("UrlSource", () => {
       const err = await refusal(quick.fetch(`${http.base}${path}`, new AbortController().signal));
       expect(err.code).toBe("E_SOURCE_TIMEOUT");
       expect(err.retryable).toBe(true);
-      expect(err.message).toBe(`${http.base}${path}: no complete answer within 300 ms; try again or check the server`);
+      expect(err.message).toBe(
+        `${http.base}${path}: no complete answer within 300 ms; try again or check the server`,
+      );
     }
   });
 
@@ -177,13 +183,19 @@ describe("UrlSource", () => {
     expect(missing.retryable).toBe(false);
     const broken = await refusal(source.fetch(`${http.base}/broken`, new AbortController().signal));
     expect(broken.code).toBe("E_SOURCE_HTTP");
-    expect(broken.message).toBe(`${http.base}/broken answered 500 Internal Server Error; the server may recover, try again later`);
+    expect(broken.message).toBe(
+      `${http.base}/broken answered 500 Internal Server Error; the server may recover, try again later`,
+    );
     expect(broken.retryable).toBe(true);
-    expect((await refusal(source.fetch(`${http.base}/busy`, new AbortController().signal))).retryable).toBe(true);
+    expect((await refusal(source.fetch(`${http.base}/busy`, new AbortController().signal))).retryable).toBe(
+      true,
+    );
     const denied = await refusal(source.fetch(`${http.base}/private`, new AbortController().signal));
     expect(denied.message).toMatch(/answered 403 Forbidden; the server refuses access/);
     expect(denied.retryable).toBe(false);
-    expect((await refusal(source.fetch(`${http.base}/bad-request`, new AbortController().signal))).retryable).toBe(false);
+    expect(
+      (await refusal(source.fetch(`${http.base}/bad-request`, new AbortController().signal))).retryable,
+    ).toBe(false);
   });
 
   it("reports a refused connection as retryable and unreachable", async () => {
@@ -193,7 +205,9 @@ describe("UrlSource", () => {
     const err = await refusal(source.fetch(`${base}/loki.yml`, new AbortController().signal));
     expect(err.code).toBe("E_SOURCE_UNREACHABLE");
     expect(err.retryable).toBe(true);
-    expect(err.message).toBe(`${base}/loki.yml: cannot be fetched (connection refused); check the address and the network`);
+    expect(err.message).toBe(
+      `${base}/loki.yml: cannot be fetched (connection refused); check the address and the network`,
+    );
   });
 });
 
@@ -207,17 +221,37 @@ describe("httpGet over https", () => {
     dir = mkdtempSync(join(tmpdir(), "jarvis-tls-"));
     const made = spawnSync(
       "openssl",
-      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"),
-        "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ],
       { encoding: "utf8", timeout: 30_000 },
     );
     if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
-    server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (req, res) => {
-      if (req.url === "/down") {
-        res.writeHead(302, { location: `${http.base}/loki.yml` });
-        res.end();
-      } else res.end(DESIGN);
-    });
+    server = createServer(
+      { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
+      (req, res) => {
+        if (req.url === "/down") {
+          res.writeHead(302, { location: `${http.base}/loki.yml` });
+          res.end();
+        } else res.end(DESIGN);
+      },
+    );
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const address = server.address();
     if (!address || typeof address !== "object") throw new Error("no port");
@@ -239,7 +273,9 @@ describe("httpGet over https", () => {
     const before = http.seen.length;
     const err = await refusal(httpGet(`${base}/down`));
     expect(err.code).toBe("E_SOURCE_REDIRECT");
-    expect(err.message).toBe(`${base}/down redirects from https to plain http (${http.base}/loki.yml); refused, use an https URL`);
+    expect(err.message).toBe(
+      `${base}/down redirects from https to plain http (${http.base}/loki.yml); refused, use an https URL`,
+    );
     expect(http.seen.length).toBe(before);
   });
 });

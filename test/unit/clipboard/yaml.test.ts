@@ -15,7 +15,8 @@ function refusal(text: string | Buffer, limits = {}): YamlError {
 
 function laughs(levels: number): string {
   const lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
-  for (let i = 1; i < levels; i++) lines.push(`l${i}: &l${i} [${Array.from({ length: 10 }, () => `*l${i - 1}`).join(", ")}]`);
+  for (let i = 1; i < levels; i++)
+    lines.push(`l${i}: &l${i} [${Array.from({ length: 10 }, () => `*l${i - 1}`).join(", ")}]`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -122,7 +123,11 @@ describe("parseYamlMapping", () => {
     ] as const) {
       const err = refusal(text);
       expect(err.code).toBe("E_YAML_TAG");
-      expect(err.message).toMatch(new RegExp(`^t\\.yml:${text.split("\n").length - 1}: unsupported tag ${tag.replace(/[.*+?^${}()|[\]\\/!]/g, "\\$&")};`));
+      expect(err.message).toMatch(
+        new RegExp(
+          `^t\\.yml:${text.split("\n").length - 1}: unsupported tag ${tag.replace(/[.*+?^${}()|[\]\\/!]/g, "\\$&")};`,
+        ),
+      );
     }
     // Core tags are fine.
     expect(parseYamlMapping("a: !!str 12\n", "t.yml").value).toEqual({ a: "12" });

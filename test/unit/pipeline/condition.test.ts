@@ -3,13 +3,22 @@ import { compileCondition } from "../../../src/pipeline/condition.js";
 import { PipelineError } from "../../../src/errors.js";
 
 const loki = {
-  instance: { hostname: "loki", provider: "linode", size: 2, tags: ["web", "db"], production: false, empty: "", none: null },
+  instance: {
+    hostname: "loki",
+    provider: "linode",
+    size: 2,
+    tags: ["web", "db"],
+    production: false,
+    empty: "",
+    none: null,
+  },
   ssh: { host_keys: ["ssh-ed25519 AAAA"], fingerprints: {} },
   zero: 0,
   list: [],
 };
 
-const run = (expr: string, clipboard: Record<string, unknown> = loki): boolean => compileCondition(expr, "p.yml:9: if")(clipboard);
+const run = (expr: string, clipboard: Record<string, unknown> = loki): boolean =>
+  compileCondition(expr, "p.yml:9: if")(clipboard);
 
 function syntaxError(expr: string): PipelineError {
   try {
@@ -197,7 +206,9 @@ describe("compileCondition: syntax errors name the position", () => {
     [")", 1, /expected a value/],
   ])("%j at column %d", (expr, col, reason) => {
     const err = syntaxError(expr);
-    expect(err.message.startsWith(`p.yml:9: steps item 3 if: bad condition "${expr}" at column ${col}: `)).toBe(true);
+    expect(
+      err.message.startsWith(`p.yml:9: steps item 3 if: bad condition "${expr}" at column ${col}: `),
+    ).toBe(true);
     expect(err.message).toMatch(reason);
   });
 });

@@ -31,7 +31,15 @@ interface Result {
   lines: string[];
 }
 
-function runStep(uses: string, input: string, options: { params?: Record<string, unknown>; runId?: string; onStderr?: (text: string, kill: () => void) => void } = {}): Promise<Result> {
+function runStep(
+  uses: string,
+  input: string,
+  options: {
+    params?: Record<string, unknown>;
+    runId?: string;
+    onStderr?: (text: string, kill: () => void) => void;
+  } = {},
+): Promise<Result> {
   // None of these is a provider step, so the clipboard plays no part in resolving them.
   const cmd = catalog.resolve(uses, {});
   const env = {
@@ -51,7 +59,9 @@ function runStep(uses: string, input: string, options: { params?: Record<string,
       options.onStderr?.(stderr, () => child.kill("SIGTERM"));
     });
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr, lines: stderr.split("\n").filter((l) => l !== "") }));
+    child.on("close", (code) =>
+      resolve({ code, stdout, stderr, lines: stderr.split("\n").filter((l) => l !== "") }),
+    );
     // A step may exit without reading its input (an unknown task); that is its answer, not an error.
     child.stdin.on("error", () => undefined);
     child.stdin.end(input);
@@ -69,8 +79,14 @@ let stateDir: string;
 beforeAll(() => {
   stateDir = mkdtempSync(join(tmpdir(), "jarvis-demo-state-"));
   const compiled = "dist/src/workers/demo.js";
-  const sources = ["src/workers/demo.ts", "src/pipeline/define-step.ts", "src/clipboard/yaml.ts", "src/protocol.ts"];
-  const stale = !existsSync(compiled) || sources.some((s) => statSync(s).mtimeMs > statSync(compiled).mtimeMs);
+  const sources = [
+    "src/workers/demo.ts",
+    "src/pipeline/define-step.ts",
+    "src/clipboard/yaml.ts",
+    "src/protocol.ts",
+  ];
+  const stale =
+    !existsSync(compiled) || sources.some((s) => statSync(s).mtimeMs > statSync(compiled).mtimeMs);
   if (stale) {
     try {
       execFileSync("npx", ["tsc", "-p", "."], { stdio: "ignore", timeout: 300_000 });
@@ -107,8 +123,12 @@ describe("demo (built-in Node step)", () => {
     expect(first.stdout).toBe("");
     expect(first.lines.at(-1)).toMatch(/^flaky: attempt 1 fails on purpose/);
     // Another run counts its own attempts.
-    expect((await runStep("demo:flaky", dumpYaml(loki), { params, runId: "run-b" })).lines.at(-1)).toMatch(/attempt 1 fails/);
-    expect((await runStep("demo:flaky", dumpYaml(loki), { params, runId: "run-a" })).code).toBe(EXIT_RETRYABLE);
+    expect((await runStep("demo:flaky", dumpYaml(loki), { params, runId: "run-b" })).lines.at(-1)).toMatch(
+      /attempt 1 fails/,
+    );
+    expect((await runStep("demo:flaky", dumpYaml(loki), { params, runId: "run-a" })).code).toBe(
+      EXIT_RETRYABLE,
+    );
     const third = await runStep("demo:flaky", dumpYaml(loki), { params, runId: "run-a" });
     expect(third.code).toBe(0);
     expect(clipboardOf(third)).toEqual({ ...loki, demo: { flaky: { attempts: 3 } } });
@@ -117,7 +137,10 @@ describe("demo (built-in Node step)", () => {
   });
 
   it("flaky with failures: 0 succeeds at once", async () => {
-    const r = await runStep("demo:flaky", "", { params: { failures: 0, state_dir: stateDir }, runId: "run-c" });
+    const r = await runStep("demo:flaky", "", {
+      params: { failures: 0, state_dir: stateDir },
+      runId: "run-c",
+    });
     expect(r.code).toBe(0);
     expect(clipboardOf(r)).toEqual({ demo: { flaky: { attempts: 1 } } });
   });
@@ -165,7 +188,10 @@ describe("hello (POSIX shell step)", () => {
   it("appends a hello section and keeps the whole clipboard", async () => {
     const r = await runStep("hello:greet", dumpYaml(loki));
     expect(r.code).toBe(0);
-    expect(clipboardOf(r)).toEqual({ ...loki, hello: { greeting: "hello loki", from: "sh", step: "hello:greet", keys_before: 1 } });
+    expect(clipboardOf(r)).toEqual({
+      ...loki,
+      hello: { greeting: "hello loki", from: "sh", step: "hello:greet", keys_before: 1 },
+    });
     expect(r.lines).toEqual(["greeting loki"]);
   });
 
@@ -175,14 +201,22 @@ describe("hello (POSIX shell step)", () => {
     expect(twice.code).toBe(0);
     expect(clipboardOf(twice)).toEqual(clipboardOf(once));
     // An old hello of any shape, in the middle of the document, with a compact list under it.
-    const odd = "instance:\n  hostname: loki\nhello:\n- old\n- # note\n  stale\n\"after\": 1\n";
+    const odd = 'instance:\n  hostname: loki\nhello:\n- old\n- # note\n  stale\n"after": 1\n';
     const r = await runStep("hello:greet", odd);
-    expect(clipboardOf(r)).toEqual({ instance: { hostname: "loki" }, after: 1, hello: { greeting: "hello loki", from: "sh", step: "hello:greet", keys_before: 2 } });
+    expect(clipboardOf(r)).toEqual({
+      instance: { hostname: "loki" },
+      after: 1,
+      hello: { greeting: "hello loki", from: "sh", step: "hello:greet", keys_before: 2 },
+    });
   });
 
   it("passes awkward clipboards through unchanged", async () => {
     const awkward = {
-      instance: { hostname: "o'brien", hello: "a nested hello stays", notes: "line one\nline two\n  indented\n" },
+      instance: {
+        hostname: "o'brien",
+        hello: "a nested hello stays",
+        notes: "line one\nline two\n  indented\n",
+      },
       "key with: colon": ["a", { hello: 1 }],
       unicode: "größe ✓",
       quoted: "no",
@@ -200,7 +234,9 @@ describe("hello (POSIX shell step)", () => {
 
   it("an empty clipboard gets only the hello section", async () => {
     const r = await runStep("hello:greet", "");
-    expect(clipboardOf(r)).toEqual({ hello: { greeting: "hello world", from: "sh", step: "hello:greet", keys_before: 0 } });
+    expect(clipboardOf(r)).toEqual({
+      hello: { greeting: "hello world", from: "sh", step: "hello:greet", keys_before: 0 },
+    });
   });
 
   it("refuses what it cannot edit safely, with a clear last line", async () => {
@@ -229,7 +265,26 @@ describe("pyfacts (Python step)", () => {
 
   it("round-trips YAML 1.2 values that PyYAML's 1.1 rules would change", async () => {
     const tricky = {
-      strings: ["yes", "no", "on", "off", "y", "0777", "0o17", "0x1f", "1e3", "2024-01-01", "~", "null", "true", "", "12:30", "<<", "=", "größe"],
+      strings: [
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "0777",
+        "0o17",
+        "0x1f",
+        "1e3",
+        "2024-01-01",
+        "~",
+        "null",
+        "true",
+        "",
+        "12:30",
+        "<<",
+        "=",
+        "größe",
+      ],
       numbers: [0, -5, 511, 15, 31, 1.5, 1e20, 0.001],
       flags: [true, false, null],
       nested: { "<<": { a: 1 }, multi: "one\ntwo\n", date: "2024-01-01T00:00:00Z" },

@@ -19,26 +19,39 @@ describe("parseDuration", () => {
     expect(parseDuration(value, "p.yml:3: timeout")).toBe(ms);
   });
 
-  it.each([["5 minutes"], ["soon"], ["-1s"], ["1d"], ["s"], [""], ["1m 30s"], [-5], [Number.NaN], [true], [null], [[1]], [{ s: 1 }]])(
-    "refuses %j naming where and how to fix it",
-    (value) => {
-      let caught: unknown;
-      try {
-        parseDuration(value, "p.yml:7: steps item 2 timeout");
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught).toBeInstanceOf(PipelineError);
-      const err = caught as PipelineError;
-      expect(err.code).toBe("E_PIPELINE_DURATION");
-      expect(err.message.startsWith("p.yml:7: steps item 2 timeout: ")).toBe(true);
-      expect(err.message).toContain('"30s"');
-    },
-  );
+  it.each([
+    ["5 minutes"],
+    ["soon"],
+    ["-1s"],
+    ["1d"],
+    ["s"],
+    [""],
+    ["1m 30s"],
+    [-5],
+    [Number.NaN],
+    [true],
+    [null],
+    [[1]],
+    [{ s: 1 }],
+  ])("refuses %j naming where and how to fix it", (value) => {
+    let caught: unknown;
+    try {
+      parseDuration(value, "p.yml:7: steps item 2 timeout");
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(PipelineError);
+    const err = caught as PipelineError;
+    expect(err.code).toBe("E_PIPELINE_DURATION");
+    expect(err.message.startsWith("p.yml:7: steps item 2 timeout: ")).toBe(true);
+    expect(err.message).toContain('"30s"');
+  });
 
   it("refuses durations past the limit, which would overflow Node's timers", () => {
     expect(parseDuration("168h", "w")).toBe(MAX_DURATION_MS);
-    expect(() => parseDuration("169h", "p.yml:2: defaults timeout")).toThrow(/p\.yml:2: defaults timeout: '169h' is longer than the limit/);
+    expect(() => parseDuration("169h", "p.yml:2: defaults timeout")).toThrow(
+      /p\.yml:2: defaults timeout: '169h' is longer than the limit/,
+    );
     expect(() => parseDuration(1e12, "w")).toThrow(PipelineError);
   });
 

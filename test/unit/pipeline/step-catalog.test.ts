@@ -36,7 +36,12 @@ beforeAll(() => {
   mkdirSync(one);
   mkdirSync(two);
   script(one, "plain");
-  script(one, "withext.py", 0o755, "#!/usr/bin/python3\n# -*- coding: utf-8 -*-\n# collects facts in Python\n");
+  script(
+    one,
+    "withext.py",
+    0o755,
+    "#!/usr/bin/python3\n# -*- coding: utf-8 -*-\n# collects facts in Python\n",
+  );
   script(one, "noexec", 0o644);
   mkdirSync(join(one, "adir"));
   script(one, "amb.sh");
@@ -67,13 +72,17 @@ describe("step catalog: built-in modules", () => {
 
   it("checks built-in tasks", () => {
     expect(catalog.check("demo", "flaky")).toBeUndefined();
-    expect(catalog.check("demo", "gret")).toBe("module 'demo' has no task 'gret' (tasks: greet, flaky, slow, fail)");
+    expect(catalog.check("demo", "gret")).toBe(
+      "module 'demo' has no task 'gret' (tasks: greet, flaky, slow, fail)",
+    );
     expect(refusal(() => catalog.resolve("demo:gret", {})).code).toBe("E_STEP_UNKNOWN");
   });
 
   it("names the built-in modules and the steps dirs for an unknown module", () => {
     const names = [...Object.keys(builtinWorkers), "provider", ...Object.keys(builtinProviders)].sort();
-    expect(catalog.check("dnss", "update")).toBe(`no step module 'dnss' (built-in: ${names.join(", ")}; steps dirs: none configured)`);
+    expect(catalog.check("dnss", "update")).toBe(
+      `no step module 'dnss' (built-in: ${names.join(", ")}; steps dirs: none configured)`,
+    );
     const withDirs = createStepCatalog({ stepsDirs: [one, two] });
     expect(withDirs.check("dnss", "update")).toMatch(new RegExp(`steps dirs: ${one}, ${two}\\)$`));
   });
@@ -94,7 +103,9 @@ describe("step catalog: providers", () => {
 
   it("accepts the provider tasks at load, whatever the design will say", () => {
     for (const task of PROVIDER_TASKS) expect(catalog.check("provider", task)).toBeUndefined();
-    expect(catalog.check("provider", "reboot")).toBe(`module 'provider' has no task 'reboot' (tasks: ${PROVIDER_TASKS.join(", ")})`);
+    expect(catalog.check("provider", "reboot")).toBe(
+      `module 'provider' has no task 'reboot' (tasks: ${PROVIDER_TASKS.join(", ")})`,
+    );
   });
 
   it("takes the provider from the clipboard's instance.provider, default local", () => {
@@ -119,7 +130,9 @@ describe("step catalog: providers", () => {
     expect(err.message).toContain(`instance.provider is 'digitalocean'`);
     expect(err.message).toContain(`(providers: ${[...providers].sort().join(", ")})`);
     // Only a real own key counts: an inherited name is not a provider.
-    expect(refusal(() => catalog.resolve("provider:deploy", { instance: { provider: "constructor" } })).code).toBe("E_STEP_UNKNOWN_PROVIDER");
+    expect(
+      refusal(() => catalog.resolve("provider:deploy", { instance: { provider: "constructor" } })).code,
+    ).toBe("E_STEP_UNKNOWN_PROVIDER");
   });
 
   it("named providers are modules of their own", () => {
@@ -132,7 +145,13 @@ describe("step catalog: external steps", () => {
   const catalog = (): ReturnType<typeof createStepCatalog> => createStepCatalog({ stepsDirs: [one, two] });
 
   it("resolves an executable `m` or `m.<ext>`, with the task as its argument; any task goes", () => {
-    expect(catalog().resolve("plain:whatever", {})).toEqual({ module: "plain", task: "whatever", command: join(one, "plain"), args: ["whatever"], kind: "external" });
+    expect(catalog().resolve("plain:whatever", {})).toEqual({
+      module: "plain",
+      task: "whatever",
+      command: join(one, "plain"),
+      args: ["whatever"],
+      kind: "external",
+    });
     expect(catalog().resolve("withext:collect", {}).command).toBe(join(one, "withext.py"));
     expect(catalog().check("withext", "anything.at-all")).toBeUndefined();
   });
@@ -140,17 +159,23 @@ describe("step catalog: external steps", () => {
   it("the first dir wins, later dirs are searched too", () => {
     expect(catalog().resolve("plain:x", {}).command).toBe(join(one, "plain"));
     expect(catalog().resolve("onlytwo:x", {}).command).toBe(join(two, "onlytwo"));
-    expect(createStepCatalog({ stepsDirs: [two, one] }).resolve("plain:x", {}).command).toBe(join(two, "plain"));
+    expect(createStepCatalog({ stepsDirs: [two, one] }).resolve("plain:x", {}).command).toBe(
+      join(two, "plain"),
+    );
   });
 
   it("respects the executable bit and says how to fix it", () => {
-    expect(catalog().check("noexec", "x")).toBe(`${join(one, "noexec")} is not executable; run: chmod +x ${join(one, "noexec")}`);
+    expect(catalog().check("noexec", "x")).toBe(
+      `${join(one, "noexec")} is not executable; run: chmod +x ${join(one, "noexec")}`,
+    );
     expect(refusal(() => catalog().resolve("noexec:x", {})).code).toBe("E_STEP_UNKNOWN");
     expect(catalog().check("adir", "x")).toMatch(/is not a regular file/);
   });
 
   it("refuses two extensions of one module, prefers the bare name", () => {
-    expect(catalog().check("amb", "x")).toBe(`step module 'amb' is ambiguous in ${one}: amb.py, amb.sh; keep one of them`);
+    expect(catalog().check("amb", "x")).toBe(
+      `step module 'amb' is ambiguous in ${one}: amb.py, amb.sh; keep one of them`,
+    );
     expect(catalog().resolve("both:x", {}).command).toBe(join(one, "both"));
   });
 
@@ -179,12 +204,27 @@ describe("step catalog: external steps", () => {
     expect(byName.get("demo")).toMatchObject({ kind: "builtin", tasks: ["greet", "flaky", "slow", "fail"] });
     expect(byName.get("provider")).toMatchObject({ kind: "provider", tasks: PROVIDER_TASKS });
     expect(byName.get("local")?.kind).toBe("provider");
-    expect(byName.get("plain")).toEqual({ name: "plain", kind: "external", tasks: "any", summary: "a test step" });
+    expect(byName.get("plain")).toEqual({
+      name: "plain",
+      kind: "external",
+      tasks: "any",
+      summary: "a test step",
+    });
     expect(byName.get("withext")?.summary).toBe("collects facts in Python");
     expect(byName.get("onlytwo")?.summary).toBe("external step onlytwo");
-    for (const hidden of ["noexec", "adir", "amb", "two", "hidden"]) expect(byName.has(hidden), hidden).toBe(false);
+    for (const hidden of ["noexec", "adir", "amb", "two", "hidden"])
+      expect(byName.has(hidden), hidden).toBe(false);
     expect(modules.filter((m) => m.name === "demo")).toHaveLength(1);
     expect(modules.filter((m) => m.name === "plain")).toHaveLength(1);
-    expect(modules.every((m) => m.kind !== "builtin" || isAbsolute(createStepCatalog({ stepsDirs: [] }).resolve(`${m.name}:${String((m.tasks as string[])[0])}`, {}).args[0]!))).toBe(true);
+    expect(
+      modules.every(
+        (m) =>
+          m.kind !== "builtin" ||
+          isAbsolute(
+            createStepCatalog({ stepsDirs: [] }).resolve(`${m.name}:${String((m.tasks as string[])[0])}`, {})
+              .args[0]!,
+          ),
+      ),
+    ).toBe(true);
   });
 });

@@ -19,7 +19,13 @@ describe("Linode mapping", () => {
   });
 
   it("prefers a public address and drops the IPv6 prefix length", () => {
-    const info = linodeInfo({ id: 7, label: "x", status: "running", ipv4: ["192.168.130.4", "203.0.113.9"], ipv6: "2001:db8::9/128" });
+    const info = linodeInfo({
+      id: 7,
+      label: "x",
+      status: "running",
+      ipv4: ["192.168.130.4", "203.0.113.9"],
+      ipv6: "2001:db8::9/128",
+    });
     expect(info).toEqual({ id: "7", label: "x", state: "running", ipv4: "203.0.113.9", ipv6: "2001:db8::9" });
   });
 });

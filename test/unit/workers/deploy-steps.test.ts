@@ -19,8 +19,16 @@ describe("deploy step helpers", () => {
   });
 
   it("maps clipboard facts onto attributes and refuses unknown mapping keys", () => {
-    const clip = { instance: { hostname: "loki" }, local: { ipv4: "127.0.0.7", ipv6: "::1", state: "running" }, ssh: { fingerprints: ["SHA256:x"] } };
-    expect(hostAttributes(clip, mappingFrom({}))).toEqual({ ipHostNumber: ["127.0.0.7", "::1"], info: ["SHA256:x"], description: ["deployed by jarvis with provider local, running"] });
+    const clip = {
+      instance: { hostname: "loki" },
+      local: { ipv4: "127.0.0.7", ipv6: "::1", state: "running" },
+      ssh: { fingerprints: ["SHA256:x"] },
+    };
+    expect(hostAttributes(clip, mappingFrom({}))).toEqual({
+      ipHostNumber: ["127.0.0.7", "::1"],
+      info: ["SHA256:x"],
+      description: ["deployed by jarvis with provider local, running"],
+    });
     expect(() => mappingFrom({ attributes: { colour: "x" } })).toThrow(/attributes\.colour is not known/);
     expect(() => mappingFrom({ attributes: { address: "bad name" } })).toThrow(/must be an attribute name/);
   });
@@ -32,13 +40,18 @@ describe("deploy step helpers", () => {
       { algorithm: 4, hash: 1, fingerprint: createHash("sha1").update(blob).digest("hex") },
       { algorithm: 4, hash: 2, fingerprint: createHash("sha256").update(blob).digest("hex") },
     ]);
-    expect(fingerprint(KEY)).toBe(`SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`);
+    expect(fingerprint(KEY)).toBe(
+      `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`,
+    );
     expect(knownHostsName("127.0.0.1", 2222)).toBe("[127.0.0.1]:2222");
     expect(knownHostsName("::1", 22)).toBe("::1");
   });
 
   it("signs UPDATE messages and refuses an unsigned NOERROR reply", () => {
-    const msg = encodeUpdate({ zone: "example.test", deleteRRsets: [{ name: "loki.example.test", type: "A" }], add: [] }, 0x1234);
+    const msg = encodeUpdate(
+      { zone: "example.test", deleteRRsets: [{ name: "loki.example.test", type: "A" }], add: [] },
+      0x1234,
+    );
     expect(msg.readUInt16BE(2) >> 11).toBe(5);
     const key = { name: "k", algorithm: "hmac-sha256" as const, secret: Buffer.alloc(32, 1) };
     const { signed, mac } = sign(msg, key, 1_700_000_000);
@@ -53,18 +66,33 @@ describe("deploy step helpers", () => {
 
   it("reads ssh:run commands from params or the design, naming a bad field", () => {
     expect(commandsFrom({}, { commands: "uname" })).toEqual(["uname"]);
-    expect(commandsFrom({ commands: { mounts: ["a", "b"] } }, { from: "commands.mounts" })).toEqual(["a", "b"]);
+    expect(commandsFrom({ commands: { mounts: ["a", "b"] } }, { from: "commands.mounts" })).toEqual([
+      "a",
+      "b",
+    ]);
     expect(commandsFrom({}, { from: "commands.none" })).toEqual([]);
-    expect(() => commandsFrom({ commands: { mounts: [1] } }, { from: "commands.mounts" })).toThrow(/clipboard field commands\.mounts must be a command/);
+    expect(() => commandsFrom({ commands: { mounts: [1] } }, { from: "commands.mounts" })).toThrow(
+      /clipboard field commands\.mounts must be a command/,
+    );
   });
 
   it("decides production and builds silence matchers with escaped names", () => {
-    expect([true, "yes", ["production"], false, "no", undefined].map(isProduction)).toEqual([true, true, true, false, false, false]);
+    expect([true, "yes", ["production"], false, "no", undefined].map(isProduction)).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
     expect(silenceMatchers({ instance: { hostname: "loki", fqdn: "loki.example.test" } }, {})).toEqual([
       { name: "instance", value: "(loki|loki\\.example\\.test)(:[0-9]+)?", isRegex: true, isEqual: true },
     ]);
-    expect(silenceMatchers({ instance: { hostname: "loki" } }, { matchers: [{ name: "host", value: "{hostname}" }] })).toEqual([
-      { name: "host", value: "loki", isRegex: false, isEqual: true },
-    ]);
+    expect(
+      silenceMatchers(
+        { instance: { hostname: "loki" } },
+        { matchers: [{ name: "host", value: "{hostname}" }] },
+      ),
+    ).toEqual([{ name: "host", value: "loki", isRegex: false, isEqual: true }]);
   });
 });
