@@ -130,7 +130,10 @@ export function buildConfig(
     store: { path: storePath === ":memory:" ? storePath : resolve(baseDir, storePath) },
     // The steps shipped with jarvis (steps/ in the package) are always found, after the configured ones.
     steps: { dirs: unique([...stringList("steps", "dirs", ["steps"]), resolve(packageRoot(), "steps")]) },
-    pipelines: { dirs: stringList("pipelines", "dirs", [defaultPipelinesDir(file)]) },
+    // Unless configured, the pipelines next to jarvis.yml, then the ones shipped with jarvis.
+    pipelines: {
+      dirs: stringList("pipelines", "dirs", unique(["pipelines", resolve(packageRoot(), "pipelines")])),
+    },
     redact: { keys: [...DEFAULT_REDACT_KEYS, ...((redactKeys as string[] | undefined) ?? [])] },
     leaseMs: leaseSeconds * 1000,
     modules: parseModules(section("modules"), where, env),
@@ -203,12 +206,6 @@ function parseModules(
 
 function unique(paths: string[]): string[] {
   return [...new Set(paths)];
-}
-
-/** Without a config file, the pipelines shipped with jarvis (next to dist/, in the package root). */
-function defaultPipelinesDir(file: string | undefined): string {
-  if (file) return "pipelines";
-  return resolve(packageRoot(), "pipelines");
 }
 
 /** The jarvis package root (where package.json, pipelines/ and examples/ are). */
