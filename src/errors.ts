@@ -55,8 +55,6 @@ export class ProviderError extends JarvisError {}
 /** A chat network failed or refused (connect, auth, send). */
 export class ChatError extends JarvisError {}
 
-/** A command was refused by the ACL; the message says which role would be needed. */
-export class AccessError extends JarvisError {}
 
 /** The one-line message an operator sees for any thrown value. */
 export function errorMessage(err: unknown): string {

@@ -23,12 +23,6 @@ export interface WireError {
   retryable?: boolean;
 }
 
-/** How one step attempt ended, as the step runner reports it to the engine. */
-export type StepOutcome =
-  | { kind: "ok"; clipboard: Record<string, unknown>; durationMs: number }
-  | { kind: "failed"; error: WireError; retryable: boolean; exitCode: number | null; durationMs: number }
-  | { kind: "cancelled"; durationMs: number };
-
 /** State of a run. */
 export type RunState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 

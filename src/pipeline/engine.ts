@@ -61,11 +61,6 @@ export class Engine {
     return () => this.events.off("event", listener);
   };
 
-  /** Runs this process is executing now. */
-  activeRuns(): string[] {
-    return [...this.active.keys()];
-  }
-
   /** Start renewing leases and checking for cancel requests (needed while any run executes). */
   startLeaseKeeper(): void {
     if (this.renewTimer) return;

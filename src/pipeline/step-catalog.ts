@@ -10,6 +10,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PipelineError } from "../errors.js";
 import { PROVIDER_TASKS } from "../providers/provider.js";
+import { DEFAULT_PROVIDER, providerOf } from "../providers/host-address.js";
 import { builtinProviders } from "../providers/registry.js";
 import { builtinWorkers } from "../workers/registry.js";
 import type { BuiltinModule } from "../workers/registry.js";
@@ -46,9 +47,6 @@ export interface StepCatalogOptions {
   /** Directories searched, in order, for external step executables. */
   stepsDirs: string[];
 }
-
-/** Provider used when a design does not name one. */
-export const DEFAULT_PROVIDER = "local";
 
 /** Allowed module and task names; keeps `uses` from pointing outside the steps directories. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -175,22 +173,6 @@ export function createStepCatalog(options: StepCatalogOptions): StepResolver {
   };
 
   return { check, resolve, modules };
-}
-
-/** The provider a design names, or the default when it names none. */
-export function providerOf(clipboard: Record<string, unknown>): string {
-  const instance = clipboard.instance;
-  if (
-    instance &&
-    typeof instance === "object" &&
-    !Array.isArray(instance) &&
-    Object.hasOwn(instance, "provider")
-  ) {
-    const value = (instance as Record<string, unknown>).provider;
-    if (typeof value === "string" && value !== "") return value;
-    if (value !== null && value !== undefined) return String(value);
-  }
-  return DEFAULT_PROVIDER;
 }
 
 type External = { kind: "found"; path: string } | { kind: "problem"; reason: string } | { kind: "none" };

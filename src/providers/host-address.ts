@@ -9,12 +9,24 @@ export interface HostAddress {
   sshPort: number;
 }
 
-/** The provider named by the design (`instance.provider`, "local" when absent). */
+/** The provider used when a design names none. */
+export const DEFAULT_PROVIDER = "local";
+
+/** The provider a design names in `instance.provider`, or the default when it names none. */
 export function providerOf(clipboard: Clipboard): string {
   const instance = clipboard.instance;
-  const named =
-    instance && typeof instance === "object" ? (instance as Record<string, unknown>).provider : undefined;
-  return typeof named === "string" && named !== "" ? named : "local";
+  // Own properties only: a design must not reach Object.prototype through `provider`.
+  if (
+    instance &&
+    typeof instance === "object" &&
+    !Array.isArray(instance) &&
+    Object.hasOwn(instance, "provider")
+  ) {
+    const value = (instance as Record<string, unknown>).provider;
+    if (typeof value === "string" && value !== "") return value;
+    if (value !== null && value !== undefined) return String(value);
+  }
+  return DEFAULT_PROVIDER;
 }
 
 /** Read the host's address from the provider's clipboard section; fails naming what is missing. */
