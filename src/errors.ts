@@ -55,7 +55,6 @@ export class ProviderError extends JarvisError {}
 /** A chat network failed or refused (connect, auth, send). */
 export class ChatError extends JarvisError {}
 
-
 /** The one-line message an operator sees for any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
