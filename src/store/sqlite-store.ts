@@ -7,111 +7,10 @@ import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { newRunId } from "./ids.js";
+import { RUN_COLUMNS, SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-rows.js";
+import type { RunRow, StepRow } from "./sqlite-rows.js";
 import { RunError, StoreError } from "../errors.js";
-import type { WireError } from "../protocol.js";
 import type { AuditEntry, LogLine, NewRun, RunQuery, RunRecord, RunStore, StepRecord } from "./run-store.js";
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY, host TEXT NOT NULL, pipeline TEXT NOT NULL, pipeline_json TEXT NOT NULL,
-  state TEXT NOT NULL, step_index INTEGER NOT NULL, total_steps INTEGER NOT NULL,
-  requested_by TEXT NOT NULL, origin TEXT NOT NULL, source TEXT NOT NULL,
-  created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error_json TEXT,
-  lease_owner TEXT, lease_expires_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
-  group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]', forced INTEGER NOT NULL DEFAULT 0
-);
-CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host) WHERE state IN ('queued', 'running');
-CREATE INDEX IF NOT EXISTS runs_by_host ON runs(host, created_at);
-CREATE INDEX IF NOT EXISTS runs_by_state ON runs(state);
-CREATE TABLE IF NOT EXISTS steps (
-  run_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0, started_at INTEGER, finished_at INTEGER, duration_ms INTEGER,
-  error_json TEXT, on_failure INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, idx)
-);
-CREATE TABLE IF NOT EXISTS snapshots (
-  run_id TEXT NOT NULL, idx INTEGER NOT NULL, phase TEXT NOT NULL, yaml TEXT NOT NULL,
-  PRIMARY KEY (run_id, idx, phase)
-);
-CREATE TABLE IF NOT EXISTS logs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
-  attempt INTEGER NOT NULL, at INTEGER NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS logs_by_run ON logs(run_id, id);
-CREATE TABLE IF NOT EXISTS audit (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, identity TEXT NOT NULL,
-  network TEXT NOT NULL, room TEXT NOT NULL, command TEXT NOT NULL, decision TEXT NOT NULL,
-  reason TEXT NOT NULL, run_id TEXT
-);
-`;
-
-interface RunRow {
-  id: string;
-  host: string;
-  pipeline: string;
-  pipeline_json: string;
-  state: RunRecord["state"];
-  step_index: number;
-  total_steps: number;
-  requested_by: string;
-  origin: string;
-  source: string;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  error_json: string | null;
-  lease_owner: string | null;
-  lease_expires_at: number | null;
-  cancel_requested: number;
-  group_id: string | null;
-  after_json: string;
-  forced: number;
-}
-
-interface StepRow {
-  run_id: string;
-  idx: number;
-  name: string;
-  state: StepRecord["state"];
-  attempts: number;
-  started_at: number | null;
-  finished_at: number | null;
-  duration_ms: number | null;
-  error_json: string | null;
-  on_failure: number;
-}
-
-const RUN_COLUMNS: Record<keyof Omit<RunRecord, "id">, string> = {
-  host: "host",
-  pipeline: "pipeline",
-  pipelineJson: "pipeline_json",
-  state: "state",
-  stepIndex: "step_index",
-  totalSteps: "total_steps",
-  requestedBy: "requested_by",
-  origin: "origin",
-  source: "source",
-  createdAt: "created_at",
-  startedAt: "started_at",
-  finishedAt: "finished_at",
-  error: "error_json",
-  leaseOwner: "lease_owner",
-  leaseExpiresAt: "lease_expires_at",
-  cancelRequested: "cancel_requested",
-  group: "group_id",
-  after: "after_json",
-  forced: "forced",
-};
-
-const STEP_COLUMNS: Record<keyof Omit<StepRecord, "runId" | "index">, string> = {
-  name: "name",
-  state: "state",
-  attempts: "attempts",
-  startedAt: "started_at",
-  finishedAt: "finished_at",
-  durationMs: "duration_ms",
-  error: "error_json",
-  onFailure: "on_failure",
-};
 
 /** Open (creating if needed) the SQLite run store at `path` (":memory:" for tests). */
 export function openSqliteStore(path: string): RunStore {
@@ -132,18 +31,6 @@ export function openSqliteStore(path: string): RunStore {
     );
   }
   return new SqliteStore(db);
-}
-
-/** Bring a store made by an older jarvis up to date, in place (columns are only ever added). */
-function migrate(db: Database.Database): void {
-  const columns = new Set(
-    (db.prepare(`PRAGMA table_info(runs)`).all() as { name: string }[]).map((c) => c.name),
-  );
-  if (!columns.has("group_id")) db.exec(`ALTER TABLE runs ADD COLUMN group_id TEXT`);
-  if (!columns.has("after_json"))
-    db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
-  if (!columns.has("forced")) db.exec(`ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0`);
-  db.exec(`CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)`);
 }
 
 class SqliteStore implements RunStore {
@@ -435,55 +322,4 @@ class SqliteStore implements RunStore {
       });
     }
   }
-}
-
-function encode(key: string, value: unknown): unknown {
-  if (key === "error") return value === null || value === undefined ? null : JSON.stringify(value);
-  if (key === "after") return JSON.stringify(value ?? []);
-  if (typeof value === "boolean") return value ? 1 : 0;
-  return value ?? null;
-}
-
-function parseError(json: string | null): WireError | null {
-  return json ? (JSON.parse(json) as WireError) : null;
-}
-
-function toRun(r: RunRow): RunRecord {
-  return {
-    id: r.id,
-    host: r.host,
-    pipeline: r.pipeline,
-    pipelineJson: r.pipeline_json,
-    state: r.state,
-    stepIndex: r.step_index,
-    totalSteps: r.total_steps,
-    requestedBy: r.requested_by,
-    origin: r.origin,
-    source: r.source,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    error: parseError(r.error_json),
-    leaseOwner: r.lease_owner,
-    leaseExpiresAt: r.lease_expires_at,
-    cancelRequested: r.cancel_requested === 1,
-    group: r.group_id,
-    after: JSON.parse(r.after_json) as string[],
-    forced: r.forced === 1,
-  };
-}
-
-function toStep(r: StepRow): StepRecord {
-  return {
-    runId: r.run_id,
-    index: r.idx,
-    name: r.name,
-    state: r.state,
-    attempts: r.attempts,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    durationMs: r.duration_ms,
-    error: parseError(r.error_json),
-    onFailure: r.on_failure === 1,
-  };
 }
