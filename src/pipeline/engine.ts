@@ -10,6 +10,7 @@ import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { parseYamlMapping } from "../clipboard/yaml.js";
+import { stopLeftBehindStep } from "./orphans.js";
 import { MAX_CLIPBOARD_BYTES, executeStep } from "./step-execution.js";
 import type { Current, StepDeps } from "./step-execution.js";
 import type { JarvisConfig } from "../config.js";
@@ -182,6 +183,20 @@ export class Engine {
     let current: Current | undefined;
     let failure: { index: number; error: WireError } | undefined;
     let cancelled = false;
+
+    // A step whose jarvis died may still be running: stop it before it runs again here.
+    for (const step of steps) {
+      if (step.state === "running" && step.pid !== null && (await stopLeftBehindStep(step.pid, runId))) {
+        await store.appendLog({
+          runId,
+          stepIndex: step.index,
+          attempt: step.attempts,
+          at: Date.now(),
+          stream: "jarvis",
+          line: `stopped the step left running by the process that died (pid ${step.pid})`,
+        });
+      }
+    }
 
     for (let index = 0; index < total; index++) {
       const record = steps[index];

@@ -105,6 +105,7 @@ export async function executeStep(
       timeoutMs: step.timeoutMs,
       maxOutputBytes: MAX_CLIPBOARD_BYTES,
       signal,
+      onSpawn: (pid) => pendingLogs.push(store.updateStep(run.id, index, { pid })),
       onLine: (raw) => {
         const line = redactor.text(raw);
         pendingLogs.push(log(line, attempt, "stderr"));
@@ -112,6 +113,8 @@ export async function executeStep(
       },
     });
     await Promise.all(pendingLogs);
+    if (result.kind === "cancelled" && signal.reason === "shutdown") return { kind: "cancelled" };
+    await store.updateStep(run.id, index, { pid: null });
     if (result.kind === "ok") {
       if (result.output !== undefined) await store.saveSnapshot(run.id, index, "output", result.output);
       await store.updateStep(run.id, index, {

@@ -32,6 +32,8 @@ export interface StepInvocation {
   signal?: AbortSignal;
   /** Called with each stderr line as it arrives. */
   onLine(line: string): void;
+  /** Called with the step's pid (= its process group id) once it runs. */
+  onSpawn?(pid: number): void;
 }
 
 /** How the attempt ended. `output` is the new clipboard's YAML, or undefined when unchanged. */
@@ -73,6 +75,7 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
       );
       return;
     }
+    if (child.pid !== undefined) inv.onSpawn?.(child.pid);
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
     let partial = "";

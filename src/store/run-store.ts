@@ -74,6 +74,8 @@ export interface StepRecord {
   error: WireError | null;
   /** True for an on_failure step. */
   onFailure: boolean;
+  /** Process (group) id of the attempt running now, to stop it if its jarvis died. */
+  pid: number | null;
 }
 
 /** One line of a run's log. */

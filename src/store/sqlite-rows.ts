@@ -22,7 +22,7 @@ CREATE INDEX IF NOT EXISTS runs_by_state ON runs(state);
 CREATE TABLE IF NOT EXISTS steps (
   run_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0, started_at INTEGER, finished_at INTEGER, duration_ms INTEGER,
-  error_json TEXT, on_failure INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, idx)
+  error_json TEXT, on_failure INTEGER NOT NULL DEFAULT 0, pid INTEGER, PRIMARY KEY (run_id, idx)
 );
 CREATE TABLE IF NOT EXISTS snapshots (
   run_id TEXT NOT NULL, idx INTEGER NOT NULL, phase TEXT NOT NULL, yaml TEXT NOT NULL,
@@ -76,6 +76,7 @@ export interface StepRow {
   duration_ms: number | null;
   error_json: string | null;
   on_failure: number;
+  pid: number | null;
 }
 
 /** RunRecord fields to `runs` columns, for partial updates. */
@@ -111,6 +112,7 @@ export const STEP_COLUMNS: Record<keyof Omit<StepRecord, "runId" | "index">, str
   durationMs: "duration_ms",
   error: "error_json",
   onFailure: "on_failure",
+  pid: "pid",
 };
 
 /** Bring a store made by an older jarvis up to date, in place (columns are only ever added). */
@@ -123,6 +125,10 @@ export function migrate(db: Database.Database): void {
     db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
   if (!columns.has("forced")) db.exec(`ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0`);
   db.exec(`CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)`);
+  const stepColumns = new Set(
+    (db.prepare(`PRAGMA table_info(steps)`).all() as { name: string }[]).map((c) => c.name),
+  );
+  if (!stepColumns.has("pid")) db.exec(`ALTER TABLE steps ADD COLUMN pid INTEGER`);
 }
 
 /** A record field as its column stores it. */
@@ -176,5 +182,6 @@ export function toStep(r: StepRow): StepRecord {
     durationMs: r.duration_ms,
     error: parseError(r.error_json),
     onFailure: r.on_failure === 1,
+    pid: r.pid,
   };
 }

@@ -114,3 +114,45 @@ describe("crash safety (the jarvis process is really killed)", () => {
     });
   });
 });
+
+describe("steps left behind by a killed jarvis", () => {
+  it("stops the old step's process group before running the step again", async () => {
+    const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - lingering:x\n" }, leaseSeconds: 2 });
+    env.write("loki.yml", designFor("loki"));
+    const doomed = env.spawnCli(["run", "p", "loki.yml"]);
+    const pid = await eventually(
+      async () => {
+        const m = /first run, pid (\d+)/.exec((await env.cli(["log", "loki"])).stdout);
+        return m ? Number(m[1]) : undefined;
+      },
+      30_000,
+      "the step to start",
+    );
+    doomed.kill("SIGKILL");
+    await exited(doomed);
+    expect(alive(pid)).toBe(true); // its own process group: killing jarvis does not stop it
+
+    const resumed = await eventually(
+      async () => {
+        const r = await env.cli(["resume", "loki"]);
+        return r.code === 5 ? undefined : r;
+      },
+      30_000,
+      "resume to take over",
+    );
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(alive(pid)).toBe(false);
+    const log = (await env.cli(["log", "loki"])).stdout;
+    expect(log).toContain(`stopped the step left running by the process that died (pid ${pid})`);
+    expect(log).toMatch(/second run, pid \d+/);
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
