@@ -24,6 +24,7 @@ export async function connectOperator(
   nick: string,
   channels: string[],
   user = nick,
+  tls = false,
 ): Promise<IrcOperator> {
   const client = new irc.Client();
   const seen: string[] = [];
@@ -36,7 +37,15 @@ export async function connectOperator(
   client.on("registered", () => {
     for (const c of channels) client.join(c);
   });
-  client.connect({ host: "127.0.0.1", port, nick, username: user, gecos: "operator", auto_reconnect: false });
+  client.connect({
+    host: "127.0.0.1",
+    port,
+    nick,
+    username: user,
+    gecos: "operator",
+    auto_reconnect: false,
+    ...(tls ? { tls: true, rejectUnauthorized: false } : {}),
+  });
   await eventually(
     () => (channels.every((c) => joined.has(c.toLowerCase())) ? true : undefined),
     20_000,

@@ -4,7 +4,7 @@
  * it on the same port, for tests of reconnecting clients. Flood penalties are off so tests and the
  * bench measure jarvis, not the server's throttling.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,10 +22,39 @@ export interface Ngircd {
   close(): Promise<void>;
 }
 
+/** Options for startNgircd. */
+export interface NgircdOptions {
+  /** Serve TLS (a self-signed certificate made for the test) on `port` instead of plain IRC. */
+  tls?: boolean;
+}
+
 /** Start an ngircd on a free loopback port. */
-export async function startNgircd(): Promise<Ngircd> {
+export async function startNgircd(options: NgircdOptions = {}): Promise<Ngircd> {
   const dir = mkdtempSync(join(tmpdir(), "jarvis-ngircd-"));
   const port = await freePort();
+  // With TLS, the plain listener moves to a port of its own that nobody uses.
+  const plainPort = options.tls ? await freePort() : port;
+  if (options.tls) {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
+  }
   const conf = join(dir, "ngircd.conf");
   const root = process.getuid?.() === 0;
   writeFileSync(join(dir, "motd"), "jarvis test server\n");
@@ -35,7 +64,7 @@ export async function startNgircd(): Promise<Ngircd> {
 Name = irc.jarvis.test
 Info = jarvis test server
 Listen = 127.0.0.1
-Ports = ${port}
+Ports = ${plainPort}
 MotdFile = ${join(dir, "motd")}
 PidFile = ${join(dir, "ngircd.pid")}
 ${root ? "ServerUID = nobody\nServerGID = nogroup\n" : ""}
@@ -51,7 +80,7 @@ DNS = no
 Ident = no
 PAM = no
 OperCanUseMode = yes
-`,
+${options.tls ? `\n[SSL]\nCertFile = ${join(dir, "cert.pem")}\nKeyFile = ${join(dir, "key.pem")}\nPorts = ${port}\n` : ""}`,
   );
   let child: ChildProcess | undefined;
   let stderr = "";
