@@ -132,7 +132,7 @@ export function buildConfig(
     steps: { dirs: unique([...stringList("steps", "dirs", ["steps"]), resolve(packageRoot(), "steps")]) },
     // Unless configured, the pipelines next to jarvis.yml, then the ones shipped with jarvis.
     pipelines: {
-      dirs: stringList("pipelines", "dirs", unique(["pipelines", resolve(packageRoot(), "pipelines")])),
+      dirs: unique(stringList("pipelines", "dirs", ["pipelines", resolve(packageRoot(), "pipelines")])),
     },
     redact: { keys: [...DEFAULT_REDACT_KEYS, ...((redactKeys as string[] | undefined) ?? [])] },
     leaseMs: leaseSeconds * 1000,
