@@ -6,7 +6,7 @@ import { waitForPort } from "./net.js";
 /** A started daemon. */
 export interface Daemon {
   child: ChildProcess;
-  /** The last 4 KB of what it wrote to stderr. */
+  /** The last 4 KB of what it wrote (stdout and stderr). */
   log(): string;
   /** SIGTERM, then SIGKILL after 10 s; resolves once it has exited. */
   stop(): Promise<void>;
@@ -23,9 +23,11 @@ export async function startDaemon(
   ready: number | (() => Promise<unknown>),
   timeoutMs = 30_000,
 ): Promise<Daemon> {
-  const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
-  child.stderr?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
+  const keep = (c: Buffer): void => void (log = (log + c.toString()).slice(-4000));
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
   try {
     await (typeof ready === "number" ? waitForPort(ready, "127.0.0.1", timeoutMs) : ready());
   } catch (err) {

@@ -4,12 +4,13 @@
  * it on the same port, for tests of reconnecting clients. Flood penalties are off so tests and the
  * bench measure jarvis, not the server's throttling.
  */
-import { execFileSync, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitForPort } from "../../helpers/net.js";
+import { freePort } from "../../helpers/net.js";
+import { startDaemon } from "../../helpers/daemon.js";
+import type { Daemon } from "../../helpers/daemon.js";
 
 /** A running ngircd. */
 export interface Ngircd {
@@ -82,30 +83,14 @@ PAM = no
 OperCanUseMode = yes
 ${options.tls ? `\n[SSL]\nCertFile = ${join(dir, "cert.pem")}\nKeyFile = ${join(dir, "key.pem")}\nPorts = ${port}\n` : ""}`,
   );
-  let child: ChildProcess | undefined;
-  let stderr = "";
+  let daemon: Daemon | undefined;
   const start = async (): Promise<void> => {
-    const proc = spawn("ngircd", ["-n", "-f", conf], { stdio: ["ignore", "ignore", "pipe"] });
-    proc.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    child = proc;
-    try {
-      await waitForPort(port, "127.0.0.1", 20_000);
-    } catch (err) {
-      throw new Error(`ngircd did not start on ${port}: ${stderr}`, { cause: err });
-    }
+    daemon = await startDaemon("ngircd", "ngircd", ["-n", "-f", conf], port, 20_000);
   };
   const stop = async (): Promise<void> => {
-    const proc = child;
-    child = undefined;
-    if (!proc || proc.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => proc.kill("SIGKILL"), 5_000);
-      proc.once("exit", () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      proc.kill("SIGTERM");
-    });
+    const running = daemon;
+    daemon = undefined;
+    await running?.stop();
   };
   await start();
   return {

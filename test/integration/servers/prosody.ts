@@ -3,13 +3,14 @@
  * port without TLS (plain auth allowed only here, on loopback), a MUC component whose rooms show
  * real JIDs (whois=anyone), users created with prosodyctl. restart-able on the same port.
  */
-import { execFile, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort, waitForPort } from "../../helpers/net.js";
+import { freePort } from "../../helpers/net.js";
+import { startDaemon } from "../../helpers/daemon.js";
+import type { Daemon } from "../../helpers/daemon.js";
 
 const run = promisify(execFile);
 
@@ -60,32 +61,14 @@ Component "conference.localhost" "muc"
   muc_room_locking = false
 `,
   );
-  let child: ChildProcess | undefined;
-  let output = "";
+  let daemon: Daemon | undefined;
   const start = async (): Promise<void> => {
-    const proc = spawn("prosody", ["--config", cfg, "-F"], { stdio: ["ignore", "pipe", "pipe"] });
-    const keep = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-4000));
-    proc.stdout?.on("data", keep);
-    proc.stderr?.on("data", keep);
-    child = proc;
-    try {
-      await waitForPort(port, "127.0.0.1", 30_000);
-    } catch (err) {
-      throw new Error(`prosody did not start on ${port}: ${output}`, { cause: err });
-    }
+    daemon = await startDaemon("prosody", "prosody", ["--config", cfg, "-F"], port, 30_000);
   };
   const stop = async (): Promise<void> => {
-    const proc = child;
-    child = undefined;
-    if (!proc || proc.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => proc.kill("SIGKILL"), 5_000);
-      proc.once("exit", () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      proc.kill("SIGTERM");
-    });
+    const running = daemon;
+    daemon = undefined;
+    await running?.stop();
   };
   await start();
   return {
