@@ -202,51 +202,61 @@ export async function sendUpdate(
   );
 }
 
-function exchangeUdp(message: Buffer, target: UpdateTarget, signal: AbortSignal): Promise<Buffer> {
+/**
+ * One request and its reply over a socket that `open` sets up, bounded by the target's timeout
+ * and the step's abort signal; `settle` ends it either way and `close` releases the socket.
+ */
+function exchange(
+  target: UpdateTarget,
+  signal: AbortSignal,
+  open: (settle: (err: Error | undefined, reply?: Buffer) => void) => { close(): void },
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket(target.server.includes(":") ? "udp6" : "udp4");
-    const done = (err: Error | undefined, reply?: Buffer): void => {
+    let settled = false;
+    let close = (): void => undefined;
+    const settle = (err: Error | undefined, reply?: Buffer): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      socket.close();
+      close();
       if (err) reject(err);
       else resolve(reply!);
     };
-    const timer = setTimeout(() => done(unreachable(target, "no answer")), target.timeoutMs);
+    const timer = setTimeout(() => settle(unreachable(target, "no answer")), target.timeoutMs);
     signal.addEventListener(
       "abort",
-      () => done(new DnsUpdateFailure("E_STEP_ABORTED", "stopped by jarvis during the DNS update", true)),
+      () => settle(new DnsUpdateFailure("E_STEP_ABORTED", "stopped by jarvis during the DNS update", true)),
       { once: true },
     );
-    socket.on("error", (err) => done(unreachable(target, err.message)));
-    socket.on("message", (reply) => done(undefined, reply));
+    const socket = open(settle);
+    if (settled) socket.close();
+    else close = () => socket.close();
+  });
+}
+
+function exchangeUdp(message: Buffer, target: UpdateTarget, signal: AbortSignal): Promise<Buffer> {
+  return exchange(target, signal, (settle) => {
+    const socket = createSocket(target.server.includes(":") ? "udp6" : "udp4");
+    socket.on("error", (err) => settle(unreachable(target, err.message)));
+    socket.on("message", (reply) => settle(undefined, reply));
     socket.connect(target.port, target.server, () => socket.send(message));
+    return { close: () => socket.close() };
   });
 }
 
 function exchangeTcp(message: Buffer, target: UpdateTarget, signal: AbortSignal): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+  return exchange(target, signal, (settle) => {
     const socket = connect({ host: target.server, port: target.port });
     let buffered = Buffer.alloc(0);
-    const done = (err: Error | undefined, reply?: Buffer): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(reply!);
-    };
-    const timer = setTimeout(() => done(unreachable(target, "no answer")), target.timeoutMs);
-    signal.addEventListener(
-      "abort",
-      () => done(new DnsUpdateFailure("E_STEP_ABORTED", "stopped by jarvis during the DNS update", true)),
-      { once: true },
-    );
-    socket.on("error", (err) => done(unreachable(target, err.message)));
+    socket.on("error", (err) => settle(unreachable(target, err.message)));
     socket.on("connect", () => socket.write(Buffer.concat([u16(message.length), message])));
     socket.on("data", (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       if (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0))
-        done(undefined, buffered.subarray(2, 2 + buffered.readUInt16BE(0)));
+        settle(undefined, buffered.subarray(2, 2 + buffered.readUInt16BE(0)));
     });
-    socket.on("end", () => done(unreachable(target, "connection closed before a reply")));
+    socket.on("end", () => settle(unreachable(target, "connection closed before a reply")));
+    return { close: () => socket.destroy() };
   });
 }
 
