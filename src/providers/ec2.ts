@@ -17,6 +17,7 @@ import type { Filter, Instance } from "@aws-sdk/client-ec2";
 import { ProviderError } from "../errors.js";
 import { pollUntil, scrub, ThrottledError, withRetry } from "./retry.js";
 import type { RetryPolicy, WaitPolicy } from "./retry.js";
+import { planForSize } from "./provider.js";
 import type { HostInfo, HostSpec, Provider } from "./provider.js";
 
 /** The tag that marks instances jarvis manages. */
@@ -81,15 +82,15 @@ export const EC2_TYPES: readonly [number, string][] = [
 
 /** The instance type for a design's size: memory in MB (smallest type with at least that) or a type name. */
 export function ec2Type(size: number | string | undefined): string | undefined {
-  if (typeof size === "string") return size;
-  if (typeof size !== "number") return undefined;
-  const t = EC2_TYPES.find(([mb]) => mb >= size);
-  if (!t)
-    throw new ProviderError(
-      "E_PROVIDER_INPUT",
-      `ec2: no t3 type has ${size} MB of memory; name an instance type in instance.plan (e.g. r6i.4xlarge)`,
-    );
-  return t[1];
+  return planForSize(
+    EC2_TYPES,
+    size,
+    () =>
+      new ProviderError(
+        "E_PROVIDER_INPUT",
+        `ec2: no t3 type has ${size} MB of memory; name an instance type in instance.plan (e.g. r6i.4xlarge)`,
+      ),
+  );
 }
 
 /** The AMI for a design's guestid: an ami- id as is, else looked up in the `images` parameter. */

@@ -7,6 +7,7 @@ import * as linodeSdk from "@linode/api-v4";
 import { ProviderError } from "../errors.js";
 import { pollUntil, scrub, ThrottledError, withRetry } from "./retry.js";
 import type { RetryPolicy, WaitPolicy } from "./retry.js";
+import { planForSize } from "./provider.js";
 import type { HostInfo, HostSpec, Provider } from "./provider.js";
 
 /**
@@ -101,15 +102,15 @@ export const LINODE_PLANS: readonly [number, string][] = [
 
 /** The plan for a design's size: memory in MB (the smallest plan with at least that) or a plan id. */
 export function linodeType(size: number | string | undefined): string | undefined {
-  if (typeof size === "string") return size;
-  if (typeof size !== "number") return undefined;
-  const plan = LINODE_PLANS.find(([mb]) => mb >= size);
-  if (!plan)
-    throw new ProviderError(
-      "E_PROVIDER_INPUT",
-      `linode: no plan has ${size} MB of memory (largest: ${LINODE_PLANS[LINODE_PLANS.length - 1]![0]} MB); lower instance.size or name a plan in instance.plan`,
-    );
-  return plan[1];
+  return planForSize(
+    LINODE_PLANS,
+    size,
+    () =>
+      new ProviderError(
+        "E_PROVIDER_INPUT",
+        `linode: no plan has ${size} MB of memory (largest: ${LINODE_PLANS[LINODE_PLANS.length - 1]![0]} MB); lower instance.size or name a plan in instance.plan`,
+      ),
+  );
 }
 
 /** The Linode image for a design's guestid: as is when it has a '/', else the mapping, else linode/<name without '-'>. */

@@ -48,3 +48,20 @@ export interface Provider {
   /** Every host this provider manages for jarvis. */
   list(signal: AbortSignal): Promise<HostInfo[]>;
 }
+
+/**
+ * A provider's plan or type for a design's `size`: a name is taken as it is; a number is memory in
+ * MB and picks the smallest entry of `table` (sorted by memory) with at least that much.
+ * `tooBig` says what to do when none is large enough.
+ */
+export function planForSize(
+  table: readonly (readonly [number, string])[],
+  size: number | string | undefined,
+  tooBig: () => Error,
+): string | undefined {
+  if (typeof size === "string") return size;
+  if (typeof size !== "number") return undefined;
+  const entry = table.find(([mb]) => mb >= size);
+  if (!entry) throw tooBig();
+  return entry[1];
+}
