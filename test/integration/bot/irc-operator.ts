@@ -18,13 +18,20 @@ export interface IrcOperator {
   close(): Promise<void>;
 }
 
-/** Connect as `nick` (user name `user`) and join `channels`. */
+/** A services account to log in to with SASL PLAIN while connecting. */
+export interface OperatorSasl {
+  account: string;
+  password: string;
+}
+
+/** Connect as `nick` (user name `user`), logged in to `sasl`'s account if given, and join `channels`. */
 export async function connectOperator(
   port: number,
   nick: string,
   channels: string[],
   user = nick,
   tls = false,
+  sasl?: OperatorSasl,
 ): Promise<IrcOperator> {
   const client = new irc.Client();
   const seen: string[] = [];
@@ -45,6 +52,10 @@ export async function connectOperator(
     gecos: "operator",
     auto_reconnect: false,
     ...(tls ? { tls: true, rejectUnauthorized: false } : {}),
+    // A failed login must fail the test, not leave an operator connected without her account.
+    ...(sasl
+      ? { account: { account: sasl.account, password: sasl.password }, sasl_disconnect_on_fail: true }
+      : {}),
   });
   await eventually(
     () => (channels.every((c) => joined.has(c.toLowerCase())) ? true : undefined),
