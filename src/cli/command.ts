@@ -1,5 +1,7 @@
 /** The shape of a `jarvis` subcommand. */
 import { JarvisError } from "../errors.js";
+import { openJarvis } from "../service.js";
+import type { Jarvis } from "../service.js";
 import type { JarvisConfig } from "../config.js";
 
 /** Parsed flags (each command uses the ones it documents). */
@@ -35,4 +37,21 @@ export interface Command {
 /** Thrown for a wrong command line; exits 2 with the usage. */
 export function usageError(message: string): JarvisError {
   return new JarvisError("E_USAGE", message);
+}
+
+/** Open jarvis for one command and close it afterwards, whatever happens. */
+export async function withJarvis<T>(ctx: CommandContext, fn: (jarvis: Jarvis) => Promise<T>): Promise<T> {
+  const jarvis = await openJarvis(ctx.config());
+  try {
+    return await fn(jarvis);
+  } finally {
+    await jarvis.close();
+  }
+}
+
+/** The one host or run id a command takes. */
+export function oneTarget(ctx: CommandContext, what: string): string {
+  const [target] = ctx.args;
+  if (!target || ctx.args.length > 1) throw usageError(`${what} takes one host or run id`);
+  return target;
 }

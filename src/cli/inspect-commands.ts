@@ -1,26 +1,9 @@
 /** Commands that look at runs: status, log, clipboard, diff, history, pipelines, audit. */
-import { openJarvis } from "../service.js";
 import { dumpYaml } from "../clipboard/yaml.js";
 import { EXIT } from "./exit-codes.js";
 import { groupLine, logLine, runJson, statusLine, stepTable } from "./format.js";
-import { usageError } from "./command.js";
-import type { Command, CommandContext } from "./command.js";
-import type { Jarvis } from "../service.js";
-
-async function withJarvis(ctx: CommandContext, fn: (jarvis: Jarvis) => Promise<number>): Promise<number> {
-  const jarvis = await openJarvis(ctx.config());
-  try {
-    return await fn(jarvis);
-  } finally {
-    await jarvis.close();
-  }
-}
-
-function oneTarget(ctx: CommandContext, what: string): string {
-  const [target] = ctx.args;
-  if (!target || ctx.args.length > 1) throw usageError(`${what} takes one host or run id`);
-  return target;
-}
+import { oneTarget, usageError, withJarvis } from "./command.js";
+import type { Command } from "./command.js";
 
 function stepNumber(raw: string | undefined, what: string): number | undefined {
   if (raw === undefined) return undefined;

@@ -1,10 +1,9 @@
 /** Commands that start or steer runs: run, retry, resume, cancel. */
 import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
-import { openJarvis } from "../service.js";
 import { EXIT } from "./exit-codes.js";
 import { groupLine, runJson, statusLine } from "./format.js";
-import { usageError } from "./command.js";
+import { oneTarget, usageError, withJarvis } from "./command.js";
 import type { Command, CommandContext } from "./command.js";
 import type { Jarvis } from "../service.js";
 import type { RunRecord } from "../store/run-store.js";
@@ -59,15 +58,6 @@ async function follow(
   }
 }
 
-async function withJarvis<T>(ctx: CommandContext, fn: (jarvis: Jarvis) => Promise<T>): Promise<T> {
-  const jarvis = await openJarvis(ctx.config());
-  try {
-    return await fn(jarvis);
-  } finally {
-    await jarvis.close();
-  }
-}
-
 /** run, retry, resume, cancel. */
 export const runCommands: Record<string, Command> = {
   run: {
@@ -108,8 +98,7 @@ export const runCommands: Record<string, Command> = {
     usage: "retry <host|run> [--clipboard FILE] [--force] [--detach] [--json]",
     summary: "retry a failed or cancelled run from its failed step, optionally on an edited clipboard",
     run: (ctx) => {
-      const [target] = ctx.args;
-      if (!target || ctx.args.length > 1) throw usageError("retry takes a host or run id");
+      const target = oneTarget(ctx, "retry");
       const edited =
         ctx.flags.clipboard !== undefined ? readFileSync(ctx.flags.clipboard, "utf8") : undefined;
       return withJarvis(ctx, async (jarvis) => {
@@ -129,8 +118,7 @@ export const runCommands: Record<string, Command> = {
     usage: "resume <host|run> [--json]",
     summary: "take over an interrupted run (its process died) and finish it here",
     run: (ctx) => {
-      const [target] = ctx.args;
-      if (!target || ctx.args.length > 1) throw usageError("resume takes a host or run id");
+      const target = oneTarget(ctx, "resume");
       return withJarvis(ctx, async (jarvis) => {
         const run = await jarvis.control.find(target);
         return follow(jarvis, ctx, run.id, () => jarvis.control.resume(run.id));
@@ -141,8 +129,7 @@ export const runCommands: Record<string, Command> = {
     usage: "cancel <host|run>",
     summary: "cancel a queued or running run (its step is killed, on_failure steps run)",
     run: (ctx) => {
-      const [target] = ctx.args;
-      if (!target || ctx.args.length > 1) throw usageError("cancel takes a host or run id");
+      const target = oneTarget(ctx, "cancel");
       return withJarvis(ctx, async (jarvis) => {
         const run = await jarvis.control.cancel(target, cliRequester());
         ctx.out(
