@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { makeJarvisEnv, designFor } from "../../helpers/jarvis-env.js";
 import { eventually } from "../../helpers/net.js";
@@ -25,7 +25,9 @@ function exited(child: ChildProcess): Promise<number | null> {
   });
 }
 
-const PIPELINE = "steps:\n  - count:first\n  - sleepy:3\n  - count:last\n";
+// The middle step holds each run until the test creates ./open, so the kills land mid-step however
+// slow the machine is.
+const PIPELINE = "steps:\n  - count:first\n  - gate:open\n  - count:last\n";
 
 describe("crash safety (the jarvis process is really killed)", () => {
   it("resumes every run after kill -9, re-running only the interrupted step on its recorded input", async () => {
@@ -53,6 +55,7 @@ describe("crash safety (the jarvis process is really killed)", () => {
     for (const h of hosts) expect((await statusJson(env, h))?.state).toBe("running");
 
     // A new service takes every run over once its lease has lapsed and finishes it.
+    env.write("open", "");
     const next = env.spawnCli(["start"]);
     try {
       for (const h of hosts) {
@@ -71,7 +74,7 @@ describe("crash safety (the jarvis process is really killed)", () => {
     expect(lines(join(env.dir, "count-last.log")).sort()).toEqual([...runIds].sort());
     for (const h of hosts) {
       const log = (await env.cli(["log", h])).stdout;
-      expect(log.match(/sleeping 3 s/g)?.length).toBe(2);
+      expect(log.match(/waiting for open/g)?.length).toBe(2);
     }
   });
 
@@ -81,14 +84,23 @@ describe("crash safety (the jarvis process is really killed)", () => {
     const service = env.spawnCli(["start"]);
     try {
       const foreground = env.spawnCli(["run", "p", "loki.yml"]);
+      await eventually(
+        async () => ((await statusJson(env, "loki"))?.step.index === 2 ? true : undefined),
+        30_000,
+        "loki at step 2",
+      );
+      // Held well past the 2 s lease: only renewal keeps the service from taking it over.
+      await new Promise((r) => setTimeout(r, 5000));
+      env.write("open", "");
       expect(await exited(foreground)).toBe(0);
       const log = (await env.cli(["log", "loki"])).stdout;
-      expect(log.match(/sleeping 3 s/g)?.length).toBe(1);
+      expect(log.match(/waiting for open/g)?.length).toBe(1);
     } finally {
       service.kill("SIGTERM");
       await exited(service);
     }
 
+    rmSync(join(env.dir, "open"));
     env.write("thor.yml", designFor("thor"));
     const doomed = env.spawnCli(["run", "p", "thor.yml"]);
     await eventually(
@@ -101,6 +113,7 @@ describe("crash safety (the jarvis process is really killed)", () => {
     expect(held.stderr).toContain("is being executed by");
     doomed.kill("SIGKILL");
     await exited(doomed);
+    env.write("open", "");
     await eventually(
       async () => {
         const r = await env.cli(["resume", "thor"]);
