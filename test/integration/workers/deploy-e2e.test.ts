@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { makeJarvisEnv, repoRoot } from "../../helpers/jarvis-env.js";
 import type { JarvisEnv } from "../../helpers/jarvis-env.js";
 import { eventually } from "../../helpers/net.js";
@@ -82,10 +83,12 @@ describe("deploy.yml end to end: local provider, real sshd, bind9, slapd, alertm
   it("converges to the same end state when the run is killed mid-way and resumed", async () => {
     const env = makeJarvisEnv({ extraConfig: configFor(), leaseSeconds: 2 });
     envs.push(env);
-    // A slow configuration step gives the test a window to kill jarvis mid-run.
+    // The mounts step waits (at most 2 minutes) until the test opens the gate, so jarvis is killed
+    // mid-run however slow the machine is.
+    const gate = join(env.dir, "open");
     env.write(
       "thor.yml",
-      "instance:\n  hostname: thor\n  fqdn: thor.example.test\n  provider: local\ncommands:\n  mounts: ['sleep 4']\n",
+      `instance:\n  hostname: thor\n  fqdn: thor.example.test\n  provider: local\ncommands:\n  mounts: ['i=0; while [ ! -e ${gate} ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done; test -e ${gate}']\n`,
     );
     const doomed: ChildProcess = env.spawnCli(["run", "deploy", "thor.yml"]);
     await eventually(
@@ -97,6 +100,7 @@ describe("deploy.yml end to end: local provider, real sshd, bind9, slapd, alertm
       "thor to reach the mounts step",
     );
     doomed.kill("SIGKILL");
+    writeFileSync(gate, "");
     await new Promise((resolve) =>
       doomed.exitCode !== null || doomed.signalCode !== null ? resolve(null) : doomed.once("exit", resolve),
     );
