@@ -114,13 +114,13 @@ export async function executeStep(
     });
     await Promise.all(pendingLogs);
     if (result.kind === "cancelled" && signal.reason === "shutdown") return { kind: "cancelled" };
-    await store.updateStep(run.id, index, { pid: null });
     if (result.kind === "ok") {
       if (result.output !== undefined) await store.saveSnapshot(run.id, index, "output", result.output);
       await store.updateStep(run.id, index, {
         state: "ok",
         finishedAt: Date.now(),
         durationMs: result.durationMs,
+        pid: null,
       });
       deps.emit({ type: "step-finished", run, step: position, state: "ok" });
       const next =
@@ -129,6 +129,8 @@ export async function executeStep(
           : input;
       return { kind: "ok", next };
     }
+    // The step's process is gone: nothing left for a successor to stop.
+    await store.updateStep(run.id, index, { pid: null });
     if (result.kind === "cancelled") {
       const shutdown = signal.reason === "shutdown";
       // On shutdown the step stays "running": the next process runs it again on the same input.
