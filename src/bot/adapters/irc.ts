@@ -53,6 +53,9 @@ export class IrcAdapter extends AdapterBase {
         "E_CHAT_AUTH",
         `${this.network}: SASL login as ${this.config.sasl?.account ?? "?"} failed (${event.reason}); check chat.${this.network}.sasl in jarvis.yml`,
       );
+      // Later refusals (the account changed while jarvis runs) show as the reason of the next
+      // reconnecting state, so the operator sees why it keeps reconnecting.
+      this.lastError = err.message;
       this.firstConnect?.reject(err);
       this.firstConnect = undefined;
     });
