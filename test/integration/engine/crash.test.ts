@@ -3,6 +3,7 @@ import { readFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { makeJarvisEnv, designFor } from "../../helpers/jarvis-env.js";
 import { eventually } from "../../helpers/net.js";
+import { alive } from "../../helpers/daemon.js";
 import type { ChildProcess } from "node:child_process";
 import type { JarvisEnv } from "../../helpers/jarvis-env.js";
 
@@ -160,12 +161,3 @@ describe("steps left behind by a killed jarvis", () => {
     expect(log).toMatch(/second run, pid \d+/);
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { runStepAttempt } from "../../../src/pipeline/step-runner.js";
 import type { StepInvocation } from "../../../src/pipeline/step-runner.js";
 import { eventually } from "../../helpers/net.js";
+import { alive } from "../../helpers/daemon.js";
 
 const fixtures = resolve(import.meta.dirname, "../../fixtures/steps");
 
@@ -21,15 +22,6 @@ function invocation(name: string, over: Partial<StepInvocation> = {}): StepInvoc
     lines,
     ...over,
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("step runner", () => {

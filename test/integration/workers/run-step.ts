@@ -7,6 +7,7 @@ import { repoRoot } from "../../helpers/jarvis-env.js";
 /** What a step run returned. */
 export interface StepResult {
   code: number | null;
+  stdout: string;
   clipboard: Record<string, unknown> | undefined;
   stderr: string;
   /** The last stderr line: the error people see. */
@@ -23,6 +24,9 @@ export function runStep(
     env?: Record<string, string>;
     cwd: string;
     timeoutMs?: number;
+    /** JARVIS_RUN_ID (default "test") and JARVIS_STEP (default `<file>:<task>`). */
+    runId?: string;
+    step?: string;
   },
 ): Promise<StepResult> {
   return new Promise((resolve, reject) => {
@@ -30,8 +34,8 @@ export function runStep(
       cwd: options.cwd,
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
-        JARVIS_RUN_ID: "test",
-        JARVIS_STEP: `${file}:${task}`,
+        JARVIS_RUN_ID: options.runId ?? "test",
+        JARVIS_STEP: options.step ?? `${file}:${task}`,
         JARVIS_PARAMS: JSON.stringify(options.params ?? {}),
         ...options.env,
       },
@@ -48,6 +52,7 @@ export function runStep(
       const lines = stderr.trim().split("\n");
       resolve({
         code,
+        stdout,
         clipboard: stdout.trim() ? (parse(stdout) as Record<string, unknown>) : undefined,
         stderr,
         lastLine: lines[lines.length - 1] ?? "",
