@@ -6,7 +6,7 @@
  */
 import { runStepModule, StepFailure } from "../pipeline/define-step.js";
 import type { Clipboard, StepContext } from "../pipeline/define-step.js";
-import { runRemote, sshClientFailure, sshTarget, SSH_CLIENT_ERROR } from "./ssh-client.js";
+import { outputTail, runRemote, sshClientFailure, sshTarget, SSH_CLIENT_ERROR } from "./ssh-client.js";
 
 /** Install the agent unless its check says it is installed; records `agent: {installed, ...}`. */
 export async function install(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
@@ -44,10 +44,7 @@ export async function install(clipboard: Clipboard, ctx: StepContext): Promise<C
     throw sshClientFailure(target, result.lastLines);
   }
   if (result.code !== 0) {
-    const tail = result.lastLines
-      .filter((l) => l.trim() !== "")
-      .slice(-5)
-      .join(" | ");
+    const tail = outputTail(result.lastLines);
     throw new StepFailure(
       "E_AGENT_INSTALL",
       `agent: '${command}' exited with ${result.code}${tail ? `: ${tail}` : ""}`,

@@ -248,6 +248,14 @@ function spawnCollect(
   });
 }
 
+/** A remote command's last non-empty output lines, joined for an error message. */
+export function outputTail(lastLines: string[], count = 5): string {
+  return lastLines
+    .filter((l) => l.trim() !== "")
+    .slice(-count)
+    .join(" | ");
+}
+
 /** Turn an ssh client failure (exit 255) into a step failure that says what to check. */
 export function sshClientFailure(target: SshTarget, lastLines: string[]): StepFailure {
   const text = lastLines

@@ -10,6 +10,7 @@ import {
   fingerprint,
   keyscan,
   knownHostsName,
+  outputTail,
   runRemote,
   sshClientFailure,
   sshTarget,
@@ -137,10 +138,7 @@ export async function runCommands(clipboard: Clipboard, ctx: StepContext): Promi
     ) {
       throw sshClientFailure(target, result.lastLines);
     }
-    const tail = result.lastLines
-      .filter((l) => l.trim() !== "")
-      .slice(-5)
-      .join(" | ");
+    const tail = outputTail(result.lastLines);
     throw new StepFailure(
       "E_SSH_COMMAND",
       `ssh:run: '${command}' exited with ${result.code}${tail ? `: ${tail}` : ""}`,
