@@ -24,7 +24,7 @@ export async function benchJarvis(
         store: { path: join(dir, "jarvis.sqlite") },
         steps: { dirs: [join(root, "bench/steps")] },
         pipelines: { dirs: [join(dir, "pipelines")] },
-        sources: { max_bytes: 64 * 1024 * 1024 },
+        designs: { max_bytes: 64 * 1024 * 1024 },
       },
       source: "bench",
       lineOf: () => undefined,

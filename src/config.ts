@@ -1,16 +1,24 @@
 /**
  * jarvis.yml: `./jarvis.yml`, or the file named by `--config FILE` / `JARVIS_CONFIG`. Every key is
  * optional: with no file at all jarvis runs on embedded defaults (console chat, SQLite under
- * .state/, the local provider). This file validates the core keys; each plug-in section (chat,
- * acl, sources, modules, local, providers) is kept as written and validated by the code that owns
- * it, so every section's errors come from the one place that understands it.
+ * .state/, the local provider). The whole file is described by zod schemas, checked when it is
+ * loaded: an unknown key anywhere is refused with its line and the nearest known key, and
+ * `modules.<m>.with` is checked against module m's parameter schema. The chat and acl sections
+ * are read by their owner (bot/chat-config.ts) when chat starts, which expands their `${VAR}`
+ * secrets only then.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { z } from "zod";
 import { ConfigError } from "./errors.js";
 import { parseYamlMapping } from "./clipboard/yaml.js";
 import type { ParsedYaml } from "./clipboard/yaml.js";
-
+import { sourcesSchema } from "./clipboard/sources/sources-schema.js";
+import type { SourcesConfig } from "./clipboard/sources/sources-schema.js";
+import { DEFAULT_DESIGN_MAX_BYTES } from "./clipboard/sources/design-source.js";
+import { checkStepParams } from "./pipeline/step-params.js";
+import { check } from "./schema/schema-problem.js";
+import type { DocPath } from "./schema/schema-problem.js";
 /** Keys whose values are secrets by default, wherever they appear in a clipboard or log. */
 export const DEFAULT_REDACT_KEYS = [
   "password",
@@ -40,16 +48,83 @@ export interface JarvisConfig {
   store: { path: string };
   steps: { dirs: string[] };
   pipelines: { dirs: string[] };
+  /** Where chat (and the API) may read design files from, and how large a design may be. */
+  designs: { dirs: string[]; maxBytes: number };
   redact: { keys: string[] };
   /** How long a process's claim on a run lasts without renewal. */
   leaseMs: number;
   /** Per-module step defaults, by module name. */
   modules: Record<string, ModuleConfig>;
-  /** The whole document as written, for sections validated by their owners. */
+  /** How designs are fetched (`sources:`). */
+  sources: SourcesConfig;
+  /** The whole document as written, for sections read by their owners (chat, acl). */
   raw: Record<string, unknown>;
   /** Line numbers in the file, for owners' error messages. */
   lineOf(path: readonly (string | number)[]): number | undefined;
 }
+
+const pathList = (what: string) =>
+  z.array(z.string({ error: `must be a list of paths` }), { error: `must be a list of paths (${what})` });
+
+const moduleSchema = z.strictObject(
+  {
+    with: z.record(z.string(), z.unknown(), { error: "must be a mapping of parameters" }).nullish(),
+    env: z
+      .record(z.string(), z.union([z.string(), z.number()]), {
+        error: "must be a mapping of variable names to values (strings)",
+      })
+      .nullish(),
+  },
+  {
+    error: (iss) => (iss.code === "invalid_type" ? "must be a mapping with 'with' and/or 'env'" : undefined),
+  },
+);
+
+/** Every key jarvis.yml may have. Sections may be empty (`store:` alone). */
+const jarvisYml = z.strictObject({
+  store: z
+    .strictObject({
+      path: z.string({ error: "must be a file path" }).min(1, { error: "must be a file path" }),
+    })
+    .partial()
+    .nullish(),
+  steps: z
+    .strictObject({ dirs: pathList("directories of step executables") })
+    .partial()
+    .nullish(),
+  pipelines: z
+    .strictObject({ dirs: pathList("directories of pipeline files") })
+    .partial()
+    .nullish(),
+  designs: z
+    .strictObject({
+      dirs: pathList("directories chat may read designs from"),
+      max_bytes: z
+        .int({ error: "must be a whole number of bytes" })
+        .positive({ error: "must be a whole number of bytes" }),
+    })
+    .partial()
+    .nullish(),
+  redact: z
+    .strictObject({ keys: z.array(z.string(), { error: "must be a list of key names" }) })
+    .partial()
+    .nullish(),
+  engine: z
+    .strictObject({
+      lease_seconds: z
+        .number({ error: "must be a number of seconds, at least 2" })
+        .min(2, { error: "must be a number of seconds, at least 2" }),
+    })
+    .partial()
+    .nullish(),
+  modules: z
+    .record(z.string(), moduleSchema.nullish(), { error: "must be a mapping of module names" })
+    .nullish(),
+  sources: sourcesSchema,
+  // Read, key by key with file:line, by bot/chat-config.ts when chat starts.
+  chat: z.unknown().optional(),
+  acl: z.unknown().optional(),
+});
 
 /** Where the configuration is looked for: explicit path, JARVIS_CONFIG, ./jarvis.yml. */
 export function configPath(
@@ -86,59 +161,35 @@ export function buildConfig(
 ): JarvisConfig {
   const raw = parsed?.value ?? {};
   const baseDir = file ? dirname(file) : process.cwd();
-  const where = (path: (string | number)[]): string => `${file ?? "jarvis.yml"}:${parsed?.lineOf(path) ?? 1}`;
-  const section = (key: string): Record<string, unknown> => {
-    const value = raw[key];
-    if (value === undefined || value === null) return {};
-    if (typeof value !== "object" || Array.isArray(value)) {
-      throw new ConfigError("E_CONFIG_FIELD", `${where([key])}: ${key} must be a mapping`);
-    }
-    return value as Record<string, unknown>;
-  };
-  const stringList = (key: string, sub: string, fallback: string[]): string[] => {
-    const value = section(key)[sub];
-    if (value === undefined) return fallback.map((p) => resolve(baseDir, p));
-    if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
-      throw new ConfigError("E_CONFIG_FIELD", `${where([key, sub])}: ${key}.${sub} must be a list of paths`);
-    }
-    return value.map((p) => resolve(baseDir, p));
-  };
-  const storePath = section("store").path ?? env.JARVIS_STORE ?? ".state/jarvis.sqlite";
-  if (typeof storePath !== "string") {
-    throw new ConfigError("E_CONFIG_FIELD", `${where(["store", "path"])}: store.path must be a file path`);
+  const lineOf = (path: readonly (string | number)[]): number | undefined => parsed?.lineOf(path);
+  const where = (path: DocPath): string => `${file ?? "jarvis.yml"}:${lineOf(path) ?? 1}`;
+  const result = check(jarvisYml, raw, { lineOf });
+  if (!result.ok) {
+    const { path, message } = result.problem;
+    throw new ConfigError("E_CONFIG_FIELD", `${where(path)}: ${message}`);
   }
-  const redactKeys = section("redact").keys;
-  if (
-    redactKeys !== undefined &&
-    (!Array.isArray(redactKeys) || !redactKeys.every((k) => typeof k === "string"))
-  ) {
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where(["redact", "keys"])}: redact.keys must be a list of key names`,
-    );
-  }
-  const leaseSeconds = section("engine").lease_seconds ?? 30;
-  if (typeof leaseSeconds !== "number" || leaseSeconds < 2) {
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where(["engine", "lease_seconds"])}: engine.lease_seconds must be a number of seconds, at least 2`,
-    );
-  }
+  const c = result.data;
+  const paths = (list: string[] | undefined, fallback: string[]): string[] =>
+    (list ?? fallback).map((p) => resolve(baseDir, p));
+  const storePath = c.store?.path ?? env.JARVIS_STORE ?? ".state/jarvis.sqlite";
   return {
     file,
     baseDir,
     store: { path: storePath === ":memory:" ? storePath : resolve(baseDir, storePath) },
     // The steps shipped with jarvis (steps/ in the package) are always found, after the configured ones.
-    steps: { dirs: unique([...stringList("steps", "dirs", ["steps"]), resolve(packageRoot(), "steps")]) },
+    steps: { dirs: unique([...paths(c.steps?.dirs, ["steps"]), resolve(packageRoot(), "steps")]) },
     // Unless configured, the pipelines next to jarvis.yml, then the ones shipped with jarvis.
-    pipelines: {
-      dirs: unique(stringList("pipelines", "dirs", ["pipelines", resolve(packageRoot(), "pipelines")])),
+    pipelines: { dirs: unique(paths(c.pipelines?.dirs, ["pipelines", resolve(packageRoot(), "pipelines")])) },
+    designs: {
+      dirs: unique(paths(c.designs?.dirs, ["designs", resolve(packageRoot(), "examples")])),
+      maxBytes: c.designs?.max_bytes ?? DEFAULT_DESIGN_MAX_BYTES,
     },
-    redact: { keys: [...DEFAULT_REDACT_KEYS, ...((redactKeys as string[] | undefined) ?? [])] },
-    leaseMs: leaseSeconds * 1000,
-    modules: parseModules(section("modules"), where, env),
+    redact: { keys: [...DEFAULT_REDACT_KEYS, ...(c.redact?.keys ?? [])] },
+    leaseMs: (c.engine?.lease_seconds ?? 30) * 1000,
+    modules: buildModules(c.modules ?? {}, where, lineOf, env),
+    sources: c.sources,
     raw,
-    lineOf: (path) => parsed?.lineOf(path),
+    lineOf,
   };
 }
 
@@ -156,50 +207,23 @@ export function expandEnv(value: string, env: NodeJS.ProcessEnv, where: string):
   });
 }
 
-function parseModules(
-  modules: Record<string, unknown>,
-  where: (path: (string | number)[]) => string,
+/** Module defaults: parameters checked against the module's schema, secrets read from the environment. */
+function buildModules(
+  modules: Record<string, z.output<typeof moduleSchema> | null | undefined>,
+  where: (path: DocPath) => string,
+  lineOf: (path: DocPath) => number | undefined,
   env: NodeJS.ProcessEnv,
 ): Record<string, ModuleConfig> {
   const out: Record<string, ModuleConfig> = {};
-  for (const [name, value] of Object.entries(modules)) {
-    if (!value || typeof value !== "object" || Array.isArray(value)) {
-      throw new ConfigError(
-        "E_CONFIG_FIELD",
-        `${where(["modules", name])}: modules.${name} must be a mapping with 'with' and/or 'env'`,
-      );
-    }
-    const { with: params = {}, env: stepEnv = {}, ...rest } = value as Record<string, unknown>;
-    const unknownKey = Object.keys(rest)[0];
-    if (unknownKey) {
-      throw new ConfigError(
-        "E_CONFIG_FIELD",
-        `${where(["modules", name, unknownKey])}: modules.${name}.${unknownKey} is not a known key (use 'with' or 'env')`,
-      );
-    }
-    if (!params || typeof params !== "object" || Array.isArray(params)) {
-      throw new ConfigError(
-        "E_CONFIG_FIELD",
-        `${where(["modules", name, "with"])}: modules.${name}.with must be a mapping of parameters`,
-      );
-    }
-    if (!stepEnv || typeof stepEnv !== "object" || Array.isArray(stepEnv)) {
-      throw new ConfigError(
-        "E_CONFIG_FIELD",
-        `${where(["modules", name, "env"])}: modules.${name}.env must be a mapping of variable names to values`,
-      );
-    }
+  for (const [name, module] of Object.entries(modules)) {
+    const params = module?.with ?? {};
+    const problem = checkStepParams(name, params, { base: ["modules", name, "with"], lineOf });
+    if (problem) throw new ConfigError("E_CONFIG_FIELD", `${where(problem.path)}: ${problem.message}`);
     const envOut: Record<string, string> = {};
-    for (const [key, v] of Object.entries(stepEnv as Record<string, unknown>)) {
-      if (typeof v !== "string" && typeof v !== "number") {
-        throw new ConfigError(
-          "E_CONFIG_FIELD",
-          `${where(["modules", name, "env", key])}: modules.${name}.env.${key} must be a string`,
-        );
-      }
-      envOut[key] = expandEnv(String(v), env, where(["modules", name, "env", key]));
+    for (const [key, value] of Object.entries(module?.env ?? {})) {
+      envOut[key] = expandEnv(String(value), env, where(["modules", name, "env", key]));
     }
-    out[name] = { with: params as Record<string, unknown>, env: envOut };
+    out[name] = { with: params, env: envOut };
   }
   return out;
 }

@@ -7,6 +7,7 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.js";
 import { expandEnv } from "../config.js";
+import { nearest } from "../schema/did-you-mean.js";
 import type { JarvisConfig } from "../config.js";
 import { KNOWN_VERBS } from "./acl.js";
 import type { AclPolicy, Role } from "./acl.js";
@@ -137,7 +138,13 @@ class Validator {
 
   only(path: (string | number)[], value: Record<string, unknown>, keys: string[]): void {
     for (const key of Object.keys(value)) {
-      if (!keys.includes(key)) this.fail([...path, key], `unknown key; expected one of ${keys.join(", ")}`);
+      if (!keys.includes(key)) {
+        const meant = nearest(key, keys);
+        this.fail(
+          [...path, key],
+          meant ? `unknown key; did you mean '${meant}'?` : `unknown key; expected one of ${keys.join(", ")}`,
+        );
+      }
     }
   }
 

@@ -24,7 +24,7 @@ export interface LoadedDesign {
 /** Options of loadDesign. */
 export interface LoadDesignOptions {
   signal?: AbortSignal;
-  /** Largest design parsed (default 1 MiB); sources apply their own configured limit first. */
+  /** Largest design parsed (default 16 MiB); sources apply the configured limit first. */
   maxBytes?: number;
 }
 
@@ -42,7 +42,7 @@ export async function loadDesign(
     );
   }
   const fetched = await source.fetch(ref, options.signal ?? new AbortController().signal);
-  // The source already held the document to its configured size limit (sources.max_bytes).
+  // The source already held the document to its configured size limit (designs.max_bytes).
   return loadDesignText(fetched.text, fetched.origin, {
     maxBytes: options.maxBytes ?? Math.max(DEFAULT_DESIGN_MAX_BYTES, byteLength(fetched.text)),
   });
@@ -69,7 +69,7 @@ export async function loadDesigns(
   const source = sources.find((s) => s.accepts(ref));
   if (!source) return [{ ...(await loadDesign(ref, sources, options)), after: [] }];
   const fetched = await source.fetch(ref, options.signal ?? new AbortController().signal);
-  // The source already held the document to its configured size limit (sources.max_bytes).
+  // The source already held the document to its configured size limit (designs.max_bytes).
   const limits = {
     maxBytes: options.maxBytes ?? Math.max(DEFAULT_DESIGN_MAX_BYTES, byteLength(fetched.text)),
   };

@@ -13,6 +13,7 @@ import { compileCondition } from "./condition.js";
 import { parseDuration } from "./duration.js";
 import type { Pipeline, PipelineStep, StepCatalog } from "./pipeline.js";
 import { splitUses } from "./step-catalog.js";
+import { nearest } from "../schema/did-you-mean.js";
 
 /** Defaults for steps that say nothing: 10 minutes, no retries, 2 s backoff. */
 export const STEP_DEFAULTS = { timeoutMs: 10 * 60_000, retries: 0, backoffMs: 2000 } as const;
@@ -254,6 +255,14 @@ function stepList(
         `${label} 'with' must be a mapping of parameters (key: value), got ${kindOf(f.with)}`,
       );
     }
+    if (isMapping(f.with)) {
+      const problem = catalog.checkParams(parts!.module, f.with as Record<string, unknown>, {
+        base: fieldPath("with"),
+        label: "with",
+        lineOf,
+      });
+      if (problem) refuse(problem.path, `${label} (${uses}): ${problem.message}`, "E_PIPELINE_PARAM");
+    }
     const step: PipelineStep = {
       name: typeof f.name === "string" ? f.name.trim() : uses,
       uses,
@@ -328,9 +337,10 @@ function unknownFields(
 ): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) {
+      const meant = nearest(key, allowed);
       refuse(
         [...path, key],
-        `unknown field '${key}' in ${what}; allowed fields: ${allowed.join(", ")}`,
+        `unknown field '${key}' in ${what}; allowed fields: ${allowed.join(", ")}${meant ? `; did you mean '${meant}'?` : ""}`,
         "E_PIPELINE_UNKNOWN_FIELD",
       );
     }

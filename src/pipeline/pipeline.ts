@@ -2,6 +2,7 @@
  * The pipeline model: what a pipeline file becomes once loaded and validated
  * (pipeline-file.ts parses it; the engine executes it).
  */
+import type { ProblemOptions, SchemaProblem } from "../schema/schema-problem.js";
 
 /** One step of a pipeline, with every default filled in. */
 export interface PipelineStep {
@@ -37,8 +38,14 @@ export interface Pipeline {
 /** The pseudo-module whose real name comes from the clipboard's `instance.provider`. */
 export const PROVIDER_MODULE = "provider";
 
-/** Answers whether a step exists, for validation at load time. */
+/** Answers whether a step exists and takes the given parameters, for validation at load time. */
 export interface StepCatalog {
   /** undefined when `module:task` can be run; otherwise the reason it cannot. */
   check(module: string, task: string): string | undefined;
+  /** The first problem with a step's `with` parameters, located by `options`; undefined when fine. */
+  checkParams(
+    module: string,
+    params: Record<string, unknown>,
+    options: ProblemOptions,
+  ): SchemaProblem | undefined;
 }

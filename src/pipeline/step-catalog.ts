@@ -15,6 +15,7 @@ import { builtinProviders } from "../providers/registry.js";
 import { builtinWorkers } from "../workers/registry.js";
 import type { BuiltinModule } from "../workers/registry.js";
 import { PROVIDER_MODULE } from "./pipeline.js";
+import { checkStepParams } from "./step-params.js";
 import type { StepCatalog } from "./pipeline.js";
 
 /** How to start one step: `command args...`, with the task as the last argument. */
@@ -172,7 +173,7 @@ export function createStepCatalog(options: StepCatalogOptions): StepResolver {
     return out;
   };
 
-  return { check, resolve, modules };
+  return { check, checkParams: checkStepParams, resolve, modules };
 }
 
 type External = { kind: "found"; path: string } | { kind: "problem"; reason: string } | { kind: "none" };

@@ -4,6 +4,7 @@
  */
 import type { BuiltinModule } from "../workers/registry.js";
 import { PROVIDER_TASKS } from "./provider.js";
+import { ec2Params, linodeParams, localParams } from "./provider-params.js";
 
 /** Every built-in provider step module, by provider name. Paths are relative to this directory. */
 export const builtinProviders: Readonly<Record<string, BuiltinModule>> = {
@@ -11,15 +12,18 @@ export const builtinProviders: Readonly<Record<string, BuiltinModule>> = {
     file: "./local-step.js",
     tasks: PROVIDER_TASKS,
     summary: "a host on this machine: its own sshd on a loopback port",
+    params: localParams,
   },
   linode: {
     file: "./linode-step.js",
     tasks: PROVIDER_TASKS,
     summary: "a Linode through the Linode API v4 (token in LINODE_TOKEN)",
+    params: linodeParams,
   },
   ec2: {
     file: "./ec2-step.js",
     tasks: PROVIDER_TASKS,
     summary: "an EC2 instance through the AWS SDK (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
+    params: ec2Params,
   },
 };

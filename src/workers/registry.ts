@@ -2,7 +2,18 @@
  * The built-in step modules, registered explicitly in one typed map (DESIGN.md convention 2):
  * module name -> the compiled file that runs it and the tasks it offers. Paths are relative to
  * this file, so they hold in dist/ where the compiled steps are forked with plain `node`.
+ * Importing this file loads zod and the parameter schemas: jarvis does, the step processes never.
  */
+import type { z } from "zod";
+import {
+  agentParams,
+  demoParams,
+  dnsParams,
+  ldapParams,
+  monitoringParams,
+  productionParams,
+  sshParams,
+} from "./worker-params.js";
 
 /** What jarvis knows about one built-in step module. */
 export interface BuiltinModule {
@@ -12,6 +23,11 @@ export interface BuiltinModule {
   tasks: readonly string[];
   /** One line for `jarvis pipelines` and the README. */
   summary: string;
+  /**
+   * The `with` parameters every task of the module takes (a strict object of optional fields);
+   * pipelines and jarvis.yml's `modules.<module>.with` are checked against it when loaded.
+   */
+  params: z.ZodObject;
 }
 
 /** Every built-in step module. Providers are listed in src/providers/registry.ts. */
@@ -20,35 +36,42 @@ export const builtinWorkers: Readonly<Record<string, BuiltinModule>> = {
     file: "./demo.js",
     tasks: ["greet", "flaky", "slow", "fail"],
     summary: "demonstration steps for the demo pipeline",
+    params: demoParams,
   },
   ssh: {
     file: "./ssh.js",
     tasks: ["prepare", "wait", "keypair", "run"],
     summary: "deploy key, wait for SSH and record host keys, make root's keypair, run commands on the host",
+    params: sshParams,
   },
   dns: {
     file: "./dns.js",
     tasks: ["update_host", "delete_host"],
     summary: "RFC 2136 update (TSIG) of the host's A/AAAA and SSHFP records, and their removal",
+    params: dnsParams,
   },
   ldap: {
     file: "./ldap.js",
     tasks: ["update_host_ou", "delete_host"],
     summary: "create, update or delete the host's entry under ou=Hosts",
+    params: ldapParams,
   },
   monitoring: {
     file: "./monitoring.js",
     tasks: ["suppress", "enable"],
     summary: "Alertmanager silence for the host (with a lease) and its removal",
+    params: monitoringParams,
   },
   agent: {
     file: "./agent.js",
     tasks: ["install"],
     summary: "install the configuration-management agent over SSH, idempotently",
+    params: agentParams,
   },
   production: {
     file: "./production.js",
     tasks: ["check"],
     summary: "stop a redeploy of a production host unless forced",
+    params: productionParams,
   },
 };

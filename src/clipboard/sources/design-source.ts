@@ -3,8 +3,8 @@
  * an http(s) URL, a gist, an LDAP entry. Sources are listed explicitly in registry.ts.
  */
 
-/** Largest design any source delivers unless configured otherwise (designs are small). */
-export const DEFAULT_DESIGN_MAX_BYTES = 1024 * 1024;
+/** Largest design any source delivers unless jarvis.yml's `designs.max_bytes` says otherwise. */
+export const DEFAULT_DESIGN_MAX_BYTES = 16 * 1024 * 1024;
 
 /** What a source hands back: the raw document and where it came from (for `file:line` messages). */
 export interface FetchedDesign {

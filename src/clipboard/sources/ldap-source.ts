@@ -4,48 +4,16 @@
  * Without `sources.ldap` the refs are refused with a message saying what to configure.
  */
 import { dumpYaml } from "../yaml.js";
-import { ConfigError, SourceError } from "../../errors.js";
+import { SourceError } from "../../errors.js";
 import type { JarvisConfig } from "../../config.js";
 import type { DesignSource, FetchedDesign } from "./design-source.js";
-
-/** How one LDAP attribute lands on the clipboard. */
-export interface AttributeTarget {
-  /** Dotted clipboard path, e.g. `instance.fqdn`. */
-  path: string;
-  /** string (first value, the default), list (all values), number, boolean. */
-  type: "string" | "list" | "number" | "boolean";
-}
-
-/** The LDAP source's settings (jarvis.yml `sources.ldap`). */
-export interface LdapSourceSettings {
-  url: string;
-  baseDn: string;
-  hostsOu: string;
-  bindDn: string;
-  /** Name of the environment variable holding the bind password. */
-  passwordEnv: string;
-  timeoutMs: number;
-  attributes: Record<string, AttributeTarget>;
-  defaults: Record<string, unknown>;
-}
-
-/** Default attribute mapping: what ldap:update_host_ou writes, and the host's name. */
-export const DEFAULT_SOURCE_ATTRIBUTES: Record<string, AttributeTarget> = {
-  cn: { path: "instance.hostname", type: "string" },
-  associatedDomain: { path: "instance.fqdn", type: "string" },
-  ipHostNumber: { path: "ldap.ip_addresses", type: "list" },
-  info: { path: "ldap.fingerprints", type: "list" },
-  description: { path: "ldap.description", type: "string" },
-};
+import type { LdapSourceSettings } from "./sources-schema.js";
 
 /** Build the design source for `cn=` refs from the configuration (unconfigured: refuses them). */
 export function createLdapSource(config: JarvisConfig, env: NodeJS.ProcessEnv = process.env): DesignSource {
-  const sources = config.raw.sources as Record<string, unknown> | undefined;
-  const raw = sources && typeof sources === "object" ? sources.ldap : undefined;
-  return new LdapSource(raw === undefined || raw === null ? undefined : parseSettings(raw, config), env);
+  return new LdapSource(config.sources.ldap, env);
 }
 
-/** The LDAP design source. */
 export class LdapSource implements DesignSource {
   readonly name = "ldap";
   constructor(
@@ -156,82 +124,4 @@ function setPath(root: Record<string, unknown>, path: string, value: unknown): v
     node = node[part] as Record<string, unknown>;
   }
   node[parts[parts.length - 1]!] = value;
-}
-
-function parseSettings(raw: unknown, config: JarvisConfig): LdapSourceSettings {
-  const where = (...path: string[]): string =>
-    `${config.file ?? "jarvis.yml"}:${config.lineOf(["sources", "ldap", ...path]) ?? 1}`;
-  if (typeof raw !== "object" || Array.isArray(raw) || raw === null)
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where()}: sources.ldap must be a mapping (url, base_dn, bind_dn, ...)`,
-    );
-  const r = raw as Record<string, unknown>;
-  const text = (key: string, fallback?: string): string => {
-    const v = r[key] ?? fallback;
-    if (typeof v !== "string" || v === "")
-      throw new ConfigError(
-        "E_CONFIG_FIELD",
-        `${where(key)}: sources.ldap.${key} must be set (a non-empty string)`,
-      );
-    return v;
-  };
-  if (r.password !== undefined)
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where("password")}: sources.ldap.password is not read; put the password in the environment variable named by sources.ldap.password_env`,
-    );
-  const url = text("url");
-  if (!/^ldaps?:\/\//.test(url))
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where("url")}: sources.ldap.url must start with ldap:// or ldaps://`,
-    );
-  const timeout = r.timeout_seconds ?? 10;
-  if (typeof timeout !== "number" || !(timeout > 0))
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where("timeout_seconds")}: sources.ldap.timeout_seconds must be a number above 0`,
-    );
-  const attributes: Record<string, AttributeTarget> = { ...DEFAULT_SOURCE_ATTRIBUTES };
-  const mapped = r.attributes ?? {};
-  if (typeof mapped !== "object" || Array.isArray(mapped) || mapped === null)
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where("attributes")}: sources.ldap.attributes must map attribute names to clipboard paths`,
-    );
-  for (const [attr, target] of Object.entries(mapped as Record<string, unknown>)) {
-    const t =
-      typeof target === "string"
-        ? { path: target, type: "string" }
-        : (target as Record<string, unknown> | null);
-    if (
-      !t ||
-      typeof t.path !== "string" ||
-      !/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/.test(t.path) ||
-      !["string", "list", "number", "boolean", undefined].includes(t.type as string)
-    ) {
-      throw new ConfigError(
-        "E_CONFIG_FIELD",
-        `${where("attributes", attr)}: sources.ldap.attributes.${attr} must be a clipboard path or {path, type: string|list|number|boolean}`,
-      );
-    }
-    attributes[attr] = { path: t.path, type: (t.type as AttributeTarget["type"] | undefined) ?? "string" };
-  }
-  const defaults = r.defaults ?? {};
-  if (typeof defaults !== "object" || Array.isArray(defaults) || defaults === null)
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where("defaults")}: sources.ldap.defaults must be a mapping (e.g. instance: {provider: local})`,
-    );
-  return {
-    url,
-    baseDn: text("base_dn"),
-    hostsOu: text("hosts_ou", "ou=Hosts"),
-    bindDn: text("bind_dn"),
-    passwordEnv: text("password_env", "LDAP_BIND_PASSWORD"),
-    timeoutMs: timeout * 1000,
-    attributes,
-    defaults: defaults as Record<string, unknown>,
-  };
 }

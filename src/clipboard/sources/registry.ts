@@ -2,62 +2,28 @@
  * The design sources, listed explicitly (DESIGN.md convention 2) in the order refs are matched:
  * `cn=` (LDAP), `gist:`, http(s) URL, then a file path for anything else.
  */
-import { ConfigError } from "../../errors.js";
 import type { JarvisConfig } from "../../config.js";
-import { DEFAULT_DESIGN_MAX_BYTES } from "./design-source.js";
 import type { DesignSource } from "./design-source.js";
 import { FileSource } from "./file-source.js";
-import { DEFAULT_GIST_API, GistSource } from "./gist-source.js";
-import { createLdapSource } from "./ldap-source.js";
-import { DEFAULT_HTTP_TIMEOUT_MS, UrlSource } from "./url-source.js";
+import { GistSource } from "./gist-source.js";
+import { LdapSource } from "./ldap-source.js";
+import { UrlSource } from "./url-source.js";
 
 /**
- * Build the sources from jarvis.yml's `sources:` section (`timeout_seconds`, `max_bytes`,
- * `gist.api`) and GITHUB_TOKEN from the environment.
+ * Build the sources from jarvis.yml's `sources:` section (validated with the rest of the file,
+ * see sources-schema.ts), `designs.max_bytes`, and GITHUB_TOKEN from the environment.
  */
 export function createDesignSources(
   config: JarvisConfig,
   env: NodeJS.ProcessEnv = process.env,
 ): DesignSource[] {
-  const where = (path: string[]): string =>
-    `${config.file ?? "jarvis.yml"}:${config.lineOf(["sources", ...path]) ?? 1}`;
-  const section = mapping(config.raw.sources, "sources", where([]));
-  const gist = mapping(section.gist, "sources.gist", where(["gist"]));
-  const timeoutSeconds = section.timeout_seconds ?? DEFAULT_HTTP_TIMEOUT_MS / 1000;
-  if (typeof timeoutSeconds !== "number" || !(timeoutSeconds > 0)) {
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where(["timeout_seconds"])}: sources.timeout_seconds must be a number of seconds above 0`,
-    );
-  }
-  const maxBytes = section.max_bytes ?? DEFAULT_DESIGN_MAX_BYTES;
-  if (typeof maxBytes !== "number" || !Number.isInteger(maxBytes) || maxBytes < 1) {
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where(["max_bytes"])}: sources.max_bytes must be a whole number of bytes`,
-    );
-  }
-  const api = gist.api ?? DEFAULT_GIST_API;
-  if (typeof api !== "string" || !/^https?:\/\/[^\s]+$/i.test(api)) {
-    throw new ConfigError(
-      "E_CONFIG_FIELD",
-      `${where(["gist", "api"])}: sources.gist.api must be an http(s) URL such as ${DEFAULT_GIST_API}`,
-    );
-  }
-  const limits = { timeoutMs: timeoutSeconds * 1000, maxBytes };
+  const { maxBytes } = config.designs;
+  const limits = { timeoutMs: config.sources.timeoutMs, maxBytes };
   const token = env.GITHUB_TOKEN?.trim();
   return [
-    createLdapSource(config, env),
-    new GistSource({ ...limits, api, token: token === "" ? undefined : token }),
+    new LdapSource(config.sources.ldap, env),
+    new GistSource({ ...limits, api: config.sources.gistApi, token: token === "" ? undefined : token }),
     new UrlSource(limits),
     new FileSource({ maxBytes }),
   ];
-}
-
-function mapping(value: unknown, name: string, where: string): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError("E_CONFIG_FIELD", `${where}: ${name} must be a mapping`);
-  }
-  return value as Record<string, unknown>;
 }

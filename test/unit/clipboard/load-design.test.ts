@@ -126,7 +126,7 @@ describe("loadDesign", () => {
   it("applies the configured size limit to every source", async () => {
     const file = join(dir, "padded.yml");
     writeFileSync(file, `instance:\n  hostname: loki\n# ${"x".repeat(2000)}\n`);
-    const sources = createDesignSources(config("sources:\n  max_bytes: 1000\n"));
+    const sources = createDesignSources(config("designs:\n  max_bytes: 1000\n"));
     const err = await refusal(loadDesign(file, sources));
     expect(err.code).toBe("E_SOURCE_TOO_LARGE");
   });
@@ -139,17 +139,21 @@ describe("createDesignSources", () => {
 
   it("refuses bad sources settings naming jarvis.yml's line", () => {
     const cases: [string, RegExp][] = [
-      ["sources: [a]\n", /^jarvis\.yml:1: sources must be a mapping$/],
+      ["sources: [a]\n", /^jarvis\.yml:1: sources must be a mapping, got a list$/],
       [
-        "x: 1\nsources:\n  timeout_seconds: soon\n",
+        "redact: {}\nsources:\n  timeout_seconds: soon\n",
         /^jarvis\.yml:3: sources\.timeout_seconds must be a number of seconds above 0$/,
       ],
-      ["sources:\n  max_bytes: -5\n", /^jarvis\.yml:2: sources\.max_bytes must be a whole number of bytes$/],
+      ["designs:\n  max_bytes: -5\n", /^jarvis\.yml:2: designs\.max_bytes must be a whole number of bytes$/],
+      [
+        "sources:\n  max_bytes: 1000\n",
+        /^jarvis\.yml:2: unknown key 'sources\.max_bytes'; known keys here: timeout_seconds, gist, ldap$/,
+      ],
       [
         "sources:\n  gist:\n    api: ftp://x\n",
         /^jarvis\.yml:3: sources\.gist\.api must be an http\(s\) URL/,
       ],
-      ["sources:\n  gist: yes\n", /^jarvis\.yml:2: sources\.gist must be a mapping$/],
+      ["sources:\n  gist: yes\n", /^jarvis\.yml:2: sources\.gist must be a mapping, got a string$/],
     ];
     for (const [yaml, message] of cases) {
       let caught: unknown;
