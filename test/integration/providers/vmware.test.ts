@@ -199,3 +199,47 @@ describe.runIf(vcsimAvailable())("vmware step against vcsim", () => {
     await admin.logout(signal);
   });
 });
+
+describe.runIf(vcsimAvailable())("vmware step against a bare ESX host (vcsim -esx)", () => {
+  it(
+    "clones, powers on and destroys without naming a datacenter or cluster",
+    { timeout: 180_000 },
+    async () => {
+      const esx = await startVcsim({
+        username: USER,
+        password: PASSWORD,
+        templates: ["debian-12"],
+        esx: true,
+      });
+      const esxGuests = watchGuests({
+        url: esx.url,
+        caFile: esx.caFile,
+        username: USER,
+        password: PASSWORD,
+        address: "192.0.2.20",
+      });
+      try {
+        const only = {
+          instance: {
+            hostname: "mimir",
+            provider: "vmware",
+            size: 1024,
+            guestid: "debian-12",
+            sshpubkey: [KEY],
+          },
+        };
+        const esxParams = { ...params(), url: esx.url, ca_file: esx.caFile, templates: {} };
+        const r = await runStep("vmware", "deploy", only, esxParams, env, 150_000);
+        expect(r.code, `${r.stderr}\nguest: ${esxGuests.errors.join("; ")}`).toBe(0);
+        expect(section(r.clipboard)).toMatchObject({ label: "mimir", state: "running", ipv4: "192.0.2.20" });
+        const gone = await runStep("vmware", "delete", r.clipboard, esxParams, env);
+        expect(gone.code, gone.stderr).toBe(0);
+        const status = await runStep("vmware", "status", gone.clipboard, esxParams, env);
+        expect(status.stderr).toContain("mimir does not exist");
+      } finally {
+        await esxGuests.stop();
+        await esx.stop();
+      }
+    },
+  );
+});
