@@ -38,6 +38,12 @@ export const INSTANCE_FIELDS: readonly FieldSpec[] = [
   { key: "region", kind: "string" },
   { key: "size", kind: "number" },
   { key: "plan", kind: "string" },
+  // VMware placement (the datacenter is `datacenter`); size is memory in MB there.
+  { key: "cluster", kind: "string" },
+  { key: "esx_host", kind: "string" },
+  { key: "datastore", kind: "string" },
+  { key: "folder", kind: "string" },
+  { key: "cpus", kind: "number" },
   { key: "sshpubkey", kind: "ssh-keys" },
   { key: "tags", kind: "string-list" },
   { key: "root_password", kind: "string", secret: true },

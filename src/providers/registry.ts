@@ -26,4 +26,9 @@ export const builtinProviders: Readonly<Record<string, BuiltinModule>> = {
     summary: "an EC2 instance through the AWS SDK (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
     params: ec2Params,
   },
+  vmware: {
+    file: "./vmware-step.js",
+    tasks: PROVIDER_TASKS,
+    summary: "a VM cloned from a template in vCenter or on ESX (VSPHERE_USER / VSPHERE_PASSWORD)",
+  },
 };
