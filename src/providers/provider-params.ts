@@ -76,3 +76,22 @@ export const ec2Params = z
     }),
   })
   .partial();
+
+export const vmwareParams = z
+  .strictObject({
+    ...apiBounds,
+    url: z
+      .string()
+      .regex(/^https?:\/\//, { error: "must be an http(s) URL of the vCenter or ESX /sdk endpoint" }),
+    ca_file: z.string().min(1),
+    api_version: z.string(),
+    datacenter: z.string(),
+    cluster: z.string(),
+    esx_host: z.string(),
+    datastore: z.string(),
+    folder: z.string(),
+    cpus: numberAtLeast(1),
+    templates: nameToString,
+    guestinfo: z.enum(["cloud-init", "none"], { error: "must be 'cloud-init' or 'none'" }),
+  })
+  .partial();

@@ -4,7 +4,7 @@
  */
 import type { BuiltinModule } from "../workers/registry.js";
 import { PROVIDER_TASKS } from "./provider.js";
-import { ec2Params, linodeParams, localParams } from "./provider-params.js";
+import { ec2Params, linodeParams, localParams, vmwareParams } from "./provider-params.js";
 
 /** Every built-in provider step module, by provider name. Paths are relative to this directory. */
 export const builtinProviders: Readonly<Record<string, BuiltinModule>> = {
@@ -30,5 +30,6 @@ export const builtinProviders: Readonly<Record<string, BuiltinModule>> = {
     file: "./vmware-step.js",
     tasks: PROVIDER_TASKS,
     summary: "a VM cloned from a template in vCenter or on ESX (VSPHERE_USER / VSPHERE_PASSWORD)",
+    params: vmwareParams,
   },
 };
