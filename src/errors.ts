@@ -55,6 +55,13 @@ export class ProviderError extends JarvisError {}
 /** A chat network failed or refused (connect, auth, send). */
 export class ChatError extends JarvisError {}
 
+/**
+ * A command's words are wrong for what they name (a step number that is not one, a word after the
+ * host, a cluster where one run is meant). Code `E_USAGE`: the CLI exits 2, chat answers the
+ * message without "error:".
+ */
+export class CommandError extends JarvisError {}
+
 /** The one-line message an operator sees for any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

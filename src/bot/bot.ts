@@ -1,20 +1,19 @@
 /**
  * The chat front: starts every network jarvis.yml configures, all at once (or the console chat
- * when none is), and turns each addressed line into parse -> identity -> rate limit -> ACL ->
- * command -> reply, auditing every command and every refusal. Run progress goes to the room that
- * started the run, whichever network that is.
+ * when none is), hands each addressed line with the identity the network vouches for to the
+ * dispatcher (src/commands/), and renders its reply. Run progress goes to the room that started
+ * the run, whichever network that is.
  */
 import type { JarvisConfig } from "../config.js";
 import { errorMessage } from "../errors.js";
 import type { RunControl } from "../pipeline/run-control.js";
-import type { RunStore } from "../store/run-store.js";
-import { decide, rolesOf } from "./acl.js";
-import { audit } from "./audit.js";
+import { rolesOf } from "../commands/acl.js";
+import { Dispatcher } from "../commands/dispatcher.js";
+import { parseChatLine } from "../commands/command-parser.js";
 import type { ChatAdapter, IncomingMessage } from "./chat-adapter.js";
 import { loadChatConfig } from "./chat-config.js";
 import type { ChatConfig } from "./chat-config.js";
-import { parseChatLine } from "./command-parser.js";
-import { CommandInputError, commandHost, executeCommand } from "./commands.js";
+import { renderChatReply } from "./commands.js";
 import { describeState } from "./connection-state.js";
 import { ConsoleAdapter } from "./adapters/console.js";
 import { createAdapter } from "./adapters/registry.js";
@@ -29,10 +28,9 @@ export interface Bot {
   close(): Promise<void>;
 }
 
-/** What the bot needs of jarvis. */
+/** What the bot needs of jarvis: runs are reached through RunControl only. */
 export interface BotHost {
   config: JarvisConfig;
-  store: RunStore;
   control: RunControl;
 }
 
@@ -66,7 +64,13 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
           }),
         ];
   const byNetwork = new Map(adapters.map((a) => [a.network, a]));
-  const handler = new CommandHandler(jarvis, chat, log);
+  const dispatcher = new Dispatcher({
+    control: jarvis.control,
+    acl: chat.acl,
+    limiter: new CommandLimiter(chat.rateLimit.burst, chat.rateLimit.intervalMs, chat.rateLimit.exempt),
+    log,
+  });
+  const handler = new CommandHandler(dispatcher, chat, log);
   const relay = new ProgressRelay(
     jarvis.control,
     (network, place, line) => {
@@ -78,7 +82,10 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     chat.nick,
   );
   for (const adapter of adapters) {
-    adapter.states.on((state) => log(describeState(adapter.network, state)));
+    // The console's connecting/connected lines would be the first thing a new user reads, and say
+    // nothing: a terminal does not connect anywhere.
+    if (!(adapter instanceof ConsoleAdapter))
+      adapter.states.on((state) => log(describeState(adapter.network, state)));
     adapter.messages.on((message) => void handler.handle(adapter, message));
   }
   const results = await Promise.allSettled(adapters.map((a) => a.connect()));
@@ -94,17 +101,15 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
   return { adapters: byNetwork, close };
 }
 
-/** Parse, check and run one chat line. */
+/** Hands each line addressed to jarvis to the dispatcher and renders its reply. */
 class CommandHandler {
-  private readonly limiter: CommandLimiter;
   private readonly rooms = new Map<string, Set<string>>();
 
   constructor(
-    private readonly jarvis: BotHost,
+    private readonly dispatcher: Dispatcher,
     private readonly chat: ChatConfig,
     private readonly log: (line: string) => void,
   ) {
-    this.limiter = new CommandLimiter(chat.rateLimit.burst, chat.rateLimit.intervalMs, chat.rateLimit.exempt);
     for (const n of chat.networks) {
       const rooms =
         n.kind === "irc"
@@ -119,81 +124,31 @@ class CommandHandler {
   async handle(adapter: ChatAdapter, message: IncomingMessage): Promise<void> {
     const parsed = parseChatLine(message.text, this.chat.nick, message.place.direct);
     if (parsed.kind === "ignored") return;
-    const identity = message.identity;
-    const who = identity ?? `${message.network}:?${message.displayName}`;
-    const unpaced = identity !== undefined && this.chat.rateLimit.exempt.has(identity);
-    const base = {
-      identity: who,
-      network: message.network,
-      room: message.place.direct ? `dm:${message.place.room}` : message.place.room,
-    };
-    const answer = (text: string, pointer?: string): void => {
-      adapter
-        .reply(message, text, { unpaced, ...(pointer ? { pointer } : {}) })
-        .catch((err: unknown) => this.log(`${message.network}: reply not sent: ${errorMessage(err)}`));
-    };
-    const text = parsed.kind === "command" ? parsed.command.text : parsed.text;
-    if (!this.limiter.allow(who)) {
-      answer("too many commands; wait a few seconds");
-      await audit(
-        this.jarvis.store,
-        { ...base, command: text, decision: "denied", reason: "rate limited", runId: null },
-        this.log,
-      );
-      return;
-    }
-    if (parsed.kind === "error") {
-      answer(parsed.message);
-      await audit(
-        this.jarvis.store,
-        { ...base, command: text, decision: "error", reason: parsed.message, runId: null },
-        this.log,
-      );
-      return;
-    }
-    const command = parsed.command;
-    const configuredRoom =
-      adapter.network === "console" ||
-      (!message.place.direct &&
-        (this.rooms.get(message.network)?.has(message.place.room.toLowerCase()) ?? false));
-    const decision = decide(this.chat.acl, {
-      identity,
-      verb: command.verb,
-      host: commandHost(command),
-      configuredRoom,
+    const { identity, place } = message;
+    const reply = await this.dispatcher.dispatch({
+      front: "chat",
+      caller: {
+        identity,
+        ...(message.identityProblem ? { identityProblem: message.identityProblem } : {}),
+        label: `${message.network}:?${message.displayName}`,
+        network: message.network,
+        room: place.direct ? `dm:${place.room}` : place.room,
+        origin: originOfPlace(message.network, place),
+        configuredRoom:
+          adapter.network === "console" ||
+          (!place.direct && (this.rooms.get(message.network)?.has(place.room.toLowerCase()) ?? false)),
+        localOperator: false,
+      },
+      input: { text: parsed.kind === "command" ? parsed.command.text : parsed.text },
     });
-    if (!decision.allowed) {
-      answer(`denied: ${decision.reason}`);
-      await audit(
-        this.jarvis.store,
-        { ...base, command: text, decision: "denied", reason: decision.reason, runId: null },
-        this.log,
-      );
-      return;
-    }
-    try {
-      const reply = await executeCommand(command, {
-        control: this.jarvis.control,
-        who: { identity: who, origin: originOfPlace(message.network, message.place) },
-        botName: this.chat.nick,
-        maxLines: this.maxLines(message.network),
-        roles: rolesOf(this.chat.acl, identity),
-      });
-      answer(reply.text, reply.pointer);
-      await audit(
-        this.jarvis.store,
-        { ...base, command: text, decision: "allowed", reason: decision.reason, runId: reply.runId ?? null },
-        this.log,
-      );
-    } catch (err) {
-      const why = errorMessage(err).split("\n")[0] ?? "";
-      answer(err instanceof CommandInputError ? why : `error: ${why}`);
-      await audit(
-        this.jarvis.store,
-        { ...base, command: text, decision: "error", reason: why, runId: null },
-        this.log,
-      );
-    }
+    const { text, pointer } = renderChatReply(reply, {
+      botName: this.chat.nick,
+      maxLines: this.maxLines(message.network),
+    });
+    const unpaced = identity !== undefined && this.chat.rateLimit.exempt.has(identity);
+    await adapter
+      .reply(message, text, { unpaced, ...(pointer ? { pointer } : {}) })
+      .catch((err: unknown) => this.log(`${message.network}: reply not sent: ${errorMessage(err)}`));
   }
 
   private maxLines(network: string): number {

@@ -61,8 +61,3 @@ export interface ChatAdapter {
   /** Leave the network and stop reconnecting. */
   close(): Promise<void>;
 }
-
-/** The origin string runs and audit entries record for a place: "irc:#ops", "xmpp:alice@x". */
-export function originOf(network: string, place: ChatPlace): string {
-  return `${network}:${place.room}`;
-}

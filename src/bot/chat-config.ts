@@ -9,8 +9,8 @@ import { ConfigError } from "../errors.js";
 import { expandEnv } from "../config.js";
 import { nearest } from "../schema/did-you-mean.js";
 import type { JarvisConfig } from "../config.js";
-import { KNOWN_VERBS } from "./acl.js";
-import type { AclPolicy, Role } from "./acl.js";
+import { KNOWN_VERBS } from "../commands/acl.js";
+import type { AclPolicy, Role } from "../commands/acl.js";
 
 /** Flood pacing of one network: a burst, then one line per interval. */
 export interface PaceConfig {

@@ -1,169 +1,109 @@
 /**
- * Executes parsed commands through RunControl, the only way the chat front acts on runs. Each
- * function returns the reply text (and a pointer to the full output where it may be cut); errors
- * from RunControl are turned into one-line replies by the bot.
+ * How chat shows the dispatcher's replies: a few lines, cut to what the network allows, with a
+ * pointer to the CLI for the rest. Nothing here acts on runs.
  */
-import type { RunControl, Requester, RunDetail } from "../pipeline/run-control.js";
+import type { RunDetail } from "../pipeline/run-control.js";
+import { targetName } from "../pipeline/run-target.js";
 import type { RunRecord } from "../store/run-store.js";
-import { COMMANDS, SHORT_HELP, usage } from "./command-parser.js";
-import type { Command, Verb } from "./command-parser.js";
+import { dumpYaml } from "../clipboard/yaml.js";
+import { COMMANDS, SHORT_HELP, usage } from "../commands/command-parser.js";
+import type { Verb } from "../commands/command-parser.js";
+import type { Reply } from "../commands/reply.js";
 import { formatDuration, lastLine } from "./progress.js";
 
-/** A reply to a command. */
-export interface Reply {
+/** A reply as chat shows it. */
+export interface ChatText {
   text: string;
   /** Where to see everything when the text is cut. */
   pointer?: string;
-  /** The run the command created or acted on, for the audit log. */
-  runId?: string;
 }
 
-/** What a command needs besides its words. */
-export interface CommandContext {
-  control: RunControl;
-  who: Requester;
+/** What rendering needs to know about the chat. */
+export interface ChatRenderContext {
   botName: string;
   /** Lines the network shows in one reply (the rest is cut with a pointer). */
   maxLines: number;
-  /** For whoami. */
-  roles: string[];
 }
 
-/** The host a command acts on, when it can be known before running it (for the ACL). */
-export function commandHost(command: Command): string | undefined {
-  const { verb, args } = command;
-  switch (verb) {
-    case "deploy":
-      return hostOfSource(args[0] ?? "");
-    case "run":
-      return hostOfSource(args[1] ?? "");
-    case "redeploy":
-    case "destroy":
-    case "retry":
-    case "cancel":
-    case "status":
-    case "log":
-    case "clipboard":
-    case "diff":
-    case "history":
-      return args[0];
-    default:
-      return undefined;
-  }
-}
-
-/** `cn=loki` names its host; a file, URL or gist does not until it is loaded. */
-export function hostOfSource(source: string): string | undefined {
-  const m = /^cn=([^,\s]+)/i.exec(source);
-  return m?.[1];
-}
-
-/** The optional last word of redeploy/destroy/retry: `force` lets production:check through. */
-function forced(word: string | undefined): boolean {
-  if (word === undefined) return false;
-  if (word === "force" || word === "--force") return true;
-  throw new CommandInputError(
-    `'${word}' is not understood here; the only word allowed after the host is 'force'`,
-  );
-}
-
-/** Run one allowed command. */
-export async function executeCommand(command: Command, ctx: CommandContext): Promise<Reply> {
-  const { control, who } = ctx;
-  const [a = "", b] = command.args;
-  switch (command.verb) {
-    case "deploy":
-      return started(await control.start("deploy", a, who));
-    case "run":
-      return started(await control.start(a, b ?? "", who));
-    case "redeploy":
-    case "destroy":
-      return started(
-        await control.start(command.verb, await sourceOfHost(control, a), who, { force: forced(b) }),
-      );
-    case "retry":
+/** The chat text of a reply. */
+export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText {
+  switch (reply.kind) {
+    case "started":
       return {
-        ...started(await control.retry(a, who, undefined, { force: forced(b) })),
-        text: `${a}: retrying from the failed step; progress follows here`,
+        text: reply.runs
+          .map(
+            (run) =>
+              `${run.host}: ${run.pipeline} queued as run ${run.id} (${run.totalSteps} steps); progress follows here`,
+          )
+          .join("\n"),
       };
-    case "cancel": {
-      const run = await control.cancel(a, who);
-      return { text: `${run.host}: cancel requested for run ${run.id} (${run.pipeline})`, runId: run.id };
+    case "retrying":
+      return { text: `${reply.run.host}: retrying from the failed step; progress follows here` };
+    case "resumed":
+      return { text: statusLine({ run: reply.run, steps: [] }) };
+    case "cancelling": {
+      const { run } = reply;
+      return { text: `${run.host}: cancel requested for run ${run.id} (${run.pipeline})` };
     }
     case "status":
-      return status(await control.status(command.args[0]));
+      return status(reply.details);
     case "log": {
-      const lines = await control.log(a);
-      if (lines.length === 0) return { text: `${a}: the log is empty` };
+      const name = targetName(reply.target);
+      const { lines } = reply;
+      if (lines.length === 0) return { text: `${name}: the log is empty` };
       const shown = lines.slice(-Math.max(1, ctx.maxLines - 1)).map((l) => `[${l.stepIndex + 1}] ${l.line}`);
       const skipped = lines.length - shown.length;
       return {
-        text: `${skipped > 0 ? `${a}: last ${shown.length} of ${lines.length} log lines (full log: jarvis log ${a} on the CLI)\n` : ""}${shown.join("\n")}`,
-        pointer: `full log: jarvis log ${a} on the CLI`,
+        text: `${skipped > 0 ? `${name}: last ${shown.length} of ${lines.length} log lines (full log: jarvis log ${name} on the CLI)\n` : ""}${shown.join("\n")}`,
+        pointer: `full log: jarvis log ${name} on the CLI`,
       };
     }
     case "clipboard": {
-      const step = b === undefined ? undefined : stepNumber(b);
+      const name = targetName(reply.target);
       return {
-        text: await control.clipboard(a, step),
-        pointer: `whole clipboard: jarvis clipboard ${a}${b ? ` ${b}` : ""} on the CLI`,
+        text: dumpYaml(reply.value),
+        pointer: `whole clipboard: jarvis clipboard ${name}${reply.step !== undefined ? ` --step ${reply.step}` : ""} on the CLI`,
       };
     }
     case "diff": {
-      const text = await control.diff(a, stepNumber(b ?? ""));
+      const name = targetName(reply.target);
       return {
-        text: text.trim() === "" ? `${a}: step ${b} changed nothing on the clipboard` : text,
-        pointer: `whole diff: jarvis diff ${a} ${b} on the CLI`,
+        text:
+          reply.text.trim() === ""
+            ? `${name}: step ${reply.step} changed nothing on the clipboard`
+            : reply.text,
+        pointer: `whole diff: jarvis diff ${name} ${reply.step} on the CLI`,
       };
     }
-    case "history": {
-      const runs = await control.history(a, 10);
-      if (runs.length === 0) return { text: `${a}: no runs yet` };
-      return { text: runs.map(historyLine).join("\n"), pointer: `more: jarvis history ${a} on the CLI` };
-    }
-    case "pipelines": {
-      const list = await control.pipelines();
-      if (list.length === 0) return { text: "no pipelines loaded; check pipelines.dirs in jarvis.yml" };
+    case "history":
+      if (reply.runs.length === 0) return { text: `${reply.host}: no runs yet` };
       return {
-        text: list.map((p) => `${p.name} (${p.steps.length} steps): ${p.description}`).join("\n"),
+        text: reply.runs.map(historyLine).join("\n"),
+        pointer: `more: jarvis history ${reply.host} on the CLI`,
+      };
+    case "pipelines":
+      if (reply.pipelines.length === 0)
+        return { text: "no pipelines loaded; check pipelines.dirs in jarvis.yml" };
+      return {
+        text: reply.pipelines.map((p) => `${p.name} (${p.steps.length} steps): ${p.description}`).join("\n"),
         pointer: "details: jarvis pipelines on the CLI",
       };
-    }
+    case "audit":
+      return { text: `${reply.entries.length} audit entries; see: jarvis audit on the CLI` };
     case "help":
-      return help(command.args[0], ctx.botName);
+      return help(reply.topic, ctx.botName);
     case "whoami":
       return {
-        text: `you are ${who.identity}; roles: ${ctx.roles.length > 0 ? ctx.roles.join(", ") : "none (read-only commands in jarvis's rooms)"}`,
+        text: `you are ${reply.identity}; roles: ${reply.roles.length > 0 ? reply.roles.join(", ") : "none (read-only commands in jarvis's rooms)"}`,
       };
+    case "refused":
+      return { text: reply.why === "denied" ? `denied: ${reply.message}` : reply.message };
+    case "failed":
+      return { text: `error: ${reply.message}` };
   }
 }
 
-/** The source a host was last deployed from, else its LDAP entry. */
-async function sourceOfHost(control: RunControl, host: string): Promise<string> {
-  const [latest] = await control.history(host, 1);
-  return latest?.source ?? `cn=${host}`;
-}
-
-function started(run: RunRecord): Reply {
-  return {
-    text: `${run.host}: ${run.pipeline} queued as run ${run.id} (${run.totalSteps} steps); progress follows here`,
-    runId: run.id,
-  };
-}
-
-function stepNumber(text: string): number {
-  if (!/^[1-9][0-9]{0,3}$/.test(text)) {
-    throw new CommandInputError(
-      `'${text.slice(0, 20)}' is not a step number; steps are counted from 1 (see status)`,
-    );
-  }
-  return Number(text);
-}
-
-/** Bad arguments found while running a command (the parser cannot know step numbers are numbers). */
-export class CommandInputError extends Error {}
-
-function status(details: RunDetail[]): Reply {
+function status(details: RunDetail[]): ChatText {
   if (details.length === 0) return { text: "no runs yet" };
   return {
     text: details.map((d) => statusLine(d)).join("\n"),
@@ -198,7 +138,7 @@ function historyLine(run: RunRecord): string {
   return `${when} ${run.pipeline} ${run.state} (run ${run.id}, by ${run.requestedBy}, from ${run.source})`;
 }
 
-function help(topic: string | undefined, botName: string): Reply {
+function help(topic: string | undefined, botName: string): ChatText {
   if (topic !== undefined) {
     const verb = topic.toLowerCase();
     if (!Object.hasOwn(COMMANDS, verb)) return { text: `no command '${topic.slice(0, 40)}'; ${SHORT_HELP}` };

@@ -1,46 +1,136 @@
-/** The shape of a `jarvis` subcommand. */
-import { JarvisError } from "../errors.js";
+/**
+ * The shape of a `jarvis` subcommand. Each command declares its own options (node's parseArgs,
+ * strict), so an option another command takes is a usage error here (exit 2, with this command's
+ * usage line) instead of being silently accepted. Commands that act on runs go through the
+ * dispatcher (src/commands/) as the local operator, audited as `cli:<user>`.
+ */
+import { parseArgs } from "node:util";
+import type { ParseArgsConfig } from "node:util";
+import { userInfo } from "node:os";
+import { CommandError, errorMessage } from "../errors.js";
 import { openJarvis } from "../service.js";
+import { defaultPolicy } from "../commands/acl.js";
+import { Dispatcher } from "../commands/dispatcher.js";
+import type { Caller } from "../commands/dispatcher.js";
+import type { Reply } from "../commands/reply.js";
+import type { Requester } from "../pipeline/run-control.js";
+import type { TypedCommand } from "../commands/typed-command.js";
 import type { Jarvis } from "../service.js";
 import type { JarvisConfig } from "../config.js";
 
-/** Parsed flags (each command uses the ones it documents). */
-export interface Flags {
-  json: boolean;
-  detach: boolean;
-  force: boolean;
-  step: string | undefined;
-  clipboard: string | undefined;
-  with: string | undefined;
-  output: string | undefined;
-  limit: string | undefined;
-  config: string | undefined;
-}
+type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
-/** What a subcommand gets. */
-export interface CommandContext {
-  args: string[];
-  flags: Flags;
-  /** The configuration, loaded on first use (so `help` works without one). */
-  config: () => JarvisConfig;
+/** Options every command takes, wherever they stand on the command line. */
+export const GLOBAL_OPTIONS = {
+  config: { type: "string", short: "c" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** The typed values parseArgs gives for a command's options (and the global ones). */
+export type OptionValues<O extends OptionsConfig> = ReturnType<
+  typeof parseArgs<{
+    args: string[];
+    options: O & typeof GLOBAL_OPTIONS;
+    strict: true;
+    allowPositionals: true;
+  }>
+>["values"];
+
+/** What main.ts gives every command. */
+export interface BaseContext {
+  /** Load the configuration from `path` (the command's --config), else the one main.ts found. */
+  loadConfig: (path: string | undefined) => JarvisConfig;
   out: (text: string) => void;
   err: (text: string) => void;
 }
 
-/** A subcommand: its usage line and what it does; resolves to the exit code. */
-export interface Command {
+/** What a subcommand gets. */
+export interface CommandContext<V> {
+  /** The configuration, loaded on first use (so `--help` works without one). */
+  config: () => JarvisConfig;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  args: string[];
+  flags: V;
+  /** The command line as typed after `jarvis` (for the audit trail). */
+  commandLine: string;
+}
+
+/** A subcommand, its option types erased: what main.ts runs. */
+export interface CliCommand {
   usage: string;
   summary: string;
-  run(ctx: CommandContext): Promise<number>;
+  /** Parse `argv` (everything after `jarvis`, the command name included) and run; the exit code. */
+  run(argv: string[], base: BaseContext): Promise<number>;
+}
+
+/** A subcommand's definition. */
+export interface CommandDefinition<O extends OptionsConfig> {
+  usage: string;
+  summary: string;
+  options: O;
+  run(ctx: CommandContext<OptionValues<O>>): Promise<number>;
+}
+
+/** Declare a subcommand with its own options. */
+export function defineCommand<const O extends OptionsConfig>(def: CommandDefinition<O>): CliCommand {
+  return {
+    usage: def.usage,
+    summary: def.summary,
+    run: async (argv, base) => {
+      const rest = argv.slice(1);
+      let parsed;
+      try {
+        parsed = parseArgs({
+          args: rest,
+          options: { ...def.options, ...GLOBAL_OPTIONS },
+          strict: true,
+          allowPositionals: true,
+        });
+      } catch (err) {
+        throw usageError(errorMessage(err));
+      }
+      // The merged option set is generic here, so its values type is opaque; the global options
+      // are read through the shape they always have.
+      const globals: { help?: boolean; config?: string } = parsed.values;
+      if (globals.help) {
+        base.out(`usage: jarvis ${def.usage}\n  ${def.summary}`);
+        return 0;
+      }
+      let config: JarvisConfig | undefined;
+      const path = globals.config;
+      return def.run({
+        config: () => (config ??= base.loadConfig(path)),
+        out: base.out,
+        err: base.err,
+        args: parsed.positionals,
+        // parseArgs's result type is computed from the merged options, which TypeScript cannot
+        // relate back to O inside this generic function; the values are exactly OptionValues<O>.
+        flags: parsed.values as OptionValues<O>,
+        commandLine: argv.join(" "),
+      });
+    },
+  };
 }
 
 /** Thrown for a wrong command line; exits 2 with the usage. */
-export function usageError(message: string): JarvisError {
-  return new JarvisError("E_USAGE", message);
+export function usageError(message: string): CommandError {
+  return new CommandError("E_USAGE", message);
+}
+
+/** A `--limit`-like option: a positive integer, or the default when absent. */
+export function positiveInteger(raw: string | undefined, option: string, fallback: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^[1-9][0-9]{0,8}$/.test(raw))
+    throw usageError(`${option} must be a positive integer, got '${raw.slice(0, 20)}'`);
+  return Number(raw);
 }
 
 /** Open jarvis for one command and close it afterwards, whatever happens. */
-export async function withJarvis<T>(ctx: CommandContext, fn: (jarvis: Jarvis) => Promise<T>): Promise<T> {
+export async function withJarvis<T>(
+  ctx: CommandContext<unknown>,
+  fn: (jarvis: Jarvis) => Promise<T>,
+): Promise<T> {
   const jarvis = await openJarvis(ctx.config());
   try {
     return await fn(jarvis);
@@ -50,8 +140,56 @@ export async function withJarvis<T>(ctx: CommandContext, fn: (jarvis: Jarvis) =>
 }
 
 /** The one host or run id a command takes. */
-export function oneTarget(ctx: CommandContext, what: string): string {
+export function oneTarget(ctx: CommandContext<unknown>, what: string): string {
   const [target] = ctx.args;
   if (!target || ctx.args.length > 1) throw usageError(`${what} takes one host or run id`);
   return target;
+}
+
+/** The machine's operator running the CLI, as `requested_by` and the audit trail show it. */
+export function cliRequester(): Requester {
+  return { identity: `cli:${userInfo().username}`, origin: "cli" };
+}
+
+/** The machine's operator running the CLI, for the dispatcher. */
+export function cliCaller(): Caller {
+  const { identity } = cliRequester();
+  return {
+    identity,
+    label: identity,
+    network: "cli",
+    room: "local",
+    origin: "cli",
+    configuredRoom: false,
+    localOperator: true,
+  };
+}
+
+/** A reply that is not a refusal or failure. */
+export type Answer = Exclude<Reply, { kind: "refused" } | { kind: "failed" }>;
+
+/**
+ * Hand a typed command to the dispatcher as the local operator; refusals and failures are thrown
+ * again, so the exit code follows the error's code (exit-codes.ts).
+ */
+export async function dispatch<K extends Answer["kind"]>(
+  jarvis: Jarvis,
+  ctx: CommandContext<unknown>,
+  command: TypedCommand,
+  expected: K,
+): Promise<Extract<Answer, { kind: K }>> {
+  const dispatcher = new Dispatcher({ control: jarvis.control, acl: defaultPolicy(), log: ctx.err });
+  const reply = await dispatcher.dispatch({
+    front: "cli",
+    caller: cliCaller(),
+    input: { command, text: ctx.commandLine },
+  });
+  if (reply.kind === "failed") throw reply.error;
+  if (reply.kind === "refused") throw usageError(reply.message);
+  if (!isKind(reply, expected)) throw new Error(`${command.verb} answered ${reply.kind}, not ${expected}`);
+  return reply;
+}
+
+function isKind<K extends Answer["kind"]>(reply: Answer, kind: K): reply is Extract<Answer, { kind: K }> {
+  return reply.kind === kind;
 }

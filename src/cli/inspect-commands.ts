@@ -1,55 +1,61 @@
 /** Commands that look at runs: status, log, clipboard, diff, history, pipelines, audit. */
 import { dumpYaml } from "../clipboard/yaml.js";
+import { stepNumber } from "../commands/typed-command.js";
 import { EXIT } from "./exit-codes.js";
 import { groupLine, logLine, runJson, statusLine, stepTable } from "./format.js";
-import { oneTarget, usageError, withJarvis } from "./command.js";
-import type { Command } from "./command.js";
+import { defineCommand, dispatch, oneTarget, positiveInteger, usageError, withJarvis } from "./command.js";
+import type { CliCommand } from "./command.js";
 
-function stepNumber(raw: string | undefined, what: string): number | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw))
-    throw usageError(
-      `${what} must be a step number (1 for the first step, 0 for the design as loaded), got '${raw}'`,
-    );
-  return Number(raw);
-}
+const json = { json: { type: "boolean", default: false } } as const;
 
 /** status, log, clipboard, diff, history, pipelines, audit. */
-export const inspectCommands: Record<string, Command> = {
-  status: {
-    usage: "status [host|run] [--json]",
+export const inspectCommands: Record<string, CliCommand> = {
+  status: defineCommand({
+    usage: "status [host|run|group] [--json]",
     summary: "where each host's latest run is, or where it failed and why",
+    options: json,
     run: (ctx) => {
-      if (ctx.args.length > 1) throw usageError("status takes at most one host or run id");
+      if (ctx.args.length > 1) throw usageError("status takes at most one host, run id or group id");
+      const [word] = ctx.args;
       return withJarvis(ctx, async (jarvis) => {
-        const details = await jarvis.control.status(ctx.args[0]);
+        const reply = await dispatch(
+          jarvis,
+          ctx,
+          word === undefined ? { verb: "status" } : { verb: "status", target: word },
+          "status",
+        );
+        const { details, target } = reply;
+        const one = target !== undefined && target.kind !== "group";
         if (ctx.flags.json) {
-          const json = details.map((d) => runJson(d.run, d.steps));
-          ctx.out(JSON.stringify(ctx.args[0] && !ctx.args[0].startsWith("g-") ? json[0] : json, null, 2));
+          const list = details.map((d) => runJson(d.run, d.steps));
+          ctx.out(JSON.stringify(one ? list[0] : list, null, 2));
         } else if (details.length === 0) {
           ctx.out("no runs yet; start one with: jarvis run deploy examples/loki.yml");
         } else {
           for (const d of details) {
             ctx.out(statusLine(d));
-            if (ctx.args[0] && details.length === 1) ctx.out(stepTable(d.steps));
+            if (one) ctx.out(stepTable(d.steps));
           }
           const groups = new Set(details.map((d) => d.run.group).filter((g): g is string => g !== null));
-          for (const group of groups) ctx.out(groupLine(await jarvis.control.status(group)));
+          for (const group of groups)
+            ctx.out(groupLine(await jarvis.control.status(await jarvis.control.resolveTarget(group))));
         }
         return EXIT.ok;
       });
     },
-  },
-  log: {
-    usage: "log <host|run>",
+  }),
+  log: defineCommand({
+    usage: "log <host|run> [--json]",
     summary: "the run's log: every step's progress lines, attempts and errors",
-    run: (ctx) =>
-      withJarvis(ctx, async (jarvis) => {
-        const lines = await jarvis.control.log(oneTarget(ctx, "log"));
+    options: json,
+    run: (ctx) => {
+      const target = oneTarget(ctx, "log");
+      return withJarvis(ctx, async (jarvis) => {
+        const reply = await dispatch(jarvis, ctx, { verb: "log", target }, "log");
         if (ctx.flags.json)
           ctx.out(
             JSON.stringify(
-              lines.map((l) => ({
+              reply.lines.map((l) => ({
                 at: new Date(l.at).toISOString(),
                 step: l.stepIndex + 1,
                 attempt: l.attempt,
@@ -58,82 +64,103 @@ export const inspectCommands: Record<string, Command> = {
               })),
             ),
           );
-        else for (const l of lines) ctx.out(logLine(l));
+        else for (const l of reply.lines) ctx.out(logLine(l));
         return EXIT.ok;
-      }),
-  },
-  clipboard: {
+      });
+    },
+  }),
+  clipboard: defineCommand({
     usage: "clipboard <host|run> [--step N] [--json]",
     summary: "the clipboard after step N (default: the latest), secrets shown as ***",
-    run: (ctx) =>
-      withJarvis(ctx, async (jarvis) => {
-        const value = await jarvis.control.clipboardValue(
-          oneTarget(ctx, "clipboard"),
-          stepNumber(ctx.flags.step, "--step"),
+    options: { ...json, step: { type: "string" } },
+    run: (ctx) => {
+      const target = oneTarget(ctx, "clipboard");
+      const step = ctx.flags.step === undefined ? undefined : stepNumber(ctx.flags.step, 0);
+      return withJarvis(ctx, async (jarvis) => {
+        const reply = await dispatch(
+          jarvis,
+          ctx,
+          { verb: "clipboard", target, ...(step === undefined ? {} : { step }) },
+          "clipboard",
         );
-        ctx.out(ctx.flags.json ? JSON.stringify(value, null, 2) : dumpYaml(value).trimEnd());
+        ctx.out(ctx.flags.json ? JSON.stringify(reply.value, null, 2) : dumpYaml(reply.value).trimEnd());
         return EXIT.ok;
-      }),
-  },
-  diff: {
+      });
+    },
+  }),
+  diff: defineCommand({
     usage: "diff <host|run> <step>",
     summary: "what step N added, changed and removed on the clipboard",
+    options: {},
     run: (ctx) => {
       const [target, raw] = ctx.args;
       if (!target || raw === undefined || ctx.args.length > 2)
         throw usageError("diff takes a host or run id and a step number");
+      const step = stepNumber(raw, 1);
       return withJarvis(ctx, async (jarvis) => {
-        ctx.out(await jarvis.control.diff(target, stepNumber(raw, "step")!));
+        const reply = await dispatch(jarvis, ctx, { verb: "diff", target, step }, "diff");
+        ctx.out(reply.text);
         return EXIT.ok;
       });
     },
-  },
-  history: {
+  }),
+  history: defineCommand({
     usage: "history <host> [--limit N] [--json]",
     summary: "a host's runs, newest first",
-    run: (ctx) =>
-      withJarvis(ctx, async (jarvis) => {
-        const limit = ctx.flags.limit ? Number(ctx.flags.limit) : 20;
-        const runs = await jarvis.control.history(oneTarget(ctx, "history"), limit);
+    options: { ...json, limit: { type: "string" } },
+    run: (ctx) => {
+      const host = oneTarget(ctx, "history");
+      const limit = positiveInteger(ctx.flags.limit, "--limit", 20);
+      return withJarvis(ctx, async (jarvis) => {
+        const reply = await dispatch(jarvis, ctx, { verb: "history", host, limit }, "history");
         if (ctx.flags.json)
           ctx.out(
             JSON.stringify(
-              runs.map((r) => runJson(r)),
+              reply.runs.map((r) => runJson(r)),
               null,
               2,
             ),
           );
-        else if (runs.length === 0) ctx.out(`no runs for ${ctx.args[0]}`);
+        else if (reply.runs.length === 0) ctx.out(`no runs for ${host}`);
         else
-          for (const run of runs)
+          for (const run of reply.runs)
             ctx.out(`${new Date(run.createdAt).toISOString()} ${statusLine({ run, steps: [] })}`);
         return EXIT.ok;
-      }),
-  },
-  pipelines: {
+      });
+    },
+  }),
+  pipelines: defineCommand({
     usage: "pipelines [--json]",
     summary: "the pipelines there are, and their steps",
-    run: (ctx) =>
-      withJarvis(ctx, async (jarvis) => {
-        const list = await jarvis.control.pipelines();
-        if (ctx.flags.json) ctx.out(JSON.stringify(list, null, 2));
-        else for (const p of list) ctx.out(`${p.name}: ${p.description}\n  ${p.steps.join(" → ")}`);
+    options: json,
+    run: (ctx) => {
+      if (ctx.args.length > 0) throw usageError("pipelines takes no arguments");
+      return withJarvis(ctx, async (jarvis) => {
+        const reply = await dispatch(jarvis, ctx, { verb: "pipelines" }, "pipelines");
+        if (ctx.flags.json) ctx.out(JSON.stringify(reply.pipelines, null, 2));
+        else
+          for (const p of reply.pipelines) ctx.out(`${p.name}: ${p.description}\n  ${p.steps.join(" → ")}`);
         return EXIT.ok;
-      }),
-  },
-  audit: {
+      });
+    },
+  }),
+  audit: defineCommand({
     usage: "audit [--limit N] [--json]",
     summary: "who asked for what, where, and whether it was allowed",
-    run: (ctx) =>
-      withJarvis(ctx, async (jarvis) => {
-        const entries = await jarvis.store.listAudit(ctx.flags.limit ? Number(ctx.flags.limit) : 50);
-        if (ctx.flags.json) ctx.out(JSON.stringify(entries, null, 2));
+    options: { ...json, limit: { type: "string" } },
+    run: (ctx) => {
+      if (ctx.args.length > 0) throw usageError("audit takes no arguments");
+      const limit = positiveInteger(ctx.flags.limit, "--limit", 50);
+      return withJarvis(ctx, async (jarvis) => {
+        const reply = await dispatch(jarvis, ctx, { verb: "audit", limit }, "audit");
+        if (ctx.flags.json) ctx.out(JSON.stringify(reply.entries, null, 2));
         else
-          for (const e of entries)
+          for (const e of reply.entries)
             ctx.out(
               `${new Date(e.at).toISOString()} ${e.decision.padEnd(7)} ${e.identity} ${e.network}:${e.room} "${e.command}"${e.runId ? ` run ${e.runId}` : ""}${e.reason ? ` (${e.reason})` : ""}`,
             );
         return EXIT.ok;
-      }),
-  },
+      });
+    },
+  }),
 };

@@ -11,10 +11,10 @@ import { runCommands } from "./run-commands.js";
 import { inspectCommands } from "./inspect-commands.js";
 import { toolCommands } from "./tool-commands.js";
 import { startCommand } from "./start.js";
-import type { JarvisConfig } from "../config.js";
-import type { Command, CommandContext } from "./command.js";
+import { GLOBAL_OPTIONS } from "./command.js";
+import type { BaseContext, CliCommand } from "./command.js";
 
-const commands: Record<string, Command> = {
+const commands: Record<string, CliCommand> = {
   ...runCommands,
   ...inspectCommands,
   ...toolCommands,
@@ -34,63 +34,47 @@ function help(): string {
   ].join("\n");
 }
 
+/** Split `[globals...] <command> [args...]`: the globals before the command name, and the rest. */
+function splitCommandLine(argv: string[]): { globals: string[]; name: string | undefined; rest: string[] } {
+  const { tokens } = parseArgs({
+    args: argv,
+    options: GLOBAL_OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const first = tokens.find((t) => t.kind === "positional" || t.kind === "option-terminator");
+  if (!first || first.kind !== "positional") return { globals: argv, name: undefined, rest: [] };
+  return { globals: argv.slice(0, first.index), name: first.value, rest: argv.slice(first.index + 1) };
+}
+
 async function main(argv: string[]): Promise<number> {
   const out = (text: string): void => void process.stdout.write(`${text}\n`);
   const err = (text: string): void => void process.stderr.write(`${text}\n`);
-  let parsed;
+  const { globals, name, rest } = splitCommandLine(argv);
+  let global;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        config: { type: "string", short: "c" },
-        json: { type: "boolean", default: false },
-        detach: { type: "boolean", short: "d", default: false },
-        force: { type: "boolean", default: false },
-        step: { type: "string" },
-        clipboard: { type: "string" },
-        with: { type: "string" },
-        output: { type: "string", short: "o" },
-        limit: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
+    global = parseArgs({ args: globals, options: GLOBAL_OPTIONS, strict: true, allowPositionals: false });
   } catch (e) {
     err(`jarvis: ${errorMessage(e)}\n\n${help()}`);
     return EXIT.usage;
   }
-  const [name, ...args] = parsed.positionals;
-  if (!name || parsed.values.help || name === "help") {
-    (name || parsed.values.help ? out : err)(help());
-    return name || parsed.values.help ? EXIT.ok : EXIT.usage;
+  if (!name || global.values.help || name === "help") {
+    (name || global.values.help ? out : err)(help());
+    return name || global.values.help ? EXIT.ok : EXIT.usage;
   }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     err(`jarvis: unknown command '${name}'\n\n${help()}`);
     return EXIT.usage;
   }
-  let config: JarvisConfig | undefined;
-  const v = parsed.values;
-  const ctx: CommandContext = {
-    args,
-    flags: {
-      json: v.json ?? false,
-      detach: v.detach ?? false,
-      force: v.force ?? false,
-      step: v.step,
-      clipboard: v.clipboard,
-      with: v.with,
-      output: v.output,
-      limit: v.limit,
-      config: v.config,
-    },
-    config: () => (config ??= loadConfig(v.config)),
+  const base: BaseContext = {
+    loadConfig: (path) => loadConfig(path ?? global.values.config),
     out,
     err,
   };
   try {
-    return await command.run(ctx);
+    return await command.run([name, ...rest], base);
   } catch (e) {
     const code = exitCodeFor(e);
     err(`jarvis ${name}: ${errorMessage(e)}${code === EXIT.usage ? `\nusage: jarvis ${command.usage}` : ""}`);

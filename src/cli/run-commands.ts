@@ -1,23 +1,17 @@
 /** Commands that start or steer runs: run, retry, resume, cancel. */
 import { readFileSync } from "node:fs";
-import { userInfo } from "node:os";
+import { errorMessage } from "../errors.js";
 import { EXIT } from "./exit-codes.js";
 import { groupLine, runJson, statusLine } from "./format.js";
-import { oneTarget, usageError, withJarvis } from "./command.js";
-import type { Command, CommandContext } from "./command.js";
+import { cliRequester, defineCommand, dispatch, oneTarget, usageError, withJarvis } from "./command.js";
+import type { CliCommand, CommandContext } from "./command.js";
 import type { Jarvis } from "../service.js";
 import type { RunRecord } from "../store/run-store.js";
-import type { Requester } from "../pipeline/run-control.js";
-
-/** The CLI user, as the audit trail and `requested_by` show it. */
-export function cliRequester(): Requester {
-  return { identity: `cli:${userInfo().username}`, origin: "cli" };
-}
 
 /** Execute a run in the foreground, printing one line per stage; resolves to the exit code. */
 async function follow(
   jarvis: Jarvis,
-  ctx: CommandContext,
+  ctx: CommandContext<{ json: boolean }>,
   runIds: string | string[],
   execute: () => Promise<RunRecord | RunRecord[]>,
 ): Promise<number> {
@@ -37,7 +31,10 @@ async function follow(
   });
   // Ctrl-C cancels the run properly (its step's group is killed, on_failure steps run).
   const onSignal = (): void => {
-    for (const id of ids) jarvis.engine.cancelLocal(id);
+    for (const id of ids)
+      jarvis.control
+        .cancel(id, cliRequester())
+        .catch((err: unknown) => ctx.err(`run ${id} not cancelled: ${errorMessage(err)}`));
   };
   process.once("SIGINT", onSignal);
   try {
@@ -58,20 +55,29 @@ async function follow(
   }
 }
 
+const runOptions = {
+  json: { type: "boolean", default: false },
+  detach: { type: "boolean", short: "d", default: false },
+  force: { type: "boolean", default: false },
+} as const;
+
 /** run, retry, resume, cancel. */
-export const runCommands: Record<string, Command> = {
-  run: {
+export const runCommands: Record<string, CliCommand> = {
+  run: defineCommand({
     usage: "run <pipeline> <design> [--force] [--detach] [--json]",
     summary:
       "run a pipeline on a design (file, URL, gist:ID, cn=host); --detach queues it for `jarvis start`",
+    options: runOptions,
     run: (ctx) => {
       const [pipeline, source] = ctx.args;
       if (!pipeline || !source || ctx.args.length > 2) throw usageError("run takes a pipeline and a design");
       return withJarvis(ctx, async (jarvis) => {
-        const runs = await jarvis.control.startAll(pipeline, source, cliRequester(), {
-          foreground: !ctx.flags.detach,
-          force: ctx.flags.force,
-        });
+        const { runs } = await dispatch(
+          jarvis,
+          ctx,
+          { verb: "run", pipeline, source, force: ctx.flags.force, foreground: !ctx.flags.detach },
+          "started",
+        );
         if (ctx.flags.detach) {
           ctx.out(
             ctx.flags.json
@@ -82,56 +88,68 @@ export const runCommands: Record<string, Command> = {
         }
         if (!ctx.flags.json)
           for (const run of runs) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started`);
-        if (runs.length === 1)
-          return follow(jarvis, ctx, runs[0]!.id, () => jarvis.engine.execute(runs[0]!.id));
-        const finals = await follow(
+        return follow(
           jarvis,
           ctx,
           runs.map((r) => r.id),
-          async () => jarvis.control.executeAll(runs),
+          () => jarvis.control.executeAll(runs),
         );
-        return finals;
       });
     },
-  },
-  retry: {
+  }),
+  retry: defineCommand({
     usage: "retry <host|run> [--clipboard FILE] [--force] [--detach] [--json]",
     summary: "retry a failed or cancelled run from its failed step, optionally on an edited clipboard",
+    options: { ...runOptions, clipboard: { type: "string" } },
     run: (ctx) => {
       const target = oneTarget(ctx, "retry");
       const edited =
         ctx.flags.clipboard !== undefined ? readFileSync(ctx.flags.clipboard, "utf8") : undefined;
       return withJarvis(ctx, async (jarvis) => {
-        const run = await jarvis.control.retry(target, cliRequester(), edited, {
-          foreground: !ctx.flags.detach,
-          force: ctx.flags.force,
-        });
+        const { run } = await dispatch(
+          jarvis,
+          ctx,
+          {
+            verb: "retry",
+            target,
+            force: ctx.flags.force,
+            foreground: !ctx.flags.detach,
+            ...(edited === undefined ? {} : { clipboardYaml: edited }),
+          },
+          "retrying",
+        );
         if (ctx.flags.detach) {
           ctx.out(ctx.flags.json ? JSON.stringify(runJson(run)) : run.id);
           return EXIT.ok;
         }
-        return follow(jarvis, ctx, run.id, () => jarvis.engine.execute(run.id));
+        return follow(jarvis, ctx, run.id, () => jarvis.control.executeAll([run]));
       });
     },
-  },
-  resume: {
+  }),
+  resume: defineCommand({
     usage: "resume <host|run> [--json]",
     summary: "take over an interrupted run (its process died) and finish it here",
+    options: { json: runOptions.json },
     run: (ctx) => {
-      const target = oneTarget(ctx, "resume");
+      const word = oneTarget(ctx, "resume");
       return withJarvis(ctx, async (jarvis) => {
-        const run = await jarvis.control.find(target);
-        return follow(jarvis, ctx, run.id, () => jarvis.control.resume(run.id));
+        // The run is looked up first so that its progress can be followed while resume executes it.
+        const run = await jarvis.control.find(await jarvis.control.resolveTarget(word));
+        return follow(jarvis, ctx, run.id, async () => {
+          const { run: done } = await dispatch(jarvis, ctx, { verb: "resume", target: run.id }, "resumed");
+          return done;
+        });
       });
     },
-  },
-  cancel: {
-    usage: "cancel <host|run>",
+  }),
+  cancel: defineCommand({
+    usage: "cancel <host|run> [--json]",
     summary: "cancel a queued or running run (its step is killed, on_failure steps run)",
+    options: { json: runOptions.json },
     run: (ctx) => {
       const target = oneTarget(ctx, "cancel");
       return withJarvis(ctx, async (jarvis) => {
-        const run = await jarvis.control.cancel(target, cliRequester());
+        const { run } = await dispatch(jarvis, ctx, { verb: "cancel", target }, "cancelling");
         ctx.out(
           ctx.flags.json
             ? JSON.stringify(runJson(run))
@@ -140,5 +158,5 @@ export const runCommands: Record<string, Command> = {
         return EXIT.ok;
       });
     },
-  },
+  }),
 };

@@ -9,13 +9,13 @@ import { openJarvis } from "../service.js";
 import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
 import { startBot } from "../bot/bot.js";
 import { EXIT } from "./exit-codes.js";
-import { usageError } from "./command.js";
-import type { Command } from "./command.js";
+import { defineCommand, usageError } from "./command.js";
 
 /** The `start` command. */
-export const startCommand: Command = {
+export const startCommand = defineCommand({
   usage: "start",
   summary: "run the service: execute queued and interrupted runs, and the chat bot",
+  options: {},
   run: async (ctx) => {
     if (ctx.args.length > 0) throw usageError("start takes no arguments");
     const config = ctx.config();
@@ -42,4 +42,4 @@ export const startCommand: Command = {
     await jarvis.close();
     return EXIT.ok;
   },
-};
+});

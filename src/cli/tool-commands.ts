@@ -11,14 +11,15 @@ import { prepareStep } from "../pipeline/step-environment.js";
 import { runStepAttempt } from "../pipeline/step-runner.js";
 import { JarvisError } from "../errors.js";
 import { EXIT } from "./exit-codes.js";
-import { usageError } from "./command.js";
-import type { Command } from "./command.js";
+import { defineCommand, usageError } from "./command.js";
+import type { CliCommand } from "./command.js";
 
 /** validate, step. */
-export const toolCommands: Record<string, Command> = {
-  validate: {
+export const toolCommands: Record<string, CliCommand> = {
+  validate: defineCommand({
     usage: "validate <pipeline-or-design-file>",
     summary: "check a pipeline or design file; errors name the line and the field",
+    options: {},
     run: async (ctx) => {
       const [file] = ctx.args;
       if (!file || ctx.args.length > 1) throw usageError("validate takes one file");
@@ -36,11 +37,16 @@ export const toolCommands: Record<string, Command> = {
       }
       return EXIT.ok;
     },
-  },
-  step: {
+  }),
+  step: defineCommand({
     usage: "step <module:task> [--clipboard FILE] [--with JSON] [--output FILE]",
     summary:
       "run one step alone on a clipboard (a design or saved snapshot); print the new clipboard and the diff",
+    options: {
+      clipboard: { type: "string" },
+      with: { type: "string" },
+      output: { type: "string", short: "o" },
+    },
     run: async (ctx) => {
       const [uses] = ctx.args;
       if (!uses || ctx.args.length > 1) throw usageError("step takes one module:task");
@@ -91,5 +97,5 @@ export const toolCommands: Record<string, Command> = {
       );
       return EXIT.ok;
     },
-  },
+  }),
 };

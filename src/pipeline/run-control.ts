@@ -3,8 +3,12 @@
  * (run-service.ts) sits on the engine and the store; every front goes through it, so a run started
  * in IRC can be followed from Matrix or the CLI. Clipboards and logs come back redacted.
  */
-import type { RunRecord, StepRecord, LogLine } from "../store/run-store.js";
+import type { AuditEntry, RunRecord, StepRecord, LogLine } from "../store/run-store.js";
 import type { RunEventSubscribe } from "./run-events.js";
+import type { RunTarget } from "./run-target.js";
+
+/** A resolved target, or a word that the operation resolves by the rule of run-target.ts. */
+export type TargetRef = RunTarget | string;
 
 /** Who asks, and where replies and progress go. */
 export interface Requester {
@@ -18,6 +22,8 @@ export interface Requester {
 export interface StartOptions {
   /** Force it: steps see JARVIS_FORCE=1 (e.g. production:check lets a production host through). */
   force?: boolean;
+  /** Execute it in the calling process (executeAll), not in the service: the CLI's foreground run. */
+  foreground?: boolean;
 }
 
 /** A pipeline as listed for people. */
@@ -33,30 +39,50 @@ export interface RunDetail {
   steps: StepRecord[];
 }
 
-/** The operations behind every command. Hosts or run ids are accepted wherever a run is named. */
+/** One audited command; the time is added when it is recorded. */
+export type AuditRecord = Omit<AuditEntry, "at">;
+
+/**
+ * The operations behind every command. Runs are named by a RunTarget that resolveTarget made from
+ * the word someone typed (fronts resolve first, to check the ACL on the resolved host); an
+ * operation on one run takes a host's latest run, and refuses a group (CommandError E_USAGE naming
+ * its hosts).
+ */
 export interface RunControl {
-  /** Load the design from `source`, create a run of `pipeline` for its host and queue it. */
-  start(pipeline: string, source: string, who: Requester, options?: StartOptions): Promise<RunRecord>;
-  /** Latest run of each host (or of one host, or one run id). */
-  status(hostOrRun?: string): Promise<RunDetail[]>;
+  /** What a `<host|run|group>` word names (see run-target.ts for the rule). */
+  resolveTarget(word: string): Promise<RunTarget>;
+  /** The run a target means: the run itself, or a host's latest run. */
+  find(target: TargetRef): Promise<RunRecord>;
+  /** Load the design from `source`, create a run of `pipeline` for each of its hosts and queue them. */
+  startAll(pipeline: string, source: string, who: Requester, options?: StartOptions): Promise<RunRecord[]>;
+  /** Execute runs created in the foreground, here, each once the runs it comes after succeeded. */
+  executeAll(runs: RunRecord[]): Promise<RunRecord[]>;
+  /** Latest run of each host, or of one host, the run, or every run of a group. */
+  status(target?: TargetRef): Promise<RunDetail[]>;
   /** The run's log, redacted. */
-  log(hostOrRun: string): Promise<LogLine[]>;
-  /** The clipboard after step `step` (1-based; default: the latest), redacted YAML. */
-  clipboard(hostOrRun: string, step?: number): Promise<string>;
+  log(target: TargetRef): Promise<LogLine[]>;
+  /** The clipboard after step `step` (1-based; 0: the design as loaded; default: the latest), redacted. */
+  clipboardValue(target: TargetRef, step?: number): Promise<Record<string, unknown>>;
   /** What step `step` (1-based) added, changed and removed, redacted. */
-  diff(hostOrRun: string, step: number): Promise<string>;
+  diff(target: TargetRef, step: number): Promise<string>;
   /** Retry a failed or cancelled run from its failed step, optionally with an edited clipboard. */
   retry(
-    hostOrRun: string,
+    target: TargetRef,
     who: Requester,
     clipboardYaml?: string,
     options?: StartOptions,
   ): Promise<RunRecord>;
+  /** Take over an interrupted run (its lease expired) and execute it here to the end. */
+  resume(target: TargetRef): Promise<RunRecord>;
   /** Cancel a queued or running run: its step's process group is killed, on_failure steps run. */
-  cancel(hostOrRun: string, who: Requester): Promise<RunRecord>;
+  cancel(target: TargetRef, who: Requester): Promise<RunRecord>;
   /** Runs of a host, newest first. */
   history(host: string, limit?: number): Promise<RunRecord[]>;
   pipelines(): Promise<PipelineSummary[]>;
+  /** Append to the audit trail (the dispatcher masks secrets in the command text first). */
+  recordAudit(record: AuditRecord): Promise<void>;
+  /** The newest audit entries, newest first. */
+  listAudit(limit: number): Promise<AuditEntry[]>;
   /** Follow every run's progress. */
   subscribe: RunEventSubscribe;
 }

@@ -2,21 +2,31 @@
  * RunControl on top of the engine and the store: what `deploy`, `status`, `retry` ... mean,
  * whichever front asks. Everything it returns to people is redacted.
  */
-import { RunError } from "../errors.js";
+import { CommandError, RunError } from "../errors.js";
 import { dumpYaml, parseYamlMapping } from "../clipboard/yaml.js";
 import { createRedactor } from "../clipboard/redact.js";
 import { diffClipboards, formatDiff } from "../clipboard/diff.js";
 import { loadDesigns } from "../clipboard/load-design.js";
 import { newRunId } from "../store/ids.js";
+import { resolveTarget } from "./run-target.js";
 import { findPipeline, listPipelines } from "./pipeline-file.js";
 import type { JarvisConfig } from "../config.js";
 import type { DesignSource } from "../clipboard/sources/design-source.js";
 import type { Redactor } from "../clipboard/redact.js";
-import type { LogLine, RunRecord, RunStore } from "../store/run-store.js";
+import type { AuditEntry, LogLine, RunRecord, RunStore } from "../store/run-store.js";
 import type { Engine } from "./engine.js";
 import type { Pipeline } from "./pipeline.js";
 import type { StepResolver } from "./step-catalog.js";
-import type { PipelineSummary, Requester, RunControl, RunDetail, StartOptions } from "./run-control.js";
+import type { RunTarget } from "./run-target.js";
+import type {
+  AuditRecord,
+  PipelineSummary,
+  Requester,
+  RunControl,
+  RunDetail,
+  StartOptions,
+  TargetRef,
+} from "./run-control.js";
 
 /** How a new or retried run is executed. */
 export interface ExecuteMode extends StartOptions {
@@ -127,26 +137,39 @@ export class RunService implements RunControl {
     return Promise.all(done.values());
   }
 
-  /** Find a run by id, or the latest run of a host. */
-  async find(hostOrRun: string): Promise<RunRecord> {
-    const { store } = this.options;
-    const byId = await store.getRun(hostOrRun);
-    if (byId) return byId;
-    const [latest] = await store.listRuns({ host: hostOrRun, limit: 1 });
-    if (!latest) {
-      throw new RunError(
-        "E_RUN_NOT_FOUND",
-        `no run for '${hostOrRun}': name a host that has been deployed or a run id (see: status)`,
-      );
-    }
-    return latest;
+  resolveTarget(word: string): Promise<RunTarget> {
+    return resolveTarget(this.options.store, word);
   }
 
-  async status(hostOrRun?: string): Promise<RunDetail[]> {
+  /** The run a target means: the run itself, or the latest run of a host; a group is refused. */
+  async find(ref: TargetRef): Promise<RunRecord> {
+    const target = typeof ref === "string" ? await this.resolveTarget(ref) : ref;
+    if (target.kind === "group") {
+      throw new CommandError(
+        "E_USAGE",
+        `${target.group} is a cluster of ${target.hosts.join(", ")}; name one of its hosts or runs`,
+      );
+    }
+    const run =
+      target.kind === "run"
+        ? await this.options.store.getRun(target.runId)
+        : (await this.options.store.listRuns({ host: target.host, limit: 1 }))[0];
+    if (!run) {
+      const name = target.kind === "run" ? target.runId : target.host;
+      throw new RunError(
+        "E_RUN_NOT_FOUND",
+        `no run for '${name}': name a host that has been deployed or a run id (see: status)`,
+      );
+    }
+    return run;
+  }
+
+  async status(hostOrRun?: TargetRef): Promise<RunDetail[]> {
     const { store } = this.options;
+    const target = typeof hostOrRun === "string" ? await this.resolveTarget(hostOrRun) : hostOrRun;
     let runs: RunRecord[];
-    if (hostOrRun?.startsWith("g-")) runs = await store.listRuns({ group: hostOrRun });
-    else if (hostOrRun) runs = [await this.find(hostOrRun)];
+    if (target?.kind === "group") runs = await store.listRuns({ group: target.group });
+    else if (target) runs = [await this.find(target)];
     else {
       const seen = new Set<string>();
       runs = (await store.listRuns({ limit: 5000 })).filter((r) => !seen.has(r.host) && seen.add(r.host));
@@ -156,14 +179,14 @@ export class RunService implements RunControl {
     );
   }
 
-  async log(hostOrRun: string): Promise<LogLine[]> {
+  async log(hostOrRun: TargetRef): Promise<LogLine[]> {
     const run = await this.find(hostOrRun);
     const lines = await this.options.store.readLog(run.id);
     return lines.map((l) => ({ ...l, line: this.redactor.text(l.line) }));
   }
 
   /** The clipboard after step `step` (1-based; 0 = the design as loaded; default the latest), redacted. */
-  async clipboardValue(hostOrRun: string, step?: number): Promise<Record<string, unknown>> {
+  async clipboardValue(hostOrRun: TargetRef, step?: number): Promise<Record<string, unknown>> {
     const run = await this.find(hostOrRun);
     const yaml = await this.snapshotAfter(run, step);
     return this.redactor.value(
@@ -171,11 +194,11 @@ export class RunService implements RunControl {
     );
   }
 
-  async clipboard(hostOrRun: string, step?: number): Promise<string> {
+  async clipboard(hostOrRun: TargetRef, step?: number): Promise<string> {
     return dumpYaml(await this.clipboardValue(hostOrRun, step));
   }
 
-  async diff(hostOrRun: string, step: number): Promise<string> {
+  async diff(hostOrRun: TargetRef, step: number): Promise<string> {
     const run = await this.find(hostOrRun);
     this.checkStepNumber(run, step, 1);
     const before = await this.snapshotAfter(run, step - 1);
@@ -186,7 +209,7 @@ export class RunService implements RunControl {
   }
 
   async retry(
-    hostOrRun: string,
+    hostOrRun: TargetRef,
     who: Requester,
     clipboardYaml?: string,
     mode: ExecuteMode = {},
@@ -236,7 +259,7 @@ export class RunService implements RunControl {
   }
 
   /** Take over an interrupted run (its lease expired) and execute it here. */
-  async resume(hostOrRun: string): Promise<RunRecord> {
+  async resume(hostOrRun: TargetRef): Promise<RunRecord> {
     const run = await this.find(hostOrRun);
     if (run.state !== "running" && run.state !== "queued") {
       throw new RunError(
@@ -256,7 +279,7 @@ export class RunService implements RunControl {
     return this.options.engine.execute(run.id);
   }
 
-  async cancel(hostOrRun: string, _who: Requester): Promise<RunRecord> {
+  async cancel(hostOrRun: TargetRef, _who: Requester): Promise<RunRecord> {
     const { store, engine } = this.options;
     const run = await this.find(hostOrRun);
     if (run.state === "queued") {
@@ -280,6 +303,14 @@ export class RunService implements RunControl {
 
   async history(host: string, limit = 20): Promise<RunRecord[]> {
     return (await this.options.store.listRuns({ host, limit })).map((r) => this.redactRun(r));
+  }
+
+  async recordAudit(record: AuditRecord): Promise<void> {
+    await this.options.store.appendAudit({ ...record, at: Date.now() });
+  }
+
+  listAudit(limit: number): Promise<AuditEntry[]> {
+    return this.options.store.listAudit(limit);
   }
 
   async pipelines(): Promise<PipelineSummary[]> {

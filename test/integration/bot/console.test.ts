@@ -22,14 +22,14 @@ afterEach(async () => {
   }
 });
 
-async function consoleBot(interactive: boolean) {
+async function consoleBot(interactive: boolean, log: (line: string) => void = () => undefined) {
   const env = makeJarvisEnv();
   const jarvis = await openJarvis(env.config(), { execute: true, pollMs: 200 });
   const input = new PassThrough();
   const output = new PassThrough();
   let text = "";
   output.on("data", (chunk: Buffer) => (text += chunk.toString()));
-  const bot = await startBot(jarvis, { input, output, interactive, log: () => undefined });
+  const bot = await startBot(jarvis, { input, output, interactive, log });
   open.push({ jarvis, bot });
   return { jarvis, bot, input, said: () => text };
 }
@@ -60,6 +60,14 @@ describe("console chat", () => {
       network: "console",
       decision: "allowed",
     });
+  });
+
+  it("does not report the console's connection states (a terminal connects nowhere)", async () => {
+    const logged: string[] = [];
+    const { input, said } = await consoleBot(true, (line) => logged.push(line));
+    input.write("whoami\n");
+    await eventually(() => (said().includes("; roles: ") ? true : undefined));
+    expect(logged).toEqual([]);
   });
 
   it("stays quiet when not interactive", async () => {

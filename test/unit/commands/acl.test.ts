@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decide, defaultPolicy, globMatch, rolesOf } from "../../../src/bot/acl.js";
-import type { AclPolicy } from "../../../src/bot/acl.js";
+import { decide, defaultPolicy, globMatch, rolesOf } from "../../../src/commands/acl.js";
+import type { AclPolicy } from "../../../src/commands/acl.js";
 
 const policy: AclPolicy = {
   configured: true,

@@ -4,7 +4,7 @@ import {
   parseChatLine,
   parseCommand,
   splitWords,
-} from "../../../src/bot/command-parser.js";
+} from "../../../src/commands/command-parser.js";
 
 function command(line: string, direct = false) {
   const r = parseChatLine(line, "jarvis", direct);
