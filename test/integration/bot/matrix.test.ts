@@ -2,21 +2,25 @@
  * The chat front on Matrix: the real matrix-bot-sdk client talks to a real Synapse 1.67.0 when its
  * tarball is there (else to the home-made homeserver; the describe title and the output say
  * which), and the operators are real MatrixClients too. Invites are accepted only from listed
- * people; the sync token on disk keeps a restarted bot from replaying old commands.
+ * people; the sync token on disk keeps a restarted bot from replaying old commands; a homeserver
+ * that goes away is reported with the wait the client really takes; `jarvis start` stops promptly
+ * while its /sync long-poll is pending.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { MatrixClient, MemoryStorageProvider } from "matrix-bot-sdk";
 import { openJarvis } from "../../../src/service.js";
 import type { Jarvis } from "../../../src/service.js";
 import { startBot } from "../../../src/bot/bot.js";
 import type { Bot } from "../../../src/bot/bot.js";
+import type { ConnectionState } from "../../../src/bot/connection-state.js";
 import { makeJarvisEnv, repoRoot } from "../../helpers/jarvis-env.js";
 import type { JarvisEnv } from "../../helpers/jarvis-env.js";
 import { eventually } from "../../helpers/net.js";
 import { chooseMatrixServer, startMatrixServer } from "../servers/matrix-server.js";
 import type { MatrixTestServer } from "../servers/matrix-server.js";
+import { stopJarvisStart } from "./matrix-start.js";
 
 const loki = join(repoRoot, "examples/loki.yml");
 const BOT = "@jarvis:localhost";
@@ -156,5 +160,59 @@ describe(`jarvis on Matrix (${server.description}, real SDK)`, () => {
       (m) => m.sender === BOT && /demo queued as run/.test(m.body),
     );
     expect(replies).toHaveLength(1);
+  });
+
+  it("stops `jarvis start` on SIGTERM while its /sync long-poll is pending", async () => {
+    const token = await hs.register("jarvis-service");
+    const service = makeJarvisEnv({ extraConfig: matrixConfig("matrix-state") });
+    // Once the first sync has stored its token, the next /sync is a long-poll the server holds.
+    const stopped = await stopJarvisStart(service, token, () =>
+      existsSync(join(service.dir, "matrix-state/matrix-sync.json")),
+    );
+    process.stdout.write(
+      `matrix tests: jarvis start exited ${stopped.ms} ms after SIGTERM (${server.kind})\n`,
+    );
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).toMatch(/^jarvis: closed matrix$/m);
+    expect(stopped.stderr).toMatch(/^jarvis: closed the engine and the store/m);
+  });
+
+  it("reports the client's real wait while the homeserver is down, and comes back", async () => {
+    const adapter = bot.adapters.get("matrix")!;
+    const states: ConnectionState[] = [];
+    const off = adapter.states.on((state) => states.push(state));
+    // The wait is drawn like the SDK's (5 to 15 s at random); fix the draw so the state can be
+    // checked against it: a quarter of the way is 7500 ms, also for the retries while the
+    // homeserver starts again, which keeps this test short.
+    const random = vi.spyOn(Math, "random").mockReturnValue(0.25);
+    try {
+      const stopping = Date.now();
+      await hs.stop();
+      const down = await eventually(
+        () => states.find((s) => s.kind === "reconnecting"),
+        60_000,
+        "a reconnecting state",
+      );
+      expect(down).toMatchObject({ kind: "reconnecting", attempt: 1, waitMs: 7_500 });
+      const restarting = Date.now();
+      await hs.start();
+      const restarted = Date.now();
+      await eventually(
+        () => (adapter.state.kind === "connected" ? true : undefined),
+        120_000,
+        `connected again (states: ${states.map((s) => s.kind).join(", ")})`,
+      );
+      process.stdout.write(
+        `matrix tests: homeserver stopped in ${restarting - stopping} ms, started in ${restarted - restarting} ms; ` +
+          `jarvis connected ${Date.now() - restarted} ms later, after ${states.length - 1} failed syncs\n`,
+      );
+    } finally {
+      random.mockRestore();
+    }
+    off();
+    const whoami = /you are matrix:@alice:localhost; roles: operator/;
+    const before = (await messages(alice, room)).filter((m) => m.sender === BOT && whoami.test(m.body));
+    await alice.sendText(room, "jarvis: whoami");
+    await botSaid(room, whoami, before.length + 1);
   });
 });
