@@ -24,6 +24,11 @@ export const startCommand: Command = {
   summary: "run the service: execute queued and interrupted runs, and the chat bot",
   run: async (ctx) => {
     if (ctx.args.length > 0) throw usageError("start takes no arguments");
+    // Listen from the start: a signal while the networks connect stops the service cleanly too.
+    const signalled = new Promise<string>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
     const config = ctx.config();
     // The key jarvis logs in to deployed hosts with: made now when absent, so the first deploy
     // does not stop for it. Steps find it at the same place (they run in config.baseDir).
@@ -35,10 +40,7 @@ export const startCommand: Command = {
     ctx.err(`jarvis: deploy key ${key.path}`);
     const bot = await startBot(jarvis);
     ctx.err(`jarvis: started (store ${config.store.path}, pipelines in ${config.pipelines.dirs.join(", ")})`);
-    const signal = await new Promise<string>((resolve) => {
-      process.once("SIGTERM", () => resolve("SIGTERM"));
-      process.once("SIGINT", () => resolve("SIGINT"));
-    });
+    const signal = await signalled;
     ctx.err(`jarvis: ${signal}, stopping; runs in flight resume at the next start`);
     await stop(ctx, bot, jarvis);
     return EXIT.ok;

@@ -34,8 +34,8 @@ export async function stopJarvisStart(
   );
   try {
     await eventually(
-      () => (/^matrix: connected$/m.test(stderr) ? true : undefined),
-      60_000,
+      () => (/^matrix: connected$/m.test(stderr) && /^jarvis: started/m.test(stderr) ? true : undefined),
+      120_000,
       `jarvis start connected to Matrix (stderr: ${stderr.slice(-500)})`,
     );
     await eventually(async () => ((await syncPending()) ? true : undefined), 60_000, "a pending /sync");
