@@ -1,8 +1,9 @@
 /**
  * `jarvis start`: the long-lived service. It executes queued runs, picks up every run that was
  * interrupted, and runs the chat front (the console when no network is configured). SIGTERM or
- * SIGINT stops it cleanly: the bot leaves its networks, in-flight steps are stopped and their runs
- * are resumed by the next start.
+ * SIGINT stops it cleanly: the bot stops taking commands and leaves its networks, in-flight steps
+ * are stopped and their runs are resumed by the next start. A stop takes at most STOP_BUDGET_MS
+ * whatever the networks do: past it the process exits and says what it was still waiting for.
  */
 import { resolve } from "node:path";
 import { openJarvis } from "../service.js";
@@ -10,6 +11,12 @@ import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
 import { startBot } from "../bot/bot.js";
 import { EXIT } from "./exit-codes.js";
 import { defineCommand, usageError } from "./command.js";
+import type { CommandContext } from "./command.js";
+import type { Bot } from "../bot/bot.js";
+import type { Jarvis } from "../service.js";
+
+/** Service managers give a stopping service some 10 s before SIGKILL; leave them room. */
+const STOP_BUDGET_MS = 4_500;
 
 /** The `start` command. */
 export const startCommand = defineCommand({
@@ -18,6 +25,11 @@ export const startCommand = defineCommand({
   options: {},
   run: async (ctx) => {
     if (ctx.args.length > 0) throw usageError("start takes no arguments");
+    // Listen from the start: a signal while the networks connect stops the service cleanly too.
+    const signalled = new Promise<string>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
     const config = ctx.config();
     // The key jarvis logs in to deployed hosts with: made now when absent, so the first deploy
     // does not stop for it. Steps find it at the same place (they run in config.baseDir).
@@ -29,17 +41,47 @@ export const startCommand = defineCommand({
     ctx.err(`jarvis: deploy key ${key.path}`);
     const bot = await startBot(jarvis);
     ctx.err(`jarvis: started (store ${config.store.path}, pipelines in ${config.pipelines.dirs.join(", ")})`);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        ctx.err(`jarvis: ${signal}, stopping; runs in flight resume at the next start`);
-        resolve();
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
-    });
-    // Leave the networks first, so nobody is told about steps that are about to be stopped.
-    await bot.close();
-    await jarvis.close();
+    const signal = await signalled;
+    ctx.err(`jarvis: ${signal}, stopping; runs in flight resume at the next start`);
+    await stop(ctx, bot, jarvis);
     return EXIT.ok;
   },
 });
+
+/**
+ * Close the chat front, then the engine and the store, within STOP_BUDGET_MS. A second signal, or
+ * the budget running out, ends the process at once with a line saying what was still open.
+ */
+async function stop(ctx: CommandContext<unknown>, bot: Bot, jarvis: Jarvis): Promise<void> {
+  const started = Date.now();
+  let waitingFor = `the chat networks (${[...bot.adapters.keys()].join(", ")})`;
+  let exitCode: number = EXIT.internal;
+  const exitNow = (why: string, code: number): void => {
+    ctx.err(`jarvis: ${why} while waiting for ${waitingFor}; exiting now`);
+    process.exit(code);
+  };
+  const deadline = setTimeout(
+    () => exitNow(`not stopped after ${STOP_BUDGET_MS} ms`, exitCode),
+    STOP_BUDGET_MS,
+  );
+  const again = (signal: string): void => exitNow(`${signal} again`, EXIT.internal);
+  process.once("SIGTERM", () => again("SIGTERM"));
+  process.once("SIGINT", () => again("SIGINT"));
+  // Leave the networks first, so nobody is told about steps that are about to be stopped.
+  await bot.close();
+  for (const [network, adapter] of bot.adapters) {
+    ctx.err(
+      adapter.state.kind === "closed"
+        ? `jarvis: closed ${network}`
+        : `jarvis: ${network} did not close (still ${adapter.state.kind})`,
+    );
+  }
+  waitingFor = "the in-flight steps and the store";
+  await jarvis.close();
+  ctx.err(`jarvis: closed the engine and the store; stopped in ${Date.now() - started} ms`);
+  // Everything is closed, so the process ends by itself unless a library still holds a socket or a
+  // timer: then the deadline ends it and says so, instead of the process lingering.
+  waitingFor = "a library's leftover socket or timer";
+  exitCode = EXIT.ok;
+  deadline.unref();
+}

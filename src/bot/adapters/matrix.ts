@@ -2,18 +2,20 @@
  * Matrix through matrix-bot-sdk (no encryption: its crypto package is not used). The sync token is
  * kept on disk under the state dir, so a restart continues where it left off instead of replaying
  * old commands; on a first start without a token, messages older than the start are ignored.
- * The SDK retries a failing sync silently; this adapter watches each sync to report connecting,
- * reconnecting and connected. Invites are accepted only from identities the ACL lists.
+ * The SDK would retry a failing sync silently; its client here (matrix-client.ts) runs that loop
+ * itself, so the reconnecting state carries the real wait, and close() ends every request at once.
+ * Invites are accepted only from identities the ACL lists.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { LogService, MatrixClient, SimpleFsStorageProvider } from "matrix-bot-sdk";
+import { LogService, SimpleFsStorageProvider } from "matrix-bot-sdk";
 import type { ILogger } from "matrix-bot-sdk";
 import { ChatError } from "../../errors.js";
 import type { ChatPlace } from "../chat-adapter.js";
 import type { MatrixNetworkConfig } from "../chat-config.js";
 import { matrixIdentity } from "../identity.js";
 import { AdapterBase } from "./base.js";
+import { StoppableMatrixClient, isClosedAbort } from "./matrix-client.js";
 
 /** Who may invite the bot into a room. */
 export interface MatrixAdapterOptions {
@@ -29,25 +31,9 @@ interface RoomEvent {
   content?: { msgtype?: string; body?: unknown; membership?: string; is_direct?: boolean };
 }
 
-/** A MatrixClient that reports how each sync went. */
-class WatchedClient extends MatrixClient {
-  onSync: (ok: boolean, error?: unknown) => void = () => undefined;
-
-  override async doSync(token: string): Promise<unknown> {
-    try {
-      const response: unknown = await super.doSync(token);
-      this.onSync(true);
-      return response;
-    } catch (err) {
-      this.onSync(false, err);
-      throw err;
-    }
-  }
-}
-
 /** A Matrix account connection. */
 export class MatrixAdapter extends AdapterBase {
-  private readonly client: WatchedClient;
+  private readonly client: StoppableMatrixClient;
   private readonly storage: SimpleFsStorageProvider;
   private failures = 0;
   private startedAt = Date.now();
@@ -69,8 +55,10 @@ export class MatrixAdapter extends AdapterBase {
     quietSdkLogs(options.log);
     mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
     this.storage = new SimpleFsStorageProvider(join(config.stateDir, "matrix-sync.json"));
-    this.client = new WatchedClient(config.homeserver, config.accessToken, this.storage);
-    this.client.onSync = (ok, error) => this.onSync(ok, error);
+    this.client = new StoppableMatrixClient(config.homeserver, config.accessToken, this.storage, {
+      synced: () => this.onSynced(),
+      failed: (error, waitMs) => this.onSyncFailed(error, waitMs),
+    });
     this.client.on("room.message", (roomId: string, event: RoomEvent) => this.onMessage(roomId, event));
     this.client.on("room.invite", (roomId: string, event: RoomEvent) => void this.onInvite(roomId, event));
   }
@@ -104,21 +92,20 @@ export class MatrixAdapter extends AdapterBase {
     return first;
   }
 
-  private onSync(ok: boolean, error?: unknown): void {
-    if (ok) {
-      if (this.state.kind !== "connected") this.setState({ kind: "connected" });
-      this.failures = 0;
-      this.firstConnect?.resolve();
-      this.firstConnect = undefined;
-      return;
-    }
+  private onSynced(): void {
+    if (this.state.kind !== "connected") this.setState({ kind: "connected" });
+    this.failures = 0;
+    this.firstConnect?.resolve();
+    this.firstConnect = undefined;
+  }
+
+  private onSyncFailed(error: unknown, waitMs: number): void {
     if (this.state.kind === "closed") return;
     this.failures++;
-    // The SDK waits 5 to 15 s between failed syncs (SYNC_BACKOFF_MIN_MS..MAX_MS).
     const reason =
       (error as { body?: { errcode?: string } })?.body?.errcode ??
       (error instanceof Error ? error.message : "sync failed");
-    this.setState({ kind: "reconnecting", attempt: this.failures, waitMs: 10_000, reason });
+    this.setState({ kind: "reconnecting", attempt: this.failures, waitMs, reason });
     this.firstConnect?.resolve();
     this.firstConnect = undefined;
   }
@@ -174,10 +161,12 @@ export class MatrixAdapter extends AdapterBase {
     }
   }
 
-  /** Stop syncing. */
+  /** Stop syncing and abort what is in flight (a /sync long-poll holds for up to 40 s). */
   async close(): Promise<void> {
     this.client.stop();
     this.setState({ kind: "closed" });
+    this.firstConnect?.reject(new ChatError("E_CHAT_CLOSED", `${this.network}: closed while connecting`));
+    this.firstConnect = undefined;
   }
 }
 
@@ -200,7 +189,8 @@ function quietSdkLogs(log: ((line: string) => void) | undefined): void {
     debug: () => undefined,
     trace: () => undefined,
     error: (module: string, ...args: unknown[]) => {
-      // Failed syncs are reported as connection states already.
+      // Failed syncs are reported as connection states already, and aborts are what close() asked.
+      if (args.some(isClosedAbort)) return;
       if (!/sync/i.test(String(args[0] ?? ""))) write(module, args);
     },
   };

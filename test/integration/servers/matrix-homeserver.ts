@@ -5,6 +5,10 @@
  * leave sections), createRoom, join, invite, send, room state, joined rooms/members, profile.
  * Access tokens are checked (Authorization: Bearer, or ?access_token=), errors carry errcode.
  * It keeps everything in memory; it is a real server the real client talks to over HTTP.
+ *
+ * The Matrix tests run against a real Synapse when its tarball is there (matrix-server.ts picks);
+ * this server stands in without it, and produces the one fault Synapse cannot be made to: a
+ * homeserver that answers everything but holds every /sync forever (`holdSync`).
  */
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -16,16 +20,26 @@ interface StoredEvent {
   event: Record<string, unknown>;
 }
 
-/** A running test homeserver. */
+/** A running test homeserver (it fits matrix-server.ts's MatrixTestServer). */
 export interface Homeserver {
-  url: string;
-  /** Create a user and return its access token. */
-  addUser(localpart: string): string;
-  /** Membership of `userId` in `roomId`. */
-  membership(roomId: string, userId: string): string | undefined;
-  /** Messages sent in a room, as {sender, body}. */
-  messages(roomId: string): { sender: string; body: string }[];
+  readonly description: string;
+  readonly url: string;
+  /** Make a user `@<localpart>:localhost`; resolves to its access token. */
+  register(localpart: string): Promise<string>;
+  /** Refuse connections until start(); what it stored is kept. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   close(): Promise<void>;
+  /** Stop answering: every /sync from now on is held open until the server closes. */
+  holdSync(): void;
+  /** How many /sync requests are being held now. */
+  heldSyncs(): number;
+}
+
+/** Options for the home-made homeserver. */
+export interface HomeserverOptions {
+  /** Hold every /sync open from the start. */
+  holdSync?: boolean;
 }
 
 class MatrixFailure extends Error {
@@ -39,7 +53,9 @@ class MatrixFailure extends Error {
 }
 
 /** Start the homeserver on a free loopback port, for server name `localhost`. */
-export async function startHomeserver(): Promise<Homeserver> {
+export async function startHomeserver(options: HomeserverOptions = {}): Promise<Homeserver> {
+  let holding = options.holdSync ?? false;
+  const held = new Set<() => void>();
   const tokens = new Map<string, string>(); // token -> user id
   const events: StoredEvent[] = [];
   const members = new Map<string, Map<string, string>>(); // room -> user -> membership
@@ -149,6 +165,10 @@ export async function startHomeserver(): Promise<Homeserver> {
       return found;
     }
     if (a === "profile" && b) return { displayname: b.slice(1).split(":")[0] };
+    if (a === "sync" && holding) {
+      await new Promise<void>((resolve) => held.add(resolve));
+      throw new MatrixFailure(503, "M_UNKNOWN", "homeserver closed");
+    }
     if (a === "sync") {
       const since = Number((url.searchParams.get("since") ?? "s0").slice(1)) || 0;
       const timeout = Math.min(Number(url.searchParams.get("timeout") ?? "0") || 0, 30_000);
@@ -212,6 +232,21 @@ export async function startHomeserver(): Promise<Homeserver> {
         txns.set(key, eventId);
         return { event_id: eventId };
       }
+      if (c === "state" && d && e !== undefined && method === "GET") {
+        const found = events.findLast((x) => x.roomId === b && x.event.type === d && x.event.state_key === e);
+        if (!found) throw new MatrixFailure(404, "M_NOT_FOUND", "Event not found.");
+        return found.event.content;
+      }
+      if (c === "messages" && method === "GET") {
+        // Newest first (dir=b), as the tests read them; no pagination tokens.
+        const limit = Number(url.searchParams.get("limit") ?? "10") || 10;
+        const chunk = events
+          .filter((x) => x.roomId === b)
+          .slice(-limit)
+          .reverse()
+          .map((x) => x.event);
+        return { chunk, start: "t0" };
+      }
       if (c === "state" && method === "GET") {
         return events
           .filter((x) => x.roomId === b && typeof x.event.state_key === "string")
@@ -261,25 +296,29 @@ export async function startHomeserver(): Promise<Homeserver> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
+  const stop = async (): Promise<void> => {
+    for (const wake of [...waiters]) wake();
+    for (const release of [...held]) release();
+    held.clear();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
   return {
+    description: `the home-made homeserver (test/integration/servers/matrix-homeserver.ts)`,
     url: `http://127.0.0.1:${port}`,
-    addUser(localpart) {
+    async register(localpart) {
       const token = `token-${localpart}-${Math.random().toString(36).slice(2)}`;
       tokens.set(token, `@${localpart}:localhost`);
       return token;
     },
-    membership: (roomId, userId) => members.get(roomId)?.get(userId),
-    messages: (roomId) =>
-      events
-        .filter((e) => e.roomId === roomId && e.event.type === "m.room.message")
-        .map((e) => ({
-          sender: String(e.event.sender),
-          body: String((e.event.content as { body?: unknown }).body ?? ""),
-        })),
-    async close() {
-      for (const wake of [...waiters]) wake();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    holdSync() {
+      holding = true;
     },
+    heldSyncs: () => held.size,
+    stop,
+    async start() {
+      await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    },
+    close: stop,
   };
 }
