@@ -11,6 +11,10 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseYamlMapping, dumpYaml } from "../clipboard/yaml.js";
 import { EXIT_RETRYABLE, STEP_ENV } from "../protocol.js";
+import { StepFailure } from "../errors.js";
+
+// Step authors get the whole SDK from this one module.
+export { StepFailure };
 
 /** A clipboard as steps see it: a YAML mapping. */
 export type Clipboard = Record<string, unknown>;
@@ -38,18 +42,6 @@ export type StepTask = (
   clipboard: Clipboard,
   ctx: StepContext,
 ) => Promise<Clipboard | void> | Clipboard | void;
-
-/** A failure a task throws on purpose; `retryable` selects exit 75 (worth retrying) over exit 1. */
-export class StepFailure extends Error {
-  readonly code: string;
-  readonly retryable: boolean;
-  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "StepFailure";
-    this.code = code;
-    this.retryable = options.retryable ?? false;
-  }
-}
 
 /**
  * Run the task named by argv[2] when this file is the process's main module; do nothing when it is
