@@ -54,13 +54,34 @@ export async function parseClipboardYaml(
       `${source}:1: the document is ${kind}; expected a mapping (key: value)`,
     );
   }
-  checkExpansion(value, source, maxBytes);
+  try {
+    checkExpansion(value, source, maxBytes);
+  } catch (err) {
+    // The precise parser names the line of a cycle; past the re-read size this answer stands.
+    throw (await preciseRefusal(text, source, maxBytes)) ?? err;
+  }
   return value as Record<string, unknown>;
 }
 
 async function preciseParse(text: string, source: string, maxBytes: number): Promise<ParsedYaml> {
   const { parseYamlMapping } = await import("./yaml.js");
   return parseYamlMapping(text, source, { maxBytes });
+}
+
+/** The precise parser's refusal of a document small enough to re-read, if it refuses it. */
+async function preciseRefusal(
+  text: string,
+  source: string,
+  maxBytes: number,
+): Promise<YamlError | undefined> {
+  if (text.length > PRECISE_REREAD_MAX_BYTES) return undefined;
+  try {
+    await preciseParse(text, source, maxBytes);
+  } catch (err) {
+    if (err instanceof YamlError) return err;
+    throw err;
+  }
+  return undefined;
 }
 
 /** The error to throw for a failed fast parse: the precise parser's when it can afford to look. */
@@ -78,13 +99,8 @@ async function explainFailure(
   if (!(err instanceof YAMLException)) {
     return new YamlError("E_YAML_SYNTAX", `${source}: ${String(err)}`, { cause: err });
   }
-  if (text.length <= PRECISE_REREAD_MAX_BYTES) {
-    try {
-      await preciseParse(text, source, maxBytes);
-    } catch (precise) {
-      if (precise instanceof YamlError) return precise;
-    }
-  }
+  const precise = await preciseRefusal(text, source, maxBytes);
+  if (precise) return precise;
   // Too big to re-read in reasonable time (or the parsers disagree): js-yaml's own position.
   const at = err.mark ? `:${err.mark.line + 1}` : "";
   return new YamlError("E_YAML_SYNTAX", `${source}${at}: ${err.reason}`, { cause: err });

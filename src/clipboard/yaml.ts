@@ -32,7 +32,8 @@ export interface YamlLimits {
 
 /**
  * Parse text as exactly one YAML mapping. Throws YamlError with code E_YAML_TOO_LARGE,
- * E_YAML_BINARY, E_YAML_SYNTAX, E_YAML_MULTIPLE, E_YAML_BOMB, E_YAML_TAG, E_YAML_NOT_MAPPING or E_YAML_EMPTY.
+ * E_YAML_BINARY, E_YAML_SYNTAX, E_YAML_MULTIPLE, E_YAML_BOMB, E_YAML_TOO_DEEP, E_YAML_TAG, E_YAML_NOT_MAPPING or
+ * E_YAML_EMPTY.
  */
 export function parseYamlMapping(
   input: string | Buffer,
@@ -72,10 +73,18 @@ export function parseYamlMapping(
     const line =
       firstError.linePos?.[0]?.line ?? (firstError.pos ? lineCounter.linePos(firstError.pos[0]).line : "?");
     // The parser recurses per nesting level and reports a blown stack as an ordinary error.
-    const reason = /call stack/i.test(firstError.message)
-      ? "nested too deeply for the parser; flatten the document"
-      : firstLine(firstError.message);
-    throw new YamlError("E_YAML_SYNTAX", `${source}:${line}: ${reason}`, { cause: firstError });
+    if (/call stack/i.test(firstError.message)) {
+      throw new YamlError(
+        "E_YAML_TOO_DEEP",
+        `${source}:${line}: nested too deeply to read; flatten the document`,
+        {
+          cause: firstError,
+        },
+      );
+    }
+    throw new YamlError("E_YAML_SYNTAX", `${source}:${line}: ${firstLine(firstError.message)}`, {
+      cause: firstError,
+    });
   }
   const badTag = doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
   if (badTag) {
@@ -102,7 +111,7 @@ export function parseYamlMapping(
     if (err instanceof YamlError) throw err;
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof RangeError) {
-      throw new YamlError("E_YAML_SYNTAX", `${source}: nested too deeply to read; flatten the document`, {
+      throw new YamlError("E_YAML_TOO_DEEP", `${source}: nested too deeply to read; flatten the document`, {
         cause: err,
       });
     }
