@@ -147,6 +147,8 @@ describe("step runner", () => {
   });
 
   it("takes the code and message of a shell step's final record on fd 3 (README's example)", async () => {
+    const readme = readFileSync(resolve(import.meta.dirname, "../../../README.md"), "utf8");
+    expect(readme).toContain("```sh\n" + readFileSync(resolve(fixtures, "quota"), "utf8") + "```");
     const inv = invocation("quota", { input: "instance:\n  hostname: loki\n  size: 131072\n" });
     const result = await runStepAttempt(inv);
     expect(result).toMatchObject({
