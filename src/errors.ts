@@ -62,6 +62,36 @@ export class ChatError extends JarvisError {}
  */
 export class CommandError extends JarvisError {}
 
+/**
+ * A failure a step task throws on purpose: its code travels to the parent in the step's final
+ * record (protocol.ts STEP_RESULT_FD); `retryable` selects exit 75 (worth retrying) over exit 1.
+ */
+export class StepFailure extends JarvisError {}
+
+/** A DNS UPDATE that failed; `retryable` when the server was unreachable or answered SERVFAIL. */
+export class DnsUpdateFailure extends JarvisError {
+  constructor(code: string, message: string, retryable: boolean) {
+    super(code, message, { retryable });
+  }
+}
+
+/** A classified LDAP failure; `retryable` when the server could not be reached. */
+export class LdapFailure extends JarvisError {
+  constructor(code: string, message: string, retryable: boolean) {
+    super(code, message, { retryable });
+  }
+}
+
+/** A provider error that says how long the server asked us to wait (HTTP Retry-After). */
+export class ThrottledError extends ProviderError {
+  /** The server's requested wait, when it named one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: string, message: string, retryAfterMs: number | undefined) {
+    super(code, message, { retryable: true });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 /** The one-line message an operator sees for any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

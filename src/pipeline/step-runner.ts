@@ -1,16 +1,22 @@
 /**
  * Runs one attempt of one step as a child process, keeping DESIGN.md's step protocol: its own
  * process group, a clean environment, the clipboard YAML on stdin, the new clipboard on stdout
- * (empty = unchanged), stderr streamed line by line, exit 75 = retryable, a timeout kills the
- * whole group (SIGTERM, then SIGKILL), stdout over its limit or not one YAML mapping fails the step.
+ * (empty = unchanged), stderr streamed line by line, exit 75 = retryable, a final record on fd 3
+ * (step-final-record.ts) naming the failure's code, a timeout kills the whole group and every
+ * process that escaped it (SIGTERM, then SIGKILL), stdout over its limit or not one YAML mapping
+ * fails the step.
  *
  * This sits on the hot path of every step, so it does only what the protocol needs: no shell, no
  * extra buffering copies, no parse of stdin.
  */
 import { spawn } from "node:child_process";
-import { parseYamlMapping } from "../clipboard/yaml.js";
-import { EXIT_RETRYABLE } from "../protocol.js";
+import { randomUUID } from "node:crypto";
+import { parseClipboardYaml } from "../clipboard/clipboard-yaml.js";
+import { errorMessage } from "../errors.js";
+import { EXIT_RETRYABLE, STEP_ENV, STEP_RESULT_FD } from "../protocol.js";
 import type { WireError } from "../protocol.js";
+import { stopAttemptProcesses } from "./attempt-processes.js";
+import { collectFinalRecord } from "./step-final-record.js";
 
 /** What to run and how. */
 export interface StepInvocation {
@@ -18,7 +24,7 @@ export interface StepInvocation {
   step: string;
   command: string;
   args: string[];
-  /** The complete environment of the child (the caller builds the clean one). */
+  /** The environment of the child (the caller builds the clean one; the runner adds the attempt's marker). */
   env: Record<string, string>;
   cwd: string;
   /** The clipboard as YAML text, written to stdin. */
@@ -55,12 +61,13 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
   const elapsed = (): number => Math.round(performance.now() - started);
   return new Promise((resolve) => {
     let child: ReturnType<typeof spawn>;
+    const attemptId = randomUUID();
     try {
       child = spawn(inv.command, inv.args, {
         cwd: inv.cwd,
-        env: inv.env,
+        env: { ...inv.env, [STEP_ENV.attemptId]: attemptId, [STEP_ENV.resultFd]: String(STEP_RESULT_FD) },
         detached: true,
-        stdio: ["pipe", "pipe", "pipe"],
+        stdio: ["pipe", "pipe", "pipe", "pipe"],
       });
     } catch (err) {
       resolve(
@@ -83,6 +90,9 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
     let stopReason: "timeout" | "cancelled" | "too-large" | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     let spawnError: Error | undefined;
+    const finalRecord = collectFinalRecord(child.stdio[STEP_RESULT_FD]);
+    // Processes that left the group (setsid): found by the attempt's marker once the step is stopped.
+    let stragglers: Promise<void> | undefined;
 
     const killGroup = (signal: NodeJS.Signals): void => {
       if (child.pid === undefined) return;
@@ -92,11 +102,15 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
         // The group is already gone.
       }
     };
+    const graceMs = inv.killGraceMs ?? 5000;
     const stop = (reason: NonNullable<typeof stopReason>): void => {
       if (stopReason) return;
       stopReason = reason;
       killGroup("SIGTERM");
-      killTimer = setTimeout(() => killGroup("SIGKILL"), inv.killGraceMs ?? 5000);
+      stragglers = stopAttemptProcesses(attemptId, graceMs).catch((err: unknown) => {
+        inv.onLine(`jarvis: could not look for processes the step left behind: ${errorMessage(err)}`);
+      });
+      killTimer = setTimeout(() => killGroup("SIGKILL"), graceMs);
       killTimer.unref();
     };
 
@@ -148,10 +162,10 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
       clearTimeout(timeout);
       if (killTimer && !stopReason) clearTimeout(killTimer);
       inv.signal?.removeEventListener("abort", onAbort);
-      child.stdout!.destroy();
-      child.stderr!.destroy();
+      for (const stream of child.stdio) stream?.destroy();
       if (partial) emit(partial);
-      resolve(conclude());
+      // A stopped attempt is over only when nothing of it runs any more.
+      void Promise.all([stragglers, conclude()]).then(([, result]) => resolve(result));
     };
     child.on("exit", (code, signal) => {
       exitCode = code;
@@ -161,7 +175,7 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
     });
     child.on("close", finish);
 
-    const conclude = (): StepAttemptResult => {
+    const conclude = async (): Promise<StepAttemptResult> => {
       const durationMs = elapsed();
       if (spawnError) {
         return failed(
@@ -195,13 +209,29 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
         );
       }
       if (exitCode !== 0) {
+        // The exit code decides whether to retry, whatever the record says: a record must not
+        // make a step that exits 1 retry forever, nor stop the retries of one that exits 75.
+        const retryable = exitCode === EXIT_RETRYABLE;
+        const outcome = finalRecord.outcome();
+        if (outcome.kind === "record") {
+          const { record } = outcome;
+          if (record.retryable !== undefined && record.retryable !== retryable) {
+            inv.onLine(
+              `jarvis: the step's final record says retryable: ${record.retryable} but it exited ${exitCode}; the exit code wins`,
+            );
+          }
+          return failed(inv, record.code, record.message, retryable, exitCode, durationMs);
+        }
+        if (outcome.kind === "invalid") {
+          inv.onLine(`jarvis: ignored the step's final record on fd ${STEP_RESULT_FD}: ${outcome.problem}`);
+        }
         const how = exitSignal ? `was killed by ${exitSignal}` : `exited with code ${exitCode}`;
         const message = lastLine || `${how} without a message on stderr`;
         return failed(
           inv,
-          exitCode === EXIT_RETRYABLE ? "E_STEP_RETRYABLE" : "E_STEP_FAILED",
+          retryable ? "E_STEP_RETRYABLE" : "E_STEP_FAILED",
           message,
-          exitCode === EXIT_RETRYABLE,
+          retryable,
           exitCode,
           durationMs,
         );
@@ -211,8 +241,10 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
       if (text.trim() === "" || text === inv.input)
         return { kind: "ok", output: undefined, clipboard: undefined, durationMs };
       try {
-        const parsed = parseYamlMapping(text, `output of ${inv.step}`, { maxBytes: inv.maxOutputBytes });
-        return { kind: "ok", output: text, clipboard: parsed.value, durationMs };
+        const clipboard = await parseClipboardYaml(text, `output of ${inv.step}`, {
+          maxBytes: inv.maxOutputBytes,
+        });
+        return { kind: "ok", output: text, clipboard, durationMs: elapsed() };
       } catch (err) {
         return failed(
           inv,

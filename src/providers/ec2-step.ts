@@ -8,8 +8,8 @@
 import { providerTasks } from "./provider-step.js";
 import { Ec2Provider } from "./ec2.js";
 import { policiesFrom, stringMap, withPlan } from "./retry.js";
-import { runStepModule } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext, StepTask } from "../pipeline/define-step.js";
+import { runStepModule } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext, StepTask } from "../step-sdk/define-step.js";
 import type { ProviderTask } from "./provider.js";
 
 /** Build the EC2 provider from a step's parameters and environment. */

@@ -14,8 +14,8 @@ import {
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import type { Filter, Instance } from "@aws-sdk/client-ec2";
-import { ProviderError } from "../errors.js";
-import { pollUntil, scrub, ThrottledError, withRetry } from "./retry.js";
+import { ProviderError, ThrottledError } from "../errors.js";
+import { pollUntil, scrub, withRetry } from "./retry.js";
 import type { RetryPolicy, WaitPolicy } from "./retry.js";
 import { planForSize } from "./provider.js";
 import type { HostInfo, HostSpec, Provider } from "./provider.js";

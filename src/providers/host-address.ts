@@ -1,6 +1,6 @@
 /** Where a deployed host can be reached, whichever provider deployed it. */
-import { StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard } from "../pipeline/define-step.js";
+import { StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard } from "../step-sdk/define-step.js";
 
 /** The address steps connect to. */
 export interface HostAddress {

@@ -11,8 +11,8 @@ import { randomInt } from "node:crypto";
 import { providerTasks } from "./provider-step.js";
 import { LinodeProvider } from "./linode.js";
 import { numberParam, policiesFrom, stringMap, withPlan } from "./retry.js";
-import { runStepModule, StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext, StepTask } from "../pipeline/define-step.js";
+import { runStepModule, StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext, StepTask } from "../step-sdk/define-step.js";
 import type { ProviderTask } from "./provider.js";
 
 /** Build the Linode provider from a step's parameters and environment. */

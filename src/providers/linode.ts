@@ -4,8 +4,8 @@
  * Linode it made before instead of making a second one.
  */
 import * as linodeSdk from "@linode/api-v4";
-import { ProviderError } from "../errors.js";
-import { pollUntil, scrub, ThrottledError, withRetry } from "./retry.js";
+import { ProviderError, ThrottledError } from "../errors.js";
+import { pollUntil, scrub, withRetry } from "./retry.js";
 import type { RetryPolicy, WaitPolicy } from "./retry.js";
 import { planForSize } from "./provider.js";
 import type { HostInfo, HostSpec, Provider } from "./provider.js";

@@ -5,8 +5,8 @@
  * `address` (default 127.0.0.1), `sshd` (default /usr/sbin/sshd).
  */
 import { resolve } from "node:path";
-import { StepFailure } from "../pipeline/define-step.js";
-import type { StepContext } from "../pipeline/define-step.js";
+import { StepFailure } from "../step-sdk/define-step.js";
+import type { StepContext } from "../step-sdk/define-step.js";
 import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
 import { LocalProvider } from "./local.js";
 import { runProviderStep } from "./provider-step.js";

@@ -3,8 +3,8 @@
  * clipboard contract: it reads the design's `instance:` and writes what it learnt under its own
  * key, `<provider>: {id, label, state, ipv4, ipv6, ssh_port}` (see host-address.ts for readers).
  */
-import { runStepModule, requireField, StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext, StepTask } from "../pipeline/define-step.js";
+import { runStepModule, requireField, StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext, StepTask } from "../step-sdk/define-step.js";
 import type { HostInfo, HostSpec, Provider, ProviderTask } from "./provider.js";
 
 /** Builds the provider for one step invocation from its parameters and environment (secrets). */

@@ -4,7 +4,7 @@
  * (provisioning -> running) poll with growing delays up to a deadline. When the bounds run out the
  * error stays `retryable`, so the step exits 75 and the pipeline's own retries take over.
  */
-import { ProviderError } from "../errors.js";
+import { ProviderError, ThrottledError } from "../errors.js";
 
 /** A clipboard, as steps see it (a YAML mapping). */
 type Clipboard = Record<string, unknown>;
@@ -26,16 +26,6 @@ export interface WaitPolicy {
   /** First delay between polls; doubles up to `maxMs`. */
   pollMs: number;
   maxMs: number;
-}
-
-/** A provider error that says how long the server asked us to wait (HTTP Retry-After). */
-export class ThrottledError extends ProviderError {
-  /** The server's requested wait, when it named one. */
-  readonly retryAfterMs: number | undefined;
-  constructor(code: string, message: string, retryAfterMs: number | undefined) {
-    super(code, message, { retryable: true });
-    this.retryAfterMs = retryAfterMs;
-  }
 }
 
 /** Read a number parameter (from JARVIS_PARAMS) with a default; bad values name the parameter. */

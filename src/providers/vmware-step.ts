@@ -9,8 +9,8 @@
 import { readFileSync } from "node:fs";
 import { ProviderError } from "../errors.js";
 import { errorMessage } from "../errors.js";
-import { runStepModule } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext, StepTask } from "../pipeline/define-step.js";
+import { runStepModule } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext, StepTask } from "../step-sdk/define-step.js";
 import type { ProviderTask } from "./provider.js";
 import { providerTasks } from "./provider-step.js";
 import { numberParam, policiesFrom, stringMap } from "./retry.js";

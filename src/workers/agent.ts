@@ -4,8 +4,8 @@
  * names, idempotently: when the `check` command (design `agent.check`, or `with.check`) succeeds
  * on the host, the agent is there already and nothing is run. No command: nothing to install.
  */
-import { runStepModule, StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext } from "../pipeline/define-step.js";
+import { runStepModule, StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
 import { outputTail, runRemote, sshClientFailure, sshTarget, SSH_CLIENT_ERROR } from "./ssh-client.js";
 
 /** Install the agent unless its check says it is installed; records `agent: {installed, ...}`. */

@@ -6,8 +6,8 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runStepModule, StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext } from "../pipeline/define-step.js";
+import { runStepModule, StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
 
 /** Merge `fields` into the clipboard's `demo:` section, keeping what earlier demo steps wrote. */
 function withDemo(clipboard: Clipboard, fields: Record<string, unknown>): Clipboard {

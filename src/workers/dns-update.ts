@@ -8,6 +8,7 @@ import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import dnsPacket from "dns-packet";
 import type { Answer } from "dns-packet";
+import { DnsUpdateFailure } from "../errors.js";
 
 // dns-packet exports its name and record encoders, but @types/dns-packet does not declare them.
 const packet = dnsPacket as unknown as {
@@ -35,18 +36,6 @@ export interface UpdateTarget {
   port: number;
   transport: "udp" | "tcp";
   timeoutMs: number;
-}
-
-/** Why an update failed; `retryable` when the server was unreachable or answered SERVFAIL. */
-export class DnsUpdateFailure extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
-    this.name = "DnsUpdateFailure";
-  }
 }
 
 const OPCODE_UPDATE = 5;

@@ -7,10 +7,11 @@
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import type { Answer } from "dns-packet";
-import { runStepModule, requireField, StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext } from "../pipeline/define-step.js";
+import { runStepModule, requireField, StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
 import { hostAddress } from "../providers/host-address.js";
-import { DnsUpdateFailure, sendUpdate } from "./dns-update.js";
+import { DnsUpdateFailure } from "../errors.js";
+import { sendUpdate } from "./dns-update.js";
 import type { TsigKey, UpdateTarget } from "./dns-update.js";
 
 /** Environment variable holding the TSIG secret (base64, as tsig-keygen prints it). */

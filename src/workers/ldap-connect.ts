@@ -4,6 +4,7 @@
  * ldap step and the `cn=<host>` design source.
  */
 import { Client, InvalidCredentialsError, NoSuchObjectError } from "ldapts";
+import { LdapFailure } from "../errors.js";
 
 /** How to reach and bind to the directory. */
 export interface LdapSettings {
@@ -12,18 +13,6 @@ export interface LdapSettings {
   /** The bind password (from the environment, never from a parameter or the clipboard). */
   password: string;
   timeoutMs: number;
-}
-
-/** A classified LDAP failure; `retryable` when the server could not be reached. */
-export class LdapFailure extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
-    this.name = "LdapFailure";
-  }
 }
 
 /** Open a client and bind; the caller must `unbind()` it. */

@@ -3,8 +3,8 @@
  * attributes named by the configurable mapping. Pure functions, so the mapping is unit-testable
  * without a server; ldap.ts does the I/O.
  */
-import { StepFailure, requireField } from "../pipeline/define-step.js";
-import type { Clipboard } from "../pipeline/define-step.js";
+import { StepFailure, requireField } from "../step-sdk/define-step.js";
+import type { Clipboard } from "../step-sdk/define-step.js";
 import { hostAddress } from "../providers/host-address.js";
 
 /** Which LDAP attribute holds each fact jarvis records (jarvis.yml `modules.ldap.with.attributes`). */

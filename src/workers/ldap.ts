@@ -6,9 +6,10 @@
  */
 import { Attribute, Change, NoSuchObjectError } from "ldapts";
 import type { Client } from "ldapts";
-import { runStepModule, requireField, StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext } from "../pipeline/define-step.js";
-import { classifyLdapError, LdapFailure, openLdap } from "./ldap-connect.js";
+import { runStepModule, requireField, StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
+import { LdapFailure } from "../errors.js";
+import { classifyLdapError, openLdap } from "./ldap-connect.js";
 import type { LdapSettings } from "./ldap-connect.js";
 import { DEFAULT_OBJECT_CLASSES, hostAttributes, hostDn, mappingFrom } from "./ldap-entry.js";
 

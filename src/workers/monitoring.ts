@@ -5,8 +5,8 @@
  * (jarvis.yml `modules.monitoring`): `with.url`, `lease` (default 2h), `matchers`, `timeout`;
  * optional `env.ALERTMANAGER_TOKEN` (Bearer). Without `url` both tasks say so and do nothing.
  */
-import { runStepModule, requireField, StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext } from "../pipeline/define-step.js";
+import { runStepModule, requireField, StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
 import { parseDuration } from "../pipeline/duration.js";
 
 /** Environment variable with an optional bearer token for Alertmanager (or a proxy before it). */

@@ -4,8 +4,8 @@
  * the clipboard paths in `with.fields`, and stops a redeploy with a clear message unless forced
  * (`with.force: true`, or JARVIS_FORCE=1 in the step's environment for a forced run).
  */
-import { runStepModule, StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext } from "../pipeline/define-step.js";
+import { runStepModule, StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
 
 /** Clipboard paths consulted by default. */
 export const DEFAULT_PRODUCTION_FIELDS = ["instance.production", "ldap.production"];

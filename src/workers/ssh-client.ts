@@ -8,8 +8,8 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { resolve } from "node:path";
-import { StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard } from "../pipeline/define-step.js";
+import { StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard } from "../step-sdk/define-step.js";
 import { hostAddress } from "../providers/host-address.js";
 import { DEFAULT_DEPLOY_KEY } from "./deploy-key.js";
 

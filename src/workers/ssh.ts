@@ -3,8 +3,8 @@
  * fingerprints), `ssh:keypair` (root's ed25519 keypair, made on the host), `ssh:run` (commands from
  * the pipeline or the design, output streamed as progress).
  */
-import { runStepModule, StepFailure } from "../pipeline/define-step.js";
-import type { Clipboard, StepContext } from "../pipeline/define-step.js";
+import { runStepModule, StepFailure } from "../step-sdk/define-step.js";
+import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
 import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "./deploy-key.js";
 import {
   fingerprint,

@@ -38,6 +38,14 @@ describe("parseYamlMapping", () => {
     expect(err.message).toMatch(/^t\.yml: too many alias expansions/);
   });
 
+  it("refuses one anchor aliased 99 times that expands past the size limit (a design bomb)", () => {
+    // 99 aliases pass the alias count; what they stand for, some 100 MB, must not.
+    const text = `big: &big "${"x".repeat(1024 * 1024)}"\ncopies: [${Array.from({ length: 99 }, () => "*big").join(", ")}]\n`;
+    const err = refusal(text);
+    expect(err.code).toBe("E_YAML_BOMB");
+    expect(err.message).toMatch(/^t\.yml: with its aliases expanded the document is over 16777216 bytes/);
+  });
+
   it("accepts a few plain aliases", () => {
     expect(parseYamlMapping("a: &x {k: 1}\nb: *x\n", "t.yml").value).toEqual({ a: { k: 1 }, b: { k: 1 } });
   });
@@ -141,8 +149,12 @@ describe("parseYamlMapping", () => {
 
   it("refuses absurd nesting with a clear error instead of overflowing the stack", () => {
     const err = refusal(`a: ${"[".repeat(5000)}${"]".repeat(5000)}\n`);
-    expect(err.code).toBe("E_YAML_SYNTAX");
+    expect(err.code).toBe("E_YAML_TOO_DEEP");
     expect(err.message).toMatch(/nested too deeply/);
+    // Deep enough to trouble every walker after it, though the parser copes.
+    const walkers = refusal(`a: ${"[".repeat(300)}${"]".repeat(300)}\n`);
+    expect(walkers.code).toBe("E_YAML_TOO_DEEP");
+    expect(walkers.message).toBe("t.yml: nested more than 256 levels deep; flatten the document");
   });
 
   it("keeps a __proto__ key as plain data", () => {

@@ -81,7 +81,7 @@ beforeAll(() => {
   const compiled = "dist/src/workers/demo.js";
   const sources = [
     "src/workers/demo.ts",
-    "src/pipeline/define-step.ts",
+    "src/step-sdk/define-step.ts",
     "src/clipboard/yaml.ts",
     "src/protocol.ts",
   ];

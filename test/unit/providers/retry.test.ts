@@ -1,7 +1,7 @@
 // Bounded retry and polling (src/providers/retry.ts); delays are tiny, counts are what is checked.
 import { describe, expect, it } from "vitest";
-import { numberParam, pollUntil, scrub, ThrottledError, withRetry } from "../../../src/providers/retry.js";
-import { ProviderError } from "../../../src/errors.js";
+import { numberParam, pollUntil, scrub, withRetry } from "../../../src/providers/retry.js";
+import { ProviderError, ThrottledError } from "../../../src/errors.js";
 
 const policy = { attempts: 3, baseMs: 1, maxMs: 5 };
 const signal = new AbortController().signal;

@@ -2,15 +2,22 @@
  * The typed helper for steps written in TypeScript: a step module is a map from task name to a
  * function of (clipboard, context) returning the new clipboard. This file handles the protocol
  * (DESIGN.md "The step protocol"): task from argv, clipboard YAML on stdin, new clipboard YAML on
- * stdout, progress on stderr, exit 0 / 75 (retryable) / 1, SIGTERM turned into an abort signal.
+ * stdout, progress on stderr, exit 0 / 75 (retryable) / 1 with a final record on fd 3 naming the
+ * failure's code, SIGTERM turned into an abort signal.
  *
  * It is loaded by every built-in step process, so it imports as little as it can: step overhead
  * is dominated by Node's start-up, and each extra module costs every step.
  */
-import { realpathSync } from "node:fs";
+import { realpathSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parseYamlMapping, dumpYaml } from "../clipboard/yaml.js";
-import { EXIT_RETRYABLE, STEP_ENV } from "../protocol.js";
+import { parseClipboardYaml } from "../clipboard/clipboard-yaml.js";
+import { dumpYaml } from "../clipboard/yaml-dump.js";
+import { EXIT_RETRYABLE, STEP_CODE_PATTERN, STEP_ENV, STEP_RESULT_FD } from "../protocol.js";
+import type { StepFinalRecord } from "../protocol.js";
+import { StepFailure } from "../errors.js";
+
+// Step authors get the whole SDK from this one module.
+export { StepFailure };
 
 /** A clipboard as steps see it: a YAML mapping. */
 export type Clipboard = Record<string, unknown>;
@@ -39,18 +46,6 @@ export type StepTask = (
   ctx: StepContext,
 ) => Promise<Clipboard | void> | Clipboard | void;
 
-/** A failure a task throws on purpose; `retryable` selects exit 75 (worth retrying) over exit 1. */
-export class StepFailure extends Error {
-  readonly code: string;
-  readonly retryable: boolean;
-  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "StepFailure";
-    this.code = code;
-    this.retryable = options.retryable ?? false;
-  }
-}
-
 /**
  * Run the task named by argv[2] when this file is the process's main module; do nothing when it is
  * merely imported (so tests and other modules can import the task functions).
@@ -75,16 +70,16 @@ export async function executeTask(tasks: Record<string, StepTask>, task: string)
   const stepName = process.env[STEP_ENV.step] ?? `?:${task}`;
   const fn = Object.hasOwn(tasks, task) ? tasks[task] : undefined;
   if (!fn) {
-    process.stderr.write(
-      `unknown task '${task}' for step ${stepName}; this module offers: ${Object.keys(tasks).join(", ")}\n`,
-    );
+    const message = `unknown task '${task}' for step ${stepName}; this module offers: ${Object.keys(tasks).join(", ")}`;
+    sendFinalRecord({ code: "E_STEP_UNKNOWN_TASK", message, retryable: false });
+    process.stderr.write(`${message}\n`);
     return 64;
   }
   const controller = new AbortController();
   process.once("SIGTERM", () => controller.abort(new Error("stopped by jarvis (SIGTERM)")));
   try {
     const input = await readStdin();
-    const clipboard = input.trim() === "" ? {} : parseYamlMapping(input, "clipboard on stdin").value;
+    const clipboard = input.trim() === "" ? {} : await parseClipboardYaml(input, "clipboard on stdin");
     const ctx: StepContext = {
       runId: process.env[STEP_ENV.runId] ?? "",
       step: stepName,
@@ -98,11 +93,33 @@ export async function executeTask(tasks: Record<string, StepTask>, task: string)
     if (result !== undefined) await writeStdout(dumpYaml(result));
     return 0;
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`${message.replace(/\n/g, " ")}\n`);
-    const retryable =
-      err instanceof StepFailure ? err.retryable : Boolean((err as { retryable?: unknown })?.retryable);
-    return retryable ? EXIT_RETRYABLE : 1;
+    const record = finalRecordOf(err);
+    sendFinalRecord(record);
+    process.stderr.write(`${record.message}\n`);
+    return record.retryable ? EXIT_RETRYABLE : 1;
+  }
+}
+
+/**
+ * What a thrown value says about the failure: a StepFailure's (or any jarvis error's) own code and
+ * retry decision; anything else is a bug in the step, E_STEP_EXCEPTION.
+ */
+function finalRecordOf(err: unknown): Required<StepFinalRecord> {
+  const message = (err instanceof Error ? err.message : String(err)).replace(/\n/g, " ");
+  const fields: { code?: unknown; retryable?: unknown } = typeof err === "object" && err !== null ? err : {};
+  const code =
+    typeof fields.code === "string" && STEP_CODE_PATTERN.test(fields.code) ? fields.code : "E_STEP_EXCEPTION";
+  return { code, message: message || code, retryable: fields.retryable === true };
+}
+
+/** Tell the parent the failure's code on fd 3, when the parent opened it (STEP_ENV.resultFd). */
+function sendFinalRecord(record: StepFinalRecord): void {
+  if (process.env[STEP_ENV.resultFd] !== String(STEP_RESULT_FD)) return;
+  try {
+    writeSync(STEP_RESULT_FD, `${JSON.stringify(record)}\n`);
+  } catch (err) {
+    // The parent then falls back to the exit code and the last stderr line: say why, once.
+    process.stderr.write(`could not write the final record on fd ${STEP_RESULT_FD}: ${String(err)}\n`);
   }
 }
 
