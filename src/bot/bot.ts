@@ -5,11 +5,14 @@
  * started the run, whichever network that is.
  */
 import type { JarvisConfig } from "../config.js";
+import { redactorForConfig } from "../clipboard/config-redactor.js";
+import type { Redactor } from "../clipboard/redact.js";
 import { errorMessage } from "../errors.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import type { RunStore } from "../store/run-store.js";
 import { decide, rolesOf } from "./acl.js";
 import { audit } from "./audit.js";
+import type { AuditRecord } from "./audit.js";
 import type { ChatAdapter, IncomingMessage } from "./chat-adapter.js";
 import { loadChatConfig } from "./chat-config.js";
 import type { ChatConfig } from "./chat-config.js";
@@ -66,13 +69,15 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
           }),
         ];
   const byNetwork = new Map(adapters.map((a) => [a.network, a]));
-  const handler = new CommandHandler(jarvis, chat, log);
+  // Every line jarvis says passes the redactor, whatever produced it (replies, progress, errors).
+  const redactor = redactorForConfig(jarvis.config);
+  const handler = new CommandHandler(jarvis, chat, log, redactor);
   const relay = new ProgressRelay(
     jarvis.control,
     (network, place, line) => {
       byNetwork
         .get(network)
-        ?.send(place, line)
+        ?.send(place, redactor.text(line))
         .catch((err: unknown) => log(`${network}: progress line not sent: ${errorMessage(err)}`));
     },
     chat.nick,
@@ -103,6 +108,7 @@ class CommandHandler {
     private readonly jarvis: BotHost,
     private readonly chat: ChatConfig,
     private readonly log: (line: string) => void,
+    private readonly redactor: Redactor,
   ) {
     this.limiter = new CommandLimiter(chat.rateLimit.burst, chat.rateLimit.intervalMs, chat.rateLimit.exempt);
     for (const n of chat.networks) {
@@ -129,26 +135,18 @@ class CommandHandler {
     };
     const answer = (text: string, pointer?: string): void => {
       adapter
-        .reply(message, text, { unpaced, ...(pointer ? { pointer } : {}) })
+        .reply(message, this.redactor.text(text), { unpaced, ...(pointer ? { pointer } : {}) })
         .catch((err: unknown) => this.log(`${message.network}: reply not sent: ${errorMessage(err)}`));
     };
     const text = parsed.kind === "command" ? parsed.command.text : parsed.text;
     if (!this.limiter.allow(who)) {
       answer("too many commands; wait a few seconds");
-      await audit(
-        this.jarvis.store,
-        { ...base, command: text, decision: "denied", reason: "rate limited", runId: null },
-        this.log,
-      );
+      await this.audit({ ...base, command: text, decision: "denied", reason: "rate limited", runId: null });
       return;
     }
     if (parsed.kind === "error") {
       answer(parsed.message);
-      await audit(
-        this.jarvis.store,
-        { ...base, command: text, decision: "error", reason: parsed.message, runId: null },
-        this.log,
-      );
+      await this.audit({ ...base, command: text, decision: "error", reason: parsed.message, runId: null });
       return;
     }
     const command = parsed.command;
@@ -164,11 +162,7 @@ class CommandHandler {
     });
     if (!decision.allowed) {
       answer(`denied: ${decision.reason}`);
-      await audit(
-        this.jarvis.store,
-        { ...base, command: text, decision: "denied", reason: decision.reason, runId: null },
-        this.log,
-      );
+      await this.audit({ ...base, command: text, decision: "denied", reason: decision.reason, runId: null });
       return;
     }
     try {
@@ -180,20 +174,28 @@ class CommandHandler {
         roles: rolesOf(this.chat.acl, identity),
       });
       answer(reply.text, reply.pointer);
-      await audit(
-        this.jarvis.store,
-        { ...base, command: text, decision: "allowed", reason: decision.reason, runId: reply.runId ?? null },
-        this.log,
-      );
+      await this.audit({
+        ...base,
+        command: text,
+        decision: "allowed",
+        reason: decision.reason,
+        runId: reply.runId ?? null,
+      });
     } catch (err) {
       const why = errorMessage(err).split("\n")[0] ?? "";
       answer(err instanceof CommandInputError ? why : `error: ${why}`);
-      await audit(
-        this.jarvis.store,
-        { ...base, command: text, decision: "error", reason: why, runId: null },
-        this.log,
-      );
+      await this.audit({ ...base, command: text, decision: "error", reason: why, runId: null });
     }
+  }
+
+  /** Audit entries keep no secret: the command and the reason are redacted like replies. */
+  private audit(record: AuditRecord): Promise<void> {
+    const { redactor } = this;
+    return audit(
+      this.jarvis.store,
+      { ...record, command: redactor.text(record.command), reason: redactor.text(record.reason) },
+      this.log,
+    );
   }
 
   private maxLines(network: string): number {

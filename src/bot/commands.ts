@@ -140,8 +140,7 @@ export async function executeCommand(command: Command, ctx: CommandContext): Pro
 
 /** The source a host was last deployed from, else its LDAP entry. */
 async function sourceOfHost(control: RunControl, host: string): Promise<string> {
-  const [latest] = await control.history(host, 1);
-  return latest?.source ?? `cn=${host}`;
+  return (await control.lastSource(host)) ?? `cn=${host}`;
 }
 
 function started(run: RunRecord): Reply {

@@ -54,8 +54,10 @@ export interface RunControl {
   ): Promise<RunRecord>;
   /** Cancel a queued or running run: its step's process group is killed, on_failure steps run. */
   cancel(hostOrRun: string, who: Requester): Promise<RunRecord>;
-  /** Runs of a host, newest first. */
+  /** Runs of a host, newest first (sources and errors redacted). */
   history(host: string, limit?: number): Promise<RunRecord[]>;
+  /** The design source of a host's latest run, as given (to deploy from again, never to show). */
+  lastSource(host: string): Promise<string | undefined>;
   pipelines(): Promise<PipelineSummary[]>;
   /** Follow every run's progress. */
   subscribe: RunEventSubscribe;
