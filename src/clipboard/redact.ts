@@ -63,11 +63,12 @@ function build(
   const matcher = secrets.size > 0 ? createSecretMatcher([...secrets]) : undefined;
 
   const text = (s: string): string => {
-    let out = maskPemBlocks(s, MASK);
-    out = maskSecretBlocks(out, isSecretKey, MASK);
+    // Each mask runs only where its shape can be: most clipboard strings are short plain words.
+    let out = s.includes("PRIVATE KEY") ? maskPemBlocks(s, MASK) : s;
+    if (out.includes("\n")) out = maskSecretBlocks(out, isSecretKey, MASK);
     if (matcher) out = matcher.replace(out, MASK);
-    out = maskKeyValues(out, isSecretKey, MASK);
-    out = maskBearerTokens(out, MASK);
+    if (out.includes(":") || out.includes("=")) out = maskKeyValues(out, isSecretKey, MASK);
+    if (out.includes("Bearer")) out = maskBearerTokens(out, MASK);
     return maskSpans(out, urlSecretSpans(out, isSecretKey), MASK);
   };
 

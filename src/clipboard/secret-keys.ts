@@ -32,6 +32,9 @@ export const SECRET_KEY_WORDS = ["pass", "pwd", "pw", "creds", "conn", "dsn"] as
 /** A key longer than this is data, not a key name (and not worth scanning). */
 const MAX_KEY_LENGTH = 256;
 
+/** Keys whose answer is remembered (a clipboard of 50,000 packages has 50,000 distinct keys). */
+const MAX_KNOWN_KEYS = 100_000;
+
 /** Decides whether a key names a secret; `extraParts` are jarvis.yml's `redact.keys`. */
 export type SecretKeyTest = (key: string) => boolean;
 
@@ -39,11 +42,18 @@ export type SecretKeyTest = (key: string) => boolean;
 export function secretKeyTest(extraParts: readonly string[] = []): SecretKeyTest {
   const parts = [...new Set([...SECRET_KEY_PARTS, ...extraParts.map(normaliseKey).filter((p) => p !== "")])];
   const words = new Set<string>(SECRET_KEY_WORDS);
+  // Clipboards repeat the same few keys thousands of times; the answer is kept per key.
+  const known = new Map<string, boolean>();
   return (key) => {
     if (key.length > MAX_KEY_LENGTH) return false;
-    const normal = normaliseKey(key);
-    if (parts.some((p) => normal.includes(p))) return true;
-    return normal.split("_").some((w) => words.has(w));
+    let answer = known.get(key);
+    if (answer === undefined) {
+      const normal = normaliseKey(key);
+      answer = parts.some((p) => normal.includes(p)) || normal.split("_").some((w) => words.has(w));
+      if (known.size >= MAX_KNOWN_KEYS) known.clear();
+      known.set(key, answer);
+    }
+    return answer;
   };
 }
 

@@ -17,6 +17,7 @@ export type Span = readonly [number, number];
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g;
 const BEARER = /\b(Bearer)[ \t]+[A-Za-z0-9._~+/=-]{8,}/g;
 const BLOCK_INDICATOR = /^[|>][-+0-9]*[ \t]*$/;
+const QUERY_START = /[?&]/g;
 
 /** Query parameters that carry secrets although their name is no secret key elsewhere. */
 const SECRET_QUERY_NAMES = new Set([
@@ -77,9 +78,8 @@ export function urlSecretSpans(text: string, isSecretKey: SecretKeyTest): Span[]
       if (colon + 1 < q) spans.push([colon + 1, q]);
     } else if (scheme === "http" || scheme === "https") spans.push([from, q]);
   }
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c !== "?" && c !== "&") continue;
+  for (const match of text.matchAll(QUERY_START)) {
+    const i = match.index;
     let n = i + 1;
     while (n < text.length && isKeyChar(text.charCodeAt(n))) n++;
     if (text[n] !== "=" || n === i + 1) continue;
@@ -88,7 +88,6 @@ export function urlSecretSpans(text: string, isSecretKey: SecretKeyTest): Span[]
     while (v < text.length && !isQueryValueEnd(text[v]!)) v++;
     if (v > n + 1 && (SECRET_QUERY_NAMES.has(normaliseKey(name)) || isSecretKey(name)))
       spans.push([n + 1, v]);
-    i = v - 1;
   }
   return spans.sort((a, b) => a[0] - b[0]);
 }
@@ -193,6 +192,9 @@ function secretBlockHead(
   line: string,
   isSecretKey: SecretKeyTest,
 ): { column: number; scalar: boolean } | undefined {
+  // Only `key:` and `key: |` (or `>`, with chomping and indentation) open a block.
+  const last = line.trimEnd().at(-1) ?? "";
+  if (!":|>-+".includes(last) && !(last >= "0" && last <= "9")) return undefined;
   let i = indentOf(line);
   if (line[i] === "-" && (line[i + 1] === " " || line[i + 1] === "\t")) {
     i++;
