@@ -1,18 +1,20 @@
 /**
  * `npm run bench`: every benchmark, figures printed next to their floor and goal. Nothing here is
  * asserted: these machines are noisy, so figures are for people to read and compare.
- * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat`.
+ * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat redact`.
  */
 import { benchStepOverhead } from "./step-overhead.js";
 import { benchConcurrency } from "./concurrency.js";
 import { benchClipboardSize } from "./clipboard-size.js";
 import { benchChatRoundTrip } from "./chat-roundtrip.js";
+import { benchRedact } from "./redact.js";
 
 const benches: Record<string, () => Promise<void>> = {
   steps: benchStepOverhead,
   concurrency: benchConcurrency,
   clipboard: benchClipboardSize,
   chat: benchChatRoundTrip,
+  redact: benchRedact,
 };
 
 const wanted = process.argv.slice(2);

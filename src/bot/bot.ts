@@ -5,6 +5,8 @@
  * the run, whichever network that is.
  */
 import type { JarvisConfig } from "../config.js";
+import { redactorForConfig } from "../clipboard/config-redactor.js";
+import type { Redactor } from "../clipboard/redact.js";
 import { errorMessage } from "../errors.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import { rolesOf } from "../commands/acl.js";
@@ -64,19 +66,22 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
           }),
         ];
   const byNetwork = new Map(adapters.map((a) => [a.network, a]));
+  // Every line jarvis says passes the redactor, whatever produced it (replies, progress, errors).
+  const redactor = redactorForConfig(jarvis.config);
   const dispatcher = new Dispatcher({
     control: jarvis.control,
+    redactor,
     acl: chat.acl,
     limiter: new CommandLimiter(chat.rateLimit.burst, chat.rateLimit.intervalMs, chat.rateLimit.exempt),
     log,
   });
-  const handler = new CommandHandler(dispatcher, chat, log);
+  const handler = new CommandHandler(dispatcher, chat, log, redactor);
   const relay = new ProgressRelay(
     jarvis.control,
     (network, place, line) => {
       byNetwork
         .get(network)
-        ?.send(place, line)
+        ?.send(place, redactor.text(line))
         .catch((err: unknown) => log(`${network}: progress line not sent: ${errorMessage(err)}`));
     },
     chat.nick,
@@ -109,6 +114,7 @@ class CommandHandler {
     private readonly dispatcher: Dispatcher,
     private readonly chat: ChatConfig,
     private readonly log: (line: string) => void,
+    private readonly redactor: Redactor,
   ) {
     for (const n of chat.networks) {
       const rooms =
@@ -147,7 +153,7 @@ class CommandHandler {
     });
     const unpaced = identity !== undefined && this.chat.rateLimit.exempt.has(identity);
     await adapter
-      .reply(message, text, { unpaced, ...(pointer ? { pointer } : {}) })
+      .reply(message, this.redactor.text(text), { unpaced, ...(pointer ? { pointer } : {}) })
       .catch((err: unknown) => this.log(`${message.network}: reply not sent: ${errorMessage(err)}`));
   }
 

@@ -10,6 +10,7 @@ import { userInfo } from "node:os";
 import { CommandError, errorMessage } from "../errors.js";
 import { openJarvis } from "../service.js";
 import { defaultPolicy } from "../commands/acl.js";
+import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { Dispatcher } from "../commands/dispatcher.js";
 import type { Caller } from "../commands/dispatcher.js";
 import type { Reply } from "../commands/reply.js";
@@ -178,7 +179,12 @@ export async function dispatch<K extends Answer["kind"]>(
   command: TypedCommand,
   expected: K,
 ): Promise<Extract<Answer, { kind: K }>> {
-  const dispatcher = new Dispatcher({ control: jarvis.control, acl: defaultPolicy(), log: ctx.err });
+  const dispatcher = new Dispatcher({
+    control: jarvis.control,
+    acl: defaultPolicy(),
+    log: ctx.err,
+    redactor: redactorForConfig(jarvis.config),
+  });
   const reply = await dispatcher.dispatch({
     front: "cli",
     caller: cliCaller(),

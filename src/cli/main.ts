@@ -6,6 +6,8 @@
 import { parseArgs } from "node:util";
 import { errorMessage } from "../errors.js";
 import { loadConfig } from "../config.js";
+import { createRedactor } from "../clipboard/redact.js";
+import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { runCommands } from "./run-commands.js";
 import { inspectCommands } from "./inspect-commands.js";
@@ -13,6 +15,7 @@ import { toolCommands } from "./tool-commands.js";
 import { startCommand } from "./start.js";
 import { GLOBAL_OPTIONS } from "./command.js";
 import type { BaseContext, CliCommand } from "./command.js";
+import type { JarvisConfig } from "../config.js";
 
 const commands: Record<string, CliCommand> = {
   ...runCommands,
@@ -68,8 +71,9 @@ async function main(argv: string[]): Promise<number> {
     err(`jarvis: unknown command '${name}'\n\n${help()}`);
     return EXIT.usage;
   }
+  let config: JarvisConfig | undefined;
   const base: BaseContext = {
-    loadConfig: (path) => loadConfig(path ?? global.values.config),
+    loadConfig: (path) => (config = loadConfig(path ?? global.values.config)),
     out,
     err,
   };
@@ -77,8 +81,12 @@ async function main(argv: string[]): Promise<number> {
     return await command.run([name, ...rest], base);
   } catch (e) {
     const code = exitCodeFor(e);
-    err(`jarvis ${name}: ${errorMessage(e)}${code === EXIT.usage ? `\nusage: jarvis ${command.usage}` : ""}`);
-    if (code === EXIT.internal && process.env.JARVIS_DEBUG) err(String((e as Error).stack));
+    // An error may quote what it was given (a design URL with credentials): it leaves redacted.
+    const redactor = config ? redactorForConfig(config) : createRedactor({ keys: [] });
+    err(
+      `jarvis ${name}: ${redactor.text(errorMessage(e))}${code === EXIT.usage ? `\nusage: jarvis ${command.usage}` : ""}`,
+    );
+    if (code === EXIT.internal && process.env.JARVIS_DEBUG) err(redactor.text(String((e as Error).stack)));
     return code;
   }
 }

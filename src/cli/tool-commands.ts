@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parseYamlMapping, dumpYaml } from "../clipboard/yaml.js";
 import { validateDesign } from "../clipboard/design.js";
-import { createRedactor } from "../clipboard/redact.js";
+import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { diffClipboards, formatDiff } from "../clipboard/diff.js";
 import { parsePipeline } from "../pipeline/pipeline-file.js";
 import { createStepCatalog } from "../pipeline/step-catalog.js";
@@ -68,7 +68,7 @@ export const toolCommands: Record<string, CliCommand> = {
       const reason = resolver.check(module, task);
       if (reason) throw new JarvisError("E_STEP_UNKNOWN", `${uses}: ${reason}`);
       const prepared = prepareStep(config, resolver, { uses, with: params }, clipboard, "");
-      const redactor = createRedactor({ keys: config.redact.keys, secrets: prepared.secrets });
+      const redactor = redactorForConfig(config).learn([clipboard, params]);
       const result = await runStepAttempt({
         step: uses,
         command: prepared.command.command,
@@ -93,7 +93,7 @@ export const toolCommands: Record<string, CliCommand> = {
         writeFileSync(ctx.flags.output, result.output ?? input, { mode: 0o600 });
       ctx.out(dumpYaml(redactor.value(after)).trimEnd());
       ctx.err(
-        `--- diff (${basename(uses)}, ${result.durationMs} ms)\n${formatDiff(diffClipboards(clipboard, after), redactor)}`,
+        `--- diff (${basename(uses)}, ${result.durationMs} ms)\n${formatDiff(diffClipboards(clipboard, after), redactor.learn(after))}`,
       );
       return EXIT.ok;
     },

@@ -11,6 +11,7 @@ import type { RunTarget } from "../pipeline/run-target.js";
 import { decide, rolesOf } from "./acl.js";
 import type { AccessDecision, AclPolicy } from "./acl.js";
 import { audit } from "./audit.js";
+import type { Redactor } from "../clipboard/redact.js";
 import { COMMANDS, parseCommand } from "./command-parser.js";
 import type { Verb } from "./command-parser.js";
 import { executeCommand } from "./execute.js";
@@ -60,11 +61,17 @@ export interface DispatcherOptions {
   limiter?: CommandLimiter;
   /** Where audit failures are reported. */
   log: (line: string) => void;
+  /** Audit entries keep no secret: the command and the reason are masked like replies. */
+  redactor?: Redactor;
 }
 
 /** The dispatcher every front shares. */
 export class Dispatcher {
   constructor(private readonly options: DispatcherOptions) {}
+
+  private mask(text: string): string {
+    return this.options.redactor ? this.options.redactor.text(text) : text;
+  }
 
   /** Handle one command; never throws: failures come back as `failed` or `refused` replies. */
   async dispatch(request: DispatchRequest): Promise<Reply> {
@@ -97,14 +104,14 @@ export class Dispatcher {
         identity: caller.identity ?? caller.label,
         network: caller.network,
         room: caller.room,
-        command: text,
+        command: this.mask(text),
         decision:
           reply.kind === "refused" && reply.why !== "input"
             ? "denied"
             : reply.kind === "refused" || reply.kind === "failed"
               ? "error"
               : "allowed",
-        reason: reply.kind === "refused" || reply.kind === "failed" ? reply.message : reason,
+        reason: this.mask(reply.kind === "refused" || reply.kind === "failed" ? reply.message : reason),
         runId: replyRunId(reply),
       },
       this.options.log,

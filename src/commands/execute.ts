@@ -107,8 +107,8 @@ async function redeploySource(control: RunControl, target: RunTarget): Promise<s
     case "run":
       return (await control.find(target)).source;
     case "host": {
-      const [latest] = await control.history(target.host, 1);
-      return latest?.source ?? `cn=${target.host}`;
+      // history() shows sources redacted; lastSource() is the source as given, to deploy from.
+      return (await control.lastSource(target.host)) ?? `cn=${target.host}`;
     }
   }
 }

@@ -76,8 +76,10 @@ export interface RunControl {
   resume(target: TargetRef): Promise<RunRecord>;
   /** Cancel a queued or running run: its step's process group is killed, on_failure steps run. */
   cancel(target: TargetRef, who: Requester): Promise<RunRecord>;
-  /** Runs of a host, newest first. */
+  /** Runs of a host, newest first (sources and errors redacted). */
   history(host: string, limit?: number): Promise<RunRecord[]>;
+  /** The design source of a host's latest run, as given (to deploy from again, never to show). */
+  lastSource(host: string): Promise<string | undefined>;
   pipelines(): Promise<PipelineSummary[]>;
   /** Append to the audit trail (the dispatcher masks secrets in the command text first). */
   recordAudit(record: AuditRecord): Promise<void>;

@@ -4,7 +4,7 @@
  */
 import { CommandError, RunError } from "../errors.js";
 import { dumpYaml, parseYamlMapping } from "../clipboard/yaml.js";
-import { createRedactor } from "../clipboard/redact.js";
+import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { diffClipboards, formatDiff } from "../clipboard/diff.js";
 import { loadDesigns } from "../clipboard/load-design.js";
 import { newRunId } from "../store/ids.js";
@@ -50,7 +50,7 @@ export class RunService implements RunControl {
   private readonly redactor: Redactor;
 
   constructor(private readonly options: RunServiceOptions) {
-    this.redactor = createRedactor({ keys: options.config.redact.keys });
+    this.redactor = redactorForConfig(options.config);
   }
 
   subscribe: RunControl["subscribe"] = (listener) => this.options.engine.subscribe(listener);
@@ -175,21 +175,32 @@ export class RunService implements RunControl {
       runs = (await store.listRuns({ limit: 5000 })).filter((r) => !seen.has(r.host) && seen.add(r.host));
     }
     return Promise.all(
-      runs.map(async (run) => ({ run: this.redactRun(run), steps: await store.listSteps(run.id) })),
+      runs.map(async (run) => ({
+        run: this.redactRun(run),
+        steps: (await store.listSteps(run.id)).map((s) =>
+          s.error
+            ? {
+                ...s,
+                error: { ...s.error, message: this.redactor.learnText(run.source).text(s.error.message) },
+              }
+            : s,
+        ),
+      })),
     );
   }
 
   async log(hostOrRun: TargetRef): Promise<LogLine[]> {
     const run = await this.find(hostOrRun);
     const lines = await this.options.store.readLog(run.id);
-    return lines.map((l) => ({ ...l, line: this.redactor.text(l.line) }));
+    const redactor = await this.runRedactor(run);
+    return lines.map((l) => ({ ...l, line: redactor.text(l.line) }));
   }
 
   /** The clipboard after step `step` (1-based; 0 = the design as loaded; default the latest), redacted. */
   async clipboardValue(hostOrRun: TargetRef, step?: number): Promise<Record<string, unknown>> {
     const run = await this.find(hostOrRun);
     const yaml = await this.snapshotAfter(run, step);
-    return this.redactor.value(
+    return (await this.runRedactor(run)).value(
       parseYamlMapping(yaml, `clipboard of run ${run.id}`, { maxBytes: 256 * 1024 * 1024 }).value,
     );
   }
@@ -205,7 +216,7 @@ export class RunService implements RunControl {
     const after = await this.snapshotAfter(run, step);
     const parse = (yaml: string) =>
       parseYamlMapping(yaml, `clipboard of run ${run.id}`, { maxBytes: 256 * 1024 * 1024 }).value;
-    return formatDiff(diffClipboards(parse(before), parse(after)), this.redactor);
+    return formatDiff(diffClipboards(parse(before), parse(after)), await this.runRedactor(run));
   }
 
   async retry(
@@ -313,6 +324,11 @@ export class RunService implements RunControl {
     return this.options.store.listAudit(limit);
   }
 
+  async lastSource(host: string): Promise<string | undefined> {
+    const [latest] = await this.options.store.listRuns({ host, limit: 1 });
+    return latest?.source;
+  }
+
   async pipelines(): Promise<PipelineSummary[]> {
     const { pipelines } = listPipelines(this.options.config.pipelines.dirs, this.options.resolver);
     return pipelines.map((p) => ({
@@ -342,9 +358,34 @@ export class RunService implements RunControl {
     }
   }
 
+  /** The run's source and error as people may see them: URL credentials and secrets hidden. */
   private redactRun(run: RunRecord): RunRecord {
-    return run.error
-      ? { ...run, error: { ...run.error, message: this.redactor.text(run.error.message) } }
-      : run;
+    const redactor = this.redactor.learnText(run.source);
+    return {
+      ...run,
+      source: redactor.text(run.source),
+      error: run.error ? { ...run.error, message: redactor.text(run.error.message) } : null,
+    };
+  }
+
+  /**
+   * Everything secret a run has seen: jarvis.yml's, its design source's and every clipboard's,
+   * so a secret a step added (a rotated password) is hidden wherever the run shows it.
+   */
+  private async runRedactor(run: RunRecord): Promise<Redactor> {
+    const { store } = this.options;
+    let redactor = this.redactor.learnText(run.source);
+    const seen = new Set<string>();
+    for (const step of await store.listSteps(run.id)) {
+      for (const phase of ["input", "output"] as const) {
+        const yaml = await store.getSnapshot(run.id, step.index, phase);
+        if (yaml === undefined || seen.has(yaml)) continue;
+        seen.add(yaml);
+        redactor = redactor.learn(
+          parseYamlMapping(yaml, `clipboard of run ${run.id}`, { maxBytes: 256 * 1024 * 1024 }).value,
+        );
+      }
+    }
+    return redactor;
   }
 }

@@ -3,7 +3,7 @@
  * (step-runner.ts), backoff between retryable failures, and the records every attempt leaves in
  * the store (state, attempts, log lines, the new clipboard).
  */
-import { createRedactor } from "../clipboard/redact.js";
+import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { compileCondition } from "./condition.js";
 import { runStepAttempt } from "./step-runner.js";
 import { prepareStep } from "./step-environment.js";
@@ -83,7 +83,8 @@ export async function executeStep(
     });
   }
   const { command, env } = prepared;
-  const redactor = createRedactor({ keys: config.redact.keys, secrets: prepared.secrets });
+  // Secrets of the design and of earlier steps (a rotated password) are hidden as values too.
+  const redactor = redactorForConfig(config).learnText(run.source).learn([input.value, step.with]);
 
   for (let attempt = previousAttempts + 1; ; attempt++) {
     await store.updateStep(run.id, index, {

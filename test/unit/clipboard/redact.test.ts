@@ -85,7 +85,9 @@ describe("createRedactor().text", () => {
   });
 
   it("replaces key: value and key=value pairs whose key matches", () => {
-    expect(redactor.text("root_password: hunter22 host: loki")).toBe("root_password: *** host: loki");
+    // A value runs to the end of its line, spaces included: a partly shown password is shown.
+    expect(redactor.text("root_password: hunter22 host: loki")).toBe("root_password: ***");
+    expect(redactor.text("root_password: hunter22, host: loki")).toBe("root_password: ***, host: loki");
     expect(redactor.text("curl -d api_key=abc123&user=bob")).toBe("curl -d api_key=***&user=bob");
     expect(redactor.text('{"db_password":"pa ss","id":1}')).toBe('{"db_password":"***","id":1}');
     expect(redactor.text("LINODE_TOKEN='x y z'")).toBe("LINODE_TOKEN='***'");
@@ -128,5 +130,94 @@ describe("createRedactor().text on YAML list items", () => {
     expect(redactor.text(yaml)).toBe(
       ["items:", "  - api_token: |", "      ***", "    name: x", "  - name: y"].join("\n"),
     );
+  });
+});
+
+describe("secret keys", () => {
+  const redactor = createRedactor({ keys: ["vault_ref"] });
+
+  it("hides the values of every secret-looking key, and of redact.keys", () => {
+    const design = {
+      pass: "c-pass-1",
+      db_pass: "c-pass-2",
+      ldap: { passwd: "c-passwd", bindPw: "c-bindpw", "admin-pwd": "c-pwd" },
+      secrets: ["c-list-1", "c-list-2"],
+      credentials: { user: "svc", key: "c-cred" },
+      conn: "postgres://svc@db/app",
+      connection_string: "Server=db;Password=c-connstr",
+      sentry_dsn: "c-dsn-value",
+      DB_PASSWORD: "pa ss word",
+      apiKey: "c-apikey",
+      passphrase: "c-phrase",
+      vault_ref: "c-custom",
+    };
+    const out = redactor.value(design);
+    expect(Object.values(out).every((v) => v === "***" || typeof v === "object")).toBe(true);
+    expect(JSON.stringify(out)).not.toMatch(/c-|svc|pa ss/);
+  });
+
+  it("leaves keys that only contain a short word inside another word", () => {
+    const plain = { bypass: "yes-cache", connect_timeout: "30s", compass: "north", description: "pwd-less" };
+    expect(redactor.value(plain)).toEqual(plain);
+  });
+
+  it("hides key: value text with spaces whole, and YAML lists and mappings under secret keys", () => {
+    expect(redactor.text("db_password: pa ss word")).toBe("db_password: ***");
+    expect(redactor.text('DB_PASS="pa ss word" next')).toBe('DB_PASS="***" next');
+    expect(redactor.text("secrets:\n  - one-secret\n  - two-secret\nhost: loki")).toBe(
+      "secrets:\n  ***\nhost: loki",
+    );
+    expect(redactor.text("secrets:\n- one-secret\n- two-secret\nhost: loki")).toBe(
+      "secrets:\n  ***\nhost: loki",
+    );
+    expect(redactor.text("credentials:\n  user: svc\n  key: abcd\nhost: loki")).toBe(
+      "credentials:\n  ***\nhost: loki",
+    );
+  });
+});
+
+describe("redaction by value", () => {
+  const base = createRedactor({ keys: DEFAULT_REDACT_KEYS, secrets: ["env-secret-value"] });
+
+  it("hides a value under a secret key wherever else it appears, whole, with its spaces", () => {
+    const clipboard = { db: { password: "correct horse battery" }, notes: "pw is correct horse battery!" };
+    expect(base.value(clipboard)).toEqual({ db: { password: "***" }, notes: "pw is ***!" });
+    const learned = base.learn(clipboard);
+    expect(learned.text("login with correct horse battery failed")).toBe("login with *** failed");
+    expect(learned.text("env has env-secret-value")).toBe("env has ***");
+  });
+
+  it("hides every line of a multi-line secret, printed one line at a time", () => {
+    const learned = base.learn({ ssh: { private_key: PEM } });
+    for (const line of PEM.split("\n").slice(1, 3))
+      expect(learned.text(`stderr: ${line}`)).toBe("stderr: ***");
+  });
+
+  it("learns the secrets a step adds to the clipboard and hides them in later lines and errors", () => {
+    const before = base.learn({ instance: { root_password: "old-password" } });
+    expect(before.text("new root password is R0tated-Pw-77")).toContain("R0tated-Pw-77");
+    const after = before.learn({ instance: { root_password: "R0tated-Pw-77" } });
+    expect(after.text("new root password is R0tated-Pw-77")).toBe("new root password is ***");
+    expect(after.text("old was old-password")).toBe("old was ***");
+  });
+
+  it("hides URL userinfo and secret query parameters, and learns them from a design source", () => {
+    expect(
+      base.text("from https://ops:Url-Secret-1@host.test/d.yml?token=Q-Tok&x=1&sig=Q-Sig&key=Q-Key#f"),
+    ).toBe("from https://ops:***@host.test/d.yml?token=***&x=1&sig=***&key=***#f");
+    expect(base.text("https://ghp_TOKEN123@github.test/x ssh://root@loki")).toBe(
+      "https://***@github.test/x ssh://root@loki",
+    );
+    const learned = base.learnText("https://ops:Url-Secret-1@host.test/d.yml?access_token=Q-Tok-2");
+    expect(learned.text("echo Url-Secret-1 and Q-Tok-2")).toBe("echo *** and ***");
+  });
+
+  it("masks a 100 KB token and a long run of key characters in one pass, correctly", () => {
+    const token = Buffer.from("x".repeat(75_000)).toString("base64");
+    const redactor = base.learn({ blob: { secret: token } });
+    expect(redactor.text(`value: ${token}\n`)).toBe("value: ***\n");
+    const plain = `data: ${"a+".repeat(50_000)}`;
+    expect(redactor.text(plain)).toBe(plain);
+    expect(redactor.value({ api_token: token, copy: token })).toEqual({ api_token: "***", copy: "***" });
   });
 });
