@@ -5,11 +5,16 @@
  * acl, sources, modules, local, providers) is kept as written and validated by the code that owns
  * it, so every section's errors come from the one place that understands it.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ConfigError } from "./errors.js";
 import { parseYamlMapping } from "./clipboard/yaml.js";
 import type { ParsedYaml } from "./clipboard/yaml.js";
+import { DEFAULT_DESIGN_MAX_BYTES } from "./clipboard/sources/design-source.js";
+import { readFileBoundedSync } from "./io/bounded-read.js";
+
+/** Largest jarvis.yml read; real ones are a few KiB. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** Keys whose values are secrets by default, wherever they appear in a clipboard or log. */
 export const DEFAULT_REDACT_KEYS = [
@@ -41,6 +46,11 @@ export interface JarvisConfig {
   steps: { dirs: string[] };
   pipelines: { dirs: string[] };
   redact: { keys: string[] };
+  /**
+   * Where chat (and later API) users may take file designs from (absolute; symlinks are resolved
+   * when a design is read), and the size limit of a design from any source.
+   */
+  designs: { dirs: string[]; maxBytes: number };
   /** How long a process's claim on a run lasts without renewal. */
   leaseMs: number;
   /** Per-module step defaults, by module name. */
@@ -73,7 +83,8 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
         `configuration file ${file} does not exist; create it or drop --config/JARVIS_CONFIG`,
       );
     }
-    parsed = parseYamlMapping(readFileSync(file), file, { maxBytes: 1024 * 1024 });
+    const text = readFileBoundedSync(file, { maxBytes: MAX_CONFIG_BYTES, what: "configuration file" });
+    parsed = parseYamlMapping(text, file, { maxBytes: MAX_CONFIG_BYTES });
   }
   return buildConfig(parsed, file, env);
 }
@@ -124,6 +135,13 @@ export function buildConfig(
       `${where(["engine", "lease_seconds"])}: engine.lease_seconds must be a number of seconds, at least 2`,
     );
   }
+  const designsMaxBytes = section("designs").max_bytes ?? DEFAULT_DESIGN_MAX_BYTES;
+  if (typeof designsMaxBytes !== "number" || !Number.isInteger(designsMaxBytes) || designsMaxBytes < 1) {
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where(["designs", "max_bytes"])}: designs.max_bytes must be a whole number of bytes above 0`,
+    );
+  }
   return {
     file,
     baseDir,
@@ -133,6 +151,10 @@ export function buildConfig(
     // Unless configured, the pipelines next to jarvis.yml, then the ones shipped with jarvis.
     pipelines: {
       dirs: unique(stringList("pipelines", "dirs", ["pipelines", resolve(packageRoot(), "pipelines")])),
+    },
+    designs: {
+      dirs: unique(stringList("designs", "dirs", ["designs", resolve(packageRoot(), "examples")])),
+      maxBytes: designsMaxBytes,
     },
     redact: { keys: [...DEFAULT_REDACT_KEYS, ...((redactKeys as string[] | undefined) ?? [])] },
     leaseMs: leaseSeconds * 1000,

@@ -73,9 +73,9 @@ export async function executeCommand(command: Command, ctx: CommandContext): Pro
   const [a = "", b] = command.args;
   switch (command.verb) {
     case "deploy":
-      return started(await control.start("deploy", a, who));
+      return started(await control.start("deploy", a, who, { fileAccess: "designs-dirs" }));
     case "run":
-      return started(await control.start(a, b ?? "", who));
+      return started(await control.start(a, b ?? "", who, { fileAccess: "designs-dirs" }));
     case "redeploy":
     case "destroy":
       return started(

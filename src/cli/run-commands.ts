@@ -1,6 +1,6 @@
 /** Commands that start or steer runs: run, retry, resume, cancel. */
-import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
+import { readFileBounded } from "../io/bounded-read.js";
 import { EXIT } from "./exit-codes.js";
 import { groupLine, runJson, statusLine } from "./format.js";
 import { oneTarget, usageError, withJarvis } from "./command.js";
@@ -71,6 +71,8 @@ export const runCommands: Record<string, Command> = {
         const runs = await jarvis.control.startAll(pipeline, source, cliRequester(), {
           foreground: !ctx.flags.detach,
           force: ctx.flags.force,
+          // The CLI is run by an operator on this machine, who may name any file.
+          fileAccess: "any",
         });
         if (ctx.flags.detach) {
           ctx.out(
@@ -99,9 +101,17 @@ export const runCommands: Record<string, Command> = {
     summary: "retry a failed or cancelled run from its failed step, optionally on an edited clipboard",
     run: (ctx) => {
       const target = oneTarget(ctx, "retry");
-      const edited =
-        ctx.flags.clipboard !== undefined ? readFileSync(ctx.flags.clipboard, "utf8") : undefined;
+      const file = ctx.flags.clipboard;
       return withJarvis(ctx, async (jarvis) => {
+        const edited =
+          file === undefined
+            ? undefined
+            : (
+                await readFileBounded(file, {
+                  maxBytes: jarvis.config.designs.maxBytes,
+                  what: "clipboard file",
+                })
+              ).toString("utf8");
         const run = await jarvis.control.retry(target, cliRequester(), edited, {
           foreground: !ctx.flags.detach,
           force: ctx.flags.force,

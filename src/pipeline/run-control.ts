@@ -5,6 +5,7 @@
  */
 import type { RunRecord, StepRecord, LogLine } from "../store/run-store.js";
 import type { RunEventSubscribe } from "./run-events.js";
+import type { FileAccess } from "../clipboard/sources/design-source.js";
 
 /** Who asks, and where replies and progress go. */
 export interface Requester {
@@ -18,6 +19,11 @@ export interface Requester {
 export interface StartOptions {
   /** Force it: steps see JARVIS_FORCE=1 (e.g. production:check lets a production host through). */
   force?: boolean;
+  /**
+   * Which local files the design may come from: "any" for the CLI's local operator,
+   * "designs-dirs" (the default, so a new front is safe until it decides) for chat and the API.
+   */
+  fileAccess?: FileAccess;
 }
 
 /** A pipeline as listed for people. */

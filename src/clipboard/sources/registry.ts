@@ -4,7 +4,6 @@
  */
 import { ConfigError } from "../../errors.js";
 import type { JarvisConfig } from "../../config.js";
-import { DEFAULT_DESIGN_MAX_BYTES } from "./design-source.js";
 import type { DesignSource } from "./design-source.js";
 import { FileSource } from "./file-source.js";
 import { DEFAULT_GIST_API, GistSource } from "./gist-source.js";
@@ -12,8 +11,9 @@ import { createLdapSource } from "./ldap-source.js";
 import { DEFAULT_HTTP_TIMEOUT_MS, UrlSource } from "./url-source.js";
 
 /**
- * Build the sources from jarvis.yml's `sources:` section (`timeout_seconds`, `max_bytes`,
- * `gist.api`) and GITHUB_TOKEN from the environment.
+ * Build the sources from jarvis.yml's `sources:` section (`timeout_seconds`, `gist.api`), its
+ * `designs:` section (the one size limit of every source, the dirs chat may read files from) and
+ * GITHUB_TOKEN from the environment.
  */
 export function createDesignSources(
   config: JarvisConfig,
@@ -30,13 +30,14 @@ export function createDesignSources(
       `${where(["timeout_seconds"])}: sources.timeout_seconds must be a number of seconds above 0`,
     );
   }
-  const maxBytes = section.max_bytes ?? DEFAULT_DESIGN_MAX_BYTES;
-  if (typeof maxBytes !== "number" || !Number.isInteger(maxBytes) || maxBytes < 1) {
+  // One size limit for designs from every source and every command (validate and step too).
+  if (section.max_bytes !== undefined) {
     throw new ConfigError(
       "E_CONFIG_FIELD",
-      `${where(["max_bytes"])}: sources.max_bytes must be a whole number of bytes`,
+      `${where(["max_bytes"])}: sources.max_bytes is now designs.max_bytes (one limit for every source and command); move it there`,
     );
   }
+  const maxBytes = config.designs.maxBytes;
   const api = gist.api ?? DEFAULT_GIST_API;
   if (typeof api !== "string" || !/^https?:\/\/[^\s]+$/i.test(api)) {
     throw new ConfigError(
@@ -50,7 +51,7 @@ export function createDesignSources(
     createLdapSource(config, env),
     new GistSource({ ...limits, api, token: token === "" ? undefined : token }),
     new UrlSource(limits),
-    new FileSource({ maxBytes }),
+    new FileSource({ maxBytes, designsDirs: config.designs.dirs }),
   ];
 }
 
