@@ -4,6 +4,7 @@
  * credentials and secret-looking query parameters masked, so the audit log never holds a secret.
  */
 import type { AuditEntry, RunStore } from "../store/run-store.js";
+import { printable } from "../text/printable.js";
 
 /** What one audit entry records (the time is added here). */
 export type AuditRecord = Omit<AuditEntry, "at">;
@@ -34,5 +35,5 @@ export function maskSecrets(text: string): string {
 }
 
 function defaultReport(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${printable(line)}\n`);
 }

@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { errorMessage } from "../errors.js";
 import { loadConfig } from "../config.js";
+import { printable } from "../text/printable.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { runCommands } from "./run-commands.js";
 import { inspectCommands } from "./inspect-commands.js";
@@ -35,8 +36,10 @@ function help(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const out = (text: string): void => void process.stdout.write(`${text}\n`);
-  const err = (text: string): void => void process.stderr.write(`${text}\n`);
+  // Everything printed passes one escaping: designs, clipboards and step output may hold ESC, CR
+  // or bidi controls that the operator's terminal would act on instead of showing.
+  const out = (text: string): void => void process.stdout.write(`${printable(text)}\n`);
+  const err = (text: string): void => void process.stderr.write(`${printable(text)}\n`);
   let parsed;
   try {
     parsed = parseArgs({
