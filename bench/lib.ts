@@ -24,7 +24,8 @@ export async function benchJarvis(
         store: { path: join(dir, "jarvis.sqlite") },
         steps: { dirs: [join(root, "bench/steps")] },
         pipelines: { dirs: [join(dir, "pipelines")] },
-        designs: { max_bytes: 64 * 1024 * 1024 },
+        // The benches' designs are written in this dir, and the big-clipboard bench needs room.
+        designs: { dirs: [dir], max_bytes: 64 * 1024 * 1024 },
       },
       source: "bench",
       lineOf: () => undefined,

@@ -7,7 +7,7 @@
  * are read by their owner (bot/chat-config.ts) when chat starts, which expands their `${VAR}`
  * secrets only then.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
@@ -19,6 +19,10 @@ import { DEFAULT_DESIGN_MAX_BYTES } from "./clipboard/sources/design-source.js";
 import { checkStepParams } from "./pipeline/step-params.js";
 import { check } from "./schema/schema-problem.js";
 import type { DocPath } from "./schema/schema-problem.js";
+import { readFileBoundedSync } from "./io/bounded-read.js";
+
+/** Largest jarvis.yml read; real ones are a few KiB. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 /** Keys whose values are secrets by default, wherever they appear in a clipboard or log. */
 export const DEFAULT_REDACT_KEYS = [
   "password",
@@ -148,7 +152,8 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
         `configuration file ${file} does not exist; create it or drop --config/JARVIS_CONFIG`,
       );
     }
-    parsed = parseYamlMapping(readFileSync(file), file, { maxBytes: 1024 * 1024 });
+    const text = readFileBoundedSync(file, { maxBytes: MAX_CONFIG_BYTES, what: "configuration file" });
+    parsed = parseYamlMapping(text, file, { maxBytes: MAX_CONFIG_BYTES });
   }
   return buildConfig(parsed, file, env);
 }

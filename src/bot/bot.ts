@@ -21,6 +21,7 @@ import { ConsoleAdapter } from "./adapters/console.js";
 import { createAdapter } from "./adapters/registry.js";
 import { ProgressRelay, originOfPlace } from "./progress.js";
 import { CommandLimiter } from "./rate-limit.js";
+import { printable } from "../text/printable.js";
 
 /** The running chat front. */
 export interface Bot {
@@ -51,7 +52,7 @@ export interface BotOptions {
 /** Start the chat front; resolves once every network has connected or made its first attempt. */
 export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promise<Bot> {
   const chat = loadChatConfig(jarvis.config);
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = options.log ?? ((line: string) => process.stderr.write(`${printable(line)}\n`));
   const input = options.input ?? process.stdin;
   const adapters: ChatAdapter[] =
     chat.networks.length > 0

@@ -8,6 +8,7 @@ import { errorMessage } from "../errors.js";
 import { loadConfig } from "../config.js";
 import { createRedactor } from "../clipboard/redact.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
+import { printable } from "../text/printable.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { runCommands } from "./run-commands.js";
 import { inspectCommands } from "./inspect-commands.js";
@@ -52,8 +53,10 @@ function splitCommandLine(argv: string[]): { globals: string[]; name: string | u
 }
 
 async function main(argv: string[]): Promise<number> {
-  const out = (text: string): void => void process.stdout.write(`${text}\n`);
-  const err = (text: string): void => void process.stderr.write(`${text}\n`);
+  // Everything printed passes one escaping: designs, clipboards and step output may hold ESC, CR
+  // or bidi controls that the operator's terminal would act on instead of showing.
+  const out = (text: string): void => void process.stdout.write(`${printable(text)}\n`);
+  const err = (text: string): void => void process.stderr.write(`${printable(text)}\n`);
   const { globals, name, rest } = splitCommandLine(argv);
   let global;
   try {

@@ -1,6 +1,6 @@
 /** Commands that start or steer runs: run, retry, resume, cancel. */
-import { readFileSync } from "node:fs";
 import { errorMessage } from "../errors.js";
+import { readFileBounded } from "../io/bounded-read.js";
 import { EXIT } from "./exit-codes.js";
 import { groupLine, runJson, statusLine } from "./format.js";
 import { cliRequester, defineCommand, dispatch, oneTarget, usageError, withJarvis } from "./command.js";
@@ -103,9 +103,17 @@ export const runCommands: Record<string, CliCommand> = {
     options: { ...runOptions, clipboard: { type: "string" } },
     run: (ctx) => {
       const target = oneTarget(ctx, "retry");
-      const edited =
-        ctx.flags.clipboard !== undefined ? readFileSync(ctx.flags.clipboard, "utf8") : undefined;
+      const file = ctx.flags.clipboard;
       return withJarvis(ctx, async (jarvis) => {
+        const edited =
+          file === undefined
+            ? undefined
+            : (
+                await readFileBounded(file, {
+                  maxBytes: jarvis.config.designs.maxBytes,
+                  what: "clipboard file",
+                })
+              ).toString("utf8");
         const { run } = await dispatch(
           jarvis,
           ctx,

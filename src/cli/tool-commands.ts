@@ -1,8 +1,9 @@
 /** Commands for people writing designs, pipelines and steps: validate, step. */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parseYamlMapping, dumpYaml } from "../clipboard/yaml.js";
-import { validateDesign } from "../clipboard/design.js";
+import { loadParsedDesigns } from "../clipboard/load-design.js";
+import { readFileBounded } from "../io/bounded-read.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { diffClipboards, formatDiff } from "../clipboard/diff.js";
 import { parsePipeline } from "../pipeline/pipeline-file.js";
@@ -24,17 +25,24 @@ export const toolCommands: Record<string, CliCommand> = {
       const [file] = ctx.args;
       if (!file || ctx.args.length > 1) throw usageError("validate takes one file");
       const config = ctx.config();
-      const text = readFileSync(file);
-      const parsed = parseYamlMapping(text, file);
+      // Designs are the larger kind; parsePipeline holds a pipeline to its own, smaller limit.
+      const { maxBytes } = config.designs;
+      const text = await readFileBounded(file, { maxBytes, what: "design or pipeline file" });
+      const parsed = parseYamlMapping(text, file, { maxBytes });
       if ("steps" in parsed.value) {
         const pipeline = parsePipeline(text, file, createStepCatalog({ stepsDirs: config.steps.dirs }));
         ctx.out(
           `${file}: pipeline ${pipeline.name} is valid (${pipeline.steps.length} steps, ${pipeline.onFailure.length} on_failure)`,
         );
-      } else {
-        const design = validateDesign(parsed);
-        ctx.out(`${file}: design of host ${design.host} is valid`);
+        return EXIT.ok;
       }
+      // The same checks as a run's, clusters (`instances:`) included.
+      const members = loadParsedDesigns(parsed);
+      ctx.out(
+        members.length === 1 && parsed.value.instances === undefined
+          ? `${file}: design of host ${members[0]!.host} is valid`
+          : `${file}: cluster design of ${members.length} hosts is valid (in order: ${members.map((m) => m.host).join(", ")})`,
+      );
       return EXIT.ok;
     },
   }),
@@ -51,8 +59,14 @@ export const toolCommands: Record<string, CliCommand> = {
       const [uses] = ctx.args;
       if (!uses || ctx.args.length > 1) throw usageError("step takes one module:task");
       const config = ctx.config();
-      const input = ctx.flags.clipboard !== undefined ? readFileSync(ctx.flags.clipboard, "utf8") : "{}\n";
-      const clipboard = parseYamlMapping(input, ctx.flags.clipboard ?? "empty clipboard").value;
+      const { maxBytes } = config.designs;
+      const input =
+        ctx.flags.clipboard !== undefined
+          ? (await readFileBounded(ctx.flags.clipboard, { maxBytes, what: "clipboard file" })).toString(
+              "utf8",
+            )
+          : "{}\n";
+      const clipboard = parseYamlMapping(input, ctx.flags.clipboard ?? "empty clipboard", { maxBytes }).value;
       let params: Record<string, unknown> = {};
       if (ctx.flags.with !== undefined) {
         try {

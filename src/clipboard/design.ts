@@ -4,7 +4,14 @@
  * reuse it later); any other key is free, since steps add their own sections to the clipboard.
  */
 import { DesignError } from "../errors.js";
+import { BIDI_CONTROL } from "../text/printable.js";
 import type { ParsedYaml } from "./yaml.js";
+
+/** Most hosts one cluster design lists; a larger fleet is several designs (docs/limits.md). */
+export const MAX_CLUSTER_HOSTS = 100;
+
+/** Most items in one list field of an instance (tags, sshpubkey); real ones hold a handful. */
+export const MAX_FIELD_ITEMS = 1000;
 
 /** What a validated design tells the engine. */
 export interface DesignInfo {
@@ -75,7 +82,34 @@ export function validateDesign(parsed: ParsedYaml): DesignInfo {
       `${parsed.source}:1: instance is missing; a design needs an 'instance:' mapping with at least hostname`,
     );
   }
+  validateDesignKeys(parsed);
   return validateInstance(parsed, ["instance"], instance);
+}
+
+/**
+ * Refuse bidi controls (U+200E, U+202E, ...) in any key of the document: a key that displays
+ * as another key would make a design say something else to its reviewer than to jarvis.
+ */
+export function validateDesignKeys(parsed: ParsedYaml): void {
+  // An explicit stack, not recursion: the document may nest as deep as the YAML reader allows.
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value: parsed.value, path: [] }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { value, path } = item;
+    if (Array.isArray(value)) {
+      value.forEach((child: unknown, i) => stack.push({ value: child, path: [...path, i] }));
+    } else if (isMapping(value)) {
+      for (const [key, child] of Object.entries(value)) {
+        if (BIDI_CONTROL.test(key)) {
+          fail(
+            parsed,
+            [...path, key],
+            `the key ${quote(key)} holds a bidirectional text control (U+200E, U+202E, ...), which makes it display as something else; retype the key`,
+          );
+        }
+        stack.push({ value: child, path: [...path, key] });
+      }
+    }
+  }
 }
 
 /** Check one instance mapping found at `path` in the document (`instance`, later `instances[i]`). */
@@ -127,6 +161,20 @@ function checkField(parsed: ParsedYaml, path: (string | number)[], field: FieldS
   const name = pathName(path);
   const got = field.secret ? describeKind(value) : describe(value);
   const bad = (): never => fail(parsed, path, `${name} must be ${expectation(field.kind)}, got ${got}`);
+  if (typeof value === "string" && BIDI_CONTROL.test(value)) {
+    fail(
+      parsed,
+      path,
+      `${name} holds a bidirectional text control (U+200E, U+202E, ...), which makes it display as something else; retype it`,
+    );
+  }
+  const list = Array.isArray(value) ? (value as unknown[]) : undefined;
+  if (list && list.length > MAX_FIELD_ITEMS) {
+    throw new DesignError(
+      "E_DESIGN_LIMIT",
+      `${parsed.source}:${parsed.lineOf(path) ?? 1}: ${name} has ${list.length} items, over the limit of ${MAX_FIELD_ITEMS}; is this the right list?`,
+    );
+  }
   switch (field.kind) {
     case "string":
       if (typeof value !== "string" || value === "") bad();
@@ -151,6 +199,13 @@ function checkField(parsed: ParsedYaml, path: (string | number)[], field: FieldS
       (value as unknown[]).forEach((item, i) => {
         if (typeof item !== "string" || item === "") {
           fail(parsed, [...path, i], `${name}[${i}] must be a non-empty string, got ${describe(item)}`);
+        }
+        if (BIDI_CONTROL.test(item)) {
+          fail(
+            parsed,
+            [...path, i],
+            `${name}[${i}] holds a bidirectional text control (U+200E, U+202E, ...); retype it`,
+          );
         }
       });
       return;

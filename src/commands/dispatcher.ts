@@ -89,6 +89,7 @@ export class Dispatcher {
           control: this.options.control,
           who: { identity: caller.identity ?? caller.label, origin: caller.origin },
           roles: caller.localOperator ? ["local operator"] : rolesOf(this.options.acl, caller.identity),
+          fileAccess: caller.localOperator && request.front === "cli" ? "any" : "designs-dirs",
         });
       }
     } catch (error) {

@@ -8,6 +8,7 @@ import type { RunControl, Requester } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { Reply } from "./reply.js";
 import type { TypedCommand } from "./typed-command.js";
+import type { FileAccess } from "../clipboard/sources/design-source.js";
 
 /** What execution needs besides the command. */
 export interface ExecuteContext {
@@ -15,6 +16,11 @@ export interface ExecuteContext {
   who: Requester;
   /** The roles the caller holds, for whoami. */
   roles: string[];
+  /**
+   * Which local files a design may come from: "any" for the local operator on the CLI, who may
+   * read them anyway; "designs-dirs" for everyone else (chat, API).
+   */
+  fileAccess: FileAccess;
 }
 
 /** Execute `command`; `target` is its resolved `<host|run|group>` word, when it has one. */
@@ -30,7 +36,11 @@ export async function executeCommand(
   };
   switch (command.verb) {
     case "deploy":
-      return { kind: "started", verb: "deploy", runs: await control.startAll("deploy", command.source, who) };
+      return {
+        kind: "started",
+        verb: "deploy",
+        runs: await control.startAll("deploy", command.source, who, { fileAccess: ctx.fileAccess }),
+      };
     case "run":
       return {
         kind: "started",
@@ -38,6 +48,7 @@ export async function executeCommand(
         runs: await control.startAll(command.pipeline, command.source, who, {
           force: command.force,
           foreground: command.foreground,
+          fileAccess: ctx.fileAccess,
         }),
       };
     case "redeploy":
@@ -46,7 +57,10 @@ export async function executeCommand(
       return {
         kind: "started",
         verb: command.verb,
-        runs: await control.startAll(command.verb, source, who, { force: command.force }),
+        runs: await control.startAll(command.verb, source, who, {
+          force: command.force,
+          fileAccess: ctx.fileAccess,
+        }),
       };
     }
     case "retry":
@@ -55,6 +69,7 @@ export async function executeCommand(
         run: await control.retry(resolved(), who, command.clipboardYaml, {
           force: command.force,
           foreground: command.foreground,
+          fileAccess: ctx.fileAccess,
         }),
       };
     case "resume":

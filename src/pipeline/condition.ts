@@ -17,6 +17,15 @@
  */
 import { PipelineError } from "../errors.js";
 
+/**
+ * Longest condition accepted. Real ones fit on a line; the limit also bounds the tree, so that
+ * evaluating a long `a && b && ...` chain cannot run out of stack either.
+ */
+export const MAX_CONDITION_CHARS = 4096;
+
+/** Deepest nesting of `!`, `(` and `[` accepted; the parser recurses once per level. */
+export const MAX_CONDITION_DEPTH = 64;
+
 /** A compiled condition: true when the step should run on this clipboard. */
 export type Condition = (clipboard: Record<string, unknown>) => boolean;
 
@@ -41,6 +50,12 @@ interface Token {
 
 /** Compile `expr`; syntax errors throw PipelineError E_PIPELINE_CONDITION prefixed with `where`. */
 export function compileCondition(expr: string, where: string): Condition {
+  if (expr.length > MAX_CONDITION_CHARS) {
+    throw new PipelineError(
+      "E_PIPELINE_CONDITION",
+      `${where}: the condition is ${expr.length} characters long, over the limit of ${MAX_CONDITION_CHARS}; compute the value in a step and test that instead`,
+    );
+  }
   const tokens = tokenize(expr, where);
   const parser = new Parser(tokens, expr, where);
   const tree = parser.parse();
@@ -112,6 +127,7 @@ function tokenize(expr: string, where: string): Token[] {
 
 class Parser {
   private pos = 0;
+  private depth = 0;
   constructor(
     private readonly tokens: Token[],
     private readonly expr: string,
@@ -172,19 +188,35 @@ class Parser {
   }
 
   private list(): Node {
+    const open = this.peek();
     this.expect("[");
-    const items: Node[] = [];
-    if (!this.accept("]")) {
-      do items.push(this.unary());
-      while (this.accept(","));
-      this.expect("]", "expected ',' or ']' in the list");
-    }
-    return { kind: "list", items };
+    return this.nested(open, () => {
+      const items: Node[] = [];
+      if (!this.accept("]")) {
+        do items.push(this.unary());
+        while (this.accept(","));
+        this.expect("]", "expected ',' or ']' in the list");
+      }
+      return { kind: "list", items };
+    });
   }
 
   private unary(): Node {
-    if (this.accept("!")) return { kind: "not", arg: this.unary() };
+    const t = this.peek();
+    if (this.accept("!")) return { kind: "not", arg: this.nested(t, () => this.unary()) };
     return this.primary();
+  }
+
+  /** Parse one nesting level deeper, refusing what would overflow the stack. */
+  private nested<T>(at: Token, parse: () => T): T {
+    if (this.depth >= MAX_CONDITION_DEPTH)
+      this.fail(at, `nested more than ${MAX_CONDITION_DEPTH} levels deep ('!', '(' and '['); simplify it`);
+    this.depth++;
+    try {
+      return parse();
+    } finally {
+      this.depth--;
+    }
   }
 
   private primary(): Node {
@@ -204,7 +236,7 @@ class Parser {
       return this.list();
     }
     if (t.type === "op" && t.text === "(") {
-      const inner = this.or();
+      const inner = this.nested(t, () => this.or());
       this.expect(")", "expected ')' to close the '('");
       return inner;
     }
@@ -245,7 +277,7 @@ function isKeyword(word: string): boolean {
 function syntaxError(where: string, expr: string, col: number, what: string): PipelineError {
   return new PipelineError(
     "E_PIPELINE_CONDITION",
-    `${where}: bad condition "${expr}" at column ${col}: ${what}`,
+    `${where}: bad condition "${expr.length > 120 ? `${expr.slice(0, 117)}...` : expr}" at column ${col}: ${what}`,
   );
 }
 

@@ -4,9 +4,10 @@
  * starts. Every refusal is a PipelineError whose message starts with `file:line:` and says how to
  * fix it.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { PipelineError, YamlError } from "../errors.js";
+import { PipelineError, SourceError, YamlError } from "../errors.js";
+import { readFileBoundedSync } from "../io/bounded-read.js";
 import { parseYamlMapping } from "../clipboard/yaml.js";
 import type { ParsedYaml } from "../clipboard/yaml.js";
 import { compileCondition } from "./condition.js";
@@ -23,6 +24,13 @@ export const MAX_RETRIES = 20;
 
 /** Largest pipeline file read; real ones are a few KiB. */
 const MAX_PIPELINE_BYTES = 1024 * 1024;
+
+/**
+ * Most steps in `steps` (and again in `on_failure`). The longest real pipeline (redeploy) has
+ * about 20; a thousand is already a mistake, and every step costs a fork, a stored snapshot and
+ * chat lines. Not configurable: split a longer job into several pipelines (docs/limits.md).
+ */
+export const MAX_PIPELINE_STEPS = 1000;
 
 const TOP_FIELDS = ["description", "defaults", "steps", "on_failure"];
 const DEFAULT_FIELDS = ["timeout", "retries", "backoff"];
@@ -94,23 +102,13 @@ export function parsePipeline(text: string | Buffer, file: string, catalog: Step
 export function loadPipelineFile(file: string, catalog: StepCatalog): Pipeline {
   let text: Buffer;
   try {
-    if (statSync(file).size > MAX_PIPELINE_BYTES) {
-      throw new PipelineError(
-        "E_PIPELINE_YAML",
-        `${file}:1: the file is over ${MAX_PIPELINE_BYTES} bytes; is this really a pipeline?`,
-      );
-    }
-    text = readFileSync(file);
+    text = readFileBoundedSync(file, { maxBytes: MAX_PIPELINE_BYTES, what: "pipeline file" });
   } catch (err) {
-    if (err instanceof PipelineError) throw err;
-    const code = (err as { code?: string }).code;
-    if (code === "ENOENT")
+    if (!(err instanceof SourceError)) throw err;
+    if (err.code === "E_SOURCE_NOT_FOUND")
       throw new PipelineError("E_PIPELINE_NOT_FOUND", `${file}: no such pipeline file`, { cause: err });
-    throw new PipelineError(
-      "E_PIPELINE_READ",
-      `${file}: cannot read the pipeline file (${code ?? String(err)}); check its permissions`,
-      { cause: err },
-    );
+    const code = err.code === "E_SOURCE_TOO_LARGE" ? "E_PIPELINE_YAML" : "E_PIPELINE_READ";
+    throw new PipelineError(code, `${file}:1: ${err.message}`, { cause: err });
   }
   return parsePipeline(text, file, catalog);
 }
@@ -204,6 +202,12 @@ function stepList(
 ): PipelineStep[] {
   if (!Array.isArray(value))
     refuse([section], `'${section}' must be a list of steps, each '- module:task' or a mapping with 'uses'`);
+  if ((value as unknown[]).length > MAX_PIPELINE_STEPS)
+    refuse(
+      [section],
+      `'${section}' has ${(value as unknown[]).length} steps, over the limit of ${MAX_PIPELINE_STEPS}; split the work into several pipelines`,
+      "E_PIPELINE_LIMIT",
+    );
   return (value as unknown[]).map((item, i) => {
     const path: Path = [section, i];
     const label = `${section} item ${i + 1}`;

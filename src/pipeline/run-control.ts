@@ -9,6 +9,7 @@ import type { RunTarget } from "./run-target.js";
 
 /** A resolved target, or a word that the operation resolves by the rule of run-target.ts. */
 export type TargetRef = RunTarget | string;
+import type { FileAccess } from "../clipboard/sources/design-source.js";
 
 /** Who asks, and where replies and progress go. */
 export interface Requester {
@@ -24,6 +25,11 @@ export interface StartOptions {
   force?: boolean;
   /** Execute it in the calling process (executeAll), not in the service: the CLI's foreground run. */
   foreground?: boolean;
+  /**
+   * Which local files the design may come from: "any" for the CLI's local operator,
+   * "designs-dirs" (the default, so a new front is safe until it decides) for chat and the API.
+   */
+  fileAccess?: FileAccess;
 }
 
 /** A pipeline as listed for people. */

@@ -83,8 +83,11 @@ export class RunService implements RunControl {
     mode: ExecuteMode = {},
   ): Promise<RunRecord[]> {
     const pipeline = this.pipeline(pipelineName);
-    const members = await loadDesigns(source, this.options.sources);
     const { store, engine, config } = this.options;
+    const members = await loadDesigns(source, this.options.sources, {
+      maxBytes: config.designs.maxBytes,
+      fileAccess: mode.fileAccess ?? "designs-dirs",
+    });
     for (const member of members) {
       const [busy] = await store.listRuns({ host: member.host, states: ["queued", "running"], limit: 1 });
       if (busy)

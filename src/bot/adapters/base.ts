@@ -7,6 +7,7 @@ import type { ChatAdapter, ChatPlace, IncomingMessage, SendOptions } from "../ch
 import type { ConnectionState } from "../connection-state.js";
 import { EventStream } from "../event-stream.js";
 import { Outbox } from "../outbox.js";
+import { printable } from "../../text/printable.js";
 import type { OutboxOptions } from "../outbox.js";
 
 /** The shared half of a network adapter. */
@@ -46,9 +47,9 @@ export abstract class AdapterBase implements ChatAdapter {
     }
   }
 
-  /** Queue text for a place. */
+  /** Queue text for a place, control and bidi characters shown as escapes (printable.ts). */
   send(place: ChatPlace, text: string, options?: SendOptions): Promise<void> {
-    return this.outbox.send(place, text, options);
+    return this.outbox.send(place, printable(text), options);
   }
 
   /** In a room, the reply is addressed to its author ("alice: ..."); in a direct chat, bare. */

@@ -9,6 +9,7 @@ import type { ChatAdapter, ChatPlace, IncomingMessage, SendOptions } from "../ch
 import type { ConnectionState } from "../connection-state.js";
 import { EventStream } from "../event-stream.js";
 import { consoleIdentity } from "../identity.js";
+import { printable } from "../../text/printable.js";
 
 /** Where the console reads and writes. */
 export interface ConsoleOptions {
@@ -67,10 +68,11 @@ export class ConsoleAdapter implements ChatAdapter {
     this.setState({ kind: "connected" });
   }
 
-  /** Write text to the terminal (stays quiet when not interactive). */
+  /** Write text to the terminal, escaped (printable.ts); stays quiet when not interactive. */
   async send(_place: ChatPlace, text: string, _options?: SendOptions): Promise<void> {
     if (!this.options.interactive) return;
-    this.options.output.write(text.endsWith("\n") ? text : `${text}\n`);
+    const shown = printable(text);
+    this.options.output.write(shown.endsWith("\n") ? shown : `${shown}\n`);
   }
 
   /** Same as send: the console has one place. */

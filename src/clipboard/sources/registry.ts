@@ -24,6 +24,6 @@ export function createDesignSources(
     new LdapSource(config.sources.ldap, env),
     new GistSource({ ...limits, api: config.sources.gistApi, token: token === "" ? undefined : token }),
     new UrlSource(limits),
-    new FileSource({ maxBytes }),
+    new FileSource({ maxBytes, designsDirs: config.designs.dirs }),
   ];
 }

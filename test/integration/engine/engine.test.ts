@@ -7,6 +7,8 @@ import { eventually } from "../../helpers/net.js";
 import type { Jarvis } from "../../../src/service.js";
 
 const who = { identity: "test:engine", origin: "test" };
+// These runs are started as the CLI starts them, by a local operator who may name any file.
+const cli = { fileAccess: "any" } as const;
 const open: Jarvis[] = [];
 async function jarvisFor(env: ReturnType<typeof makeJarvisEnv>, owner?: string): Promise<Jarvis> {
   const j = await openJarvis(env.config(), owner ? { owner } : {});
@@ -28,7 +30,7 @@ describe("engine", () => {
     });
     const design = env.write("loki.yml", designFor("loki"));
     const j = await jarvisFor(env);
-    const run = await j.control.start("p", design, who, { foreground: true });
+    const run = await j.control.start("p", design, who, { ...cli, foreground: true });
     const final = await j.engine.execute(run.id);
     expect(final.state).toBe("succeeded");
     const after1 = await j.control.clipboardValue("loki", 1);
@@ -50,7 +52,10 @@ describe("engine", () => {
       },
     });
     const j = await jarvisFor(env);
-    const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, { foreground: true });
+    const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, {
+      ...cli,
+      foreground: true,
+    });
     const final = await j.engine.execute(run.id);
     expect(final.state).toBe("failed");
     expect(final.error?.message).toBe("tempfail:x: server busy, try later");
@@ -67,7 +72,10 @@ describe("engine", () => {
   it("does not retry a permanent failure", async () => {
     const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - uses: fail:x\n    retries: 5\n" } });
     const j = await jarvisFor(env);
-    const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, { foreground: true });
+    const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, {
+      ...cli,
+      foreground: true,
+    });
     const final = await j.engine.execute(run.id);
     expect(final.error?.message).toContain("the API refused the token");
     expect((await j.store.listSteps(run.id))[0]!.attempts).toBe(1);
@@ -80,7 +88,10 @@ describe("engine", () => {
       },
     });
     const j = await jarvisFor(env);
-    const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, { foreground: true });
+    const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, {
+      ...cli,
+      foreground: true,
+    });
     const final = await j.engine.execute(run.id);
     expect(final.state).toBe("failed");
     expect(final.error?.code).toBe("E_STEP_TIMEOUT");
@@ -93,12 +104,12 @@ describe("engine", () => {
     const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - ok:a\n" } });
     const j = await jarvisFor(env);
     const design = env.write("d.yml", designFor("loki"));
-    const first = await j.control.start("p", design, who);
-    await expect(j.control.start("p", design, who)).rejects.toMatchObject({
+    const first = await j.control.start("p", design, who, cli);
+    await expect(j.control.start("p", design, who, cli)).rejects.toMatchObject({
       code: "E_HOST_BUSY",
       message: expect.stringContaining(first.id),
     });
-    const other = await j.control.start("p", env.write("e.yml", designFor("thor")), who);
+    const other = await j.control.start("p", env.write("e.yml", designFor("thor")), who, cli);
     expect(other.host).toBe("thor");
   });
 
@@ -109,6 +120,7 @@ describe("engine", () => {
     const executor = await jarvisFor(env, "executor");
     const other = await jarvisFor(env, "other");
     const run = await executor.control.start("p", env.write("d.yml", designFor("loki")), who, {
+      ...cli,
       foreground: true,
     });
     const done = executor.engine.execute(run.id);
@@ -126,13 +138,16 @@ describe("engine", () => {
       pipelines: { p: "steps:\n  - count:before\n  - guard:check\n  - count:after\n" },
     });
     const j = await jarvisFor(env);
-    const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, { foreground: true });
+    const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, {
+      ...cli,
+      foreground: true,
+    });
     expect((await j.engine.execute(run.id)).state).toBe("failed");
     await expect(j.control.retry("loki", who, "not: [valid")).rejects.toMatchObject({
       code: "E_YAML_SYNTAX",
     });
     const edited = `${await j.control.clipboard("loki", 1)}fixed: true\n`;
-    await j.control.retry("loki", who, edited, { foreground: true });
+    await j.control.retry("loki", who, edited, { ...cli, foreground: true });
     const final = await j.engine.execute(run.id);
     expect(final.state).toBe("succeeded");
     expect(lines(join(env.dir, "count-before.log"))).toHaveLength(1);
@@ -148,7 +163,10 @@ describe("engine", () => {
     });
     process.env.TEST_DEMO_TOKEN = "s3cr3t-value-42";
     const j = await jarvisFor(env);
-    const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, { foreground: true });
+    const run = await j.control.start("p", env.write("d.yml", designFor("loki")), who, {
+      ...cli,
+      foreground: true,
+    });
     expect((await j.engine.execute(run.id)).state).toBe("succeeded");
     const shown = [
       ...(await j.control.log("loki")).map((l) => l.line),
@@ -165,7 +183,7 @@ describe("engine", () => {
     const j = await jarvisFor(env);
     const runs = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        j.control.start("p", env.write(`h${i}.yml`, designFor(`h${i}`)), who, { foreground: true }),
+        j.control.start("p", env.write(`h${i}.yml`, designFor(`h${i}`)), who, { ...cli, foreground: true }),
       ),
     );
     const finals = await Promise.all(runs.map((r) => j.engine.execute(r.id)));
@@ -191,7 +209,10 @@ describe("clusters", () => {
   it("starts one run per host, each after the runs it waits for, and reports the group", async () => {
     const env = makeJarvisEnv({ pipelines: { p: "steps:\n  - count:all\n" } });
     const j = await jarvisFor(env);
-    const runs = await j.control.startAll("p", env.write("c.yml", cluster("ok")), who, { foreground: true });
+    const runs = await j.control.startAll("p", env.write("c.yml", cluster("ok")), who, {
+      ...cli,
+      foreground: true,
+    });
     expect(runs.map((r) => r.host)).toEqual(["db", "web1", "web2"]);
     expect(runs[1]!.after).toEqual([runs[0]!.id]);
     expect(new Set(runs.map((r) => r.group)).size).toBe(1);
@@ -212,7 +233,7 @@ describe("clusters", () => {
     });
     const j = await openJarvis(env.config(), { execute: true, pollMs: 100 });
     open.push(j);
-    const runs = await j.control.startAll("p", env.write("c.yml", cluster("x")), who);
+    const runs = await j.control.startAll("p", env.write("c.yml", cluster("x")), who, cli);
     const finals = await eventually(async () => {
       const all = await Promise.all(runs.map((r) => j.store.getRun(r.id)));
       return all.every((r) => r && (r.state === "failed" || r.state === "cancelled")) ? all : undefined;
@@ -229,7 +250,7 @@ describe("clusters", () => {
       "c.yml",
       "instances:\n  - hostname: a\n    after: b\n  - hostname: b\n    after: a\n",
     );
-    await expect(j.control.startAll("p", bad, who)).rejects.toMatchObject({
+    await expect(j.control.startAll("p", bad, who, cli)).rejects.toMatchObject({
       code: "E_DESIGN_CYCLE",
       message: expect.stringMatching(/c\.yml:\d+/),
     });

@@ -138,3 +138,41 @@ describe("validateDesign", () => {
     });
   });
 });
+
+describe("design limits and bidi controls", () => {
+  it("refuses a 100,000-item list field with E_DESIGN_LIMIT", () => {
+    const tags = Array.from({ length: 100_000 }, (_, i) => `t${i}`).join(", ");
+    let caught: unknown;
+    try {
+      validateText(`instance:\n  hostname: loki\n  tags: [${tags}]\n`);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(DesignError);
+    expect((caught as DesignError).code).toBe("E_DESIGN_LIMIT");
+    expect((caught as DesignError).message).toBe(
+      "d.yml:3: instance.tags has 100000 items, over the limit of 1000; is this the right list?",
+    );
+  });
+
+  it("refuses bidi controls in keys anywhere in the design and in instance fields", () => {
+    const cases: [string, RegExp][] = [
+      [
+        'instance:\n  hostname: loki\n"own\u202eer": x\n',
+        /^d\.yml:3: the key 'own\u202eer' holds a bidirectional/,
+      ],
+      ['instance:\n  hostname: loki\nmeta:\n  - {"a\u200eb": 1}\n', /^d\.yml:4: the key 'a\u200eb' holds/],
+      ['instance:\n  hostname: loki\n  "hostname\u200f": x\n', /^d\.yml:3: the key/],
+      [
+        'instance:\n  hostname: loki\n  guestid: "debian\u2066-12"\n',
+        /^d\.yml:3: instance\.guestid holds a bidirectional/,
+      ],
+      [
+        'instance:\n  hostname: loki\n  tags: ["w\u061ceb"]\n',
+        /^d\.yml:3: instance\.tags\[0\] holds a bidirectional/,
+      ],
+      ['instance:\n  hostname: "lo\u200eki"\n', /^d\.yml:2: instance\.hostname/],
+    ];
+    for (const [text, message] of cases) expect(refusal(() => validateText(text)).message).toMatch(message);
+  });
+});

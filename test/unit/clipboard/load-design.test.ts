@@ -93,7 +93,7 @@ describe("loadDesign", () => {
       ],
     ];
     for (const [file, code, start] of cases) {
-      const err = await refusal(loadDesign(`test/fixtures/designs/${file}`, sources));
+      const err = await refusal(loadDesign(`test/fixtures/designs/${file}`, sources, { fileAccess: "any" }));
       expect(err.code, file).toBe(code);
       expect(err.message.startsWith(start), err.message).toBe(true);
     }
@@ -127,7 +127,7 @@ describe("loadDesign", () => {
     const file = join(dir, "padded.yml");
     writeFileSync(file, `instance:\n  hostname: loki\n# ${"x".repeat(2000)}\n`);
     const sources = createDesignSources(config("designs:\n  max_bytes: 1000\n"));
-    const err = await refusal(loadDesign(file, sources));
+    const err = await refusal(loadDesign(file, sources, { fileAccess: "any" }));
     expect(err.code).toBe("E_SOURCE_TOO_LARGE");
   });
 });
@@ -185,29 +185,29 @@ describe("FileSource", () => {
   it("reads a file relative to the working directory, keeping the ref as origin", async () => {
     const rel = relative(process.cwd(), join(dir, "ok.yml"));
     writeFileSync(join(dir, "ok.yml"), "instance:\n  hostname: loki\n");
-    const got = await source.fetch(rel, signal());
+    const got = await source.fetch(rel, signal(), "any");
     expect(got.origin).toBe(rel);
     expect(got.text.toString()).toBe("instance:\n  hostname: loki\n");
   });
 
   it("refuses missing files, directories, devices and files over the limit", async () => {
-    const missing = await refusal(source.fetch("test/fixtures/designs/nope.yml", signal()));
+    const missing = await refusal(source.fetch("test/fixtures/designs/nope.yml", signal(), "any"));
     expect(missing.code).toBe("E_SOURCE_NOT_FOUND");
     expect(missing.message).toBe(
       `design file test/fixtures/designs/nope.yml does not exist (looked for ${join(process.cwd(), "test/fixtures/designs/nope.yml")}); check the path`,
     );
-    const folder = await refusal(source.fetch("test/fixtures/designs/", signal()));
+    const folder = await refusal(source.fetch("test/fixtures/designs/", signal(), "any"));
     expect(folder.code).toBe("E_SOURCE_NOT_A_FILE");
     expect(folder.message).toBe(
       "test/fixtures/designs/ is a directory; name the design file in it (e.g. test/fixtures/designs/loki.yml)",
     );
-    const device = await refusal(source.fetch("/dev/zero", signal()));
+    const device = await refusal(source.fetch("/dev/zero", signal(), "any"));
     expect(device.code).toBe("E_SOURCE_NOT_A_FILE");
     writeFileSync(join(dir, "big.yml"), "a".repeat(1001));
-    const big = await refusal(source.fetch(join(dir, "big.yml"), signal()));
+    const big = await refusal(source.fetch(join(dir, "big.yml"), signal(), "any"));
     expect(big.code).toBe("E_SOURCE_TOO_LARGE");
     expect(big.message).toBe(
-      `${join(dir, "big.yml")} is 1001 bytes, over the design size limit of 1000 bytes; is this the right file?`,
+      `${join(dir, "big.yml")} is 1001 bytes, over the design file size limit of 1000 bytes; is this the right file? (docs/limits.md says how to raise the limit)`,
     );
   });
 });

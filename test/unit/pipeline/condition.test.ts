@@ -212,3 +212,43 @@ describe("compileCondition: syntax errors name the position", () => {
     expect(err.message).toMatch(reason);
   });
 });
+
+describe("condition limits (a hostile pipeline cannot blow the stack)", () => {
+  const refused = (expr: string): PipelineError => {
+    try {
+      compileCondition(expr, "p.yml:3: steps item 1 if");
+    } catch (err) {
+      expect(err).toBeInstanceOf(PipelineError);
+      expect((err as PipelineError).code).toBe("E_PIPELINE_CONDITION");
+      return err as PipelineError;
+    }
+    throw new Error("the condition was accepted");
+  };
+
+  it("refuses an expression nested 100,000 deep and a 1 MB run of '!' with a clear error", () => {
+    const deep = `${"(".repeat(100_000)}true${")".repeat(100_000)}`;
+    expect(refused(deep).message).toMatch(/over the limit of 4096/);
+    expect(refused("!".repeat(1024 * 1024)).message).toMatch(
+      /1048576 characters long, over the limit of 4096/,
+    );
+  });
+
+  it("refuses nesting deeper than 64 levels within the length limit, in every nesting form", () => {
+    for (const expr of [
+      `${"!".repeat(65)}true`,
+      `${"(".repeat(65)}true${")".repeat(65)}`,
+      `${"[".repeat(65)}${"]".repeat(65)}`,
+      `${"!(".repeat(40)}true${")".repeat(40)}`,
+    ]) {
+      expect(refused(expr).message, expr.slice(0, 10)).toMatch(/nested more than 64 levels deep/);
+    }
+    // The error quotes the expression cut short, not all of it.
+    expect(refused(`${"!".repeat(65)}true`).message.length).toBeLessThan(300);
+  });
+
+  it("accepts nesting up to the limit and long flat chains", () => {
+    expect(run(`${"!".repeat(64)}true`)).toBe(true);
+    expect(run(`${"(".repeat(64)}true${")".repeat(64)}`)).toBe(true);
+    expect(run(Array.from({ length: 300 }, () => "zero == 0").join(" && "))).toBe(true);
+  });
+});

@@ -348,3 +348,21 @@ describe("finding and listing pipelines", () => {
     expect(pipelines.map((p) => p.name)).toContain("demo");
   });
 });
+
+describe("pipeline limits", () => {
+  const steps = (n: number, section = "steps"): string => `${section}:\n${"  - demo:greet\n".repeat(n)}`;
+
+  it("refuses more than 1,000 steps (a 10,000-step pipeline) in steps or on_failure, naming the line", () => {
+    const long = refuse(steps(10_000));
+    expect(long.code).toBe("E_PIPELINE_LIMIT");
+    expect(long.message).toBe(
+      "p.yml:1: 'steps' has 10000 steps, over the limit of 1000; split the work into several pipelines",
+    );
+    const cleanup = refuse(`steps:\n  - demo:greet\n${steps(1001, "on_failure")}`);
+    expect(cleanup.message).toMatch(/^p\.yml:3: 'on_failure' has 1001 steps, over the limit of 1000/);
+  });
+
+  it("accepts exactly 1,000 steps", () => {
+    expect(parse(steps(1000)).steps).toHaveLength(1000);
+  });
+});
