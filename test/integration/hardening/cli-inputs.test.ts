@@ -178,13 +178,13 @@ describe("cluster designs and the one size limit", () => {
     const run = await cli(["run", "one", big]);
     expect(run.code, run.stderr).toBe(0);
     const small = makeJarvisEnv({ extraConfig: "designs:\n  max_bytes: 1000\n" });
-    const cases: [string, string[], Record<string, string>][] = [
-      ["validate", [big], {}],
-      ["step", ["demo:greet"], { clipboard: big }],
-      ["run", ["demo", big], {}],
+    const cases: [string, string[]][] = [
+      ["validate", [big]],
+      ["step", ["demo:greet", "--clipboard", big]],
+      ["run", ["demo", big]],
     ];
-    for (const [name, args, flags] of cases) {
-      const result = await cliInProcess(small, name, args, flags);
+    for (const [name, args] of cases) {
+      const result = await cliInProcess(small, name, args);
       expect(result.code, name).toBe(3);
       expect(result.stderr).toMatch(
         /over the (design|clipboard|design or pipeline) file size limit of 1000 bytes/,
