@@ -37,7 +37,8 @@ export interface JarvisConfig {
   file: string | undefined;
   /** Directory relative paths are taken from (the config file's, else the working directory). */
   baseDir: string;
-  store: { path: string };
+  /** Which RunStore (src/store/registry.ts) and where it keeps its data. */
+  store: { kind: string; path: string };
   steps: { dirs: string[] };
   pipelines: { dirs: string[] };
   redact: { keys: string[] };
@@ -107,6 +108,13 @@ export function buildConfig(
   if (typeof storePath !== "string") {
     throw new ConfigError("E_CONFIG_FIELD", `${where(["store", "path"])}: store.path must be a file path`);
   }
+  const storeKind = section("store").kind ?? "sqlite";
+  if (typeof storeKind !== "string") {
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      `${where(["store", "kind"])}: store.kind must be a store name (sqlite)`,
+    );
+  }
   const redactKeys = section("redact").keys;
   if (
     redactKeys !== undefined &&
@@ -127,7 +135,7 @@ export function buildConfig(
   return {
     file,
     baseDir,
-    store: { path: storePath === ":memory:" ? storePath : resolve(baseDir, storePath) },
+    store: { kind: storeKind, path: storePath === ":memory:" ? storePath : resolve(baseDir, storePath) },
     // The steps shipped with jarvis (steps/ in the package) are always found, after the configured ones.
     steps: { dirs: unique([...stringList("steps", "dirs", ["steps"]), resolve(packageRoot(), "steps")]) },
     // Unless configured, the pipelines next to jarvis.yml, then the ones shipped with jarvis.

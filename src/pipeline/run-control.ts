@@ -4,7 +4,8 @@
  * in IRC can be followed from Matrix or the CLI. Clipboards and logs come back redacted.
  */
 import type { RunRecord, StepRecord, LogLine } from "../store/run-store.js";
-import type { RunEventSubscribe } from "./run-events.js";
+import type { RunEvent } from "../protocol.js";
+import type { FeedQuery, FollowOptions } from "../store/run-store.js";
 
 /** Who asks, and where replies and progress go. */
 export interface Requester {
@@ -57,6 +58,13 @@ export interface RunControl {
   /** Runs of a host, newest first. */
   history(host: string, limit?: number): Promise<RunRecord[]>;
   pipelines(): Promise<PipelineSummary[]>;
-  /** Follow every run's progress. */
-  subscribe: RunEventSubscribe;
+  /**
+   * Every run event after sequence `afterSeq` (of one run with `runId`), as it happens, whichever
+   * process executes the run, until the signal aborts.
+   */
+  follow(afterSeq: number, options: FollowOptions): AsyncIterable<RunEvent>;
+  /** The newest event's sequence: follow from here to see only what happens next. */
+  latestSeq(): Promise<number>;
+  /** The events after `afterSeq` there are now, oldest first. */
+  readEvents(afterSeq: number, query?: FeedQuery): Promise<RunEvent[]>;
 }

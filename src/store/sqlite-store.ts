@@ -1,16 +1,40 @@
 /**
  * The default RunStore: one SQLite file (better-sqlite3), WAL mode so a foreground `jarvis run`
  * and the `jarvis start` service can share it. Calls are synchronous underneath and cheap, so the
- * async interface costs a microtask, not a thread hop.
+ * async interface costs a microtask, not a thread hop. Every check-then-write is one statement or
+ * one transaction, and every lease time is computed in SQL, so the only clock is SQLite's.
  */
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { newRunId } from "./ids.js";
-import { RUN_COLUMNS, SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-rows.js";
-import type { RunRow, StepRow } from "./sqlite-rows.js";
+import { SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-rows.js";
+import { SqliteFeed } from "./sqlite-feed.js";
+import { summarize } from "./run-summary.js";
 import { RunError, StoreError } from "../errors.js";
-import type { AuditEntry, LogLine, NewRun, RunQuery, RunRecord, RunStore, StepRecord } from "./run-store.js";
+import type { RunRow, StepRow } from "./sqlite-rows.js";
+import type { RunEventBody, WireError } from "../protocol.js";
+import type {
+  AuditEntry,
+  FeedQuery,
+  FollowOptions,
+  HeldLease,
+  Lease,
+  LogLine,
+  NewRun,
+  QueuedCancel,
+  RetryRequest,
+  RunEnding,
+  RunQuery,
+  RunRecord,
+  RunStore,
+  StepEventBody,
+  StepRecord,
+  StepWrite,
+} from "./run-store.js";
+
+/** The store's clock, in ms: evaluated inside each statement. */
+const NOW = `CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
 
 /** Open (creating if needed) the SQLite run store at `path` (":memory:" for tests). */
 export function openSqliteStore(path: string): RunStore {
@@ -35,8 +59,14 @@ export function openSqliteStore(path: string): RunStore {
 
 class SqliteStore implements RunStore {
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly feed: SqliteFeed;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    this.feed = new SqliteFeed(
+      (sql) => this.stmt(sql),
+      (what, fn) => this.guard(what, fn),
+    );
+  }
 
   private stmt(sql: string): Database.Statement {
     let s = this.statements.get(sql);
@@ -47,9 +77,12 @@ class SqliteStore implements RunStore {
     return s;
   }
 
+  async now(): Promise<number> {
+    return (this.stmt(`SELECT ${NOW} AS now`).get() as { now: number }).now;
+  }
+
   async createRun(run: NewRun): Promise<RunRecord> {
     const id = newRunId();
-    const now = Date.now();
     const insert = this.db.transaction(() => {
       const holder = this.stmt(
         `SELECT id, state FROM runs WHERE host = ? AND state IN ('queued', 'running')`,
@@ -60,25 +93,26 @@ class SqliteStore implements RunStore {
           `${run.host} already has run ${holder.id} (${holder.state}); wait for it, or cancel it with: cancel ${holder.id}`,
         );
       }
-      const leased = run.leaseOwner !== undefined;
+      const held = run.lease !== undefined;
       this.stmt(
         `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin, source,
           created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced)
-         VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ${NOW}, CASE WHEN ? THEN ${NOW} END, ?,
+           CASE WHEN ? THEN ${NOW} + ? END, ?, ?, ?)`,
       ).run(
         id,
         run.host,
         run.pipeline,
         run.pipelineJson,
-        leased ? "running" : "queued",
+        held ? "running" : "queued",
         run.totalSteps,
         run.requestedBy,
         run.origin,
         run.source,
-        now,
-        leased ? now : null,
-        run.leaseOwner ?? null,
-        leased ? now + (run.leaseMs ?? 30_000) : null,
+        held ? 1 : 0,
+        run.lease?.owner ?? null,
+        held ? 1 : 0,
+        run.lease?.leaseMs ?? 0,
         run.group ?? null,
         JSON.stringify(run.after ?? []),
         run.forced ? 1 : 0,
@@ -92,11 +126,10 @@ class SqliteStore implements RunStore {
         id,
         run.clipboardYaml,
       );
+      this.appendRunEvent(id, "run-queued");
     });
     this.guard("create a run", insert);
-    const created = await this.getRun(id);
-    if (!created) throw new StoreError("E_STORE_LOST", `run ${id} vanished right after it was created`);
-    return created;
+    return this.mustGet(id);
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
@@ -123,59 +156,129 @@ class SqliteStore implements RunStore {
     return (this.stmt(sql).all(...args, query.limit ?? 1000) as RunRow[]).map(toRun);
   }
 
-  async updateRun(id: string, patch: Partial<Omit<RunRecord, "id">>): Promise<void> {
-    const sets: string[] = [];
-    const args: unknown[] = [];
-    for (const [key, value] of Object.entries(patch)) {
-      const column = RUN_COLUMNS[key as keyof typeof RUN_COLUMNS];
-      if (!column) continue;
-      sets.push(`${column} = ?`);
-      args.push(encode(key, value));
-    }
-    if (sets.length === 0) return;
-    this.guard("update a run", () =>
-      this.stmt(`UPDATE runs SET ${sets.join(", ")} WHERE id = ?`).run(...args, id),
-    );
+  async claimableRuns(): Promise<RunRecord[]> {
+    const rows = this.stmt(
+      `SELECT * FROM runs WHERE (state = 'queued' AND (lease_owner IS NULL OR lease_expires_at < ${NOW}))
+         OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ${NOW})) ORDER BY created_at`,
+    ).all() as RunRow[];
+    return rows.map(toRun);
   }
 
-  async claimRun(id: string, owner: string, leaseMs: number): Promise<boolean> {
-    const now = Date.now();
-    const result = this.guard("claim a run", () =>
+  async claim(runId: string, owner: string, leaseMs: number): Promise<RunRecord | undefined> {
+    const row = this.guard("claim a run", () =>
       this.stmt(
-        `UPDATE runs SET lease_owner = ?, lease_expires_at = ?, state = CASE WHEN state = 'queued' THEN 'running' ELSE state END,
-           started_at = COALESCE(started_at, ?)
+        `UPDATE runs SET lease_owner = ?, lease_expires_at = ${NOW} + ?,
+           state = CASE WHEN state = 'queued' THEN 'running' ELSE state END
          WHERE id = ? AND state IN ('queued', 'running')
-           AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
-      ).run(owner, now + leaseMs, now, id, owner, now),
+           AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ${NOW})
+         RETURNING *`,
+      ).get(owner, leaseMs, runId, owner),
+    ) as RunRow | undefined;
+    return row ? toRun(row) : undefined;
+  }
+
+  async renew(owner: string, runIds: string[], leaseMs: number): Promise<HeldLease[]> {
+    if (runIds.length === 0) return [];
+    const rows = this.guard("renew leases", () =>
+      this.stmt(
+        `UPDATE runs SET lease_expires_at = ${NOW} + ?
+         WHERE lease_owner = ? AND state = 'running' AND id IN (SELECT value FROM json_each(?))
+         RETURNING id, cancel_requested`,
+      ).all(leaseMs, owner, JSON.stringify(runIds)),
+    ) as { id: string; cancel_requested: number }[];
+    return rows.map((r) => ({ runId: r.id, cancelRequested: r.cancel_requested === 1 }));
+  }
+
+  async release(lease: Lease): Promise<boolean> {
+    const result = this.guard("release a lease", () =>
+      this.stmt(
+        `UPDATE runs SET lease_expires_at = 0 WHERE id = ? AND lease_owner = ? AND state = 'running'`,
+      ).run(lease.runId, lease.owner),
     );
     return result.changes === 1;
   }
 
-  async renewLeases(owner: string, leaseMs: number): Promise<number> {
-    const result = this.guard("renew leases", () =>
-      this.stmt(
-        `UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND state IN ('queued', 'running')`,
-      ).run(Date.now() + leaseMs, owner),
-    );
-    return result.changes;
-  }
-
-  async claimableRuns(now: number): Promise<RunRecord[]> {
-    const rows = this.stmt(
-      `SELECT * FROM runs WHERE (state = 'queued' AND (lease_owner IS NULL OR lease_expires_at < ?))
-         OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)) ORDER BY created_at`,
-    ).all(now, now) as RunRow[];
-    return rows.map(toRun);
-  }
-
-  async resetSteps(
-    runId: string,
-    from: number,
-    names: { name: string; onFailure: boolean }[],
-  ): Promise<void> {
-    this.guard(
-      "reset steps",
+  async markStarted(lease: Lease): Promise<RunRecord | undefined> {
+    return this.guard(
+      "start a run",
       this.db.transaction(() => {
+        const row = this.stmt(
+          `UPDATE runs SET started_at = CASE WHEN step_index < 0 THEN ${NOW} ELSE COALESCE(started_at, ${NOW}) END
+           WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING *`,
+        ).get(lease.runId, lease.owner) as RunRow | undefined;
+        if (row) this.appendRunEvent(row.id, "run-started");
+        return row ? toRun(row) : undefined;
+      }),
+    );
+  }
+
+  async finishIfOwner(lease: Lease, ending: RunEnding): Promise<RunRecord | undefined> {
+    return this.guard(
+      "finish a run",
+      this.db.transaction(() => {
+        const row = this.stmt(
+          `UPDATE runs SET state = ?, error_json = ?, finished_at = ${NOW}, lease_owner = NULL,
+             lease_expires_at = NULL, cancel_requested = 0
+           WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING *`,
+        ).get(ending.state, encode("error", ending.error), lease.runId, lease.owner) as RunRow | undefined;
+        if (row) this.appendRunEvent(row.id, "run-finished");
+        return row ? toRun(row) : undefined;
+      }),
+    );
+  }
+
+  async cancelIfQueued(runId: string, error: WireError): Promise<QueuedCancel> {
+    const row = this.guard(
+      "cancel a queued run",
+      this.db.transaction(() => {
+        const cancelled = this.stmt(
+          `UPDATE runs SET state = 'cancelled', finished_at = ${NOW}, error_json = ?, lease_owner = NULL,
+             lease_expires_at = NULL
+           WHERE id = ? AND state = 'queued' RETURNING *`,
+        ).get(encode("error", error), runId) as RunRow | undefined;
+        if (cancelled) this.appendRunEvent(runId, "run-finished");
+        return cancelled;
+      }),
+    );
+    if (row) return { outcome: "cancelled", run: toRun(row) };
+    return { outcome: "not-queued", run: await this.getRun(runId) };
+  }
+
+  async requestCancel(runId: string): Promise<RunRecord | undefined> {
+    return this.guard(
+      "request a cancel",
+      this.db.transaction(() => {
+        const row = this.stmt(
+          `UPDATE runs SET cancel_requested = 1 WHERE id = ? AND state = 'running' RETURNING *`,
+        ).get(runId) as RunRow | undefined;
+        if (row) this.feed.appendUnfenced(runId, { type: "run-cancel-requested" });
+        return row ? toRun(row) : undefined;
+      }),
+    );
+  }
+
+  async retryRun(request: RetryRequest): Promise<RunRecord> {
+    const { runId, from } = request;
+    this.guard(
+      "retry a run",
+      this.db.transaction(() => {
+        const run = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(runId) as RunRow | undefined;
+        if (!run) throw new RunError("E_RUN_NOT_FOUND", `no run ${runId}`);
+        if (run.state !== "failed" && run.state !== "cancelled") {
+          throw new RunError(
+            "E_RUN_STATE",
+            `run ${run.id} of ${run.host} is ${run.state}; only a failed or cancelled run can be retried`,
+          );
+        }
+        const holder = this.stmt(
+          `SELECT id, state FROM runs WHERE host = ? AND state IN ('queued', 'running')`,
+        ).get(run.host) as { id: string; state: string } | undefined;
+        if (holder) {
+          throw new RunError(
+            "E_HOST_BUSY",
+            `${run.host} already has run ${holder.id} (${holder.state}); wait for it or cancel it first`,
+          );
+        }
         this.stmt(`DELETE FROM steps WHERE run_id = ? AND idx >= ?`).run(runId, from);
         this.stmt(`DELETE FROM snapshots WHERE run_id = ? AND idx >= ? AND phase = 'output'`).run(
           runId,
@@ -184,9 +287,32 @@ class SqliteStore implements RunStore {
         const add = this.stmt(
           `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
         );
-        names.forEach((s, i) => add.run(runId, from + i, s.name, s.onFailure ? 1 : 0));
+        request.steps.forEach((s, i) => add.run(runId, from + i, s.name, s.onFailure ? 1 : 0));
+        if (request.clipboardYaml !== undefined) {
+          this.stmt(
+            `INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, 'input', ?)`,
+          ).run(runId, from, request.clipboardYaml);
+        }
+        const held = request.lease !== undefined;
+        this.stmt(
+          `UPDATE runs SET state = ?, error_json = NULL, finished_at = NULL, cancel_requested = 0,
+             requested_by = ?, origin = ?, forced = ?, lease_owner = ?,
+             lease_expires_at = CASE WHEN ? THEN ${NOW} + ? END
+           WHERE id = ? AND state IN ('failed', 'cancelled')`,
+        ).run(
+          held ? "running" : "queued",
+          request.requestedBy,
+          request.origin,
+          request.forced ? 1 : 0,
+          request.lease?.owner ?? null,
+          held ? 1 : 0,
+          request.lease?.leaseMs ?? 0,
+          runId,
+        );
+        this.appendRunEvent(runId, "run-queued");
       }),
     );
+    return this.mustGet(runId);
   }
 
   async listSteps(runId: string): Promise<StepRecord[]> {
@@ -195,37 +321,33 @@ class SqliteStore implements RunStore {
     );
   }
 
-  async updateStep(
-    runId: string,
-    index: number,
-    patch: Partial<Omit<StepRecord, "runId" | "index">>,
-  ): Promise<void> {
+  async writeStep(lease: Lease, index: number, write: StepWrite): Promise<boolean> {
     const sets: string[] = [];
     const args: unknown[] = [];
-    for (const [key, value] of Object.entries(patch)) {
-      const column = STEP_COLUMNS[key as keyof typeof STEP_COLUMNS];
-      if (!column) continue;
-      sets.push(`${column} = ?`);
+    for (const [key, value] of Object.entries(write.patch)) {
+      sets.push(`${STEP_COLUMNS[key as keyof typeof STEP_COLUMNS]} = ?`);
       args.push(encode(key, value));
     }
-    if (sets.length === 0) return;
-    this.guard("update a step", () =>
-      this.stmt(`UPDATE steps SET ${sets.join(", ")} WHERE run_id = ? AND idx = ?`).run(
-        ...args,
-        runId,
-        index,
-      ),
-    );
-  }
-
-  async saveSnapshot(runId: string, index: number, phase: "input" | "output", yaml: string): Promise<void> {
-    this.guard("save a clipboard", () =>
-      this.stmt(`INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, ?, ?)`).run(
-        runId,
-        index,
-        phase,
-        yaml,
-      ),
+    return this.guard(
+      "record a step",
+      this.db.transaction(() => {
+        if (!this.holds(lease)) return false;
+        if (sets.length > 0) {
+          this.stmt(`UPDATE steps SET ${sets.join(", ")} WHERE run_id = ? AND idx = ?`).run(
+            ...args,
+            lease.runId,
+            index,
+          );
+        }
+        if (write.moveRun) this.stmt(`UPDATE runs SET step_index = ? WHERE id = ?`).run(index, lease.runId);
+        if (write.output !== undefined) {
+          this.stmt(
+            `INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, 'output', ?)`,
+          ).run(lease.runId, index, write.output);
+        }
+        if (write.event) this.feed.appendFenced(lease, write.event);
+        return true;
+      }),
     );
   }
 
@@ -242,36 +364,31 @@ class SqliteStore implements RunStore {
     return row?.yaml;
   }
 
-  async appendLog(line: Omit<LogLine, "id">): Promise<void> {
-    this.guard("append to the log", () =>
-      this.stmt(
-        `INSERT INTO logs (run_id, step_index, attempt, at, stream, line) VALUES (?, ?, ?, ?, ?, ?)`,
-      ).run(line.runId, line.stepIndex, line.attempt, line.at, line.stream, line.line),
-    );
+  async appendLog(
+    lease: Lease,
+    line: Omit<Extract<RunEventBody, { type: "step-log" }>, "type">,
+  ): Promise<boolean> {
+    return this.appendEvent(lease, { type: "step-log", ...line });
   }
 
-  async readLog(runId: string, afterId = 0): Promise<LogLine[]> {
-    const rows = this.stmt(`SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id`).all(
-      runId,
-      afterId,
-    ) as {
-      id: number;
-      run_id: string;
-      step_index: number;
-      attempt: number;
-      at: number;
-      stream: LogLine["stream"];
-      line: string;
-    }[];
-    return rows.map((r) => ({
-      id: r.id,
-      runId: r.run_id,
-      stepIndex: r.step_index,
-      attempt: r.attempt,
-      at: r.at,
-      stream: r.stream,
-      line: r.line,
-    }));
+  async appendEvent(lease: Lease, event: StepEventBody): Promise<boolean> {
+    return this.guard("append to the run's feed", () => this.feed.appendFenced(lease, event));
+  }
+
+  async readLog(runId: string): Promise<LogLine[]> {
+    return this.feed.readLog(runId);
+  }
+
+  async latestSeq(): Promise<number> {
+    return this.feed.latestSeq();
+  }
+
+  async readEvents(afterSeq: number, query: FeedQuery = {}) {
+    return this.feed.read(afterSeq, query);
+  }
+
+  follow(afterSeq: number, options: FollowOptions) {
+    return this.feed.follow(afterSeq, options);
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
@@ -309,6 +426,32 @@ class SqliteStore implements RunStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  private holds(lease: Lease): boolean {
+    return (
+      this.stmt(`SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? AND state = 'running'`).get(
+        lease.runId,
+        lease.owner,
+      ) !== undefined
+    );
+  }
+
+  /** Append a run-level event carrying the run's summary as it stands in this transaction. */
+  private appendRunEvent(runId: string, type: "run-queued" | "run-started" | "run-finished"): void {
+    const row = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(runId) as RunRow;
+    const run = toRun(row);
+    const step = this.stmt(`SELECT name FROM steps WHERE run_id = ? AND idx = ?`).get(
+      runId,
+      Math.min(run.stepIndex, run.totalSteps - 1),
+    ) as { name: string } | undefined;
+    this.feed.appendUnfenced(runId, { type, run: summarize(run, step?.name) });
+  }
+
+  private async mustGet(id: string): Promise<RunRecord> {
+    const run = await this.getRun(id);
+    if (!run) throw new StoreError("E_STORE_LOST", `run ${id} vanished from the store`);
+    return run;
   }
 
   private guard<T>(what: string, fn: () => T): T {
