@@ -12,9 +12,8 @@ export function stepPosition(
   run: RunRecord,
   steps: StepRecord[],
 ): { index: number; total: number; name: string } {
-  // Runs recorded before on_failure steps stopped moving stepIndex may point past the main list.
-  const index = Math.min(Math.max(run.stepIndex, -1), run.totalSteps - 1);
-  const name = index >= 0 ? (steps.filter((s) => !s.onFailure)[index]?.name ?? "") : "";
+  const index = run.stepIndex;
+  const name = index >= 0 ? (run.stepName ?? steps.filter((s) => !s.onFailure)[index]?.name ?? "") : "";
   return { index: index + 1, total: run.totalSteps, name };
 }
 

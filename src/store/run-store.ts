@@ -13,8 +13,13 @@ export interface RunRecord {
   /** The pipeline as it was when the run started (JSON), so a resumed run follows the same steps. */
   pipelineJson: string;
   state: RunState;
-  /** Index (0-based) of the step being executed or last executed; -1 before the first. */
+  /**
+   * Index (0-based) of the main step being executed or last executed; -1 before the first.
+   * on_failure steps never move it, so a failed run points at the step that failed.
+   */
   stepIndex: number;
+  /** Name of the step at stepIndex, so a run alone can say where it is ("2/4 bad:b"). */
+  stepName: string | null;
   totalSteps: number;
   /** Identity that started the run ("cli:root", "irc:alice"). */
   requestedBy: string;

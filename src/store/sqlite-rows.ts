@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS runs (
   requested_by TEXT NOT NULL, origin TEXT NOT NULL, source TEXT NOT NULL,
   created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error_json TEXT,
   lease_owner TEXT, lease_expires_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
-  group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]', forced INTEGER NOT NULL DEFAULT 0
+  group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]', forced INTEGER NOT NULL DEFAULT 0,
+  step_name TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host) WHERE state IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS runs_by_host ON runs(host, created_at);
@@ -48,6 +49,7 @@ export interface RunRow {
   pipeline_json: string;
   state: RunRecord["state"];
   step_index: number;
+  step_name: string | null;
   total_steps: number;
   requested_by: string;
   origin: string;
@@ -100,6 +102,14 @@ export function migrate(db: Database.Database): void {
     db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
   if (!columns.has("forced")) db.exec(`ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0`);
   db.exec(`CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)`);
+  if (!columns.has("step_name")) {
+    db.exec(`ALTER TABLE runs ADD COLUMN step_name TEXT`);
+    // Runs from before on_failure steps stopped moving step_index may point past the main list.
+    db.exec(`UPDATE runs SET step_index = total_steps - 1 WHERE step_index >= total_steps`);
+    db.exec(
+      `UPDATE runs SET step_name = (SELECT name FROM steps WHERE run_id = runs.id AND idx = runs.step_index)`,
+    );
+  }
   const stepColumns = new Set(
     (db.prepare(`PRAGMA table_info(steps)`).all() as { name: string }[]).map((c) => c.name),
   );
@@ -157,6 +167,7 @@ export function toRun(r: RunRow): RunRecord {
     pipelineJson: r.pipeline_json,
     state: r.state,
     stepIndex: r.step_index,
+    stepName: r.step_name,
     totalSteps: r.total_steps,
     requestedBy: r.requested_by,
     origin: r.origin,

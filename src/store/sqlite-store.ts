@@ -339,7 +339,12 @@ class SqliteStore implements RunStore {
             index,
           );
         }
-        if (write.moveRun) this.stmt(`UPDATE runs SET step_index = ? WHERE id = ?`).run(index, lease.runId);
+        if (write.moveRun) {
+          this.stmt(
+            `UPDATE runs SET step_index = ?, step_name = (SELECT name FROM steps WHERE run_id = runs.id AND idx = ?)
+             WHERE id = ?`,
+          ).run(index, index, lease.runId);
+        }
         if (write.output !== undefined) {
           this.stmt(
             `INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, 'output', ?)`,
@@ -440,12 +445,7 @@ class SqliteStore implements RunStore {
   /** Append a run-level event carrying the run's summary as it stands in this transaction. */
   private appendRunEvent(runId: string, type: "run-queued" | "run-started" | "run-finished"): void {
     const row = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(runId) as RunRow;
-    const run = toRun(row);
-    const step = this.stmt(`SELECT name FROM steps WHERE run_id = ? AND idx = ?`).get(
-      runId,
-      Math.min(run.stepIndex, run.totalSteps - 1),
-    ) as { name: string } | undefined;
-    this.feed.appendUnfenced(runId, { type, run: summarize(run, step?.name) });
+    this.feed.appendUnfenced(runId, { type, run: summarize(toRun(row)) });
   }
 
   private async mustGet(id: string): Promise<RunRecord> {

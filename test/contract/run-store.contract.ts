@@ -149,7 +149,12 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       expect(await store.getSnapshot(run.id, 1, "input")).toBe("step: 1\n");
       expect(await store.getSnapshot(run.id, 2, "output")).toBe("cleanup: 1\n");
       const finished = await store.finishIfOwner(lease, { state: "failed", error: cancelError });
-      expect(finished).toMatchObject({ state: "failed", stepIndex: 1, error: cancelError });
+      expect(finished).toMatchObject({
+        state: "failed",
+        stepIndex: 1,
+        stepName: "fail:b",
+        error: cancelError,
+      });
     });
 
     it("retries a failed run from a step, with an edited clipboard, only when it is retryable", async () => {
