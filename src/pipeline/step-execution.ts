@@ -133,12 +133,22 @@ export async function executeStep(
   }
 
   for (let attempt = previousAttempts + 1; ; attempt++) {
-    await write({
-      patch: { state: "running", attempts: attempt, startedAt: Date.now(), finishedAt: null, error: null },
-      moveRun,
-      event: { type: "step-started", step: position, attempt },
-    });
-    const outcome = await runAttempt(ctx, step, stepName, input, attempt, signal, write, log);
+    // Recorded with the attempt's first report, so the pid of a forked step lands in the same
+    // write (one commit less per step on the hot path).
+    const start = (pid: number | null): Promise<void> =>
+      write({
+        patch: {
+          state: "running",
+          attempts: attempt,
+          startedAt: Date.now(),
+          finishedAt: null,
+          error: null,
+          pid,
+        },
+        moveRun,
+        event: { type: "step-started", step: position, attempt },
+      });
+    const outcome = await runAttempt(ctx, step, stepName, input, attempt, signal, start, log);
     if (outcome.kind === "cancelled") {
       if (signal.reason === "lease-lost") throw leaseLost(run.id);
       // On shutdown the step stays "running": the next process runs it again on the same input.
@@ -198,9 +208,10 @@ async function runAttempt(
   input: Current,
   attempt: number,
   signal: AbortSignal,
-  write: (w: StepWrite) => Promise<void>,
+  start: (pid: number | null) => Promise<void>,
   log: (line: string, attempt: number, stream: "stderr" | "jarvis") => Promise<void>,
 ): Promise<StepOutcome> {
+  let started = false;
   const request = {
     runId: ctx.run.id,
     step: stepName,
@@ -211,10 +222,15 @@ async function runAttempt(
     forced: ctx.run.forced,
   };
   for await (const report of reportsOf(ctx.executor.run(request, signal), attempt)) {
-    if (report.type === "spawned") await write({ patch: { pid: report.pid } });
-    else if (report.type === "log") await log(report.line, attempt, "stderr");
-    else return report.outcome;
+    if (!started) {
+      started = true;
+      await start(report.type === "spawned" ? report.pid : null);
+      if (report.type === "spawned") continue;
+    }
+    if (report.type === "log") await log(report.line, attempt, "stderr");
+    else if (report.type === "outcome") return report.outcome;
   }
+  if (!started) await start(null);
   return {
     kind: "failed",
     error: {

@@ -1,16 +1,16 @@
 /**
- * The run event feed in SQLite: one `events` row per event, `seq` from AUTOINCREMENT. SQLite
- * serialises writers, so a reader never sees seq N+1 committed before N and "everything after
- * my last seq" never skips an event. Followers poll (a cheap indexed read); a store with
+ * The run event feed in SQLite: one `events` row per event, `seq` its rowid (one past the largest;
+ * events are never deleted, so a seq is never reused, and the table needs no AUTOINCREMENT
+ * bookkeeping on the hot path). SQLite serialises writers, so a reader never sees seq N+1
+ * committed before N and "everything after my last seq" never skips an event. Followers poll (a cheap indexed read); a store with
  * notifications (PostgreSQL's LISTEN/NOTIFY) can wake them instead behind the same interface.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { stepRow } from "./run-summary.js";
-import type Database from "better-sqlite3";
+import { NOW } from "./sqlite-context.js";
+import type { SqliteContext } from "./sqlite-context.js";
 import type { RunEvent, RunEventBody } from "../protocol.js";
 import type { FeedQuery, FollowOptions, Lease, LogLine } from "./run-store.js";
-
-const NOW = `CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
 
 /** Default pause between polls when a follower has seen everything. */
 const POLL_MS = 100;
@@ -26,10 +26,13 @@ interface EventRow {
 
 /** The feed's reads and writes over the store's connection (its statements and error guard). */
 export class SqliteFeed {
-  constructor(
-    private readonly stmt: (sql: string) => Database.Statement,
-    private readonly guard: <T>(what: string, fn: () => T) => T,
-  ) {}
+  private readonly stmt: SqliteContext["stmt"];
+  private readonly guard: SqliteContext["guard"];
+
+  constructor(context: SqliteContext) {
+    this.stmt = context.stmt;
+    this.guard = context.guard;
+  }
 
   /** Append only while `lease` is held (one statement: the check and the insert). */
   appendFenced(lease: Lease, body: RunEventBody): boolean {

@@ -7,24 +7,20 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { newRunId } from "./ids.js";
 import { SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-rows.js";
 import { SqliteFeed } from "./sqlite-feed.js";
-import { summarize } from "./run-summary.js";
+import { SqliteRunLifecycle } from "./sqlite-run-lifecycle.js";
+import { NOW } from "./sqlite-context.js";
+import type { SqliteContext } from "./sqlite-context.js";
 import { RunError, StoreError } from "../errors.js";
 import type { RunRow, StepRow } from "./sqlite-rows.js";
-import type { RunEventBody, WireError } from "../protocol.js";
+import type { RunEventBody } from "../protocol.js";
 import type {
   AuditEntry,
   FeedQuery,
   FollowOptions,
-  HeldLease,
   Lease,
   LogLine,
-  NewRun,
-  QueuedCancel,
-  RetryRequest,
-  RunEnding,
   RunQuery,
   RunRecord,
   RunStore,
@@ -32,9 +28,6 @@ import type {
   StepRecord,
   StepWrite,
 } from "./run-store.js";
-
-/** The store's clock, in ms: evaluated inside each statement. */
-const NOW = `CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
 
 /** Open (creating if needed) the SQLite run store at `path` (":memory:" for tests). */
 export function openSqliteStore(path: string): RunStore {
@@ -60,11 +53,20 @@ export function openSqliteStore(path: string): RunStore {
 class SqliteStore implements RunStore {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly feed: SqliteFeed;
+  private readonly lifecycle: SqliteRunLifecycle;
+  /** Made once: building a better-sqlite3 transaction costs more than the writes of a step. */
+  private readonly writeStepTx: (lease: Lease, index: number, write: StepWrite) => boolean;
 
   constructor(private readonly db: Database.Database) {
-    this.feed = new SqliteFeed(
-      (sql) => this.stmt(sql),
-      (what, fn) => this.guard(what, fn),
+    const context: SqliteContext = {
+      db,
+      stmt: (sql) => this.stmt(sql),
+      guard: (what, fn) => this.guard(what, fn),
+    };
+    this.feed = new SqliteFeed(context);
+    this.lifecycle = new SqliteRunLifecycle(context, this.feed);
+    this.writeStepTx = db.transaction((lease: Lease, index: number, write: StepWrite) =>
+      this.writeStepInTx(lease, index, write),
     );
   }
 
@@ -81,56 +83,7 @@ class SqliteStore implements RunStore {
     return (this.stmt(`SELECT ${NOW} AS now`).get() as { now: number }).now;
   }
 
-  async createRun(run: NewRun): Promise<RunRecord> {
-    const id = newRunId();
-    const insert = this.db.transaction(() => {
-      const holder = this.stmt(
-        `SELECT id, state FROM runs WHERE host = ? AND state IN ('queued', 'running')`,
-      ).get(run.host) as { id: string; state: string } | undefined;
-      if (holder) {
-        throw new RunError(
-          "E_HOST_BUSY",
-          `${run.host} already has run ${holder.id} (${holder.state}); wait for it, or cancel it with: cancel ${holder.id}`,
-        );
-      }
-      const held = run.lease !== undefined;
-      this.stmt(
-        `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin, source,
-          created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced)
-         VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ${NOW}, CASE WHEN ? THEN ${NOW} END, ?,
-           CASE WHEN ? THEN ${NOW} + ? END, ?, ?, ?)`,
-      ).run(
-        id,
-        run.host,
-        run.pipeline,
-        run.pipelineJson,
-        held ? "running" : "queued",
-        run.totalSteps,
-        run.requestedBy,
-        run.origin,
-        run.source,
-        held ? 1 : 0,
-        run.lease?.owner ?? null,
-        held ? 1 : 0,
-        run.lease?.leaseMs ?? 0,
-        run.group ?? null,
-        JSON.stringify(run.after ?? []),
-        run.forced ? 1 : 0,
-      );
-      const addStep = this.stmt(
-        `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
-      );
-      // Names past the pipeline's own steps are its on_failure steps.
-      run.stepNames.forEach((name, idx) => addStep.run(id, idx, name, idx >= run.totalSteps ? 1 : 0));
-      this.stmt(`INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES (?, 0, 'input', ?)`).run(
-        id,
-        run.clipboardYaml,
-      );
-      this.appendRunEvent(id, "run-queued");
-    });
-    this.guard("create a run", insert);
-    return this.mustGet(id);
-  }
+  createRun: RunStore["createRun"] = (run) => this.lifecycle.createRun(run);
 
   async getRun(id: string): Promise<RunRecord | undefined> {
     const row = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
@@ -156,164 +109,15 @@ class SqliteStore implements RunStore {
     return (this.stmt(sql).all(...args, query.limit ?? 1000) as RunRow[]).map(toRun);
   }
 
-  async claimableRuns(): Promise<RunRecord[]> {
-    const rows = this.stmt(
-      `SELECT * FROM runs WHERE (state = 'queued' AND (lease_owner IS NULL OR lease_expires_at < ${NOW}))
-         OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ${NOW})) ORDER BY created_at`,
-    ).all() as RunRow[];
-    return rows.map(toRun);
-  }
-
-  async claim(runId: string, owner: string, leaseMs: number): Promise<RunRecord | undefined> {
-    const row = this.guard("claim a run", () =>
-      this.stmt(
-        `UPDATE runs SET lease_owner = ?, lease_expires_at = ${NOW} + ?,
-           state = CASE WHEN state = 'queued' THEN 'running' ELSE state END
-         WHERE id = ? AND state IN ('queued', 'running')
-           AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ${NOW})
-         RETURNING *`,
-      ).get(owner, leaseMs, runId, owner),
-    ) as RunRow | undefined;
-    return row ? toRun(row) : undefined;
-  }
-
-  async renew(owner: string, runIds: string[], leaseMs: number): Promise<HeldLease[]> {
-    if (runIds.length === 0) return [];
-    const rows = this.guard("renew leases", () =>
-      this.stmt(
-        `UPDATE runs SET lease_expires_at = ${NOW} + ?
-         WHERE lease_owner = ? AND state = 'running' AND id IN (SELECT value FROM json_each(?))
-         RETURNING id, cancel_requested`,
-      ).all(leaseMs, owner, JSON.stringify(runIds)),
-    ) as { id: string; cancel_requested: number }[];
-    return rows.map((r) => ({ runId: r.id, cancelRequested: r.cancel_requested === 1 }));
-  }
-
-  async release(lease: Lease): Promise<boolean> {
-    const result = this.guard("release a lease", () =>
-      this.stmt(
-        `UPDATE runs SET lease_expires_at = 0 WHERE id = ? AND lease_owner = ? AND state = 'running'`,
-      ).run(lease.runId, lease.owner),
-    );
-    return result.changes === 1;
-  }
-
-  async markStarted(lease: Lease): Promise<RunRecord | undefined> {
-    return this.guard(
-      "start a run",
-      this.db.transaction(() => {
-        const row = this.stmt(
-          `UPDATE runs SET started_at = CASE WHEN step_index < 0 THEN ${NOW} ELSE COALESCE(started_at, ${NOW}) END
-           WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING *`,
-        ).get(lease.runId, lease.owner) as RunRow | undefined;
-        if (row) this.appendRunEvent(row.id, "run-started");
-        return row ? toRun(row) : undefined;
-      }),
-    );
-  }
-
-  async finishIfOwner(lease: Lease, ending: RunEnding): Promise<RunRecord | undefined> {
-    return this.guard(
-      "finish a run",
-      this.db.transaction(() => {
-        const row = this.stmt(
-          `UPDATE runs SET state = ?, error_json = ?, finished_at = ${NOW}, lease_owner = NULL,
-             lease_expires_at = NULL, cancel_requested = 0
-           WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING *`,
-        ).get(ending.state, encode("error", ending.error), lease.runId, lease.owner) as RunRow | undefined;
-        if (row) this.appendRunEvent(row.id, "run-finished");
-        return row ? toRun(row) : undefined;
-      }),
-    );
-  }
-
-  async cancelIfQueued(runId: string, error: WireError): Promise<QueuedCancel> {
-    const row = this.guard(
-      "cancel a queued run",
-      this.db.transaction(() => {
-        const cancelled = this.stmt(
-          `UPDATE runs SET state = 'cancelled', finished_at = ${NOW}, error_json = ?, lease_owner = NULL,
-             lease_expires_at = NULL
-           WHERE id = ? AND state = 'queued' RETURNING *`,
-        ).get(encode("error", error), runId) as RunRow | undefined;
-        if (cancelled) this.appendRunEvent(runId, "run-finished");
-        return cancelled;
-      }),
-    );
-    if (row) return { outcome: "cancelled", run: toRun(row) };
-    return { outcome: "not-queued", run: await this.getRun(runId) };
-  }
-
-  async requestCancel(runId: string): Promise<RunRecord | undefined> {
-    return this.guard(
-      "request a cancel",
-      this.db.transaction(() => {
-        const row = this.stmt(
-          `UPDATE runs SET cancel_requested = 1 WHERE id = ? AND state = 'running' RETURNING *`,
-        ).get(runId) as RunRow | undefined;
-        if (row) this.feed.appendUnfenced(runId, { type: "run-cancel-requested" });
-        return row ? toRun(row) : undefined;
-      }),
-    );
-  }
-
-  async retryRun(request: RetryRequest): Promise<RunRecord> {
-    const { runId, from } = request;
-    this.guard(
-      "retry a run",
-      this.db.transaction(() => {
-        const run = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(runId) as RunRow | undefined;
-        if (!run) throw new RunError("E_RUN_NOT_FOUND", `no run ${runId}`);
-        if (run.state !== "failed" && run.state !== "cancelled") {
-          throw new RunError(
-            "E_RUN_STATE",
-            `run ${run.id} of ${run.host} is ${run.state}; only a failed or cancelled run can be retried`,
-          );
-        }
-        const holder = this.stmt(
-          `SELECT id, state FROM runs WHERE host = ? AND state IN ('queued', 'running')`,
-        ).get(run.host) as { id: string; state: string } | undefined;
-        if (holder) {
-          throw new RunError(
-            "E_HOST_BUSY",
-            `${run.host} already has run ${holder.id} (${holder.state}); wait for it or cancel it first`,
-          );
-        }
-        this.stmt(`DELETE FROM steps WHERE run_id = ? AND idx >= ?`).run(runId, from);
-        this.stmt(`DELETE FROM snapshots WHERE run_id = ? AND idx >= ? AND phase = 'output'`).run(
-          runId,
-          from,
-        );
-        const add = this.stmt(
-          `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
-        );
-        request.steps.forEach((s, i) => add.run(runId, from + i, s.name, s.onFailure ? 1 : 0));
-        if (request.clipboardYaml !== undefined) {
-          this.stmt(
-            `INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, 'input', ?)`,
-          ).run(runId, from, request.clipboardYaml);
-        }
-        const held = request.lease !== undefined;
-        this.stmt(
-          `UPDATE runs SET state = ?, error_json = NULL, finished_at = NULL, cancel_requested = 0,
-             requested_by = ?, origin = ?, forced = ?, lease_owner = ?,
-             lease_expires_at = CASE WHEN ? THEN ${NOW} + ? END
-           WHERE id = ? AND state IN ('failed', 'cancelled')`,
-        ).run(
-          held ? "running" : "queued",
-          request.requestedBy,
-          request.origin,
-          request.forced ? 1 : 0,
-          request.lease?.owner ?? null,
-          held ? 1 : 0,
-          request.lease?.leaseMs ?? 0,
-          runId,
-        );
-        this.appendRunEvent(runId, "run-queued");
-      }),
-    );
-    return this.mustGet(runId);
-  }
+  claimableRuns: RunStore["claimableRuns"] = () => this.lifecycle.claimableRuns();
+  claim: RunStore["claim"] = (runId, owner, leaseMs) => this.lifecycle.claim(runId, owner, leaseMs);
+  renew: RunStore["renew"] = (owner, runIds, leaseMs) => this.lifecycle.renew(owner, runIds, leaseMs);
+  release: RunStore["release"] = (lease) => this.lifecycle.release(lease);
+  markStarted: RunStore["markStarted"] = (lease) => this.lifecycle.markStarted(lease);
+  finishIfOwner: RunStore["finishIfOwner"] = (lease, ending) => this.lifecycle.finishIfOwner(lease, ending);
+  cancelIfQueued: RunStore["cancelIfQueued"] = (runId, error) => this.lifecycle.cancelIfQueued(runId, error);
+  requestCancel: RunStore["requestCancel"] = (runId) => this.lifecycle.requestCancel(runId);
+  retryRun: RunStore["retryRun"] = (request) => this.lifecycle.retryRun(request);
 
   async listSteps(runId: string): Promise<StepRecord[]> {
     return (this.stmt(`SELECT * FROM steps WHERE run_id = ? ORDER BY idx`).all(runId) as StepRow[]).map(
@@ -322,38 +126,39 @@ class SqliteStore implements RunStore {
   }
 
   async writeStep(lease: Lease, index: number, write: StepWrite): Promise<boolean> {
+    return this.guard("record a step", () => this.writeStepTx(lease, index, write));
+  }
+
+  private writeStepInTx(lease: Lease, index: number, write: StepWrite): boolean {
+    if (!this.holds(lease)) return false;
     const sets: string[] = [];
     const args: unknown[] = [];
     for (const [key, value] of Object.entries(write.patch)) {
       sets.push(`${STEP_COLUMNS[key as keyof typeof STEP_COLUMNS]} = ?`);
       args.push(encode(key, value));
     }
-    return this.guard(
-      "record a step",
-      this.db.transaction(() => {
-        if (!this.holds(lease)) return false;
-        if (sets.length > 0) {
-          this.stmt(`UPDATE steps SET ${sets.join(", ")} WHERE run_id = ? AND idx = ?`).run(
-            ...args,
-            lease.runId,
-            index,
-          );
-        }
-        if (write.moveRun) {
-          this.stmt(
-            `UPDATE runs SET step_index = ?, step_name = (SELECT name FROM steps WHERE run_id = runs.id AND idx = ?)
-             WHERE id = ?`,
-          ).run(index, index, lease.runId);
-        }
-        if (write.output !== undefined) {
-          this.stmt(
-            `INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, 'output', ?)`,
-          ).run(lease.runId, index, write.output);
-        }
-        if (write.event) this.feed.appendFenced(lease, write.event);
-        return true;
-      }),
-    );
+    if (sets.length > 0) {
+      this.stmt(`UPDATE steps SET ${sets.join(", ")} WHERE run_id = ? AND idx = ?`).run(
+        ...args,
+        lease.runId,
+        index,
+      );
+    }
+    if (write.moveRun) {
+      this.stmt(
+        `UPDATE runs SET step_index = ?, step_name = (SELECT name FROM steps WHERE run_id = runs.id AND idx = ?)
+         WHERE id = ?`,
+      ).run(index, index, lease.runId);
+    }
+    if (write.output !== undefined) {
+      this.stmt(`INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, 'output', ?)`).run(
+        lease.runId,
+        index,
+        write.output,
+      );
+    }
+    if (write.event) this.feed.appendFenced(lease, write.event);
+    return true;
   }
 
   async getSnapshot(runId: string, index: number, phase: "input" | "output"): Promise<string | undefined> {
@@ -440,18 +245,6 @@ class SqliteStore implements RunStore {
         lease.owner,
       ) !== undefined
     );
-  }
-
-  /** Append a run-level event carrying the run's summary as it stands in this transaction. */
-  private appendRunEvent(runId: string, type: "run-queued" | "run-started" | "run-finished"): void {
-    const row = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(runId) as RunRow;
-    this.feed.appendUnfenced(runId, { type, run: summarize(toRun(row)) });
-  }
-
-  private async mustGet(id: string): Promise<RunRecord> {
-    const run = await this.getRun(id);
-    if (!run) throw new StoreError("E_STORE_LOST", `run ${id} vanished from the store`);
-    return run;
   }
 
   private guard<T>(what: string, fn: () => T): T {

@@ -35,7 +35,9 @@ describe("a failed run with on_failure steps names the step that failed", () => 
     try {
       const [detail] = await jarvis.control.status("loki");
       expect(detail!.run.stepIndex).toBe(1);
-      expect(chatStatusLine(detail!)).toMatch(/^loki: p FAILED at 2\/4 fail:b: fail:b: the API refused the token/);
+      expect(chatStatusLine(detail!)).toMatch(
+        /^loki: p FAILED at 2\/4 fail:b: fail:b: the API refused the token/,
+      );
       const cleanupLog = (await jarvis.control.log("loki")).filter((l) => l.step.phase === "on_failure");
       expect(cleanupLog.map((l) => l.step)).toContainEqual({
         phase: "on_failure",
