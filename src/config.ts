@@ -49,7 +49,8 @@ export interface JarvisConfig {
   file: string | undefined;
   /** Directory relative paths are taken from (the config file's, else the working directory). */
   baseDir: string;
-  store: { path: string };
+  /** Which RunStore (src/store/registry.ts) and where it keeps its data. */
+  store: { kind: string; path: string };
   steps: { dirs: string[] };
   pipelines: { dirs: string[] };
   /** Where chat (and the API) may read design files from, and how large a design may be. */
@@ -88,6 +89,7 @@ const moduleSchema = z.strictObject(
 const jarvisYml = z.strictObject({
   store: z
     .strictObject({
+      kind: z.enum(["sqlite"], { error: "must be a store jarvis has: sqlite" }),
       path: z.string({ error: "must be a file path" }).min(1, { error: "must be a file path" }),
     })
     .partial()
@@ -177,10 +179,11 @@ export function buildConfig(
   const paths = (list: string[] | undefined, fallback: string[]): string[] =>
     (list ?? fallback).map((p) => resolve(baseDir, p));
   const storePath = c.store?.path ?? env.JARVIS_STORE ?? ".state/jarvis.sqlite";
+  const storeKind = c.store?.kind ?? "sqlite";
   return {
     file,
     baseDir,
-    store: { path: storePath === ":memory:" ? storePath : resolve(baseDir, storePath) },
+    store: { kind: storeKind, path: storePath === ":memory:" ? storePath : resolve(baseDir, storePath) },
     // The steps shipped with jarvis (steps/ in the package) are always found, after the configured ones.
     steps: { dirs: unique([...paths(c.steps?.dirs, ["steps"]), resolve(packageRoot(), "steps")]) },
     // Unless configured, the pipelines next to jarvis.yml, then the ones shipped with jarvis.

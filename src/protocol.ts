@@ -53,3 +53,94 @@ export type RunState = "queued" | "running" | "succeeded" | "failed" | "cancelle
 
 /** State of a step within a run. */
 export type StepState = "pending" | "running" | "ok" | "failed" | "skipped";
+
+/** Which list of a pipeline a step belongs to: its own steps, or the on_failure steps after a failure. */
+export type StepPhase = "main" | "on_failure";
+
+/**
+ * Where a step stands, as shown to people: "2/4 bad:b" for a main step, "on_failure 1/1
+ * ok:cleanup" for an on_failure one. `index` is 0-based within its phase, `total` that phase's length.
+ */
+export interface StepPosition {
+  phase: StepPhase;
+  index: number;
+  total: number;
+  name: string;
+}
+
+/** A run as the event feed carries it: enough for a follower to say where it is and why it stopped. */
+export interface RunSummary {
+  id: string;
+  host: string;
+  pipeline: string;
+  state: RunState;
+  totalSteps: number;
+  /** The main step the run is at, or stopped at (on_failure steps never move it); null before the first. */
+  step: StepPosition | null;
+  requestedBy: string;
+  origin: string;
+  group: string | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: WireError | null;
+}
+
+/** What happened to a run, as appended to the store's event feed. */
+export type RunEventBody =
+  | { type: "run-queued"; run: RunSummary }
+  | { type: "run-started"; run: RunSummary }
+  | { type: "run-cancel-requested" }
+  | { type: "step-started"; step: StepPosition; attempt: number }
+  | { type: "step-log"; step: StepPosition; attempt: number; stream: "stderr" | "jarvis"; line: string }
+  | { type: "step-retry"; step: StepPosition; attempt: number; waitMs: number; error: string }
+  | {
+      type: "step-finished";
+      step: StepPosition;
+      state: "ok" | "failed" | "skipped";
+      error: WireError | null;
+    }
+  | { type: "run-finished"; run: RunSummary };
+
+/** One event of the feed: `seq` increases across the whole store, so a follower resumes after one. */
+export type RunEvent = RunEventBody & {
+  seq: number;
+  at: number;
+  runId: string;
+  host: string;
+  origin: string;
+};
+
+/**
+ * One attempt of one step, as the engine asks a StepExecutor for it. Serialisable and free of
+ * anything that only holds on the caller's machine: the executor resolves the step's program,
+ * its module defaults and its secrets where it runs.
+ */
+export interface StepRequest {
+  runId: string;
+  /** `module:task`, the provider module already chosen from the clipboard. */
+  step: string;
+  /** The pipeline's `with` for this step (the executor merges its module defaults under it). */
+  params: Record<string, unknown>;
+  clipboardYaml: string;
+  attempt: number;
+  timeoutMs: number;
+  forced: boolean;
+}
+
+/** How one attempt ended. `clipboardYaml` is the new clipboard, absent when the step left it unchanged. */
+export type StepOutcome =
+  | {
+      kind: "ok";
+      clipboardYaml?: string;
+      /** The same clipboard parsed, when the executor has it at hand (local); saves the engine a parse. */
+      clipboard?: Record<string, unknown>;
+      durationMs: number;
+    }
+  | { kind: "failed"; error: WireError & { retryable: boolean }; durationMs: number }
+  | { kind: "cancelled"; durationMs: number };
+
+/** What an executor streams back for an attempt; each report names the attempt it belongs to. */
+export type StepReport =
+  | { type: "spawned"; attempt: number; pid: number }
+  | { type: "log"; attempt: number; line: string }
+  | { type: "outcome"; attempt: number; outcome: StepOutcome };

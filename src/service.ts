@@ -2,7 +2,8 @@
  * Opens one jarvis: the store, the step catalog, the engine and the run service, wired together.
  * The CLI, `jarvis start` (with the chat front) and tests all start here.
  */
-import { openSqliteStore } from "./store/sqlite-store.js";
+import { openStore } from "./store/registry.js";
+import { createExecutors } from "./pipeline/executors/registry.js";
 import { createStepCatalog } from "./pipeline/step-catalog.js";
 import { createDesignSources } from "./clipboard/sources/registry.js";
 import { Engine } from "./pipeline/engine.js";
@@ -34,9 +35,14 @@ export interface OpenOptions {
 
 /** Open jarvis on the given configuration. */
 export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}): Promise<Jarvis> {
-  const store = openSqliteStore(config.store.path);
+  const store = openStore(config.store);
   const resolver = createStepCatalog({ stepsDirs: config.steps.dirs });
-  const engine = new Engine({ config, store, resolver, ...(options.owner ? { owner: options.owner } : {}) });
+  const engine = new Engine({
+    config,
+    store,
+    executors: createExecutors(config, resolver),
+    ...(options.owner ? { owner: options.owner } : {}),
+  });
   const control = new RunService({
     config,
     store,

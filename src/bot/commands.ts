@@ -10,6 +10,7 @@ import { COMMANDS, SHORT_HELP, usage } from "../commands/command-parser.js";
 import type { Verb } from "../commands/command-parser.js";
 import type { Reply } from "../commands/reply.js";
 import { formatDuration, lastLine } from "./progress.js";
+import { positionText } from "../pipeline/run-events.js";
 
 /** A reply as chat shows it. */
 export interface ChatText {
@@ -113,9 +114,10 @@ function status(details: RunDetail[]): ChatText {
 
 /** One line of `status`: where a host's latest run stands. */
 export function statusLine({ run, steps }: RunDetail): string {
+  // on_failure steps never move stepIndex: a failed run names the main step that failed.
   const step = steps.filter((s) => !s.onFailure)[run.stepIndex];
   const at = step
-    ? `${run.stepIndex + 1}/${run.totalSteps} ${step.name}`
+    ? positionText({ phase: "main", index: run.stepIndex, total: run.totalSteps, name: step.name })
     : `step ${run.stepIndex + 1}/${run.totalSteps}`;
   const since = run.finishedAt ?? run.startedAt ?? run.createdAt;
   const ago = `${formatDuration(Date.now() - since)} ago`;

@@ -1,10 +1,13 @@
 /**
  * Run progress in chat: the room that started a run gets one line per stage ("loki: 5/19
  * dns:update_host"), the final result, and on failure the stage, the error's last line and the
- * commands to inspect it. Formatting is pure (formatRunEvent); ProgressRelay routes lines to the
- * adapter and place named by the run's origin.
+ * commands to inspect it. Formatting is pure (formatRunEvent); ProgressRelay follows the store's
+ * run feed and routes lines to the adapter and place named by the run's origin.
  */
-import type { RunEvent, StepPosition } from "../pipeline/run-events.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { errorMessage } from "../errors.js";
+import { positionText } from "../pipeline/run-events.js";
+import type { RunEvent } from "../pipeline/run-events.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import type { ChatPlace } from "./chat-adapter.js";
 
@@ -17,57 +20,32 @@ export function lastLine(message: string): string {
   return lines[lines.length - 1] ?? message.trim();
 }
 
-/** Remembers each run's current stage, so the final line can name where it failed. */
-export class StageTracker {
-  private readonly stages = new Map<string, StepPosition>();
-
-  /** Note the stage of a step event; forget runs that finished. */
-  observe(event: RunEvent): StepPosition | undefined {
-    if (event.type === "step-started" || event.type === "step-finished" || event.type === "step-retry") {
-      // on_failure steps (index past the main list) do not move where the run stopped.
-      if (event.type === "step-started" && event.step.index < event.step.total)
-        this.stages.set(event.run.id, event.step);
-      return event.step;
-    }
-    const stage = this.stages.get(event.run.id);
-    if (event.type === "run-finished") this.stages.delete(event.run.id);
-    return stage;
-  }
-}
-
 /** The chat line for a run event, or undefined for events chat does not show (log lines). */
-export function formatRunEvent(
-  event: RunEvent,
-  stage: StepPosition | undefined,
-  botName = "jarvis",
-): string | undefined {
-  const { run } = event;
-  const host = run.host;
+export function formatRunEvent(event: RunEvent, botName = "jarvis"): string | undefined {
+  const { host } = event;
   switch (event.type) {
-    case "run-started":
+    case "run-started": {
+      const { run } = event;
       return `${host}: ${run.pipeline} started (run ${run.id}, ${run.totalSteps} steps, by ${run.requestedBy})`;
+    }
     case "step-started":
-      return `${host}: ${stageText(event.step)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`;
+      return `${host}: ${positionText(event.step)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`;
     case "step-retry":
-      return `${host}: ${stageText(event.step)} failed (attempt ${event.attempt}), retrying in ${Math.round(event.waitMs / 1000)}s: ${lastLine(event.error)}`;
-    case "step-log":
-    case "step-finished":
-      return undefined;
+      return `${host}: ${positionText(event.step)} failed (attempt ${event.attempt}), retrying in ${Math.round(event.waitMs / 1000)}s: ${lastLine(event.error)}`;
     case "run-finished": {
+      const { run } = event;
       const elapsed =
         run.startedAt && run.finishedAt ? ` in ${formatDuration(run.finishedAt - run.startedAt)}` : "";
-      const where = stage ? stageText(stage) : `step ${run.stepIndex + 1}/${run.totalSteps}`;
+      // The run's own position: on_failure steps never move it, so it names the step that failed.
+      const where = run.step ? positionText(run.step) : "the start";
       if (run.state === "succeeded") return `${host}: ${run.pipeline} succeeded${elapsed} (run ${run.id})`;
       if (run.state === "cancelled") return `${host}: ${run.pipeline} cancelled at ${where} (run ${run.id})`;
       const error = run.error ? lastLine(run.error.message) : "no error message";
       return `${host}: ${run.pipeline} FAILED at ${where}: ${error} — inspect: ${botName}: clipboard ${host} | ${botName}: log ${host} | ${botName}: retry ${host}`;
     }
+    default:
+      return undefined;
   }
-}
-
-/** "5/19 dns:update_host" (positions are 0-based); on_failure steps show their name only. */
-export function stageText(step: StepPosition): string {
-  return step.index < step.total ? `${step.index + 1}/${step.total} ${step.name}` : step.name;
 }
 
 /** "4s", "2m05s", "1h02m". */
@@ -94,29 +72,66 @@ export function originOfPlace(network: string, place: ChatPlace): string {
   return place.direct ? `${network}:dm:${place.room}` : `${network}:${place.room}`;
 }
 
-/** Follows every run and sends its progress lines to the place that started it. */
+/** Pause before following again after the store failed. */
+const RETRY_MS = 2000;
+
+/** Options for ProgressRelay. */
+export interface ProgressRelayOptions {
+  /** Where trouble reading the feed is reported; stderr by default. */
+  log?: (line: string) => void;
+  /** Follow from after this sequence (default: whatever happens from now on). */
+  afterSeq?: number;
+}
+
+/**
+ * Follows the store's run feed and sends each run's progress to the place that started it,
+ * whichever process executes the run.
+ */
 export class ProgressRelay {
-  private readonly tracker = new StageTracker();
-  private readonly unsubscribe: () => void;
+  private readonly stop = new AbortController();
+  /** Settles once the relay has stopped following. */
+  readonly done: Promise<void>;
 
   constructor(
-    control: RunControl,
+    private readonly control: RunControl,
     private readonly deliver: (network: string, place: ChatPlace, line: string) => void,
     private readonly botName: string,
+    private readonly options: ProgressRelayOptions = {},
   ) {
-    this.unsubscribe = control.subscribe((event) => this.onEvent(event));
+    this.done = this.relay();
   }
 
   /** Stop following runs. */
   close(): void {
-    this.unsubscribe();
+    this.stop.abort();
+  }
+
+  private async relay(): Promise<void> {
+    const { signal } = this.stop;
+    const log = this.options.log ?? ((line: string) => console.error(`jarvis: ${line}`));
+    let seq = this.options.afterSeq;
+    while (!signal.aborted) {
+      try {
+        seq ??= await this.control.latestSeq();
+        for await (const event of this.control.follow(seq, { signal })) {
+          seq = event.seq;
+          this.onEvent(event);
+        }
+      } catch (err) {
+        log(`following run progress failed (${errorMessage(err)}); trying again in ${RETRY_MS} ms`);
+        try {
+          await sleep(RETRY_MS, undefined, { signal });
+        } catch {
+          return; // closed while waiting
+        }
+      }
+    }
   }
 
   private onEvent(event: RunEvent): void {
-    const stage = this.tracker.observe(event);
-    const target = placeOfOrigin(event.run.origin);
+    const target = placeOfOrigin(event.origin);
     if (!target) return;
-    const line = formatRunEvent(event, stage, this.botName);
+    const line = formatRunEvent(event, this.botName);
     if (line !== undefined) this.deliver(target.network, target.place, line);
   }
 }

@@ -1,15 +1,36 @@
 /** How runs, steps and logs look to people on a terminal (chat has its own, shorter forms). */
 import type { RunDetail } from "../pipeline/run-control.js";
+import { positionText } from "../pipeline/run-events.js";
+import type { StepPosition } from "../protocol.js";
 import type { LogLine, RunRecord, StepRecord } from "../store/run-store.js";
 
-/** The `step` object of `status --json`: 1-based index of the current or last step. */
+/**
+ * The `step` object of `status --json`: 1-based index of the main step running now or last run
+ * (on_failure steps never move it, so a failed run names the step that failed).
+ */
 export function stepPosition(
   run: RunRecord,
   steps: StepRecord[],
 ): { index: number; total: number; name: string } {
-  const index = Math.min(Math.max(run.stepIndex, -1), run.totalSteps - 1);
-  const name = index >= 0 ? (steps[index]?.name ?? "") : "";
+  const index = run.stepIndex;
+  const name = index >= 0 ? (run.stepName ?? steps.filter((s) => !s.onFailure)[index]?.name ?? "") : "";
   return { index: index + 1, total: run.totalSteps, name };
+}
+
+/** Each step with its position within its phase (main steps, then on_failure steps). */
+function positioned(steps: StepRecord[]): { step: StepRecord; position: StepPosition }[] {
+  const main = steps.filter((s) => !s.onFailure);
+  const onFailure = steps.filter((s) => s.onFailure);
+  return [
+    ...main.map((step, index) => ({
+      step,
+      position: { phase: "main" as const, index, total: main.length, name: step.name },
+    })),
+    ...onFailure.map((step, index) => ({
+      step,
+      position: { phase: "on_failure" as const, index, total: onFailure.length, name: step.name },
+    })),
+  ];
 }
 
 /** The stable JSON shape of one run (`status --json`, `history --json`). */
@@ -32,8 +53,9 @@ export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, un
     finished_at: iso(run.finishedAt),
     ...(steps
       ? {
-          steps: steps.map((s) => ({
-            index: s.index + 1,
+          steps: positioned(steps).map(({ step: s, position }) => ({
+            index: position.index + 1,
+            phase: position.phase,
             name: s.name,
             state: s.state,
             attempts: s.attempts,
@@ -66,20 +88,25 @@ export function statusLine({ run, steps }: RunDetail): string {
 
 /** The step table of `status <host>`. */
 export function stepTable(steps: StepRecord[]): string {
-  return steps
-    .map((s) => {
+  return positioned(steps)
+    .map(({ step: s, position }) => {
       const mark = { pending: " ", running: ">", ok: "✓", failed: "✗", skipped: "-" }[s.state];
       const time = s.durationMs !== null ? ` ${s.durationMs} ms` : "";
       const tries = s.attempts > 1 ? ` (${s.attempts} attempts)` : "";
       const err = s.state === "failed" && s.error ? `: ${s.error.message}` : "";
-      return `  ${mark} ${String(s.index + 1).padStart(2)} ${s.name}${time}${tries}${err}`;
+      const at =
+        position.phase === "main"
+          ? `${String(position.index + 1).padStart(2)} ${s.name}`
+          : positionText(position);
+      return `  ${mark} ${at}${time}${tries}${err}`;
     })
     .join("\n");
 }
 
-/** One log line for the terminal. */
+/** One log line for the terminal: `[2]` for a main step, `[on_failure 1]` for an on_failure one. */
 export function logLine(l: LogLine): string {
-  return `${new Date(l.at).toISOString()} [${l.stepIndex + 1}${l.attempt > 1 ? `#${l.attempt}` : ""}] ${l.line}`;
+  const step = `${l.step.phase === "on_failure" ? "on_failure " : ""}${l.step.index + 1}`;
+  return `${new Date(l.at).toISOString()} [${step}${l.attempt > 1 ? `#${l.attempt}` : ""}] ${l.line}`;
 }
 
 function iso(ms: number | null): string | null {

@@ -6,29 +6,52 @@ import { groupLine, runJson, statusLine } from "./format.js";
 import { cliRequester, defineCommand, dispatch, oneTarget, usageError, withJarvis } from "./command.js";
 import type { CliCommand, CommandContext } from "./command.js";
 import type { Jarvis } from "../service.js";
+import { positionText } from "../pipeline/run-events.js";
+import type { RunEvent } from "../pipeline/run-events.js";
 import type { RunRecord } from "../store/run-store.js";
 
-/** Execute a run in the foreground, printing one line per stage; resolves to the exit code. */
+/** How a followed event looks on the terminal, or undefined for events not shown. */
+export function progressLine(event: RunEvent): string | undefined {
+  if (!("step" in event)) return undefined;
+  const where = `${event.host}: ${positionText(event.step)}`;
+  switch (event.type) {
+    case "step-started":
+      return `${where}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`;
+    case "step-log":
+      return event.stream === "stderr" ? `    ${event.line}` : undefined;
+    case "step-retry":
+      return `${where} failed (${event.error}); retrying in ${event.waitMs} ms`;
+    case "step-finished":
+      return event.state === "ok" ? undefined : `${where} ${event.state}`;
+  }
+}
+
+/**
+ * Execute runs in the foreground, printing their progress from the store's feed (the same feed
+ * that shows a run executed by another process); resolves to the exit code. `fromSeq` is the
+ * feed's sequence from before the runs were started or retried.
+ */
 async function follow(
   jarvis: Jarvis,
   ctx: CommandContext<{ json: boolean }>,
-  runIds: string | string[],
+  fromSeq: number,
+  runIds: string[],
   execute: () => Promise<RunRecord | RunRecord[]>,
 ): Promise<number> {
-  const ids = new Set(Array.isArray(runIds) ? runIds : [runIds]);
-  const unsubscribe = jarvis.control.subscribe((event) => {
-    if (ctx.flags.json || !ids.has(event.run.id)) return;
-    const where =
-      "step" in event
-        ? `${event.run.host}: ${event.step.index + 1}/${event.step.total} ${event.step.name}`
-        : event.run.host;
-    if (event.type === "step-started")
-      ctx.out(`${where}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`);
-    else if (event.type === "step-log") ctx.out(`    ${event.line}`);
-    else if (event.type === "step-retry")
-      ctx.out(`${where} failed (${event.error}); retrying in ${event.waitMs} ms`);
-    else if (event.type === "step-finished" && event.state !== "ok") ctx.out(`${where} ${event.state}`);
-  });
+  const ids = new Set(runIds);
+  const query = runIds.length === 1 ? { runId: runIds[0]! } : {};
+  let seq = fromSeq;
+  const print = (event: RunEvent): void => {
+    seq = event.seq;
+    const line = ids.has(event.runId) ? progressLine(event) : undefined;
+    if (line !== undefined) ctx.out(line);
+  };
+  const stop = new AbortController();
+  const printing = ctx.flags.json
+    ? Promise.resolve()
+    : (async () => {
+        for await (const event of jarvis.control.follow(seq, { ...query, signal: stop.signal })) print(event);
+      })();
   // Ctrl-C cancels the run properly (its step's group is killed, on_failure steps run).
   const onSignal = (): void => {
     for (const id of ids)
@@ -39,6 +62,10 @@ async function follow(
   process.once("SIGINT", onSignal);
   try {
     const result = await execute();
+    stop.abort();
+    await printing;
+    // What the follower had not polled yet when the runs ended.
+    if (!ctx.flags.json) for (const event of await jarvis.control.readEvents(seq, query)) print(event);
     const finals = Array.isArray(result) ? result : [result];
     const details = (await Promise.all(finals.map((f) => jarvis.control.status(f.id)))).flat();
     if (ctx.flags.json) {
@@ -50,8 +77,8 @@ async function follow(
     }
     return finals.every((f) => f.state === "succeeded") ? EXIT.ok : EXIT.runFailed;
   } finally {
+    stop.abort();
     process.off("SIGINT", onSignal);
-    unsubscribe();
   }
 }
 
@@ -72,6 +99,7 @@ export const runCommands: Record<string, CliCommand> = {
       const [pipeline, source] = ctx.args;
       if (!pipeline || !source || ctx.args.length > 2) throw usageError("run takes a pipeline and a design");
       return withJarvis(ctx, async (jarvis) => {
+        const fromSeq = await jarvis.control.latestSeq();
         const { runs } = await dispatch(
           jarvis,
           ctx,
@@ -91,6 +119,7 @@ export const runCommands: Record<string, CliCommand> = {
         return follow(
           jarvis,
           ctx,
+          fromSeq,
           runs.map((r) => r.id),
           () => jarvis.control.executeAll(runs),
         );
@@ -105,6 +134,7 @@ export const runCommands: Record<string, CliCommand> = {
       const target = oneTarget(ctx, "retry");
       const file = ctx.flags.clipboard;
       return withJarvis(ctx, async (jarvis) => {
+        const fromSeq = await jarvis.control.latestSeq();
         const edited =
           file === undefined
             ? undefined
@@ -130,7 +160,9 @@ export const runCommands: Record<string, CliCommand> = {
           ctx.out(ctx.flags.json ? JSON.stringify(runJson(run)) : run.id);
           return EXIT.ok;
         }
-        return follow(jarvis, ctx, run.id, () => jarvis.control.executeAll([run]));
+        return follow(jarvis, ctx, fromSeq, [run.id], () =>
+          jarvis.control.executeAll([run]).then(([r]) => r!),
+        );
       });
     },
   }),
@@ -143,7 +175,8 @@ export const runCommands: Record<string, CliCommand> = {
       return withJarvis(ctx, async (jarvis) => {
         // The run is looked up first so that its progress can be followed while resume executes it.
         const run = await jarvis.control.find(await jarvis.control.resolveTarget(word));
-        return follow(jarvis, ctx, run.id, async () => {
+        const fromSeq = await jarvis.control.latestSeq();
+        return follow(jarvis, ctx, fromSeq, [run.id], async () => {
           const { run: done } = await dispatch(jarvis, ctx, { verb: "resume", target: run.id }, "resumed");
           return done;
         });

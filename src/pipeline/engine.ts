@@ -1,58 +1,52 @@
 /**
- * The engine executes runs: one pipeline over one clipboard, steps one after another, each step
- * a forked process (step-runner.ts). It records every attempt, log line and clipboard in the store
- * as it goes, so a run interrupted anywhere can be resumed from the step that was in flight.
+ * The engine executes runs: one pipeline over one clipboard, steps one after another, each
+ * attempt through a StepExecutor (executors/). It records every attempt, log line, clipboard and
+ * feed event in the store as it goes, so a run interrupted anywhere can be resumed from the step
+ * that was in flight, and followed from any process.
  *
- * A run belongs to the process executing it through a lease in the store that this engine renews;
- * the service (`jarvis start`) picks up queued runs and runs whose lease expired.
+ * A run belongs to the process executing it through a lease in the store; this engine renews the
+ * leases of the runs it executes, and only those. Every write of a run's progress is fenced by
+ * that lease. The service (`jarvis start`) picks up queued runs and runs whose lease expired.
  */
-import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { parseYamlMapping } from "../clipboard/yaml.js";
 import { stopLeftBehindStep } from "./orphans.js";
-import { MAX_CLIPBOARD_BYTES, executeStep } from "./step-execution.js";
-import type { Current, StepDeps } from "./step-execution.js";
+import { currentOf, executeStep, leaseLost } from "./step-execution.js";
+import { errorCode, errorMessage } from "../errors.js";
+import { StoreError } from "../errors.js";
+import type { Current, StepContext, StopReason } from "./step-execution.js";
 import type { JarvisConfig } from "../config.js";
+import { redactorForConfig } from "../clipboard/config-redactor.js";
 import type { WireError } from "../protocol.js";
-import type { RunRecord, RunStore } from "../store/run-store.js";
+import type { Lease, RunEnding, RunRecord, RunStore } from "../store/run-store.js";
 import type { Pipeline } from "./pipeline.js";
-import type { StepResolver } from "./step-catalog.js";
-import type { RunEvent } from "./run-events.js";
+import type { Executors } from "./executors/registry.js";
 
 /** What the engine needs. */
 export interface EngineOptions {
   config: JarvisConfig;
   store: RunStore;
-  resolver: StepResolver;
+  executors: Executors;
   /** Identifies this process in leases; unique per process. */
   owner?: string;
+  /** Where the engine reports its own trouble (a failing store, a run it lost); stderr by default. */
+  log?: (line: string) => void;
 }
 
-/** Executes runs and follows their leases. */
+/** Executes runs and keeps their leases. */
 export class Engine {
   readonly owner: string;
-  private readonly events = new EventEmitter();
   private readonly active = new Map<string, { controller: AbortController; done: Promise<RunRecord> }>();
+  private readonly log: (line: string) => void;
   private renewTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private polling = false;
   private closed = false;
 
-  /** What executing one step needs: the engine's parts and its event stream. */
-  private readonly stepDeps: StepDeps;
-
   constructor(private readonly options: EngineOptions) {
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
-    this.events.setMaxListeners(0);
-    this.stepDeps = { ...options, emit: (event) => this.emit(event) };
+    this.log = options.log ?? ((line) => console.error(`jarvis: ${line}`));
   }
-
-  /** Follow every run's progress; returns the unsubscribe function. */
-  subscribe = (listener: (event: RunEvent) => void): (() => void) => {
-    this.events.on("event", listener);
-    return () => this.events.off("event", listener);
-  };
 
   /** Start renewing leases and checking for cancel requests (needed while any run executes). */
   startLeaseKeeper(): void {
@@ -70,6 +64,8 @@ export class Engine {
       this.polling = true;
       try {
         await this.pickUp();
+      } catch (err) {
+        this.log(`looking for queued runs failed (${errorMessage(err)}); trying again in ${pollMs} ms`);
       } finally {
         this.polling = false;
       }
@@ -80,13 +76,11 @@ export class Engine {
 
   /** Look for claimable runs now (called after a local `start` so it begins at once). */
   async pickUp(): Promise<void> {
-    const runs = await this.options.store.claimableRuns(Date.now());
-    for (const run of runs) {
+    const { store, config } = this.options;
+    for (const run of await store.claimableRuns()) {
       if (this.active.has(run.id) || this.closed) continue;
       if (run.after.length > 0 && (await this.dependencies(run)) !== "ready") continue;
-      if (await this.options.store.claimRun(run.id, this.owner, this.options.config.leaseMs)) {
-        void this.execute(run.id).catch(() => undefined);
-      }
+      if (await store.claim(run.id, this.owner, config.leaseMs)) this.executeInBackground(run.id);
     }
   }
 
@@ -112,18 +106,16 @@ export class Engine {
       if (dep && dep.state === "succeeded") continue;
       if (dep && (dep.state === "queued" || dep.state === "running")) return "waiting";
       const why = dep ? `${dep.host}'s run ${dep.id} ${dep.state}` : `run ${id} is gone`;
-      await store.updateRun(run.id, {
-        state: "cancelled",
-        finishedAt: Date.now(),
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        error: {
-          name: "RunError",
-          code: "E_RUN_DEPENDENCY",
-          message: `not started: ${run.host} comes after ${why}; retry it once that is fixed`,
-        },
-      });
-      this.emit({ type: "run-finished", run: await mustGet(store, run.id) });
+      const error: WireError = {
+        name: "RunError",
+        code: "E_RUN_DEPENDENCY",
+        message: `not started: ${run.host} comes after ${why}; retry it once that is fixed`,
+      };
+      // Queued for any service, or already held by this (foreground) process.
+      const { outcome } = await store.cancelIfQueued(run.id, error);
+      if (outcome === "not-queued") {
+        await store.finishIfOwner({ runId: run.id, owner: this.owner }, { state: "cancelled", error });
+      }
       return "blocked";
     }
     return "ready";
@@ -142,43 +134,83 @@ export class Engine {
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (options.abandon) {
-      for (const entry of this.active.values()) entry.controller.abort("shutdown");
+      for (const entry of this.active.values()) entry.controller.abort("shutdown" satisfies StopReason);
     }
     await Promise.allSettled([...this.active.values()].map((e) => e.done));
     if (this.renewTimer) clearInterval(this.renewTimer);
   }
 
-  private emit(event: RunEvent): void {
-    this.events.emit("event", event);
+  private executeInBackground(runId: string): void {
+    this.execute(runId).catch((err: unknown) => {
+      // executeRun ends every run it can; this is a store that failed even at that.
+      this.log(`run ${runId}: could not be executed or recorded: ${errorMessage(err)}`);
+    });
   }
 
+  /** Renew the leases of the runs executing here; stop those that were lost or asked to cancel. */
   private async tick(): Promise<void> {
     const { store, config } = this.options;
+    const executing = [...this.active.keys()];
+    if (executing.length === 0) return;
     try {
-      await store.renewLeases(this.owner, config.leaseMs);
-      if (this.active.size === 0) return;
-      const running = await store.listRuns({ states: ["running"], limit: 10_000 });
-      for (const run of running) {
-        if (run.cancelRequested && run.leaseOwner === this.owner) this.cancelLocal(run.id);
+      const held = await store.renew(this.owner, executing, config.leaseMs);
+      const stillHeld = new Set(held.map((h) => h.runId));
+      for (const id of executing) {
+        if (!stillHeld.has(id) && this.active.has(id)) {
+          this.log(`run ${id}: lost its lease to another process; stopping it here`);
+          this.active.get(id)?.controller.abort("lease-lost" satisfies StopReason);
+        }
       }
-    } catch {
-      // A busy or failing store is retried on the next tick; leases are long enough to ride it out.
+      for (const h of held) if (h.cancelRequested) this.cancelLocal(h.runId);
+    } catch (err) {
+      // Leases are several ticks long: a store that is busy for a moment is ridden out.
+      this.log(`renewing leases failed (${errorMessage(err)}); trying again shortly`);
     }
   }
 
   private async executeRun(runId: string, signal: AbortSignal): Promise<RunRecord> {
-    const { store } = this.options;
-    let run = await mustGet(store, runId);
-    const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
-    // A run that has not begun a step starts now (a cluster member may have waited for others).
-    await store.updateRun(runId, {
-      state: "running",
-      startedAt: run.stepIndex < 0 ? Date.now() : (run.startedAt ?? Date.now()),
-    });
-    run = await mustGet(store, runId);
-    this.emit({ type: "run-started", run });
+    const lease: Lease = { runId, owner: this.owner };
+    try {
+      return await this.drive(lease, signal);
+    } catch (err) {
+      if (errorCode(err) === "E_RUN_LEASE_LOST") {
+        this.log(errorMessage(err));
+        return this.mustGet(runId);
+      }
+      return this.endInternal(lease, err);
+    }
+  }
 
-    const steps = await store.listSteps(runId);
+  /** An exception in the engine itself ends the run failed with E_INTERNAL, its cause logged. */
+  private async endInternal(lease: Lease, err: unknown): Promise<RunRecord> {
+    const cause = errorMessage(err);
+    this.log(`run ${lease.runId}: internal error, ending it failed: ${cause}`);
+    if (err instanceof Error && err.stack) this.log(err.stack);
+    const final = await this.options.store.finishIfOwner(lease, {
+      state: "failed",
+      error: {
+        name: "RunError",
+        code: "E_INTERNAL",
+        message: `jarvis failed while executing the run (${cause}); see jarvis's log, fix the cause, then retry`,
+      },
+    });
+    return final ?? this.mustGet(lease.runId);
+  }
+
+  private async drive(lease: Lease, signal: AbortSignal): Promise<RunRecord> {
+    const { store } = this.options;
+    const run = await store.markStarted(lease);
+    if (!run) throw leaseLost(lease.runId);
+    const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
+    const ctx: StepContext = {
+      store,
+      lease,
+      run,
+      pipeline,
+      executor: this.options.executors.local,
+      redactor: redactorForConfig(this.options.config).learnText(run.source),
+    };
+    const steps = await store.listSteps(run.id);
     const total = pipeline.steps.length;
     let current: Current | undefined;
     let failure: { index: number; error: WireError } | undefined;
@@ -186,15 +218,13 @@ export class Engine {
 
     // A step whose jarvis died may still be running: stop it before it runs again here.
     for (const step of steps) {
-      if (step.state === "running" && step.pid !== null && (await stopLeftBehindStep(step.pid, runId))) {
-        await store.appendLog({
-          runId,
-          stepIndex: step.index,
-          attempt: step.attempts,
-          at: Date.now(),
-          stream: "jarvis",
-          line: `stopped the step left running by the process that died (pid ${step.pid})`,
-        });
+      if (step.state === "running" && step.pid !== null && (await stopLeftBehindStep(step.pid, run.id))) {
+        const line = `stopped the step left running by the process that died (pid ${step.pid})`;
+        const position = { phase: "main" as const, index: step.index, total, name: step.name };
+        if (
+          !(await store.appendLog(lease, { step: position, attempt: step.attempts, stream: "jarvis", line }))
+        )
+          throw leaseLost(run.id);
       }
     }
 
@@ -206,17 +236,9 @@ export class Engine {
         cancelled = true;
         break;
       }
-      current ??= await this.loadInput(runId, index);
-      const outcome = await executeStep(
-        this.stepDeps,
-        run,
-        pipeline,
-        step,
-        { index, total, name: step.name },
-        current,
-        record?.attempts ?? 0,
-        signal,
-      );
+      current ??= await this.loadInput(run.id, index);
+      const position = { phase: "main" as const, index, total, name: step.name };
+      const outcome = await executeStep(ctx, step, position, index, current, record?.attempts ?? 0, signal);
       if (outcome.kind === "ok") {
         current = outcome.next;
         continue;
@@ -226,56 +248,56 @@ export class Engine {
       break;
     }
 
+    if (signal.aborted && signal.reason === "lease-lost") throw leaseLost(run.id);
     if (signal.aborted && signal.reason === "shutdown") {
       // Leave the run as it is, lease lapsed at once: the next process runs the interrupted step
       // again on its recorded input.
-      await store.updateRun(runId, { leaseExpiresAt: 0 });
-      return mustGet(store, runId);
+      await store.release(lease);
+      return this.mustGet(run.id);
     }
     if (cancelled || failure) {
-      current ??= await this.loadInput(runId, total);
-      await this.runOnFailure(run, pipeline, current);
+      current ??= await this.loadInput(run.id, total);
+      await this.runOnFailure(ctx, current);
     }
-    const state = cancelled ? "cancelled" : failure ? "failed" : "succeeded";
-    const error: WireError | null = cancelled
-      ? { name: "RunError", code: "E_RUN_CANCELLED", message: "cancelled by an operator" }
+    const ending: RunEnding = cancelled
+      ? {
+          state: "cancelled",
+          error: { name: "RunError", code: "E_RUN_CANCELLED", message: "cancelled by an operator" },
+        }
       : failure
-        ? { ...failure.error, message: `${pipeline.steps[failure.index]!.name}: ${failure.error.message}` }
-        : null;
-    await store.updateRun(runId, {
-      state,
-      error,
-      finishedAt: Date.now(),
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      cancelRequested: false,
-    });
-    run = await mustGet(store, runId);
-    this.emit({ type: "run-finished", run });
-    return run;
+        ? {
+            state: "failed",
+            error: {
+              ...failure.error,
+              message: `${pipeline.steps[failure.index]!.name}: ${failure.error.message}`,
+            },
+          }
+        : { state: "succeeded", error: null };
+    const final = await store.finishIfOwner(lease, ending);
+    if (!final) throw leaseLost(run.id);
+    return final;
   }
 
   private async loadInput(runId: string, index: number): Promise<Current> {
     const yaml = await this.options.store.getSnapshot(runId, index, "input");
-    if (yaml === undefined) throw new Error(`run ${runId} has no clipboard before step ${index + 1}`);
-    return {
-      yaml,
-      value: parseYamlMapping(yaml, `clipboard of run ${runId}`, { maxBytes: MAX_CLIPBOARD_BYTES }).value,
-    };
+    if (yaml === undefined) {
+      throw new StoreError("E_STORE_NO_SNAPSHOT", `run ${runId} has no clipboard before step ${index + 1}`);
+    }
+    return currentOf(yaml, runId);
   }
 
-  private async runOnFailure(run: RunRecord, pipeline: Pipeline, start: Current): Promise<void> {
+  private async runOnFailure(ctx: StepContext, start: Current): Promise<void> {
     let current = start;
-    const total = pipeline.steps.length;
-    for (const [i, step] of pipeline.onFailure.entries()) {
-      const position = { index: total + i, total, name: `on_failure ${step.name}` };
+    const { pipeline } = ctx;
+    const total = pipeline.onFailure.length;
+    for (const [index, step] of pipeline.onFailure.entries()) {
+      const position = { phase: "on_failure" as const, index, total, name: step.name };
       // on_failure steps run even after a cancel: a fresh signal, bounded by their own timeouts.
       const outcome = await executeStep(
-        this.stepDeps,
-        run,
-        pipeline,
+        ctx,
         step,
         position,
+        pipeline.steps.length + index,
         current,
         0,
         new AbortController().signal,
@@ -283,10 +305,10 @@ export class Engine {
       if (outcome.kind === "ok") current = outcome.next;
     }
   }
-}
 
-async function mustGet(store: RunStore, id: string): Promise<RunRecord> {
-  const run = await store.getRun(id);
-  if (!run) throw new Error(`run ${id} is not in the store`);
-  return run;
+  private async mustGet(id: string): Promise<RunRecord> {
+    const run = await this.options.store.getRun(id);
+    if (!run) throw new StoreError("E_STORE_LOST", `run ${id} is not in the store`);
+    return run;
+  }
 }

@@ -3,13 +3,20 @@
  * (run-service.ts) sits on the engine and the store; every front goes through it, so a run started
  * in IRC can be followed from Matrix or the CLI. Clipboards and logs come back redacted.
  */
-import type { AuditEntry, RunRecord, StepRecord, LogLine } from "../store/run-store.js";
-import type { RunEventSubscribe } from "./run-events.js";
+import type {
+  AuditEntry,
+  FeedQuery,
+  FollowOptions,
+  RunRecord,
+  StepRecord,
+  LogLine,
+} from "../store/run-store.js";
+import type { RunEvent } from "../protocol.js";
 import type { RunTarget } from "./run-target.js";
+import type { FileAccess } from "../clipboard/sources/design-source.js";
 
 /** A resolved target, or a word that the operation resolves by the rule of run-target.ts. */
 export type TargetRef = RunTarget | string;
-import type { FileAccess } from "../clipboard/sources/design-source.js";
 
 /** Who asks, and where replies and progress go. */
 export interface Requester {
@@ -91,6 +98,13 @@ export interface RunControl {
   recordAudit(record: AuditRecord): Promise<void>;
   /** The newest audit entries, newest first. */
   listAudit(limit: number): Promise<AuditEntry[]>;
-  /** Follow every run's progress. */
-  subscribe: RunEventSubscribe;
+  /**
+   * Every run event after sequence `afterSeq` (of one run with `runId`), as it happens, whichever
+   * process executes the run, until the signal aborts.
+   */
+  follow(afterSeq: number, options: FollowOptions): AsyncIterable<RunEvent>;
+  /** The newest event's sequence: follow from here to see only what happens next. */
+  latestSeq(): Promise<number>;
+  /** The events after `afterSeq` there are now, oldest first. */
+  readEvents(afterSeq: number, query?: FeedQuery): Promise<RunEvent[]>;
 }

@@ -1,21 +1,13 @@
-/** Events the engine emits while runs progress; chat adapters and the CLI follow them. */
-import type { RunRecord } from "../store/run-store.js";
+/**
+ * Run events, as the store's feed carries them (the types live in protocol.ts: they cross
+ * processes through the store, and the API's live follow). What people see of a position.
+ */
+import type { StepPosition } from "../protocol.js";
 
-/** A step's position, as shown to people ("5/19 dns:update_host"). */
-export interface StepPosition {
-  index: number;
-  total: number;
-  name: string;
+export type { RunEvent, RunEventBody, RunSummary, StepPhase, StepPosition } from "../protocol.js";
+
+/** "2/4 bad:b" for a main step, "on_failure 1/1 ok:cleanup" for an on_failure one. */
+export function positionText(step: StepPosition): string {
+  const at = `${step.index + 1}/${step.total} ${step.name}`;
+  return step.phase === "on_failure" ? `on_failure ${at}` : at;
 }
-
-/** Something that happened to a run. */
-export type RunEvent =
-  | { type: "run-started"; run: RunRecord }
-  | { type: "step-started"; run: RunRecord; step: StepPosition; attempt: number }
-  | { type: "step-log"; run: RunRecord; step: StepPosition; line: string }
-  | { type: "step-retry"; run: RunRecord; step: StepPosition; attempt: number; waitMs: number; error: string }
-  | { type: "step-finished"; run: RunRecord; step: StepPosition; state: "ok" | "failed" | "skipped" }
-  | { type: "run-finished"; run: RunRecord };
-
-/** Subscribe to run events; returns the function that unsubscribes. */
-export type RunEventSubscribe = (listener: (event: RunEvent) => void) => () => void;

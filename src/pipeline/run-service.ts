@@ -53,7 +53,11 @@ export class RunService implements RunControl {
     this.redactor = redactorForConfig(options.config);
   }
 
-  subscribe: RunControl["subscribe"] = (listener) => this.options.engine.subscribe(listener);
+  follow: RunControl["follow"] = (afterSeq, options) => this.options.store.follow(afterSeq, options);
+
+  latestSeq: RunControl["latestSeq"] = () => this.options.store.latestSeq();
+
+  readEvents: RunControl["readEvents"] = (afterSeq, query) => this.options.store.readEvents(afterSeq, query);
 
   /** Load a pipeline by name or path, validated. */
   pipeline(name: string): Pipeline {
@@ -109,13 +113,10 @@ export class RunService implements RunControl {
         origin: who.origin,
         source,
         clipboardYaml: member.yaml,
-        stepNames: [
-          ...pipeline.steps.map((s) => s.name),
-          ...pipeline.onFailure.map((s) => `on_failure ${s.name}`),
-        ],
+        stepNames: [...pipeline.steps, ...pipeline.onFailure].map((s) => s.name),
         ...(group ? { group, after: member.after.map((h) => runIds.get(h)!) } : {}),
         forced: mode.force ?? false,
-        ...(mode.foreground ? { leaseOwner: engine.owner, leaseMs: config.leaseMs } : {}),
+        ...(mode.foreground ? { lease: { owner: engine.owner, leaseMs: config.leaseMs } } : {}),
       });
       runIds.set(member.host, run.id);
       runs.push(run);
@@ -244,32 +245,22 @@ export class RunService implements RunControl {
     if (clipboardYaml !== undefined) {
       parseYamlMapping(clipboardYaml, "the edited clipboard"); // refuse a broken edit before touching the run
     }
-    const active = await store.listRuns({ host: run.host, states: ["queued", "running"], limit: 1 });
-    if (active[0]) {
-      throw new RunError(
-        "E_HOST_BUSY",
-        `${run.host} already has run ${active[0].id} (${active[0].state}); wait for it or cancel it first`,
-      );
-    }
-    await store.resetSteps(run.id, from, [
-      ...pipeline.steps.slice(from).map((s) => ({ name: s.name, onFailure: false })),
-      ...pipeline.onFailure.map((s) => ({ name: `on_failure ${s.name}`, onFailure: true })),
-    ]);
-    if (clipboardYaml !== undefined) await store.saveSnapshot(run.id, from, "input", clipboardYaml);
-    const now = Date.now();
-    await store.updateRun(run.id, {
-      state: mode.foreground ? "running" : "queued",
-      error: null,
-      finishedAt: null,
-      cancelRequested: false,
+    // The store checks again, atomically, that the run is still retryable and its host free.
+    const retried = await store.retryRun({
+      runId: run.id,
+      from,
+      steps: [
+        ...pipeline.steps.slice(from).map((s) => ({ name: s.name, onFailure: false })),
+        ...pipeline.onFailure.map((s) => ({ name: s.name, onFailure: true })),
+      ],
+      ...(clipboardYaml !== undefined ? { clipboardYaml } : {}),
       requestedBy: who.identity,
       origin: who.origin,
       forced: mode.force ?? run.forced,
-      leaseOwner: mode.foreground ? engine.owner : null,
-      leaseExpiresAt: mode.foreground ? now + config.leaseMs : null,
+      ...(mode.foreground ? { lease: { owner: engine.owner, leaseMs: config.leaseMs } } : {}),
     });
     if (!mode.foreground && this.options.executing) void engine.pickUp();
-    return this.find(run.id);
+    return retried;
   }
 
   /** Take over an interrupted run (its lease expired) and execute it here. */
@@ -281,9 +272,7 @@ export class RunService implements RunControl {
         `run ${run.id} of ${run.host} is ${run.state}; nothing to resume (use retry for a failed run)`,
       );
     }
-    if (
-      !(await this.options.store.claimRun(run.id, this.options.engine.owner, this.options.config.leaseMs))
-    ) {
+    if (!(await this.options.store.claim(run.id, this.options.engine.owner, this.options.config.leaseMs))) {
       const until = run.leaseExpiresAt ? new Date(run.leaseExpiresAt).toISOString() : "?";
       throw new RunError(
         "E_RUN_HELD",
@@ -296,23 +285,24 @@ export class RunService implements RunControl {
   async cancel(hostOrRun: TargetRef, _who: Requester): Promise<RunRecord> {
     const { store, engine } = this.options;
     const run = await this.find(hostOrRun);
-    if (run.state === "queued") {
-      await store.updateRun(run.id, {
-        state: "cancelled",
-        finishedAt: Date.now(),
-        error: {
-          name: "RunError",
-          code: "E_RUN_CANCELLED",
-          message: "cancelled by an operator before it started",
-        },
-      });
-    } else if (run.state === "running") {
-      await store.updateRun(run.id, { cancelRequested: true });
-      engine.cancelLocal(run.id);
-    } else {
+    if (run.state !== "queued" && run.state !== "running") {
       throw new RunError("E_RUN_STATE", `run ${run.id} of ${run.host} is already ${run.state}`);
     }
-    return this.find(run.id);
+    // Only a run still queued is cancelled here; one a process has just claimed is asked to stop,
+    // so it runs its on_failure steps and keeps its host until it has.
+    const queued = await store.cancelIfQueued(run.id, {
+      name: "RunError",
+      code: "E_RUN_CANCELLED",
+      message: "cancelled by an operator before it started",
+    });
+    if (queued.outcome === "cancelled") return queued.run;
+    const requested = await store.requestCancel(run.id);
+    if (!requested) {
+      const now = await this.find(run.id);
+      throw new RunError("E_RUN_STATE", `run ${now.id} of ${now.host} is already ${now.state}`);
+    }
+    engine.cancelLocal(run.id);
+    return requested;
   }
 
   async history(host: string, limit = 20): Promise<RunRecord[]> {

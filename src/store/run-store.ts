@@ -3,7 +3,7 @@
  * audit trail. SQLite implements it by default (sqlite-store.ts); the interface is async so a
  * shared PostgreSQL store can implement it when several machines share the work.
  */
-import type { RunState, StepState, WireError } from "../protocol.js";
+import type { RunEvent, RunEventBody, RunState, StepPosition, StepState, WireError } from "../protocol.js";
 
 /** One run: one pipeline over one host's clipboard. */
 export interface RunRecord {
@@ -13,8 +13,13 @@ export interface RunRecord {
   /** The pipeline as it was when the run started (JSON), so a resumed run follows the same steps. */
   pipelineJson: string;
   state: RunState;
-  /** Index (0-based) of the step being executed or last executed; -1 before the first. */
+  /**
+   * Index (0-based) of the main step being executed or last executed; -1 before the first.
+   * on_failure steps never move it, so a failed run points at the step that failed.
+   */
   stepIndex: number;
+  /** Name of the step at stepIndex, so a run alone can say where it is ("2/4 bad:b"). */
+  stepName: string | null;
   totalSteps: number;
   /** Identity that started the run ("cli:root", "irc:alice"). */
   requestedBy: string;
@@ -50,9 +55,8 @@ export interface NewRun {
   source: string;
   /** The design as loaded: stored as the input snapshot of step 0. */
   clipboardYaml: string;
-  /** Start queued (for the service) or already claimed by this owner (foreground run). */
-  leaseOwner?: string;
-  leaseMs?: number;
+  /** Start queued (for the service), or already held by this process (foreground run). */
+  lease?: StartLease;
   /** Cluster id and the runs this one waits for. */
   group?: string;
   after?: string[];
@@ -78,11 +82,14 @@ export interface StepRecord {
   pid: number | null;
 }
 
-/** One line of a run's log. */
+/** One line of a run's log (a `step-log` event of the feed). */
 export interface LogLine {
+  /** The feed sequence number of the line. */
   id: number;
   runId: string;
+  /** Row of the step in the run's step list (main steps first, then on_failure steps). */
   stepIndex: number;
+  step: StepPosition;
   attempt: number;
   at: number;
   stream: "stderr" | "jarvis";
@@ -109,41 +116,150 @@ export interface RunQuery {
   limit?: number;
 }
 
-/** Persistence for runs. All methods are safe to call from many concurrent runs. */
+/** The right to write a run's progress: held by `owner` until its lease expires or is taken over. */
+export interface Lease {
+  runId: string;
+  owner: string;
+}
+
+/** A step's fields a lease holder may change. */
+export type StepPatch = Partial<Omit<StepRecord, "runId" | "index" | "name" | "onFailure">>;
+
+/** A lease that was renewed, and whether an operator asked meanwhile to cancel its run. */
+export interface HeldLease {
+  runId: string;
+  cancelRequested: boolean;
+}
+
+/** What a lease holder records about one step, in one write. */
+export interface StepWrite {
+  patch: StepPatch;
+  /** Move the run's position to this step (main steps only: on_failure steps never move it). */
+  moveRun?: boolean;
+  /** The clipboard the step handed back (its output snapshot). */
+  output?: string;
+  /** The feed event that tells followers about it. */
+  event?: StepEventBody;
+}
+
+/** Feed events about a step; the store stamps them with run, host, origin, time and sequence. */
+export type StepEventBody = Extract<RunEventBody, { step: StepPosition }>;
+
+/** How a run ended, as its lease holder reports it. */
+export interface RunEnding {
+  state: "succeeded" | "failed" | "cancelled";
+  error: WireError | null;
+}
+
+/** A new or retried run's start: queued for any service, or already held by a foreground process. */
+export interface StartLease {
+  owner: string;
+  leaseMs: number;
+}
+
+/** What a retry changes: steps from `from` on are reset and the run is queued (or held) again. */
+export interface RetryRequest {
+  runId: string;
+  from: number;
+  steps: { name: string; onFailure: boolean }[];
+  /** An operator's edited clipboard, stored as the input of step `from`. */
+  clipboardYaml?: string;
+  requestedBy: string;
+  origin: string;
+  forced: boolean;
+  lease?: StartLease;
+}
+
+/** What cancelIfQueued did. */
+export type QueuedCancel =
+  | { outcome: "cancelled"; run: RunRecord }
+  /** It was no longer queued (a process claimed it, or it ended): request the cancel instead. */
+  | { outcome: "not-queued"; run: RunRecord | undefined };
+
+/** Filters for reading the event feed. */
+export interface FeedQuery {
+  runId?: string;
+  limit?: number;
+}
+
+/** Options for following the feed. */
+export interface FollowOptions extends FeedQuery {
+  signal: AbortSignal;
+  /** How often to look for new events when there are none (stores that can push ignore it). */
+  pollMs?: number;
+}
+
+/**
+ * Persistence for runs, with intent-level operations: every write that assumes a state checks
+ * it in the same statement (compare-and-set), and every write of a run's progress is fenced by
+ * its lease, so a process whose lease was taken over cannot overwrite its successor's work.
+ * Lease times come from the store's clock alone. All methods are safe under concurrent runs and
+ * several processes.
+ */
 export interface RunStore {
+  /** The store's clock (ms since the epoch): the one leases are measured by. */
+  now(): Promise<number>;
+
   /**
    * Create a run, refusing (RunError E_HOST_BUSY, naming the holding run) when the host already
-   * has a queued or running run.
+   * has a queued or running run. Appends `run-queued`.
    */
   createRun(run: NewRun): Promise<RunRecord>;
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Newest first. */
   listRuns(query: RunQuery): Promise<RunRecord[]>;
-  updateRun(id: string, patch: Partial<Omit<RunRecord, "id">>): Promise<void>;
 
-  /** Take the run's lease if it is free or expired (or already ours); true when taken. */
-  claimRun(id: string, owner: string, leaseMs: number): Promise<boolean>;
-  /** Extend every lease this owner holds; returns how many. */
-  renewLeases(owner: string, leaseMs: number): Promise<number>;
   /** Runs waiting for a process: queued ones, and running ones whose lease has expired. */
-  claimableRuns(now: number): Promise<RunRecord[]>;
+  claimableRuns(): Promise<RunRecord[]>;
+  /**
+   * Take the run's lease if it is queued or running and its lease is free, expired or already
+   * ours; a queued run becomes running. The claimed record, or undefined when someone holds it.
+   */
+  claim(runId: string, owner: string, leaseMs: number): Promise<RunRecord | undefined>;
+  /** Extend the leases of these runs, only where `owner` still holds them; those still held. */
+  renew(owner: string, runIds: string[], leaseMs: number): Promise<HeldLease[]>;
+  /** Give the lease up at once, leaving the run running for the next process (shutdown handover). */
+  release(lease: Lease): Promise<boolean>;
+  /** Mark a held run started (now, unless it had begun a step before) and append `run-started`. */
+  markStarted(lease: Lease): Promise<RunRecord | undefined>;
+  /**
+   * Write the final state only if the lease is still held; clears the lease and any cancel
+   * request and appends `run-finished`. Undefined when the lease was lost.
+   */
+  finishIfOwner(lease: Lease, ending: RunEnding): Promise<RunRecord | undefined>;
+  /** Cancel a run only while it is still queued (atomically); appends `run-finished`. */
+  cancelIfQueued(runId: string, error: WireError): Promise<QueuedCancel>;
+  /** Ask the process executing a running run to cancel it; the record, or undefined if not running. */
+  requestCancel(runId: string): Promise<RunRecord | undefined>;
+  /**
+   * Reset a failed or cancelled run from step `from` and queue it again (or hold it for a
+   * foreground process), refusing with E_RUN_STATE / E_HOST_BUSY when that no longer holds.
+   */
+  retryRun(request: RetryRequest): Promise<RunRecord>;
 
-  /** Replace a run's steps from index `from` on with new pending ones (retry adds on_failure anew). */
-  resetSteps(runId: string, from: number, names: { name: string; onFailure: boolean }[]): Promise<void>;
   listSteps(runId: string): Promise<StepRecord[]>;
-  updateStep(
-    runId: string,
-    index: number,
-    patch: Partial<Omit<StepRecord, "runId" | "index">>,
-  ): Promise<void>;
+  /** Record a step's progress, only if the lease is still held; false when it was lost. */
+  writeStep(lease: Lease, index: number, write: StepWrite): Promise<boolean>;
 
-  /** Store the clipboard before (input) or after (output) step `index`. */
-  saveSnapshot(runId: string, index: number, phase: "input" | "output", yaml: string): Promise<void>;
+  /**
+   * The clipboard before (input) or after (output) step `index`: the input is an operator's edit
+   * at that step, else the newest output before it.
+   */
   getSnapshot(runId: string, index: number, phase: "input" | "output"): Promise<string | undefined>;
 
-  appendLog(line: Omit<LogLine, "id">): Promise<void>;
-  /** Log lines after id `afterId` (0 for all), oldest first. */
-  readLog(runId: string, afterId?: number): Promise<LogLine[]>;
+  /** Append a line to the run's log (and so to the feed), only if the lease is still held. */
+  appendLog(lease: Lease, line: Omit<Extract<RunEventBody, { type: "step-log" }>, "type">): Promise<boolean>;
+  /** Append a step event to the feed, only if the lease is still held. */
+  appendEvent(lease: Lease, event: StepEventBody): Promise<boolean>;
+  /** The run's log lines, oldest first. */
+  readLog(runId: string): Promise<LogLine[]>;
+
+  /** The newest sequence number of the feed (0 when empty): follow from here for what comes next. */
+  latestSeq(): Promise<number>;
+  /** Events after sequence `afterSeq`, oldest first. */
+  readEvents(afterSeq: number, query?: FeedQuery): Promise<RunEvent[]>;
+  /** Every event after `afterSeq` as it is appended, by any process, until the signal aborts. */
+  follow(afterSeq: number, options: FollowOptions): AsyncIterable<RunEvent>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;

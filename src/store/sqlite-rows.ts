@@ -4,7 +4,7 @@
  */
 import type Database from "better-sqlite3";
 import type { WireError } from "../protocol.js";
-import type { RunRecord, StepRecord } from "./run-store.js";
+import type { RunRecord, StepPatch, StepRecord } from "./run-store.js";
 
 /** The tables, created when missing. */
 export const SCHEMA = `
@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS runs (
   requested_by TEXT NOT NULL, origin TEXT NOT NULL, source TEXT NOT NULL,
   created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error_json TEXT,
   lease_owner TEXT, lease_expires_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
-  group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]', forced INTEGER NOT NULL DEFAULT 0
+  group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]', forced INTEGER NOT NULL DEFAULT 0,
+  step_name TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host) WHERE state IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS runs_by_host ON runs(host, created_at);
@@ -28,11 +29,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
   run_id TEXT NOT NULL, idx INTEGER NOT NULL, phase TEXT NOT NULL, yaml TEXT NOT NULL,
   PRIMARY KEY (run_id, idx, phase)
 );
-CREATE TABLE IF NOT EXISTS logs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
-  attempt INTEGER NOT NULL, at INTEGER NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL, at INTEGER NOT NULL,
+  host TEXT NOT NULL, origin TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS logs_by_run ON logs(run_id, id);
+CREATE INDEX IF NOT EXISTS events_by_run ON events(run_id, seq);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, identity TEXT NOT NULL,
   network TEXT NOT NULL, room TEXT NOT NULL, command TEXT NOT NULL, decision TEXT NOT NULL,
@@ -48,6 +49,7 @@ export interface RunRow {
   pipeline_json: string;
   state: RunRecord["state"];
   step_index: number;
+  step_name: string | null;
   total_steps: number;
   requested_by: string;
   origin: string;
@@ -79,39 +81,14 @@ export interface StepRow {
   pid: number | null;
 }
 
-/** RunRecord fields to `runs` columns, for partial updates. */
-export const RUN_COLUMNS: Record<keyof Omit<RunRecord, "id">, string> = {
-  host: "host",
-  pipeline: "pipeline",
-  pipelineJson: "pipeline_json",
-  state: "state",
-  stepIndex: "step_index",
-  totalSteps: "total_steps",
-  requestedBy: "requested_by",
-  origin: "origin",
-  source: "source",
-  createdAt: "created_at",
-  startedAt: "started_at",
-  finishedAt: "finished_at",
-  error: "error_json",
-  leaseOwner: "lease_owner",
-  leaseExpiresAt: "lease_expires_at",
-  cancelRequested: "cancel_requested",
-  group: "group_id",
-  after: "after_json",
-  forced: "forced",
-};
-
-/** StepRecord fields to `steps` columns, for partial updates. */
-export const STEP_COLUMNS: Record<keyof Omit<StepRecord, "runId" | "index">, string> = {
-  name: "name",
+/** StepPatch fields to `steps` columns. */
+export const STEP_COLUMNS: Record<keyof StepPatch, string> = {
   state: "state",
   attempts: "attempts",
   startedAt: "started_at",
   finishedAt: "finished_at",
   durationMs: "duration_ms",
   error: "error_json",
-  onFailure: "on_failure",
   pid: "pid",
 };
 
@@ -125,10 +102,48 @@ export function migrate(db: Database.Database): void {
     db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
   if (!columns.has("forced")) db.exec(`ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0`);
   db.exec(`CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)`);
+  if (!columns.has("step_name")) {
+    db.exec(`ALTER TABLE runs ADD COLUMN step_name TEXT`);
+    // Runs from before on_failure steps stopped moving step_index may point past the main list.
+    db.exec(`UPDATE runs SET step_index = total_steps - 1 WHERE step_index >= total_steps`);
+    db.exec(
+      `UPDATE runs SET step_name = (SELECT name FROM steps WHERE run_id = runs.id AND idx = runs.step_index)`,
+    );
+  }
   const stepColumns = new Set(
     (db.prepare(`PRAGMA table_info(steps)`).all() as { name: string }[]).map((c) => c.name),
   );
   if (!stepColumns.has("pid")) db.exec(`ALTER TABLE steps ADD COLUMN pid INTEGER`);
+  // on_failure steps were once told apart by a name prefix; the on_failure column says it now.
+  db.exec(
+    `UPDATE steps SET name = substr(name, 12) WHERE on_failure = 1 AND name LIKE 'on\\_failure %' ESCAPE '\\'`,
+  );
+  moveLogsToFeed(db);
+}
+
+/**
+ * The log once had its own table; its lines are now `step-log` events of the feed. Old lines move
+ * over once, in their order, with their step's position rebuilt from the steps table.
+ */
+function moveLogsToFeed(db: Database.Database): void {
+  const hasLogs = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'logs'`).get();
+  if (!hasLogs) return;
+  db.transaction(() => {
+    db.exec(`
+      INSERT INTO events (run_id, at, host, origin, type, body)
+      SELECT l.run_id, l.at, r.host, r.origin, 'step-log', json_object(
+        'type', 'step-log',
+        'step', json_object(
+          'phase', CASE WHEN l.step_index >= r.total_steps THEN 'on_failure' ELSE 'main' END,
+          'index', CASE WHEN l.step_index >= r.total_steps THEN l.step_index - r.total_steps ELSE l.step_index END,
+          'total', CASE WHEN l.step_index >= r.total_steps
+            THEN (SELECT count(*) FROM steps f WHERE f.run_id = l.run_id AND f.on_failure = 1)
+            ELSE r.total_steps END,
+          'name', COALESCE((SELECT s.name FROM steps s WHERE s.run_id = l.run_id AND s.idx = l.step_index), '')),
+        'attempt', l.attempt, 'stream', l.stream, 'line', l.line)
+      FROM logs l JOIN runs r ON r.id = l.run_id ORDER BY l.id`);
+    db.exec(`DROP TABLE logs`);
+  })();
 }
 
 /** A record field as its column stores it. */
@@ -152,6 +167,7 @@ export function toRun(r: RunRow): RunRecord {
     pipelineJson: r.pipeline_json,
     state: r.state,
     stepIndex: r.step_index,
+    stepName: r.step_name,
     totalSteps: r.total_steps,
     requestedBy: r.requested_by,
     origin: r.origin,

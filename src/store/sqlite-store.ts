@@ -1,16 +1,33 @@
 /**
  * The default RunStore: one SQLite file (better-sqlite3), WAL mode so a foreground `jarvis run`
  * and the `jarvis start` service can share it. Calls are synchronous underneath and cheap, so the
- * async interface costs a microtask, not a thread hop.
+ * async interface costs a microtask, not a thread hop. Every check-then-write is one statement or
+ * one transaction, and every lease time is computed in SQL, so the only clock is SQLite's.
  */
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { newRunId } from "./ids.js";
-import { RUN_COLUMNS, SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-rows.js";
-import type { RunRow, StepRow } from "./sqlite-rows.js";
+import { SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-rows.js";
+import { SqliteFeed } from "./sqlite-feed.js";
+import { SqliteRunLifecycle } from "./sqlite-run-lifecycle.js";
+import { NOW } from "./sqlite-context.js";
+import type { SqliteContext } from "./sqlite-context.js";
 import { RunError, StoreError } from "../errors.js";
-import type { AuditEntry, LogLine, NewRun, RunQuery, RunRecord, RunStore, StepRecord } from "./run-store.js";
+import type { RunRow, StepRow } from "./sqlite-rows.js";
+import type { RunEventBody } from "../protocol.js";
+import type {
+  AuditEntry,
+  FeedQuery,
+  FollowOptions,
+  Lease,
+  LogLine,
+  RunQuery,
+  RunRecord,
+  RunStore,
+  StepEventBody,
+  StepRecord,
+  StepWrite,
+} from "./run-store.js";
 
 /** Open (creating if needed) the SQLite run store at `path` (":memory:" for tests). */
 export function openSqliteStore(path: string): RunStore {
@@ -35,8 +52,23 @@ export function openSqliteStore(path: string): RunStore {
 
 class SqliteStore implements RunStore {
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly feed: SqliteFeed;
+  private readonly lifecycle: SqliteRunLifecycle;
+  /** Made once: building a better-sqlite3 transaction costs more than the writes of a step. */
+  private readonly writeStepTx: (lease: Lease, index: number, write: StepWrite) => boolean;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    const context: SqliteContext = {
+      db,
+      stmt: (sql) => this.stmt(sql),
+      guard: (what, fn) => this.guard(what, fn),
+    };
+    this.feed = new SqliteFeed(context);
+    this.lifecycle = new SqliteRunLifecycle(context, this.feed);
+    this.writeStepTx = db.transaction((lease: Lease, index: number, write: StepWrite) =>
+      this.writeStepInTx(lease, index, write),
+    );
+  }
 
   private stmt(sql: string): Database.Statement {
     let s = this.statements.get(sql);
@@ -47,57 +79,11 @@ class SqliteStore implements RunStore {
     return s;
   }
 
-  async createRun(run: NewRun): Promise<RunRecord> {
-    const id = newRunId();
-    const now = Date.now();
-    const insert = this.db.transaction(() => {
-      const holder = this.stmt(
-        `SELECT id, state FROM runs WHERE host = ? AND state IN ('queued', 'running')`,
-      ).get(run.host) as { id: string; state: string } | undefined;
-      if (holder) {
-        throw new RunError(
-          "E_HOST_BUSY",
-          `${run.host} already has run ${holder.id} (${holder.state}); wait for it, or cancel it with: cancel ${holder.id}`,
-        );
-      }
-      const leased = run.leaseOwner !== undefined;
-      this.stmt(
-        `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin, source,
-          created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced)
-         VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        id,
-        run.host,
-        run.pipeline,
-        run.pipelineJson,
-        leased ? "running" : "queued",
-        run.totalSteps,
-        run.requestedBy,
-        run.origin,
-        run.source,
-        now,
-        leased ? now : null,
-        run.leaseOwner ?? null,
-        leased ? now + (run.leaseMs ?? 30_000) : null,
-        run.group ?? null,
-        JSON.stringify(run.after ?? []),
-        run.forced ? 1 : 0,
-      );
-      const addStep = this.stmt(
-        `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
-      );
-      // Names past the pipeline's own steps are its on_failure steps.
-      run.stepNames.forEach((name, idx) => addStep.run(id, idx, name, idx >= run.totalSteps ? 1 : 0));
-      this.stmt(`INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES (?, 0, 'input', ?)`).run(
-        id,
-        run.clipboardYaml,
-      );
-    });
-    this.guard("create a run", insert);
-    const created = await this.getRun(id);
-    if (!created) throw new StoreError("E_STORE_LOST", `run ${id} vanished right after it was created`);
-    return created;
+  async now(): Promise<number> {
+    return (this.stmt(`SELECT ${NOW} AS now`).get() as { now: number }).now;
   }
+
+  createRun: RunStore["createRun"] = (run) => this.lifecycle.createRun(run);
 
   async getRun(id: string): Promise<RunRecord | undefined> {
     const row = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
@@ -123,71 +109,15 @@ class SqliteStore implements RunStore {
     return (this.stmt(sql).all(...args, query.limit ?? 1000) as RunRow[]).map(toRun);
   }
 
-  async updateRun(id: string, patch: Partial<Omit<RunRecord, "id">>): Promise<void> {
-    const sets: string[] = [];
-    const args: unknown[] = [];
-    for (const [key, value] of Object.entries(patch)) {
-      const column = RUN_COLUMNS[key as keyof typeof RUN_COLUMNS];
-      if (!column) continue;
-      sets.push(`${column} = ?`);
-      args.push(encode(key, value));
-    }
-    if (sets.length === 0) return;
-    this.guard("update a run", () =>
-      this.stmt(`UPDATE runs SET ${sets.join(", ")} WHERE id = ?`).run(...args, id),
-    );
-  }
-
-  async claimRun(id: string, owner: string, leaseMs: number): Promise<boolean> {
-    const now = Date.now();
-    const result = this.guard("claim a run", () =>
-      this.stmt(
-        `UPDATE runs SET lease_owner = ?, lease_expires_at = ?, state = CASE WHEN state = 'queued' THEN 'running' ELSE state END,
-           started_at = COALESCE(started_at, ?)
-         WHERE id = ? AND state IN ('queued', 'running')
-           AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
-      ).run(owner, now + leaseMs, now, id, owner, now),
-    );
-    return result.changes === 1;
-  }
-
-  async renewLeases(owner: string, leaseMs: number): Promise<number> {
-    const result = this.guard("renew leases", () =>
-      this.stmt(
-        `UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND state IN ('queued', 'running')`,
-      ).run(Date.now() + leaseMs, owner),
-    );
-    return result.changes;
-  }
-
-  async claimableRuns(now: number): Promise<RunRecord[]> {
-    const rows = this.stmt(
-      `SELECT * FROM runs WHERE (state = 'queued' AND (lease_owner IS NULL OR lease_expires_at < ?))
-         OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)) ORDER BY created_at`,
-    ).all(now, now) as RunRow[];
-    return rows.map(toRun);
-  }
-
-  async resetSteps(
-    runId: string,
-    from: number,
-    names: { name: string; onFailure: boolean }[],
-  ): Promise<void> {
-    this.guard(
-      "reset steps",
-      this.db.transaction(() => {
-        this.stmt(`DELETE FROM steps WHERE run_id = ? AND idx >= ?`).run(runId, from);
-        this.stmt(`DELETE FROM snapshots WHERE run_id = ? AND idx >= ? AND phase = 'output'`).run(
-          runId,
-          from,
-        );
-        const add = this.stmt(
-          `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
-        );
-        names.forEach((s, i) => add.run(runId, from + i, s.name, s.onFailure ? 1 : 0));
-      }),
-    );
-  }
+  claimableRuns: RunStore["claimableRuns"] = () => this.lifecycle.claimableRuns();
+  claim: RunStore["claim"] = (runId, owner, leaseMs) => this.lifecycle.claim(runId, owner, leaseMs);
+  renew: RunStore["renew"] = (owner, runIds, leaseMs) => this.lifecycle.renew(owner, runIds, leaseMs);
+  release: RunStore["release"] = (lease) => this.lifecycle.release(lease);
+  markStarted: RunStore["markStarted"] = (lease) => this.lifecycle.markStarted(lease);
+  finishIfOwner: RunStore["finishIfOwner"] = (lease, ending) => this.lifecycle.finishIfOwner(lease, ending);
+  cancelIfQueued: RunStore["cancelIfQueued"] = (runId, error) => this.lifecycle.cancelIfQueued(runId, error);
+  requestCancel: RunStore["requestCancel"] = (runId) => this.lifecycle.requestCancel(runId);
+  retryRun: RunStore["retryRun"] = (request) => this.lifecycle.retryRun(request);
 
   async listSteps(runId: string): Promise<StepRecord[]> {
     return (this.stmt(`SELECT * FROM steps WHERE run_id = ? ORDER BY idx`).all(runId) as StepRow[]).map(
@@ -195,38 +125,40 @@ class SqliteStore implements RunStore {
     );
   }
 
-  async updateStep(
-    runId: string,
-    index: number,
-    patch: Partial<Omit<StepRecord, "runId" | "index">>,
-  ): Promise<void> {
-    const sets: string[] = [];
-    const args: unknown[] = [];
-    for (const [key, value] of Object.entries(patch)) {
-      const column = STEP_COLUMNS[key as keyof typeof STEP_COLUMNS];
-      if (!column) continue;
-      sets.push(`${column} = ?`);
-      args.push(encode(key, value));
-    }
-    if (sets.length === 0) return;
-    this.guard("update a step", () =>
-      this.stmt(`UPDATE steps SET ${sets.join(", ")} WHERE run_id = ? AND idx = ?`).run(
-        ...args,
-        runId,
-        index,
-      ),
-    );
+  async writeStep(lease: Lease, index: number, write: StepWrite): Promise<boolean> {
+    return this.guard("record a step", () => this.writeStepTx(lease, index, write));
   }
 
-  async saveSnapshot(runId: string, index: number, phase: "input" | "output", yaml: string): Promise<void> {
-    this.guard("save a clipboard", () =>
-      this.stmt(`INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, ?, ?)`).run(
-        runId,
+  private writeStepInTx(lease: Lease, index: number, write: StepWrite): boolean {
+    if (!this.holds(lease)) return false;
+    const sets: string[] = [];
+    const args: unknown[] = [];
+    for (const [key, value] of Object.entries(write.patch)) {
+      sets.push(`${STEP_COLUMNS[key as keyof typeof STEP_COLUMNS]} = ?`);
+      args.push(encode(key, value));
+    }
+    if (sets.length > 0) {
+      this.stmt(`UPDATE steps SET ${sets.join(", ")} WHERE run_id = ? AND idx = ?`).run(
+        ...args,
+        lease.runId,
         index,
-        phase,
-        yaml,
-      ),
-    );
+      );
+    }
+    if (write.moveRun) {
+      this.stmt(
+        `UPDATE runs SET step_index = ?, step_name = (SELECT name FROM steps WHERE run_id = runs.id AND idx = ?)
+         WHERE id = ?`,
+      ).run(index, index, lease.runId);
+    }
+    if (write.output !== undefined) {
+      this.stmt(`INSERT OR REPLACE INTO snapshots (run_id, idx, phase, yaml) VALUES (?, ?, 'output', ?)`).run(
+        lease.runId,
+        index,
+        write.output,
+      );
+    }
+    if (write.event) this.feed.appendFenced(lease, write.event);
+    return true;
   }
 
   async getSnapshot(runId: string, index: number, phase: "input" | "output"): Promise<string | undefined> {
@@ -242,36 +174,31 @@ class SqliteStore implements RunStore {
     return row?.yaml;
   }
 
-  async appendLog(line: Omit<LogLine, "id">): Promise<void> {
-    this.guard("append to the log", () =>
-      this.stmt(
-        `INSERT INTO logs (run_id, step_index, attempt, at, stream, line) VALUES (?, ?, ?, ?, ?, ?)`,
-      ).run(line.runId, line.stepIndex, line.attempt, line.at, line.stream, line.line),
-    );
+  async appendLog(
+    lease: Lease,
+    line: Omit<Extract<RunEventBody, { type: "step-log" }>, "type">,
+  ): Promise<boolean> {
+    return this.appendEvent(lease, { type: "step-log", ...line });
   }
 
-  async readLog(runId: string, afterId = 0): Promise<LogLine[]> {
-    const rows = this.stmt(`SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id`).all(
-      runId,
-      afterId,
-    ) as {
-      id: number;
-      run_id: string;
-      step_index: number;
-      attempt: number;
-      at: number;
-      stream: LogLine["stream"];
-      line: string;
-    }[];
-    return rows.map((r) => ({
-      id: r.id,
-      runId: r.run_id,
-      stepIndex: r.step_index,
-      attempt: r.attempt,
-      at: r.at,
-      stream: r.stream,
-      line: r.line,
-    }));
+  async appendEvent(lease: Lease, event: StepEventBody): Promise<boolean> {
+    return this.guard("append to the run's feed", () => this.feed.appendFenced(lease, event));
+  }
+
+  async readLog(runId: string): Promise<LogLine[]> {
+    return this.feed.readLog(runId);
+  }
+
+  async latestSeq(): Promise<number> {
+    return this.feed.latestSeq();
+  }
+
+  async readEvents(afterSeq: number, query: FeedQuery = {}) {
+    return this.feed.read(afterSeq, query);
+  }
+
+  follow(afterSeq: number, options: FollowOptions) {
+    return this.feed.follow(afterSeq, options);
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
@@ -309,6 +236,15 @@ class SqliteStore implements RunStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  private holds(lease: Lease): boolean {
+    return (
+      this.stmt(`SELECT 1 FROM runs WHERE id = ? AND lease_owner = ? AND state = 'running'`).get(
+        lease.runId,
+        lease.owner,
+      ) !== undefined
+    );
   }
 
   private guard<T>(what: string, fn: () => T): T {

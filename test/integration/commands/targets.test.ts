@@ -29,6 +29,7 @@ describe("targets", () => {
     open.push({ jarvis });
     const run = await jarvis.control.start("p", env.write("g-web.yml", designFor("g-web")), who, {
       foreground: true,
+      fileAccess: "any",
     });
     await jarvis.engine.execute(run.id);
     const [detail, ...more] = await jarvis.control.status("g-web");
@@ -62,8 +63,12 @@ acl:
     output.on("data", (chunk: Buffer) => (said += chunk.toString()));
     const bot = await startBot(jarvis, { input, output, interactive: true, log: () => undefined });
     open.push({ jarvis, bot });
-    const [web] = await jarvis.control.startAll("p", env.write("web-1.yml", designFor("web-1")), who);
-    const [db] = await jarvis.control.startAll("p", env.write("db1.yml", designFor("db1")), who);
+    const [web] = await jarvis.control.startAll("p", env.write("web-1.yml", designFor("web-1")), who, {
+      fileAccess: "any",
+    });
+    const [db] = await jarvis.control.startAll("p", env.write("db1.yml", designFor("db1")), who, {
+      fileAccess: "any",
+    });
 
     input.write(`cancel ${db!.id}\n`);
     await eventually(() => (said.includes("denied") ? true : undefined), 30_000, `a refusal in ${said}`);

@@ -1,59 +1,44 @@
 import { describe, expect, it } from "vitest";
-import { StageTracker, formatRunEvent, placeOfOrigin, originOfPlace } from "../../../src/bot/progress.js";
-import type { RunEvent } from "../../../src/pipeline/run-events.js";
-import type { RunRecord } from "../../../src/store/run-store.js";
+import { formatRunEvent, placeOfOrigin, originOfPlace } from "../../../src/bot/progress.js";
+import type { RunEvent, RunSummary } from "../../../src/pipeline/run-events.js";
 
-const run: RunRecord = {
+const run: RunSummary = {
   id: "r1",
   host: "loki",
   pipeline: "deploy",
-  pipelineJson: "{}",
   state: "running",
-  stepIndex: 4,
   totalSteps: 19,
+  step: { phase: "main", index: 4, total: 19, name: "dns:update_host" },
   requestedBy: "irc:alice",
   origin: "irc:#ops",
-  source: "examples/loki.yml",
-  createdAt: 1000,
+  group: null,
   startedAt: 1000,
   finishedAt: null,
   error: null,
-  leaseOwner: null,
-  leaseExpiresAt: null,
-  cancelRequested: false,
-  group: null,
-  after: [],
-  forced: false,
 };
+const head = { seq: 1, at: 1000, runId: "r1", host: "loki", origin: "irc:#ops" };
 
 describe("formatRunEvent", () => {
   it("shows one line per stage, 1-based", () => {
-    const e: RunEvent = {
-      type: "step-started",
-      run,
-      step: { index: 4, total: 19, name: "dns:update_host" },
-      attempt: 1,
-    };
-    expect(formatRunEvent(e, undefined)).toBe("loki: 5/19 dns:update_host");
-    expect(formatRunEvent({ type: "step-log", run, step: e.step, line: "x" }, undefined)).toBeUndefined();
+    const step = { phase: "main" as const, index: 4, total: 19, name: "dns:update_host" };
+    expect(formatRunEvent({ ...head, type: "step-started", step, attempt: 1 })).toBe(
+      "loki: 5/19 dns:update_host",
+    );
+    expect(
+      formatRunEvent({ ...head, type: "step-log", step, attempt: 1, stream: "stderr", line: "x" }),
+    ).toBeUndefined();
+  });
+
+  it("shows an on_failure step as such, never past the pipeline's end", () => {
+    const step = { phase: "on_failure" as const, index: 0, total: 1, name: "monitoring:enable" };
+    expect(formatRunEvent({ ...head, type: "step-started", step, attempt: 1 })).toBe(
+      "loki: on_failure 1/1 monitoring:enable",
+    );
   });
 
   it("on failure names the stage, the error's last line and the inspect commands", () => {
-    const tracker = new StageTracker();
-    tracker.observe({
-      type: "step-started",
-      run,
-      step: { index: 4, total: 19, name: "dns:update_host" },
-      attempt: 1,
-    });
-    // An on_failure step does not move where the run stopped.
-    tracker.observe({
-      type: "step-started",
-      run,
-      step: { index: 19, total: 19, name: "on_failure monitoring:enable" },
-      attempt: 1,
-    });
     const failed: RunEvent = {
+      ...head,
       type: "run-finished",
       run: {
         ...run,
@@ -66,18 +51,18 @@ describe("formatRunEvent", () => {
         },
       },
     };
-    const line = formatRunEvent(failed, tracker.observe(failed));
-    expect(line).toBe(
+    expect(formatRunEvent(failed)).toBe(
       "loki: deploy FAILED at 5/19 dns:update_host: nsupdate: REFUSED by 127.0.0.1 — inspect: jarvis: clipboard loki | jarvis: log loki | jarvis: retry loki",
     );
   });
 
   it("says when a run succeeded and how long it took", () => {
     expect(
-      formatRunEvent(
-        { type: "run-finished", run: { ...run, state: "succeeded", finishedAt: 66_000 } },
-        undefined,
-      ),
+      formatRunEvent({
+        ...head,
+        type: "run-finished",
+        run: { ...run, state: "succeeded", finishedAt: 66_000 },
+      }),
     ).toBe("loki: deploy succeeded in 1m05s (run r1)");
   });
 });
