@@ -239,7 +239,7 @@ function checkNetwork(
   if (!NETWORK_NAME.test(key))
     return {
       ok: false,
-      problem: { path, message: "chat." + key + ": network names are lower-case letters, digits, - and _" },
+      problem: { path, message: `chat.${key}: network names are lower-case letters, digits, - and _` },
     };
   const written = isMapping(value) ? value.kind : undefined;
   const kind = written ?? key;
@@ -252,7 +252,8 @@ function checkNetwork(
         ok: false,
         problem: { path, message: `unknown key 'chat.${key}'; did you mean 'chat.${meant}'?` },
       };
-    const named = typeof kind === "string" && NETWORK_NAME.test(kind) ? `'${kind}'` : `(${kindOf(kind)})`;
+    // A word is shown as written; anything else only by its kind, in case it is a misplaced secret.
+    const named = typeof kind === "string" && /^[\w-]{1,20}$/.test(kind) ? `'${kind}'` : `(${kindOf(kind)})`;
     return {
       ok: false,
       problem: {

@@ -94,6 +94,7 @@ describe("chat: and acl: are checked when jarvis.yml is loaded", () => {
       `chat:\n  matrix:\n    homeserver: https://m.example.org\n    acess_token: ${secret}\n`,
       `chat:\n  xmpp:\n    service: xmpp://h\n    domain: d\n    username: u\n    password: {p: ${secret}}\n`,
       `chat:\n  xmpp:\n    service: xmpp://h\n    domain: d\n    username: u\n    password: p\n    rooms: [{jid: r@c.d, pasword: ${secret}}]\n`,
+      `chat:\n  mynet:\n    kind: ${secret}/x\n`,
     ];
     for (const text of cases) {
       const err = refusal(text);
