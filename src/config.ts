@@ -4,8 +4,8 @@
  * .state/, the local provider). The whole file is described by zod schemas, checked when it is
  * loaded: an unknown key anywhere is refused with its line and the nearest known key, and
  * `modules.<m>.with` is checked against module m's parameter schema. The chat and acl sections
- * are read by their owner (bot/chat-config.ts) when chat starts, which expands their `${VAR}`
- * secrets only then.
+ * are described by bot/chat-schema.ts and checked here too; their `${VAR}` secrets are expanded
+ * only when chat starts (bot/chat-config.ts).
  */
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -19,10 +19,13 @@ import { DEFAULT_DESIGN_MAX_BYTES } from "./clipboard/sources/design-source.js";
 import { checkStepParams } from "./pipeline/step-params.js";
 import { check } from "./schema/schema-problem.js";
 import type { DocPath } from "./schema/schema-problem.js";
+import { checkChatSections } from "./bot/chat-schema.js";
+import type { ChatSettings } from "./bot/chat-schema.js";
 import { readFileBoundedSync } from "./io/bounded-read.js";
 
 /** Largest jarvis.yml read; real ones are a few KiB. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
+
 /** Keys whose values are secrets by default, wherever they appear in a clipboard or log. */
 export const DEFAULT_REDACT_KEYS = [
   "password",
@@ -62,8 +65,8 @@ export interface JarvisConfig {
   modules: Record<string, ModuleConfig>;
   /** How designs are fetched (`sources:`). */
   sources: SourcesConfig;
-  /** The whole document as written, for sections read by their owners (chat, acl). */
-  raw: Record<string, unknown>;
+  /** `chat:` and `acl:`, checked; secrets not yet read from the environment. */
+  chat: ChatSettings;
   /** Line numbers in the file, for owners' error messages. */
   lineOf(path: readonly (string | number)[]): number | undefined;
 }
@@ -127,7 +130,7 @@ const jarvisYml = z.strictObject({
     .record(z.string(), moduleSchema.nullish(), { error: "must be a mapping of module names" })
     .nullish(),
   sources: sourcesSchema,
-  // Read, key by key with file:line, by bot/chat-config.ts when chat starts.
+  // Checked by bot/chat-schema.ts (a network's schema depends on its key).
   chat: z.unknown().optional(),
   acl: z.unknown().optional(),
 });
@@ -176,6 +179,11 @@ export function buildConfig(
     throw new ConfigError("E_CONFIG_FIELD", `${where(path)}: ${message}`);
   }
   const c = result.data;
+  const chat = checkChatSections(raw, lineOf);
+  if (!chat.ok) {
+    const { path, message } = chat.problem;
+    throw new ConfigError("E_CONFIG_CHAT", `${where(path)}: ${message}`);
+  }
   const paths = (list: string[] | undefined, fallback: string[]): string[] =>
     (list ?? fallback).map((p) => resolve(baseDir, p));
   const storePath = c.store?.path ?? env.JARVIS_STORE ?? ".state/jarvis.sqlite";
@@ -196,7 +204,7 @@ export function buildConfig(
     leaseMs: (c.engine?.lease_seconds ?? 30) * 1000,
     modules: buildModules(c.modules ?? {}, where, lineOf, env),
     sources: c.sources,
-    raw,
+    chat: chat.data,
     lineOf,
   };
 }

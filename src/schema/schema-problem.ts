@@ -48,9 +48,31 @@ export function firstProblem(
 ): SchemaProblem {
   const base = options.base ?? [];
   const problems = error.issues.map((issue) => describe(issue, schema, base, options));
-  const line = (p: SchemaProblem): number => options.lineOf?.(p.path) ?? Number.MAX_SAFE_INTEGER;
-  // Stable sort: issues on the same line keep zod's order.
-  return [...problems].sort((a, b) => line(a) - line(b))[0]!;
+  const lineOfProblem = (p: SchemaProblem): number => options.lineOf?.(p.path) ?? Number.MAX_SAFE_INTEGER;
+  // An unknown key is often the misspelling of a key reported missing in the same mapping (whose
+  // line is the mapping's, above it): anything else in that mapping is shown after it.
+  // zod reports one unrecognized_keys issue per mapping.
+  const unknownKeyLines = new Map<string, number>();
+  error.issues.forEach((issue, i) => {
+    if (issue.code === "unrecognized_keys")
+      unknownKeyLines.set(dotted(issue.path), lineOfProblem(problems[i]!));
+  });
+  const rank = (i: number): [number, number] => {
+    const issue = error.issues[i]!;
+    const line = lineOfProblem(problems[i]!);
+    if (issue.code === "unrecognized_keys") return [line, 0];
+    const unknownInMapping = unknownKeyLines.get(dotted(issue.path.slice(0, -1)));
+    return [unknownInMapping === undefined ? line : Math.max(line, unknownInMapping), 1];
+  };
+  // Stable sort: on one line an unknown key comes first, other issues keep zod's order.
+  const order = problems
+    .map((_p, i) => i)
+    .sort((a, b) => {
+      const [lineA, kindA] = rank(a);
+      const [lineB, kindB] = rank(b);
+      return lineA - lineB || kindA - kindB;
+    });
+  return problems[order[0]!]!;
 }
 
 /** `a.b.0.c` for messages. */
