@@ -1,9 +1,10 @@
 /**
  * The `production` step module. `production:check` decides whether the host serves production
  * (production-mark.ts) and stops a redeploy with a clear message unless forced (`with.force:
- * true`, or JARVIS_FORCE=1 in the step's environment for a forced run), or unless the design
- * lists the host's services: then `production:migrate` moves them to their standbys before the
- * power-off and `production:restore` brings them back (production-services.ts).
+ * true`, or JARVIS_FORCE=1 in the step's environment for a forced run), or, in a pipeline that
+ * says `with.migrate_services: true`, unless the design lists the host's services: then
+ * `production:migrate` moves them to their standbys before the power-off and `production:restore`
+ * brings them back (production-services.ts).
  */
 import { runStepModule, StepFailure } from "../pipeline/define-step.js";
 import type { Clipboard, StepContext } from "../pipeline/define-step.js";
@@ -16,11 +17,13 @@ export function check(clipboard: Clipboard, ctx: StepContext): Clipboard {
   const hostname = hostnameOf(clipboard);
   const marked = productionMark(clipboard, fields);
   const forced = ctx.params.force === true || ctx.env.JARVIS_FORCE === "1";
-  const services = servicesOf(clipboard);
+  // Only a pipeline that runs production:migrate before the power-off says so (redeploy.yml):
+  // destroy has nowhere to move the services to, so listing them must not let it through.
+  const services = ctx.params.migrate_services === true ? servicesOf(clipboard) : [];
   if (marked && !forced && services.length === 0) {
     throw new StepFailure(
       "E_PRODUCTION_HOST",
-      `production: ${hostname} serves production (${marked} is set); redeploying it would take it down. If that is intended, run again forced (with.force: true), or list its services with their standbys in the design so they are moved first`,
+      `production: ${hostname} serves production (${marked} is set); redeploying it would take it down. If that is intended, run again forced (with.force: true)${ctx.params.migrate_services === true ? ", or list its services with their standbys in the design so they are moved first" : ""}`,
     );
   }
   if (marked && forced)

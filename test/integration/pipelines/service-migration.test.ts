@@ -106,6 +106,19 @@ describe("production services move to their standby around a redeploy (bind9, ss
   });
 
   it(
+    "listing services does not let a destroy of a production host through (it has nowhere to move them)",
+    { timeout: 120_000 },
+    async () => {
+      const before = await localPort();
+      const r = await env.cli(["run", "destroy", design("www-tcp.yml", `{tcp: ${port}}`)]);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/mimir serves production \(instance\.production is set\)/);
+      expect(await localPort()).toBe(before);
+      expect(await www()).toEqual([`${HOST}.example.test.`]);
+    },
+  );
+
+  it(
     "a standby that does not answer stops the redeploy before the power-off; nothing moves",
     { timeout: 240_000 },
     async () => {
