@@ -21,7 +21,15 @@ export interface DesignInfo {
 
 /** The kinds of value a design field can hold. */
 export type FieldKind =
-  "string" | "number" | "boolean" | "dns-label" | "dns-name" | "name" | "ssh-keys" | "string-list";
+  | "string"
+  | "number"
+  | "boolean"
+  | "dns-label"
+  | "dns-name"
+  | "name"
+  | "ssh-keys"
+  | "string-list"
+  | "service-check";
 
 /** One known field of an `instance:` mapping. */
 export interface FieldSpec {
@@ -57,6 +65,18 @@ export const INSTANCE_FIELDS: readonly FieldSpec[] = [
   { key: "production", kind: "boolean" },
 ];
 
+/**
+ * The fields of one entry of `services:` (what production:migrate moves before a redeploy).
+ * Unlike `instance:`, an unknown key here is refused: a misspelt `standby` would otherwise
+ * leave a service unmoved without a word.
+ */
+export const SERVICE_FIELDS: readonly FieldSpec[] = [
+  { key: "name", kind: "name", required: true },
+  { key: "dns", kind: "dns-name", required: true },
+  { key: "standby", kind: "dns-name", required: true },
+  { key: "check", kind: "service-check", required: true },
+];
+
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const NAME = /^[a-z][a-z0-9_-]*$/;
 const SSH_KEY_TYPES = new Set([
@@ -83,7 +103,44 @@ export function validateDesign(parsed: ParsedYaml): DesignInfo {
     );
   }
   validateDesignKeys(parsed);
-  return validateInstance(parsed, ["instance"], instance);
+  const info = validateInstance(parsed, ["instance"], instance);
+  validateServices(parsed, parsed.value.services);
+  return info;
+}
+
+/** Check `services:` when present: a list of mappings with SERVICE_FIELDS, names unique. */
+export function validateServices(parsed: ParsedYaml, services: unknown): void {
+  if (services === undefined || services === null) return;
+  if (!Array.isArray(services)) {
+    fail(
+      parsed,
+      ["services"],
+      `services must be a list of {name, dns, standby, check}, got ${describe(services)}`,
+    );
+  }
+  const seen = new Set<string>();
+  (services as unknown[]).forEach((service, i) => {
+    const path = ["services", i];
+    if (!isMapping(service)) {
+      fail(
+        parsed,
+        path,
+        `services[${i}] must be a mapping {name, dns, standby, check}, got ${describe(service)}`,
+      );
+    }
+    checkFields(parsed, path, SERVICE_FIELDS, service);
+    const unknown = Object.keys(service).find((key) => !SERVICE_FIELDS.some((f) => f.key === key));
+    if (unknown !== undefined) {
+      fail(
+        parsed,
+        [...path, unknown],
+        `services[${i}].${unknown} is not a service field; use ${SERVICE_FIELDS.map((f) => f.key).join(", ")}`,
+      );
+    }
+    const name = service.name as string;
+    if (seen.has(name)) fail(parsed, [...path, "name"], `services[${i}].name ${quote(name)} is listed twice`);
+    seen.add(name);
+  });
 }
 
 /**
@@ -126,9 +183,20 @@ export function validateInstance(
       `${name} must be a mapping of host fields (hostname, fqdn, provider, ...), got ${describe(instance)}`,
     );
   }
-  for (const field of INSTANCE_FIELDS) {
+  checkFields(parsed, path, INSTANCE_FIELDS, instance);
+  return { host: instance.hostname as string };
+}
+
+/** Check each field of `fields` in `mapping`, found at `path`. */
+function checkFields(
+  parsed: ParsedYaml,
+  path: readonly (string | number)[],
+  fields: readonly FieldSpec[],
+  mapping: Record<string, unknown>,
+): void {
+  for (const field of fields) {
     const fieldPath = [...path, field.key];
-    const value = instance[field.key];
+    const value = mapping[field.key];
     if (value === undefined || value === null) {
       if (field.required) {
         fail(
@@ -141,7 +209,6 @@ export function validateInstance(
     }
     checkField(parsed, fieldPath, field, value);
   }
-  return { host: instance.hostname as string };
 }
 
 /** A copy of a design's clipboard with field defaults filled in (`instance.provider: local`). */
@@ -209,6 +276,11 @@ function checkField(parsed: ParsedYaml, path: (string | number)[], field: FieldS
         }
       });
       return;
+    case "service-check": {
+      const problem = serviceCheckProblem(value);
+      if (problem !== undefined) fail(parsed, path, `${name} must be ${expectation(field.kind)}: ${problem}`);
+      return;
+    }
     case "ssh-keys": {
       const list = typeof value === "string" ? [value] : Array.isArray(value) ? (value as unknown[]) : bad();
       list.forEach((item, i) => {
@@ -241,6 +313,24 @@ function sshKeyProblem(line: string): string | undefined {
   return undefined;
 }
 
+/** Why `value` is not a service check ({tcp: PORT} or {http: URL}), or undefined when it is one. */
+function serviceCheckProblem(value: unknown): string | undefined {
+  if (!isMapping(value)) return `got ${describe(value)}`;
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || (keys[0] !== "tcp" && keys[0] !== "http"))
+    return `got the keys ${keys.join(", ") || "(none)"}`;
+  if ("tcp" in value) {
+    const port = value.tcp;
+    return Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535
+      ? undefined
+      : `tcp must be a port number (1-65535), got ${describe(port)}`;
+  }
+  const url = value.http;
+  if (typeof url !== "string" || !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+    return `http must be an http:// or https:// URL, got ${describe(url)}`;
+  return undefined;
+}
+
 function isDnsName(value: string): boolean {
   const name = value.endsWith(".") ? value.slice(0, -1) : value;
   if (name.length === 0 || name.length > 253) return false;
@@ -265,6 +355,8 @@ function expectation(kind: FieldKind): string {
       return "an SSH public key line or a list of them";
     case "string-list":
       return "a list of strings";
+    case "service-check":
+      return "{tcp: PORT} or {http: URL}";
   }
 }
 

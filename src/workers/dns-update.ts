@@ -323,7 +323,7 @@ function nameWire(name: string): Buffer {
 }
 
 function typeCode(type: string): number {
-  const codes: Record<string, number> = { A: 1, SOA: 6, AAAA: 28, SSHFP: 44 };
+  const codes: Record<string, number> = { A: 1, CNAME: 5, SOA: 6, AAAA: 28, SSHFP: 44 };
   const code = codes[type];
   if (code === undefined) throw new Error(`unsupported record type ${type}`);
   return code;

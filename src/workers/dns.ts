@@ -12,10 +12,8 @@ import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
 import { hostAddress } from "../providers/host-address.js";
 import { DnsUpdateFailure } from "../errors.js";
 import { sendUpdate } from "./dns-update.js";
-import type { TsigKey, UpdateTarget } from "./dns-update.js";
-
-/** Environment variable holding the TSIG secret (base64, as tsig-keygen prints it). */
-export const TSIG_SECRET_ENV = "DNS_TSIG_SECRET";
+import { readDnsSettings } from "./dns-settings.js";
+import type { DnsSettings } from "./dns-settings.js";
 
 /** SSHFP algorithm numbers (RFC 4255, 6594, 7479) by SSH key type prefix. */
 const SSHFP_ALGORITHM: [RegExp, number][] = [
@@ -48,60 +46,18 @@ export function sshfpRecords(name: string, ttl: number, hostKeys: string[]): Ans
   return out;
 }
 
-/** Everything an update needs, read from the step's parameters and environment. */
-interface DnsSettings {
-  server: string;
-  zone: string;
-  key: TsigKey;
-  target: UpdateTarget;
-  ttl: number;
-}
-
 /**
  * Read modules.dns settings; undefined when DNS is not configured (the step then skips). Shared
  * by update_host and delete_host, so both refuse the same bad settings with the same words.
  */
 function dnsSettings(ctx: StepContext): DnsSettings | undefined {
-  const p = ctx.params;
-  if (p.server === undefined && p.zone === undefined) {
+  const settings = readDnsSettings(ctx.params, ctx.env, {
+    params: "modules.dns.with",
+    env: "modules.dns.env",
+  });
+  if (!settings)
     ctx.log(`dns: not configured (modules.dns.with.server and zone in jarvis.yml), skipping ${ctx.task}`);
-    return undefined;
-  }
-  const server = text(p, "server");
-  const zone = text(p, "zone").replace(/\.$/, "");
-  const keyName = text(p, "key_name");
-  const algorithm = (p.algorithm ?? "hmac-sha256") as TsigKey["algorithm"];
-  if (!["hmac-sha256", "hmac-sha512", "hmac-sha1"].includes(algorithm)) {
-    throw new StepFailure(
-      "E_STEP_PARAMS",
-      `dns: algorithm ${String(algorithm)} is not supported; use hmac-sha256 (or hmac-sha512)`,
-    );
-  }
-  if (p.secret !== undefined || p.key_secret !== undefined) {
-    throw new StepFailure(
-      "E_STEP_PARAMS",
-      `dns: the TSIG secret must not be a parameter (it would be stored with the run); set modules.dns.env.${TSIG_SECRET_ENV} in jarvis.yml`,
-    );
-  }
-  const secretText = ctx.env[TSIG_SECRET_ENV];
-  if (!secretText)
-    throw new StepFailure(
-      "E_DNS_NO_SECRET",
-      `dns: ${TSIG_SECRET_ENV} is not set; add modules.dns.env.${TSIG_SECRET_ENV}: \${...} to jarvis.yml`,
-    );
-  const secret = Buffer.from(secretText, "base64");
-  if (secret.length === 0)
-    throw new StepFailure(
-      "E_DNS_NO_SECRET",
-      `dns: ${TSIG_SECRET_ENV} is not base64 (use the secret tsig-keygen printed)`,
-    );
-  const target: UpdateTarget = {
-    server,
-    port: num(p, "port", 53),
-    transport: p.transport === "tcp" ? "tcp" : "udp",
-    timeoutMs: num(p, "timeout", 5) * 1000,
-  };
-  return { server, zone, key: { name: keyName, algorithm, secret }, target, ttl: num(p, "ttl", 300) };
+  return settings;
 }
 
 /** Send one update: delete the host's address and SSHFP RRsets, then add `add` (if any). */
@@ -206,25 +162,6 @@ function presentation(rr: Answer): string {
   if (typeof data === "string") return data;
   const f = data as { algorithm: number; hash: number; fingerprint: string };
   return `${f.algorithm} ${f.hash} ${f.fingerprint}`;
-}
-
-function text(p: Record<string, unknown>, key: string): string {
-  const value = p[key];
-  if (typeof value !== "string" || value === "") {
-    throw new StepFailure(
-      "E_STEP_PARAMS",
-      `dns: modules.dns.with.${key} must be set (a non-empty string) when DNS updates are configured`,
-    );
-  }
-  return value;
-}
-
-function num(p: Record<string, unknown>, key: string, fallback: number): number {
-  const value = p[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0))
-    throw new StepFailure("E_STEP_PARAMS", `dns: modules.dns.with.${key} must be a positive number`);
-  return value;
 }
 
 runStepModule(import.meta.url, { update_host: updateHost, delete_host: deleteHost });

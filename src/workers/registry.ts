@@ -70,8 +70,9 @@ export const builtinWorkers: Readonly<Record<string, BuiltinModule>> = {
   },
   production: {
     file: "./production.js",
-    tasks: ["check"],
-    summary: "stop a redeploy of a production host unless forced",
+    tasks: ["check", "migrate", "restore"],
+    summary:
+      "stop a redeploy of a production host unless forced or its services are listed; move their DNS names to the standbys and back",
     params: productionParams,
   },
 };

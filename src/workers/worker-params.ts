@@ -140,5 +140,10 @@ export const productionParams = z
   .strictObject({
     fields: z.array(z.string(), { error: "must be a list of clipboard paths such as instance.production" }),
     force: z.boolean({ error: "must be true or false" }),
+    // production:check lets a production host with listed services through (redeploy.yml only).
+    migrate_services: z.boolean({ error: "must be true or false" }),
+    // Where production:migrate moves service names: the same keys as modules.dns.with.
+    dns: dnsParams.omit({ name: true }),
+    check_timeout: positive,
   })
   .partial();

@@ -176,3 +176,57 @@ describe("design limits and bidi controls", () => {
     for (const [text, message] of cases) expect(refusal(() => validateText(text)).message).toMatch(message);
   });
 });
+
+describe("validateDesign services", () => {
+  const withServices = (services: string): string => `instance:\n  hostname: loki\nservices:\n${services}`;
+
+  it("accepts services with a TCP or an HTTP check", () => {
+    expect(
+      validateText(
+        withServices(
+          "  - {name: www, dns: www.example.test, standby: thor, check: {http: 'http://www.example.test/health'}}\n" +
+            "  - {name: smtp, dns: mail.example.test, standby: thor.example.test, check: {tcp: 25}}\n",
+        ),
+      ),
+    ).toEqual({ host: "loki" });
+  });
+
+  it.each([
+    ["services: www\n", /^d\.yml:3: services must be a list/],
+    ["  - www\n", /^d\.yml:4: services\[0\] must be a mapping/],
+    ["  - {name: www, standby: thor, check: {tcp: 80}}\n", /^d\.yml:4: services\[0\]\.dns is missing/],
+    ["  - {name: www, dns: www.example.test, check: {tcp: 80}}\n", /services\[0\]\.standby is missing/],
+    ["  - {name: www, dns: www.example.test, standby: thor}\n", /services\[0\]\.check is missing/],
+    [
+      "  - {name: www, dns: 'WWW!', standby: thor, check: {tcp: 80}}\n",
+      /services\[0\]\.dns must be a DNS name/,
+    ],
+    ["  - {name: www, dns: www.example.test, standby: thor, check: {tcp: 0}}\n", /tcp must be a port number/],
+    [
+      "  - {name: www, dns: www.example.test, standby: thor, check: {http: 'ftp://x/'}}\n",
+      /http must be an http:\/\/ or https:\/\/ URL/,
+    ],
+    [
+      "  - {name: www, dns: www.example.test, standby: thor, check: {tcp: 80, http: 'http://x/'}}\n",
+      /check must be \{tcp: PORT\} or \{http: URL\}: got the keys tcp, http/,
+    ],
+    [
+      "  - {name: www, dns: www.example.test, standy: thor, check: {tcp: 80}}\n",
+      /services\[0\]\.standby is missing/,
+    ],
+    [
+      "  - {name: www, dns: www.example.test, standby: thor, check: {tcp: 80}, ttl: 5}\n",
+      /services\[0\]\.ttl is not a service field; use name, dns, standby, check/,
+    ],
+    [
+      "  - {name: www, dns: www.example.test, standby: thor, check: {tcp: 80}}\n" +
+        "  - {name: www, dns: www2.example.test, standby: thor, check: {tcp: 80}}\n",
+      /^d\.yml:5: services\[1\]\.name 'www' is listed twice/,
+    ],
+  ])("refuses %j", (services, message) => {
+    const text = services.startsWith("services:")
+      ? `instance:\n  hostname: loki\n${services}`
+      : withServices(services);
+    expect(refusal(() => validateText(text)).message).toMatch(message);
+  });
+});

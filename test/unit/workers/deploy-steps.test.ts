@@ -5,7 +5,7 @@ import { sshfpRecords } from "../../../src/workers/dns.js";
 import { checkResponse, encodeUpdate, sign } from "../../../src/workers/dns-update.js";
 import { fingerprint, knownHostsName } from "../../../src/workers/ssh-client.js";
 import { commandsFrom } from "../../../src/workers/ssh.js";
-import { isProduction } from "../../../src/workers/production.js";
+import { isProduction } from "../../../src/workers/production-mark.js";
 import { silenceMatchers } from "../../../src/workers/monitoring.js";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAswVXqfxOkOM1h9osfsETZbgKXK7xQ5XoOozfIXPGGG";
