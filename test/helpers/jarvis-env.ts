@@ -48,7 +48,7 @@ export function makeJarvisEnv(options: JarvisEnvOptions = {}): JarvisEnv {
       `store:\n  path: ${join(dir, "jarvis.sqlite")}`,
       `steps:\n  dirs: [${join(repoRoot, "test/fixtures/steps")}, ${join(repoRoot, "steps")}]`,
       `pipelines:\n  dirs: [${join(dir, "pipelines")}, ${join(repoRoot, "pipelines")}]`,
-      `engine:\n  lease_seconds: ${options.leaseSeconds ?? 2}`,
+      `engine:\n  lease_seconds: ${options.leaseSeconds ?? 5}`,
       options.extraConfig ?? "",
     ].join("\n"),
   );

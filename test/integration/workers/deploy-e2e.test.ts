@@ -81,7 +81,7 @@ describe("deploy.yml end to end: local provider, real sshd, bind9, slapd, alertm
   });
 
   it("converges to the same end state when the run is killed mid-way and resumed", async () => {
-    const env = makeJarvisEnv({ extraConfig: configFor(), leaseSeconds: 2 });
+    const env = makeJarvisEnv({ extraConfig: configFor(), leaseSeconds: 5 });
     envs.push(env);
     // The mounts step waits (at most 2 minutes) until the test opens the gate, so jarvis is killed
     // mid-run however slow the machine is.
@@ -96,7 +96,7 @@ describe("deploy.yml end to end: local provider, real sshd, bind9, slapd, alertm
         const s = await statusJson(env, "thor");
         return s?.state === "running" && s.step.index >= 7 ? true : undefined;
       },
-      60_000,
+      180_000,
       "thor to reach the mounts step",
     );
     doomed.kill("SIGKILL");
@@ -109,7 +109,7 @@ describe("deploy.yml end to end: local provider, real sshd, bind9, slapd, alertm
         const res = await env.cli(["resume", "thor"]);
         return res.code === 5 ? undefined : res;
       },
-      60_000,
+      180_000,
       "resume to take over",
     );
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
