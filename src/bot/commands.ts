@@ -131,7 +131,7 @@ export function statusLine({ run, steps }: RunDetail): string {
     case "cancelled":
       return `${run.host}: ${run.pipeline} cancelled at ${at} (run ${run.id}, ${ago})`;
     case "failed":
-      return `${run.host}: ${run.pipeline} FAILED at ${at}: ${run.error ? lastLine(run.error.message) : "no error message"} (run ${run.id}, ${ago})`;
+      return `${run.host}: ${run.pipeline} FAILED at ${at}: ${run.error ? `${lastLine(run.error.message)} [${run.error.code}]` : "no error message"} (run ${run.id}, ${ago})`;
   }
 }
 

@@ -40,7 +40,8 @@ export function formatRunEvent(event: RunEvent, botName = "jarvis"): string | un
       const where = run.step ? positionText(run.step) : "the start";
       if (run.state === "succeeded") return `${host}: ${run.pipeline} succeeded${elapsed} (run ${run.id})`;
       if (run.state === "cancelled") return `${host}: ${run.pipeline} cancelled at ${where} (run ${run.id})`;
-      const error = run.error ? lastLine(run.error.message) : "no error message";
+      // The step's own code (E_SSH_AUTH, E_PROVIDER_QUOTA ...) tells what kind of failure it was.
+      const error = run.error ? `${lastLine(run.error.message)} [${run.error.code}]` : "no error message";
       return `${host}: ${run.pipeline} FAILED at ${where}: ${error} — inspect: ${botName}: clipboard ${host} | ${botName}: log ${host} | ${botName}: retry ${host}`;
     }
     default:

@@ -82,7 +82,7 @@ export function statusLine({ run, steps }: RunDetail): string {
     case "cancelled":
       return `${run.host}: cancelled at ${at} (run ${run.id})`;
     case "failed":
-      return `${run.host}: failed at ${at}: ${run.error?.message ?? "?"} (run ${run.id}; see: jarvis log ${run.host}, jarvis clipboard ${run.host}, jarvis retry ${run.host})`;
+      return `${run.host}: failed at ${at}: ${run.error ? `${run.error.message} [${run.error.code}]` : "?"} (run ${run.id}; see: jarvis log ${run.host}, jarvis clipboard ${run.host}, jarvis retry ${run.host})`;
   }
 }
 

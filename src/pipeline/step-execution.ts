@@ -96,7 +96,7 @@ export async function executeStep(
     if (!(await store.appendLog(lease, { step: position, attempt, stream, line }))) throw leaseLost(run.id);
   };
   const fail = async (attempt: number, error: WireError, durationMs?: number): Promise<StepResult> => {
-    await log(`failed: ${error.message}`, attempt);
+    await log(`failed (${error.code}): ${error.message}`, attempt);
     await write({
       patch: {
         state: "failed",

@@ -29,6 +29,9 @@ describe("a failed step's code, end to end", () => {
       state: "failed",
       error: { code: "E_DEMO_FAIL", message: expect.stringContaining("the demo refuses on purpose") },
     });
+    // The same code in the text people read: status (as chat shows it too) and the run log.
+    expect((await env.cli(["status", "codehost1"])).stdout).toContain("[E_DEMO_FAIL]");
+    expect((await env.cli(["log", "codehost1"])).stdout).toContain("failed (E_DEMO_FAIL)");
   });
 
   it("shows the code a shell step wrote on fd 3", async () => {

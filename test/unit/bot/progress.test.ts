@@ -52,7 +52,7 @@ describe("formatRunEvent", () => {
       },
     };
     expect(formatRunEvent(failed)).toBe(
-      "loki: deploy FAILED at 5/19 dns:update_host: nsupdate: REFUSED by 127.0.0.1 — inspect: jarvis: clipboard loki | jarvis: log loki | jarvis: retry loki",
+      "loki: deploy FAILED at 5/19 dns:update_host: nsupdate: REFUSED by 127.0.0.1 [E_STEP_EXIT] — inspect: jarvis: clipboard loki | jarvis: log loki | jarvis: retry loki",
     );
   });
 
