@@ -42,17 +42,11 @@ export async function readFileBounded(path: string, options: BoundedReadOptions)
   const handle = await open(path, openFlags(options)).catch(rethrow(path, options));
   try {
     checkKind(path, await handle.stat(), options);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.alloc(Math.min(CHUNK_BYTES, options.maxBytes + 1 - total));
+    const collected = new BoundedChunks(path, options);
+    for (let chunk = collected.next(); ; chunk = collected.next()) {
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(chunk.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > options.maxBytes) throw grewTooLarge(path, options);
+      if (!collected.take(chunk, bytesRead)) return collected.all();
     }
-    return Buffer.concat(chunks, total);
   } finally {
     await handle.close();
   }
@@ -73,19 +67,43 @@ export function readFileBoundedSync(path: string, options: BoundedReadOptions): 
   }
   try {
     checkKind(path, fstatSync(fd), options);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.alloc(Math.min(CHUNK_BYTES, options.maxBytes + 1 - total));
-      const bytesRead = readSync(fd, chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(chunk.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > options.maxBytes) throw grewTooLarge(path, options);
+    const collected = new BoundedChunks(path, options);
+    for (let chunk = collected.next(); ; chunk = collected.next()) {
+      if (!collected.take(chunk, readSync(fd, chunk, 0, chunk.length, null))) return collected.all();
     }
-    return Buffer.concat(chunks, total);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The chunks read so far, for the async and the sync reader alike: each chunk asks at most one
+ * byte past the limit, so a file that grew (or a device) is refused without reading further.
+ */
+class BoundedChunks {
+  private readonly chunks: Buffer[] = [];
+  private total = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly options: BoundedReadOptions,
+  ) {}
+
+  next(): Buffer {
+    return Buffer.alloc(Math.min(CHUNK_BYTES, this.options.maxBytes + 1 - this.total));
+  }
+
+  /** Keep what a read put in `chunk`; false at the end of the file. */
+  take(chunk: Buffer, bytesRead: number): boolean {
+    if (bytesRead === 0) return false;
+    this.chunks.push(chunk.subarray(0, bytesRead));
+    this.total += bytesRead;
+    if (this.total > this.options.maxBytes) throw grewTooLarge(this.path, this.options);
+    return true;
+  }
+
+  all(): Buffer {
+    return Buffer.concat(this.chunks, this.total);
   }
 }
 
