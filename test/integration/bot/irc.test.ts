@@ -13,7 +13,7 @@ import type { Bot } from "../../../src/bot/bot.js";
 import type { ConnectionState } from "../../../src/bot/connection-state.js";
 import { makeJarvisEnv, repoRoot } from "../../helpers/jarvis-env.js";
 import { eventually } from "../../helpers/net.js";
-import { startNgircd } from "../servers/ngircd.js";
+import { ircOperatorConfig, startNgircd } from "../servers/ngircd.js";
 import type { Ngircd } from "../servers/ngircd.js";
 import { connectOperator } from "./irc-operator.js";
 import type { IrcOperator } from "./irc-operator.js";
@@ -35,19 +35,7 @@ beforeAll(async () => {
         "steps:\n  - demo:greet\n  - uses: demo:slow\n    with: {seconds: 2}\n  - demo:greet\n  - uses: demo:slow\n    with: {seconds: 8}\n",
     },
     extraConfig: `
-chat:
-  nick: jarvis
-  irc:
-    host: 127.0.0.1
-    port: ${server.port}
-    tls: false
-    channels: ["#ops"]
-    pace: {burst: 10, interval_ms: 100}
-acl:
-  roles:
-    operator: {commands: ["*"], hosts: ["*"]}
-  people:
-    alice: {roles: [operator], identities: ["irc:alice!~alice@127.0.0.1"]}
+${ircOperatorConfig(server.port, { burst: 10, intervalMs: 100 })}
 `,
   });
   jarvis = await openJarvis(env.config(), { execute: true, pollMs: 200 });

@@ -15,7 +15,7 @@ import type { Bot } from "../../../src/bot/bot.js";
 import { designFor, makeJarvisEnv } from "../../helpers/jarvis-env.js";
 import type { JarvisEnv } from "../../helpers/jarvis-env.js";
 import { eventually } from "../../helpers/net.js";
-import { startNgircd } from "../servers/ngircd.js";
+import { ircOperatorConfig, startNgircd } from "../servers/ngircd.js";
 import type { Ngircd } from "../servers/ngircd.js";
 import { connectOperator } from "../bot/irc-operator.js";
 import type { IrcOperator } from "../bot/irc-operator.js";
@@ -111,19 +111,7 @@ describe("IRC (real ngircd)", () => {
   beforeAll(async () => {
     server = await startNgircd();
     env = envWithDesigns(`
-chat:
-  nick: jarvis
-  irc:
-    host: 127.0.0.1
-    port: ${server.port}
-    tls: false
-    channels: ["#ops"]
-    pace: {burst: 20, interval_ms: 50}
-acl:
-  roles:
-    operator: {commands: ["*"], hosts: ["*"]}
-  people:
-    alice: {roles: [operator], identities: ["irc:alice!~alice@127.0.0.1"]}
+${ircOperatorConfig(server.port, { burst: 20, intervalMs: 50 })}
 `);
     jarvis = await openJarvis(env.config(), { execute: true, pollMs: 200 });
     bot = await startBot(jarvis, { log: () => undefined });

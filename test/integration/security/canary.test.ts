@@ -15,7 +15,7 @@ import { startBot } from "../../../src/bot/bot.js";
 import type { Bot } from "../../../src/bot/bot.js";
 import { makeJarvisEnv } from "../../helpers/jarvis-env.js";
 import type { JarvisEnv } from "../../helpers/jarvis-env.js";
-import { startNgircd } from "../servers/ngircd.js";
+import { ircOperatorConfig, startNgircd } from "../servers/ngircd.js";
 import type { Ngircd } from "../servers/ngircd.js";
 import { connectOperator } from "../bot/irc-operator.js";
 import type { IrcOperator } from "../bot/irc-operator.js";
@@ -85,19 +85,7 @@ modules:
   canary:
     env: {CANARY_ENV_TOKEN: C4N-envtoken}
     with: {api_token: C4N-withtoken, note: plain}
-chat:
-  nick: jarvis
-  irc:
-    host: 127.0.0.1
-    port: ${ngircd.port}
-    tls: false
-    channels: ["#ops"]
-    pace: {burst: 50, interval_ms: 50}
-acl:
-  roles:
-    operator: {commands: ["*"], hosts: ["*"]}
-  people:
-    alice: {roles: [operator], identities: ["irc:alice!~alice@127.0.0.1"]}
+${ircOperatorConfig(ngircd.port, { burst: 50, intervalMs: 50 })}
 `,
   });
   env.write("canary.yml", DESIGN);

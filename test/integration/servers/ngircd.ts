@@ -103,3 +103,25 @@ ${options.tls ? `\n[SSL]\nCertFile = ${join(dir, "cert.pem")}\nKeyFile = ${join(
     },
   };
 }
+
+/**
+ * jarvis.yml's chat and acl sections for one IRC network on `port` with #ops, where
+ * alice!~alice@127.0.0.1 is an operator allowed everything: what most IRC tests start from.
+ */
+export function ircOperatorConfig(port: number, pace: { burst: number; intervalMs: number }): string {
+  return `
+chat:
+  nick: jarvis
+  irc:
+    host: 127.0.0.1
+    port: ${port}
+    tls: false
+    channels: ["#ops"]
+    pace: {burst: ${pace.burst}, interval_ms: ${pace.intervalMs}}
+acl:
+  roles:
+    operator: {commands: ["*"], hosts: ["*"]}
+  people:
+    alice: {roles: [operator], identities: ["irc:alice!~alice@127.0.0.1"]}
+`;
+}
