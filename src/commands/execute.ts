@@ -5,6 +5,7 @@
  */
 import { CommandError } from "../errors.js";
 import type { RunControl, Requester } from "../pipeline/run-control.js";
+import { runTarget as runTargetOf } from "../pipeline/run-target.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { Reply } from "./reply.js";
 import type { TypedCommand } from "./typed-command.js";
@@ -49,6 +50,7 @@ export async function executeCommand(
           force: command.force,
           foreground: command.foreground,
           fileAccess: ctx.fileAccess,
+          ...(command.designText !== undefined ? { designText: command.designText } : {}),
         }),
       };
     case "redeploy":
@@ -103,7 +105,26 @@ export async function executeCommand(
     case "pipelines":
       return { kind: "pipelines", pipelines: await control.pipelines() };
     case "audit":
-      return { kind: "audit", entries: await control.listAudit(command.limit) };
+      return {
+        kind: "audit",
+        entries:
+          command.since === undefined && command.identity === undefined
+            ? await control.listAudit(command.limit)
+            : await control.queryAudit({
+                limit: command.limit,
+                ...(command.since !== undefined ? { since: command.since } : {}),
+                ...(command.identity !== undefined ? { identity: command.identity } : {}),
+              }),
+      };
+    case "runs":
+      return { kind: "runs", page: await control.pageRuns(command.query) };
+    case "delete": {
+      const run = await control.find(resolved());
+      await control.deleteRun(runTargetOf(run));
+      return { kind: "deleted", runId: run.id };
+    }
+    case "follow":
+      return { kind: "following", run: await control.find(resolved()) };
     case "help":
       return { kind: "help", topic: command.topic };
     case "whoami":

@@ -5,7 +5,7 @@
  */
 import type { RunDetail, PipelineSummary } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
-import type { AuditEntry, LogLine, RunRecord } from "../store/run-store.js";
+import type { AuditEntry, LogLine, RunPage, RunRecord } from "../store/run-store.js";
 
 /** Why a command was not executed. */
 export type Refusal = "rate-limited" | "denied" | "input";
@@ -25,6 +25,10 @@ export type Reply =
   | { kind: "history"; host: string; runs: RunRecord[] }
   | { kind: "pipelines"; pipelines: PipelineSummary[] }
   | { kind: "audit"; entries: AuditEntry[] }
+  | { kind: "runs"; page: RunPage }
+  | { kind: "deleted"; runId: string }
+  /** The caller may follow this run's events (the front subscribes to the feed itself). */
+  | { kind: "following"; run: RunRecord }
   | { kind: "help"; topic: string | undefined }
   | { kind: "whoami"; identity: string; roles: string[] }
   | { kind: "refused"; why: Refusal; message: string }
@@ -39,7 +43,10 @@ export function replyRunId(reply: Reply): string | null {
     case "retrying":
     case "resumed":
     case "cancelling":
+    case "following":
       return reply.run.id;
+    case "deleted":
+      return reply.runId;
     default:
       return null;
   }
