@@ -46,9 +46,8 @@ const apiSection = z.strictObject({
   tokens: z
     .record(
       z.string().regex(TOKEN_NAME, { error: "token names are lowercase letters, digits, - and _" }),
-      z.string({ error: "must be the token's secret, usually ${VARIABLE}" }).min(16, {
-        error: "must be at least 16 characters (use a long random secret, e.g. from ${VARIABLE})",
-      }),
+      // Its length is checked once `${VAR}` is expanded (api-tokens.ts), at start.
+      z.string({ error: "must be the token's secret, usually ${VARIABLE}" }),
       { error: "must be a mapping of token names to secrets" },
     )
     .optional(),
