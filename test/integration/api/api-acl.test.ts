@@ -22,9 +22,10 @@ beforeAll(async () => {
       "acl:",
       "  roles:",
       "    deployer: {commands: [run, deploy, retry, cancel, audit], hosts: ['*']}",
+      "    reader: {commands: [status]}",
       "  people:",
       "    ci: {roles: [deployer], identities: ['api:ci']}",
-      "    viewer: {identities: ['api:viewer']}",
+      "    viewer: {roles: [reader], identities: ['api:viewer']}",
     ].join("\n"),
   });
   mkdirSync(join(jarvis.env.dir, "designs"));
