@@ -1,7 +1,8 @@
 /**
  * The HTTP API server `jarvis start` runs next to the bot: fastify 5 with zod schemas (the
  * project's one schema library; see README "HTTP API") validating requests and producing
- * /openapi.json. Every request but /health, /openapi.json and / needs a token (api-tokens.ts);
+ * /openapi.json. Every request but /health, /openapi.json and the web page's own paths (src/web/)
+ * needs a token (api-tokens.ts, or the page's cookie);
  * every command goes through the dispatcher; every failure is `{code, message}`.
  */
 import { createServer as createHttpServer } from "node:http";
@@ -10,6 +11,7 @@ import { readFileSync } from "node:fs";
 import Fastify from "fastify";
 import type { FastifyError, FastifyServerFactory } from "fastify";
 import fastifySwagger from "@fastify/swagger";
+import fastifyCookie from "@fastify/cookie";
 import { jsonSchemaTransform, serializerCompiler } from "fastify-type-provider-zod";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { ApiError, ConfigError, errorMessage } from "../errors.js";
@@ -27,9 +29,11 @@ import { registerRunRoutes } from "./run-routes.js";
 import { registerEventRoutes } from "./event-routes.js";
 import { registerServiceRoutes } from "./service-routes.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
+import { registerWebRoutes } from "../web/web-routes.js";
+import { assertCookieWriteAllowed, cookieSecret, isWebPath } from "../web/web-auth.js";
 
 /** Paths open without a token. */
-const OPEN_PATHS: ReadonlySet<string> = new Set(["/", "/health", "/openapi.json"]);
+const OPEN_PATHS: ReadonlySet<string> = new Set(["/health", "/openapi.json"]);
 
 /** What the server needs of jarvis. */
 export interface ApiHost {
@@ -102,14 +106,22 @@ export async function buildApiApp(
     transform: jsonSchemaTransform,
   });
 
+  await app.register(fastifyCookie);
+
   app.addHook("onRequest", async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";
     if (OPEN_PATHS.has(path)) return;
     const header = request.headers.authorization;
     const queryToken =
       request.method === "GET" ? new URL(request.url, "http://x").searchParams.get("token") : null;
-    const secret = header?.startsWith("Bearer ") ? header.slice(7).trim() : queryToken;
+    const fromCookie = !header?.startsWith("Bearer ") && queryToken === null;
+    const secret = header?.startsWith("Bearer ")
+      ? header.slice(7).trim()
+      : (queryToken ?? cookieSecret(request));
     const principal = secret ? tokens.authenticate(secret) : undefined;
+    // The page's own paths answer a visitor without a token with the sign-in form.
+    if (!principal && isWebPath(path)) return;
+    if (principal && fromCookie) assertCookieWriteAllowed(request);
     if (!principal) {
       void reply.header("www-authenticate", "Bearer");
       throw new ApiError(
@@ -132,14 +144,15 @@ export async function buildApiApp(
     }),
   );
 
-  app.get("/", { schema: { hide: true } }, async () => ({
-    name: "jarvis",
-    openapi: "/openapi.json",
-  }));
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   registerRunRoutes(app, context);
   registerEventRoutes(app, context);
   registerServiceRoutes(app, context);
+  await registerWebRoutes(app, context, {
+    acl: config.chat.acl,
+    authenticate: (secret) => tokens.authenticate(secret),
+    failure: (error) => httpFailure(error, redactor, log),
+  });
   return { app, context, tokens };
 }
 

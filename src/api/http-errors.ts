@@ -29,6 +29,7 @@ const BY_CODE: Readonly<Record<string, number>> = {
   E_API_BODY_TOO_LARGE: 413,
   E_API_NOT_FOUND: 404,
   E_API_INPUT: 400,
+  E_API_CROSS_ORIGIN: 403,
   E_DENIED: 403,
   E_RATE_LIMITED: 429,
   E_USAGE: 400,
