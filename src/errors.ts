@@ -68,6 +68,21 @@ export class CommandError extends JarvisError {}
  */
 export class StepFailure extends JarvisError {}
 
+/**
+ * A selector (`os.family=debian and packages.apache2<2.4.50`) that does not parse or is too big;
+ * `column` (counted from 1) is where the problem is, and the message ends with it.
+ */
+export class SelectorError extends JarvisError {
+  readonly column: number;
+  constructor(code: string, message: string, column: number) {
+    super(code, `selector: ${message} at column ${column}`);
+    this.column = column;
+  }
+}
+
+/** A Debian version string that dpkg would refuse (bad epoch, empty revision, spaces). */
+export class VersionError extends JarvisError {}
+
 /** A DNS UPDATE that failed; `retryable` when the server was unreachable or answered SERVFAIL. */
 export class DnsUpdateFailure extends JarvisError {
   constructor(code: string, message: string, retryable: boolean) {
