@@ -1,0 +1,48 @@
+/**
+ * Where a forked step finds the node directory. A step is its own process, maybe on another
+ * machine behind a NATS worker, and gets only its parameters and the secrets its module names
+ * (src/pipeline/step-environment.ts): jarvis's open node store cannot cross the fork. So the
+ * step opens a directory itself from settings in jarvis.yml (`modules.inventory.with.directory:
+ * {kind, path}`), the way `monitoring` reaches Alertmanager from `modules.monitoring.with.url`.
+ * The kind is named, never guessed from the path; a new kind (the agents' node store, read-only,
+ * or jarvis's `GET /nodes` for steps far from the store) is one more entry here.
+ */
+import { StepFailure } from "../errors.js";
+import type { NodeDirectory } from "./node-view.js";
+import { openNodeFile } from "./node-file.js";
+
+/** Settings of one directory kind, as jarvis.yml gives them (checked by the registry's schema). */
+export interface NodeDirectorySettings {
+  kind: string;
+  path: string;
+}
+
+/** The kinds' names, for the `with` schema and messages. */
+export const NODE_DIRECTORY_KINDS = ["file"] as const;
+type NodeDirectoryKind = (typeof NODE_DIRECTORY_KINDS)[number];
+
+export const nodeDirectoryKinds: Readonly<
+  Record<NodeDirectoryKind, (settings: NodeDirectorySettings) => Promise<NodeDirectory>>
+> = {
+  file: (settings) => openNodeFile(settings.path),
+};
+
+function isKind(kind: string): kind is NodeDirectoryKind {
+  return Object.hasOwn(nodeDirectoryKinds, kind);
+}
+
+export function openNodeDirectory(settings: NodeDirectorySettings | undefined): Promise<NodeDirectory> {
+  if (settings === undefined) {
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `inventory: no node directory; set modules.inventory.with.directory in jarvis.yml (kinds: ${NODE_DIRECTORY_KINDS.join(", ")})`,
+    );
+  }
+  if (!isKind(settings.kind)) {
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `inventory: directory kind '${settings.kind}' is not one jarvis has (${NODE_DIRECTORY_KINDS.join(", ")}); fix modules.inventory.with.directory.kind`,
+    );
+  }
+  return nodeDirectoryKinds[settings.kind](settings);
+}
