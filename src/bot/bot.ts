@@ -8,6 +8,7 @@ import type { JarvisConfig } from "../config.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
 import type { Redactor } from "../clipboard/redact.js";
 import { errorMessage } from "../errors.js";
+import type { NodeDirectory } from "../inventory/node-view.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import { rolesOf } from "../commands/acl.js";
 import { Dispatcher } from "../commands/dispatcher.js";
@@ -35,6 +36,8 @@ export interface Bot {
 export interface BotHost {
   config: JarvisConfig;
   control: RunControl;
+  /** Where `hosts` looks (Jarvis.nodes); optional so a bot can run without agents. */
+  nodes?: NodeDirectory | undefined;
 }
 
 /** Options for startBot. */
@@ -75,6 +78,7 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     acl: chat.acl,
     limiter: new CommandLimiter(chat.rateLimit.burst, chat.rateLimit.intervalMs, chat.rateLimit.exempt),
     log,
+    nodes: jarvis.nodes,
   });
   const handler = new CommandHandler(dispatcher, chat, log, redactor);
   const relay = new ProgressRelay(

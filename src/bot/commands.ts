@@ -11,6 +11,7 @@ import type { Verb } from "../commands/command-parser.js";
 import type { Reply } from "../commands/reply.js";
 import { formatDuration, lastLine } from "./progress.js";
 import { positionText } from "../pipeline/run-events.js";
+import type { NodeView } from "../inventory/node-view.js";
 
 /** A reply as chat shows it. */
 export interface ChatText {
@@ -97,6 +98,8 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
       return {
         text: `you are ${reply.identity}; roles: ${reply.roles.length > 0 ? reply.roles.join(", ") : "none (read-only commands in jarvis's rooms)"}`,
       };
+    case "hosts":
+      return hostsText(reply.nodes, reply.where, ctx.maxLines);
     case "refused":
       return { text: reply.why === "denied" ? `denied: ${reply.message}` : reply.message };
     case "failed":
@@ -133,6 +136,27 @@ export function statusLine({ run, steps }: RunDetail): string {
     case "failed":
       return `${run.host}: ${run.pipeline} FAILED at ${at}: ${run.error ? `${lastLine(run.error.message)} [${run.error.code}]` : "no error message"} (run ${run.id}, ${ago})`;
   }
+}
+
+function hostsText(nodes: NodeView[], where: string | undefined, maxLines: number): ChatText {
+  const what = where === undefined ? "" : ` where ${where}`;
+  if (nodes.length === 0) return { text: `no nodes${what}` };
+  const shown = nodes.slice(0, Math.max(1, maxLines - 1)).map(nodeLine);
+  const more = nodes.length - shown.length;
+  return {
+    text: [`${nodes.length} node(s)${what}${more > 0 ? ` (first ${shown.length})` : ""}:`, ...shown].join(
+      "\n",
+    ),
+    pointer: `all of them: jarvis hosts${where === undefined ? "" : " --where '...'"} on the CLI`,
+  };
+}
+
+/** One node: online or not, when last heard from, its agent's version and its groups. */
+export function nodeLine(node: NodeView): string {
+  const seen =
+    node.lastSeen === null ? "never seen" : `seen ${formatDuration(Date.now() - node.lastSeen)} ago`;
+  const groups = node.groups.length > 0 ? `, groups ${node.groups.join(",")}` : "";
+  return `${node.host}: ${node.online ? "online" : "offline"} (${seen}, agent ${node.agentVersion ?? "?"}${groups})`;
 }
 
 function historyLine(run: RunRecord): string {

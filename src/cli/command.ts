@@ -184,6 +184,7 @@ export async function dispatch<K extends Answer["kind"]>(
     acl: defaultPolicy(),
     log: ctx.err,
     redactor: redactorForConfig(jarvis.config),
+    nodes: jarvis.nodes,
   });
   const reply = await dispatcher.dispatch({
     front: "cli",

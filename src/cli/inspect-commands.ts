@@ -1,10 +1,11 @@
-/** Commands that look at runs: status, log, clipboard, diff, history, pipelines, audit. */
+/** Commands that look at runs (status, log, clipboard, diff, history, pipelines, audit) and nodes (hosts). */
 import { dumpYaml } from "../clipboard/yaml.js";
 import { stepNumber } from "../commands/typed-command.js";
 import { EXIT } from "./exit-codes.js";
 import { groupLine, logLine, runJson, statusLine, stepTable } from "./format.js";
 import { defineCommand, dispatch, oneTarget, positiveInteger, usageError, withJarvis } from "./command.js";
 import type { CliCommand } from "./command.js";
+import { nodeLine } from "../bot/commands.js";
 
 const json = { json: { type: "boolean", default: false } } as const;
 
@@ -159,6 +160,27 @@ export const inspectCommands: Record<string, CliCommand> = {
             ctx.out(
               `${new Date(e.at).toISOString()} ${e.decision.padEnd(7)} ${e.identity} ${e.network}:${e.room} "${e.command}"${e.runId ? ` run ${e.runId}` : ""}${e.reason ? ` (${e.reason})` : ""}`,
             );
+        return EXIT.ok;
+      });
+    },
+  }),
+  hosts: defineCommand({
+    usage: "hosts [--where SELECTOR] [--json]",
+    summary: "the nodes jarvis knows, or those a selector picks (os.family=debian and group=web)",
+    options: { ...json, where: { type: "string" } },
+    run: (ctx) => {
+      if (ctx.args.length > 0) throw usageError("hosts takes no arguments; select with --where SELECTOR");
+      const where = ctx.flags.where;
+      return withJarvis(ctx, async (jarvis) => {
+        const reply = await dispatch(
+          jarvis,
+          ctx,
+          where === undefined ? { verb: "hosts" } : { verb: "hosts", where },
+          "hosts",
+        );
+        if (ctx.flags.json) ctx.out(JSON.stringify(reply.nodes, null, 2));
+        else if (reply.nodes.length === 0) ctx.out(`no nodes${where === undefined ? "" : ` where ${where}`}`);
+        else for (const node of reply.nodes) ctx.out(nodeLine(node));
         return EXIT.ok;
       });
     },

@@ -4,6 +4,9 @@
  * lines, unbalanced quotes, wrong argument counts) gets a clear one-line error instead of a guess.
  */
 
+/** Words a `hosts where ...` selector may span. */
+const MAX_SELECTOR_WORDS = 256;
+
 /** Every command the bot knows, with its argument shape and whether it changes anything. */
 export const COMMANDS = {
   deploy: {
@@ -62,6 +65,15 @@ export const COMMANDS = {
   pipelines: { args: "", min: 0, max: 0, mutating: false, help: "the pipelines jarvis knows" },
   help: { args: "[command]", min: 0, max: 1, mutating: false, help: "this list, or one command's usage" },
   whoami: { args: "", min: 0, max: 0, mutating: false, help: "the identity and roles jarvis sees for you" },
+  hosts: {
+    args: "[where <selector>]",
+    min: 0,
+    // A selector is many words (`os.family=debian and packages.apache2<2.4.50`); the line's byte
+    // limit bounds it.
+    max: MAX_SELECTOR_WORDS,
+    mutating: false,
+    help: "the nodes jarvis knows (online, last seen, agent), or those a selector picks: hosts where group=web",
+  },
 } as const;
 
 /** A command verb. */

@@ -20,6 +20,7 @@ import type { Reply } from "./reply.js";
 import { hostOfSource, typeChatCommand } from "./typed-command.js";
 import type { TypedCommand } from "./typed-command.js";
 import type { CommandLimiter } from "../bot/rate-limit.js";
+import type { NodeDirectory } from "../inventory/node-view.js";
 
 /** Who sends a command, as the front that received it vouches. */
 export interface Caller {
@@ -63,6 +64,8 @@ export interface DispatcherOptions {
   log: (line: string) => void;
   /** Audit entries keep no secret: the command and the reason are masked like replies. */
   redactor?: Redactor;
+  /** Where `hosts` looks: the agents' node store (Jarvis.nodes); absent, `hosts` says so. */
+  nodes?: NodeDirectory;
 }
 
 /** The dispatcher every front shares. */
@@ -90,6 +93,7 @@ export class Dispatcher {
           who: { identity: caller.identity ?? caller.label, origin: caller.origin },
           roles: caller.localOperator ? ["local operator"] : rolesOf(this.options.acl, caller.identity),
           fileAccess: caller.localOperator && request.front === "cli" ? "any" : "designs-dirs",
+          nodes: this.options.nodes,
         });
       }
     } catch (error) {
@@ -134,7 +138,7 @@ export class Dispatcher {
     else {
       const parsed = parseCommand(input.text);
       if (parsed.kind !== "command") return refuse("input", parsed.kind === "error" ? parsed.message : "");
-      command = typeChatCommand(parsed.command.verb, parsed.command.args);
+      command = typeChatCommand(parsed.command.verb, parsed.command.args, parsed.command.text);
     }
     const target = await this.resolve(command);
     if (caller.localOperator) return { command, target, reason: `local operator on the ${request.front}` };

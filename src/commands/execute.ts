@@ -3,7 +3,10 @@
  * with a reply record. Targets arrive resolved (the ACL has seen their hosts); nothing here reads
  * a word's shape.
  */
-import { CommandError } from "../errors.js";
+import { CommandError, ConfigError, SelectorError } from "../errors.js";
+import { parseSelector } from "../inventory/selector-parser.js";
+import { selectNodes } from "../inventory/select-nodes.js";
+import type { NodeDirectory, NodeView } from "../inventory/node-view.js";
 import type { RunControl, Requester } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { Reply } from "./reply.js";
@@ -21,6 +24,8 @@ export interface ExecuteContext {
    * read them anyway; "designs-dirs" for everyone else (chat, API).
    */
   fileAccess: FileAccess;
+  /** The node directory `hosts` reads; undefined when this jarvis has none. */
+  nodes: NodeDirectory | undefined;
 }
 
 /** Execute `command`; `target` is its resolved `<host|run|group>` word, when it has one. */
@@ -108,7 +113,28 @@ export async function executeCommand(
       return { kind: "help", topic: command.topic };
     case "whoami":
       return { kind: "whoami", identity: who.identity, roles: ctx.roles };
+    case "hosts":
+      return { kind: "hosts", where: command.where, nodes: await hosts(ctx.nodes, command.where) };
   }
+}
+
+/** Every node, or those `where` picks; a selector that does not parse is the caller's input to fix. */
+async function hosts(directory: NodeDirectory | undefined, where: string | undefined): Promise<NodeView[]> {
+  if (!directory) {
+    throw new ConfigError(
+      "E_NO_NODE_DIRECTORY",
+      "hosts: this jarvis has no node store yet; nodes appear once agents report to it (docs/agents.md)",
+    );
+  }
+  if (where === undefined) return selectNodes(directory, { kind: "and", terms: [] });
+  let selector;
+  try {
+    selector = parseSelector(where);
+  } catch (error) {
+    if (error instanceof SelectorError) throw new CommandError("E_USAGE", error.message, { cause: error });
+    throw error;
+  }
+  return selectNodes(directory, selector);
 }
 
 /** The source a host was last deployed from, else its LDAP entry. */

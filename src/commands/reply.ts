@@ -6,6 +6,7 @@
 import type { RunDetail, PipelineSummary } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { AuditEntry, LogLine, RunRecord } from "../store/run-store.js";
+import type { NodeView } from "../inventory/node-view.js";
 
 /** Why a command was not executed. */
 export type Refusal = "rate-limited" | "denied" | "input";
@@ -27,6 +28,8 @@ export type Reply =
   | { kind: "audit"; entries: AuditEntry[] }
   | { kind: "help"; topic: string | undefined }
   | { kind: "whoami"; identity: string; roles: string[] }
+  /** The nodes a selector picked (`where`), or every node, in host order. */
+  | { kind: "hosts"; where: string | undefined; nodes: NodeView[] }
   | { kind: "refused"; why: Refusal; message: string }
   /** The command ran and failed: `error` is what was thrown (its code decides the CLI's exit). */
   | { kind: "failed"; message: string; error: unknown };

@@ -22,7 +22,9 @@ export type TypedCommand =
   | { verb: "pipelines" }
   | { verb: "audit"; limit: number }
   | { verb: "help"; topic?: string }
-  | { verb: "whoami" };
+  | { verb: "whoami" }
+  /** `where`: a selector's text as written (src/inventory/selector-parser.ts parses it). */
+  | { verb: "hosts"; where?: string };
 
 /** Every verb the dispatcher executes (chat knows a subset: command-parser.ts COMMANDS). */
 export type CommandVerb = TypedCommand["verb"];
@@ -30,8 +32,11 @@ export type CommandVerb = TypedCommand["verb"];
 /** How many runs `history` lists in chat, where lines are dear. */
 export const CHAT_HISTORY_LIMIT = 10;
 
-/** Type a chat command's words (their count was checked by the parser). */
-export function typeChatCommand(verb: Verb, args: readonly string[]): TypedCommand {
+/**
+ * Type a chat command's words (their count was checked by the parser); `text` is the command as
+ * written, for `hosts where`, whose selector keeps its own quoting.
+ */
+export function typeChatCommand(verb: Verb, args: readonly string[], text = ""): TypedCommand {
   const [a = "", b] = args;
   switch (verb) {
     case "deploy":
@@ -59,7 +64,18 @@ export function typeChatCommand(verb: Verb, args: readonly string[]): TypedComma
       return { verb };
     case "help":
       return args.length === 0 ? { verb } : { verb, topic: a };
+    case "hosts":
+      return args.length === 0 ? { verb } : { verb, where: selectorText(args, text) };
   }
+}
+
+/** The selector after `hosts where`, as typed: split words would lose its quotes. */
+function selectorText(args: readonly string[], text: string): string {
+  const typed = /^\S+\s+where\s+(\S[\s\S]*)$/iu.exec(text.trim());
+  if (args[0]?.toLowerCase() !== "where" || !typed?.[1]) {
+    throw new CommandError("E_USAGE", "usage: hosts [where <selector>], e.g. hosts where group=web");
+  }
+  return typed[1];
 }
 
 /** `cn=loki` names its host; a file, URL or gist does not until it is loaded. */

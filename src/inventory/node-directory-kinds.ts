@@ -7,7 +7,7 @@
  * The kind is named, never guessed from the path; a new kind (the agents' node store, read-only,
  * or jarvis's `GET /nodes` for steps far from the store) is one more entry here.
  */
-import { StepFailure } from "../errors.js";
+import { ConfigError } from "../errors.js";
 import type { NodeDirectory } from "./node-view.js";
 import { openNodeFile } from "./node-file.js";
 
@@ -31,18 +31,23 @@ function isKind(kind: string): kind is NodeDirectoryKind {
   return Object.hasOwn(nodeDirectoryKinds, kind);
 }
 
-export function openNodeDirectory(settings: NodeDirectorySettings | undefined): Promise<NodeDirectory> {
-  if (settings === undefined) {
-    throw new StepFailure(
-      "E_STEP_PARAMS",
-      `inventory: no node directory; set modules.inventory.with.directory in jarvis.yml (kinds: ${NODE_DIRECTORY_KINDS.join(", ")})`,
-    );
-  }
+export function openNodeDirectory(settings: NodeDirectorySettings): Promise<NodeDirectory> {
   if (!isKind(settings.kind)) {
-    throw new StepFailure(
-      "E_STEP_PARAMS",
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
       `inventory: directory kind '${settings.kind}' is not one jarvis has (${NODE_DIRECTORY_KINDS.join(", ")}); fix modules.inventory.with.directory.kind`,
     );
   }
   return nodeDirectoryKinds[settings.kind](settings);
+}
+
+/**
+ * A directory that opens the configured one on every look, so `hosts` sees a node file as it is
+ * now (jarvis runs for weeks; the file changes under it).
+ */
+export function configuredNodeDirectory(settings: NodeDirectorySettings): NodeDirectory {
+  return {
+    list: async () => (await openNodeDirectory(settings)).list(),
+    get: async (host) => (await openNodeDirectory(settings)).get(host),
+  };
 }

@@ -6,7 +6,7 @@
  */
 import { readFileBounded } from "../io/bounded-read.js";
 import { parseClipboardYaml } from "../clipboard/clipboard-yaml.js";
-import { StepFailure } from "../errors.js";
+import { ConfigError } from "../errors.js";
 import type { FactValue, Facts, NodeView } from "./node-view.js";
 import { fixedNodeDirectory } from "./select-nodes.js";
 import type { NodeDirectory } from "./node-view.js";
@@ -21,7 +21,7 @@ export async function openNodeFile(path: string): Promise<NodeDirectory> {
   });
   const list = document.nodes;
   if (!Array.isArray(list)) {
-    throw new StepFailure("E_NODE_FILE", `node file ${path}: expected 'nodes:' with a list of nodes`);
+    throw new ConfigError("E_NODE_FILE", `node file ${path}: expected 'nodes:' with a list of nodes`);
   }
   return fixedNodeDirectory(
     list.map((item: unknown, index) => nodeOf(item, `node file ${path}: nodes[${index}]`)),
@@ -30,22 +30,22 @@ export async function openNodeFile(path: string): Promise<NodeDirectory> {
 
 function nodeOf(item: unknown, where: string): NodeView {
   if (!isMapping(item) || typeof item.host !== "string" || item.host === "") {
-    throw new StepFailure("E_NODE_FILE", `${where} needs a 'host:' name`);
+    throw new ConfigError("E_NODE_FILE", `${where} needs a 'host:' name`);
   }
   const { host, groups = [], online = false, last_seen = null, agent_version = null, facts = {} } = item;
   if (!Array.isArray(groups) || !groups.every((g) => typeof g === "string")) {
-    throw new StepFailure("E_NODE_FILE", `${where}.groups must be a list of group names`);
+    throw new ConfigError("E_NODE_FILE", `${where}.groups must be a list of group names`);
   }
   if (typeof online !== "boolean")
-    throw new StepFailure("E_NODE_FILE", `${where}.online must be true or false`);
+    throw new ConfigError("E_NODE_FILE", `${where}.online must be true or false`);
   if (last_seen !== null && typeof last_seen !== "number") {
-    throw new StepFailure("E_NODE_FILE", `${where}.last_seen must be milliseconds since the epoch`);
+    throw new ConfigError("E_NODE_FILE", `${where}.last_seen must be milliseconds since the epoch`);
   }
   if (agent_version !== null && typeof agent_version !== "string") {
-    throw new StepFailure("E_NODE_FILE", `${where}.agent_version must be a string`);
+    throw new ConfigError("E_NODE_FILE", `${where}.agent_version must be a string`);
   }
   if (!isFacts(facts)) {
-    throw new StepFailure("E_NODE_FILE", `${where}.facts must be a mapping of JSON values`);
+    throw new ConfigError("E_NODE_FILE", `${where}.facts must be a mapping of JSON values`);
   }
   return { host, groups, online, lastSeen: last_seen, agentVersion: agent_version, facts };
 }

@@ -10,7 +10,7 @@
  */
 import { runStepModule, StepFailure } from "../step-sdk/define-step.js";
 import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
-import { openNodeDirectory } from "../inventory/node-directory-kinds.js";
+import { NODE_DIRECTORY_KINDS, openNodeDirectory } from "../inventory/node-directory-kinds.js";
 import type { NodeDirectorySettings } from "../inventory/node-directory-kinds.js";
 import { queryInventory } from "../inventory/inventory-query.js";
 import type { InventoryQuery } from "../inventory/inventory-query.js";
@@ -75,7 +75,14 @@ export async function queryInto(
 export async function query(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
   // Parameters first: a bad selector is reported before any file is opened.
   queryOf(ctx.params);
-  const directory = await openNodeDirectory(directorySettings(ctx.params));
+  const settings = directorySettings(ctx.params);
+  if (settings === undefined) {
+    throw new StepFailure(
+      "E_STEP_PARAMS",
+      `inventory: no node directory; set modules.inventory.with.directory in jarvis.yml (kinds: ${NODE_DIRECTORY_KINDS.join(", ")})`,
+    );
+  }
+  const directory = await openNodeDirectory(settings);
   return queryInto(clipboard, ctx.params, directory, ctx.log);
 }
 
