@@ -37,13 +37,29 @@ export function hostSpecFrom(clipboard: Clipboard): HostSpec {
   };
 }
 
-/** The clipboard section a provider writes about a host. */
-export function hostSection(info: HostInfo): Record<string, unknown> {
+/**
+ * The clipboard section a provider writes about a host. `sshPort` is the provider module's
+ * `with.ssh_port` (its images' sshd port): it wins over what the provider reports, since the cloud
+ * APIs do not know the port an image's sshd listens on.
+ */
+export function hostSection(info: HostInfo, sshPort?: number): Record<string, unknown> {
   const section: Record<string, unknown> = { id: info.id, label: info.label, state: info.state };
   if (info.ipv4) section.ipv4 = info.ipv4;
   if (info.ipv6) section.ipv6 = info.ipv6;
-  if (info.sshPort) section.ssh_port = info.sshPort;
+  const port = sshPort ?? info.sshPort;
+  if (port) section.ssh_port = port;
   return section;
+}
+
+/** `with.ssh_port`, checked again here: the step may be run with any JSON. */
+function sshPortOf(name: string, params: Record<string, unknown>): number | undefined {
+  const port = params.ssh_port;
+  if (port === undefined) return undefined;
+  if (typeof port === "number" && Number.isInteger(port) && port > 0 && port < 65536) return port;
+  throw new StepFailure(
+    "E_STEP_PARAMS",
+    `${name}: parameter ssh_port must be a TCP port number (1-65535), got ${JSON.stringify(port)}; fix modules.${name}.with.ssh_port in jarvis.yml`,
+  );
 }
 
 /** The step tasks for a provider, each converging on repeated runs. */
@@ -62,7 +78,7 @@ export function providerTasks(name: string, factory: ProviderFactory): Record<Pr
       ctx.log(`${name}: deploying ${label(clipboard)}`);
       const info = await provider.deploy(hostSpecFrom(clipboard), ctx.signal);
       ctx.log(`${name}: ${info.label} is ${info.state}${info.ipv4 ? ` at ${info.ipv4}` : ""}`);
-      return withSection(clipboard, hostSection(info));
+      return withSection(clipboard, hostSection(info, sshPortOf(name, ctx.params)));
     },
     async ip(clipboard, ctx) {
       const provider = await factory(ctx);
@@ -79,14 +95,14 @@ export function providerTasks(name: string, factory: ProviderFactory): Record<Pr
           { retryable: true },
         );
       }
-      return withSection(clipboard, hostSection(info));
+      return withSection(clipboard, hostSection(info, sshPortOf(name, ctx.params)));
     },
     async poweroff(clipboard, ctx) {
       const provider = await factory(ctx);
       await provider.powerOff(label(clipboard), ctx.signal);
       ctx.log(`${name}: ${label(clipboard)} powered off`);
       const info = await provider.find(label(clipboard), ctx.signal);
-      return withSection(clipboard, info ? hostSection(info) : undefined);
+      return withSection(clipboard, info ? hostSection(info, sshPortOf(name, ctx.params)) : undefined);
     },
     async delete(clipboard, ctx) {
       const provider = await factory(ctx);
@@ -98,13 +114,14 @@ export function providerTasks(name: string, factory: ProviderFactory): Record<Pr
       const provider = await factory(ctx);
       const info = await provider.find(label(clipboard), ctx.signal);
       ctx.log(`${name}: ${label(clipboard)} ${info ? info.state : "does not exist"}`);
-      return withSection(clipboard, info ? hostSection(info) : undefined);
+      return withSection(clipboard, info ? hostSection(info, sshPortOf(name, ctx.params)) : undefined);
     },
     async list(clipboard, ctx) {
       const provider = await factory(ctx);
       const hosts = await provider.list(ctx.signal);
       for (const h of hosts) ctx.log(`${name}: ${h.label} ${h.state} ${h.ipv4 ?? ""}`.trimEnd());
-      return { ...clipboard, [`${name}_hosts`]: hosts.map(hostSection) };
+      const port = sshPortOf(name, ctx.params);
+      return { ...clipboard, [`${name}_hosts`]: hosts.map((h) => hostSection(h, port)) };
     },
   };
 }
