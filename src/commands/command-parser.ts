@@ -62,6 +62,34 @@ export const COMMANDS = {
   pipelines: { args: "", min: 0, max: 0, mutating: false, help: "the pipelines jarvis knows" },
   help: { args: "[command]", min: 0, max: 1, mutating: false, help: "this list, or one command's usage" },
   whoami: { args: "", min: 0, max: 0, mutating: false, help: "the identity and roles jarvis sees for you" },
+  approve: {
+    args: "<run>",
+    min: 1,
+    max: 1,
+    mutating: true,
+    help: "approve a run that awaits approval (your role must be the one it asks for)",
+  },
+  deny: {
+    args: "<run> [why]",
+    min: 1,
+    max: 40,
+    mutating: true,
+    help: "deny a run that awaits approval; it is cancelled",
+  },
+  follow: {
+    args: "<host|run>",
+    min: 1,
+    max: 1,
+    mutating: false,
+    help: "show this room the running step's output, throttled, until the run ends",
+  },
+  unfollow: {
+    args: "[host|run]",
+    min: 0,
+    max: 1,
+    mutating: false,
+    help: "stop showing step output here (one host or run, or everything)",
+  },
 } as const;
 
 /** A command verb. */

@@ -7,8 +7,11 @@ import { CommandError } from "../errors.js";
 import type { RunControl, Requester } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { Reply } from "./reply.js";
+import type { RunRecord } from "../store/run-store.js";
 import type { TypedCommand } from "./typed-command.js";
 import type { FileAccess } from "../clipboard/sources/design-source.js";
+import type { ApprovalRule } from "../pipeline/approval-rule.js";
+import type { Voter } from "../pipeline/approvals.js";
 
 /** What execution needs besides the command. */
 export interface ExecuteContext {
@@ -21,6 +24,10 @@ export interface ExecuteContext {
    * read them anyway; "designs-dirs" for everyone else (chat, API).
    */
   fileAccess: FileAccess;
+  /** Who decides, for approve and deny: her person and her roles under the ACL. */
+  voter: Voter;
+  /** The approval the ACL role that allowed a start requires, if it does. */
+  approval?: ApprovalRule;
 }
 
 /** Execute `command`; `target` is its resolved `<host|run|group>` word, when it has one. */
@@ -30,6 +37,7 @@ export async function executeCommand(
   ctx: ExecuteContext,
 ): Promise<Reply> {
   const { control, who } = ctx;
+  const approval = ctx.approval ? { approval: ctx.approval } : {};
   const resolved = (): RunTarget => {
     if (!target) throw new Error(`${command.verb}: its target was not resolved before execution`);
     return target;
@@ -39,7 +47,10 @@ export async function executeCommand(
       return {
         kind: "started",
         verb: "deploy",
-        runs: await control.startAll("deploy", command.source, who, { fileAccess: ctx.fileAccess }),
+        runs: await control.startAll("deploy", command.source, who, {
+          fileAccess: ctx.fileAccess,
+          ...approval,
+        }),
       };
     case "run":
       return {
@@ -49,6 +60,7 @@ export async function executeCommand(
           force: command.force,
           foreground: command.foreground,
           fileAccess: ctx.fileAccess,
+          ...approval,
         }),
       };
     case "redeploy":
@@ -60,6 +72,7 @@ export async function executeCommand(
         runs: await control.startAll(command.verb, source, who, {
           force: command.force,
           fileAccess: ctx.fileAccess,
+          ...approval,
         }),
       };
     }
@@ -108,7 +121,36 @@ export async function executeCommand(
       return { kind: "help", topic: command.topic };
     case "whoami":
       return { kind: "whoami", identity: who.identity, roles: ctx.roles };
+    case "approve":
+      return {
+        kind: "approval",
+        verdict: "approve",
+        ...(await control.decide(resolved(), ctx.voter, "approve", "")),
+      };
+    case "deny":
+      return {
+        kind: "approval",
+        verdict: "deny",
+        ...(await control.decide(resolved(), ctx.voter, "deny", command.reason)),
+      };
+    case "follow": {
+      const target = resolved();
+      if (target.kind === "group")
+        throw new CommandError(
+          "E_USAGE",
+          `${target.group} is a cluster; follow one of ${target.hosts.join(", ")}`,
+        );
+      const [current] = await control.status(target);
+      const run = current && isActive(current.run) ? current.run : undefined;
+      return { kind: "following", target, run };
+    }
+    case "unfollow":
+      return { kind: "unfollowing", target };
   }
+}
+
+function isActive(run: RunRecord): boolean {
+  return run.state === "awaiting_approval" || run.state === "queued" || run.state === "running";
 }
 
 /** The source a host was last deployed from, else its LDAP entry. */
