@@ -3,7 +3,7 @@
  * with a reply record. Targets arrive resolved (the ACL has seen their hosts); nothing here reads
  * a word's shape.
  */
-import { CommandError } from "../errors.js";
+import { CommandError, RunError } from "../errors.js";
 import type { RunControl, Requester } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { Reply } from "./reply.js";
@@ -142,6 +142,8 @@ export async function executeCommand(
         );
       const [current] = await control.status(target);
       const run = current && isActive(current.run) ? current.run : undefined;
+      if (target.kind === "run" && !run)
+        throw new RunError("E_RUN_STATE", `run ${target.runId} has ended; see its output with: log ${target.runId}`);
       return { kind: "following", target, run };
     }
     case "unfollow":
