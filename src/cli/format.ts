@@ -108,7 +108,7 @@ export function statusLine({ run, steps, approvals = [] }: RunDetail): string {
     case "succeeded":
       return `${run.host}: ${run.pipeline} succeeded (run ${run.id}, ${pos.total} steps, ${elapsed(run)})`;
     case "cancelled":
-      return `${run.host}: cancelled at ${at}${run.error ? `: ${run.error.message}` : ""} (run ${run.id}${decisions})`;
+      return `${run.host}: cancelled at ${pos.index > 0 ? at : "the start"}${run.error ? `: ${run.error.message}` : ""} (run ${run.id}${decisions})`;
     case "failed":
       return `${run.host}: failed at ${at}: ${run.error ? `${run.error.message} [${run.error.code}]` : "?"} (run ${run.id}; see: jarvis log ${run.host}, jarvis clipboard ${run.host}, jarvis retry ${run.host})`;
   }

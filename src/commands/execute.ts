@@ -140,10 +140,15 @@ export async function executeCommand(
           "E_USAGE",
           `${target.group} is a cluster; follow one of ${target.hosts.join(", ")}`,
         );
-      const [current] = await control.status(target);
-      const run = current && isActive(current.run) ? current.run : undefined;
+      // A host with no run yet is followed from its first one.
+      const current =
+        target.kind === "run" ? await control.find(target) : (await control.history(target.host, 1))[0];
+      const run = current && isActive(current) ? current : undefined;
       if (target.kind === "run" && !run)
-        throw new RunError("E_RUN_STATE", `run ${target.runId} has ended; see its output with: log ${target.runId}`);
+        throw new RunError(
+          "E_RUN_STATE",
+          `run ${target.runId} has ended; see its output with: log ${target.runId}`,
+        );
       return { kind: "following", target, run };
     }
     case "unfollow":

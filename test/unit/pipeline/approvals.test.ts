@@ -55,7 +55,7 @@ describe("approval rules", () => {
       [{ notify: ["#leads"] }, /notify lists places/],
       [{ approver: "role:x" }, /approver/],
     ] as const) {
-      const result = check(approvalSchema, { approvers: "role:leads", ...bad });
+      const result = check(approvalSchema, { ...{ approvers: "role:leads" }, ...bad });
       expect(result.ok).toBe(false);
       if (!result.ok) expect(result.problem.message).toMatch(message);
     }
