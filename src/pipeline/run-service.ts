@@ -253,6 +253,14 @@ export class RunService implements RunControl {
         `run ${run.id} of ${run.host} is ${run.state}; only a failed or cancelled run can be retried`,
       );
     }
+    // A run that was never approved (denied, expired, cancelled while waiting) would otherwise
+    // start without its approvals: it is asked for again by starting it anew.
+    if (run.approval && run.startedAt === null) {
+      throw new RunError(
+        "E_RUN_STATE",
+        `run ${run.id} of ${run.host} never got its approvals; start it again to ask for them anew`,
+      );
+    }
     const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
     const steps = await store.listSteps(run.id);
     const from =
