@@ -107,6 +107,12 @@ export class ThrottledError extends ProviderError {
   }
 }
 
+/**
+ * An approve or deny someone may not give: her own run, or without the approver role. Codes
+ * E_APPROVAL_SELF, E_APPROVAL_ROLE. Fronts show it as a refusal, and the audit records it denied.
+ */
+export class ApprovalRefused extends JarvisError {}
+
 /** The one-line message an operator sees for any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

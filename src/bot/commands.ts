@@ -3,7 +3,6 @@
  * pointer to the CLI for the rest. Nothing here acts on runs.
  */
 import type { RunDetail } from "../pipeline/run-control.js";
-import { targetName } from "../pipeline/run-target.js";
 import type { RunRecord } from "../store/run-store.js";
 import { dumpYaml } from "../clipboard/yaml.js";
 import { COMMANDS, SHORT_HELP, usage } from "../commands/command-parser.js";
@@ -12,6 +11,8 @@ import type { Reply } from "../commands/reply.js";
 import { formatDuration, lastLine } from "./progress.js";
 import { positionText } from "../pipeline/run-events.js";
 import type { NodeView } from "../inventory/node-view.js";
+import { awaitingText, decideCommands, decisionsText } from "../pipeline/approval-text.js";
+import { targetName } from "../pipeline/run-target.js";
 
 /** A reply as chat shows it. */
 export interface ChatText {
@@ -100,10 +101,34 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
       };
     case "hosts":
       return hostsText(reply.nodes, reply.where, ctx.maxLines);
+    case "approval":
+      return { text: approvalLine(reply, ctx.botName) };
+    case "following":
+      return {
+        text: reply.run
+          ? `following ${targetName(reply.target)} (run ${reply.run.id}, ${reply.run.state.replace("_", " ")}): its step output comes here until it ends; stop with ${ctx.botName}: unfollow`
+          : `following ${targetName(reply.target)}: its next run's step output comes here; stop with ${ctx.botName}: unfollow`,
+      };
+    case "unfollowing":
+      return { text: `no longer following ${reply.target ? targetName(reply.target) : "anything"} here` };
     case "refused":
       return { text: reply.why === "denied" ? `denied: ${reply.message}` : reply.message };
     case "failed":
       return { text: `error: ${reply.message}` };
+  }
+}
+
+function approvalLine(reply: Extract<Reply, { kind: "approval" }>, botName: string): string {
+  const { run } = reply;
+  switch (reply.outcome) {
+    case "approved":
+      return `${run.host}: run ${run.id} approved (${reply.approvals}/${reply.needed}); it is queued`;
+    case "denied":
+      return `${run.host}: run ${run.id} denied and cancelled`;
+    case "already-approved":
+      return `${run.host}: you approved run ${run.id} already (${reply.approvals}/${reply.needed})`;
+    case "recorded":
+      return `${run.host}: approval recorded for run ${run.id} (${reply.approvals}/${reply.needed}); ${decideCommands(run.id, botName)}`;
   }
 }
 
@@ -116,7 +141,7 @@ function status(details: RunDetail[]): ChatText {
 }
 
 /** One line of `status`: where a host's latest run stands. */
-export function statusLine({ run, steps }: RunDetail): string {
+export function statusLine({ run, steps, approvals = [] }: RunDetail): string {
   // on_failure steps never move stepIndex: a failed run names the main step that failed.
   const step = steps.filter((s) => !s.onFailure)[run.stepIndex];
   const at = step
@@ -124,15 +149,19 @@ export function statusLine({ run, steps }: RunDetail): string {
     : `step ${run.stepIndex + 1}/${run.totalSteps}`;
   const since = run.finishedAt ?? run.startedAt ?? run.createdAt;
   const ago = `${formatDuration(Date.now() - since)} ago`;
+  const decided = decisionsText(approvals);
+  const decisions = decided ? `, ${decided}` : "";
   switch (run.state) {
+    case "awaiting_approval":
+      return `${run.host}: ${run.pipeline} ${awaitingText(run, approvals, Date.now())} (run ${run.id}, by ${run.requestedBy})`;
     case "queued":
-      return `${run.host}: ${run.pipeline} queued (run ${run.id}, by ${run.requestedBy})`;
+      return `${run.host}: ${run.pipeline} queued (run ${run.id}, by ${run.requestedBy}${decisions})`;
     case "running":
       return `${run.host}: ${run.pipeline} running ${at} (run ${run.id}, by ${run.requestedBy}, started ${ago})`;
     case "succeeded":
-      return `${run.host}: ${run.pipeline} succeeded (run ${run.id}, ${ago})`;
+      return `${run.host}: ${run.pipeline} succeeded (run ${run.id}, ${ago}${decisions})`;
     case "cancelled":
-      return `${run.host}: ${run.pipeline} cancelled at ${at} (run ${run.id}, ${ago})`;
+      return `${run.host}: ${run.pipeline} cancelled at ${at}${run.error ? `: ${lastLine(run.error.message)}` : ""} (run ${run.id}, ${ago}${decisions})`;
     case "failed":
       return `${run.host}: ${run.pipeline} FAILED at ${at}: ${run.error ? `${lastLine(run.error.message)} [${run.error.code}]` : "no error message"} (run ${run.id}, ${ago})`;
   }
@@ -161,7 +190,9 @@ export function nodeLine(node: NodeView): string {
 
 function historyLine(run: RunRecord): string {
   const when = new Date(run.createdAt).toISOString().replace("T", " ").slice(0, 16);
-  return `${when} ${run.pipeline} ${run.state} (run ${run.id}, by ${run.requestedBy}, from ${run.source})`;
+  const approval = run.approval ? `, needed ${run.approval.count} approval(s) from ${run.approval.role}` : "";
+  const why = run.state === "cancelled" && run.error ? `: ${lastLine(run.error.message)}` : "";
+  return `${when} ${run.pipeline} ${run.state}${why} (run ${run.id}, by ${run.requestedBy}, from ${run.source}${approval})`;
 }
 
 function help(topic: string | undefined, botName: string): ChatText {

@@ -2,7 +2,8 @@
 import type { RunDetail } from "../pipeline/run-control.js";
 import { positionText } from "../pipeline/run-events.js";
 import type { StepPosition } from "../protocol.js";
-import type { LogLine, RunRecord, StepRecord } from "../store/run-store.js";
+import type { ApprovalRecord, LogLine, RunRecord, StepRecord } from "../store/run-store.js";
+import { awaitingText, decisionsText } from "../pipeline/approval-text.js";
 
 /**
  * The `step` object of `status --json`: 1-based index of the main step running now or last run
@@ -34,7 +35,11 @@ function positioned(steps: StepRecord[]): { step: StepRecord; position: StepPosi
 }
 
 /** The stable JSON shape of one run (`status --json`, `history --json`). */
-export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, unknown> {
+export function runJson(
+  run: RunRecord,
+  steps?: StepRecord[],
+  approvals?: ApprovalRecord[],
+): Record<string, unknown> {
   return {
     run: run.id,
     host: run.host,
@@ -51,6 +56,25 @@ export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, un
     created_at: iso(run.createdAt),
     started_at: iso(run.startedAt),
     finished_at: iso(run.finishedAt),
+    approval: run.approval
+      ? {
+          approvers: `role:${run.approval.role}`,
+          count: run.approval.count,
+          expires_at: iso(run.approval.expiresAt),
+          notify: run.approval.notify,
+          ...(approvals
+            ? {
+                decisions: approvals.map((a) => ({
+                  verdict: a.verdict,
+                  by: a.identity,
+                  person: a.person,
+                  reason: a.reason,
+                  at: iso(a.at),
+                })),
+              }
+            : {}),
+        }
+      : null,
     ...(steps
       ? {
           steps: positioned(steps).map(({ step: s, position }) => ({
@@ -69,18 +93,22 @@ export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, un
 }
 
 /** One line saying where a run is, or where it failed and why. */
-export function statusLine({ run, steps }: RunDetail): string {
+export function statusLine({ run, steps, approvals = [] }: RunDetail): string {
   const pos = stepPosition(run, steps);
   const at = `${pos.index}/${pos.total} ${pos.name}`;
+  const decided = decisionsText(approvals);
+  const decisions = decided ? `; ${decided}` : "";
   switch (run.state) {
+    case "awaiting_approval":
+      return `${run.host}: ${awaitingText(run, approvals, Date.now())} (run ${run.id}, ${run.pipeline}, by ${run.requestedBy}; jarvis approve ${run.id} | jarvis deny ${run.id})`;
     case "queued":
-      return `${run.host}: queued (run ${run.id}, ${run.pipeline})`;
+      return `${run.host}: queued (run ${run.id}, ${run.pipeline}${decisions})`;
     case "running":
       return `${run.host}: running ${at} (run ${run.id}, ${run.pipeline}, by ${run.requestedBy})`;
     case "succeeded":
       return `${run.host}: ${run.pipeline} succeeded (run ${run.id}, ${pos.total} steps, ${elapsed(run)})`;
     case "cancelled":
-      return `${run.host}: cancelled at ${at} (run ${run.id})`;
+      return `${run.host}: cancelled at ${pos.index > 0 ? at : "the start"}${run.error ? `: ${run.error.message}` : ""} (run ${run.id}${decisions})`;
     case "failed":
       return `${run.host}: failed at ${at}: ${run.error ? `${run.error.message} [${run.error.code}]` : "?"} (run ${run.id}; see: jarvis log ${run.host}, jarvis clipboard ${run.host}, jarvis retry ${run.host})`;
   }

@@ -28,7 +28,7 @@ export const inspectCommands: Record<string, CliCommand> = {
         const { details, target } = reply;
         const one = target !== undefined && target.kind !== "group";
         if (ctx.flags.json) {
-          const list = details.map((d) => runJson(d.run, d.steps));
+          const list = details.map((d) => runJson(d.run, d.steps, d.approvals));
           ctx.out(JSON.stringify(one ? list[0] : list, null, 2));
         } else if (details.length === 0) {
           ctx.out("no runs yet; start one with: jarvis run deploy examples/loki.yml");

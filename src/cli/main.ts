@@ -11,6 +11,7 @@ import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { printable } from "../text/printable.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { runCommands } from "./run-commands.js";
+import { approvalCommands } from "./approval-commands.js";
 import { inspectCommands } from "./inspect-commands.js";
 import { toolCommands } from "./tool-commands.js";
 import { startCommand } from "./start.js";
@@ -20,6 +21,7 @@ import type { JarvisConfig } from "../config.js";
 
 const commands: Record<string, CliCommand> = {
   ...runCommands,
+  ...approvalCommands,
   ...inspectCommands,
   ...toolCommands,
   start: startCommand,

@@ -69,7 +69,7 @@ async function follow(
     const finals = Array.isArray(result) ? result : [result];
     const details = (await Promise.all(finals.map((f) => jarvis.control.status(f.id)))).flat();
     if (ctx.flags.json) {
-      const json = details.map((d) => runJson(d.run, d.steps));
+      const json = details.map((d) => runJson(d.run, d.steps, d.approvals));
       ctx.out(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
     } else {
       for (const d of details) ctx.out(statusLine(d));

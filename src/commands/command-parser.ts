@@ -74,6 +74,34 @@ export const COMMANDS = {
     mutating: false,
     help: "the nodes jarvis knows (online, last seen, agent), or those a selector picks: hosts where group=web",
   },
+  approve: {
+    args: "<run>",
+    min: 1,
+    max: 1,
+    mutating: true,
+    help: "approve a run that awaits approval (your role must be the one it asks for)",
+  },
+  deny: {
+    args: "<run> [why]",
+    min: 1,
+    max: 40,
+    mutating: true,
+    help: "deny a run that awaits approval; it is cancelled",
+  },
+  follow: {
+    args: "<host|run>",
+    min: 1,
+    max: 1,
+    mutating: false,
+    help: "show this room the running step's output, throttled, until the run ends",
+  },
+  unfollow: {
+    args: "[host|run]",
+    min: 0,
+    max: 1,
+    mutating: false,
+    help: "stop showing step output here (one host or run, or everything)",
+  },
 } as const;
 
 /** A command verb. */

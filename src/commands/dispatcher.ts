@@ -4,11 +4,12 @@
  * resolved host(s) -> execute through RunControl -> reply record, with exactly one audit entry
  * per command, refusals included. Fronts only render the reply.
  */
-import { CommandError, errorMessage } from "../errors.js";
+import { ApprovalRefused, CommandError, errorMessage } from "../errors.js";
+import type { ApprovalRule } from "../pipeline/approval-rule.js";
 import { targetHosts } from "../pipeline/run-target.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
-import { decide, rolesOf } from "./acl.js";
+import { decide, personOf, rolesOf } from "./acl.js";
 import type { AccessDecision, AclPolicy } from "./acl.js";
 import { audit } from "./audit.js";
 import type { Redactor } from "../clipboard/redact.js";
@@ -88,12 +89,19 @@ export class Dispatcher {
         reply = checked.refused;
       } else {
         reason = checked.reason;
+        const identity = caller.identity ?? caller.label;
+        const { acl } = this.options;
+        // Approvals count people by their verified identities, the local operator's included:
+        // being at the machine gives no approver role.
+        const voter = { identity, person: personOf(acl, identity), roles: rolesOf(acl, caller.identity) };
         reply = await executeCommand(checked.command, checked.target, {
           control: this.options.control,
-          who: { identity: caller.identity ?? caller.label, origin: caller.origin },
-          roles: caller.localOperator ? ["local operator"] : rolesOf(this.options.acl, caller.identity),
+          who: { identity, origin: caller.origin, person: voter.person },
+          roles: caller.localOperator ? ["local operator"] : rolesOf(acl, caller.identity),
           fileAccess: caller.localOperator && request.front === "cli" ? "any" : "designs-dirs",
           nodes: this.options.nodes,
+          voter,
+          ...(checked.approval ? { approval: checked.approval } : {}),
         });
       }
     } catch (error) {
@@ -101,7 +109,9 @@ export class Dispatcher {
       reply =
         error instanceof CommandError
           ? { kind: "refused", why: "input", message }
-          : { kind: "failed", message, error };
+          : error instanceof ApprovalRefused
+            ? { kind: "refused", why: "denied", message }
+            : { kind: "failed", message, error };
     }
     await audit(
       this.options.control,
@@ -127,7 +137,10 @@ export class Dispatcher {
   /** Pace, parse, resolve and authorize: the command to execute, or why not. */
   private async admit(
     request: DispatchRequest,
-  ): Promise<{ refused: Reply } | { command: TypedCommand; target: RunTarget | undefined; reason: string }> {
+  ): Promise<
+    | { refused: Reply }
+    | { command: TypedCommand; target: RunTarget | undefined; reason: string; approval?: ApprovalRule }
+  > {
     const { caller, input } = request;
     const who = caller.identity ?? caller.label;
     if (!caller.localOperator && this.options.limiter && !this.options.limiter.allow(who)) {
@@ -148,7 +161,12 @@ export class Dispatcher {
         caller.identity === undefined && caller.identityProblem ? ` (${caller.identityProblem})` : "";
       return refuse("denied", `${decision.reason}${why}`);
     }
-    return { command, target, reason: decision.reason };
+    return {
+      command,
+      target,
+      reason: decision.reason,
+      ...(decision.allowed && decision.approval ? { approval: decision.approval } : {}),
+    };
   }
 
   private async resolve(command: TypedCommand): Promise<RunTarget | undefined> {
@@ -168,6 +186,15 @@ export class Dispatcher {
       });
     if (!isChatVerb(verb)) {
       return { allowed: false, roles: [], reason: `${verb} is for the machine's operator, on the CLI` };
+    }
+    // The run's approval rule decides whose approve or deny counts (RunControl.decide checks it);
+    // the ACL's part is only that the network vouches for who is asking.
+    if ((verb === "approve" || verb === "deny") && caller.identity !== undefined) {
+      return {
+        allowed: true,
+        roles: rolesOf(this.options.acl, caller.identity),
+        reason: "approvals are checked against the run's approval rule",
+      };
     }
     const hosts = target ? targetHosts(target) : hostsNamed(command);
     if (hosts.length === 0) return ask(verb, undefined);

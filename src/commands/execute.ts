@@ -3,15 +3,18 @@
  * with a reply record. Targets arrive resolved (the ACL has seen their hosts); nothing here reads
  * a word's shape.
  */
-import { CommandError, ConfigError, SelectorError } from "../errors.js";
+import { CommandError, ConfigError, RunError, SelectorError } from "../errors.js";
 import { parseSelector } from "../inventory/selector-parser.js";
 import { selectNodes } from "../inventory/select-nodes.js";
 import type { NodeDirectory, NodeView } from "../inventory/node-view.js";
 import type { RunControl, Requester } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { Reply } from "./reply.js";
+import type { RunRecord } from "../store/run-store.js";
 import type { TypedCommand } from "./typed-command.js";
 import type { FileAccess } from "../clipboard/sources/design-source.js";
+import type { ApprovalRule } from "../pipeline/approval-rule.js";
+import type { Voter } from "../pipeline/approvals.js";
 
 /** What execution needs besides the command. */
 export interface ExecuteContext {
@@ -26,6 +29,10 @@ export interface ExecuteContext {
   fileAccess: FileAccess;
   /** The node directory `hosts` reads; undefined when this jarvis has none. */
   nodes: NodeDirectory | undefined;
+  /** Who decides, for approve and deny: her person and her roles under the ACL. */
+  voter: Voter;
+  /** The approval the ACL role that allowed a start requires, if it does. */
+  approval?: ApprovalRule;
 }
 
 /** Execute `command`; `target` is its resolved `<host|run|group>` word, when it has one. */
@@ -35,6 +42,7 @@ export async function executeCommand(
   ctx: ExecuteContext,
 ): Promise<Reply> {
   const { control, who } = ctx;
+  const approval = ctx.approval ? { approval: ctx.approval } : {};
   const resolved = (): RunTarget => {
     if (!target) throw new Error(`${command.verb}: its target was not resolved before execution`);
     return target;
@@ -44,7 +52,10 @@ export async function executeCommand(
       return {
         kind: "started",
         verb: "deploy",
-        runs: await control.startAll("deploy", command.source, who, { fileAccess: ctx.fileAccess }),
+        runs: await control.startAll("deploy", command.source, who, {
+          fileAccess: ctx.fileAccess,
+          ...approval,
+        }),
       };
     case "run":
       return {
@@ -54,6 +65,7 @@ export async function executeCommand(
           force: command.force,
           foreground: command.foreground,
           fileAccess: ctx.fileAccess,
+          ...approval,
         }),
       };
     case "redeploy":
@@ -65,6 +77,7 @@ export async function executeCommand(
         runs: await control.startAll(command.verb, source, who, {
           force: command.force,
           fileAccess: ctx.fileAccess,
+          ...approval,
         }),
       };
     }
@@ -115,6 +128,38 @@ export async function executeCommand(
       return { kind: "whoami", identity: who.identity, roles: ctx.roles };
     case "hosts":
       return { kind: "hosts", where: command.where, nodes: await hosts(ctx.nodes, command.where) };
+    case "approve":
+      return {
+        kind: "approval",
+        verdict: "approve",
+        ...(await control.decide(resolved(), ctx.voter, "approve", "")),
+      };
+    case "deny":
+      return {
+        kind: "approval",
+        verdict: "deny",
+        ...(await control.decide(resolved(), ctx.voter, "deny", command.reason)),
+      };
+    case "follow": {
+      const target = resolved();
+      if (target.kind === "group")
+        throw new CommandError(
+          "E_USAGE",
+          `${target.group} is a cluster; follow one of ${target.hosts.join(", ")}`,
+        );
+      // A host with no run yet is followed from its first one.
+      const current =
+        target.kind === "run" ? await control.find(target) : (await control.history(target.host, 1))[0];
+      const run = current && isActive(current) ? current : undefined;
+      if (target.kind === "run" && !run)
+        throw new RunError(
+          "E_RUN_STATE",
+          `run ${target.runId} has ended; see its output with: log ${target.runId}`,
+        );
+      return { kind: "following", target, run };
+    }
+    case "unfollow":
+      return { kind: "unfollowing", target };
   }
 }
 
@@ -135,6 +180,10 @@ async function hosts(directory: NodeDirectory | undefined, where: string | undef
     throw error;
   }
   return selectNodes(directory, selector);
+}
+
+function isActive(run: RunRecord): boolean {
+  return run.state === "awaiting_approval" || run.state === "queued" || run.state === "running";
 }
 
 /** The source a host was last deployed from, else its LDAP entry. */

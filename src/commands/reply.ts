@@ -3,7 +3,7 @@
  * lines and a pointer to the CLI; the CLI: text or JSON; the HTTP API: JSON), so the same command
  * means the same thing everywhere.
  */
-import type { RunDetail, PipelineSummary } from "../pipeline/run-control.js";
+import type { ApprovalResult, RunDetail, PipelineSummary } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { AuditEntry, LogLine, RunRecord } from "../store/run-store.js";
 import type { NodeView } from "../inventory/node-view.js";
@@ -30,6 +30,15 @@ export type Reply =
   | { kind: "whoami"; identity: string; roles: string[] }
   /** The nodes a selector picked (`where`), or every node, in host order. */
   | { kind: "hosts"; where: string | undefined; nodes: NodeView[] }
+  /** An approve or deny that counted (refusals come back as `refused`). */
+  | ({ kind: "approval"; verdict: "approve" | "deny" } & ApprovalResult)
+  /**
+   * follow: the front that shows step output (chat) starts following `target`; `run` is its
+   * current run, if any (a host without one is followed from its next run).
+   */
+  | { kind: "following"; target: RunTarget; run: RunRecord | undefined }
+  /** unfollow: the front stops following `target` (undefined: everything it follows there). */
+  | { kind: "unfollowing"; target: RunTarget | undefined }
   | { kind: "refused"; why: Refusal; message: string }
   /** The command ran and failed: `error` is what was thrown (its code decides the CLI's exit). */
   | { kind: "failed"; message: string; error: unknown };
@@ -42,6 +51,7 @@ export function replyRunId(reply: Reply): string | null {
     case "retrying":
     case "resumed":
     case "cancelling":
+    case "approval":
       return reply.run.id;
     default:
       return null;

@@ -24,7 +24,13 @@ export type TypedCommand =
   | { verb: "help"; topic?: string }
   | { verb: "whoami" }
   /** `where`: a selector's text as written (src/inventory/selector-parser.ts parses it). */
-  | { verb: "hosts"; where?: string };
+  | { verb: "hosts"; where?: string }
+  | { verb: "approve"; target: string }
+  | { verb: "deny"; target: string; reason: string }
+  /** Chat only: the room gets the step output of the host's or run's current run. */
+  | { verb: "follow"; target: string }
+  /** Chat only: stop following one host or run, or (no target) everything the room follows. */
+  | { verb: "unfollow"; target?: string };
 
 /** Every verb the dispatcher executes (chat knows a subset: command-parser.ts COMMANDS). */
 export type CommandVerb = TypedCommand["verb"];
@@ -50,7 +56,13 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
       return { verb, target: a, force: forced(b), foreground: false };
     case "cancel":
     case "log":
+    case "approve":
+    case "follow":
       return { verb, target: a };
+    case "deny":
+      return { verb, target: a, reason: args.slice(1).join(" ") };
+    case "unfollow":
+      return args.length === 0 ? { verb } : { verb, target: a };
     case "status":
       return args.length === 0 ? { verb } : { verb, target: a };
     case "clipboard":

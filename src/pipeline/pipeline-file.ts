@@ -15,6 +15,8 @@ import { parseDuration } from "./duration.js";
 import type { Pipeline, PipelineStep, StepCatalog } from "./pipeline.js";
 import { splitUses } from "./step-catalog.js";
 import { nearest } from "../schema/did-you-mean.js";
+import { check } from "../schema/schema-problem.js";
+import { approvalSchema } from "./approval-rule.js";
 
 /** Defaults for steps that say nothing: 10 minutes, no retries, 2 s backoff. */
 export const STEP_DEFAULTS = { timeoutMs: 10 * 60_000, retries: 0, backoffMs: 2000 } as const;
@@ -32,7 +34,7 @@ const MAX_PIPELINE_BYTES = 1024 * 1024;
  */
 export const MAX_PIPELINE_STEPS = 1000;
 
-const TOP_FIELDS = ["description", "defaults", "steps", "on_failure"];
+const TOP_FIELDS = ["description", "defaults", "steps", "on_failure", "approval"];
 const DEFAULT_FIELDS = ["timeout", "retries", "backoff"];
 const STEP_FIELDS = ["uses", "name", "with", "timeout", "retries", "backoff", "if"];
 const EXTENSIONS = [".yml", ".yaml"];
@@ -95,7 +97,19 @@ export function parsePipeline(text: string | Buffer, file: string, catalog: Step
       ? []
       : stepList(root.on_failure, "on_failure", defaults, catalog, lineOf, at, refuse);
 
-  return { name: pipelineName(file), file, description: description as string, steps, onFailure };
+  const pipeline: Pipeline = {
+    name: pipelineName(file),
+    file,
+    description: description as string,
+    steps,
+    onFailure,
+  };
+  if (root.approval !== undefined && root.approval !== null) {
+    const approval = check(approvalSchema, root.approval, { base: ["approval"], lineOf: doc.lineOf });
+    if (!approval.ok) refuse(approval.problem.path, approval.problem.message, "E_PIPELINE_APPROVAL");
+    else pipeline.approval = approval.data;
+  }
+  return pipeline;
 }
 
 /** Read and validate one pipeline file. */

@@ -3,6 +3,7 @@
  * (pipeline-file.ts parses it; the engine executes it).
  */
 import type { ProblemOptions, SchemaProblem } from "../schema/schema-problem.js";
+import type { ApprovalRule } from "./approval-rule.js";
 
 /** One step of a pipeline, with every default filled in. */
 export interface PipelineStep {
@@ -33,6 +34,8 @@ export interface Pipeline {
   steps: PipelineStep[];
   /** Steps that always run after a failure or cancellation, in order, each once. */
   onFailure: PipelineStep[];
+  /** Runs of this pipeline wait for these approvals (when its `when` holds) before they start. */
+  approval?: ApprovalRule;
 }
 
 /** The pseudo-module whose real name comes from the clipboard's `instance.provider`. */

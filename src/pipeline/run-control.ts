@@ -4,6 +4,7 @@
  * in IRC can be followed from Matrix or the CLI. Clipboards and logs come back redacted.
  */
 import type {
+  ApprovalRecord,
   AuditEntry,
   FeedQuery,
   FollowOptions,
@@ -14,6 +15,8 @@ import type {
 import type { RunEvent } from "../protocol.js";
 import type { RunTarget } from "./run-target.js";
 import type { FileAccess } from "../clipboard/sources/design-source.js";
+import type { ApprovalRule } from "./approval-rule.js";
+import type { Voter } from "./approvals.js";
 
 /** A resolved target, or a word that the operation resolves by the rule of run-target.ts. */
 export type TargetRef = RunTarget | string;
@@ -24,6 +27,8 @@ export interface Requester {
   identity: string;
   /** Where the command came from, e.g. "irc:#ops", "matrix:!room:server", "cli". */
   origin: string;
+  /** Her acl.people name, when listed: none of her identities may approve what she asks for. */
+  person?: string;
 }
 
 /** How a run is started. */
@@ -37,6 +42,17 @@ export interface StartOptions {
    * "designs-dirs" (the default, so a new front is safe until it decides) for chat and the API.
    */
   fileAccess?: FileAccess;
+  /** The approval the ACL role that allowed the command requires (checked before the pipeline's). */
+  approval?: ApprovalRule;
+}
+
+/** What came of an approve or deny. */
+export interface ApprovalResult {
+  outcome: "recorded" | "approved" | "denied" | "already-approved";
+  /** The run after the decision (queued once approved, cancelled once denied). */
+  run: RunRecord;
+  approvals: number;
+  needed: number;
 }
 
 /** A pipeline as listed for people. */
@@ -50,6 +66,8 @@ export interface PipelineSummary {
 export interface RunDetail {
   run: RunRecord;
   steps: StepRecord[];
+  /** The approve/deny decisions on the run, oldest first (status fills it in). */
+  approvals?: ApprovalRecord[];
 }
 
 /** One audited command; the time is added when it is recorded. */
@@ -89,6 +107,16 @@ export interface RunControl {
   resume(target: TargetRef): Promise<RunRecord>;
   /** Cancel a queued or running run: its step's process group is killed, on_failure steps run. */
   cancel(target: TargetRef, who: Requester): Promise<RunRecord>;
+  /**
+   * Approve or deny a run awaiting approval as `voter` (refused with ApprovalRefused when her
+   * decision may not count, RunError E_RUN_STATE when the run no longer waits).
+   */
+  decide(
+    target: TargetRef,
+    voter: Voter,
+    verdict: "approve" | "deny",
+    reason: string,
+  ): Promise<ApprovalResult>;
   /** Runs of a host, newest first (sources and errors redacted). */
   history(host: string, limit?: number): Promise<RunRecord[]>;
   /** The design source of a host's latest run, as given (to deploy from again, never to show). */

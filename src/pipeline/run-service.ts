@@ -9,6 +9,8 @@ import { diffClipboards, formatDiff } from "../clipboard/diff.js";
 import { loadDesigns } from "../clipboard/load-design.js";
 import { newRunId } from "../store/ids.js";
 import { resolveTarget } from "./run-target.js";
+import { checkVoter, requiredApproval } from "./approvals.js";
+import type { Voter } from "./approvals.js";
 import { findPipeline, listPipelines } from "./pipeline-file.js";
 import type { JarvisConfig } from "../config.js";
 import type { DesignSource } from "../clipboard/sources/design-source.js";
@@ -19,6 +21,7 @@ import type { Pipeline } from "./pipeline.js";
 import type { StepResolver } from "./step-catalog.js";
 import type { RunTarget } from "./run-target.js";
 import type {
+  ApprovalResult,
   AuditRecord,
   PipelineSummary,
   Requester,
@@ -93,7 +96,11 @@ export class RunService implements RunControl {
       fileAccess: mode.fileAccess ?? "designs-dirs",
     });
     for (const member of members) {
-      const [busy] = await store.listRuns({ host: member.host, states: ["queued", "running"], limit: 1 });
+      const [busy] = await store.listRuns({
+        host: member.host,
+        states: ["awaiting_approval", "queued", "running"],
+        limit: 1,
+      });
       if (busy)
         throw new RunError(
           "E_HOST_BUSY",
@@ -104,6 +111,11 @@ export class RunService implements RunControl {
     const runIds = new Map<string, string>();
     const runs: RunRecord[] = [];
     for (const member of members) {
+      const approval = requiredApproval(
+        [mode.approval, pipeline.approval],
+        member.clipboard,
+        who.person ?? who.identity,
+      );
       const run = await store.createRun({
         host: member.host,
         pipeline: pipeline.name,
@@ -117,6 +129,7 @@ export class RunService implements RunControl {
         ...(group ? { group, after: member.after.map((h) => runIds.get(h)!) } : {}),
         forced: mode.force ?? false,
         ...(mode.foreground ? { lease: { owner: engine.owner, leaseMs: config.leaseMs } } : {}),
+        ...(approval ? { approval } : {}),
       });
       runIds.set(member.host, run.id);
       runs.push(run);
@@ -134,6 +147,8 @@ export class RunService implements RunControl {
         run.id,
         Promise.all(run.after.map((id) => done.get(id))).then(async () => {
           const fresh = await this.find(run.id);
+          // Waiting for approval: the service executes it once approved, not this process.
+          if (fresh.state === "awaiting_approval") return fresh;
           return (await engine.dependencies(fresh)) === "ready" ? engine.execute(run.id) : this.find(run.id);
         }),
       );
@@ -181,6 +196,7 @@ export class RunService implements RunControl {
     return Promise.all(
       runs.map(async (run) => ({
         run: this.redactRun(run),
+        approvals: run.approval ? await store.listApprovals(run.id) : [],
         steps: (await store.listSteps(run.id)).map((s) =>
           s.error
             ? {
@@ -237,6 +253,14 @@ export class RunService implements RunControl {
         `run ${run.id} of ${run.host} is ${run.state}; only a failed or cancelled run can be retried`,
       );
     }
+    // A run that was never approved (denied, expired, cancelled while waiting) would otherwise
+    // start without its approvals: it is asked for again by starting it anew.
+    if (run.approval && run.startedAt === null) {
+      throw new RunError(
+        "E_RUN_STATE",
+        `run ${run.id} of ${run.host} never got its approvals; start it again to ask for them anew`,
+      );
+    }
     const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
     const steps = await store.listSteps(run.id);
     const from =
@@ -285,7 +309,7 @@ export class RunService implements RunControl {
   async cancel(hostOrRun: TargetRef, _who: Requester): Promise<RunRecord> {
     const { store, engine } = this.options;
     const run = await this.find(hostOrRun);
-    if (run.state !== "queued" && run.state !== "running") {
+    if (run.state !== "queued" && run.state !== "running" && run.state !== "awaiting_approval") {
       throw new RunError("E_RUN_STATE", `run ${run.id} of ${run.host} is already ${run.state}`);
     }
     // Only a run still queued is cancelled here; one a process has just claimed is asked to stop,
@@ -303,6 +327,35 @@ export class RunService implements RunControl {
     }
     engine.cancelLocal(run.id);
     return requested;
+  }
+
+  async decide(
+    hostOrRun: TargetRef,
+    voter: Voter,
+    verdict: "approve" | "deny",
+    reason: string,
+  ): Promise<ApprovalResult> {
+    const { store, engine } = this.options;
+    const run = await this.find(hostOrRun);
+    checkVoter(run, voter, verdict);
+    const needed = run.approval?.count ?? 0;
+    const result = await store.decideApproval({
+      runId: run.id,
+      person: voter.person,
+      identity: voter.identity,
+      verdict,
+      reason,
+    });
+    if (result.outcome === "not-awaiting") {
+      const now = result.run ?? run;
+      throw new RunError(
+        "E_RUN_STATE",
+        `run ${now.id} of ${now.host} is ${now.state.replace("_", " ")}; there is nothing to ${verdict}`,
+      );
+    }
+    if (result.outcome === "approved" && this.options.executing) void engine.pickUp();
+    const approvals = result.outcome === "denied" ? 0 : result.approvals;
+    return { outcome: result.outcome, run: this.redactRun(result.run), approvals, needed };
   }
 
   async history(host: string, limit = 20): Promise<RunRecord[]> {

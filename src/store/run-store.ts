@@ -42,7 +42,56 @@ export interface RunRecord {
   after: string[];
   /** An operator forced it: steps see JARVIS_FORCE=1 (production:check lets it through). */
   forced: boolean;
+  /** The approvals it needs (kept after they came, to show who decided); null when none. */
+  approval: StoredApproval | null;
 }
+
+/** What a run must be approved by, as stored with it. */
+export interface ApprovalRequirement {
+  /** The role whose holders' approvals count. */
+  role: string;
+  /** Different people who must approve. */
+  count: number;
+  /** The person (acl.people name, else the identity) who asked for the run: she cannot approve it. */
+  requesterPerson: string;
+  /** Places told besides the run's origin. */
+  notify: string[];
+}
+
+/** An approval requirement with its deadline on the store's clock. */
+export interface StoredApproval extends ApprovalRequirement {
+  expiresAt: number;
+}
+
+/** One person's decision on a run awaiting approval. */
+export interface ApprovalDecision {
+  runId: string;
+  /** Counted once, whichever of the person's identities decided. */
+  person: string;
+  /** The verified identity that decided. */
+  identity: string;
+  verdict: "approve" | "deny";
+  /** Why (a deny says it; an approve may be empty). */
+  reason: string;
+}
+
+/** A decision as recorded, with the store's time. */
+export interface ApprovalRecord extends ApprovalDecision {
+  at: number;
+}
+
+/** What decideApproval did. */
+export type ApprovalOutcome =
+  /** Counted; the run still waits for `needed - approvals` more people. */
+  | { outcome: "recorded"; run: RunRecord; approvals: number }
+  /** The last approval needed: the run is queued. */
+  | { outcome: "approved"; run: RunRecord; approvals: number }
+  /** Denied: the run is cancelled. */
+  | { outcome: "denied"; run: RunRecord }
+  /** This person had approved already; nothing changed. */
+  | { outcome: "already-approved"; run: RunRecord; approvals: number }
+  /** The run no longer awaits approval (approved, denied, expired, cancelled, or unknown). */
+  | { outcome: "not-awaiting"; run: RunRecord | undefined };
 
 /** What is needed to create a run. */
 export interface NewRun {
@@ -63,6 +112,11 @@ export interface NewRun {
   forced?: boolean;
   /** Step names in order, stored as pending steps: the pipeline's steps, then its on_failure steps. */
   stepNames: string[];
+  /**
+   * Create it awaiting these approvals (no lease, whatever `lease` says); it expires this long
+   * after creation, measured by the store's clock.
+   */
+  approval?: ApprovalRequirement & { expiresInMs: number };
 }
 
 /** One step of a run (the main list first, then on_failure steps). */
@@ -227,7 +281,10 @@ export interface RunStore {
    * request and appends `run-finished`. Undefined when the lease was lost.
    */
   finishIfOwner(lease: Lease, ending: RunEnding): Promise<RunRecord | undefined>;
-  /** Cancel a run only while it is still queued (atomically); appends `run-finished`. */
+  /**
+   * Cancel a run only while it is still queued or awaiting approval (atomically); appends
+   * `run-finished`.
+   */
   cancelIfQueued(runId: string, error: WireError): Promise<QueuedCancel>;
   /** Ask the process executing a running run to cancel it; the record, or undefined if not running. */
   requestCancel(runId: string): Promise<RunRecord | undefined>;
@@ -260,6 +317,22 @@ export interface RunStore {
   readEvents(afterSeq: number, query?: FeedQuery): Promise<RunEvent[]>;
   /** Every event after `afterSeq` as it is appended, by any process, until the signal aborts. */
   follow(afterSeq: number, options: FollowOptions): AsyncIterable<RunEvent>;
+
+  /**
+   * Record one person's approve or deny on a run awaiting approval, atomically with its effect:
+   * the approval that reaches the run's count queues it (`run-queued`); a deny cancels it
+   * (`run-finished`, E_RUN_DENIED). A person's second approve changes nothing. A run past its
+   * deadline is expired here instead (as expireApprovals) and answers not-awaiting. Appends
+   * `run-approval` for each decision recorded. Who may decide is the caller's rule, not the store's.
+   */
+  decideApproval(decision: ApprovalDecision): Promise<ApprovalOutcome>;
+  /** The decisions on a run, oldest first. */
+  listApprovals(runId: string): Promise<ApprovalRecord[]>;
+  /**
+   * Cancel every run whose approval deadline has passed (store's clock), each with one
+   * compare-and-set so two services expiring at once cancel each run once; those cancelled.
+   */
+  expireApprovals(): Promise<RunRecord[]>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;

@@ -10,6 +10,7 @@ import { dirname } from "node:path";
 import { SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-rows.js";
 import { SqliteFeed } from "./sqlite-feed.js";
 import { SqliteRunLifecycle } from "./sqlite-run-lifecycle.js";
+import { SqliteApprovals } from "./sqlite-approvals.js";
 import { NOW } from "./sqlite-context.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import { RunError, StoreError } from "../errors.js";
@@ -54,6 +55,7 @@ class SqliteStore implements RunStore {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly feed: SqliteFeed;
   private readonly lifecycle: SqliteRunLifecycle;
+  private readonly approvals: SqliteApprovals;
   /** Made once: building a better-sqlite3 transaction costs more than the writes of a step. */
   private readonly writeStepTx: (lease: Lease, index: number, write: StepWrite) => boolean;
 
@@ -65,6 +67,7 @@ class SqliteStore implements RunStore {
     };
     this.feed = new SqliteFeed(context);
     this.lifecycle = new SqliteRunLifecycle(context, this.feed);
+    this.approvals = new SqliteApprovals(context, this.feed, this.lifecycle);
     this.writeStepTx = db.transaction((lease: Lease, index: number, write: StepWrite) =>
       this.writeStepInTx(lease, index, write),
     );
@@ -118,6 +121,10 @@ class SqliteStore implements RunStore {
   cancelIfQueued: RunStore["cancelIfQueued"] = (runId, error) => this.lifecycle.cancelIfQueued(runId, error);
   requestCancel: RunStore["requestCancel"] = (runId) => this.lifecycle.requestCancel(runId);
   retryRun: RunStore["retryRun"] = (request) => this.lifecycle.retryRun(request);
+
+  decideApproval: RunStore["decideApproval"] = (decision) => this.approvals.decideApproval(decision);
+  listApprovals: RunStore["listApprovals"] = (runId) => this.approvals.listApprovals(runId);
+  expireApprovals: RunStore["expireApprovals"] = () => this.approvals.expireApprovals();
 
   async listSteps(runId: string): Promise<StepRecord[]> {
     return (this.stmt(`SELECT * FROM steps WHERE run_id = ? ORDER BY idx`).all(runId) as StepRow[]).map(
