@@ -8,6 +8,7 @@ import { benchConcurrency } from "./concurrency.js";
 import { benchClipboardSize } from "./clipboard-size.js";
 import { benchChatRoundTrip } from "./chat-roundtrip.js";
 import { benchRedact } from "./redact.js";
+import { benchApi } from "./api.js";
 
 const benches: Record<string, () => Promise<void>> = {
   steps: benchStepOverhead,
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<void>> = {
   clipboard: benchClipboardSize,
   chat: benchChatRoundTrip,
   redact: benchRedact,
+  api: benchApi,
 };
 
 const wanted = process.argv.slice(2);

@@ -22,6 +22,8 @@ import type { DocPath } from "./schema/schema-problem.js";
 import { checkChatSections } from "./bot/chat-schema.js";
 import type { ChatSettings } from "./bot/chat-schema.js";
 import { readFileBoundedSync } from "./io/bounded-read.js";
+import { apiSchema, apiSettings } from "./schema/api-schema.js";
+import type { ApiSettings } from "./schema/api-schema.js";
 
 /** Largest jarvis.yml read; real ones are a few KiB. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -67,6 +69,8 @@ export interface JarvisConfig {
   sources: SourcesConfig;
   /** `chat:` and `acl:`, checked; secrets not yet read from the environment. */
   chat: ChatSettings;
+  /** `api:`: the HTTP API's address, TLS and tokens (secrets not yet read from the environment). */
+  api: ApiSettings;
   /** Line numbers in the file, for owners' error messages. */
   lineOf(path: readonly (string | number)[]): number | undefined;
 }
@@ -130,6 +134,7 @@ const jarvisYml = z.strictObject({
     .record(z.string(), moduleSchema.nullish(), { error: "must be a mapping of module names" })
     .nullish(),
   sources: sourcesSchema,
+  api: apiSchema,
   // Checked by bot/chat-schema.ts (a network's schema depends on its key).
   chat: z.unknown().optional(),
   acl: z.unknown().optional(),
@@ -205,6 +210,7 @@ export function buildConfig(
     modules: buildModules(c.modules ?? {}, where, lineOf, env),
     sources: c.sources,
     chat: chat.data,
+    api: apiSettings(c.api, (p) => resolve(baseDir, p)),
     lineOf,
   };
 }

@@ -63,6 +63,13 @@ export class ChatError extends JarvisError {}
 export class CommandError extends JarvisError {}
 
 /**
+ * A request the HTTP API refuses before it reaches the dispatcher: no or a wrong token
+ * (E_API_UNAUTHORIZED), a body too large (E_API_BODY_TOO_LARGE), a malformed body or parameter
+ * (E_API_INPUT, naming the field), an unknown path (E_API_NOT_FOUND).
+ */
+export class ApiError extends JarvisError {}
+
+/**
  * A failure a step task throws on purpose: its code travels to the parent in the step's final
  * record (protocol.ts STEP_RESULT_FD); `retryable` selects exit 75 (worth retrying) over exit 1.
  */

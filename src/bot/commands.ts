@@ -93,6 +93,12 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
       };
     case "audit":
       return { text: `${reply.entries.length} audit entries; see: jarvis audit on the CLI` };
+    case "runs":
+      return { text: reply.page.runs.map(historyLine).join("\n") || "no runs" };
+    case "deleted":
+      return { text: `run ${reply.runId} deleted` };
+    case "event-stream":
+      return { text: statusLine({ run: reply.run, steps: [] }) };
     case "help":
       return help(reply.topic, ctx.botName);
     case "whoami":

@@ -9,6 +9,8 @@ import { resolve } from "node:path";
 import { openJarvis } from "../service.js";
 import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
 import { startBot } from "../bot/bot.js";
+import { startApiServer } from "../api/api-server.js";
+import type { ApiServer } from "../api/api-server.js";
 import { EXIT } from "./exit-codes.js";
 import { defineCommand, usageError } from "./command.js";
 import type { CommandContext } from "./command.js";
@@ -40,10 +42,25 @@ export const startCommand = defineCommand({
     const jarvis = await openJarvis(config, { execute: true });
     ctx.err(`jarvis: deploy key ${key.path}`);
     const bot = await startBot(jarvis);
+    const api = config.api.enabled
+      ? await startApiServer(jarvis, {
+          chatStates: () => new Map([...bot.adapters].map(([network, adapter]) => [network, adapter.state])),
+          log: ctx.err,
+        }).catch(async (err: unknown) => {
+          await bot.close();
+          await jarvis.close();
+          throw err;
+        })
+      : undefined;
+    if (api?.pageUrlWithToken) {
+      // The one place the local token is shown, as notebook servers do: the link opens the page.
+      ctx.err(`jarvis: API and page at ${api.pageUrlWithToken}`);
+      ctx.err(`jarvis: API token kept in ${api.localTokenFile}`);
+    } else if (api) ctx.err(`jarvis: API at ${api.url}`);
     ctx.err(`jarvis: started (store ${config.store.path}, pipelines in ${config.pipelines.dirs.join(", ")})`);
     const signal = await signalled;
     ctx.err(`jarvis: ${signal}, stopping; runs in flight resume at the next start`);
-    await stop(ctx, bot, jarvis);
+    await stop(ctx, bot, jarvis, api);
     return EXIT.ok;
   },
 });
@@ -52,9 +69,14 @@ export const startCommand = defineCommand({
  * Close the chat front, then the engine and the store, within STOP_BUDGET_MS. A second signal, or
  * the budget running out, ends the process at once with a line saying what was still open.
  */
-async function stop(ctx: CommandContext<unknown>, bot: Bot, jarvis: Jarvis): Promise<void> {
+async function stop(
+  ctx: CommandContext<unknown>,
+  bot: Bot,
+  jarvis: Jarvis,
+  api: ApiServer | undefined,
+): Promise<void> {
   const started = Date.now();
-  let waitingFor = `the chat networks (${[...bot.adapters.keys()].join(", ")})`;
+  let waitingFor = "the API server";
   let exitCode: number = EXIT.internal;
   const exitNow = (why: string, code: number): void => {
     ctx.err(`jarvis: ${why} while waiting for ${waitingFor}; exiting now`);
@@ -67,6 +89,9 @@ async function stop(ctx: CommandContext<unknown>, bot: Bot, jarvis: Jarvis): Pro
   const again = (signal: string): void => exitNow(`${signal} again`, EXIT.internal);
   process.once("SIGTERM", () => again("SIGTERM"));
   process.once("SIGINT", () => again("SIGINT"));
+  // Stop taking API requests and drop event streams (clients resume with Last-Event-ID).
+  await api?.close();
+  waitingFor = `the chat networks (${[...bot.adapters.keys()].join(", ")})`;
   // Leave the networks first, so nobody is told about steps that are about to be stopped.
   await bot.close();
   for (const [network, adapter] of bot.adapters) {

@@ -63,6 +63,14 @@ export const COMMANDS = {
   },
   history: { args: "<host>", min: 1, max: 1, mutating: false, help: "the runs of a host, newest first" },
   pipelines: { args: "", min: 0, max: 0, mutating: false, help: "the pipelines jarvis knows" },
+  delete: {
+    args: "<run>",
+    min: 1,
+    max: 1,
+    mutating: true,
+    help: "delete a finished run with its clipboards (the HTTP API's DELETE /runs/{id})",
+  },
+  audit: { args: "", min: 0, max: 0, mutating: false, help: "how many commands the audit trail holds" },
   help: { args: "[command]", min: 0, max: 1, mutating: false, help: "this list, or one command's usage" },
   whoami: { args: "", min: 0, max: 0, mutating: false, help: "the identity and roles jarvis sees for you" },
   hosts: {

@@ -171,12 +171,15 @@ export class Dispatcher {
 
   private async resolve(command: TypedCommand): Promise<RunTarget | undefined> {
     if (!("target" in command) || command.target === undefined) return undefined;
-    return this.options.control.resolveTarget(command.target);
+    const word = command.target;
+    return typeof word === "string"
+      ? this.options.control.resolveTarget(word)
+      : this.options.control.runTarget(word.run);
   }
 
   /** The ACL on every host the command acts on; a command that names none is checked as such. */
   private authorize(caller: Caller, command: TypedCommand, target: RunTarget | undefined): AccessDecision {
-    const verb = command.verb;
+    const verb = ACL_VERB_OF[command.verb] ?? command.verb;
     const ask = (chatVerb: Verb, host: string | undefined): AccessDecision =>
       decide(this.options.acl, {
         identity: caller.identity,
@@ -197,6 +200,7 @@ export class Dispatcher {
       };
     }
     const hosts = target ? targetHosts(target) : hostsNamed(command);
+    if (command.verb === "runs" && command.query.host !== undefined) hosts.push(command.query.host);
     if (hosts.length === 0) return ask(verb, undefined);
     let last: AccessDecision | undefined;
     for (const host of hosts) {
@@ -206,6 +210,12 @@ export class Dispatcher {
     return last!;
   }
 }
+
+/**
+ * Commands only the HTTP API sends, checked as the chat command that reads the same thing: a page
+ * of runs as history (on its host filter, when it has one), a run's event feed as its log.
+ */
+const ACL_VERB_OF: Partial<Record<TypedCommand["verb"], Verb>> = { runs: "history", events: "log" };
 
 /** Hosts a command names without a target word: `cn=<host>` sources, and history's host. */
 function hostsNamed(command: TypedCommand): string[] {

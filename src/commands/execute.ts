@@ -8,6 +8,7 @@ import { parseSelector } from "../inventory/selector-parser.js";
 import { selectNodes } from "../inventory/select-nodes.js";
 import type { NodeDirectory, NodeView } from "../inventory/node-view.js";
 import type { RunControl, Requester } from "../pipeline/run-control.js";
+import { runTarget as runTargetOf } from "../pipeline/run-target.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { Reply } from "./reply.js";
 import type { RunRecord } from "../store/run-store.js";
@@ -66,6 +67,7 @@ export async function executeCommand(
           foreground: command.foreground,
           fileAccess: ctx.fileAccess,
           ...approval,
+          ...(command.designText !== undefined ? { designText: command.designText } : {}),
         }),
       };
     case "redeploy":
@@ -121,7 +123,26 @@ export async function executeCommand(
     case "pipelines":
       return { kind: "pipelines", pipelines: await control.pipelines() };
     case "audit":
-      return { kind: "audit", entries: await control.listAudit(command.limit) };
+      return {
+        kind: "audit",
+        entries:
+          command.since === undefined && command.identity === undefined
+            ? await control.listAudit(command.limit)
+            : await control.queryAudit({
+                limit: command.limit,
+                ...(command.since !== undefined ? { since: command.since } : {}),
+                ...(command.identity !== undefined ? { identity: command.identity } : {}),
+              }),
+      };
+    case "runs":
+      return { kind: "runs", page: await control.pageRuns(command.query) };
+    case "delete": {
+      const run = await control.find(resolved());
+      await control.deleteRun(runTargetOf(run));
+      return { kind: "deleted", runId: run.id };
+    }
+    case "events":
+      return { kind: "event-stream", run: await control.find(resolved()) };
     case "help":
       return { kind: "help", topic: command.topic };
     case "whoami":

@@ -5,8 +5,8 @@
  */
 import type { ApprovalResult, RunDetail, PipelineSummary } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
-import type { AuditEntry, LogLine, RunRecord } from "../store/run-store.js";
 import type { NodeView } from "../inventory/node-view.js";
+import type { AuditEntry, LogLine, RunPage, RunRecord } from "../store/run-store.js";
 
 /** Why a command was not executed. */
 export type Refusal = "rate-limited" | "denied" | "input";
@@ -26,6 +26,10 @@ export type Reply =
   | { kind: "history"; host: string; runs: RunRecord[] }
   | { kind: "pipelines"; pipelines: PipelineSummary[] }
   | { kind: "audit"; entries: AuditEntry[] }
+  | { kind: "runs"; page: RunPage }
+  | { kind: "deleted"; runId: string }
+  /** The caller may follow this run's events (the front subscribes to the feed itself). */
+  | { kind: "event-stream"; run: RunRecord }
   | { kind: "help"; topic: string | undefined }
   | { kind: "whoami"; identity: string; roles: string[] }
   /** The nodes a selector picked (`where`), or every node, in host order. */
@@ -52,7 +56,10 @@ export function replyRunId(reply: Reply): string | null {
     case "resumed":
     case "cancelling":
     case "approval":
+    case "event-stream":
       return reply.run.id;
+    case "deleted":
+      return reply.runId;
     default:
       return null;
   }

@@ -5,22 +5,42 @@
  */
 import { CommandError } from "../errors.js";
 import type { Verb } from "./command-parser.js";
+import type { RunPageQuery } from "../store/run-store.js";
+
+/**
+ * A `<host|run|group>` word as people typed it, resolved by the rule of run-target.ts; or a run id
+ * from a front that names runs only (the HTTP API's /runs/{id}), which never means a host.
+ */
+export type TargetWord = string | { run: string };
 
 /** A command with typed arguments. */
 export type TypedCommand =
   | { verb: "deploy"; source: string }
-  | { verb: "run"; pipeline: string; source: string; force: boolean; foreground: boolean }
-  | { verb: "redeploy" | "destroy"; target: string; force: boolean }
-  | { verb: "retry"; target: string; force: boolean; foreground: boolean; clipboardYaml?: string }
-  | { verb: "resume"; target: string }
-  | { verb: "cancel"; target: string }
-  | { verb: "status"; target?: string }
-  | { verb: "log"; target: string }
-  | { verb: "clipboard"; target: string; step?: number }
-  | { verb: "diff"; target: string; step: number }
+  | {
+      verb: "run";
+      pipeline: string;
+      source: string;
+      force: boolean;
+      foreground: boolean;
+      /** The design itself (the API's inline `design`); `source` then only labels it. */
+      designText?: string;
+    }
+  | { verb: "redeploy" | "destroy"; target: TargetWord; force: boolean }
+  | { verb: "retry"; target: TargetWord; force: boolean; foreground: boolean; clipboardYaml?: string }
+  | { verb: "resume"; target: TargetWord }
+  | { verb: "cancel"; target: TargetWord }
+  | { verb: "status"; target?: TargetWord }
+  | { verb: "log"; target: TargetWord }
+  | { verb: "clipboard"; target: TargetWord; step?: number }
+  | { verb: "diff"; target: TargetWord; step: number }
   | { verb: "history"; host: string; limit: number }
   | { verb: "pipelines" }
-  | { verb: "audit"; limit: number }
+  | { verb: "audit"; limit: number; since?: number; identity?: string }
+  /** A page of runs (the API's GET /runs). */
+  | { verb: "runs"; query: RunPageQuery }
+  | { verb: "delete"; target: TargetWord }
+  /** Follow one run's event feed (the API's /runs/{id}/events): checked as reading its log. */
+  | { verb: "events"; target: TargetWord }
   | { verb: "help"; topic?: string }
   | { verb: "whoami" }
   /** `where`: a selector's text as written (src/inventory/selector-parser.ts parses it). */
@@ -58,6 +78,7 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
     case "log":
     case "approve":
     case "follow":
+    case "delete":
       return { verb, target: a };
     case "deny":
       return { verb, target: a, reason: args.slice(1).join(" ") };
@@ -74,6 +95,8 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
     case "pipelines":
     case "whoami":
       return { verb };
+    case "audit":
+      return { verb, limit: CHAT_HISTORY_LIMIT };
     case "help":
       return args.length === 0 ? { verb } : { verb, topic: a };
     case "hosts":

@@ -6,6 +6,9 @@
 import type {
   ApprovalRecord,
   AuditEntry,
+  AuditQuery,
+  RunPage,
+  RunPageQuery,
   FeedQuery,
   FollowOptions,
   RunRecord,
@@ -44,6 +47,8 @@ export interface StartOptions {
   fileAccess?: FileAccess;
   /** The approval the ACL role that allowed the command requires (checked before the pipeline's). */
   approval?: ApprovalRule;
+  /** The design itself, instead of fetching it from the source (the API's inline `design`). */
+  designText?: string;
 }
 
 /** What came of an approve or deny. */
@@ -82,6 +87,16 @@ export type AuditRecord = Omit<AuditEntry, "at">;
 export interface RunControl {
   /** What a `<host|run|group>` word names (see run-target.ts for the rule). */
   resolveTarget(word: string): Promise<RunTarget>;
+  /** The target of the run with this id; RunError E_RUN_NOT_FOUND when there is none. */
+  runTarget(runId: string): Promise<RunTarget>;
+  /** One page of runs, newest first (sources and errors redacted). */
+  pageRuns(query: RunPageQuery): Promise<RunPage>;
+  /** Delete a finished run and its clipboards: E_RUN_STATE while it is queued or running. */
+  deleteRun(target: TargetRef): Promise<void>;
+  /** How many runs are in each state (for metrics). */
+  runCounts(): Promise<Record<RunRecord["state"], number>>;
+  /** The audit trail filtered by time and identity, newest first. */
+  queryAudit(query: AuditQuery): Promise<AuditEntry[]>;
   /** The run a target means: the run itself, or a host's latest run. */
   find(target: TargetRef): Promise<RunRecord>;
   /** Load the design from `source`, create a run of `pipeline` for each of its hosts and queue them. */

@@ -6,16 +6,24 @@ import { CommandError, RunError } from "../errors.js";
 import { dumpYaml, parseYamlMapping } from "../clipboard/yaml.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { diffClipboards, formatDiff } from "../clipboard/diff.js";
-import { loadDesigns } from "../clipboard/load-design.js";
+import { loadDesigns, loadDesignsText } from "../clipboard/load-design.js";
 import { newRunId } from "../store/ids.js";
-import { resolveTarget } from "./run-target.js";
+import { resolveTarget, runTarget } from "./run-target.js";
 import { checkVoter, requiredApproval } from "./approvals.js";
 import type { Voter } from "./approvals.js";
 import { findPipeline, listPipelines } from "./pipeline-file.js";
 import type { JarvisConfig } from "../config.js";
 import type { DesignSource } from "../clipboard/sources/design-source.js";
 import type { Redactor } from "../clipboard/redact.js";
-import type { AuditEntry, LogLine, RunRecord, RunStore } from "../store/run-store.js";
+import type {
+  AuditEntry,
+  AuditQuery,
+  LogLine,
+  RunPage,
+  RunPageQuery,
+  RunRecord,
+  RunStore,
+} from "../store/run-store.js";
 import type { Engine } from "./engine.js";
 import type { Pipeline } from "./pipeline.js";
 import type { StepResolver } from "./step-catalog.js";
@@ -91,10 +99,13 @@ export class RunService implements RunControl {
   ): Promise<RunRecord[]> {
     const pipeline = this.pipeline(pipelineName);
     const { store, engine, config } = this.options;
-    const members = await loadDesigns(source, this.options.sources, {
-      maxBytes: config.designs.maxBytes,
-      fileAccess: mode.fileAccess ?? "designs-dirs",
-    });
+    const members =
+      mode.designText !== undefined
+        ? loadDesignsText(mode.designText, source, { maxBytes: config.designs.maxBytes })
+        : await loadDesigns(source, this.options.sources, {
+            maxBytes: config.designs.maxBytes,
+            fileAccess: mode.fileAccess ?? "designs-dirs",
+          });
     for (const member of members) {
       const [busy] = await store.listRuns({
         host: member.host,
@@ -158,6 +169,39 @@ export class RunService implements RunControl {
 
   resolveTarget(word: string): Promise<RunTarget> {
     return resolveTarget(this.options.store, word);
+  }
+
+  async runTarget(runId: string): Promise<RunTarget> {
+    const run = await this.options.store.getRun(runId);
+    if (!run) throw new RunError("E_RUN_NOT_FOUND", `no run '${runId}' (see: GET /runs)`);
+    return runTarget(run);
+  }
+
+  async pageRuns(query: RunPageQuery): Promise<RunPage> {
+    const page = await this.options.store.pageRuns(query);
+    return { ...page, runs: page.runs.map((r) => this.redactRun(r)) };
+  }
+
+  async deleteRun(ref: TargetRef): Promise<void> {
+    const run = await this.find(ref);
+    const deletion = await this.options.store.deleteFinishedRun(run.id);
+    if (deletion.outcome === "not-found") {
+      throw new RunError("E_RUN_NOT_FOUND", `no run '${run.id}' (it was deleted meanwhile)`);
+    }
+    if (deletion.outcome === "not-finished") {
+      throw new RunError(
+        "E_RUN_STATE",
+        `run ${run.id} of ${run.host} is ${deletion.run.state}; only a finished run can be deleted (cancel it first)`,
+      );
+    }
+  }
+
+  runCounts(): Promise<Record<RunRecord["state"], number>> {
+    return this.options.store.countRunsByState();
+  }
+
+  queryAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    return this.options.store.queryAudit(query);
   }
 
   /** The run a target means: the run itself, or the latest run of a host; a group is refused. */

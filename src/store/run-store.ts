@@ -170,6 +170,49 @@ export interface RunQuery {
   limit?: number;
 }
 
+/** Where a page of runs ends: the next page starts after this run (newest-first order). */
+export interface RunCursor {
+  createdAt: number;
+  id: string;
+}
+
+/** Filters for one page of runs, newest first (created_at, then id, both descending). */
+export interface RunPageQuery {
+  host?: string;
+  group?: string;
+  pipeline?: string;
+  requestedBy?: string;
+  states?: RunState[];
+  /** Created at or after (ms since the epoch). */
+  since?: number;
+  /** Created before (ms since the epoch). */
+  until?: number;
+  limit: number;
+  /** Continue after this run (keyset paging: stable while runs are added). */
+  after?: RunCursor;
+}
+
+/** One page of runs, and where the next one starts (undefined: this was the last). */
+export interface RunPage {
+  runs: RunRecord[];
+  next: RunCursor | undefined;
+}
+
+/** What deleteFinishedRun did. */
+export type RunDeletion =
+  | { outcome: "deleted" }
+  | { outcome: "not-found" }
+  /** Still queued or running: only a finished run may be deleted. */
+  | { outcome: "not-finished"; run: RunRecord };
+
+/** Filters for reading the audit trail, newest first. */
+export interface AuditQuery {
+  limit: number;
+  /** Entries at or after (ms since the epoch). */
+  since?: number;
+  identity?: string;
+}
+
 /** The right to write a run's progress: held by `owner` until its lease expires or is taken over. */
 export interface Lease {
   runId: string;
@@ -262,6 +305,16 @@ export interface RunStore {
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Newest first. */
   listRuns(query: RunQuery): Promise<RunRecord[]>;
+  /** One page of runs matching the filters, newest first, with the cursor of the next page. */
+  pageRuns(query: RunPageQuery): Promise<RunPage>;
+  /** How many runs are in each state (states without runs are 0). */
+  countRunsByState(): Promise<Record<RunState, number>>;
+  /**
+   * Delete a finished (succeeded, failed or cancelled) run with its steps and clipboard snapshots,
+   * checking the state in the same statement; a queued or running run is left alone. Its feed
+   * events stay: the feed is append-only, so a sequence number is never reused.
+   */
+  deleteFinishedRun(runId: string): Promise<RunDeletion>;
 
   /** Runs waiting for a process: queued ones, and running ones whose lease has expired. */
   claimableRuns(): Promise<RunRecord[]>;
@@ -336,6 +389,8 @@ export interface RunStore {
 
   appendAudit(entry: AuditEntry): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;
+  /** The audit trail filtered by time and identity, newest first. */
+  queryAudit(query: AuditQuery): Promise<AuditEntry[]>;
 
   close(): Promise<void>;
 }

@@ -24,6 +24,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host)
   WHERE state IN ('awaiting_approval', 'queued', 'running');
 CREATE INDEX IF NOT EXISTS runs_by_host ON runs(host, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs(state);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs(created_at, id);
 CREATE TABLE IF NOT EXISTS steps (
   run_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0, started_at INTEGER, finished_at INTEGER, duration_ms INTEGER,

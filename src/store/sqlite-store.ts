@@ -11,6 +11,7 @@ import { SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-r
 import { SqliteFeed } from "./sqlite-feed.js";
 import { SqliteRunLifecycle } from "./sqlite-run-lifecycle.js";
 import { SqliteApprovals } from "./sqlite-approvals.js";
+import { SqliteRunPages } from "./sqlite-run-pages.js";
 import { NOW } from "./sqlite-context.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import { RunError, StoreError } from "../errors.js";
@@ -56,6 +57,7 @@ class SqliteStore implements RunStore {
   private readonly feed: SqliteFeed;
   private readonly lifecycle: SqliteRunLifecycle;
   private readonly approvals: SqliteApprovals;
+  private readonly pages: SqliteRunPages;
   /** Made once: building a better-sqlite3 transaction costs more than the writes of a step. */
   private readonly writeStepTx: (lease: Lease, index: number, write: StepWrite) => boolean;
 
@@ -68,6 +70,7 @@ class SqliteStore implements RunStore {
     this.feed = new SqliteFeed(context);
     this.lifecycle = new SqliteRunLifecycle(context, this.feed);
     this.approvals = new SqliteApprovals(context, this.feed, this.lifecycle);
+    this.pages = new SqliteRunPages(context);
     this.writeStepTx = db.transaction((lease: Lease, index: number, write: StepWrite) =>
       this.writeStepInTx(lease, index, write),
     );
@@ -111,6 +114,11 @@ class SqliteStore implements RunStore {
     const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, rowid DESC LIMIT ?`;
     return (this.stmt(sql).all(...args, query.limit ?? 1000) as RunRow[]).map(toRun);
   }
+
+  pageRuns: RunStore["pageRuns"] = async (query) => this.pages.pageRuns(query);
+  countRunsByState: RunStore["countRunsByState"] = async () => this.pages.countRunsByState();
+  deleteFinishedRun: RunStore["deleteFinishedRun"] = async (runId) => this.pages.deleteFinishedRun(runId);
+  queryAudit: RunStore["queryAudit"] = async (query) => this.pages.queryAudit(query);
 
   claimableRuns: RunStore["claimableRuns"] = () => this.lifecycle.claimableRuns();
   claim: RunStore["claim"] = (runId, owner, leaseMs) => this.lifecycle.claim(runId, owner, leaseMs);

@@ -423,5 +423,93 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         outcome: "not-awaiting",
       });
     });
+
+    it("pages runs newest first under filters, with a cursor that neither skips nor repeats", async () => {
+      const store = await fresh();
+      const made: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const run = await store.createRun(
+          newRun(`h${i}`, { pipeline: i % 2 === 0 ? "deploy" : "destroy", requestedBy: `api:u${i % 3}` }),
+        );
+        made.push(run.id);
+      }
+      const seen: string[] = [];
+      let after: Awaited<ReturnType<RunStore["pageRuns"]>>["next"];
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await store.pageRuns({ limit: 3, ...(after ? { after } : {}) });
+        seen.push(...page.runs.map((r) => r.id));
+        after = page.next;
+        if (!after) break;
+        // A run added meanwhile is newer than every cursor: it never shows up in a later page.
+        if (pages === 0) await store.createRun(newRun("late"));
+      }
+      expect(new Set(seen).size).toBe(7);
+      expect([...seen].sort()).toEqual([...made].sort());
+      const all = await store.pageRuns({ limit: 100 });
+      const order = all.runs.map((r) => [r.createdAt, r.id] as const);
+      expect(order).toEqual(
+        [...order].sort((a, b) => b[0] - a[0] || (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0)),
+      );
+      expect(all.next).toBeUndefined();
+
+      const deploys = await store.pageRuns({ limit: 100, pipeline: "deploy" });
+      expect(deploys.runs.map((r) => r.host).sort()).toEqual(["h0", "h2", "h4", "h6"]);
+      const byUser = await store.pageRuns({ limit: 100, requestedBy: "api:u1", states: ["queued"] });
+      expect(byUser.runs.map((r) => r.host).sort()).toEqual(["h1", "h4"]);
+      expect((await store.pageRuns({ limit: 100, host: "h3" })).runs.map((r) => r.id)).toEqual([made[3]]);
+      const now = await store.now();
+      expect((await store.pageRuns({ limit: 100, since: now + 60_000 })).runs).toEqual([]);
+      expect((await store.pageRuns({ limit: 100, until: 0 })).runs).toEqual([]);
+      expect((await store.pageRuns({ limit: 100, until: now + 60_000 })).runs).toHaveLength(8);
+      expect(await store.countRunsByState()).toEqual({
+        queued: 8,
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        cancelled: 0,
+      });
+    });
+
+    it("deletes only a finished run, with its steps and snapshots", async () => {
+      const store = await fresh();
+      const queued = await store.createRun(newRun("loki"));
+      expect(await store.deleteFinishedRun(queued.id)).toMatchObject({
+        outcome: "not-finished",
+        run: { id: queued.id, state: "queued" },
+      });
+      expect(await store.getRun(queued.id)).toBeDefined();
+      await store.cancelIfQueued(queued.id, cancelError);
+      expect(await store.deleteFinishedRun(queued.id)).toEqual({ outcome: "deleted" });
+      expect(await store.getRun(queued.id)).toBeUndefined();
+      expect(await store.listSteps(queued.id)).toEqual([]);
+      expect(await store.getSnapshot(queued.id, 0, "input")).toBeUndefined();
+      expect(await store.deleteFinishedRun(queued.id)).toEqual({ outcome: "not-found" });
+      // The host is free again, and the feed keeps counting from where it was.
+      const seq = await store.latestSeq();
+      await store.createRun(newRun("loki"));
+      expect(await store.latestSeq()).toBeGreaterThan(seq);
+    });
+
+    it("filters the audit trail by time and identity, newest first", async () => {
+      const store = await fresh();
+      const entry = {
+        at: 1000,
+        identity: "api:ci",
+        network: "api",
+        room: "api",
+        command: "GET /runs",
+        decision: "allowed" as const,
+        reason: "",
+        runId: null,
+      };
+      await store.appendAudit(entry);
+      await store.appendAudit({ ...entry, at: 2000, identity: "irc:alice" });
+      await store.appendAudit({ ...entry, at: 3000 });
+      expect((await store.queryAudit({ limit: 10, identity: "api:ci" })).map((e) => e.at)).toEqual([
+        3000, 1000,
+      ]);
+      expect((await store.queryAudit({ limit: 10, since: 2000 })).map((e) => e.at)).toEqual([3000, 2000]);
+      expect((await store.queryAudit({ limit: 1 })).map((e) => e.at)).toEqual([3000]);
+    });
   });
 }

@@ -33,6 +33,11 @@ export interface JarvisEnvOptions {
   pipelines?: Record<string, string>;
   extraConfig?: string;
   leaseSeconds?: number;
+  /**
+   * The `api:` section as YAML lines under it (e.g. `listen: 127.0.0.1:4711`); absent: `api: false`,
+   * so tests that start jarvis never contend for the default port 8642.
+   */
+  api?: string;
 }
 
 /** A fresh temp dir with jarvis.yml using the fixture steps, the repo's steps and pipelines. */
@@ -49,6 +54,7 @@ export function makeJarvisEnv(options: JarvisEnvOptions = {}): JarvisEnv {
       `steps:\n  dirs: [${join(repoRoot, "test/fixtures/steps")}, ${join(repoRoot, "steps")}]`,
       `pipelines:\n  dirs: [${join(dir, "pipelines")}, ${join(repoRoot, "pipelines")}]`,
       `engine:\n  lease_seconds: ${options.leaseSeconds ?? 5}`,
+      options.api === undefined ? "api: false" : `api:\n${options.api.replace(/^/gm, "  ")}`,
       options.extraConfig ?? "",
     ].join("\n"),
   );

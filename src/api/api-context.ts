@@ -1,0 +1,36 @@
+/** What every route of the API server shares. */
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Dispatcher } from "../commands/dispatcher.js";
+import type { RunControl } from "../pipeline/run-control.js";
+import type { ConnectionState } from "../bot/connection-state.js";
+import type { FeedHub } from "./feed-hub.js";
+import type { StepDurations } from "./step-durations.js";
+
+/** The fastify instance with zod schemas typing each route's request. */
+export type ApiApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+/** The server's shared parts. */
+export interface ApiContext {
+  /** Every command goes through it: ACL, audit, reply record. */
+  dispatcher: Dispatcher;
+  /** Read-only uses besides the dispatcher: the feed follower, health and metrics. */
+  control: RunControl;
+  hub: FeedHub;
+  durations: StepDurations;
+  /** Each chat network's connection state now (empty when chat is not running here). */
+  chatStates: () => ReadonlyMap<string, ConnectionState>;
+  log: (line: string) => void;
+}

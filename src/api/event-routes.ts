@@ -1,0 +1,60 @@
+/**
+ * GET /runs/{id}/events: the run's event feed as Server-Sent Events (`id:` = feed sequence, so
+ * EventSource resumes with Last-Event-ID), or `?format=ndjson` as chunked newline-delimited JSON
+ * for curl; `?after=N` resumes too. Ends when the run ends. The dispatcher checks the caller may
+ * read the run's log (and audits it) before anything is streamed.
+ */
+import { ApiError, errorMessage } from "../errors.js";
+import { callDispatcher } from "./api-call.js";
+import { eventsQuery, runIdParams } from "./api-schemas.js";
+import { streamRunEvents } from "./run-event-stream.js";
+import type { ApiApp, ApiContext } from "./api-context.js";
+
+/** Register the events route. */
+export function registerEventRoutes(app: ApiApp, ctx: ApiContext): void {
+  app.get(
+    "/runs/:id/events",
+    {
+      schema: {
+        summary: "Follow the run's events live (SSE, or ?format=ndjson), resumable with Last-Event-ID",
+        params: runIdParams,
+        querystring: eventsQuery,
+      },
+    },
+    async (request, reply) => {
+      const lastEventId = request.headers["last-event-id"];
+      const resumeFrom = request.query.after ?? (typeof lastEventId === "string" ? lastEventId : undefined);
+      if (resumeFrom !== undefined && !/^[0-9]{1,16}$/.test(resumeFrom))
+        throw new ApiError("E_API_INPUT", "header Last-Event-ID must be an event sequence number");
+      const { run } = await callDispatcher(
+        ctx.dispatcher,
+        request,
+        { verb: "events", target: { run: request.params.id } },
+        "event-stream",
+      );
+      const format = request.query.format ?? "sse";
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        "content-type": format === "sse" ? "text/event-stream; charset=utf-8" : "application/x-ndjson",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+        connection: "keep-alive",
+      });
+      res.flushHeaders();
+      try {
+        await streamRunEvents({
+          hub: ctx.hub,
+          control: ctx.control,
+          runId: run.id,
+          afterSeq: resumeFrom === undefined ? 0 : Number(resumeFrom),
+          format,
+          res,
+        });
+      } catch (err) {
+        ctx.log(`api: following run ${run.id} ended: ${errorMessage(err)}`);
+        res.destroy();
+      }
+    },
+  );
+}
