@@ -11,6 +11,8 @@ import { SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-r
 import { SqliteFeed } from "./sqlite-feed.js";
 import { SqliteRunLifecycle } from "./sqlite-run-lifecycle.js";
 import { NOW } from "./sqlite-context.js";
+import { SqliteHosts, migrateHostIndex } from "./sqlite-hosts.js";
+import { SqliteSchedules, migrateSchedules } from "./sqlite-schedules.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import { RunError, StoreError } from "../errors.js";
 import type { RunRow, StepRow } from "./sqlite-rows.js";
@@ -40,6 +42,8 @@ export function openSqliteStore(path: string): RunStore {
     db.pragma("busy_timeout = 10000");
     db.exec(SCHEMA);
     migrate(db);
+    migrateHostIndex(db);
+    migrateSchedules(db);
   } catch (err) {
     throw new StoreError(
       "E_STORE_OPEN",
@@ -54,6 +58,8 @@ class SqliteStore implements RunStore {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly feed: SqliteFeed;
   private readonly lifecycle: SqliteRunLifecycle;
+  private readonly hosts: SqliteHosts;
+  private readonly schedules: SqliteSchedules;
   /** Made once: building a better-sqlite3 transaction costs more than the writes of a step. */
   private readonly writeStepTx: (lease: Lease, index: number, write: StepWrite) => boolean;
 
@@ -65,6 +71,8 @@ class SqliteStore implements RunStore {
     };
     this.feed = new SqliteFeed(context);
     this.lifecycle = new SqliteRunLifecycle(context, this.feed);
+    this.hosts = new SqliteHosts(context);
+    this.schedules = new SqliteSchedules(context);
     this.writeStepTx = db.transaction((lease: Lease, index: number, write: StepWrite) =>
       this.writeStepInTx(lease, index, write),
     );
@@ -108,6 +116,19 @@ class SqliteStore implements RunStore {
     const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, rowid DESC LIMIT ?`;
     return (this.stmt(sql).all(...args, query.limit ?? 1000) as RunRow[]).map(toRun);
   }
+
+  listHosts: RunStore["listHosts"] = async (query) => this.hosts.listHosts(query);
+  hostHistory: RunStore["hostHistory"] = async (host, query) => this.hosts.hostHistory(host, query);
+
+  createSchedule: RunStore["createSchedule"] = async (schedule) => this.schedules.create(schedule);
+  getSchedule: RunStore["getSchedule"] = async (id) => this.schedules.get(id);
+  listSchedules: RunStore["listSchedules"] = async () => this.schedules.list();
+  deleteSchedule: RunStore["deleteSchedule"] = async (id) => this.schedules.delete(id);
+  dueSchedules: RunStore["dueSchedules"] = async () => this.schedules.due();
+  claimOccurrence: RunStore["claimOccurrence"] = async (claim) => this.schedules.claim(claim);
+  recordOccurrenceResult: RunStore["recordOccurrenceResult"] = async (id, at, result) =>
+    this.schedules.recordResult(id, at, result);
+  listOccurrences: RunStore["listOccurrences"] = async (id, limit) => this.schedules.occurrences(id, limit);
 
   claimableRuns: RunStore["claimableRuns"] = () => this.lifecycle.claimableRuns();
   claim: RunStore["claim"] = (runId, owner, leaseMs) => this.lifecycle.claim(runId, owner, leaseMs);
