@@ -2,14 +2,14 @@
 import type { RunDetail } from "../pipeline/run-control.js";
 import { positionText } from "../pipeline/run-events.js";
 import type { StepPosition } from "../protocol.js";
-import type { LogLine, RunRecord, StepRecord } from "../store/run-store.js";
+import type { LogLine, RunRecord, RunView, StepRecord } from "../store/run-store.js";
 
 /**
  * The `step` object of `status --json`: 1-based index of the main step running now or last run
  * (on_failure steps never move it, so a failed run names the step that failed).
  */
 export function stepPosition(
-  run: RunRecord,
+  run: RunView,
   steps: StepRecord[],
 ): { index: number; total: number; name: string } {
   const index = run.stepIndex;
@@ -34,7 +34,7 @@ function positioned(steps: StepRecord[]): { step: StepRecord; position: StepPosi
 }
 
 /** The stable JSON shape of one run (`status --json`, `history --json`). */
-export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, unknown> {
+export function runJson(run: RunView, steps?: StepRecord[]): Record<string, unknown> {
   return {
     run: run.id,
     host: run.host,
@@ -69,7 +69,7 @@ export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, un
 }
 
 /** One line saying where a run is, or where it failed and why. */
-export function statusLine({ run, steps }: RunDetail): string {
+export function statusLine({ run, steps }: { run: RunView; steps: StepRecord[] }): string {
   const pos = stepPosition(run, steps);
   const at = `${pos.index}/${pos.total} ${pos.name}`;
   switch (run.state) {
@@ -113,7 +113,7 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-function elapsed(run: RunRecord): string {
+function elapsed(run: RunView): string {
   if (!run.startedAt || !run.finishedAt) return "";
   const s = (run.finishedAt - run.startedAt) / 1000;
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;

@@ -7,6 +7,7 @@ import { CommandError } from "../errors.js";
 import type { RunControl, Requester } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { Reply } from "./reply.js";
+import { CHAT_STATUS_LIMIT } from "./typed-command.js";
 import type { TypedCommand } from "./typed-command.js";
 import type { FileAccess } from "../clipboard/sources/design-source.js";
 
@@ -77,7 +78,9 @@ export async function executeCommand(
     case "cancel":
       return { kind: "cancelling", run: await control.cancel(resolved(), who) };
     case "status":
-      return { kind: "status", target, details: await control.status(target) };
+      return target === undefined
+        ? { kind: "hosts", page: await control.hosts(command.page ?? { limit: CHAT_STATUS_LIMIT }) }
+        : { kind: "status", target, details: await control.status(target) };
     case "log":
       return { kind: "log", target: resolved(), lines: await control.log(resolved()) };
     case "clipboard":
@@ -94,12 +97,13 @@ export async function executeCommand(
         step: command.step,
         text: await control.diff(resolved(), command.step),
       };
-    case "history":
-      return {
-        kind: "history",
-        host: command.host,
-        runs: await control.history(command.host, command.limit),
-      };
+    case "history": {
+      const page = await control.historyPage(command.host, {
+        limit: command.limit,
+        ...(command.before === undefined ? {} : { before: command.before }),
+      });
+      return { kind: "history", host: command.host, runs: page.runs, next: page.next };
+    }
     case "pipelines":
       return { kind: "pipelines", pipelines: await control.pipelines() };
     case "audit":

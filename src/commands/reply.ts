@@ -5,7 +5,7 @@
  */
 import type { RunDetail, PipelineSummary } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
-import type { AuditEntry, LogLine, RunRecord } from "../store/run-store.js";
+import type { AuditEntry, HostPage, LogLine, RunRecord } from "../store/run-store.js";
 
 /** Why a command was not executed. */
 export type Refusal = "rate-limited" | "denied" | "input";
@@ -18,11 +18,14 @@ export type Reply =
   /** resume executes the run to its end. */
   | { kind: "resumed"; run: RunRecord }
   | { kind: "cancelling"; run: RunRecord }
-  | { kind: "status"; target: RunTarget | undefined; details: RunDetail[] }
+  | { kind: "status"; target: RunTarget; details: RunDetail[] }
+  /** `status` without a host: one page of every host with its latest run (GET /hosts). */
+  | { kind: "hosts"; page: HostPage }
   | { kind: "log"; target: RunTarget; lines: LogLine[] }
   | { kind: "clipboard"; target: RunTarget; step: number | undefined; value: Record<string, unknown> }
   | { kind: "diff"; target: RunTarget; step: number; text: string }
-  | { kind: "history"; host: string; runs: RunRecord[] }
+  /** `next`: the `before` cursor of the following page, null on the last (GET /hosts/{host}/runs). */
+  | { kind: "history"; host: string; runs: RunRecord[]; next: string | null }
   | { kind: "pipelines"; pipelines: PipelineSummary[] }
   | { kind: "audit"; entries: AuditEntry[] }
   | { kind: "help"; topic: string | undefined }

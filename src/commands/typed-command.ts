@@ -5,6 +5,7 @@
  */
 import { CommandError } from "../errors.js";
 import type { Verb } from "./command-parser.js";
+import type { HostQuery } from "../store/run-store.js";
 
 /** A command with typed arguments. */
 export type TypedCommand =
@@ -14,11 +15,13 @@ export type TypedCommand =
   | { verb: "retry"; target: string; force: boolean; foreground: boolean; clipboardYaml?: string }
   | { verb: "resume"; target: string }
   | { verb: "cancel"; target: string }
-  | { verb: "status"; target?: string }
+  /** Without a target: every host from the per-host index, one page (`page`, else CHAT_STATUS_LIMIT). */
+  | { verb: "status"; target?: string; page?: HostQuery }
   | { verb: "log"; target: string }
   | { verb: "clipboard"; target: string; step?: number }
   | { verb: "diff"; target: string; step: number }
-  | { verb: "history"; host: string; limit: number }
+  /** `before`: a run id, the keyset cursor of the page before. */
+  | { verb: "history"; host: string; limit: number; before?: string }
   | { verb: "pipelines" }
   | { verb: "audit"; limit: number }
   | { verb: "help"; topic?: string }
@@ -29,6 +32,9 @@ export type CommandVerb = TypedCommand["verb"];
 
 /** How many runs `history` lists in chat, where lines are dear. */
 export const CHAT_HISTORY_LIMIT = 10;
+
+/** How many hosts `status` without a host lists in chat (the CLI lists them all). */
+export const CHAT_STATUS_LIMIT = 10;
 
 /** Type a chat command's words (their count was checked by the parser). */
 export function typeChatCommand(verb: Verb, args: readonly string[]): TypedCommand {
@@ -47,7 +53,7 @@ export function typeChatCommand(verb: Verb, args: readonly string[]): TypedComma
     case "log":
       return { verb, target: a };
     case "status":
-      return args.length === 0 ? { verb } : { verb, target: a };
+      return args.length === 0 ? { verb, page: { limit: CHAT_STATUS_LIMIT } } : { verb, target: a };
     case "clipboard":
       return b === undefined ? { verb, target: a } : { verb, target: a, step: stepNumber(b, 0) };
     case "diff":

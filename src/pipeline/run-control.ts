@@ -5,6 +5,10 @@
  */
 import type {
   AuditEntry,
+  HistoryPage,
+  HistoryQuery,
+  HostPage,
+  HostQuery,
   FeedQuery,
   FollowOptions,
   RunRecord,
@@ -70,8 +74,8 @@ export interface RunControl {
   startAll(pipeline: string, source: string, who: Requester, options?: StartOptions): Promise<RunRecord[]>;
   /** Execute runs created in the foreground, here, each once the runs it comes after succeeded. */
   executeAll(runs: RunRecord[]): Promise<RunRecord[]>;
-  /** Latest run of each host, or of one host, the run, or every run of a group. */
-  status(target?: TargetRef): Promise<RunDetail[]>;
+  /** The latest run of a host, the run, or every run of a group (every host: `hosts`). */
+  status(target: TargetRef): Promise<RunDetail[]>;
   /** The run's log, redacted. */
   log(target: TargetRef): Promise<LogLine[]>;
   /** The clipboard after step `step` (1-based; 0: the design as loaded; default: the latest), redacted. */
@@ -89,6 +93,10 @@ export interface RunControl {
   resume(target: TargetRef): Promise<RunRecord>;
   /** Cancel a queued or running run: its step's process group is killed, on_failure steps run. */
   cancel(target: TargetRef, who: Requester): Promise<RunRecord>;
+  /** One page of every host with its latest run, from the per-host index (redacted). */
+  hosts(query: HostQuery): Promise<HostPage>;
+  /** One page of a host's runs, newest first (redacted). */
+  historyPage(host: string, query: HistoryQuery): Promise<HistoryPage>;
   /** Runs of a host, newest first (sources and errors redacted). */
   history(host: string, limit?: number): Promise<RunRecord[]>;
   /** The design source of a host's latest run, as given (to deploy from again, never to show). */

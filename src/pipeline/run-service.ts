@@ -13,7 +13,17 @@ import { findPipeline, listPipelines } from "./pipeline-file.js";
 import type { JarvisConfig } from "../config.js";
 import type { DesignSource } from "../clipboard/sources/design-source.js";
 import type { Redactor } from "../clipboard/redact.js";
-import type { AuditEntry, LogLine, RunRecord, RunStore } from "../store/run-store.js";
+import type {
+  AuditEntry,
+  HistoryPage,
+  HistoryQuery,
+  HostPage,
+  HostQuery,
+  LogLine,
+  RunRecord,
+  RunStore,
+  RunView,
+} from "../store/run-store.js";
 import type { Engine } from "./engine.js";
 import type { Pipeline } from "./pipeline.js";
 import type { StepResolver } from "./step-catalog.js";
@@ -168,16 +178,12 @@ export class RunService implements RunControl {
     return run;
   }
 
-  async status(hostOrRun?: TargetRef): Promise<RunDetail[]> {
+  async status(hostOrRun: TargetRef): Promise<RunDetail[]> {
     const { store } = this.options;
     const target = typeof hostOrRun === "string" ? await this.resolveTarget(hostOrRun) : hostOrRun;
     let runs: RunRecord[];
     if (target?.kind === "group") runs = await store.listRuns({ group: target.group });
-    else if (target) runs = [await this.find(target)];
-    else {
-      const seen = new Set<string>();
-      runs = (await store.listRuns({ limit: 5000 })).filter((r) => !seen.has(r.host) && seen.add(r.host));
-    }
+    else runs = [await this.find(target)];
     return Promise.all(
       runs.map(async (run) => ({
         run: this.redactRun(run),
@@ -305,6 +311,16 @@ export class RunService implements RunControl {
     return requested;
   }
 
+  async hosts(query: HostQuery): Promise<HostPage> {
+    const page = await this.options.store.listHosts(query);
+    return { ...page, hosts: page.hosts.map((h) => ({ ...h, latest: this.redactRun(h.latest) })) };
+  }
+
+  async historyPage(host: string, query: HistoryQuery): Promise<HistoryPage> {
+    const page = await this.options.store.hostHistory(host, query);
+    return { ...page, runs: page.runs.map((r) => this.redactRun(r)) };
+  }
+
   async history(host: string, limit = 20): Promise<RunRecord[]> {
     return (await this.options.store.listRuns({ host, limit })).map((r) => this.redactRun(r));
   }
@@ -352,7 +368,7 @@ export class RunService implements RunControl {
   }
 
   /** The run's source and error as people may see them: URL credentials and secrets hidden. */
-  private redactRun(run: RunRecord): RunRecord {
+  private redactRun<R extends RunView>(run: R): R {
     const redactor = this.redactor.learnText(run.source);
     return {
       ...run,

@@ -117,11 +117,16 @@ export interface RunQuery {
   limit?: number;
 }
 
+/** What people are shown of a run: everything but the executing process's bookkeeping. */
+export type RunView = Omit<RunRecord, "pipelineJson" | "leaseOwner" | "leaseExpiresAt" | "cancelRequested">;
+
 /** One host as the per-host index knows it: its latest run (newest created) and how many it has had. */
 export interface HostEntry {
   host: string;
-  latest: RunRecord;
+  latest: RunView;
   runCount: number;
+  /** When the index last changed for this host (the store's clock). */
+  updatedAt: number;
 }
 
 /** A page of hosts, in host-name order. */

@@ -36,7 +36,7 @@ describe("SQLite per-host index", () => {
     await store.close();
     // What a store made by the jarvis before the index looks like.
     const db = new Database(path);
-    db.exec(`DROP TRIGGER hosts_on_run_insert; DROP TRIGGER hosts_on_run_delete; DROP TABLE hosts`);
+    db.exec(`DROP TRIGGER hosts_on_run_insert; DROP TRIGGER hosts_on_run_update; DROP TRIGGER hosts_on_run_delete; DROP TABLE hosts`);
     db.close();
     const reopened = openSqliteStore(path);
     const page = await reopened.listHosts({});
