@@ -2,7 +2,7 @@
 import type { RunDetail } from "../pipeline/run-control.js";
 import { positionText } from "../pipeline/run-events.js";
 import type { StepPosition } from "../protocol.js";
-import type { LogLine, RunRecord, RunView, StepRecord } from "../store/run-store.js";
+import type { LogLine, RunView, StepRecord } from "../store/run-store.js";
 
 /**
  * The `step` object of `status --json`: 1-based index of the main step running now or last run

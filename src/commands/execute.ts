@@ -73,6 +73,15 @@ export async function executeCommand(
           fileAccess: ctx.fileAccess,
         }),
       };
+    case "replay":
+      return {
+        kind: "started",
+        verb: "replay",
+        runs: await control.replay(resolved(), command.onto, who, {
+          foreground: command.foreground ?? false,
+          fileAccess: ctx.fileAccess,
+        }),
+      };
     case "resume":
       return { kind: "resumed", run: await control.resume(resolved()) };
     case "cancel":

@@ -14,6 +14,8 @@ export type TypedCommand =
   | { verb: "redeploy" | "destroy"; target: string; force: boolean }
   | { verb: "retry"; target: string; force: boolean; foreground: boolean; clipboardYaml?: string }
   | { verb: "resume"; target: string }
+  /** The run (or a host's latest run) `target` names, again on other hosts' designs or on sources. */
+  | { verb: "replay"; target: string; onto: ReplayOnto; foreground?: boolean }
   | { verb: "cancel"; target: string }
   /** Without a target: every host from the per-host index, one page (`page`, else CHAT_STATUS_LIMIT). */
   | { verb: "status"; target?: string; page?: HostQuery }
@@ -26,6 +28,9 @@ export type TypedCommand =
   | { verb: "audit"; limit: number }
   | { verb: "help"; topic?: string }
   | { verb: "whoami" };
+
+/** Where a replay goes: hosts (each host's design: its latest run's source, else `cn=<host>`), or sources. */
+export type ReplayOnto = { hosts: string[] } | { sources: string[] };
 
 /** Every verb the dispatcher executes (chat knows a subset: command-parser.ts COMMANDS). */
 export type CommandVerb = TypedCommand["verb"];
@@ -49,6 +54,14 @@ export function typeChatCommand(verb: Verb, args: readonly string[]): TypedComma
       return { verb, target: a, force: forced(b) };
     case "retry":
       return { verb, target: a, force: forced(b), foreground: false };
+    case "replay":
+      if (b?.toLowerCase() !== "on") {
+        throw new CommandError(
+          "E_USAGE",
+          `replay names the run or host to replay, then 'on' and the hosts; e.g. replay loki on thor odin`,
+        );
+      }
+      return { verb, target: a, onto: { hosts: args.slice(2) } };
     case "cancel":
     case "log":
       return { verb, target: a };

@@ -18,6 +18,7 @@ import type {
 import type { RunEvent } from "../protocol.js";
 import type { RunTarget } from "./run-target.js";
 import type { FileAccess } from "../clipboard/sources/design-source.js";
+import type { ReplayOnto } from "../commands/typed-command.js";
 
 /** A resolved target, or a word that the operation resolves by the rule of run-target.ts. */
 export type TargetRef = RunTarget | string;
@@ -89,6 +90,11 @@ export interface RunControl {
     clipboardYaml?: string,
     options?: StartOptions,
   ): Promise<RunRecord>;
+  /**
+   * Start `run`'s pipeline as it ran (its parameters and force flag) on each design `onto` names,
+   * refusing before anything starts when one of the hosts named is busy. The new runs.
+   */
+  replay(target: TargetRef, onto: ReplayOnto, who: Requester, options?: StartOptions): Promise<RunRecord[]>;
   /** Take over an interrupted run (its lease expired) and execute it here to the end. */
   resume(target: TargetRef): Promise<RunRecord>;
   /** Cancel a queued or running run: its step's process group is killed, on_failure steps run. */

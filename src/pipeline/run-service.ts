@@ -9,6 +9,8 @@ import { diffClipboards, formatDiff } from "../clipboard/diff.js";
 import { loadDesigns } from "../clipboard/load-design.js";
 import { newRunId } from "../store/ids.js";
 import { resolveTarget } from "./run-target.js";
+import { replayRun } from "./replay.js";
+import type { ReplayOnto } from "../commands/typed-command.js";
 import { findPipeline, listPipelines } from "./pipeline-file.js";
 import type { JarvisConfig } from "../config.js";
 import type { DesignSource } from "../clipboard/sources/design-source.js";
@@ -91,12 +93,12 @@ export class RunService implements RunControl {
    * A host that already has a run refuses the whole cluster before anything starts.
    */
   async startAll(
-    pipelineName: string,
+    pipelineName: string | Pipeline,
     source: string,
     who: Requester,
     mode: ExecuteMode = {},
   ): Promise<RunRecord[]> {
-    const pipeline = this.pipeline(pipelineName);
+    const pipeline = typeof pipelineName === "string" ? this.pipeline(pipelineName) : pipelineName;
     const { store, engine, config } = this.options;
     const members = await loadDesigns(source, this.options.sources, {
       maxBytes: config.designs.maxBytes,
@@ -267,6 +269,15 @@ export class RunService implements RunControl {
     });
     if (!mode.foreground && this.options.executing) void engine.pickUp();
     return retried;
+  }
+
+  async replay(
+    hostOrRun: TargetRef,
+    onto: ReplayOnto,
+    who: Requester,
+    mode: ExecuteMode = {},
+  ): Promise<RunRecord[]> {
+    return replayRun(this, this.options.store, await this.find(hostOrRun), onto, who, mode);
   }
 
   /** Take over an interrupted run (its lease expired) and execute it here. */

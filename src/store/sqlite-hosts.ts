@@ -43,7 +43,6 @@ const RUN_COLUMNS = [
 
 const copied = RUN_COLUMNS.join(", ");
 const fromNew = RUN_COLUMNS.map((c) => `NEW.${c}`).join(", ");
-const setExcluded = RUN_COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ");
 const setFromNew = RUN_COLUMNS.map((c) => `${c} = NEW.${c}`).join(", ");
 
 const INDEX_SCHEMA = `
