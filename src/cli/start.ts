@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { openJarvis } from "../service.js";
 import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
 import { startBot } from "../bot/bot.js";
+import { Scheduler } from "../schedule/scheduler.js";
 import { EXIT } from "./exit-codes.js";
 import { defineCommand, usageError } from "./command.js";
 import type { CommandContext } from "./command.js";
@@ -39,10 +40,19 @@ export const startCommand = defineCommand({
     );
     const jarvis = await openJarvis(config, { execute: true });
     ctx.err(`jarvis: deploy key ${key.path}`);
+    // Schedules live in the store; every service sharing it looks, and one claims each occurrence.
+    const scheduler = new Scheduler({
+      store: jarvis.store,
+      control: jarvis.control,
+      owner: jarvis.engine.owner,
+      log: (line) => ctx.err(`jarvis: ${line}`),
+    });
+    scheduler.start();
     const bot = await startBot(jarvis);
     ctx.err(`jarvis: started (store ${config.store.path}, pipelines in ${config.pipelines.dirs.join(", ")})`);
     const signal = await signalled;
     ctx.err(`jarvis: ${signal}, stopping; runs in flight resume at the next start`);
+    await scheduler.close();
     await stop(ctx, bot, jarvis);
     return EXIT.ok;
   },
