@@ -25,6 +25,9 @@ export class JarvisError extends Error {
   }
 }
 
+/** A schedule that cannot be made: a bad `at` time, cron pattern or timezone, or no such schedule. */
+export class ScheduleError extends JarvisError {}
+
 /** A YAML document that is malformed, too large, a bomb, or not the shape expected. */
 export class YamlError extends JarvisError {}
 

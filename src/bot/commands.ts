@@ -3,7 +3,7 @@
  * pointer to the CLI for the rest. Nothing here acts on runs.
  */
 import type { RunDetail } from "../pipeline/run-control.js";
-import type { RunRecord } from "../store/run-store.js";
+import type { ApprovalRecord, HostPage, RunRecord, RunView, StepRecord } from "../store/run-store.js";
 import { dumpYaml } from "../clipboard/yaml.js";
 import { COMMANDS, SHORT_HELP, usage } from "../commands/command-parser.js";
 import type { Verb } from "../commands/command-parser.js";
@@ -50,6 +50,8 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
     }
     case "status":
       return status(reply.details);
+    case "host-index":
+      return hosts(reply.page);
     case "log": {
       const name = targetName(reply.target);
       const { lines } = reply;
@@ -138,6 +140,14 @@ function approvalLine(reply: Extract<Reply, { kind: "approval" }>, botName: stri
   }
 }
 
+function hosts(page: HostPage): ChatText {
+  if (page.total === 0) return { text: "no runs yet" };
+  const more = page.total - page.hosts.length;
+  const lines = page.hosts.map((h) => statusLine({ run: h.latest, steps: [] }));
+  if (more > 0) lines.push(`... and ${more} more hosts (all ${page.total}: jarvis status on the CLI)`);
+  return { text: lines.join("\n"), pointer: "all hosts: jarvis status on the CLI" };
+}
+
 function status(details: RunDetail[]): ChatText {
   if (details.length === 0) return { text: "no runs yet" };
   return {
@@ -147,12 +157,21 @@ function status(details: RunDetail[]): ChatText {
 }
 
 /** One line of `status`: where a host's latest run stands. */
-export function statusLine({ run, steps, approvals = [] }: RunDetail): string {
+export function statusLine({
+  run,
+  steps,
+  approvals = [],
+}: {
+  run: RunView;
+  steps: StepRecord[];
+  approvals?: ApprovalRecord[] | undefined;
+}): string {
   // on_failure steps never move stepIndex: a failed run names the main step that failed.
-  const step = steps.filter((s) => !s.onFailure)[run.stepIndex];
-  const at = step
-    ? positionText({ phase: "main", index: run.stepIndex, total: run.totalSteps, name: step.name })
-    : `step ${run.stepIndex + 1}/${run.totalSteps}`;
+  const name = run.stepName ?? steps.filter((s) => !s.onFailure)[run.stepIndex]?.name;
+  const at =
+    name !== undefined && run.stepIndex >= 0
+      ? positionText({ phase: "main", index: run.stepIndex, total: run.totalSteps, name })
+      : `step ${run.stepIndex + 1}/${run.totalSteps}`;
   const since = run.finishedAt ?? run.startedAt ?? run.createdAt;
   const ago = `${formatDuration(Date.now() - since)} ago`;
   const decided = decisionsText(approvals);

@@ -2,7 +2,7 @@
 import type { RunDetail } from "../pipeline/run-control.js";
 import { positionText } from "../pipeline/run-events.js";
 import type { StepPosition } from "../protocol.js";
-import type { ApprovalRecord, LogLine, RunRecord, StepRecord } from "../store/run-store.js";
+import type { ApprovalRecord, LogLine, RunView, StepRecord } from "../store/run-store.js";
 import { awaitingText, decisionsText } from "../pipeline/approval-text.js";
 
 /**
@@ -10,7 +10,7 @@ import { awaitingText, decisionsText } from "../pipeline/approval-text.js";
  * (on_failure steps never move it, so a failed run names the step that failed).
  */
 export function stepPosition(
-  run: RunRecord,
+  run: RunView,
   steps: StepRecord[],
 ): { index: number; total: number; name: string } {
   const index = run.stepIndex;
@@ -36,7 +36,7 @@ function positioned(steps: StepRecord[]): { step: StepRecord; position: StepPosi
 
 /** The stable JSON shape of one run (`status --json`, `history --json`). */
 export function runJson(
-  run: RunRecord,
+  run: RunView,
   steps?: StepRecord[],
   approvals?: ApprovalRecord[],
 ): Record<string, unknown> {
@@ -93,7 +93,15 @@ export function runJson(
 }
 
 /** One line saying where a run is, or where it failed and why. */
-export function statusLine({ run, steps, approvals = [] }: RunDetail): string {
+export function statusLine({
+  run,
+  steps,
+  approvals = [],
+}: {
+  run: RunView;
+  steps: StepRecord[];
+  approvals?: ApprovalRecord[] | undefined;
+}): string {
   const pos = stepPosition(run, steps);
   const at = `${pos.index}/${pos.total} ${pos.name}`;
   const decided = decisionsText(approvals);
@@ -141,7 +149,7 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-function elapsed(run: RunRecord): string {
+function elapsed(run: RunView): string {
   if (!run.startedAt || !run.finishedAt) return "";
   const s = (run.finishedAt - run.startedAt) / 1000;
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;

@@ -1,4 +1,4 @@
-/** Commands that start or steer runs: run, retry, resume, cancel. */
+/** Commands that start or steer runs: run, retry, replay, resume, cancel. */
 import { errorMessage } from "../errors.js";
 import { readFileBounded } from "../io/bounded-read.js";
 import { EXIT } from "./exit-codes.js";
@@ -88,7 +88,7 @@ const runOptions = {
   force: { type: "boolean", default: false },
 } as const;
 
-/** run, retry, resume, cancel. */
+/** run, retry, replay, resume, cancel. */
 export const runCommands: Record<string, CliCommand> = {
   run: defineCommand({
     usage: "run <pipeline> <design> [--force] [--detach] [--json]",
@@ -162,6 +162,52 @@ export const runCommands: Record<string, CliCommand> = {
         }
         return follow(jarvis, ctx, fromSeq, [run.id], () =>
           jarvis.control.executeAll([run]).then(([r]) => r!),
+        );
+      });
+    },
+  }),
+  replay: defineCommand({
+    usage:
+      "replay <run|host> on <host> [<host> ...] | replay <run|host> --source DESIGN ... [--detach] [--json]",
+    summary: "run a past run's pipeline again (same parameters and force) on other hosts' designs",
+    options: {
+      json: runOptions.json,
+      detach: runOptions.detach,
+      source: { type: "string", multiple: true },
+    },
+    run: (ctx) => {
+      const [target, on, ...hosts] = ctx.args;
+      const sources = ctx.flags.source ?? [];
+      if (!target) throw usageError("replay takes the run or host to replay");
+      if (sources.length > 0 && on !== undefined)
+        throw usageError("replay goes either 'on <host> ...' or to --source designs, not both");
+      if (sources.length === 0 && (on?.toLowerCase() !== "on" || hosts.length === 0))
+        throw usageError(
+          "replay takes 'on' and the hosts to replay on, e.g. jarvis replay loki on thor odin",
+        );
+      const onto = sources.length > 0 ? { sources } : { hosts };
+      return withJarvis(ctx, async (jarvis) => {
+        const fromSeq = await jarvis.control.latestSeq();
+        const { runs } = await dispatch(
+          jarvis,
+          ctx,
+          { verb: "replay", target, onto, foreground: !ctx.flags.detach },
+          "started",
+        );
+        if (ctx.flags.detach) {
+          ctx.out(
+            ctx.flags.json ? JSON.stringify(runs.map((r) => runJson(r))) : runs.map((r) => r.id).join("\n"),
+          );
+          return EXIT.ok;
+        }
+        if (!ctx.flags.json)
+          for (const run of runs) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started (replay)`);
+        return follow(
+          jarvis,
+          ctx,
+          fromSeq,
+          runs.map((r) => r.id),
+          () => jarvis.control.executeAll(runs),
         );
       });
     },

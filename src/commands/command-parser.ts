@@ -38,6 +38,13 @@ export const COMMANDS = {
     mutating: true,
     help: "retry a failed run from its failed step",
   },
+  replay: {
+    args: "<run|host> on <host> [<host> ...]",
+    min: 3,
+    max: 2 + 20,
+    mutating: true,
+    help: "run a past run's pipeline again, same parameters and force, on other hosts' designs",
+  },
   cancel: { args: "<host>", min: 1, max: 1, mutating: true, help: "cancel a queued or running run" },
   status: {
     args: "[host]",

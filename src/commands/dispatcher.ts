@@ -155,7 +155,7 @@ export class Dispatcher {
     }
     const target = await this.resolve(command);
     if (caller.localOperator) return { command, target, reason: `local operator on the ${request.front}` };
-    const decision = this.authorize(caller, command, target);
+    const decision = this.authorize(caller, command, await this.accessChecks(command, target));
     if (!decision.allowed) {
       const why =
         caller.identity === undefined && caller.identityProblem ? ` (${caller.identityProblem})` : "";
@@ -177,37 +177,56 @@ export class Dispatcher {
       : this.options.control.runTarget(word.run);
   }
 
-  /** The ACL on every host the command acts on; a command that names none is checked as such. */
-  private authorize(caller: Caller, command: TypedCommand, target: RunTarget | undefined): AccessDecision {
+  /**
+   * What the ACL is asked: the command's verb on every host it acts on (a command that names none
+   * is checked as such). Replay acts on the hosts it replays onto, as `replay` and as the verb its
+   * pipeline is (replaying a destroy destroys), never on the replayed run's host.
+   */
+  private async accessChecks(command: TypedCommand, target: RunTarget | undefined): Promise<AccessCheck[]> {
     const verb = ACL_VERB_OF[command.verb] ?? command.verb;
-    const ask = (chatVerb: Verb, host: string | undefined): AccessDecision =>
-      decide(this.options.acl, {
-        identity: caller.identity,
-        verb: chatVerb,
-        host,
-        configuredRoom: caller.configuredRoom,
-      });
-    if (!isChatVerb(verb)) {
-      return { allowed: false, roles: [], reason: `${verb} is for the machine's operator, on the CLI` };
+    if (!isChatVerb(verb)) return [{ verb, host: undefined }];
+    if (command.verb === "replay" && target) {
+      const run = await this.options.control.find(target);
+      const hosts = "hosts" in command.onto ? command.onto.hosts : command.onto.sources.map(hostOfSource);
+      return hosts.flatMap((host) => [
+        { verb: "replay" as const, host },
+        { verb: pipelineVerb(run.pipeline), host },
+      ]);
     }
+    const hosts = target ? targetHosts(target) : hostsNamed(command);
+    if (command.verb === "runs" && command.query.host !== undefined) hosts.push(command.query.host);
+    return hosts.length === 0 ? [{ verb, host: undefined }] : hosts.map((host) => ({ verb, host }));
+  }
+
+  /** The ACL on every check; the first refusal, else the last allowance. */
+  private authorize(caller: Caller, command: TypedCommand, checks: AccessCheck[]): AccessDecision {
     // The run's approval rule decides whose approve or deny counts (RunControl.decide checks it);
     // the ACL's part is only that the network vouches for who is asking.
-    if ((verb === "approve" || verb === "deny") && caller.identity !== undefined) {
+    if ((command.verb === "approve" || command.verb === "deny") && caller.identity !== undefined) {
       return {
         allowed: true,
         roles: rolesOf(this.options.acl, caller.identity),
         reason: "approvals are checked against the run's approval rule",
       };
     }
-    const hosts = target ? targetHosts(target) : hostsNamed(command);
-    if (command.verb === "runs" && command.query.host !== undefined) hosts.push(command.query.host);
-    if (hosts.length === 0) return ask(verb, undefined);
     let last: AccessDecision | undefined;
-    for (const host of hosts) {
-      last = ask(verb, host);
+    for (const { verb, host } of checks) {
+      if (!isChatVerb(verb)) {
+        return {
+          allowed: false,
+          roles: [],
+          reason: `${command.verb} is for the machine's operator, on the CLI`,
+        };
+      }
+      last = decide(this.options.acl, {
+        identity: caller.identity,
+        verb,
+        host,
+        configuredRoom: caller.configuredRoom,
+      });
       if (!last.allowed) return last;
     }
-    return last!;
+    return last ?? { allowed: false, roles: [], reason: `${command.verb} acts on nothing` };
   }
 }
 
@@ -226,6 +245,17 @@ function hostsNamed(command: TypedCommand): string[] {
         ? command.host
         : undefined;
   return host === undefined ? [] : [host];
+}
+
+/** One question for the ACL: a verb (a chat verb, else refused off the CLI) on a host, if known. */
+interface AccessCheck {
+  verb: string;
+  host: string | undefined;
+}
+
+/** The chat verb a pipeline is, for the ACL: deploy, redeploy and destroy are their own, others `run`. */
+function pipelineVerb(pipeline: string): Verb {
+  return pipeline === "deploy" || pipeline === "redeploy" || pipeline === "destroy" ? pipeline : "run";
 }
 
 function isChatVerb(verb: string): verb is Verb {

@@ -12,6 +12,7 @@ import { runTarget as runTargetOf } from "../pipeline/run-target.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { Reply } from "./reply.js";
 import type { RunRecord } from "../store/run-store.js";
+import { CHAT_STATUS_LIMIT } from "./typed-command.js";
 import type { TypedCommand } from "./typed-command.js";
 import type { FileAccess } from "../clipboard/sources/design-source.js";
 import type { ApprovalRule } from "../pipeline/approval-rule.js";
@@ -92,12 +93,23 @@ export async function executeCommand(
           fileAccess: ctx.fileAccess,
         }),
       };
+    case "replay":
+      return {
+        kind: "started",
+        verb: "replay",
+        runs: await control.replay(resolved(), command.onto, who, {
+          foreground: command.foreground ?? false,
+          fileAccess: ctx.fileAccess,
+        }),
+      };
     case "resume":
       return { kind: "resumed", run: await control.resume(resolved()) };
     case "cancel":
       return { kind: "cancelling", run: await control.cancel(resolved(), who) };
     case "status":
-      return { kind: "status", target, details: await control.status(target) };
+      return target === undefined
+        ? { kind: "host-index", page: await control.hosts(command.page ?? { limit: CHAT_STATUS_LIMIT }) }
+        : { kind: "status", target, details: await control.status(target) };
     case "log":
       return { kind: "log", target: resolved(), lines: await control.log(resolved()) };
     case "clipboard":
@@ -114,12 +126,13 @@ export async function executeCommand(
         step: command.step,
         text: await control.diff(resolved(), command.step),
       };
-    case "history":
-      return {
-        kind: "history",
-        host: command.host,
-        runs: await control.history(command.host, command.limit),
-      };
+    case "history": {
+      const page = await control.historyPage(command.host, {
+        limit: command.limit,
+        ...(command.before === undefined ? {} : { before: command.before }),
+      });
+      return { kind: "history", host: command.host, runs: page.runs, next: page.next };
+    }
     case "pipelines":
       return { kind: "pipelines", pipelines: await control.pipelines() };
     case "audit":

@@ -6,7 +6,7 @@
 import type { ApprovalResult, RunDetail, PipelineSummary } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { NodeView } from "../inventory/node-view.js";
-import type { AuditEntry, LogLine, RunPage, RunRecord } from "../store/run-store.js";
+import type { AuditEntry, HostPage, LogLine, RunPage, RunRecord } from "../store/run-store.js";
 
 /** Why a command was not executed. */
 export type Refusal = "rate-limited" | "denied" | "input";
@@ -14,16 +14,19 @@ export type Refusal = "rate-limited" | "denied" | "input";
 /** The answer to one command. */
 export type Reply =
   /** New runs, queued (or, for a foreground run, created for the caller to execute). */
-  | { kind: "started"; verb: "deploy" | "run" | "redeploy" | "destroy"; runs: RunRecord[] }
+  | { kind: "started"; verb: "deploy" | "run" | "redeploy" | "destroy" | "replay"; runs: RunRecord[] }
   | { kind: "retrying"; run: RunRecord }
   /** resume executes the run to its end. */
   | { kind: "resumed"; run: RunRecord }
   | { kind: "cancelling"; run: RunRecord }
-  | { kind: "status"; target: RunTarget | undefined; details: RunDetail[] }
+  | { kind: "status"; target: RunTarget; details: RunDetail[] }
+  /** `status` without a host: one page of every host with its latest run (GET /hosts). */
+  | { kind: "host-index"; page: HostPage }
   | { kind: "log"; target: RunTarget; lines: LogLine[] }
   | { kind: "clipboard"; target: RunTarget; step: number | undefined; value: Record<string, unknown> }
   | { kind: "diff"; target: RunTarget; step: number; text: string }
-  | { kind: "history"; host: string; runs: RunRecord[] }
+  /** `next`: the `before` cursor of the following page, null on the last (GET /hosts/{host}/runs). */
+  | { kind: "history"; host: string; runs: RunRecord[]; next: string | null }
   | { kind: "pipelines"; pipelines: PipelineSummary[] }
   | { kind: "audit"; entries: AuditEntry[] }
   | { kind: "runs"; page: RunPage }

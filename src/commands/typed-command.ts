@@ -5,7 +5,7 @@
  */
 import { CommandError } from "../errors.js";
 import type { Verb } from "./command-parser.js";
-import type { RunPageQuery } from "../store/run-store.js";
+import type { HostQuery, RunPageQuery } from "../store/run-store.js";
 
 /**
  * A `<host|run|group>` word as people typed it, resolved by the rule of run-target.ts; or a run id
@@ -28,12 +28,16 @@ export type TypedCommand =
   | { verb: "redeploy" | "destroy"; target: TargetWord; force: boolean }
   | { verb: "retry"; target: TargetWord; force: boolean; foreground: boolean; clipboardYaml?: string }
   | { verb: "resume"; target: TargetWord }
+  /** The run (or a host's latest run) `target` names, again on other hosts' designs or on sources. */
+  | { verb: "replay"; target: TargetWord; onto: ReplayOnto; foreground?: boolean }
   | { verb: "cancel"; target: TargetWord }
-  | { verb: "status"; target?: TargetWord }
+  /** Without a target: every host from the per-host index, one page (`page`, else CHAT_STATUS_LIMIT). */
+  | { verb: "status"; target?: TargetWord; page?: HostQuery }
   | { verb: "log"; target: TargetWord }
   | { verb: "clipboard"; target: TargetWord; step?: number }
   | { verb: "diff"; target: TargetWord; step: number }
-  | { verb: "history"; host: string; limit: number }
+  /** `before`: a run id, the keyset cursor of the page before. */
+  | { verb: "history"; host: string; limit: number; before?: string }
   | { verb: "pipelines" }
   | { verb: "audit"; limit: number; since?: number; identity?: string }
   /** A page of runs (the API's GET /runs). */
@@ -52,11 +56,17 @@ export type TypedCommand =
   /** Chat only: stop following one host or run, or (no target) everything the room follows. */
   | { verb: "unfollow"; target?: string };
 
+/** Where a replay goes: hosts (each host's design: its latest run's source, else `cn=<host>`), or sources. */
+export type ReplayOnto = { hosts: string[] } | { sources: string[] };
+
 /** Every verb the dispatcher executes (chat knows a subset: command-parser.ts COMMANDS). */
 export type CommandVerb = TypedCommand["verb"];
 
 /** How many runs `history` lists in chat, where lines are dear. */
 export const CHAT_HISTORY_LIMIT = 10;
+
+/** How many hosts `status` without a host lists in chat (the CLI lists them all). */
+export const CHAT_STATUS_LIMIT = 10;
 
 /**
  * Type a chat command's words (their count was checked by the parser); `text` is the command as
@@ -74,6 +84,14 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
       return { verb, target: a, force: forced(b) };
     case "retry":
       return { verb, target: a, force: forced(b), foreground: false };
+    case "replay":
+      if (b?.toLowerCase() !== "on") {
+        throw new CommandError(
+          "E_USAGE",
+          `replay names the run or host to replay, then 'on' and the hosts; e.g. replay loki on thor odin`,
+        );
+      }
+      return { verb, target: a, onto: { hosts: args.slice(2) } };
     case "cancel":
     case "log":
     case "approve":
@@ -85,7 +103,7 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
     case "unfollow":
       return args.length === 0 ? { verb } : { verb, target: a };
     case "status":
-      return args.length === 0 ? { verb } : { verb, target: a };
+      return args.length === 0 ? { verb, page: { limit: CHAT_STATUS_LIMIT } } : { verb, target: a };
     case "clipboard":
       return b === undefined ? { verb, target: a } : { verb, target: a, step: stepNumber(b, 0) };
     case "diff":

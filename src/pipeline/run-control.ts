@@ -9,6 +9,10 @@ import type {
   AuditQuery,
   RunPage,
   RunPageQuery,
+  HistoryPage,
+  HistoryQuery,
+  HostPage,
+  HostQuery,
   FeedQuery,
   FollowOptions,
   RunRecord,
@@ -20,6 +24,7 @@ import type { RunTarget } from "./run-target.js";
 import type { FileAccess } from "../clipboard/sources/design-source.js";
 import type { ApprovalRule } from "./approval-rule.js";
 import type { Voter } from "./approvals.js";
+import type { ReplayOnto } from "../commands/typed-command.js";
 
 /** A resolved target, or a word that the operation resolves by the rule of run-target.ts. */
 export type TargetRef = RunTarget | string;
@@ -103,8 +108,8 @@ export interface RunControl {
   startAll(pipeline: string, source: string, who: Requester, options?: StartOptions): Promise<RunRecord[]>;
   /** Execute runs created in the foreground, here, each once the runs it comes after succeeded. */
   executeAll(runs: RunRecord[]): Promise<RunRecord[]>;
-  /** Latest run of each host, or of one host, the run, or every run of a group. */
-  status(target?: TargetRef): Promise<RunDetail[]>;
+  /** The latest run of a host, the run, or every run of a group (every host: `hosts`). */
+  status(target: TargetRef): Promise<RunDetail[]>;
   /** The run's log, redacted. */
   log(target: TargetRef): Promise<LogLine[]>;
   /** The clipboard after step `step` (1-based; 0: the design as loaded; default: the latest), redacted. */
@@ -118,6 +123,11 @@ export interface RunControl {
     clipboardYaml?: string,
     options?: StartOptions,
   ): Promise<RunRecord>;
+  /**
+   * Start `run`'s pipeline as it ran (its parameters and force flag) on each design `onto` names,
+   * refusing before anything starts when one of the hosts named is busy. The new runs.
+   */
+  replay(target: TargetRef, onto: ReplayOnto, who: Requester, options?: StartOptions): Promise<RunRecord[]>;
   /** Take over an interrupted run (its lease expired) and execute it here to the end. */
   resume(target: TargetRef): Promise<RunRecord>;
   /** Cancel a queued or running run: its step's process group is killed, on_failure steps run. */
@@ -132,6 +142,10 @@ export interface RunControl {
     verdict: "approve" | "deny",
     reason: string,
   ): Promise<ApprovalResult>;
+  /** One page of every host with its latest run, from the per-host index (redacted). */
+  hosts(query: HostQuery): Promise<HostPage>;
+  /** One page of a host's runs, newest first (redacted). */
+  historyPage(host: string, query: HistoryQuery): Promise<HistoryPage>;
   /** Runs of a host, newest first (sources and errors redacted). */
   history(host: string, limit?: number): Promise<RunRecord[]>;
   /** The design source of a host's latest run, as given (to deploy from again, never to show). */

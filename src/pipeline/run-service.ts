@@ -11,6 +11,8 @@ import { newRunId } from "../store/ids.js";
 import { resolveTarget, runTarget } from "./run-target.js";
 import { checkVoter, requiredApproval } from "./approvals.js";
 import type { Voter } from "./approvals.js";
+import { replayRun } from "./replay.js";
+import type { ReplayOnto } from "../commands/typed-command.js";
 import { findPipeline, listPipelines } from "./pipeline-file.js";
 import type { JarvisConfig } from "../config.js";
 import type { DesignSource } from "../clipboard/sources/design-source.js";
@@ -18,11 +20,16 @@ import type { Redactor } from "../clipboard/redact.js";
 import type {
   AuditEntry,
   AuditQuery,
+  HistoryPage,
+  HistoryQuery,
+  HostPage,
+  HostQuery,
   LogLine,
   RunPage,
   RunPageQuery,
   RunRecord,
   RunStore,
+  RunView,
 } from "../store/run-store.js";
 import type { Engine } from "./engine.js";
 import type { Pipeline } from "./pipeline.js";
@@ -92,12 +99,12 @@ export class RunService implements RunControl {
    * A host that already has a run refuses the whole cluster before anything starts.
    */
   async startAll(
-    pipelineName: string,
+    pipelineName: string | Pipeline,
     source: string,
     who: Requester,
     mode: ExecuteMode = {},
   ): Promise<RunRecord[]> {
-    const pipeline = this.pipeline(pipelineName);
+    const pipeline = typeof pipelineName === "string" ? this.pipeline(pipelineName) : pipelineName;
     const { store, engine, config } = this.options;
     const members =
       mode.designText !== undefined
@@ -227,16 +234,12 @@ export class RunService implements RunControl {
     return run;
   }
 
-  async status(hostOrRun?: TargetRef): Promise<RunDetail[]> {
+  async status(hostOrRun: TargetRef): Promise<RunDetail[]> {
     const { store } = this.options;
     const target = typeof hostOrRun === "string" ? await this.resolveTarget(hostOrRun) : hostOrRun;
     let runs: RunRecord[];
     if (target?.kind === "group") runs = await store.listRuns({ group: target.group });
-    else if (target) runs = [await this.find(target)];
-    else {
-      const seen = new Set<string>();
-      runs = (await store.listRuns({ limit: 5000 })).filter((r) => !seen.has(r.host) && seen.add(r.host));
-    }
+    else runs = [await this.find(target)];
     return Promise.all(
       runs.map(async (run) => ({
         run: this.redactRun(run),
@@ -331,6 +334,15 @@ export class RunService implements RunControl {
     return retried;
   }
 
+  async replay(
+    hostOrRun: TargetRef,
+    onto: ReplayOnto,
+    who: Requester,
+    mode: ExecuteMode = {},
+  ): Promise<RunRecord[]> {
+    return replayRun(this, this.options.store, await this.find(hostOrRun), onto, who, mode);
+  }
+
   /** Take over an interrupted run (its lease expired) and execute it here. */
   async resume(hostOrRun: TargetRef): Promise<RunRecord> {
     const run = await this.find(hostOrRun);
@@ -402,6 +414,16 @@ export class RunService implements RunControl {
     return { outcome: result.outcome, run: this.redactRun(result.run), approvals, needed };
   }
 
+  async hosts(query: HostQuery): Promise<HostPage> {
+    const page = await this.options.store.listHosts(query);
+    return { ...page, hosts: page.hosts.map((h) => ({ ...h, latest: this.redactRun(h.latest) })) };
+  }
+
+  async historyPage(host: string, query: HistoryQuery): Promise<HistoryPage> {
+    const page = await this.options.store.hostHistory(host, query);
+    return { ...page, runs: page.runs.map((r) => this.redactRun(r)) };
+  }
+
   async history(host: string, limit = 20): Promise<RunRecord[]> {
     return (await this.options.store.listRuns({ host, limit })).map((r) => this.redactRun(r));
   }
@@ -449,7 +471,7 @@ export class RunService implements RunControl {
   }
 
   /** The run's source and error as people may see them: URL credentials and secrets hidden. */
-  private redactRun(run: RunRecord): RunRecord {
+  private redactRun<R extends RunView>(run: R): R {
     const redactor = this.redactor.learnText(run.source);
     return {
       ...run,

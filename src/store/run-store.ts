@@ -4,6 +4,7 @@
  * shared PostgreSQL store can implement it when several machines share the work.
  */
 import type { RunEvent, RunEventBody, RunState, StepPosition, StepState, WireError } from "../protocol.js";
+import type { ScheduleStore } from "./schedule-store.js";
 
 /** One run: one pipeline over one host's clipboard. */
 export interface RunRecord {
@@ -213,6 +214,46 @@ export interface AuditQuery {
   identity?: string;
 }
 
+/** What people are shown of a run: everything but the executing process's bookkeeping. */
+export type RunView = Omit<RunRecord, "pipelineJson" | "leaseOwner" | "leaseExpiresAt" | "cancelRequested">;
+
+/** One host as the per-host index knows it: its latest run (newest created) and how many it has had. */
+export interface HostEntry {
+  host: string;
+  latest: RunView;
+  runCount: number;
+  /** When the index last changed for this host (the store's clock). */
+  updatedAt: number;
+}
+
+/** A page of hosts, in host-name order. */
+export interface HostPage {
+  hosts: HostEntry[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next: string | null;
+  /** How many hosts the index holds in all. */
+  total: number;
+}
+
+/** Keyset paging over hosts: those named after `after` (by string order), at most `limit` (default 100). */
+export interface HostQuery {
+  after?: string;
+  limit?: number;
+}
+
+/** Keyset paging over one host's runs, newest first: those older than run `before`. */
+export interface HistoryQuery {
+  before?: string;
+  limit?: number;
+}
+
+/** A page of one host's runs, newest first (created_at, then id, descending). */
+export interface HistoryPage {
+  runs: RunRecord[];
+  /** Pass as `before` for the next page; null on the last page. */
+  next: string | null;
+}
+
 /** The right to write a run's progress: held by `owner` until its lease expires or is taken over. */
 export interface Lease {
   runId: string;
@@ -293,7 +334,7 @@ export interface FollowOptions extends FeedQuery {
  * Lease times come from the store's clock alone. All methods are safe under concurrent runs and
  * several processes.
  */
-export interface RunStore {
+export interface RunStore extends ScheduleStore {
   /** The store's clock (ms since the epoch): the one leases are measured by. */
   now(): Promise<number>;
 
@@ -318,6 +359,15 @@ export interface RunStore {
 
   /** Runs waiting for a process: queued ones, and running ones whose lease has expired. */
   claimableRuns(): Promise<RunRecord[]>;
+
+  /**
+   * Every host that has runs, with its latest run, from a per-host index kept current in the same
+   * transaction as every run that is created or deleted (not a scan of runs). A run's state as it
+   * changes shows at once. Keyset paging by host name.
+   */
+  listHosts(query: HostQuery): Promise<HostPage>;
+  /** One host's runs, newest first, keyset paged; a `before` that is no run of the host is E_RUN_NOT_FOUND. */
+  hostHistory(host: string, query: HistoryQuery): Promise<HistoryPage>;
   /**
    * Take the run's lease if it is queued or running and its lease is free, expired or already
    * ours; a queued run becomes running. The claimed record, or undefined when someone holds it.

@@ -209,11 +209,15 @@ export function toRun(r: RunRow): RunRecord {
     group: r.group_id,
     after: JSON.parse(r.after_json) as string[],
     forced: r.forced === 1,
-    approval:
-      r.approval_json === null
-        ? null
-        : { ...(JSON.parse(r.approval_json) as ApprovalRequirement), expiresAt: r.approval_expires_at ?? 0 },
+    approval: approvalOf(r),
   };
+}
+
+/** The stored approval requirement of a run row (or its copy in the per-host index). */
+export function approvalOf(r: Pick<RunRow, "approval_json" | "approval_expires_at">): RunRecord["approval"] {
+  return r.approval_json === null
+    ? null
+    : { ...(JSON.parse(r.approval_json) as ApprovalRequirement), expiresAt: r.approval_expires_at ?? 0 };
 }
 
 /** A `steps` row as a StepRecord. */

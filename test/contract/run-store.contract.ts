@@ -6,6 +6,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { NewRun, RunStore } from "../../src/store/run-store.js";
 import type { RunEvent, WireError } from "../../src/protocol.js";
+import { hostIndexContract } from "./host-index.contract.js";
+import { scheduleStoreContract } from "./schedule-store.contract.js";
 
 /** Opens a fresh, empty store; the contract closes it. */
 export type StoreFactory = () => Promise<RunStore>;
@@ -50,6 +52,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     afterEach(async () => {
       await Promise.all(open.splice(0).map((s) => s.close()));
     });
+
+    hostIndexContract(fresh);
+    scheduleStoreContract(fresh);
 
     it("creates runs queued or held, and refuses a second active run on a host", async () => {
       const store = await fresh();
