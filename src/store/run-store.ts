@@ -42,6 +42,11 @@ export interface RunRecord {
   after: string[];
   /** An operator forced it: steps see JARVIS_FORCE=1 (production:check lets it through). */
   forced: boolean;
+  /**
+   * A plan run: every step only reports what it would change (JARVIS_PLAN=1), under the
+   * clipboard's `plan:`. Fixed when the run is created; a retry stays a plan run.
+   */
+  plan: boolean;
 }
 
 /** What is needed to create a run. */
@@ -61,6 +66,8 @@ export interface NewRun {
   group?: string;
   after?: string[];
   forced?: boolean;
+  /** A plan run (RunRecord.plan); default false. */
+  plan?: boolean;
   /** Step names in order, stored as pending steps: the pipeline's steps, then its on_failure steps. */
   stepNames: string[];
 }

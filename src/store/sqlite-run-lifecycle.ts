@@ -52,9 +52,9 @@ export class SqliteRunLifecycle {
       const held = run.lease !== undefined;
       this.stmt(
         `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin, source,
-          created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced)
+          created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced, plan)
          VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ${NOW}, CASE WHEN ? THEN ${NOW} END, ?,
-           CASE WHEN ? THEN ${NOW} + ? END, ?, ?, ?)`,
+           CASE WHEN ? THEN ${NOW} + ? END, ?, ?, ?, ?)`,
       ).run(
         id,
         run.host,
@@ -72,6 +72,7 @@ export class SqliteRunLifecycle {
         run.group ?? null,
         JSON.stringify(run.after ?? []),
         run.forced ? 1 : 0,
+        run.plan ? 1 : 0,
       );
       const addStep = this.stmt(
         `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
