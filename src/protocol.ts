@@ -85,6 +85,8 @@ export interface RunSummary {
   startedAt: number | null;
   finishedAt: number | null;
   error: WireError | null;
+  /** A plan run: its end is a plan on its clipboard, not changes to the world. */
+  plan?: boolean;
 }
 
 /** What happened to a run, as appended to the store's event feed. */

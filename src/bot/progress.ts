@@ -10,6 +10,7 @@ import { positionText } from "../pipeline/run-events.js";
 import type { RunEvent } from "../pipeline/run-events.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import type { ChatPlace } from "./chat-adapter.js";
+import { planSummaryLine, planView } from "../pipeline/plan-view.js";
 
 /** The last line of an error message: the line a failed step's stderr ended with. */
 export function lastLine(message: string): string {
@@ -38,6 +39,8 @@ export function formatRunEvent(event: RunEvent, botName = "jarvis"): string | un
         run.startedAt && run.finishedAt ? ` in ${formatDuration(run.finishedAt - run.startedAt)}` : "";
       // The run's own position: on_failure steps never move it, so it names the step that failed.
       const where = run.step ? positionText(run.step) : "the start";
+      if (run.state === "succeeded" && run.plan)
+        return `${host}: plan of ${run.pipeline} ready${elapsed} (run ${run.id})`;
       if (run.state === "succeeded") return `${host}: ${run.pipeline} succeeded${elapsed} (run ${run.id})`;
       if (run.state === "cancelled") return `${host}: ${run.pipeline} cancelled at ${where} (run ${run.id})`;
       // The step's own code (E_SSH_AUTH, E_PROVIDER_QUOTA ...) tells what kind of failure it was.
@@ -134,5 +137,21 @@ export class ProgressRelay {
     if (!target) return;
     const line = formatRunEvent(event, this.botName);
     if (line !== undefined) this.deliver(target.network, target.place, line);
+    if (event.type === "run-finished" && event.run.plan && event.run.state === "succeeded") {
+      // The counts live on the run's last clipboard, read once the run has ended.
+      const { id } = event.run;
+      this.control.clipboardValue(id).then(
+        (clipboard) =>
+          this.deliver(
+            target.network,
+            target.place,
+            planSummaryLine(event.host, id, planView(clipboard), this.botName),
+          ),
+        (err: unknown) =>
+          (this.options.log ?? ((l: string) => console.error(`jarvis: ${l}`)))(
+            `the plan of run ${id} could not be read for its summary: ${errorMessage(err)}`,
+          ),
+      );
+    }
   }
 }

@@ -48,6 +48,7 @@ export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, un
     group: run.group,
     after: run.after,
     forced: run.forced,
+    plan: run.plan,
     created_at: iso(run.createdAt),
     started_at: iso(run.startedAt),
     finished_at: iso(run.finishedAt),

@@ -9,7 +9,18 @@ import type { Verb } from "./command-parser.js";
 /** A command with typed arguments. */
 export type TypedCommand =
   | { verb: "deploy"; source: string }
-  | { verb: "run"; pipeline: string; source: string; force: boolean; foreground: boolean }
+  | {
+      verb: "run";
+      pipeline: string;
+      source: string;
+      force: boolean;
+      foreground: boolean;
+      /** A plan run (`jarvis run ... --plan`, the API's `{plan: true}`). */
+      plan?: boolean;
+    }
+  /** A plan run of deploy (of a design) or of redeploy/destroy (of a host): chat `plan deploy cn=loki`. */
+  | { verb: "plan"; pipeline: "deploy"; source: string }
+  | { verb: "plan"; pipeline: "redeploy" | "destroy"; target: string }
   | { verb: "redeploy" | "destroy"; target: string; force: boolean }
   | { verb: "retry"; target: string; force: boolean; foreground: boolean; clipboardYaml?: string }
   | { verb: "resume"; target: string }
@@ -54,12 +65,25 @@ export function typeChatCommand(verb: Verb, args: readonly string[]): TypedComma
       return { verb, target: a, step: stepNumber(b ?? "", 1) };
     case "history":
       return { verb, host: a, limit: CHAT_HISTORY_LIMIT };
+    case "plan":
+      return planCommand(a, b ?? "");
     case "pipelines":
     case "whoami":
       return { verb };
     case "help":
       return args.length === 0 ? { verb } : { verb, topic: a };
   }
+}
+
+/** `plan deploy <source>`, `plan redeploy <host>`, `plan destroy <host>`. */
+function planCommand(pipeline: string, word: string): TypedCommand {
+  const verb = "plan";
+  if (pipeline === "deploy") return { verb, pipeline, source: word };
+  if (pipeline === "redeploy" || pipeline === "destroy") return { verb, pipeline, target: word };
+  throw new CommandError(
+    "E_USAGE",
+    `'${pipeline.slice(0, 20)}' cannot be planned here; plan deploy <source>, plan redeploy <host> or plan destroy <host>`,
+  );
 }
 
 /** `cn=loki` names its host; a file, URL or gist does not until it is loaded. */

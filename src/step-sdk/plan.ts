@@ -65,11 +65,13 @@ export function planMarks(clipboard: Clipboard): PlanMarks {
 /** The plan's entries so far. */
 export function planEntries(clipboard: Clipboard): PlanEntry[] {
   const raw = clipboard[PLAN_KEY];
-  return Array.isArray(raw) ? raw.filter((e): e is PlanEntry => isRecord(e) && typeof e.step === "string") : [];
+  return Array.isArray(raw)
+    ? raw.filter((e): e is PlanEntry => isRecord(e) && typeof e.step === "string")
+    : [];
 }
 
 /** The clipboard with `entries` appended to its plan (each marked when an earlier step could not plan). */
-export function withPlan(clipboard: Clipboard, entries: PlanEntry[]): Clipboard {
+export function withPlanEntries(clipboard: Clipboard, entries: PlanEntry[]): Clipboard {
   const { unknown } = planMarks(clipboard);
   const marked = unknown.length > 0 ? entries.map((e) => ({ ...e, after_unknown: [...unknown] })) : entries;
   return { ...clipboard, [PLAN_KEY]: [...planEntries(clipboard), ...marked] };
@@ -109,7 +111,8 @@ export function anyPlaceholder(clipboard: Clipboard, paths: string[]): boolean {
 /** The value at a dotted path, or undefined. */
 export function valueAt(clipboard: Clipboard, path: string): unknown {
   let node: unknown = clipboard;
-  for (const part of path.split(".")) node = isRecord(node) && Object.hasOwn(node, part) ? node[part] : undefined;
+  for (const part of path.split("."))
+    node = isRecord(node) && Object.hasOwn(node, part) ? node[part] : undefined;
   return node;
 }
 
@@ -119,7 +122,7 @@ export function valueAt(clipboard: Clipboard, path: string): unknown {
  */
 export function withUnknown(clipboard: Clipboard, step: string, why: string): Clipboard {
   const entry: PlanEntry = { step, action: "unknown", target: step, before: null, after: why };
-  return withMarks(withPlan(clipboard, [entry]), (m) => ({ ...m, unknown: [...m.unknown, step] }));
+  return withMarks(withPlanEntries(clipboard, [entry]), (m) => ({ ...m, unknown: [...m.unknown, step] }));
 }
 
 /** How many entries of each action a plan has. */
@@ -131,7 +134,8 @@ export function planCounts(entries: PlanEntry[]): Record<PlanAction, number> {
 
 /** `create` when there is nothing before, `delete` when nothing after, else `update` or `none`. */
 export function actionFor(before: unknown, after: unknown): PlanAction {
-  const empty = (v: unknown): boolean => v === null || v === undefined || (Array.isArray(v) && v.length === 0);
+  const empty = (v: unknown): boolean =>
+    v === null || v === undefined || (Array.isArray(v) && v.length === 0);
   if (empty(before) && empty(after)) return "none";
   if (empty(before)) return "create";
   if (empty(after)) return "delete";

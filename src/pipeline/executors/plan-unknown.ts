@@ -10,7 +10,11 @@ import type { StepOutcome, StepRequest } from "../../protocol.js";
 import type { StepCommand } from "../step-catalog.js";
 
 /** The outcome of an external step in a plan run: an `unknown` entry, the clipboard otherwise as it was. */
-export function unknownStepOutcome(request: StepRequest, command: StepCommand, maxBytes: number): StepOutcome {
+export function unknownStepOutcome(
+  request: StepRequest,
+  command: StepCommand,
+  maxBytes: number,
+): StepOutcome {
   const clipboard = parseYamlMapping(request.clipboardYaml, `clipboard of run ${request.runId}`, {
     maxBytes,
   }).value;
