@@ -79,6 +79,8 @@ export function statusLine({ run, steps }: RunDetail): string {
     case "running":
       return `${run.host}: running ${at} (run ${run.id}, ${run.pipeline}, by ${run.requestedBy})`;
     case "succeeded":
+      if (run.plan)
+        return `${run.host}: plan of ${run.pipeline} ready (run ${run.id}, ${pos.total} steps, ${elapsed(run)})`;
       return `${run.host}: ${run.pipeline} succeeded (run ${run.id}, ${pos.total} steps, ${elapsed(run)})`;
     case "cancelled":
       return `${run.host}: cancelled at ${at} (run ${run.id})`;
