@@ -13,6 +13,8 @@ export const STEP_ENV = {
   params: "JARVIS_PARAMS",
   /** "1" when an operator forced the run (e.g. a redeploy of a host that serves production). */
   force: "JARVIS_FORCE",
+  /** "1" in a plan run: the step reports what it would change under `plan:` and changes nothing. */
+  plan: "JARVIS_PLAN",
   /**
    * A random id per attempt, inherited by everything the step starts: how jarvis finds the
    * processes that left the step's process group (setsid) when it has to stop the step.
@@ -108,6 +110,8 @@ export interface RunSummary {
   startedAt: number | null;
   finishedAt: number | null;
   error: WireError | null;
+  /** A plan run: its end is a plan on its clipboard, not changes to the world. */
+  plan?: boolean;
 }
 
 /** What happened to a run, as appended to the store's event feed. */
@@ -160,6 +164,8 @@ export interface StepRequest {
   attempt: number;
   timeoutMs: number;
   forced: boolean;
+  /** A plan run's step (JARVIS_PLAN=1); an executor never starts a step that cannot plan. */
+  plan?: boolean;
 }
 
 /** How one attempt ended. `clipboardYaml` is the new clipboard, absent when the step left it unchanged. */

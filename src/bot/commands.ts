@@ -34,9 +34,10 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
     case "started":
       return {
         text: reply.runs
-          .map(
-            (run) =>
-              `${run.host}: ${run.pipeline} queued as run ${run.id} (${run.totalSteps} steps); progress follows here`,
+          .map((run) =>
+            run.plan
+              ? `${run.host}: plan of ${run.pipeline} queued as run ${run.id}; nothing will be changed, the summary follows here`
+              : `${run.host}: ${run.pipeline} queued as run ${run.id} (${run.totalSteps} steps); progress follows here`,
           )
           .join("\n"),
       };

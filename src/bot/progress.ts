@@ -12,6 +12,7 @@ import type { RunControl } from "../pipeline/run-control.js";
 import type { ChatPlace } from "./chat-adapter.js";
 import { decideCommands } from "../pipeline/approval-text.js";
 import type { StepOutputFollower } from "./step-output-follower.js";
+import { planSummaryLine, planView } from "../pipeline/plan-view.js";
 
 /** The last line of an error message: the line a failed step's stderr ended with. */
 export function lastLine(message: string): string {
@@ -55,6 +56,8 @@ export function formatRunEvent(event: RunEvent, botName = "jarvis", tail: string
         run.startedAt && run.finishedAt ? ` in ${formatDuration(run.finishedAt - run.startedAt)}` : "";
       // The run's own position: on_failure steps never move it, so it names the step that failed.
       const where = run.step ? positionText(run.step) : "the start";
+      if (run.state === "succeeded" && run.plan)
+        return `${host}: plan of ${run.pipeline} ready${elapsed} (run ${run.id})`;
       if (run.state === "succeeded") return `${host}: ${run.pipeline} succeeded${elapsed} (run ${run.id})`;
       if (run.state === "cancelled")
         return `${host}: ${run.pipeline} cancelled at ${where}${run.error ? `: ${lastLine(run.error.message)}` : ""} (run ${run.id})`;
@@ -177,6 +180,22 @@ export class ProgressRelay {
       event.type === "run-finished" && event.run.state === "failed" ? await this.failureTail(event) : [];
     const line = formatRunEvent(event, this.botName, tail);
     if (line !== undefined) for (const p of places) this.deliver(p.network, p.place, line);
+    if (target && event.type === "run-finished" && event.run.plan && event.run.state === "succeeded") {
+      // The counts live on the run's last clipboard, read once the run has ended.
+      const { id } = event.run;
+      this.control.clipboardValue(id).then(
+        (clipboard) =>
+          this.deliver(
+            target.network,
+            target.place,
+            planSummaryLine(event.host, id, planView(clipboard), this.botName),
+          ),
+        (err: unknown) =>
+          (this.options.log ?? ((l: string) => console.error(`jarvis: ${l}`)))(
+            `the plan of run ${id} could not be read for its summary: ${errorMessage(err)}`,
+          ),
+      );
+    }
   }
 
   /** The failing step's last output lines (redacted by RunControl.log), for the failure message. */

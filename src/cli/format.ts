@@ -53,6 +53,7 @@ export function runJson(
     group: run.group,
     after: run.after,
     forced: run.forced,
+    plan: run.plan,
     created_at: iso(run.createdAt),
     started_at: iso(run.startedAt),
     finished_at: iso(run.finishedAt),
@@ -114,6 +115,8 @@ export function statusLine({
     case "running":
       return `${run.host}: running ${at} (run ${run.id}, ${run.pipeline}, by ${run.requestedBy})`;
     case "succeeded":
+      if (run.plan)
+        return `${run.host}: plan of ${run.pipeline} ready (run ${run.id}, ${pos.total} steps, ${elapsed(run)})`;
       return `${run.host}: ${run.pipeline} succeeded (run ${run.id}, ${pos.total} steps, ${elapsed(run)})`;
     case "cancelled":
       return `${run.host}: cancelled at ${pos.index > 0 ? at : "the start"}${run.error ? `: ${run.error.message}` : ""} (run ${run.id}${decisions})`;

@@ -30,6 +30,14 @@ export const COMMANDS = {
     mutating: true,
     help: "delete a host (force: even one that serves production)",
   },
+  plan: {
+    args: "<deploy|redeploy|destroy> <source|host>",
+    min: 2,
+    max: 2,
+    // It changes nothing outside, but it is a run: it holds the host while it looks.
+    mutating: true,
+    help: "what deploy, redeploy or destroy would change, without changing it",
+  },
   run: { args: "<pipeline> <source>", min: 2, max: 2, mutating: true, help: "run any pipeline on a design" },
   retry: {
     args: "<host> [force]",

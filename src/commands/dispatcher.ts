@@ -239,7 +239,7 @@ const ACL_VERB_OF: Partial<Record<TypedCommand["verb"], Verb>> = { runs: "histor
 /** Hosts a command names without a target word: `cn=<host>` sources, and history's host. */
 function hostsNamed(command: TypedCommand): string[] {
   const host =
-    command.verb === "deploy" || command.verb === "run"
+    command.verb === "deploy" || command.verb === "run" || (command.verb === "plan" && "source" in command)
       ? hostOfSource(command.source)
       : command.verb === "history"
         ? command.host

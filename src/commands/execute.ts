@@ -66,11 +66,24 @@ export async function executeCommand(
         runs: await control.startAll(command.pipeline, command.source, who, {
           force: command.force,
           foreground: command.foreground,
+          plan: command.plan ?? false,
           fileAccess: ctx.fileAccess,
           ...approval,
           ...(command.designText !== undefined ? { designText: command.designText } : {}),
         }),
       };
+    case "plan": {
+      const source =
+        command.pipeline === "deploy" ? command.source : await redeploySource(control, resolved());
+      return {
+        kind: "started",
+        verb: "plan",
+        runs: await control.startAll(command.pipeline, source, who, {
+          plan: true,
+          fileAccess: ctx.fileAccess,
+        }),
+      };
+    }
     case "redeploy":
     case "destroy": {
       const source = await redeploySource(control, resolved());

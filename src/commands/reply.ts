@@ -14,7 +14,11 @@ export type Refusal = "rate-limited" | "denied" | "input";
 /** The answer to one command. */
 export type Reply =
   /** New runs, queued (or, for a foreground run, created for the caller to execute). */
-  | { kind: "started"; verb: "deploy" | "run" | "redeploy" | "destroy" | "replay"; runs: RunRecord[] }
+  | {
+      kind: "started";
+      verb: "deploy" | "run" | "redeploy" | "destroy" | "replay" | "plan";
+      runs: RunRecord[];
+    }
   | { kind: "retrying"; run: RunRecord }
   /** resume executes the run to its end. */
   | { kind: "resumed"; run: RunRecord }

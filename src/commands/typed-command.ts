@@ -24,7 +24,12 @@ export type TypedCommand =
       foreground: boolean;
       /** The design itself (the API's inline `design`); `source` then only labels it. */
       designText?: string;
+      /** A plan run (`jarvis run ... --plan`, the API's `{plan: true}`). */
+      plan?: boolean;
     }
+  /** A plan run of deploy (of a design) or of redeploy/destroy (of a host): chat `plan deploy cn=loki`. */
+  | { verb: "plan"; pipeline: "deploy"; source: string }
+  | { verb: "plan"; pipeline: "redeploy" | "destroy"; target: TargetWord }
   | { verb: "redeploy" | "destroy"; target: TargetWord; force: boolean }
   | { verb: "retry"; target: TargetWord; force: boolean; foreground: boolean; clipboardYaml?: string }
   | { verb: "resume"; target: TargetWord }
@@ -110,6 +115,8 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
       return { verb, target: a, step: stepNumber(b ?? "", 1) };
     case "history":
       return { verb, host: a, limit: CHAT_HISTORY_LIMIT };
+    case "plan":
+      return planCommand(a, b ?? "");
     case "pipelines":
     case "whoami":
       return { verb };
@@ -129,6 +136,17 @@ function selectorText(args: readonly string[], text: string): string {
     throw new CommandError("E_USAGE", "usage: hosts [where <selector>], e.g. hosts where group=web");
   }
   return typed[1];
+}
+
+/** `plan deploy <source>`, `plan redeploy <host>`, `plan destroy <host>`. */
+function planCommand(pipeline: string, word: string): TypedCommand {
+  const verb = "plan";
+  if (pipeline === "deploy") return { verb, pipeline, source: word };
+  if (pipeline === "redeploy" || pipeline === "destroy") return { verb, pipeline, target: word };
+  throw new CommandError(
+    "E_USAGE",
+    `'${pipeline.slice(0, 20)}' cannot be planned here; plan deploy <source>, plan redeploy <host> or plan destroy <host>`,
+  );
 }
 
 /** `cn=loki` names its host; a file, URL or gist does not until it is loaded. */

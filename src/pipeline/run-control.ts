@@ -43,6 +43,11 @@ export interface Requester {
 export interface StartOptions {
   /** Force it: steps see JARVIS_FORCE=1 (e.g. production:check lets a production host through). */
   force?: boolean;
+  /**
+   * A plan run: every step reports under `plan:` what it would change and changes nothing
+   * (`jarvis run ... --plan`, chat `plan deploy`, the API's `{plan: true}`).
+   */
+  plan?: boolean;
   /** Execute it in the calling process (executeAll), not in the service: the CLI's foreground run. */
   foreground?: boolean;
   /**

@@ -146,6 +146,7 @@ export class RunService implements RunControl {
         stepNames: [...pipeline.steps, ...pipeline.onFailure].map((s) => s.name),
         ...(group ? { group, after: member.after.map((h) => runIds.get(h)!) } : {}),
         forced: mode.force ?? false,
+        plan: mode.plan ?? false,
         ...(mode.foreground ? { lease: { owner: engine.owner, leaseMs: config.leaseMs } } : {}),
         ...(approval ? { approval } : {}),
       });

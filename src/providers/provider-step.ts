@@ -6,6 +6,7 @@
 import { runStepModule, requireField, StepFailure } from "../step-sdk/define-step.js";
 import type { Clipboard, StepContext, StepTask } from "../step-sdk/define-step.js";
 import type { HostInfo, HostSpec, Provider, ProviderTask } from "./provider.js";
+import { planProviderTask } from "./provider-plan.js";
 
 /** Builds the provider for one step invocation from its parameters and environment (secrets). */
 export type ProviderFactory = (ctx: StepContext) => Provider | Promise<Provider>;
@@ -72,7 +73,13 @@ export function providerTasks(name: string, factory: ProviderFactory): Record<Pr
   };
   const label = (clipboard: Clipboard): string =>
     requireField(clipboard, "instance.hostname", "string") as string;
-  return {
+  const tools = { name, label, spec: hostSpecFrom, section: hostSection };
+  // In a plan run every task only looks (provider-plan.ts).
+  const planning =
+    (task: ProviderTask, real: StepTask): StepTask =>
+    async (clipboard, ctx) =>
+      ctx.plan ? planProviderTask(task, await factory(ctx), tools, clipboard, ctx) : real(clipboard, ctx);
+  const tasks: Record<ProviderTask, StepTask> = {
     async deploy(clipboard, ctx) {
       const provider = await factory(ctx);
       ctx.log(`${name}: deploying ${label(clipboard)}`);
@@ -124,9 +131,17 @@ export function providerTasks(name: string, factory: ProviderFactory): Record<Pr
       return { ...clipboard, [`${name}_hosts`]: hosts.map((h) => hostSection(h, port)) };
     },
   };
+  return {
+    deploy: planning("deploy", tasks.deploy),
+    ip: planning("ip", tasks.ip),
+    poweroff: planning("poweroff", tasks.poweroff),
+    delete: planning("delete", tasks.delete),
+    status: planning("status", tasks.status),
+    list: planning("list", tasks.list),
+  };
 }
 
 /** Run a provider as a step module when this file is the process's main module. */
 export function runProviderStep(moduleUrl: string, name: string, factory: ProviderFactory): void {
-  runStepModule(moduleUrl, providerTasks(name, factory));
+  runStepModule(moduleUrl, providerTasks(name, factory), { plan: "in-task" });
 }

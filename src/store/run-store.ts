@@ -45,6 +45,11 @@ export interface RunRecord {
   forced: boolean;
   /** The approvals it needs (kept after they came, to show who decided); null when none. */
   approval: StoredApproval | null;
+  /**
+   * A plan run: every step only reports what it would change (JARVIS_PLAN=1), under the
+   * clipboard's `plan:`. Fixed when the run is created; a retry stays a plan run.
+   */
+  plan: boolean;
 }
 
 /** What a run must be approved by, as stored with it. */
@@ -111,6 +116,8 @@ export interface NewRun {
   group?: string;
   after?: string[];
   forced?: boolean;
+  /** A plan run (RunRecord.plan); default false. */
+  plan?: boolean;
   /** Step names in order, stored as pending steps: the pipeline's steps, then its on_failure steps. */
   stepNames: string[];
   /**

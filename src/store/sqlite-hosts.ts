@@ -41,6 +41,7 @@ const RUN_COLUMNS = [
   "forced",
   "approval_json",
   "approval_expires_at",
+  "plan",
 ] as const;
 
 const copied = RUN_COLUMNS.join(", ");
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS hosts (
   pipeline TEXT NOT NULL, state TEXT NOT NULL, step_index INTEGER NOT NULL, step_name TEXT,
   total_steps INTEGER NOT NULL, requested_by TEXT NOT NULL, origin TEXT NOT NULL, source TEXT NOT NULL,
   created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error_json TEXT, group_id TEXT,
-  after_json TEXT NOT NULL, forced INTEGER NOT NULL, approval_json TEXT, approval_expires_at INTEGER
+  after_json TEXT NOT NULL, forced INTEGER NOT NULL, approval_json TEXT, approval_expires_at INTEGER,
+  plan INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS hosts_on_run_insert AFTER INSERT ON runs BEGIN
   INSERT INTO hosts (host, run_id, run_count, updated_at, ${copied})
@@ -179,6 +181,7 @@ function toHostEntry(row: HostRow): HostEntry {
       after: JSON.parse(row.after_json) as string[],
       forced: row.forced === 1,
       approval: approvalOf(row),
+      plan: row.plan === 1,
     },
   };
 }

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS runs (
   created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error_json TEXT,
   lease_owner TEXT, lease_expires_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
   group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]', forced INTEGER NOT NULL DEFAULT 0,
-  step_name TEXT, approval_json TEXT, approval_expires_at INTEGER
+  step_name TEXT, approval_json TEXT, approval_expires_at INTEGER, plan INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host)
   WHERE state IN ('awaiting_approval', 'queued', 'running');
@@ -75,6 +75,7 @@ export interface RunRow {
   forced: number;
   approval_json: string | null;
   approval_expires_at: number | null;
+  plan: number;
 }
 
 /** A row of `steps`. */
@@ -112,6 +113,7 @@ export function migrate(db: Database.Database): void {
   if (!columns.has("after_json"))
     db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
   if (!columns.has("forced")) db.exec(`ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0`);
+  if (!columns.has("plan")) db.exec(`ALTER TABLE runs ADD COLUMN plan INTEGER NOT NULL DEFAULT 0`);
   db.exec(`CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)`);
   if (!columns.has("step_name")) {
     db.exec(`ALTER TABLE runs ADD COLUMN step_name TEXT`);
@@ -210,6 +212,7 @@ export function toRun(r: RunRow): RunRecord {
     after: JSON.parse(r.after_json) as string[],
     forced: r.forced === 1,
     approval: approvalOf(r),
+    plan: r.plan === 1,
   };
 }
 

@@ -62,9 +62,9 @@ export class SqliteRunLifecycle {
       this.stmt(
         `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin, source,
           created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced,
-          approval_json, approval_expires_at)
+          approval_json, approval_expires_at, plan)
          VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ${NOW}, CASE WHEN ? THEN ${NOW} END, ?,
-           CASE WHEN ? THEN ${NOW} + ? END, ?, ?, ?, ?, CASE WHEN ? IS NOT NULL THEN ${NOW} + ? END)`,
+           CASE WHEN ? THEN ${NOW} + ? END, ?, ?, ?, ?, CASE WHEN ? IS NOT NULL THEN ${NOW} + ? END, ?)`,
       ).run(
         id,
         run.host,
@@ -85,6 +85,7 @@ export class SqliteRunLifecycle {
         requirement,
         requirement,
         approval?.expiresInMs ?? 0,
+        run.plan ? 1 : 0,
       );
       const addStep = this.stmt(
         `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,

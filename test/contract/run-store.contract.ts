@@ -193,6 +193,28 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       await expect(store.retryRun(retry)).rejects.toMatchObject({ code: "E_RUN_STATE" });
     });
 
+    it("keeps whether a run is a plan run, through a retry", async () => {
+      const store = await fresh();
+      const real = await store.createRun(newRun("loki"));
+      expect(real.plan).toBe(false);
+      const plan = await store.createRun(
+        newRun("thor", { plan: true, lease: { owner: "a", leaseMs: LEASE } }),
+      );
+      expect(plan.plan).toBe(true);
+      expect((await store.getRun(plan.id))?.plan).toBe(true);
+      expect((await store.listRuns({ host: "thor" }))[0]?.plan).toBe(true);
+      await store.finishIfOwner({ runId: plan.id, owner: "a" }, { state: "failed", error: cancelError });
+      const retried = await store.retryRun({
+        runId: plan.id,
+        from: 0,
+        steps: [{ name: "ok:a", onFailure: false }],
+        requestedBy: "test:contract",
+        origin: "cli",
+        forced: false,
+      });
+      expect(retried.plan).toBe(true);
+    });
+
     it("keeps the log and the audit trail", async () => {
       const store = await fresh();
       const run = await store.createRun(newRun("loki", { lease: { owner: "a", leaseMs: LEASE } }));

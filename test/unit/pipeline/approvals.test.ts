@@ -33,6 +33,7 @@ function awaiting(extra: Partial<RunRecord> = {}): RunRecord {
     group: null,
     after: [],
     forced: false,
+    plan: false,
     approval: { role: "leads", count: 2, requesterPerson: "alice", notify: [], expiresAt: 1 },
     ...extra,
   };
