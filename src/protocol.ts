@@ -125,6 +125,8 @@ export interface StepRequest {
   attempt: number;
   timeoutMs: number;
   forced: boolean;
+  /** Worker tags the step needs (`runs_on`); a remote executor routes by them, the local fork has none. */
+  runsOn?: string[];
 }
 
 /** How one attempt ended. `clipboardYaml` is the new clipboard, absent when the step left it unchanged. */
