@@ -88,36 +88,49 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   }, HEARTBEAT_MS);
 
   const pull = async (set: string[]): Promise<void> => {
-    const name = await untilBusAnswers(`making the consumer for tags [${set.join(", ")}]`, log, () =>
-      ensureConsumer(bus, set, options.ackWaitMs),
+    const name = await untilBusAnswers(
+      `making the consumer for tags [${set.join(", ")}]`,
+      log,
+      closing.signal,
+      () => ensureConsumer(bus, set, options.ackWaitMs),
     );
-    const consumer = await untilBusAnswers(`opening consumer ${name}`, log, () =>
+    const consumer = await untilBusAnswers(`opening consumer ${name}`, log, closing.signal, () =>
       bus.js.consumers.get(STEP_STREAM, name),
     );
     while (!closing.signal.aborted) {
       await freeSlot();
       if (closing.signal.aborted) return;
-      let msg: JsMsg | null;
       try {
-        msg = await consumer.next({ expires: PULL_EXPIRES_MS });
+        // As many as there are free slots in one pull: under load one request per pull is the bottleneck.
+        const batch = await consumer.fetch({
+          max_messages: options.concurrency - inFlight.size,
+          expires: PULL_EXPIRES_MS,
+        });
+        for await (const msg of batch) take(msg);
       } catch (err) {
         if (closing.signal.aborted) return;
         log(`pulling from ${name} failed (${errorMessage(err)}); trying again in 1 s`);
         await sleep(1000);
-        continue;
       }
-      if (!msg) continue;
-      // Another tag set's pull filled the last slot meanwhile: hand this one straight back.
-      if (inFlight.size >= options.concurrency || closing.signal.aborted) {
-        msg.nak();
-        continue;
-      }
-      const handled = handle(msg).finally(() => {
+    }
+  };
+
+  const take = (msg: JsMsg): void => {
+    // Another tag set's pull filled the last slot meanwhile: hand this one straight back.
+    if (inFlight.size >= options.concurrency || closing.signal.aborted) {
+      msg.nak();
+      return;
+    }
+    const handled = handle(msg)
+      // Not acknowledged: JetStream gives the request to a worker again after the ack wait.
+      .catch((err: unknown) =>
+        log(`a request on ${msg.subject} was left to another worker: ${errorMessage(err)}`),
+      )
+      .finally(() => {
         inFlight.delete(handled);
         slotFreed();
       });
-      inFlight.add(handled);
-    }
+    inFlight.add(handled);
   };
 
   const handle = async (msg: JsMsg): Promise<void> => {
@@ -130,7 +143,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     }
     const request = decoded.value;
     const what = `${request.step} (run ${request.runId}, attempt ${request.attempt}, delivery ${delivery})`;
-    const claim = await claimAttempt(bus.attempts, request.id, delivery, id);
+    const claim = await untilBusAnswers(`claiming ${what}`, log, closing.signal, () =>
+      claimAttempt(bus.attempts, request.id, delivery, id),
+    );
     if (claim.kind === "superseded") {
       log(`${what}: delivery ${claim.delivery} holds it already; leaving it`);
       return;
@@ -168,7 +183,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       msg.ack();
       return;
     }
-    const accepted = await untilBusAnswers(`recording the outcome of ${what}`, log, () =>
+    const accepted = await untilBusAnswers(`recording the outcome of ${what}`, log, closing.signal, () =>
       finishAttempt(bus.attempts, request.id, claim.revision, { delivery, worker: id, outcome: result }),
     );
     if (!accepted) {
@@ -245,7 +260,12 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     }
   };
 
-  const pulls = tagSubsets([...tags].sort()).map((set) => pull(set));
+  const pulls = tagSubsets([...tags].sort()).map((set) =>
+    pull(set).catch((err: unknown) => {
+      if (!closing.signal.aborted)
+        log(`taking requests for tags [${set.join(", ")}] stopped: ${errorMessage(err)}`);
+    }),
+  );
   log(`worker ${id} takes requests for tags [${tags.join(", ")}] from ${options.url}`);
   return {
     id,
@@ -263,14 +283,21 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
 async function untilBusAnswers<T>(
   what: string,
   log: (line: string) => void,
+  closing: AbortSignal,
   fn: () => Promise<T>,
 ): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
       return await fn();
     } catch (err) {
+      if (closing.aborted)
+        throw new BusError("E_WORKER_CLOSING", `${what} stopped: the worker is closing`, { cause: err });
       if (tries === 1) log(`${what} failed (${errorMessage(err)}); trying again until nats-server answers`);
-      await sleep(500);
+    }
+    try {
+      await sleep(500, undefined, { signal: closing });
+    } catch (err) {
+      throw new BusError("E_WORKER_CLOSING", `${what} stopped: the worker is closing`, { cause: err });
     }
   }
 }
