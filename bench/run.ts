@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, figures printed next to their floor and goal. Nothing here is
  * asserted: these machines are noisy, so figures are for people to read and compare.
- * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat redact hosts`.
+ * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat redact hosts api nats`.
  */
 import { benchStepOverhead } from "./step-overhead.js";
 import { benchConcurrency } from "./concurrency.js";
@@ -10,6 +10,7 @@ import { benchChatRoundTrip } from "./chat-roundtrip.js";
 import { benchRedact } from "./redact.js";
 import { benchApi } from "./api.js";
 import { benchHosts } from "./hosts.js";
+import { benchNatsWorkers } from "./nats-workers.js";
 
 const benches: Record<string, () => Promise<void>> = {
   steps: benchStepOverhead,
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<void>> = {
   redact: benchRedact,
   api: benchApi,
   hosts: benchHosts,
+  nats: benchNatsWorkers,
 };
 
 const wanted = process.argv.slice(2);

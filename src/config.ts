@@ -65,6 +65,8 @@ export interface JarvisConfig {
   leaseMs: number;
   /** Per-module step defaults, by module name. */
   modules: Record<string, ModuleConfig>;
+  /** Where steps run (`executor:`): forked here, or by `jarvis worker`s over NATS JetStream. */
+  executor: { kind: "local" } | { kind: "nats"; url: string };
   /** How designs are fetched (`sources:`). */
   sources: SourcesConfig;
   /** `chat:` and `acl:`, checked; secrets not yet read from the environment. */
@@ -132,6 +134,16 @@ const jarvisYml = z.strictObject({
     .nullish(),
   modules: z
     .record(z.string(), moduleSchema.nullish(), { error: "must be a mapping of module names" })
+    .nullish(),
+  executor: z
+    .strictObject({
+      nats: z.strictObject({
+        url: z
+          .string({ error: "must be a nats:// or tls:// URL" })
+          .regex(/^(nats|tls):\/\/\S+$/, { error: "must be a nats:// or tls:// URL" }),
+      }),
+    })
+    .partial()
     .nullish(),
   sources: sourcesSchema,
   api: apiSchema,
@@ -208,6 +220,7 @@ export function buildConfig(
     redact: { keys: [...DEFAULT_REDACT_KEYS, ...(c.redact?.keys ?? [])] },
     leaseMs: (c.engine?.lease_seconds ?? 30) * 1000,
     modules: buildModules(c.modules ?? {}, where, lineOf, env),
+    executor: c.executor?.nats ? { kind: "nats", url: c.executor.nats.url } : { kind: "local" },
     sources: c.sources,
     chat: chat.data,
     api: apiSettings(c.api, (p) => resolve(baseDir, p)),

@@ -58,6 +58,9 @@ export class ProviderError extends JarvisError {}
 /** A chat network failed or refused (connect, auth, send). */
 export class ChatError extends JarvisError {}
 
+/** The NATS bus that carries steps to remote workers failed or refused (connect, stream, object store). */
+export class BusError extends JarvisError {}
+
 /**
  * A command's words are wrong for what they name (a step number that is not one, a word after the
  * host, a cluster where one run is meant). Code `E_USAGE`: the CLI exits 2, chat answers the

@@ -166,6 +166,8 @@ export interface StepRequest {
   forced: boolean;
   /** A plan run's step (JARVIS_PLAN=1); an executor never starts a step that cannot plan. */
   plan?: boolean;
+  /** Worker tags the step needs (`runs_on`); a remote executor routes by them, the local fork has none. */
+  runsOn?: string[];
 }
 
 /** How one attempt ended. `clipboardYaml` is the new clipboard, absent when the step left it unchanged. */

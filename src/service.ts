@@ -46,10 +46,11 @@ export interface OpenOptions {
 export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}): Promise<Jarvis> {
   const store = openStore(config.store);
   const resolver = createStepCatalog({ stepsDirs: config.steps.dirs });
+  const executors = createExecutors(config, resolver);
   const engine = new Engine({
     config,
     store,
-    executors: createExecutors(config, resolver),
+    executors,
     ...(options.owner ? { owner: options.owner } : {}),
   });
   const control = new RunService({
@@ -73,6 +74,7 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
       if (closed) return;
       closed = true;
       await engine.close({ abandon: true });
+      await executors.close();
       await store.close();
     },
   };

@@ -15,6 +15,7 @@ import { approvalCommands } from "./approval-commands.js";
 import { inspectCommands } from "./inspect-commands.js";
 import { toolCommands } from "./tool-commands.js";
 import { startCommand } from "./start.js";
+import { workerCommand } from "./worker.js";
 import { GLOBAL_OPTIONS } from "./command.js";
 import type { BaseContext, CliCommand } from "./command.js";
 import type { JarvisConfig } from "../config.js";
@@ -25,6 +26,7 @@ const commands: Record<string, CliCommand> = {
   ...inspectCommands,
   ...toolCommands,
   start: startCommand,
+  worker: workerCommand,
 };
 
 function help(): string {

@@ -211,7 +211,7 @@ export class Engine {
       lease,
       run,
       pipeline,
-      executor: this.options.executors.local,
+      executor: this.options.executors.chosen,
       redactor: redactorForConfig(this.options.config).learnText(run.source),
     };
     const steps = await store.listSteps(run.id);

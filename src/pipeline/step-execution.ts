@@ -229,6 +229,7 @@ async function runAttempt(
     timeoutMs: step.timeoutMs,
     forced: ctx.run.forced,
     plan: ctx.run.plan,
+    ...(step.runsOn ? { runsOn: step.runsOn } : {}),
   };
   for await (const report of reportsOf(ctx.executor.run(request, signal), attempt)) {
     if (!started) {
