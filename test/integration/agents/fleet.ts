@@ -134,7 +134,9 @@ function agentProcess(host: string, dir: string): AgentProcess {
     child: undefined,
     log: () => log,
     start() {
+      // Its own folder as working directory: tests make a node fail with a file there.
       const child = spawn(process.execPath, [cliPath, "agent", "--config", join(dir, "agent.yml")], {
+        cwd: dir,
         stdio: ["ignore", "pipe", "pipe"],
       });
       const keep = (c: Buffer): void => void (log = (log + c.toString()).slice(-8000));
