@@ -7,6 +7,8 @@
  * are described by bot/chat-schema.ts and checked here too; their `${VAR}` secrets are expanded
  * only when chat starts (bot/chat-config.ts).
  */
+import { agentsSchema, buildAgentsConfig } from "./nodes/agents-config.js";
+import type { AgentsConfig } from "./nodes/agents-config.js";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
@@ -67,6 +69,8 @@ export interface JarvisConfig {
   sources: SourcesConfig;
   /** `chat:` and `acl:`, checked; secrets not yet read from the environment. */
   chat: ChatSettings;
+  /** `agents:`: the agents' bus and the job signing key; undefined: no agents. */
+  agents: AgentsConfig | undefined;
   /** Line numbers in the file, for owners' error messages. */
   lineOf(path: readonly (string | number)[]): number | undefined;
 }
@@ -130,6 +134,7 @@ const jarvisYml = z.strictObject({
     .record(z.string(), moduleSchema.nullish(), { error: "must be a mapping of module names" })
     .nullish(),
   sources: sourcesSchema,
+  agents: agentsSchema.nullish(),
   // Checked by bot/chat-schema.ts (a network's schema depends on its key).
   chat: z.unknown().optional(),
   acl: z.unknown().optional(),
@@ -204,6 +209,7 @@ export function buildConfig(
     leaseMs: (c.engine?.lease_seconds ?? 30) * 1000,
     modules: buildModules(c.modules ?? {}, where, lineOf, env),
     sources: c.sources,
+    agents: buildAgentsConfig(c.agents, baseDir),
     chat: chat.data,
     lineOf,
   };

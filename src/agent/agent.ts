@@ -5,8 +5,8 @@
  * refusal.
  */
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
-import type { Msg } from "@nats-io/transport-node";
-import { setInterval as every } from "node:timers/promises";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
+import { setInterval as every, setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../config.js";
@@ -41,17 +41,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const key = loadPublicKey(config.jarvisPublicKey);
   const seen = new SeenRequests(config.stateDir);
-  const nc = await connect({
-    servers: config.natsUrls,
-    name: `jarvis-agent ${config.node}`,
-    authenticator: nkeyAuthenticator(config.nkeySeed),
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 1000,
-    waitOnFirstConnect: true,
-    ...(config.tls
-      ? { tls: { caFile: config.tls.ca, certFile: config.tls.cert, keyFile: config.tls.key } }
-      : {}),
-  });
+  const nc = await connectForever(config, log);
   const stopping = new AbortController();
   const running = new Map<string, AbortController>();
   const encode = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
@@ -226,6 +216,35 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       await nc.drain();
     },
   };
+}
+
+/**
+ * The first connection, tried until it works: nats.js retries a refused socket by itself
+ * (waitOnFirstConnect) but gives up on an authentication error, and a busy server answers a burst
+ * of connects with "Authentication Timeout". An agent must come up whenever the bus does.
+ */
+async function connectForever(config: AgentConfig, log: (line: string) => void): Promise<NatsConnection> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect({
+        servers: config.natsUrls,
+        name: `jarvis-agent ${config.node}`,
+        authenticator: nkeyAuthenticator(config.nkeySeed),
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1000,
+        waitOnFirstConnect: true,
+        ...(config.tls
+          ? { tls: { caFile: config.tls.ca, certFile: config.tls.cert, keyFile: config.tls.key } }
+          : {}),
+      });
+    } catch (err) {
+      const waitMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      log(
+        `agent ${config.node}: cannot connect to ${config.natsUrls.join(", ")} (${(err as Error).message}); retrying in ${waitMs} ms`,
+      );
+      await sleep(waitMs * (0.5 + Math.random() / 2));
+    }
+  }
 }
 
 /** The stream sequence in a JetStream delivery's reply subject ($JS.ACK.<stream>.<consumer>.<n>.<sseq>...). */

@@ -16,8 +16,15 @@ export function newNkeyUser(): NkeyUser {
   return { publicKey: kp.getPublicKey(), seed: new TextDecoder().decode(kp.getSeed()) };
 }
 
-/** `agents`: node name -> the agent's NKEY public key. */
-export function natsAuthorization(jarvisPublicKey: string, agents: ReadonlyMap<string, string>): string {
+/**
+ * `agents`: node name -> the agent's NKEY public key. `timeoutS`: how long a client may take to
+ * authenticate (nats-server's default, 2 s, is short for a thousand agents reconnecting at once).
+ */
+export function natsAuthorization(
+  jarvisPublicKey: string,
+  agents: ReadonlyMap<string, string>,
+  timeoutS = 10,
+): string {
   const list = (subjects: string[]): string => `[${subjects.map((s) => JSON.stringify(s)).join(", ")}]`;
   const users = [`    { nkey: ${jarvisPublicKey} }`];
   for (const [host, key] of agents) {
@@ -26,5 +33,5 @@ export function natsAuthorization(jarvisPublicKey: string, agents: ReadonlyMap<s
       `    { nkey: ${key}, permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`,
     );
   }
-  return `authorization {\n  users = [\n${users.join(",\n")}\n  ]\n}\n`;
+  return `authorization {\n  timeout: ${timeoutS}\n  users = [\n${users.join(",\n")}\n  ]\n}\n`;
 }
