@@ -7,6 +7,8 @@
  * are described by bot/chat-schema.ts and checked here too; their `${VAR}` secrets are expanded
  * only when chat starts (bot/chat-config.ts).
  */
+import { agentsSchema, buildAgentsConfig } from "./nodes/agents-config.js";
+import type { AgentsConfig } from "./nodes/agents-config.js";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
@@ -73,6 +75,8 @@ export interface JarvisConfig {
   chat: ChatSettings;
   /** `api:`: the HTTP API's address, TLS and tokens (secrets not yet read from the environment). */
   api: ApiSettings;
+  /** `agents:`: the agents' bus and the job signing key; undefined: no agents. */
+  agents: AgentsConfig | undefined;
   /** Line numbers in the file, for owners' error messages. */
   lineOf(path: readonly (string | number)[]): number | undefined;
 }
@@ -147,6 +151,7 @@ const jarvisYml = z.strictObject({
     .nullish(),
   sources: sourcesSchema,
   api: apiSchema,
+  agents: agentsSchema.nullish(),
   // Checked by bot/chat-schema.ts (a network's schema depends on its key).
   chat: z.unknown().optional(),
   acl: z.unknown().optional(),
@@ -222,6 +227,7 @@ export function buildConfig(
     modules: buildModules(c.modules ?? {}, where, lineOf, env),
     executor: c.executor?.nats ? { kind: "nats", url: c.executor.nats.url } : { kind: "local" },
     sources: c.sources,
+    agents: buildAgentsConfig(c.agents, baseDir),
     chat: chat.data,
     api: apiSettings(c.api, (p) => resolve(baseDir, p)),
     lineOf,

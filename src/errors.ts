@@ -96,6 +96,12 @@ export class SelectorError extends JarvisError {
 /** A Debian version string that dpkg would refuse (bad epoch, empty revision, spaces). */
 export class VersionError extends JarvisError {}
 
+/** An agent's configuration, keys or connection to NATS is wrong (`jarvis agent`). */
+export class AgentError extends JarvisError {}
+
+/** A remote-execution job was refused or failed as a whole (no such job, bad targets, NATS down). */
+export class JobError extends JarvisError {}
+
 /** A DNS UPDATE that failed; `retryable` when the server was unreachable or answered SERVFAIL. */
 export class DnsUpdateFailure extends JarvisError {
   constructor(code: string, message: string, retryable: boolean) {

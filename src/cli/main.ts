@@ -16,6 +16,7 @@ import { inspectCommands } from "./inspect-commands.js";
 import { toolCommands } from "./tool-commands.js";
 import { startCommand } from "./start.js";
 import { workerCommand } from "./worker.js";
+import { agentCommand } from "./agent-command.js";
 import { GLOBAL_OPTIONS } from "./command.js";
 import type { BaseContext, CliCommand } from "./command.js";
 import type { JarvisConfig } from "../config.js";
@@ -27,6 +28,7 @@ const commands: Record<string, CliCommand> = {
   ...toolCommands,
   start: startCommand,
   worker: workerCommand,
+  agent: agentCommand,
 };
 
 function help(): string {
