@@ -97,7 +97,8 @@ chat:
     for (let i = 0; i < IN_FLIGHT; i++) await jarvis.control.start("hold", design(`busy${i}`), who);
     await waitUntil(
       async () =>
-        (await jarvis.control.status()).filter((d) => d.run.state === "running").length >= IN_FLIGHT,
+        (await jarvis.control.hosts({ limit: 10_000 })).hosts.filter((h) => h.latest.state === "running")
+          .length >= IN_FLIGHT,
       120_000,
     );
     const loaded = await measure();

@@ -13,6 +13,8 @@ export const root = resolve(import.meta.dirname, "..", "..");
 /** A jarvis on a temp store with the given pipelines; the bench steps dir comes first. */
 export async function benchJarvis(
   pipelines: Record<string, string>,
+  /** More jarvis.yml sections (the NATS bench's `executor`). */
+  extra: Record<string, unknown> = {},
 ): Promise<{ jarvis: Jarvis; dir: string; cleanup(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "jarvis-bench-"));
   mkdirSync(join(dir, "pipelines"));
@@ -26,6 +28,7 @@ export async function benchJarvis(
         pipelines: { dirs: [join(dir, "pipelines")] },
         // The benches' designs are written in this dir, and the big-clipboard bench needs room.
         designs: { dirs: [dir], max_bytes: 64 * 1024 * 1024 },
+        ...extra,
       },
       source: "bench",
       lineOf: () => undefined,

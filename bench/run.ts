@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, figures printed next to their floor and goal. Nothing here is
  * asserted: these machines are noisy, so figures are for people to read and compare.
- * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat redact`.
+ * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat redact hosts api nats agents`.
  */
 import { benchStepOverhead } from "./step-overhead.js";
 import { benchConcurrency } from "./concurrency.js";
@@ -9,6 +9,9 @@ import { benchClipboardSize } from "./clipboard-size.js";
 import { benchChatRoundTrip } from "./chat-roundtrip.js";
 import { benchRedact } from "./redact.js";
 import { benchApi } from "./api.js";
+import { benchHosts } from "./hosts.js";
+import { benchNatsWorkers } from "./nats-workers.js";
+import { benchAgentFanout } from "./agent-fanout.js";
 
 const benches: Record<string, () => Promise<void>> = {
   steps: benchStepOverhead,
@@ -17,6 +20,9 @@ const benches: Record<string, () => Promise<void>> = {
   chat: benchChatRoundTrip,
   redact: benchRedact,
   api: benchApi,
+  hosts: benchHosts,
+  nats: benchNatsWorkers,
+  agents: benchAgentFanout,
 };
 
 const wanted = process.argv.slice(2);

@@ -7,6 +7,8 @@
  * are described by bot/chat-schema.ts and checked here too; their `${VAR}` secrets are expanded
  * only when chat starts (bot/chat-config.ts).
  */
+import { agentsSchema, buildAgentsConfig } from "./nodes/agents-config.js";
+import type { AgentsConfig } from "./nodes/agents-config.js";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
@@ -65,12 +67,16 @@ export interface JarvisConfig {
   leaseMs: number;
   /** Per-module step defaults, by module name. */
   modules: Record<string, ModuleConfig>;
+  /** Where steps run (`executor:`): forked here, or by `jarvis worker`s over NATS JetStream. */
+  executor: { kind: "local" } | { kind: "nats"; url: string };
   /** How designs are fetched (`sources:`). */
   sources: SourcesConfig;
   /** `chat:` and `acl:`, checked; secrets not yet read from the environment. */
   chat: ChatSettings;
   /** `api:`: the HTTP API's address, TLS and tokens (secrets not yet read from the environment). */
   api: ApiSettings;
+  /** `agents:`: the agents' bus and the job signing key; undefined: no agents. */
+  agents: AgentsConfig | undefined;
   /** Line numbers in the file, for owners' error messages. */
   lineOf(path: readonly (string | number)[]): number | undefined;
 }
@@ -133,8 +139,19 @@ const jarvisYml = z.strictObject({
   modules: z
     .record(z.string(), moduleSchema.nullish(), { error: "must be a mapping of module names" })
     .nullish(),
+  executor: z
+    .strictObject({
+      nats: z.strictObject({
+        url: z
+          .string({ error: "must be a nats:// or tls:// URL" })
+          .regex(/^(nats|tls):\/\/\S+$/, { error: "must be a nats:// or tls:// URL" }),
+      }),
+    })
+    .partial()
+    .nullish(),
   sources: sourcesSchema,
   api: apiSchema,
+  agents: agentsSchema.nullish(),
   // Checked by bot/chat-schema.ts (a network's schema depends on its key).
   chat: z.unknown().optional(),
   acl: z.unknown().optional(),
@@ -208,7 +225,9 @@ export function buildConfig(
     redact: { keys: [...DEFAULT_REDACT_KEYS, ...(c.redact?.keys ?? [])] },
     leaseMs: (c.engine?.lease_seconds ?? 30) * 1000,
     modules: buildModules(c.modules ?? {}, where, lineOf, env),
+    executor: c.executor?.nats ? { kind: "nats", url: c.executor.nats.url } : { kind: "local" },
     sources: c.sources,
+    agents: buildAgentsConfig(c.agents, baseDir),
     chat: chat.data,
     api: apiSettings(c.api, (p) => resolve(baseDir, p)),
     lineOf,

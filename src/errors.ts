@@ -25,6 +25,9 @@ export class JarvisError extends Error {
   }
 }
 
+/** A schedule that cannot be made: a bad `at` time, cron pattern or timezone, or no such schedule. */
+export class ScheduleError extends JarvisError {}
+
 /** A YAML document that is malformed, too large, a bomb, or not the shape expected. */
 export class YamlError extends JarvisError {}
 
@@ -55,6 +58,9 @@ export class ProviderError extends JarvisError {}
 /** A chat network failed or refused (connect, auth, send). */
 export class ChatError extends JarvisError {}
 
+/** The NATS bus that carries steps to remote workers failed or refused (connect, stream, object store). */
+export class BusError extends JarvisError {}
+
 /**
  * A command's words are wrong for what they name (a step number that is not one, a word after the
  * host, a cluster where one run is meant). Code `E_USAGE`: the CLI exits 2, chat answers the
@@ -74,6 +80,27 @@ export class ApiError extends JarvisError {}
  * record (protocol.ts STEP_RESULT_FD); `retryable` selects exit 75 (worth retrying) over exit 1.
  */
 export class StepFailure extends JarvisError {}
+
+/**
+ * A selector (`os.family=debian and packages.apache2<2.4.50`) that does not parse or is too big;
+ * `column` (counted from 1) is where the problem is, and the message ends with it.
+ */
+export class SelectorError extends JarvisError {
+  readonly column: number;
+  constructor(code: string, message: string, column: number) {
+    super(code, `selector: ${message} at column ${column}`);
+    this.column = column;
+  }
+}
+
+/** A Debian version string that dpkg would refuse (bad epoch, empty revision, spaces). */
+export class VersionError extends JarvisError {}
+
+/** An agent's configuration, keys or connection to NATS is wrong (`jarvis agent`). */
+export class AgentError extends JarvisError {}
+
+/** A remote-execution job was refused or failed as a whole (no such job, bad targets, NATS down). */
+export class JobError extends JarvisError {}
 
 /** A DNS UPDATE that failed; `retryable` when the server was unreachable or answered SERVFAIL. */
 export class DnsUpdateFailure extends JarvisError {
@@ -98,6 +125,12 @@ export class ThrottledError extends ProviderError {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+/**
+ * An approve or deny someone may not give: her own run, or without the approver role. Codes
+ * E_APPROVAL_SELF, E_APPROVAL_ROLE. Fronts show it as a refusal, and the audit records it denied.
+ */
+export class ApprovalRefused extends JarvisError {}
 
 /** The one-line message an operator sees for any thrown value. */
 export function errorMessage(err: unknown): string {

@@ -13,6 +13,8 @@ export const STEP_ENV = {
   params: "JARVIS_PARAMS",
   /** "1" when an operator forced the run (e.g. a redeploy of a host that serves production). */
   force: "JARVIS_FORCE",
+  /** "1" in a plan run: the step reports what it would change under `plan:` and changes nothing. */
+  plan: "JARVIS_PLAN",
   /**
    * A random id per attempt, inherited by everything the step starts: how jarvis finds the
    * processes that left the step's process group (setsid) when it has to stop the step.
@@ -48,8 +50,33 @@ export interface WireError {
   retryable?: boolean;
 }
 
-/** State of a run. */
-export type RunState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+/**
+ * State of a run. `awaiting_approval` comes before `queued` for a run whose pipeline or ACL rule
+ * requires approval: its host counts as busy, and no process may claim it until it is approved.
+ */
+export type RunState = "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+/** Every run state, in the order a run passes through them (for listings and checks). */
+export const RUN_STATES: readonly RunState[] = [
+  "awaiting_approval",
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+];
+
+/** What a run awaiting approval needs, as the feed tells the rooms and people to ask. */
+export interface ApprovalNotice {
+  /** The role whose holders may approve. */
+  role: string;
+  /** How many different people must approve. */
+  count: number;
+  /** When the run is cancelled unless approved (the store's clock, ms since the epoch). */
+  expiresAt: number;
+  /** Places told besides the run's origin ("irc:#leads", "xmpp:dm:bob@example.org"). */
+  notify: string[];
+}
 
 /** State of a step within a run. */
 export type StepState = "pending" | "running" | "ok" | "failed" | "skipped";
@@ -83,6 +110,8 @@ export interface RunSummary {
   startedAt: number | null;
   finishedAt: number | null;
   error: WireError | null;
+  /** A plan run: its end is a plan on its clipboard, not changes to the world. */
+  plan?: boolean;
 }
 
 /** What happened to a run, as appended to the store's event feed. */
@@ -90,6 +119,16 @@ export type RunEventBody =
   | { type: "run-queued"; run: RunSummary }
   | { type: "run-started"; run: RunSummary }
   | { type: "run-cancel-requested" }
+  | { type: "run-awaiting-approval"; run: RunSummary; approval: ApprovalNotice }
+  /** One decision on a run awaiting approval; `approvals` counts the different people so far. */
+  | {
+      type: "run-approval";
+      verdict: "approve" | "deny";
+      by: string;
+      reason: string;
+      approvals: number;
+      needed: number;
+    }
   | { type: "step-started"; step: StepPosition; attempt: number }
   | { type: "step-log"; step: StepPosition; attempt: number; stream: "stderr" | "jarvis"; line: string }
   | { type: "step-retry"; step: StepPosition; attempt: number; waitMs: number; error: string }
@@ -125,6 +164,10 @@ export interface StepRequest {
   attempt: number;
   timeoutMs: number;
   forced: boolean;
+  /** A plan run's step (JARVIS_PLAN=1); an executor never starts a step that cannot plan. */
+  plan?: boolean;
+  /** Worker tags the step needs (`runs_on`); a remote executor routes by them, the local fork has none. */
+  runsOn?: string[];
 }
 
 /** How one attempt ended. `clipboardYaml` is the new clipboard, absent when the step left it unchanged. */

@@ -11,6 +11,8 @@ import { RunService } from "./pipeline/run-service.js";
 import type { JarvisConfig } from "./config.js";
 import type { RunStore } from "./store/run-store.js";
 import type { StepResolver } from "./pipeline/step-catalog.js";
+import type { NodeDirectory } from "./inventory/node-view.js";
+import { nodeDirectoryFromConfig } from "./inventory/config-nodes.js";
 
 /** An open jarvis. */
 export interface Jarvis {
@@ -19,6 +21,8 @@ export interface Jarvis {
   resolver: StepResolver;
   engine: Engine;
   control: RunService;
+  /** The nodes agents report (`hosts`, selectors); undefined until a node store is configured. */
+  nodes: NodeDirectory | undefined;
   /** Stop executing (in-flight steps are stopped and resumed by the next process) and close the store. */
   close(): Promise<void>;
 }
@@ -31,16 +35,22 @@ export interface OpenOptions {
   execute?: boolean;
   /** How often the service looks for queued runs from other processes. */
   pollMs?: number;
+  /**
+   * The node directory `hosts` answers from; by default the one jarvis.yml names for
+   * `inventory:query` (the agents' node store will take that place). Tests hand a fixed one.
+   */
+  nodes?: NodeDirectory;
 }
 
 /** Open jarvis on the given configuration. */
 export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}): Promise<Jarvis> {
   const store = openStore(config.store);
   const resolver = createStepCatalog({ stepsDirs: config.steps.dirs });
+  const executors = createExecutors(config, resolver);
   const engine = new Engine({
     config,
     store,
-    executors: createExecutors(config, resolver),
+    executors,
     ...(options.owner ? { owner: options.owner } : {}),
   });
   const control = new RunService({
@@ -59,10 +69,12 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
     resolver,
     engine,
     control,
+    nodes: options.nodes ?? nodeDirectoryFromConfig(config),
     async close() {
       if (closed) return;
       closed = true;
       await engine.close({ abandon: true });
+      await executors.close();
       await store.close();
     },
   };

@@ -29,8 +29,8 @@ export function registerEventRoutes(app: ApiApp, ctx: ApiContext): void {
       const { run } = await callDispatcher(
         ctx.dispatcher,
         request,
-        { verb: "follow", target: { run: request.params.id } },
-        "following",
+        { verb: "events", target: { run: request.params.id } },
+        "event-stream",
       );
       const format = request.query.format ?? "sse";
       reply.hijack();

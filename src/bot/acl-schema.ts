@@ -7,6 +7,7 @@ import { z } from "zod";
 import { KNOWN_VERBS, defaultPolicy } from "../commands/acl.js";
 import type { AclPolicy, Role } from "../commands/acl.js";
 import { flag, text } from "./settings-fields.js";
+import { approvalSchema } from "../pipeline/approval-rule.js";
 
 const IDENTITY = /^[a-z][a-z0-9_-]*:\S+$/;
 
@@ -21,6 +22,7 @@ const roleSchema = z
       )
       .nullish(),
     hosts: z.array(text, { error: "must be a list of host patterns" }).nullish(),
+    approval: approvalSchema.nullish(),
   })
   .nullish();
 
@@ -48,6 +50,15 @@ export const aclSchema = z
     rooms_read: flag(true),
   })
   .superRefine((acl, ctx) => {
+    for (const [name, role] of Object.entries(acl.roles ?? {})) {
+      const approvers = role?.approval?.role;
+      if (approvers !== undefined && !Object.hasOwn(acl.roles ?? {}, approvers))
+        ctx.addIssue({
+          code: "custom",
+          path: ["roles", name, "approval", "approvers"],
+          message: `no role '${approvers}' under acl.roles to approve with`,
+        });
+    }
     for (const [person, entry] of Object.entries(acl.people ?? {})) {
       for (const [i, role] of (entry?.roles ?? []).entries())
         if (!Object.hasOwn(acl.roles ?? {}, role))
@@ -68,11 +79,15 @@ export const aclSchema = z
         name,
         commands: commands.includes("*") ? "*" : new Set(commands),
         hosts: role?.hosts ?? ["*"],
+        ...(role?.approval ? { approval: role.approval } : {}),
       });
     }
     const grants = new Map<string, string[]>();
-    for (const entry of Object.values(acl.people ?? {}))
-      for (const id of entry?.identities ?? [])
+    const persons = new Map<string, string>();
+    for (const [person, entry] of Object.entries(acl.people ?? {}))
+      for (const id of entry?.identities ?? []) {
         grants.set(id, [...(grants.get(id) ?? []), ...(entry?.roles ?? [])]);
-    return { configured: true, roles, grants, roomsRead: acl.rooms_read };
+        persons.set(id, person);
+      }
+    return { configured: true, roles, grants, roomsRead: acl.rooms_read, persons };
   });

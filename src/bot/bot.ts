@@ -8,11 +8,12 @@ import type { JarvisConfig } from "../config.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
 import type { Redactor } from "../clipboard/redact.js";
 import { errorMessage } from "../errors.js";
+import type { NodeDirectory } from "../inventory/node-view.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import { rolesOf } from "../commands/acl.js";
 import { Dispatcher } from "../commands/dispatcher.js";
 import { parseChatLine } from "../commands/command-parser.js";
-import type { ChatAdapter, IncomingMessage } from "./chat-adapter.js";
+import type { ChatAdapter, ChatPlace, IncomingMessage } from "./chat-adapter.js";
 import { loadChatConfig } from "./chat-config.js";
 import type { ChatConfig } from "./chat-config.js";
 import { renderChatReply } from "./commands.js";
@@ -20,6 +21,9 @@ import { describeState } from "./connection-state.js";
 import { ConsoleAdapter } from "./adapters/console.js";
 import { createAdapter } from "./adapters/registry.js";
 import { ProgressRelay, originOfPlace } from "./progress.js";
+import { StepOutputFollower } from "./step-output-follower.js";
+import type { FollowPace } from "./step-output-follower.js";
+import type { Reply } from "../commands/reply.js";
 import { CommandLimiter } from "./rate-limit.js";
 import { printable } from "../text/printable.js";
 
@@ -35,6 +39,8 @@ export interface Bot {
 export interface BotHost {
   config: JarvisConfig;
   control: RunControl;
+  /** Where `hosts` looks (Jarvis.nodes); optional so a bot can run without agents. */
+  nodes?: NodeDirectory | undefined;
 }
 
 /** Options for startBot. */
@@ -75,18 +81,20 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     acl: chat.acl,
     limiter: new CommandLimiter(chat.rateLimit.burst, chat.rateLimit.intervalMs, chat.rateLimit.exempt),
     log,
+    nodes: jarvis.nodes,
   });
-  const handler = new CommandHandler(dispatcher, chat, log, redactor);
-  const relay = new ProgressRelay(
-    jarvis.control,
-    (network, place, line) => {
-      byNetwork
-        .get(network)
-        ?.send(place, redactor.text(line))
-        .catch((err: unknown) => log(`${network}: progress line not sent: ${errorMessage(err)}`));
-    },
-    chat.nick,
-  );
+  const deliver = (network: string, place: ChatPlace, line: string): void => {
+    byNetwork
+      .get(network)
+      ?.send(place, redactor.text(line))
+      .catch((err: unknown) => log(`${network}: progress line not sent: ${errorMessage(err)}`));
+  };
+  const follower = new StepOutputFollower((network) => followPace(chat, network), deliver);
+  const handler = new CommandHandler(dispatcher, chat, log, redactor, follower);
+  const relay = new ProgressRelay(jarvis.control, deliver, chat.nick, { follower });
+  // Summaries of held-back output are said when their window closes, even if the step fell silent.
+  const summaries = setInterval(() => follower.tick(), 500);
+  summaries.unref();
   for (const adapter of adapters) {
     // The console's connecting/connected lines would be the first thing a new user reads, and say
     // nothing: a terminal does not connect anywhere.
@@ -97,6 +105,7 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
   const results = await Promise.allSettled(adapters.map((a) => a.connect()));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   const close = async (): Promise<void> => {
+    clearInterval(summaries);
     relay.close();
     await Promise.allSettled(adapters.map((a) => a.close()));
   };
@@ -105,6 +114,12 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     throw failed.reason;
   }
   return { adapters: byNetwork, close };
+}
+
+/** A network's pace for followed output (the console uses the defaults). */
+function followPace(chat: ChatConfig, network: string): FollowPace {
+  const pace = chat.networks.find((n) => n.name === network)?.pace;
+  return { lines: pace?.followLines ?? 5, intervalMs: pace?.followIntervalMs ?? 10_000 };
 }
 
 /** Hands each line addressed to jarvis to the dispatcher and renders its reply. */
@@ -116,6 +131,7 @@ class CommandHandler {
     private readonly chat: ChatConfig,
     private readonly log: (line: string) => void,
     private readonly redactor: Redactor,
+    private readonly follower: StepOutputFollower,
   ) {
     for (const n of chat.networks) {
       const rooms =
@@ -148,6 +164,7 @@ class CommandHandler {
       },
       input: { text: parsed.kind === "command" ? parsed.command.text : parsed.text },
     });
+    this.steerFollow(message, reply);
     const { text, pointer } = renderChatReply(reply, {
       botName: this.chat.nick,
       maxLines: this.maxLines(message.network),
@@ -156,6 +173,14 @@ class CommandHandler {
     await adapter
       .reply(message, this.redactor.text(text), { unpaced, ...(pointer ? { pointer } : {}) })
       .catch((err: unknown) => this.log(`${message.network}: reply not sent: ${errorMessage(err)}`));
+  }
+
+  /** follow/unfollow replies say what this room follows; the follower does the following. */
+  private steerFollow(message: IncomingMessage, reply: Reply): void {
+    if (reply.kind === "following" && reply.target.kind !== "group")
+      this.follower.follow(message.network, message.place, reply.target, reply.run?.id);
+    if (reply.kind === "unfollowing" && reply.target?.kind !== "group")
+      this.follower.unfollow(message.network, message.place, reply.target);
   }
 
   private maxLines(network: string): number {

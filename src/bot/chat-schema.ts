@@ -20,24 +20,36 @@ export interface PaceConfig {
   intervalMs: number;
   /** Most lines of one reply before it is cut with a pointer to the rest. */
   maxLines: number;
+  /** Followed step output (`follow`): at most this many lines per followIntervalMs, the rest summarised. */
+  followLines: number;
+  followIntervalMs: number;
 }
+
+/** Followed step output unless a network's pace says otherwise: 5 lines every 10 s. */
+const FOLLOW_DEFAULTS = { followLines: 5, followIntervalMs: 10_000 } as const;
 
 const NETWORK_NAME = /^[a-z][a-z0-9_-]*$/;
 const CHAT_KEYS = ["nick", "rate_limit"] as const;
 
-const paceSchema = (d: PaceConfig) =>
-  z
+const paceSchema = (given: Omit<PaceConfig, keyof typeof FOLLOW_DEFAULTS>) => {
+  const d: PaceConfig = { ...FOLLOW_DEFAULTS, ...given };
+  return z
     .strictObject({
       burst: numberOr(1, d.burst),
       interval_ms: numberOr(0, d.intervalMs),
       max_lines: numberOr(2, d.maxLines),
+      follow_lines: numberOr(1, d.followLines),
+      follow_interval_ms: numberOr(100, d.followIntervalMs),
     })
     .nullish()
     .transform((p): PaceConfig => ({
       burst: p?.burst ?? d.burst,
       intervalMs: p?.interval_ms ?? d.intervalMs,
       maxLines: p?.max_lines ?? d.maxLines,
+      followLines: p?.follow_lines ?? d.followLines,
+      followIntervalMs: p?.follow_interval_ms ?? d.followIntervalMs,
     }));
+};
 
 const networkMapping = {
   error: (iss: z.core.$ZodRawIssue) =>

@@ -3,14 +3,16 @@
  * pointer to the CLI for the rest. Nothing here acts on runs.
  */
 import type { RunDetail } from "../pipeline/run-control.js";
-import { targetName } from "../pipeline/run-target.js";
-import type { RunRecord } from "../store/run-store.js";
+import type { ApprovalRecord, HostPage, RunRecord, RunView, StepRecord } from "../store/run-store.js";
 import { dumpYaml } from "../clipboard/yaml.js";
 import { COMMANDS, SHORT_HELP, usage } from "../commands/command-parser.js";
 import type { Verb } from "../commands/command-parser.js";
 import type { Reply } from "../commands/reply.js";
 import { formatDuration, lastLine } from "./progress.js";
 import { positionText } from "../pipeline/run-events.js";
+import type { NodeView } from "../inventory/node-view.js";
+import { awaitingText, decideCommands, decisionsText } from "../pipeline/approval-text.js";
+import { targetName } from "../pipeline/run-target.js";
 
 /** A reply as chat shows it. */
 export interface ChatText {
@@ -32,9 +34,10 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
     case "started":
       return {
         text: reply.runs
-          .map(
-            (run) =>
-              `${run.host}: ${run.pipeline} queued as run ${run.id} (${run.totalSteps} steps); progress follows here`,
+          .map((run) =>
+            run.plan
+              ? `${run.host}: plan of ${run.pipeline} queued as run ${run.id}; nothing will be changed, the summary follows here`
+              : `${run.host}: ${run.pipeline} queued as run ${run.id} (${run.totalSteps} steps); progress follows here`,
           )
           .join("\n"),
       };
@@ -48,6 +51,8 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
     }
     case "status":
       return status(reply.details);
+    case "host-index":
+      return hosts(reply.page);
     case "log": {
       const name = targetName(reply.target);
       const { lines } = reply;
@@ -95,7 +100,7 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
       return { text: reply.page.runs.map(historyLine).join("\n") || "no runs" };
     case "deleted":
       return { text: `run ${reply.runId} deleted` };
-    case "following":
+    case "event-stream":
       return { text: statusLine({ run: reply.run, steps: [] }) };
     case "help":
       return help(reply.topic, ctx.botName);
@@ -103,11 +108,45 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
       return {
         text: `you are ${reply.identity}; roles: ${reply.roles.length > 0 ? reply.roles.join(", ") : "none (read-only commands in jarvis's rooms)"}`,
       };
+    case "hosts":
+      return hostsText(reply.nodes, reply.where, ctx.maxLines);
+    case "approval":
+      return { text: approvalLine(reply, ctx.botName) };
+    case "following":
+      return {
+        text: reply.run
+          ? `following ${targetName(reply.target)} (run ${reply.run.id}, ${reply.run.state.replace("_", " ")}): its step output comes here until it ends; stop with ${ctx.botName}: unfollow`
+          : `following ${targetName(reply.target)}: its next run's step output comes here; stop with ${ctx.botName}: unfollow`,
+      };
+    case "unfollowing":
+      return { text: `no longer following ${reply.target ? targetName(reply.target) : "anything"} here` };
     case "refused":
       return { text: reply.why === "denied" ? `denied: ${reply.message}` : reply.message };
     case "failed":
       return { text: `error: ${reply.message}` };
   }
+}
+
+function approvalLine(reply: Extract<Reply, { kind: "approval" }>, botName: string): string {
+  const { run } = reply;
+  switch (reply.outcome) {
+    case "approved":
+      return `${run.host}: run ${run.id} approved (${reply.approvals}/${reply.needed}); it is queued`;
+    case "denied":
+      return `${run.host}: run ${run.id} denied and cancelled`;
+    case "already-approved":
+      return `${run.host}: you approved run ${run.id} already (${reply.approvals}/${reply.needed})`;
+    case "recorded":
+      return `${run.host}: approval recorded for run ${run.id} (${reply.approvals}/${reply.needed}); ${decideCommands(run.id, botName)}`;
+  }
+}
+
+function hosts(page: HostPage): ChatText {
+  if (page.total === 0) return { text: "no runs yet" };
+  const more = page.total - page.hosts.length;
+  const lines = page.hosts.map((h) => statusLine({ run: h.latest, steps: [] }));
+  if (more > 0) lines.push(`... and ${more} more hosts (all ${page.total}: jarvis status on the CLI)`);
+  return { text: lines.join("\n"), pointer: "all hosts: jarvis status on the CLI" };
 }
 
 function status(details: RunDetail[]): ChatText {
@@ -119,31 +158,67 @@ function status(details: RunDetail[]): ChatText {
 }
 
 /** One line of `status`: where a host's latest run stands. */
-export function statusLine({ run, steps }: RunDetail): string {
+export function statusLine({
+  run,
+  steps,
+  approvals = [],
+}: {
+  run: RunView;
+  steps: StepRecord[];
+  approvals?: ApprovalRecord[] | undefined;
+}): string {
   // on_failure steps never move stepIndex: a failed run names the main step that failed.
-  const step = steps.filter((s) => !s.onFailure)[run.stepIndex];
-  const at = step
-    ? positionText({ phase: "main", index: run.stepIndex, total: run.totalSteps, name: step.name })
-    : `step ${run.stepIndex + 1}/${run.totalSteps}`;
+  const name = run.stepName ?? steps.filter((s) => !s.onFailure)[run.stepIndex]?.name;
+  const at =
+    name !== undefined && run.stepIndex >= 0
+      ? positionText({ phase: "main", index: run.stepIndex, total: run.totalSteps, name })
+      : `step ${run.stepIndex + 1}/${run.totalSteps}`;
   const since = run.finishedAt ?? run.startedAt ?? run.createdAt;
   const ago = `${formatDuration(Date.now() - since)} ago`;
+  const decided = decisionsText(approvals);
+  const decisions = decided ? `, ${decided}` : "";
   switch (run.state) {
+    case "awaiting_approval":
+      return `${run.host}: ${run.pipeline} ${awaitingText(run, approvals, Date.now())} (run ${run.id}, by ${run.requestedBy})`;
     case "queued":
-      return `${run.host}: ${run.pipeline} queued (run ${run.id}, by ${run.requestedBy})`;
+      return `${run.host}: ${run.pipeline} queued (run ${run.id}, by ${run.requestedBy}${decisions})`;
     case "running":
       return `${run.host}: ${run.pipeline} running ${at} (run ${run.id}, by ${run.requestedBy}, started ${ago})`;
     case "succeeded":
-      return `${run.host}: ${run.pipeline} succeeded (run ${run.id}, ${ago})`;
+      return `${run.host}: ${run.pipeline} succeeded (run ${run.id}, ${ago}${decisions})`;
     case "cancelled":
-      return `${run.host}: ${run.pipeline} cancelled at ${at} (run ${run.id}, ${ago})`;
+      return `${run.host}: ${run.pipeline} cancelled at ${at}${run.error ? `: ${lastLine(run.error.message)}` : ""} (run ${run.id}, ${ago}${decisions})`;
     case "failed":
       return `${run.host}: ${run.pipeline} FAILED at ${at}: ${run.error ? `${lastLine(run.error.message)} [${run.error.code}]` : "no error message"} (run ${run.id}, ${ago})`;
   }
 }
 
+function hostsText(nodes: NodeView[], where: string | undefined, maxLines: number): ChatText {
+  const what = where === undefined ? "" : ` where ${where}`;
+  if (nodes.length === 0) return { text: `no nodes${what}` };
+  const shown = nodes.slice(0, Math.max(1, maxLines - 1)).map(nodeLine);
+  const more = nodes.length - shown.length;
+  return {
+    text: [`${nodes.length} node(s)${what}${more > 0 ? ` (first ${shown.length})` : ""}:`, ...shown].join(
+      "\n",
+    ),
+    pointer: `all of them: jarvis hosts${where === undefined ? "" : " --where '...'"} on the CLI`,
+  };
+}
+
+/** One node: online or not, when last heard from, its agent's version and its groups. */
+export function nodeLine(node: NodeView): string {
+  const seen =
+    node.lastSeen === null ? "never seen" : `seen ${formatDuration(Date.now() - node.lastSeen)} ago`;
+  const groups = node.groups.length > 0 ? `, groups ${node.groups.join(",")}` : "";
+  return `${node.host}: ${node.online ? "online" : "offline"} (${seen}, agent ${node.agentVersion ?? "?"}${groups})`;
+}
+
 function historyLine(run: RunRecord): string {
   const when = new Date(run.createdAt).toISOString().replace("T", " ").slice(0, 16);
-  return `${when} ${run.pipeline} ${run.state} (run ${run.id}, by ${run.requestedBy}, from ${run.source})`;
+  const approval = run.approval ? `, needed ${run.approval.count} approval(s) from ${run.approval.role}` : "";
+  const why = run.state === "cancelled" && run.error ? `: ${lastLine(run.error.message)}` : "";
+  return `${when} ${run.pipeline} ${run.state}${why} (run ${run.id}, by ${run.requestedBy}, from ${run.source}${approval})`;
 }
 
 function help(topic: string | undefined, botName: string): ChatText {

@@ -10,6 +10,9 @@ import { positionText } from "../pipeline/run-events.js";
 import type { RunEvent } from "../pipeline/run-events.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import type { ChatPlace } from "./chat-adapter.js";
+import { decideCommands } from "../pipeline/approval-text.js";
+import type { StepOutputFollower } from "./step-output-follower.js";
+import { planSummaryLine, planView } from "../pipeline/plan-view.js";
 
 /** The last line of an error message: the line a failed step's stderr ended with. */
 export function lastLine(message: string): string {
@@ -20,10 +23,25 @@ export function lastLine(message: string): string {
   return lines[lines.length - 1] ?? message.trim();
 }
 
-/** The chat line for a run event, or undefined for events chat does not show (log lines). */
-export function formatRunEvent(event: RunEvent, botName = "jarvis"): string | undefined {
+/** Lines of the failing step's output shown with a failure. */
+export const FAILURE_TAIL_LINES = 3;
+
+/**
+ * The chat line for a run event, or undefined for events chat does not show (log lines).
+ * `tail`: the failing step's last output lines, shown under a failure.
+ */
+export function formatRunEvent(event: RunEvent, botName = "jarvis", tail: string[] = []): string | undefined {
   const { host } = event;
   switch (event.type) {
+    case "run-awaiting-approval": {
+      const { run, approval } = event;
+      const n = approval.count;
+      return `${host}: ${run.pipeline} by ${run.requestedBy} needs ${n} approval${n === 1 ? "" : "s"} from ${approval.role}: ${decideCommands(run.id, botName)}`;
+    }
+    case "run-approval":
+      return event.verdict === "approve"
+        ? `${host}: run ${event.runId} approved by ${event.by} (${event.approvals}/${event.needed})${event.approvals >= event.needed ? "; queued" : ""}`
+        : `${host}: run ${event.runId} denied by ${event.by}${event.reason ? `: ${event.reason}` : ""}`;
     case "run-started": {
       const { run } = event;
       return `${host}: ${run.pipeline} started (run ${run.id}, ${run.totalSteps} steps, by ${run.requestedBy})`;
@@ -38,11 +56,15 @@ export function formatRunEvent(event: RunEvent, botName = "jarvis"): string | un
         run.startedAt && run.finishedAt ? ` in ${formatDuration(run.finishedAt - run.startedAt)}` : "";
       // The run's own position: on_failure steps never move it, so it names the step that failed.
       const where = run.step ? positionText(run.step) : "the start";
+      if (run.state === "succeeded" && run.plan)
+        return `${host}: plan of ${run.pipeline} ready${elapsed} (run ${run.id})`;
       if (run.state === "succeeded") return `${host}: ${run.pipeline} succeeded${elapsed} (run ${run.id})`;
-      if (run.state === "cancelled") return `${host}: ${run.pipeline} cancelled at ${where} (run ${run.id})`;
+      if (run.state === "cancelled")
+        return `${host}: ${run.pipeline} cancelled at ${where}${run.error ? `: ${lastLine(run.error.message)}` : ""} (run ${run.id})`;
       // The step's own code (E_SSH_AUTH, E_PROVIDER_QUOTA ...) tells what kind of failure it was.
       const error = run.error ? `${lastLine(run.error.message)} [${run.error.code}]` : "no error message";
-      return `${host}: ${run.pipeline} FAILED at ${where}: ${error} — inspect: ${botName}: clipboard ${host} | ${botName}: log ${host} | ${botName}: retry ${host}`;
+      const output = tail.map((line) => `\n${host}| ${line}`).join("");
+      return `${host}: ${run.pipeline} FAILED at ${where}: ${error} — inspect: ${botName}: clipboard ${host} | ${botName}: log ${host} | ${botName}: retry ${host}${output}`;
     }
     default:
       return undefined;
@@ -73,6 +95,18 @@ export function originOfPlace(network: string, place: ChatPlace): string {
   return place.direct ? `${network}:dm:${place.room}` : `${network}:${place.room}`;
 }
 
+function samePlace(
+  a: { network: string; place: ChatPlace },
+  b: { network: string; place: ChatPlace } | undefined,
+): boolean {
+  return (
+    b !== undefined &&
+    a.network === b.network &&
+    a.place.room === b.place.room &&
+    a.place.direct === b.place.direct
+  );
+}
+
 /** Pause before following again after the store failed. */
 const RETRY_MS = 2000;
 
@@ -82,6 +116,8 @@ export interface ProgressRelayOptions {
   log?: (line: string) => void;
   /** Follow from after this sequence (default: whatever happens from now on). */
   afterSeq?: number;
+  /** Where step output goes for the rooms that follow it. */
+  follower?: StepOutputFollower;
 }
 
 /**
@@ -116,7 +152,7 @@ export class ProgressRelay {
         seq ??= await this.control.latestSeq();
         for await (const event of this.control.follow(seq, { signal })) {
           seq = event.seq;
-          this.onEvent(event);
+          await this.onEvent(event);
         }
       } catch (err) {
         log(`following run progress failed (${errorMessage(err)}); trying again in ${RETRY_MS} ms`);
@@ -129,10 +165,54 @@ export class ProgressRelay {
     }
   }
 
-  private onEvent(event: RunEvent): void {
+  private async onEvent(event: RunEvent): Promise<void> {
+    this.options.follower?.onEvent(event);
     const target = placeOfOrigin(event.origin);
-    if (!target) return;
-    const line = formatRunEvent(event, this.botName);
-    if (line !== undefined) this.deliver(target.network, target.place, line);
+    // The rooms and people an approval rule names are told too, wherever the run was started.
+    const places = [
+      ...(target ? [target] : []),
+      ...(event.type === "run-awaiting-approval"
+        ? event.approval.notify.flatMap((o) => placeOfOrigin(o) ?? []).filter((p) => !samePlace(p, target))
+        : []),
+    ];
+    if (places.length === 0) return;
+    const tail =
+      event.type === "run-finished" && event.run.state === "failed" ? await this.failureTail(event) : [];
+    const line = formatRunEvent(event, this.botName, tail);
+    if (line !== undefined) for (const p of places) this.deliver(p.network, p.place, line);
+    if (target && event.type === "run-finished" && event.run.plan && event.run.state === "succeeded") {
+      // The counts live on the run's last clipboard, read once the run has ended.
+      const { id } = event.run;
+      this.control.clipboardValue(id).then(
+        (clipboard) =>
+          this.deliver(
+            target.network,
+            target.place,
+            planSummaryLine(event.host, id, planView(clipboard), this.botName),
+          ),
+        (err: unknown) =>
+          (this.options.log ?? ((l: string) => console.error(`jarvis: ${l}`)))(
+            `the plan of run ${id} could not be read for its summary: ${errorMessage(err)}`,
+          ),
+      );
+    }
+  }
+
+  /** The failing step's last output lines (redacted by RunControl.log), for the failure message. */
+  private async failureTail(event: Extract<RunEvent, { type: "run-finished" }>): Promise<string[]> {
+    const step = event.run.step;
+    if (!step) return [];
+    try {
+      const lines = await this.control.log({ kind: "run", runId: event.runId, host: event.host });
+      return lines
+        .filter((l) => l.stream === "stderr" && l.step.phase === "main" && l.step.index === step.index)
+        .slice(-FAILURE_TAIL_LINES)
+        .map((l) => l.line);
+    } catch (err) {
+      (this.options.log ?? ((line: string) => console.error(`jarvis: ${line}`)))(
+        `the output of run ${event.runId}'s failed step could not be read (${errorMessage(err)}); the failure is shown without it`,
+      );
+      return [];
+    }
   }
 }

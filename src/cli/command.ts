@@ -9,7 +9,6 @@ import type { ParseArgsConfig } from "node:util";
 import { userInfo } from "node:os";
 import { CommandError, errorMessage } from "../errors.js";
 import { openJarvis } from "../service.js";
-import { defaultPolicy } from "../commands/acl.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { Dispatcher } from "../commands/dispatcher.js";
 import type { Caller } from "../commands/dispatcher.js";
@@ -181,9 +180,11 @@ export async function dispatch<K extends Answer["kind"]>(
 ): Promise<Extract<Answer, { kind: K }>> {
   const dispatcher = new Dispatcher({
     control: jarvis.control,
-    acl: defaultPolicy(),
+    // The local operator passes the ACL anyway; it is here for approvals, which count people.
+    acl: jarvis.config.chat.acl,
     log: ctx.err,
     redactor: redactorForConfig(jarvis.config),
+    nodes: jarvis.nodes,
   });
   const reply = await dispatcher.dispatch({
     front: "cli",

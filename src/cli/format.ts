@@ -2,14 +2,15 @@
 import type { RunDetail } from "../pipeline/run-control.js";
 import { positionText } from "../pipeline/run-events.js";
 import type { StepPosition } from "../protocol.js";
-import type { LogLine, RunRecord, StepRecord } from "../store/run-store.js";
+import type { ApprovalRecord, LogLine, RunView, StepRecord } from "../store/run-store.js";
+import { awaitingText, decisionsText } from "../pipeline/approval-text.js";
 
 /**
  * The `step` object of `status --json`: 1-based index of the main step running now or last run
  * (on_failure steps never move it, so a failed run names the step that failed).
  */
 export function stepPosition(
-  run: RunRecord,
+  run: RunView,
   steps: StepRecord[],
 ): { index: number; total: number; name: string } {
   const index = run.stepIndex;
@@ -34,7 +35,11 @@ function positioned(steps: StepRecord[]): { step: StepRecord; position: StepPosi
 }
 
 /** The stable JSON shape of one run (`status --json`, `history --json`). */
-export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, unknown> {
+export function runJson(
+  run: RunView,
+  steps?: StepRecord[],
+  approvals?: ApprovalRecord[],
+): Record<string, unknown> {
   return {
     run: run.id,
     host: run.host,
@@ -48,9 +53,29 @@ export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, un
     group: run.group,
     after: run.after,
     forced: run.forced,
+    plan: run.plan,
     created_at: iso(run.createdAt),
     started_at: iso(run.startedAt),
     finished_at: iso(run.finishedAt),
+    approval: run.approval
+      ? {
+          approvers: `role:${run.approval.role}`,
+          count: run.approval.count,
+          expires_at: iso(run.approval.expiresAt),
+          notify: run.approval.notify,
+          ...(approvals
+            ? {
+                decisions: approvals.map((a) => ({
+                  verdict: a.verdict,
+                  by: a.identity,
+                  person: a.person,
+                  reason: a.reason,
+                  at: iso(a.at),
+                })),
+              }
+            : {}),
+        }
+      : null,
     ...(steps
       ? {
           steps: positioned(steps).map(({ step: s, position }) => ({
@@ -69,18 +94,32 @@ export function runJson(run: RunRecord, steps?: StepRecord[]): Record<string, un
 }
 
 /** One line saying where a run is, or where it failed and why. */
-export function statusLine({ run, steps }: RunDetail): string {
+export function statusLine({
+  run,
+  steps,
+  approvals = [],
+}: {
+  run: RunView;
+  steps: StepRecord[];
+  approvals?: ApprovalRecord[] | undefined;
+}): string {
   const pos = stepPosition(run, steps);
   const at = `${pos.index}/${pos.total} ${pos.name}`;
+  const decided = decisionsText(approvals);
+  const decisions = decided ? `; ${decided}` : "";
   switch (run.state) {
+    case "awaiting_approval":
+      return `${run.host}: ${awaitingText(run, approvals, Date.now())} (run ${run.id}, ${run.pipeline}, by ${run.requestedBy}; jarvis approve ${run.id} | jarvis deny ${run.id})`;
     case "queued":
-      return `${run.host}: queued (run ${run.id}, ${run.pipeline})`;
+      return `${run.host}: queued (run ${run.id}, ${run.pipeline}${decisions})`;
     case "running":
       return `${run.host}: running ${at} (run ${run.id}, ${run.pipeline}, by ${run.requestedBy})`;
     case "succeeded":
+      if (run.plan)
+        return `${run.host}: plan of ${run.pipeline} ready (run ${run.id}, ${pos.total} steps, ${elapsed(run)})`;
       return `${run.host}: ${run.pipeline} succeeded (run ${run.id}, ${pos.total} steps, ${elapsed(run)})`;
     case "cancelled":
-      return `${run.host}: cancelled at ${at} (run ${run.id})`;
+      return `${run.host}: cancelled at ${pos.index > 0 ? at : "the start"}${run.error ? `: ${run.error.message}` : ""} (run ${run.id}${decisions})`;
     case "failed":
       return `${run.host}: failed at ${at}: ${run.error ? `${run.error.message} [${run.error.code}]` : "?"} (run ${run.id}; see: jarvis log ${run.host}, jarvis clipboard ${run.host}, jarvis retry ${run.host})`;
   }
@@ -113,7 +152,7 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-function elapsed(run: RunRecord): string {
+function elapsed(run: RunView): string {
   if (!run.startedAt || !run.finishedAt) return "";
   const s = (run.finishedAt - run.startedAt) / 1000;
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;

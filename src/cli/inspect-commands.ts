@@ -1,33 +1,32 @@
-/** Commands that look at runs: status, log, clipboard, diff, history, pipelines, audit. */
+/** Commands that look at runs (status, log, clipboard, diff, history, pipelines, audit) and nodes (hosts). */
 import { dumpYaml } from "../clipboard/yaml.js";
 import { stepNumber } from "../commands/typed-command.js";
 import { EXIT } from "./exit-codes.js";
 import { groupLine, logLine, runJson, statusLine, stepTable } from "./format.js";
 import { defineCommand, dispatch, oneTarget, positiveInteger, usageError, withJarvis } from "./command.js";
-import type { CliCommand } from "./command.js";
+import { nodeLine } from "../bot/commands.js";
+import type { CliCommand, CommandContext } from "./command.js";
 
 const json = { json: { type: "boolean", default: false } } as const;
 
 /** status, log, clipboard, diff, history, pipelines, audit. */
 export const inspectCommands: Record<string, CliCommand> = {
   status: defineCommand({
-    usage: "status [host|run|group] [--json]",
-    summary: "where each host's latest run is, or where it failed and why",
-    options: json,
+    usage: "status [host|run|group] [--limit N] [--after HOST] [--json]",
+    summary: "where each host's latest run is (every host, or one page of them), or where it failed and why",
+    options: { ...json, limit: { type: "string" }, after: { type: "string" } },
     run: (ctx) => {
       if (ctx.args.length > 1) throw usageError("status takes at most one host, run id or group id");
       const [word] = ctx.args;
+      if (word === undefined) return allHosts(ctx);
+      if (ctx.flags.limit !== undefined || ctx.flags.after !== undefined)
+        throw usageError("--limit and --after page the list of every host; give no host with them");
       return withJarvis(ctx, async (jarvis) => {
-        const reply = await dispatch(
-          jarvis,
-          ctx,
-          word === undefined ? { verb: "status" } : { verb: "status", target: word },
-          "status",
-        );
+        const reply = await dispatch(jarvis, ctx, { verb: "status", target: word }, "status");
         const { details, target } = reply;
-        const one = target !== undefined && target.kind !== "group";
+        const one = target.kind !== "group";
         if (ctx.flags.json) {
-          const list = details.map((d) => runJson(d.run, d.steps));
+          const list = details.map((d) => runJson(d.run, d.steps, d.approvals));
           ctx.out(JSON.stringify(one ? list[0] : list, null, 2));
         } else if (details.length === 0) {
           ctx.out("no runs yet; start one with: jarvis run deploy examples/loki.yml");
@@ -105,14 +104,22 @@ export const inspectCommands: Record<string, CliCommand> = {
     },
   }),
   history: defineCommand({
-    usage: "history <host> [--limit N] [--json]",
-    summary: "a host's runs, newest first",
-    options: { ...json, limit: { type: "string" } },
+    usage: "history <host> [--limit N] [--before RUN] [--json]",
+    summary: "a host's runs, newest first (--before: the page after that run)",
+    options: { ...json, limit: { type: "string" }, before: { type: "string" } },
     run: (ctx) => {
       const host = oneTarget(ctx, "history");
       const limit = positiveInteger(ctx.flags.limit, "--limit", 20);
+      const before = ctx.flags.before;
       return withJarvis(ctx, async (jarvis) => {
-        const reply = await dispatch(jarvis, ctx, { verb: "history", host, limit }, "history");
+        const reply = await dispatch(
+          jarvis,
+          ctx,
+          { verb: "history", host, limit, ...(before === undefined ? {} : { before }) },
+          "history",
+        );
+        if (reply.next !== null)
+          ctx.err(`more: jarvis history ${host} --limit ${limit} --before ${reply.next}`);
         if (ctx.flags.json)
           ctx.out(
             JSON.stringify(
@@ -163,4 +170,66 @@ export const inspectCommands: Record<string, CliCommand> = {
       });
     },
   }),
+  hosts: defineCommand({
+    usage: "hosts [--where SELECTOR] [--json]",
+    summary: "the nodes jarvis knows, or those a selector picks (os.family=debian and group=web)",
+    options: { ...json, where: { type: "string" } },
+    run: (ctx) => {
+      if (ctx.args.length > 0) throw usageError("hosts takes no arguments; select with --where SELECTOR");
+      const where = ctx.flags.where;
+      return withJarvis(ctx, async (jarvis) => {
+        const reply = await dispatch(
+          jarvis,
+          ctx,
+          where === undefined ? { verb: "hosts" } : { verb: "hosts", where },
+          "hosts",
+        );
+        if (ctx.flags.json) ctx.out(JSON.stringify(reply.nodes, null, 2));
+        else if (reply.nodes.length === 0) ctx.out(`no nodes${where === undefined ? "" : ` where ${where}`}`);
+        else for (const node of reply.nodes) ctx.out(nodeLine(node));
+        return EXIT.ok;
+      });
+    },
+  }),
 };
+
+/** Pages fetched at a time when the CLI lists every host. */
+const HOSTS_PAGE = 1000;
+
+/**
+ * `status` without a host: every host from the per-host index, fetched page by page; with
+ * `--limit`, one page and the command for the next on stderr.
+ */
+function allHosts(
+  ctx: CommandContext<{ json: boolean; limit?: string | undefined; after?: string | undefined }>,
+): Promise<number> {
+  const onePage = ctx.flags.limit !== undefined;
+  const limit = positiveInteger(ctx.flags.limit, "--limit", HOSTS_PAGE);
+  return withJarvis(ctx, async (jarvis) => {
+    let after = ctx.flags.after;
+    const json: Record<string, unknown>[] = [];
+    let total = 0;
+    for (;;) {
+      const { page } = await dispatch(
+        jarvis,
+        ctx,
+        { verb: "status", page: { limit, ...(after === undefined ? {} : { after }) } },
+        "host-index",
+      );
+      total = page.total;
+      for (const { latest } of page.hosts) {
+        if (ctx.flags.json) json.push(runJson(latest));
+        else ctx.out(statusLine({ run: latest, steps: [] }));
+      }
+      if (page.next === null) break;
+      if (onePage) {
+        ctx.err(`more: jarvis status --limit ${limit} --after ${page.next}`);
+        break;
+      }
+      after = page.next;
+    }
+    if (ctx.flags.json) ctx.out(JSON.stringify(json, null, 2));
+    else if (total === 0) ctx.out("no runs yet; start one with: jarvis run deploy examples/loki.yml");
+    return EXIT.ok;
+  });
+}

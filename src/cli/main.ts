@@ -11,18 +11,24 @@ import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { printable } from "../text/printable.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { runCommands } from "./run-commands.js";
+import { approvalCommands } from "./approval-commands.js";
 import { inspectCommands } from "./inspect-commands.js";
 import { toolCommands } from "./tool-commands.js";
 import { startCommand } from "./start.js";
+import { workerCommand } from "./worker.js";
+import { agentCommand } from "./agent-command.js";
 import { GLOBAL_OPTIONS } from "./command.js";
 import type { BaseContext, CliCommand } from "./command.js";
 import type { JarvisConfig } from "../config.js";
 
 const commands: Record<string, CliCommand> = {
   ...runCommands,
+  ...approvalCommands,
   ...inspectCommands,
   ...toolCommands,
   start: startCommand,
+  worker: workerCommand,
+  agent: agentCommand,
 };
 
 function help(): string {

@@ -1,4 +1,4 @@
-/** Commands that start or steer runs: run, retry, resume, cancel. */
+/** Commands that start or steer runs: run, retry, replay, resume, cancel. */
 import { errorMessage } from "../errors.js";
 import { readFileBounded } from "../io/bounded-read.js";
 import { EXIT } from "./exit-codes.js";
@@ -9,6 +9,7 @@ import type { Jarvis } from "../service.js";
 import { positionText } from "../pipeline/run-events.js";
 import type { RunEvent } from "../pipeline/run-events.js";
 import type { RunRecord } from "../store/run-store.js";
+import { planLines, planView } from "../pipeline/plan-view.js";
 
 /** How a followed event looks on the terminal, or undefined for events not shown. */
 export function progressLine(event: RunEvent): string | undefined {
@@ -37,6 +38,8 @@ async function follow(
   fromSeq: number,
   runIds: string[],
   execute: () => Promise<RunRecord | RunRecord[]>,
+  /** Print each run's plan (a plan run): whole, after its status line; under `plan` in JSON. */
+  showPlan = false,
 ): Promise<number> {
   const ids = new Set(runIds);
   const query = runIds.length === 1 ? { runId: runIds[0]! } : {};
@@ -68,11 +71,26 @@ async function follow(
     if (!ctx.flags.json) for (const event of await jarvis.control.readEvents(seq, query)) print(event);
     const finals = Array.isArray(result) ? result : [result];
     const details = (await Promise.all(finals.map((f) => jarvis.control.status(f.id)))).flat();
+    const plans = new Map<string, ReturnType<typeof planView>>();
+    if (showPlan)
+      for (const d of details)
+        if (d.run.state === "succeeded")
+          plans.set(d.run.id, planView(await jarvis.control.clipboardValue(d.run.id)));
     if (ctx.flags.json) {
-      const json = details.map((d) => runJson(d.run, d.steps));
+      const json = details.map((d) => {
+        const plan = plans.get(d.run.id);
+        const base = runJson(d.run, d.steps, d.approvals);
+        return plan ? { ...base, plan: plan.entries, plan_unknown: plan.unknown } : base;
+      });
       ctx.out(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
     } else {
-      for (const d of details) ctx.out(statusLine(d));
+      for (const d of details) {
+        ctx.out(statusLine(d));
+        const plan = plans.get(d.run.id);
+        if (plan)
+          for (const line of [`${d.run.host}: plan (nothing was changed):`, ...planLines(plan)])
+            ctx.out(line);
+      }
       if (details.length > 1) ctx.out(groupLine(details));
     }
     return finals.every((f) => f.state === "succeeded") ? EXIT.ok : EXIT.runFailed;
@@ -88,13 +106,18 @@ const runOptions = {
   force: { type: "boolean", default: false },
 } as const;
 
-/** run, retry, resume, cancel. */
+const runOnlyOptions = {
+  ...runOptions,
+  plan: { type: "boolean", default: false },
+} as const;
+
+/** run, retry, replay, resume, cancel. */
 export const runCommands: Record<string, CliCommand> = {
   run: defineCommand({
-    usage: "run <pipeline> <design> [--force] [--detach] [--json]",
+    usage: "run <pipeline> <design> [--plan] [--force] [--detach] [--json]",
     summary:
-      "run a pipeline on a design (file, URL, gist:ID, cn=host); --detach queues it for `jarvis start`",
-    options: runOptions,
+      "run a pipeline on a design (file, URL, gist:ID, cn=host); --detach queues it for `jarvis start`; --plan shows what it would change, changing nothing",
+    options: runOnlyOptions,
     run: (ctx) => {
       const [pipeline, source] = ctx.args;
       if (!pipeline || !source || ctx.args.length > 2) throw usageError("run takes a pipeline and a design");
@@ -103,7 +126,14 @@ export const runCommands: Record<string, CliCommand> = {
         const { runs } = await dispatch(
           jarvis,
           ctx,
-          { verb: "run", pipeline, source, force: ctx.flags.force, foreground: !ctx.flags.detach },
+          {
+            verb: "run",
+            pipeline,
+            source,
+            force: ctx.flags.force,
+            foreground: !ctx.flags.detach,
+            plan: ctx.flags.plan,
+          },
           "started",
         );
         if (ctx.flags.detach) {
@@ -122,6 +152,7 @@ export const runCommands: Record<string, CliCommand> = {
           fromSeq,
           runs.map((r) => r.id),
           () => jarvis.control.executeAll(runs),
+          ctx.flags.plan,
         );
       });
     },
@@ -162,6 +193,52 @@ export const runCommands: Record<string, CliCommand> = {
         }
         return follow(jarvis, ctx, fromSeq, [run.id], () =>
           jarvis.control.executeAll([run]).then(([r]) => r!),
+        );
+      });
+    },
+  }),
+  replay: defineCommand({
+    usage:
+      "replay <run|host> on <host> [<host> ...] | replay <run|host> --source DESIGN ... [--detach] [--json]",
+    summary: "run a past run's pipeline again (same parameters and force) on other hosts' designs",
+    options: {
+      json: runOptions.json,
+      detach: runOptions.detach,
+      source: { type: "string", multiple: true },
+    },
+    run: (ctx) => {
+      const [target, on, ...hosts] = ctx.args;
+      const sources = ctx.flags.source ?? [];
+      if (!target) throw usageError("replay takes the run or host to replay");
+      if (sources.length > 0 && on !== undefined)
+        throw usageError("replay goes either 'on <host> ...' or to --source designs, not both");
+      if (sources.length === 0 && (on?.toLowerCase() !== "on" || hosts.length === 0))
+        throw usageError(
+          "replay takes 'on' and the hosts to replay on, e.g. jarvis replay loki on thor odin",
+        );
+      const onto = sources.length > 0 ? { sources } : { hosts };
+      return withJarvis(ctx, async (jarvis) => {
+        const fromSeq = await jarvis.control.latestSeq();
+        const { runs } = await dispatch(
+          jarvis,
+          ctx,
+          { verb: "replay", target, onto, foreground: !ctx.flags.detach },
+          "started",
+        );
+        if (ctx.flags.detach) {
+          ctx.out(
+            ctx.flags.json ? JSON.stringify(runs.map((r) => runJson(r))) : runs.map((r) => r.id).join("\n"),
+          );
+          return EXIT.ok;
+        }
+        if (!ctx.flags.json)
+          for (const run of runs) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started (replay)`);
+        return follow(
+          jarvis,
+          ctx,
+          fromSeq,
+          runs.map((r) => r.id),
+          () => jarvis.control.executeAll(runs),
         );
       });
     },

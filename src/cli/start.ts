@@ -11,6 +11,7 @@ import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
 import { startBot } from "../bot/bot.js";
 import { startApiServer } from "../api/api-server.js";
 import type { ApiServer } from "../api/api-server.js";
+import { Scheduler } from "../schedule/scheduler.js";
 import { EXIT } from "./exit-codes.js";
 import { defineCommand, usageError } from "./command.js";
 import type { CommandContext } from "./command.js";
@@ -41,6 +42,14 @@ export const startCommand = defineCommand({
     );
     const jarvis = await openJarvis(config, { execute: true });
     ctx.err(`jarvis: deploy key ${key.path}`);
+    // Schedules live in the store; every service sharing it looks, and one claims each occurrence.
+    const scheduler = new Scheduler({
+      store: jarvis.store,
+      control: jarvis.control,
+      owner: jarvis.engine.owner,
+      log: (line) => ctx.err(`jarvis: ${line}`),
+    });
+    scheduler.start();
     const bot = await startBot(jarvis);
     const api = config.api.enabled
       ? await startApiServer(jarvis, {
@@ -60,6 +69,7 @@ export const startCommand = defineCommand({
     ctx.err(`jarvis: started (store ${config.store.path}, pipelines in ${config.pipelines.dirs.join(", ")})`);
     const signal = await signalled;
     ctx.err(`jarvis: ${signal}, stopping; runs in flight resume at the next start`);
+    await scheduler.close();
     await stop(ctx, bot, jarvis, api);
     return EXIT.ok;
   },

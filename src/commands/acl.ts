@@ -7,6 +7,7 @@
  */
 import { COMMANDS, isMutating } from "./command-parser.js";
 import type { Verb } from "./command-parser.js";
+import type { ApprovalRule } from "../pipeline/approval-rule.js";
 
 /** A role: the commands and host patterns it allows. */
 export interface Role {
@@ -15,6 +16,8 @@ export interface Role {
   commands: ReadonlySet<string> | "*";
   /** Host glob patterns (`*`, `?`), case-insensitive. */
   hosts: readonly string[];
+  /** What it allows waits for these approvals first (a run it starts awaits approval). */
+  approval?: ApprovalRule;
 }
 
 /** The validated `acl:` section. */
@@ -26,6 +29,11 @@ export interface AclPolicy {
   grants: ReadonlyMap<string, readonly string[]>;
   /** Whether members of configured rooms may use read-only commands (default true). */
   roomsRead: boolean;
+  /**
+   * Identity -> the person (acl.people key) it belongs to: one person's identities on several
+   * networks count once as an approver, and all are the requester of a run one of them started.
+   */
+  persons: ReadonlyMap<string, string>;
 }
 
 /** What the ACL is asked. */
@@ -41,11 +49,12 @@ export interface AccessRequest {
 
 /** The ACL's answer. */
 export type AccessDecision =
-  { allowed: true; roles: string[]; reason: string } | { allowed: false; roles: string[]; reason: string };
+  | { allowed: true; roles: string[]; reason: string; approval?: ApprovalRule }
+  | { allowed: false; roles: string[]; reason: string };
 
 /** The policy with no `acl:` section. */
 export function defaultPolicy(): AclPolicy {
-  return { configured: false, roles: new Map(), grants: new Map(), roomsRead: true };
+  return { configured: false, roles: new Map(), grants: new Map(), roomsRead: true, persons: new Map() };
 }
 
 /** Roles granted to an identity. */
@@ -67,10 +76,21 @@ export function decide(policy: AclPolicy, req: AccessRequest): AccessDecision {
   if (!policy.configured && req.identity.startsWith("console:")) {
     return { allowed: true, roles, reason: "console operator (no acl configured)" };
   }
+  // A role that allows it outright wins over one that allows it only with approval.
+  let withApproval: Role | undefined;
   for (const name of roles) {
     const role = policy.roles.get(name);
-    if (role && roleAllows(role, req.verb, req.host)) return { allowed: true, roles, reason: `role ${name}` };
+    if (!role || !roleAllows(role, req.verb, req.host)) continue;
+    if (!role.approval) return { allowed: true, roles, reason: `role ${name}` };
+    withApproval ??= role;
   }
+  if (withApproval?.approval)
+    return {
+      allowed: true,
+      roles,
+      reason: `role ${withApproval.name}, with approval`,
+      approval: withApproval.approval,
+    };
   if (!isMutating(req.verb)) {
     if (roles.length > 0) return { allowed: true, roles, reason: "read-only command, listed identity" };
     if (req.configuredRoom && policy.roomsRead)
@@ -99,6 +119,11 @@ export function roleAllows(role: Role, verb: Verb, host: string | undefined): bo
   if (!isMutating(verb) || verb === "help" || verb === "whoami" || verb === "pipelines") return true;
   if (host === undefined) return role.hosts.includes("*");
   return role.hosts.some((pattern) => globMatch(pattern, host));
+}
+
+/** The person an identity belongs to: its acl.people name, else the identity alone. */
+export function personOf(policy: AclPolicy, identity: string): string {
+  return policy.persons.get(identity) ?? identity;
 }
 
 /** Case-insensitive glob match with `*` and `?`. */

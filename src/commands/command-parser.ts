@@ -4,6 +4,9 @@
  * lines, unbalanced quotes, wrong argument counts) gets a clear one-line error instead of a guess.
  */
 
+/** Words a `hosts where ...` selector may span. */
+const MAX_SELECTOR_WORDS = 256;
+
 /** Every command the bot knows, with its argument shape and whether it changes anything. */
 export const COMMANDS = {
   deploy: {
@@ -27,6 +30,14 @@ export const COMMANDS = {
     mutating: true,
     help: "delete a host (force: even one that serves production)",
   },
+  plan: {
+    args: "<deploy|redeploy|destroy> <source|host>",
+    min: 2,
+    max: 2,
+    // It changes nothing outside, but it is a run: it holds the host while it looks.
+    mutating: true,
+    help: "what deploy, redeploy or destroy would change, without changing it",
+  },
   run: { args: "<pipeline> <source>", min: 2, max: 2, mutating: true, help: "run any pipeline on a design" },
   retry: {
     args: "<host> [force]",
@@ -34,6 +45,13 @@ export const COMMANDS = {
     max: 2,
     mutating: true,
     help: "retry a failed run from its failed step",
+  },
+  replay: {
+    args: "<run|host> on <host> [<host> ...]",
+    min: 3,
+    max: 2 + 20,
+    mutating: true,
+    help: "run a past run's pipeline again, same parameters and force, on other hosts' designs",
   },
   cancel: { args: "<host>", min: 1, max: 1, mutating: true, help: "cancel a queued or running run" },
   status: {
@@ -70,6 +88,43 @@ export const COMMANDS = {
   audit: { args: "", min: 0, max: 0, mutating: false, help: "how many commands the audit trail holds" },
   help: { args: "[command]", min: 0, max: 1, mutating: false, help: "this list, or one command's usage" },
   whoami: { args: "", min: 0, max: 0, mutating: false, help: "the identity and roles jarvis sees for you" },
+  hosts: {
+    args: "[where <selector>]",
+    min: 0,
+    // A selector is many words (`os.family=debian and packages.apache2<2.4.50`); the line's byte
+    // limit bounds it.
+    max: MAX_SELECTOR_WORDS,
+    mutating: false,
+    help: "the nodes jarvis knows (online, last seen, agent), or those a selector picks: hosts where group=web",
+  },
+  approve: {
+    args: "<run>",
+    min: 1,
+    max: 1,
+    mutating: true,
+    help: "approve a run that awaits approval (your role must be the one it asks for)",
+  },
+  deny: {
+    args: "<run> [why]",
+    min: 1,
+    max: 40,
+    mutating: true,
+    help: "deny a run that awaits approval; it is cancelled",
+  },
+  follow: {
+    args: "<host|run>",
+    min: 1,
+    max: 1,
+    mutating: false,
+    help: "show this room the running step's output, throttled, until the run ends",
+  },
+  unfollow: {
+    args: "[host|run]",
+    min: 0,
+    max: 1,
+    mutating: false,
+    help: "stop showing step output here (one host or run, or everything)",
+  },
 } as const;
 
 /** A command verb. */

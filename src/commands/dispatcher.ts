@@ -4,11 +4,12 @@
  * resolved host(s) -> execute through RunControl -> reply record, with exactly one audit entry
  * per command, refusals included. Fronts only render the reply.
  */
-import { CommandError, errorMessage } from "../errors.js";
+import { ApprovalRefused, CommandError, errorMessage } from "../errors.js";
+import type { ApprovalRule } from "../pipeline/approval-rule.js";
 import { targetHosts } from "../pipeline/run-target.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
-import { decide, rolesOf } from "./acl.js";
+import { decide, personOf, rolesOf } from "./acl.js";
 import type { AccessDecision, AclPolicy } from "./acl.js";
 import { audit } from "./audit.js";
 import type { Redactor } from "../clipboard/redact.js";
@@ -20,6 +21,7 @@ import type { Reply } from "./reply.js";
 import { hostOfSource, typeChatCommand } from "./typed-command.js";
 import type { TypedCommand } from "./typed-command.js";
 import type { CommandLimiter } from "../bot/rate-limit.js";
+import type { NodeDirectory } from "../inventory/node-view.js";
 
 /** Who sends a command, as the front that received it vouches. */
 export interface Caller {
@@ -63,6 +65,8 @@ export interface DispatcherOptions {
   log: (line: string) => void;
   /** Audit entries keep no secret: the command and the reason are masked like replies. */
   redactor?: Redactor;
+  /** Where `hosts` looks: the agents' node store (Jarvis.nodes); absent, `hosts` says so. */
+  nodes?: NodeDirectory;
 }
 
 /** The dispatcher every front shares. */
@@ -85,11 +89,19 @@ export class Dispatcher {
         reply = checked.refused;
       } else {
         reason = checked.reason;
+        const identity = caller.identity ?? caller.label;
+        const { acl } = this.options;
+        // Approvals count people by their verified identities, the local operator's included:
+        // being at the machine gives no approver role.
+        const voter = { identity, person: personOf(acl, identity), roles: rolesOf(acl, caller.identity) };
         reply = await executeCommand(checked.command, checked.target, {
           control: this.options.control,
-          who: { identity: caller.identity ?? caller.label, origin: caller.origin },
-          roles: caller.localOperator ? ["local operator"] : rolesOf(this.options.acl, caller.identity),
+          who: { identity, origin: caller.origin, person: voter.person },
+          roles: caller.localOperator ? ["local operator"] : rolesOf(acl, caller.identity),
           fileAccess: caller.localOperator && request.front === "cli" ? "any" : "designs-dirs",
+          nodes: this.options.nodes,
+          voter,
+          ...(checked.approval ? { approval: checked.approval } : {}),
         });
       }
     } catch (error) {
@@ -97,7 +109,9 @@ export class Dispatcher {
       reply =
         error instanceof CommandError
           ? { kind: "refused", why: "input", message }
-          : { kind: "failed", message, error };
+          : error instanceof ApprovalRefused
+            ? { kind: "refused", why: "denied", message }
+            : { kind: "failed", message, error };
     }
     await audit(
       this.options.control,
@@ -123,7 +137,10 @@ export class Dispatcher {
   /** Pace, parse, resolve and authorize: the command to execute, or why not. */
   private async admit(
     request: DispatchRequest,
-  ): Promise<{ refused: Reply } | { command: TypedCommand; target: RunTarget | undefined; reason: string }> {
+  ): Promise<
+    | { refused: Reply }
+    | { command: TypedCommand; target: RunTarget | undefined; reason: string; approval?: ApprovalRule }
+  > {
     const { caller, input } = request;
     const who = caller.identity ?? caller.label;
     if (!caller.localOperator && this.options.limiter && !this.options.limiter.allow(who)) {
@@ -134,17 +151,22 @@ export class Dispatcher {
     else {
       const parsed = parseCommand(input.text);
       if (parsed.kind !== "command") return refuse("input", parsed.kind === "error" ? parsed.message : "");
-      command = typeChatCommand(parsed.command.verb, parsed.command.args);
+      command = typeChatCommand(parsed.command.verb, parsed.command.args, parsed.command.text);
     }
     const target = await this.resolve(command);
     if (caller.localOperator) return { command, target, reason: `local operator on the ${request.front}` };
-    const decision = this.authorize(caller, command, target);
+    const decision = this.authorize(caller, command, await this.accessChecks(command, target));
     if (!decision.allowed) {
       const why =
         caller.identity === undefined && caller.identityProblem ? ` (${caller.identityProblem})` : "";
       return refuse("denied", `${decision.reason}${why}`);
     }
-    return { command, target, reason: decision.reason };
+    return {
+      command,
+      target,
+      reason: decision.reason,
+      ...(decision.allowed && decision.approval ? { approval: decision.approval } : {}),
+    };
   }
 
   private async resolve(command: TypedCommand): Promise<RunTarget | undefined> {
@@ -155,28 +177,56 @@ export class Dispatcher {
       : this.options.control.runTarget(word.run);
   }
 
-  /** The ACL on every host the command acts on; a command that names none is checked as such. */
-  private authorize(caller: Caller, command: TypedCommand, target: RunTarget | undefined): AccessDecision {
+  /**
+   * What the ACL is asked: the command's verb on every host it acts on (a command that names none
+   * is checked as such). Replay acts on the hosts it replays onto, as `replay` and as the verb its
+   * pipeline is (replaying a destroy destroys), never on the replayed run's host.
+   */
+  private async accessChecks(command: TypedCommand, target: RunTarget | undefined): Promise<AccessCheck[]> {
     const verb = ACL_VERB_OF[command.verb] ?? command.verb;
-    const ask = (chatVerb: Verb, host: string | undefined): AccessDecision =>
-      decide(this.options.acl, {
-        identity: caller.identity,
-        verb: chatVerb,
-        host,
-        configuredRoom: caller.configuredRoom,
-      });
-    if (!isChatVerb(verb)) {
-      return { allowed: false, roles: [], reason: `${verb} is for the machine's operator, on the CLI` };
+    if (!isChatVerb(verb)) return [{ verb, host: undefined }];
+    if (command.verb === "replay" && target) {
+      const run = await this.options.control.find(target);
+      const hosts = "hosts" in command.onto ? command.onto.hosts : command.onto.sources.map(hostOfSource);
+      return hosts.flatMap((host) => [
+        { verb: "replay" as const, host },
+        { verb: pipelineVerb(run.pipeline), host },
+      ]);
     }
     const hosts = target ? targetHosts(target) : hostsNamed(command);
     if (command.verb === "runs" && command.query.host !== undefined) hosts.push(command.query.host);
-    if (hosts.length === 0) return ask(verb, undefined);
+    return hosts.length === 0 ? [{ verb, host: undefined }] : hosts.map((host) => ({ verb, host }));
+  }
+
+  /** The ACL on every check; the first refusal, else the last allowance. */
+  private authorize(caller: Caller, command: TypedCommand, checks: AccessCheck[]): AccessDecision {
+    // The run's approval rule decides whose approve or deny counts (RunControl.decide checks it);
+    // the ACL's part is only that the network vouches for who is asking.
+    if ((command.verb === "approve" || command.verb === "deny") && caller.identity !== undefined) {
+      return {
+        allowed: true,
+        roles: rolesOf(this.options.acl, caller.identity),
+        reason: "approvals are checked against the run's approval rule",
+      };
+    }
     let last: AccessDecision | undefined;
-    for (const host of hosts) {
-      last = ask(verb, host);
+    for (const { verb, host } of checks) {
+      if (!isChatVerb(verb)) {
+        return {
+          allowed: false,
+          roles: [],
+          reason: `${command.verb} is for the machine's operator, on the CLI`,
+        };
+      }
+      last = decide(this.options.acl, {
+        identity: caller.identity,
+        verb,
+        host,
+        configuredRoom: caller.configuredRoom,
+      });
       if (!last.allowed) return last;
     }
-    return last!;
+    return last ?? { allowed: false, roles: [], reason: `${command.verb} acts on nothing` };
   }
 }
 
@@ -184,17 +234,28 @@ export class Dispatcher {
  * Commands only the HTTP API sends, checked as the chat command that reads the same thing: a page
  * of runs as history (on its host filter, when it has one), a run's event feed as its log.
  */
-const ACL_VERB_OF: Partial<Record<TypedCommand["verb"], Verb>> = { runs: "history", follow: "log" };
+const ACL_VERB_OF: Partial<Record<TypedCommand["verb"], Verb>> = { runs: "history", events: "log" };
 
 /** Hosts a command names without a target word: `cn=<host>` sources, and history's host. */
 function hostsNamed(command: TypedCommand): string[] {
   const host =
-    command.verb === "deploy" || command.verb === "run"
+    command.verb === "deploy" || command.verb === "run" || (command.verb === "plan" && "source" in command)
       ? hostOfSource(command.source)
       : command.verb === "history"
         ? command.host
         : undefined;
   return host === undefined ? [] : [host];
+}
+
+/** One question for the ACL: a verb (a chat verb, else refused off the CLI) on a host, if known. */
+interface AccessCheck {
+  verb: string;
+  host: string | undefined;
+}
+
+/** The chat verb a pipeline is, for the ACL: deploy, redeploy and destroy are their own, others `run`. */
+function pipelineVerb(pipeline: string): Verb {
+  return pipeline === "deploy" || pipeline === "redeploy" || pipeline === "destroy" ? pipeline : "run";
 }
 
 function isChatVerb(verb: string): verb is Verb {

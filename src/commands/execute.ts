@@ -3,13 +3,20 @@
  * with a reply record. Targets arrive resolved (the ACL has seen their hosts); nothing here reads
  * a word's shape.
  */
-import { CommandError } from "../errors.js";
+import { CommandError, ConfigError, RunError, SelectorError } from "../errors.js";
+import { parseSelector } from "../inventory/selector-parser.js";
+import { selectNodes } from "../inventory/select-nodes.js";
+import type { NodeDirectory, NodeView } from "../inventory/node-view.js";
 import type { RunControl, Requester } from "../pipeline/run-control.js";
 import { runTarget as runTargetOf } from "../pipeline/run-target.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { Reply } from "./reply.js";
+import type { RunRecord } from "../store/run-store.js";
+import { CHAT_STATUS_LIMIT } from "./typed-command.js";
 import type { TypedCommand } from "./typed-command.js";
 import type { FileAccess } from "../clipboard/sources/design-source.js";
+import type { ApprovalRule } from "../pipeline/approval-rule.js";
+import type { Voter } from "../pipeline/approvals.js";
 
 /** What execution needs besides the command. */
 export interface ExecuteContext {
@@ -22,6 +29,12 @@ export interface ExecuteContext {
    * read them anyway; "designs-dirs" for everyone else (chat, API).
    */
   fileAccess: FileAccess;
+  /** The node directory `hosts` reads; undefined when this jarvis has none. */
+  nodes: NodeDirectory | undefined;
+  /** Who decides, for approve and deny: her person and her roles under the ACL. */
+  voter: Voter;
+  /** The approval the ACL role that allowed a start requires, if it does. */
+  approval?: ApprovalRule;
 }
 
 /** Execute `command`; `target` is its resolved `<host|run|group>` word, when it has one. */
@@ -31,6 +44,7 @@ export async function executeCommand(
   ctx: ExecuteContext,
 ): Promise<Reply> {
   const { control, who } = ctx;
+  const approval = ctx.approval ? { approval: ctx.approval } : {};
   const resolved = (): RunTarget => {
     if (!target) throw new Error(`${command.verb}: its target was not resolved before execution`);
     return target;
@@ -40,7 +54,10 @@ export async function executeCommand(
       return {
         kind: "started",
         verb: "deploy",
-        runs: await control.startAll("deploy", command.source, who, { fileAccess: ctx.fileAccess }),
+        runs: await control.startAll("deploy", command.source, who, {
+          fileAccess: ctx.fileAccess,
+          ...approval,
+        }),
       };
     case "run":
       return {
@@ -49,10 +66,24 @@ export async function executeCommand(
         runs: await control.startAll(command.pipeline, command.source, who, {
           force: command.force,
           foreground: command.foreground,
+          plan: command.plan ?? false,
           fileAccess: ctx.fileAccess,
+          ...approval,
           ...(command.designText !== undefined ? { designText: command.designText } : {}),
         }),
       };
+    case "plan": {
+      const source =
+        command.pipeline === "deploy" ? command.source : await redeploySource(control, resolved());
+      return {
+        kind: "started",
+        verb: "plan",
+        runs: await control.startAll(command.pipeline, source, who, {
+          plan: true,
+          fileAccess: ctx.fileAccess,
+        }),
+      };
+    }
     case "redeploy":
     case "destroy": {
       const source = await redeploySource(control, resolved());
@@ -62,6 +93,7 @@ export async function executeCommand(
         runs: await control.startAll(command.verb, source, who, {
           force: command.force,
           fileAccess: ctx.fileAccess,
+          ...approval,
         }),
       };
     }
@@ -74,12 +106,23 @@ export async function executeCommand(
           fileAccess: ctx.fileAccess,
         }),
       };
+    case "replay":
+      return {
+        kind: "started",
+        verb: "replay",
+        runs: await control.replay(resolved(), command.onto, who, {
+          foreground: command.foreground ?? false,
+          fileAccess: ctx.fileAccess,
+        }),
+      };
     case "resume":
       return { kind: "resumed", run: await control.resume(resolved()) };
     case "cancel":
       return { kind: "cancelling", run: await control.cancel(resolved(), who) };
     case "status":
-      return { kind: "status", target, details: await control.status(target) };
+      return target === undefined
+        ? { kind: "host-index", page: await control.hosts(command.page ?? { limit: CHAT_STATUS_LIMIT }) }
+        : { kind: "status", target, details: await control.status(target) };
     case "log":
       return { kind: "log", target: resolved(), lines: await control.log(resolved()) };
     case "clipboard":
@@ -96,12 +139,13 @@ export async function executeCommand(
         step: command.step,
         text: await control.diff(resolved(), command.step),
       };
-    case "history":
-      return {
-        kind: "history",
-        host: command.host,
-        runs: await control.history(command.host, command.limit),
-      };
+    case "history": {
+      const page = await control.historyPage(command.host, {
+        limit: command.limit,
+        ...(command.before === undefined ? {} : { before: command.before }),
+      });
+      return { kind: "history", host: command.host, runs: page.runs, next: page.next };
+    }
     case "pipelines":
       return { kind: "pipelines", pipelines: await control.pipelines() };
     case "audit":
@@ -123,13 +167,70 @@ export async function executeCommand(
       await control.deleteRun(runTargetOf(run));
       return { kind: "deleted", runId: run.id };
     }
-    case "follow":
-      return { kind: "following", run: await control.find(resolved()) };
+    case "events":
+      return { kind: "event-stream", run: await control.find(resolved()) };
     case "help":
       return { kind: "help", topic: command.topic };
     case "whoami":
       return { kind: "whoami", identity: who.identity, roles: ctx.roles };
+    case "hosts":
+      return { kind: "hosts", where: command.where, nodes: await hosts(ctx.nodes, command.where) };
+    case "approve":
+      return {
+        kind: "approval",
+        verdict: "approve",
+        ...(await control.decide(resolved(), ctx.voter, "approve", "")),
+      };
+    case "deny":
+      return {
+        kind: "approval",
+        verdict: "deny",
+        ...(await control.decide(resolved(), ctx.voter, "deny", command.reason)),
+      };
+    case "follow": {
+      const target = resolved();
+      if (target.kind === "group")
+        throw new CommandError(
+          "E_USAGE",
+          `${target.group} is a cluster; follow one of ${target.hosts.join(", ")}`,
+        );
+      // A host with no run yet is followed from its first one.
+      const current =
+        target.kind === "run" ? await control.find(target) : (await control.history(target.host, 1))[0];
+      const run = current && isActive(current) ? current : undefined;
+      if (target.kind === "run" && !run)
+        throw new RunError(
+          "E_RUN_STATE",
+          `run ${target.runId} has ended; see its output with: log ${target.runId}`,
+        );
+      return { kind: "following", target, run };
+    }
+    case "unfollow":
+      return { kind: "unfollowing", target };
   }
+}
+
+/** Every node, or those `where` picks; a selector that does not parse is the caller's input to fix. */
+async function hosts(directory: NodeDirectory | undefined, where: string | undefined): Promise<NodeView[]> {
+  if (!directory) {
+    throw new ConfigError(
+      "E_NO_NODE_DIRECTORY",
+      "hosts: this jarvis has no node store yet; nodes appear once agents report to it (docs/agents.md)",
+    );
+  }
+  if (where === undefined) return selectNodes(directory, { kind: "and", terms: [] });
+  let selector;
+  try {
+    selector = parseSelector(where);
+  } catch (error) {
+    if (error instanceof SelectorError) throw new CommandError("E_USAGE", error.message, { cause: error });
+    throw error;
+  }
+  return selectNodes(directory, selector);
+}
+
+function isActive(run: RunRecord): boolean {
+  return run.state === "awaiting_approval" || run.state === "queued" || run.state === "running";
 }
 
 /** The source a host was last deployed from, else its LDAP entry. */

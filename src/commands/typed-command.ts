@@ -5,7 +5,7 @@
  */
 import { CommandError } from "../errors.js";
 import type { Verb } from "./command-parser.js";
-import type { RunPageQuery } from "../store/run-store.js";
+import type { HostQuery, RunPageQuery } from "../store/run-store.js";
 
 /**
  * A `<host|run|group>` word as people typed it, resolved by the rule of run-target.ts; or a run id
@@ -24,25 +24,45 @@ export type TypedCommand =
       foreground: boolean;
       /** The design itself (the API's inline `design`); `source` then only labels it. */
       designText?: string;
+      /** A plan run (`jarvis run ... --plan`, the API's `{plan: true}`). */
+      plan?: boolean;
     }
+  /** A plan run of deploy (of a design) or of redeploy/destroy (of a host): chat `plan deploy cn=loki`. */
+  | { verb: "plan"; pipeline: "deploy"; source: string }
+  | { verb: "plan"; pipeline: "redeploy" | "destroy"; target: TargetWord }
   | { verb: "redeploy" | "destroy"; target: TargetWord; force: boolean }
   | { verb: "retry"; target: TargetWord; force: boolean; foreground: boolean; clipboardYaml?: string }
   | { verb: "resume"; target: TargetWord }
+  /** The run (or a host's latest run) `target` names, again on other hosts' designs or on sources. */
+  | { verb: "replay"; target: TargetWord; onto: ReplayOnto; foreground?: boolean }
   | { verb: "cancel"; target: TargetWord }
-  | { verb: "status"; target?: TargetWord }
+  /** Without a target: every host from the per-host index, one page (`page`, else CHAT_STATUS_LIMIT). */
+  | { verb: "status"; target?: TargetWord; page?: HostQuery }
   | { verb: "log"; target: TargetWord }
   | { verb: "clipboard"; target: TargetWord; step?: number }
   | { verb: "diff"; target: TargetWord; step: number }
-  | { verb: "history"; host: string; limit: number }
+  /** `before`: a run id, the keyset cursor of the page before. */
+  | { verb: "history"; host: string; limit: number; before?: string }
   | { verb: "pipelines" }
   | { verb: "audit"; limit: number; since?: number; identity?: string }
   /** A page of runs (the API's GET /runs). */
   | { verb: "runs"; query: RunPageQuery }
   | { verb: "delete"; target: TargetWord }
   /** Follow one run's event feed (the API's /runs/{id}/events): checked as reading its log. */
-  | { verb: "follow"; target: TargetWord }
+  | { verb: "events"; target: TargetWord }
   | { verb: "help"; topic?: string }
-  | { verb: "whoami" };
+  | { verb: "whoami" }
+  /** `where`: a selector's text as written (src/inventory/selector-parser.ts parses it). */
+  | { verb: "hosts"; where?: string }
+  | { verb: "approve"; target: string }
+  | { verb: "deny"; target: string; reason: string }
+  /** Chat only: the room gets the step output of the host's or run's current run. */
+  | { verb: "follow"; target: string }
+  /** Chat only: stop following one host or run, or (no target) everything the room follows. */
+  | { verb: "unfollow"; target?: string };
+
+/** Where a replay goes: hosts (each host's design: its latest run's source, else `cn=<host>`), or sources. */
+export type ReplayOnto = { hosts: string[] } | { sources: string[] };
 
 /** Every verb the dispatcher executes (chat knows a subset: command-parser.ts COMMANDS). */
 export type CommandVerb = TypedCommand["verb"];
@@ -50,8 +70,14 @@ export type CommandVerb = TypedCommand["verb"];
 /** How many runs `history` lists in chat, where lines are dear. */
 export const CHAT_HISTORY_LIMIT = 10;
 
-/** Type a chat command's words (their count was checked by the parser). */
-export function typeChatCommand(verb: Verb, args: readonly string[]): TypedCommand {
+/** How many hosts `status` without a host lists in chat (the CLI lists them all). */
+export const CHAT_STATUS_LIMIT = 10;
+
+/**
+ * Type a chat command's words (their count was checked by the parser); `text` is the command as
+ * written, for `hosts where`, whose selector keeps its own quoting.
+ */
+export function typeChatCommand(verb: Verb, args: readonly string[], text = ""): TypedCommand {
   const [a = "", b] = args;
   switch (verb) {
     case "deploy":
@@ -63,18 +89,34 @@ export function typeChatCommand(verb: Verb, args: readonly string[]): TypedComma
       return { verb, target: a, force: forced(b) };
     case "retry":
       return { verb, target: a, force: forced(b), foreground: false };
+    case "replay":
+      if (b?.toLowerCase() !== "on") {
+        throw new CommandError(
+          "E_USAGE",
+          `replay names the run or host to replay, then 'on' and the hosts; e.g. replay loki on thor odin`,
+        );
+      }
+      return { verb, target: a, onto: { hosts: args.slice(2) } };
     case "cancel":
     case "log":
+    case "approve":
+    case "follow":
     case "delete":
       return { verb, target: a };
-    case "status":
+    case "deny":
+      return { verb, target: a, reason: args.slice(1).join(" ") };
+    case "unfollow":
       return args.length === 0 ? { verb } : { verb, target: a };
+    case "status":
+      return args.length === 0 ? { verb, page: { limit: CHAT_STATUS_LIMIT } } : { verb, target: a };
     case "clipboard":
       return b === undefined ? { verb, target: a } : { verb, target: a, step: stepNumber(b, 0) };
     case "diff":
       return { verb, target: a, step: stepNumber(b ?? "", 1) };
     case "history":
       return { verb, host: a, limit: CHAT_HISTORY_LIMIT };
+    case "plan":
+      return planCommand(a, b ?? "");
     case "pipelines":
     case "whoami":
       return { verb };
@@ -82,7 +124,29 @@ export function typeChatCommand(verb: Verb, args: readonly string[]): TypedComma
       return { verb, limit: CHAT_HISTORY_LIMIT };
     case "help":
       return args.length === 0 ? { verb } : { verb, topic: a };
+    case "hosts":
+      return args.length === 0 ? { verb } : { verb, where: selectorText(args, text) };
   }
+}
+
+/** The selector after `hosts where`, as typed: split words would lose its quotes. */
+function selectorText(args: readonly string[], text: string): string {
+  const typed = /^\S+\s+where\s+(\S[\s\S]*)$/iu.exec(text.trim());
+  if (args[0]?.toLowerCase() !== "where" || !typed?.[1]) {
+    throw new CommandError("E_USAGE", "usage: hosts [where <selector>], e.g. hosts where group=web");
+  }
+  return typed[1];
+}
+
+/** `plan deploy <source>`, `plan redeploy <host>`, `plan destroy <host>`. */
+function planCommand(pipeline: string, word: string): TypedCommand {
+  const verb = "plan";
+  if (pipeline === "deploy") return { verb, pipeline, source: word };
+  if (pipeline === "redeploy" || pipeline === "destroy") return { verb, pipeline, target: word };
+  throw new CommandError(
+    "E_USAGE",
+    `'${pipeline.slice(0, 20)}' cannot be planned here; plan deploy <source>, plan redeploy <host> or plan destroy <host>`,
+  );
 }
 
 /** `cn=loki` names its host; a file, URL or gist does not until it is loaded. */

@@ -63,6 +63,9 @@ export class Engine {
       if (this.polling || this.closed) return;
       this.polling = true;
       try {
+        // Approvals expire by the store's clock; each expiry is a compare-and-set, so two
+        // services polling one store cancel a run once.
+        await this.options.store.expireApprovals();
         await this.pickUp();
       } catch (err) {
         this.log(`looking for queued runs failed (${errorMessage(err)}); trying again in ${pollMs} ms`);
@@ -104,7 +107,8 @@ export class Engine {
     for (const id of run.after) {
       const dep = await store.getRun(id);
       if (dep && dep.state === "succeeded") continue;
-      if (dep && (dep.state === "queued" || dep.state === "running")) return "waiting";
+      if (dep && (dep.state === "awaiting_approval" || dep.state === "queued" || dep.state === "running"))
+        return "waiting";
       const why = dep ? `${dep.host}'s run ${dep.id} ${dep.state}` : `run ${id} is gone`;
       const error: WireError = {
         name: "RunError",
@@ -207,7 +211,7 @@ export class Engine {
       lease,
       run,
       pipeline,
-      executor: this.options.executors.local,
+      executor: this.options.executors.chosen,
       redactor: redactorForConfig(this.options.config).learnText(run.source),
     };
     const steps = await store.listSteps(run.id);

@@ -12,9 +12,12 @@ import { parseYamlMapping } from "../clipboard/yaml.js";
 import type { ParsedYaml } from "../clipboard/yaml.js";
 import { compileCondition } from "./condition.js";
 import { parseDuration } from "./duration.js";
+import { WORKER_TAG_PATTERN } from "./pipeline.js";
 import type { Pipeline, PipelineStep, StepCatalog } from "./pipeline.js";
 import { splitUses } from "./step-catalog.js";
 import { nearest } from "../schema/did-you-mean.js";
+import { check } from "../schema/schema-problem.js";
+import { approvalSchema } from "./approval-rule.js";
 
 /** Defaults for steps that say nothing: 10 minutes, no retries, 2 s backoff. */
 export const STEP_DEFAULTS = { timeoutMs: 10 * 60_000, retries: 0, backoffMs: 2000 } as const;
@@ -32,12 +35,20 @@ const MAX_PIPELINE_BYTES = 1024 * 1024;
  */
 export const MAX_PIPELINE_STEPS = 1000;
 
-const TOP_FIELDS = ["description", "defaults", "steps", "on_failure"];
+const TOP_FIELDS = ["description", "defaults", "steps", "on_failure", "approval", "runs_on"];
 const DEFAULT_FIELDS = ["timeout", "retries", "backoff"];
-const STEP_FIELDS = ["uses", "name", "with", "timeout", "retries", "backoff", "if"];
+const STEP_FIELDS = ["uses", "name", "with", "timeout", "retries", "backoff", "if", "runs_on"];
 const EXTENSIONS = [".yml", ".yaml"];
 
 type Path = (string | number)[];
+
+/** What a step takes from the pipeline when it says nothing itself. */
+interface StepDefaults {
+  timeoutMs: number;
+  retries: number;
+  backoffMs: number;
+  runsOn?: string[];
+}
 
 /** Parse and validate a pipeline's text; `file` names it in messages and gives its name. */
 export function parsePipeline(text: string | Buffer, file: string, catalog: StepCatalog): Pipeline {
@@ -67,7 +78,8 @@ export function parsePipeline(text: string | Buffer, file: string, catalog: Step
   if (typeof description !== "string")
     refuse(["description"], "description must be a string (one line saying what the pipeline does)");
 
-  const defaults = { ...STEP_DEFAULTS } as { timeoutMs: number; retries: number; backoffMs: number };
+  const defaults: StepDefaults = { ...STEP_DEFAULTS };
+  if (root.runs_on !== undefined) defaults.runsOn = runsOn(root.runs_on, ["runs_on"], "runs_on", refuse);
   if (root.defaults !== undefined && root.defaults !== null) {
     if (!isMapping(root.defaults))
       refuse(["defaults"], "defaults must be a mapping with timeout, retries and/or backoff");
@@ -95,7 +107,19 @@ export function parsePipeline(text: string | Buffer, file: string, catalog: Step
       ? []
       : stepList(root.on_failure, "on_failure", defaults, catalog, lineOf, at, refuse);
 
-  return { name: pipelineName(file), file, description: description as string, steps, onFailure };
+  const pipeline: Pipeline = {
+    name: pipelineName(file),
+    file,
+    description: description as string,
+    steps,
+    onFailure,
+  };
+  if (root.approval !== undefined && root.approval !== null) {
+    const approval = check(approvalSchema, root.approval, { base: ["approval"], lineOf: doc.lineOf });
+    if (!approval.ok) refuse(approval.problem.path, approval.problem.message, "E_PIPELINE_APPROVAL");
+    else pipeline.approval = approval.data;
+  }
+  return pipeline;
 }
 
 /** Read and validate one pipeline file. */
@@ -194,7 +218,7 @@ function pipelineName(file: string): string {
 function stepList(
   value: unknown,
   section: "steps" | "on_failure",
-  defaults: { timeoutMs: number; retries: number; backoffMs: number },
+  defaults: StepDefaults,
   catalog: StepCatalog,
   lineOf: (path: Path) => number,
   at: (path: Path) => string,
@@ -283,6 +307,11 @@ function stepList(
           : parseDuration(f.backoff, `${at(fieldPath("backoff"))}: ${label} backoff`),
       line,
     };
+    const tags =
+      f.runs_on === undefined
+        ? defaults.runsOn
+        : runsOn(f.runs_on, fieldPath("runs_on"), `${label} runs_on`, refuse);
+    if (tags && tags.length > 0) step.runsOn = tags;
     if (f.if !== undefined) {
       if (typeof f.if !== "string") {
         refuse(
@@ -330,6 +359,22 @@ function retries(
     );
   }
   return value as number;
+}
+
+/** A `runs_on` list: worker tags, each a subject-safe word. */
+function runsOn(
+  value: unknown,
+  path: Path,
+  label: string,
+  refuse: (path: Path, message: string) => never,
+): string[] {
+  if (!Array.isArray(value) || !value.every((tag) => typeof tag === "string"))
+    refuse(path, `${label} must be a list of worker tags, like [dmz]`);
+  const tags = value as string[];
+  const bad = tags.find((tag) => !WORKER_TAG_PATTERN.test(tag));
+  if (bad !== undefined)
+    refuse(path, `${label}: worker tag '${bad}' must be lowercase letters, digits and '-' (at most 32)`);
+  return [...new Set(tags)].sort();
 }
 
 function unknownFields(

@@ -3,6 +3,7 @@
  * (pipeline-file.ts parses it; the engine executes it).
  */
 import type { ProblemOptions, SchemaProblem } from "../schema/schema-problem.js";
+import type { ApprovalRule } from "./approval-rule.js";
 
 /** One step of a pipeline, with every default filled in. */
 export interface PipelineStep {
@@ -22,6 +23,8 @@ export interface PipelineStep {
   if?: string;
   /** Line in the pipeline file, for messages. */
   line: number;
+  /** Worker tags the step needs (its own `runs_on`, else the pipeline's); only the NATS executor routes by them. */
+  runsOn?: string[];
 }
 
 /** A validated pipeline. */
@@ -33,7 +36,12 @@ export interface Pipeline {
   steps: PipelineStep[];
   /** Steps that always run after a failure or cancellation, in order, each once. */
   onFailure: PipelineStep[];
+  /** Runs of this pipeline wait for these approvals (when its `when` holds) before they start. */
+  approval?: ApprovalRule;
 }
+
+/** A worker tag in `runs_on`: safe as one NATS subject token. */
+export const WORKER_TAG_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 /** The pseudo-module whose real name comes from the clipboard's `instance.provider`. */
 export const PROVIDER_MODULE = "provider";

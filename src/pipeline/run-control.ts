@@ -4,10 +4,15 @@
  * in IRC can be followed from Matrix or the CLI. Clipboards and logs come back redacted.
  */
 import type {
+  ApprovalRecord,
   AuditEntry,
   AuditQuery,
   RunPage,
   RunPageQuery,
+  HistoryPage,
+  HistoryQuery,
+  HostPage,
+  HostQuery,
   FeedQuery,
   FollowOptions,
   RunRecord,
@@ -17,6 +22,9 @@ import type {
 import type { RunEvent } from "../protocol.js";
 import type { RunTarget } from "./run-target.js";
 import type { FileAccess } from "../clipboard/sources/design-source.js";
+import type { ApprovalRule } from "./approval-rule.js";
+import type { Voter } from "./approvals.js";
+import type { ReplayOnto } from "../commands/typed-command.js";
 
 /** A resolved target, or a word that the operation resolves by the rule of run-target.ts. */
 export type TargetRef = RunTarget | string;
@@ -27,12 +35,19 @@ export interface Requester {
   identity: string;
   /** Where the command came from, e.g. "irc:#ops", "matrix:!room:server", "cli". */
   origin: string;
+  /** Her acl.people name, when listed: none of her identities may approve what she asks for. */
+  person?: string;
 }
 
 /** How a run is started. */
 export interface StartOptions {
   /** Force it: steps see JARVIS_FORCE=1 (e.g. production:check lets a production host through). */
   force?: boolean;
+  /**
+   * A plan run: every step reports under `plan:` what it would change and changes nothing
+   * (`jarvis run ... --plan`, chat `plan deploy`, the API's `{plan: true}`).
+   */
+  plan?: boolean;
   /** Execute it in the calling process (executeAll), not in the service: the CLI's foreground run. */
   foreground?: boolean;
   /**
@@ -40,8 +55,19 @@ export interface StartOptions {
    * "designs-dirs" (the default, so a new front is safe until it decides) for chat and the API.
    */
   fileAccess?: FileAccess;
+  /** The approval the ACL role that allowed the command requires (checked before the pipeline's). */
+  approval?: ApprovalRule;
   /** The design itself, instead of fetching it from the source (the API's inline `design`). */
   designText?: string;
+}
+
+/** What came of an approve or deny. */
+export interface ApprovalResult {
+  outcome: "recorded" | "approved" | "denied" | "already-approved";
+  /** The run after the decision (queued once approved, cancelled once denied). */
+  run: RunRecord;
+  approvals: number;
+  needed: number;
 }
 
 /** A pipeline as listed for people. */
@@ -55,6 +81,8 @@ export interface PipelineSummary {
 export interface RunDetail {
   run: RunRecord;
   steps: StepRecord[];
+  /** The approve/deny decisions on the run, oldest first (status fills it in). */
+  approvals?: ApprovalRecord[];
 }
 
 /** One audited command; the time is added when it is recorded. */
@@ -85,8 +113,8 @@ export interface RunControl {
   startAll(pipeline: string, source: string, who: Requester, options?: StartOptions): Promise<RunRecord[]>;
   /** Execute runs created in the foreground, here, each once the runs it comes after succeeded. */
   executeAll(runs: RunRecord[]): Promise<RunRecord[]>;
-  /** Latest run of each host, or of one host, the run, or every run of a group. */
-  status(target?: TargetRef): Promise<RunDetail[]>;
+  /** The latest run of a host, the run, or every run of a group (every host: `hosts`). */
+  status(target: TargetRef): Promise<RunDetail[]>;
   /** The run's log, redacted. */
   log(target: TargetRef): Promise<LogLine[]>;
   /** The clipboard after step `step` (1-based; 0: the design as loaded; default: the latest), redacted. */
@@ -100,10 +128,29 @@ export interface RunControl {
     clipboardYaml?: string,
     options?: StartOptions,
   ): Promise<RunRecord>;
+  /**
+   * Start `run`'s pipeline as it ran (its parameters and force flag) on each design `onto` names,
+   * refusing before anything starts when one of the hosts named is busy. The new runs.
+   */
+  replay(target: TargetRef, onto: ReplayOnto, who: Requester, options?: StartOptions): Promise<RunRecord[]>;
   /** Take over an interrupted run (its lease expired) and execute it here to the end. */
   resume(target: TargetRef): Promise<RunRecord>;
   /** Cancel a queued or running run: its step's process group is killed, on_failure steps run. */
   cancel(target: TargetRef, who: Requester): Promise<RunRecord>;
+  /**
+   * Approve or deny a run awaiting approval as `voter` (refused with ApprovalRefused when her
+   * decision may not count, RunError E_RUN_STATE when the run no longer waits).
+   */
+  decide(
+    target: TargetRef,
+    voter: Voter,
+    verdict: "approve" | "deny",
+    reason: string,
+  ): Promise<ApprovalResult>;
+  /** One page of every host with its latest run, from the per-host index (redacted). */
+  hosts(query: HostQuery): Promise<HostPage>;
+  /** One page of a host's runs, newest first (redacted). */
+  historyPage(host: string, query: HistoryQuery): Promise<HistoryPage>;
   /** Runs of a host, newest first (sources and errors redacted). */
   history(host: string, limit?: number): Promise<RunRecord[]>;
   /** The design source of a host's latest run, as given (to deploy from again, never to show). */

@@ -9,6 +9,10 @@ import { diffClipboards, formatDiff } from "../clipboard/diff.js";
 import { loadDesigns, loadDesignsText } from "../clipboard/load-design.js";
 import { newRunId } from "../store/ids.js";
 import { resolveTarget, runTarget } from "./run-target.js";
+import { checkVoter, requiredApproval } from "./approvals.js";
+import type { Voter } from "./approvals.js";
+import { replayRun } from "./replay.js";
+import type { ReplayOnto } from "../commands/typed-command.js";
 import { findPipeline, listPipelines } from "./pipeline-file.js";
 import type { JarvisConfig } from "../config.js";
 import type { DesignSource } from "../clipboard/sources/design-source.js";
@@ -16,17 +20,23 @@ import type { Redactor } from "../clipboard/redact.js";
 import type {
   AuditEntry,
   AuditQuery,
+  HistoryPage,
+  HistoryQuery,
+  HostPage,
+  HostQuery,
   LogLine,
   RunPage,
   RunPageQuery,
   RunRecord,
   RunStore,
+  RunView,
 } from "../store/run-store.js";
 import type { Engine } from "./engine.js";
 import type { Pipeline } from "./pipeline.js";
 import type { StepResolver } from "./step-catalog.js";
 import type { RunTarget } from "./run-target.js";
 import type {
+  ApprovalResult,
   AuditRecord,
   PipelineSummary,
   Requester,
@@ -89,12 +99,12 @@ export class RunService implements RunControl {
    * A host that already has a run refuses the whole cluster before anything starts.
    */
   async startAll(
-    pipelineName: string,
+    pipelineName: string | Pipeline,
     source: string,
     who: Requester,
     mode: ExecuteMode = {},
   ): Promise<RunRecord[]> {
-    const pipeline = this.pipeline(pipelineName);
+    const pipeline = typeof pipelineName === "string" ? this.pipeline(pipelineName) : pipelineName;
     const { store, engine, config } = this.options;
     const members =
       mode.designText !== undefined
@@ -104,7 +114,11 @@ export class RunService implements RunControl {
             fileAccess: mode.fileAccess ?? "designs-dirs",
           });
     for (const member of members) {
-      const [busy] = await store.listRuns({ host: member.host, states: ["queued", "running"], limit: 1 });
+      const [busy] = await store.listRuns({
+        host: member.host,
+        states: ["awaiting_approval", "queued", "running"],
+        limit: 1,
+      });
       if (busy)
         throw new RunError(
           "E_HOST_BUSY",
@@ -115,6 +129,11 @@ export class RunService implements RunControl {
     const runIds = new Map<string, string>();
     const runs: RunRecord[] = [];
     for (const member of members) {
+      const approval = requiredApproval(
+        [mode.approval, pipeline.approval],
+        member.clipboard,
+        who.person ?? who.identity,
+      );
       const run = await store.createRun({
         host: member.host,
         pipeline: pipeline.name,
@@ -127,7 +146,9 @@ export class RunService implements RunControl {
         stepNames: [...pipeline.steps, ...pipeline.onFailure].map((s) => s.name),
         ...(group ? { group, after: member.after.map((h) => runIds.get(h)!) } : {}),
         forced: mode.force ?? false,
+        plan: mode.plan ?? false,
         ...(mode.foreground ? { lease: { owner: engine.owner, leaseMs: config.leaseMs } } : {}),
+        ...(approval ? { approval } : {}),
       });
       runIds.set(member.host, run.id);
       runs.push(run);
@@ -145,6 +166,8 @@ export class RunService implements RunControl {
         run.id,
         Promise.all(run.after.map((id) => done.get(id))).then(async () => {
           const fresh = await this.find(run.id);
+          // Waiting for approval: the service executes it once approved, not this process.
+          if (fresh.state === "awaiting_approval") return fresh;
           return (await engine.dependencies(fresh)) === "ready" ? engine.execute(run.id) : this.find(run.id);
         }),
       );
@@ -212,19 +235,16 @@ export class RunService implements RunControl {
     return run;
   }
 
-  async status(hostOrRun?: TargetRef): Promise<RunDetail[]> {
+  async status(hostOrRun: TargetRef): Promise<RunDetail[]> {
     const { store } = this.options;
     const target = typeof hostOrRun === "string" ? await this.resolveTarget(hostOrRun) : hostOrRun;
     let runs: RunRecord[];
     if (target?.kind === "group") runs = await store.listRuns({ group: target.group });
-    else if (target) runs = [await this.find(target)];
-    else {
-      const seen = new Set<string>();
-      runs = (await store.listRuns({ limit: 5000 })).filter((r) => !seen.has(r.host) && seen.add(r.host));
-    }
+    else runs = [await this.find(target)];
     return Promise.all(
       runs.map(async (run) => ({
         run: this.redactRun(run),
+        approvals: run.approval ? await store.listApprovals(run.id) : [],
         steps: (await store.listSteps(run.id)).map((s) =>
           s.error
             ? {
@@ -281,6 +301,14 @@ export class RunService implements RunControl {
         `run ${run.id} of ${run.host} is ${run.state}; only a failed or cancelled run can be retried`,
       );
     }
+    // A run that was never approved (denied, expired, cancelled while waiting) would otherwise
+    // start without its approvals: it is asked for again by starting it anew.
+    if (run.approval && run.startedAt === null) {
+      throw new RunError(
+        "E_RUN_STATE",
+        `run ${run.id} of ${run.host} never got its approvals; start it again to ask for them anew`,
+      );
+    }
     const pipeline = JSON.parse(run.pipelineJson) as Pipeline;
     const steps = await store.listSteps(run.id);
     const from =
@@ -307,6 +335,15 @@ export class RunService implements RunControl {
     return retried;
   }
 
+  async replay(
+    hostOrRun: TargetRef,
+    onto: ReplayOnto,
+    who: Requester,
+    mode: ExecuteMode = {},
+  ): Promise<RunRecord[]> {
+    return replayRun(this, this.options.store, await this.find(hostOrRun), onto, who, mode);
+  }
+
   /** Take over an interrupted run (its lease expired) and execute it here. */
   async resume(hostOrRun: TargetRef): Promise<RunRecord> {
     const run = await this.find(hostOrRun);
@@ -329,7 +366,7 @@ export class RunService implements RunControl {
   async cancel(hostOrRun: TargetRef, _who: Requester): Promise<RunRecord> {
     const { store, engine } = this.options;
     const run = await this.find(hostOrRun);
-    if (run.state !== "queued" && run.state !== "running") {
+    if (run.state !== "queued" && run.state !== "running" && run.state !== "awaiting_approval") {
       throw new RunError("E_RUN_STATE", `run ${run.id} of ${run.host} is already ${run.state}`);
     }
     // Only a run still queued is cancelled here; one a process has just claimed is asked to stop,
@@ -347,6 +384,45 @@ export class RunService implements RunControl {
     }
     engine.cancelLocal(run.id);
     return requested;
+  }
+
+  async decide(
+    hostOrRun: TargetRef,
+    voter: Voter,
+    verdict: "approve" | "deny",
+    reason: string,
+  ): Promise<ApprovalResult> {
+    const { store, engine } = this.options;
+    const run = await this.find(hostOrRun);
+    checkVoter(run, voter, verdict);
+    const needed = run.approval?.count ?? 0;
+    const result = await store.decideApproval({
+      runId: run.id,
+      person: voter.person,
+      identity: voter.identity,
+      verdict,
+      reason,
+    });
+    if (result.outcome === "not-awaiting") {
+      const now = result.run ?? run;
+      throw new RunError(
+        "E_RUN_STATE",
+        `run ${now.id} of ${now.host} is ${now.state.replace("_", " ")}; there is nothing to ${verdict}`,
+      );
+    }
+    if (result.outcome === "approved" && this.options.executing) void engine.pickUp();
+    const approvals = result.outcome === "denied" ? 0 : result.approvals;
+    return { outcome: result.outcome, run: this.redactRun(result.run), approvals, needed };
+  }
+
+  async hosts(query: HostQuery): Promise<HostPage> {
+    const page = await this.options.store.listHosts(query);
+    return { ...page, hosts: page.hosts.map((h) => ({ ...h, latest: this.redactRun(h.latest) })) };
+  }
+
+  async historyPage(host: string, query: HistoryQuery): Promise<HistoryPage> {
+    const page = await this.options.store.hostHistory(host, query);
+    return { ...page, runs: page.runs.map((r) => this.redactRun(r)) };
   }
 
   async history(host: string, limit = 20): Promise<RunRecord[]> {
@@ -396,7 +472,7 @@ export class RunService implements RunControl {
   }
 
   /** The run's source and error as people may see them: URL credentials and secrets hidden. */
-  private redactRun(run: RunRecord): RunRecord {
+  private redactRun<R extends RunView>(run: R): R {
     const redactor = this.redactor.learnText(run.source);
     return {
       ...run,

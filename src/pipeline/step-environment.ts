@@ -1,6 +1,6 @@
 /**
  * What a step process is given (DESIGN.md "The step protocol"): a clean environment with only
- * JARVIS_RUN_ID, JARVIS_STEP, JARVIS_PARAMS (JARVIS_FORCE=1 in a forced run) and the secrets
+ * JARVIS_RUN_ID, JARVIS_STEP, JARVIS_PARAMS (JARVIS_FORCE=1 in a forced run, JARVIS_PLAN=1 in a plan run) and the secrets
  * its module's configuration names,
  * plus a fixed PATH and locale so programs behave the same under every jarvis.
  */
@@ -27,6 +27,7 @@ export function prepareStep(
   clipboard: Record<string, unknown>,
   runId: string,
   forced = false,
+  plan = false,
 ): PreparedStep {
   const command = resolver.resolve(step.uses, clipboard);
   const moduleConfig = config.modules[command.module];
@@ -41,6 +42,7 @@ export function prepareStep(
     [STEP_ENV.step]: `${command.module}:${command.task}`,
     [STEP_ENV.params]: JSON.stringify(params),
     ...(forced ? { [STEP_ENV.force]: "1" } : {}),
+    ...(plan ? { [STEP_ENV.plan]: "1" } : {}),
   };
   return { command, env, secrets: Object.values(moduleConfig?.env ?? {}) };
 }

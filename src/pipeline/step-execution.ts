@@ -228,6 +228,8 @@ async function runAttempt(
     attempt,
     timeoutMs: step.timeoutMs,
     forced: ctx.run.forced,
+    plan: ctx.run.plan,
+    ...(step.runsOn ? { runsOn: step.runsOn } : {}),
   };
   for await (const report of reportsOf(ctx.executor.run(request, signal), attempt)) {
     if (!started) {

@@ -74,4 +74,4 @@ export function ec2Tasks(): Record<ProviderTask, StepTask> {
   };
 }
 
-runStepModule(import.meta.url, ec2Tasks());
+runStepModule(import.meta.url, ec2Tasks(), { plan: "in-task" });

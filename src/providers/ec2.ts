@@ -167,6 +167,14 @@ export class Ec2Provider implements Provider {
     });
   }
 
+  planCreate(spec: HostSpec): Record<string, unknown> {
+    const imageId = ec2Image(spec.image, this.opts.images) ?? this.opts.defaults.imageId;
+    const instanceType = ec2Type(spec.size) ?? this.opts.defaults.instanceType;
+    if (!imageId) throw inputError("guestid", "AMI (e.g. ami-0abcdef1234567890)");
+    if (!instanceType) throw inputError("size", "instance type (e.g. t3.micro)");
+    return { label: spec.hostname, instance_type: instanceType, image: imageId, region: this.opts.region };
+  }
+
   async deploy(spec: HostSpec, signal: AbortSignal): Promise<HostInfo> {
     let found = await this.findRaw(spec.hostname, signal);
     if (found) {

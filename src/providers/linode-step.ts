@@ -86,7 +86,8 @@ export function linodeTasks(): Record<ProviderTask, StepTask> {
       ...(out ?? clipboard),
       instance: design.instance,
     });
-    if (typeof instance.root_password === "string" && instance.root_password !== "")
+    // A plan makes no password: the real run does, if it creates the node.
+    if (ctx.plan || (typeof instance.root_password === "string" && instance.root_password !== ""))
       return restore(await base.deploy(clipboard, ctx));
     if (policy === "require") {
       throw new StepFailure(
@@ -123,4 +124,4 @@ export function linodeTasks(): Record<ProviderTask, StepTask> {
   };
 }
 
-runStepModule(import.meta.url, linodeTasks());
+runStepModule(import.meta.url, linodeTasks(), { plan: "in-task" });

@@ -160,6 +160,16 @@ export class LinodeProvider implements Provider {
     }
   }
 
+  planCreate(spec: HostSpec): Record<string, unknown> {
+    const type = linodeType(spec.size) ?? this.opts.defaults.type;
+    const region = spec.region ?? this.opts.defaults.region;
+    const image = linodeImage(spec.image, this.opts.images) ?? this.opts.defaults.image;
+    if (!type) throw inputError("size", "the plan (e.g. g6-nanode-1)");
+    if (!region) throw inputError("datacenter", "the region (e.g. us-east)");
+    if (!image) throw inputError("guestid", "the image (e.g. linode/debian12)");
+    return { label: spec.hostname, type, region, image, tags: [...new Set([...spec.tags, LINODE_TAG])] };
+  }
+
   async deploy(spec: HostSpec, signal: AbortSignal): Promise<HostInfo> {
     let found = await this.findRaw(spec.hostname, signal);
     if (found) {

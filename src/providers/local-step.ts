@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { StepFailure } from "../step-sdk/define-step.js";
 import type { StepContext } from "../step-sdk/define-step.js";
-import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
+import { DEFAULT_DEPLOY_KEY, ensureDeployKey, existingDeployKey } from "../workers/deploy-key.js";
 import { LocalProvider } from "./local.js";
 import { runProviderStep } from "./provider-step.js";
 
@@ -32,10 +32,14 @@ export async function localProviderFrom(ctx: StepContext): Promise<LocalProvider
       `local: address ${address} is not a loopback address; local hosts listen on 127.0.0.0/8 or ::1 only`,
     );
   }
-  const key = await ensureDeployKey(text("deploy_key", DEFAULT_DEPLOY_KEY));
+  const keyPath = text("deploy_key", DEFAULT_DEPLOY_KEY);
+  // A plan run only looks: the key is made by ssh:prepare in the real run (its plan says so).
+  const publicKey = ctx.plan
+    ? (existingDeployKey(keyPath)?.publicKey ?? "")
+    : (await ensureDeployKey(keyPath)).publicKey;
   return new LocalProvider({
     stateDir: resolve(text("state_dir", ".state/local")),
-    deployPublicKey: key.publicKey,
+    deployPublicKey: publicKey,
     address,
     sshd: text("sshd", "/usr/sbin/sshd"),
   });

@@ -76,6 +76,16 @@ export class LocalProvider implements Provider {
   readonly name = "local";
   constructor(private readonly options: LocalProviderOptions) {}
 
+  planCreate(spec: HostSpec): Record<string, unknown> {
+    if (!existsSync(this.options.sshd)) {
+      throw new ProviderError(
+        "E_LOCAL_NO_SSHD",
+        `local: ${this.options.sshd} not found; the local provider needs OpenSSH's server: apt-get install openssh-server (or set modules.local.with.sshd)`,
+      );
+    }
+    return { label: spec.hostname, address: this.options.address, state_dir: this.dirOf(spec.hostname) };
+  }
+
   async deploy(spec: HostSpec, signal: AbortSignal): Promise<HostInfo> {
     const dir = this.dirOf(spec.hostname);
     if (!existsSync(this.options.sshd)) {

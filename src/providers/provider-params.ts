@@ -35,6 +35,11 @@ const apiBounds = {
   wait_timeout_s: numberAtLeast(0),
   poll_ms: numberAtLeast(1),
   poll_max_ms: numberAtLeast(1),
+  // The port the provider's images run sshd on, recorded with each host's address so the ssh
+  // steps reach hosts of several providers (a cluster across clouds) each at its own port.
+  ssh_port: z.int({ error: "must be a TCP port number (1-65535)" }).min(1).max(65535, {
+    error: "must be a TCP port number (1-65535)",
+  }),
 };
 
 export const localParams = z

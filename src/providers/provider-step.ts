@@ -6,6 +6,7 @@
 import { runStepModule, requireField, StepFailure } from "../step-sdk/define-step.js";
 import type { Clipboard, StepContext, StepTask } from "../step-sdk/define-step.js";
 import type { HostInfo, HostSpec, Provider, ProviderTask } from "./provider.js";
+import { planProviderTask } from "./provider-plan.js";
 
 /** Builds the provider for one step invocation from its parameters and environment (secrets). */
 export type ProviderFactory = (ctx: StepContext) => Provider | Promise<Provider>;
@@ -37,13 +38,29 @@ export function hostSpecFrom(clipboard: Clipboard): HostSpec {
   };
 }
 
-/** The clipboard section a provider writes about a host. */
-export function hostSection(info: HostInfo): Record<string, unknown> {
+/**
+ * The clipboard section a provider writes about a host. `sshPort` is the provider module's
+ * `with.ssh_port` (its images' sshd port): it wins over what the provider reports, since the cloud
+ * APIs do not know the port an image's sshd listens on.
+ */
+export function hostSection(info: HostInfo, sshPort?: number): Record<string, unknown> {
   const section: Record<string, unknown> = { id: info.id, label: info.label, state: info.state };
   if (info.ipv4) section.ipv4 = info.ipv4;
   if (info.ipv6) section.ipv6 = info.ipv6;
-  if (info.sshPort) section.ssh_port = info.sshPort;
+  const port = sshPort ?? info.sshPort;
+  if (port) section.ssh_port = port;
   return section;
+}
+
+/** `with.ssh_port`, checked again here: the step may be run with any JSON. */
+function sshPortOf(name: string, params: Record<string, unknown>): number | undefined {
+  const port = params.ssh_port;
+  if (port === undefined) return undefined;
+  if (typeof port === "number" && Number.isInteger(port) && port > 0 && port < 65536) return port;
+  throw new StepFailure(
+    "E_STEP_PARAMS",
+    `${name}: parameter ssh_port must be a TCP port number (1-65535), got ${JSON.stringify(port)}; fix modules.${name}.with.ssh_port in jarvis.yml`,
+  );
 }
 
 /** The step tasks for a provider, each converging on repeated runs. */
@@ -56,13 +73,19 @@ export function providerTasks(name: string, factory: ProviderFactory): Record<Pr
   };
   const label = (clipboard: Clipboard): string =>
     requireField(clipboard, "instance.hostname", "string") as string;
-  return {
+  const tools = { name, label, spec: hostSpecFrom, section: hostSection };
+  // In a plan run every task only looks (provider-plan.ts).
+  const planning =
+    (task: ProviderTask, real: StepTask): StepTask =>
+    async (clipboard, ctx) =>
+      ctx.plan ? planProviderTask(task, await factory(ctx), tools, clipboard, ctx) : real(clipboard, ctx);
+  const tasks: Record<ProviderTask, StepTask> = {
     async deploy(clipboard, ctx) {
       const provider = await factory(ctx);
       ctx.log(`${name}: deploying ${label(clipboard)}`);
       const info = await provider.deploy(hostSpecFrom(clipboard), ctx.signal);
       ctx.log(`${name}: ${info.label} is ${info.state}${info.ipv4 ? ` at ${info.ipv4}` : ""}`);
-      return withSection(clipboard, hostSection(info));
+      return withSection(clipboard, hostSection(info, sshPortOf(name, ctx.params)));
     },
     async ip(clipboard, ctx) {
       const provider = await factory(ctx);
@@ -79,14 +102,14 @@ export function providerTasks(name: string, factory: ProviderFactory): Record<Pr
           { retryable: true },
         );
       }
-      return withSection(clipboard, hostSection(info));
+      return withSection(clipboard, hostSection(info, sshPortOf(name, ctx.params)));
     },
     async poweroff(clipboard, ctx) {
       const provider = await factory(ctx);
       await provider.powerOff(label(clipboard), ctx.signal);
       ctx.log(`${name}: ${label(clipboard)} powered off`);
       const info = await provider.find(label(clipboard), ctx.signal);
-      return withSection(clipboard, info ? hostSection(info) : undefined);
+      return withSection(clipboard, info ? hostSection(info, sshPortOf(name, ctx.params)) : undefined);
     },
     async delete(clipboard, ctx) {
       const provider = await factory(ctx);
@@ -98,18 +121,27 @@ export function providerTasks(name: string, factory: ProviderFactory): Record<Pr
       const provider = await factory(ctx);
       const info = await provider.find(label(clipboard), ctx.signal);
       ctx.log(`${name}: ${label(clipboard)} ${info ? info.state : "does not exist"}`);
-      return withSection(clipboard, info ? hostSection(info) : undefined);
+      return withSection(clipboard, info ? hostSection(info, sshPortOf(name, ctx.params)) : undefined);
     },
     async list(clipboard, ctx) {
       const provider = await factory(ctx);
       const hosts = await provider.list(ctx.signal);
       for (const h of hosts) ctx.log(`${name}: ${h.label} ${h.state} ${h.ipv4 ?? ""}`.trimEnd());
-      return { ...clipboard, [`${name}_hosts`]: hosts.map(hostSection) };
+      const port = sshPortOf(name, ctx.params);
+      return { ...clipboard, [`${name}_hosts`]: hosts.map((h) => hostSection(h, port)) };
     },
+  };
+  return {
+    deploy: planning("deploy", tasks.deploy),
+    ip: planning("ip", tasks.ip),
+    poweroff: planning("poweroff", tasks.poweroff),
+    delete: planning("delete", tasks.delete),
+    status: planning("status", tasks.status),
+    list: planning("list", tasks.list),
   };
 }
 
 /** Run a provider as a step module when this file is the process's main module. */
 export function runProviderStep(moduleUrl: string, name: string, factory: ProviderFactory): void {
-  runStepModule(moduleUrl, providerTasks(name, factory));
+  runStepModule(moduleUrl, providerTasks(name, factory), { plan: "in-task" });
 }

@@ -39,6 +39,11 @@ export interface Provider {
   readonly name: string;
   /** Create the host or find the one that already exists with this label; waits until it runs. */
   deploy(spec: HostSpec, signal: AbortSignal): Promise<HostInfo>;
+  /**
+   * What deploy would create for `spec` (plan, image, region, ...), checking the design the way
+   * deploy does, without creating or contacting anything.
+   */
+  planCreate(spec: HostSpec): Record<string, unknown>;
   /** Find a host by label; undefined when there is none. */
   find(label: string, signal: AbortSignal): Promise<HostInfo | undefined>;
   /** Power the host off (no error if it is already off). */

@@ -132,4 +132,4 @@ export function vmwareTasks(): Record<ProviderTask, StepTask> {
   };
 }
 
-runStepModule(import.meta.url, vmwareTasks());
+runStepModule(import.meta.url, vmwareTasks(), { plan: "in-task" });

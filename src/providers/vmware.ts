@@ -94,6 +94,23 @@ export class VmwareProvider implements Provider {
 
   constructor(private readonly opts: VmwareOptions) {}
 
+  planCreate(spec: HostSpec): Record<string, unknown> {
+    if (!spec.image) {
+      throw new ProviderError(
+        "E_PROVIDER_INPUT",
+        "vmware: the design names no template; set instance.guestid (the template's name, or a key of modules.vmware.with.templates)",
+      );
+    }
+    const memoryMB = memoryOf(spec.size);
+    return {
+      label: spec.hostname,
+      template: this.opts.templates?.[spec.image] ?? spec.image,
+      datacenter: spec.region ?? this.opts.placement.datacenter ?? null,
+      ...(memoryMB !== undefined ? { memory_mb: memoryMB } : {}),
+      ...(this.opts.cpus !== undefined ? { cpus: this.opts.cpus } : {}),
+    };
+  }
+
   async deploy(spec: HostSpec, signal: AbortSignal): Promise<HostInfo> {
     const memoryMB = memoryOf(spec.size);
     let vm = await this.findVm(spec.hostname, signal);

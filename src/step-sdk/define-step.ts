@@ -15,6 +15,7 @@ import { dumpYaml } from "../clipboard/yaml-dump.js";
 import { EXIT_RETRYABLE, STEP_CODE_PATTERN, STEP_ENV, STEP_RESULT_FD } from "../protocol.js";
 import type { StepFinalRecord } from "../protocol.js";
 import { StepFailure } from "../errors.js";
+import { withUnknown } from "./plan.js";
 
 // Step authors get the whole SDK from this one module.
 export { StepFailure };
@@ -38,6 +39,11 @@ export interface StepContext {
   log(line: string): void;
   /** Aborted when jarvis asks the step to stop (SIGTERM on timeout or cancel). */
   signal: AbortSignal;
+  /**
+   * A plan run (JARVIS_PLAN=1): report what the task would change under `plan:` (step-sdk/plan.ts)
+   * and change nothing outside.
+   */
+  plan: boolean;
 }
 
 /** One task of a step module. Returning nothing leaves the clipboard unchanged. */
@@ -47,10 +53,23 @@ export type StepTask = (
 ) => Promise<Clipboard | void> | Clipboard | void;
 
 /**
+ * How a module plans. `planners`: a task of the same name that plans, instead of the task itself;
+ * `"in-task"`: the tasks read ctx.plan themselves. A task with neither is never called in a plan
+ * run: it is reported as unknown, so a step that knows nothing of plans cannot change anything.
+ */
+export interface StepModuleOptions {
+  plan?: Record<string, StepTask> | "in-task";
+}
+
+/**
  * Run the task named by argv[2] when this file is the process's main module; do nothing when it is
  * merely imported (so tests and other modules can import the task functions).
  */
-export function runStepModule(moduleUrl: string, tasks: Record<string, StepTask>): void {
+export function runStepModule(
+  moduleUrl: string,
+  tasks: Record<string, StepTask>,
+  options: StepModuleOptions = {},
+): void {
   const main = process.argv[1];
   if (!main) return;
   let mainPath: string;
@@ -60,13 +79,17 @@ export function runStepModule(moduleUrl: string, tasks: Record<string, StepTask>
     return;
   }
   if (mainPath !== realpathSync(fileURLToPath(moduleUrl))) return;
-  void executeTask(tasks, process.argv[2] ?? "").then((code) => {
+  void executeTask(tasks, process.argv[2] ?? "", options).then((code) => {
     process.exitCode = code;
   });
 }
 
 /** Run one task under the protocol on this process's stdin/stdout; resolves to the exit code. */
-export async function executeTask(tasks: Record<string, StepTask>, task: string): Promise<number> {
+export async function executeTask(
+  tasks: Record<string, StepTask>,
+  task: string,
+  options: StepModuleOptions = {},
+): Promise<number> {
   const stepName = process.env[STEP_ENV.step] ?? `?:${task}`;
   const fn = Object.hasOwn(tasks, task) ? tasks[task] : undefined;
   if (!fn) {
@@ -88,8 +111,9 @@ export async function executeTask(tasks: Record<string, StepTask>, task: string)
       env: process.env,
       log: (line) => process.stderr.write(`${line.replace(/\n/g, " ")}\n`),
       signal: controller.signal,
+      plan: process.env[STEP_ENV.plan] === "1",
     };
-    const result = await fn(clipboard, ctx);
+    const result = ctx.plan ? await planTask(fn, clipboard, ctx, options) : await fn(clipboard, ctx);
     if (result !== undefined) await writeStdout(dumpYaml(result));
     return 0;
   } catch (err) {
@@ -98,6 +122,19 @@ export async function executeTask(tasks: Record<string, StepTask>, task: string)
     process.stderr.write(`${record.message}\n`);
     return record.retryable ? EXIT_RETRYABLE : 1;
   }
+}
+
+async function planTask(
+  fn: StepTask,
+  clipboard: Clipboard,
+  ctx: StepContext,
+  options: StepModuleOptions,
+): Promise<Clipboard | void> {
+  if (options.plan === "in-task") return fn(clipboard, ctx);
+  const planner = options.plan && Object.hasOwn(options.plan, ctx.task) ? options.plan[ctx.task] : undefined;
+  if (planner) return planner(clipboard, ctx);
+  ctx.log(`${ctx.step}: cannot plan; reported as unknown, nothing done`);
+  return withUnknown(clipboard, ctx.step, `${ctx.step} cannot say what it would change without doing it`);
 }
 
 /**

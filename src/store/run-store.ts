@@ -4,6 +4,7 @@
  * shared PostgreSQL store can implement it when several machines share the work.
  */
 import type { RunEvent, RunEventBody, RunState, StepPosition, StepState, WireError } from "../protocol.js";
+import type { ScheduleStore } from "./schedule-store.js";
 
 /** One run: one pipeline over one host's clipboard. */
 export interface RunRecord {
@@ -42,7 +43,61 @@ export interface RunRecord {
   after: string[];
   /** An operator forced it: steps see JARVIS_FORCE=1 (production:check lets it through). */
   forced: boolean;
+  /** The approvals it needs (kept after they came, to show who decided); null when none. */
+  approval: StoredApproval | null;
+  /**
+   * A plan run: every step only reports what it would change (JARVIS_PLAN=1), under the
+   * clipboard's `plan:`. Fixed when the run is created; a retry stays a plan run.
+   */
+  plan: boolean;
 }
+
+/** What a run must be approved by, as stored with it. */
+export interface ApprovalRequirement {
+  /** The role whose holders' approvals count. */
+  role: string;
+  /** Different people who must approve. */
+  count: number;
+  /** The person (acl.people name, else the identity) who asked for the run: she cannot approve it. */
+  requesterPerson: string;
+  /** Places told besides the run's origin. */
+  notify: string[];
+}
+
+/** An approval requirement with its deadline on the store's clock. */
+export interface StoredApproval extends ApprovalRequirement {
+  expiresAt: number;
+}
+
+/** One person's decision on a run awaiting approval. */
+export interface ApprovalDecision {
+  runId: string;
+  /** Counted once, whichever of the person's identities decided. */
+  person: string;
+  /** The verified identity that decided. */
+  identity: string;
+  verdict: "approve" | "deny";
+  /** Why (a deny says it; an approve may be empty). */
+  reason: string;
+}
+
+/** A decision as recorded, with the store's time. */
+export interface ApprovalRecord extends ApprovalDecision {
+  at: number;
+}
+
+/** What decideApproval did. */
+export type ApprovalOutcome =
+  /** Counted; the run still waits for `needed - approvals` more people. */
+  | { outcome: "recorded"; run: RunRecord; approvals: number }
+  /** The last approval needed: the run is queued. */
+  | { outcome: "approved"; run: RunRecord; approvals: number }
+  /** Denied: the run is cancelled. */
+  | { outcome: "denied"; run: RunRecord }
+  /** This person had approved already; nothing changed. */
+  | { outcome: "already-approved"; run: RunRecord; approvals: number }
+  /** The run no longer awaits approval (approved, denied, expired, cancelled, or unknown). */
+  | { outcome: "not-awaiting"; run: RunRecord | undefined };
 
 /** What is needed to create a run. */
 export interface NewRun {
@@ -61,8 +116,15 @@ export interface NewRun {
   group?: string;
   after?: string[];
   forced?: boolean;
+  /** A plan run (RunRecord.plan); default false. */
+  plan?: boolean;
   /** Step names in order, stored as pending steps: the pipeline's steps, then its on_failure steps. */
   stepNames: string[];
+  /**
+   * Create it awaiting these approvals (no lease, whatever `lease` says); it expires this long
+   * after creation, measured by the store's clock.
+   */
+  approval?: ApprovalRequirement & { expiresInMs: number };
 }
 
 /** One step of a run (the main list first, then on_failure steps). */
@@ -159,6 +221,46 @@ export interface AuditQuery {
   identity?: string;
 }
 
+/** What people are shown of a run: everything but the executing process's bookkeeping. */
+export type RunView = Omit<RunRecord, "pipelineJson" | "leaseOwner" | "leaseExpiresAt" | "cancelRequested">;
+
+/** One host as the per-host index knows it: its latest run (newest created) and how many it has had. */
+export interface HostEntry {
+  host: string;
+  latest: RunView;
+  runCount: number;
+  /** When the index last changed for this host (the store's clock). */
+  updatedAt: number;
+}
+
+/** A page of hosts, in host-name order. */
+export interface HostPage {
+  hosts: HostEntry[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next: string | null;
+  /** How many hosts the index holds in all. */
+  total: number;
+}
+
+/** Keyset paging over hosts: those named after `after` (by string order), at most `limit` (default 100). */
+export interface HostQuery {
+  after?: string;
+  limit?: number;
+}
+
+/** Keyset paging over one host's runs, newest first: those older than run `before`. */
+export interface HistoryQuery {
+  before?: string;
+  limit?: number;
+}
+
+/** A page of one host's runs, newest first (created_at, then id, descending). */
+export interface HistoryPage {
+  runs: RunRecord[];
+  /** Pass as `before` for the next page; null on the last page. */
+  next: string | null;
+}
+
 /** The right to write a run's progress: held by `owner` until its lease expires or is taken over. */
 export interface Lease {
   runId: string;
@@ -239,7 +341,7 @@ export interface FollowOptions extends FeedQuery {
  * Lease times come from the store's clock alone. All methods are safe under concurrent runs and
  * several processes.
  */
-export interface RunStore {
+export interface RunStore extends ScheduleStore {
   /** The store's clock (ms since the epoch): the one leases are measured by. */
   now(): Promise<number>;
 
@@ -264,6 +366,15 @@ export interface RunStore {
 
   /** Runs waiting for a process: queued ones, and running ones whose lease has expired. */
   claimableRuns(): Promise<RunRecord[]>;
+
+  /**
+   * Every host that has runs, with its latest run, from a per-host index kept current in the same
+   * transaction as every run that is created or deleted (not a scan of runs). A run's state as it
+   * changes shows at once. Keyset paging by host name.
+   */
+  listHosts(query: HostQuery): Promise<HostPage>;
+  /** One host's runs, newest first, keyset paged; a `before` that is no run of the host is E_RUN_NOT_FOUND. */
+  hostHistory(host: string, query: HistoryQuery): Promise<HistoryPage>;
   /**
    * Take the run's lease if it is queued or running and its lease is free, expired or already
    * ours; a queued run becomes running. The claimed record, or undefined when someone holds it.
@@ -280,7 +391,10 @@ export interface RunStore {
    * request and appends `run-finished`. Undefined when the lease was lost.
    */
   finishIfOwner(lease: Lease, ending: RunEnding): Promise<RunRecord | undefined>;
-  /** Cancel a run only while it is still queued (atomically); appends `run-finished`. */
+  /**
+   * Cancel a run only while it is still queued or awaiting approval (atomically); appends
+   * `run-finished`.
+   */
   cancelIfQueued(runId: string, error: WireError): Promise<QueuedCancel>;
   /** Ask the process executing a running run to cancel it; the record, or undefined if not running. */
   requestCancel(runId: string): Promise<RunRecord | undefined>;
@@ -313,6 +427,22 @@ export interface RunStore {
   readEvents(afterSeq: number, query?: FeedQuery): Promise<RunEvent[]>;
   /** Every event after `afterSeq` as it is appended, by any process, until the signal aborts. */
   follow(afterSeq: number, options: FollowOptions): AsyncIterable<RunEvent>;
+
+  /**
+   * Record one person's approve or deny on a run awaiting approval, atomically with its effect:
+   * the approval that reaches the run's count queues it (`run-queued`); a deny cancels it
+   * (`run-finished`, E_RUN_DENIED). A person's second approve changes nothing. A run past its
+   * deadline is expired here instead (as expireApprovals) and answers not-awaiting. Appends
+   * `run-approval` for each decision recorded. Who may decide is the caller's rule, not the store's.
+   */
+  decideApproval(decision: ApprovalDecision): Promise<ApprovalOutcome>;
+  /** The decisions on a run, oldest first. */
+  listApprovals(runId: string): Promise<ApprovalRecord[]>;
+  /**
+   * Cancel every run whose approval deadline has passed (store's clock), each with one
+   * compare-and-set so two services expiring at once cancel each run once; those cancelled.
+   */
+  expireApprovals(): Promise<RunRecord[]>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;

@@ -21,6 +21,7 @@ export function summarize(run: RunRecord): RunSummary {
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,
     error: run.error,
+    ...(run.plan ? { plan: true } : {}),
   };
 }
 

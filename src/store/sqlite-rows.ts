@@ -4,7 +4,10 @@
  */
 import type Database from "better-sqlite3";
 import type { WireError } from "../protocol.js";
-import type { RunRecord, StepPatch, StepRecord } from "./run-store.js";
+import type { ApprovalRequirement, RunRecord, StepPatch, StepRecord } from "./run-store.js";
+
+/** States in which a run holds its host: a second run there is refused. */
+export const HOST_HOLDING_STATES = `('awaiting_approval', 'queued', 'running')`;
 
 /** The tables, created when missing. */
 export const SCHEMA = `
@@ -15,9 +18,10 @@ CREATE TABLE IF NOT EXISTS runs (
   created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error_json TEXT,
   lease_owner TEXT, lease_expires_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
   group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]', forced INTEGER NOT NULL DEFAULT 0,
-  step_name TEXT
+  step_name TEXT, approval_json TEXT, approval_expires_at INTEGER, plan INTEGER NOT NULL DEFAULT 0
 );
-CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host) WHERE state IN ('queued', 'running');
+CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host)
+  WHERE state IN ('awaiting_approval', 'queued', 'running');
 CREATE INDEX IF NOT EXISTS runs_by_host ON runs(host, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs(state);
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs(created_at, id);
@@ -35,6 +39,10 @@ CREATE TABLE IF NOT EXISTS events (
   host TEXT NOT NULL, origin TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_run ON events(run_id, seq);
+CREATE TABLE IF NOT EXISTS approvals (
+  run_id TEXT NOT NULL, person TEXT NOT NULL, identity TEXT NOT NULL, verdict TEXT NOT NULL,
+  reason TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (run_id, person, verdict)
+);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, identity TEXT NOT NULL,
   network TEXT NOT NULL, room TEXT NOT NULL, command TEXT NOT NULL, decision TEXT NOT NULL,
@@ -65,6 +73,9 @@ export interface RunRow {
   group_id: string | null;
   after_json: string;
   forced: number;
+  approval_json: string | null;
+  approval_expires_at: number | null;
+  plan: number;
 }
 
 /** A row of `steps`. */
@@ -102,6 +113,7 @@ export function migrate(db: Database.Database): void {
   if (!columns.has("after_json"))
     db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
   if (!columns.has("forced")) db.exec(`ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0`);
+  if (!columns.has("plan")) db.exec(`ALTER TABLE runs ADD COLUMN plan INTEGER NOT NULL DEFAULT 0`);
   db.exec(`CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)`);
   if (!columns.has("step_name")) {
     db.exec(`ALTER TABLE runs ADD COLUMN step_name TEXT`);
@@ -111,6 +123,22 @@ export function migrate(db: Database.Database): void {
       `UPDATE runs SET step_name = (SELECT name FROM steps WHERE run_id = runs.id AND idx = runs.step_index)`,
     );
   }
+  if (!columns.has("approval_json")) {
+    db.exec(`ALTER TABLE runs ADD COLUMN approval_json TEXT`);
+    db.exec(`ALTER TABLE runs ADD COLUMN approval_expires_at INTEGER`);
+  }
+  // A run awaiting approval holds its host too: the index from before approvals did not say so.
+  const index = db
+    .prepare(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'runs_one_active_per_host'`)
+    .get() as { sql: string } | undefined;
+  if (!index?.sql.includes("awaiting_approval")) {
+    db.exec(`DROP INDEX IF EXISTS runs_one_active_per_host`);
+    db.exec(
+      `CREATE UNIQUE INDEX runs_one_active_per_host ON runs(host) WHERE state IN ${HOST_HOLDING_STATES}`,
+    );
+  }
+  db.exec(`CREATE INDEX IF NOT EXISTS runs_by_approval_deadline ON runs(approval_expires_at)
+    WHERE state = 'awaiting_approval'`);
   const stepColumns = new Set(
     (db.prepare(`PRAGMA table_info(steps)`).all() as { name: string }[]).map((c) => c.name),
   );
@@ -183,7 +211,16 @@ export function toRun(r: RunRow): RunRecord {
     group: r.group_id,
     after: JSON.parse(r.after_json) as string[],
     forced: r.forced === 1,
+    approval: approvalOf(r),
+    plan: r.plan === 1,
   };
+}
+
+/** The stored approval requirement of a run row (or its copy in the per-host index). */
+export function approvalOf(r: Pick<RunRow, "approval_json" | "approval_expires_at">): RunRecord["approval"] {
+  return r.approval_json === null
+    ? null
+    : { ...(JSON.parse(r.approval_json) as ApprovalRequirement), expiresAt: r.approval_expires_at ?? 0 };
 }
 
 /** A `steps` row as a StepRecord. */

@@ -4,7 +4,7 @@
  * same statement or transaction that writes (compare-and-set), and appends its feed event there.
  */
 import { newRunId } from "./ids.js";
-import { encode, toRun } from "./sqlite-rows.js";
+import { HOST_HOLDING_STATES, encode, toRun } from "./sqlite-rows.js";
 import { summarize } from "./run-summary.js";
 import { NOW } from "./sqlite-context.js";
 import { RunError, StoreError } from "../errors.js";
@@ -41,7 +41,7 @@ export class SqliteRunLifecycle {
     const id = newRunId();
     const insert = this.db.transaction(() => {
       const holder = this.stmt(
-        `SELECT id, state FROM runs WHERE host = ? AND state IN ('queued', 'running')`,
+        `SELECT id, state FROM runs WHERE host = ? AND state IN ${HOST_HOLDING_STATES}`,
       ).get(run.host) as { id: string; state: string } | undefined;
       if (holder) {
         throw new RunError(
@@ -49,29 +49,43 @@ export class SqliteRunLifecycle {
           `${run.host} already has run ${holder.id} (${holder.state}); wait for it, or cancel it with: cancel ${holder.id}`,
         );
       }
-      const held = run.lease !== undefined;
+      const { approval } = run;
+      const held = run.lease !== undefined && approval === undefined;
+      const requirement = approval
+        ? JSON.stringify({
+            role: approval.role,
+            count: approval.count,
+            requesterPerson: approval.requesterPerson,
+            notify: approval.notify,
+          })
+        : null;
       this.stmt(
         `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin, source,
-          created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced)
+          created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced,
+          approval_json, approval_expires_at, plan)
          VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ${NOW}, CASE WHEN ? THEN ${NOW} END, ?,
-           CASE WHEN ? THEN ${NOW} + ? END, ?, ?, ?)`,
+           CASE WHEN ? THEN ${NOW} + ? END, ?, ?, ?, ?, CASE WHEN ? IS NOT NULL THEN ${NOW} + ? END, ?)`,
       ).run(
         id,
         run.host,
         run.pipeline,
         run.pipelineJson,
-        held ? "running" : "queued",
+        approval ? "awaiting_approval" : held ? "running" : "queued",
         run.totalSteps,
         run.requestedBy,
         run.origin,
         run.source,
         held ? 1 : 0,
-        run.lease?.owner ?? null,
+        held ? (run.lease?.owner ?? null) : null,
         held ? 1 : 0,
         run.lease?.leaseMs ?? 0,
         run.group ?? null,
         JSON.stringify(run.after ?? []),
         run.forced ? 1 : 0,
+        requirement,
+        requirement,
+        approval?.expiresInMs ?? 0,
+        run.plan ? 1 : 0,
       );
       const addStep = this.stmt(
         `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
@@ -82,7 +96,8 @@ export class SqliteRunLifecycle {
         id,
         run.clipboardYaml,
       );
-      this.appendRunEvent(id, "run-queued");
+      if (approval) this.appendAwaiting(id);
+      else this.appendRunEvent(id, "run-queued");
     });
     this.guard("create a run", insert);
     return this.mustGet(id);
@@ -166,7 +181,7 @@ export class SqliteRunLifecycle {
         const cancelled = this.stmt(
           `UPDATE runs SET state = 'cancelled', finished_at = ${NOW}, error_json = ?, lease_owner = NULL,
              lease_expires_at = NULL
-           WHERE id = ? AND state = 'queued' RETURNING *`,
+           WHERE id = ? AND state IN ('queued', 'awaiting_approval') RETURNING *`,
         ).get(encode("error", error), runId) as RunRow | undefined;
         if (cancelled) this.appendRunEvent(runId, "run-finished");
         return cancelled;
@@ -203,7 +218,7 @@ export class SqliteRunLifecycle {
           );
         }
         const holder = this.stmt(
-          `SELECT id, state FROM runs WHERE host = ? AND state IN ('queued', 'running')`,
+          `SELECT id, state FROM runs WHERE host = ? AND state IN ${HOST_HOLDING_STATES}`,
         ).get(run.host) as { id: string; state: string } | undefined;
         if (holder) {
           throw new RunError(
@@ -247,8 +262,20 @@ export class SqliteRunLifecycle {
     return this.mustGet(runId);
   }
 
+  /** Tell followers a run waits for approval, and whom to ask (inside the creating transaction). */
+  private appendAwaiting(runId: string): void {
+    const run = toRun(this.stmt(`SELECT * FROM runs WHERE id = ?`).get(runId) as RunRow);
+    if (!run.approval) return;
+    const { role, count, expiresAt, notify } = run.approval;
+    this.feed.appendUnfenced(runId, {
+      type: "run-awaiting-approval",
+      run: summarize(run),
+      approval: { role, count, expiresAt, notify },
+    });
+  }
+
   /** Append a run-level event carrying the run's summary as it stands in this transaction. */
-  private appendRunEvent(runId: string, type: "run-queued" | "run-started" | "run-finished"): void {
+  appendRunEvent(runId: string, type: "run-queued" | "run-started" | "run-finished"): void {
     const row = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(runId) as RunRow;
     this.feed.appendUnfenced(runId, { type, run: summarize(toRun(row)) });
   }

@@ -10,8 +10,11 @@ import { dirname } from "node:path";
 import { SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-rows.js";
 import { SqliteFeed } from "./sqlite-feed.js";
 import { SqliteRunLifecycle } from "./sqlite-run-lifecycle.js";
+import { SqliteApprovals } from "./sqlite-approvals.js";
 import { SqliteRunPages } from "./sqlite-run-pages.js";
 import { NOW } from "./sqlite-context.js";
+import { SqliteHosts, migrateHostIndex } from "./sqlite-hosts.js";
+import { SqliteSchedules, migrateSchedules } from "./sqlite-schedules.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import { RunError, StoreError } from "../errors.js";
 import type { RunRow, StepRow } from "./sqlite-rows.js";
@@ -41,6 +44,8 @@ export function openSqliteStore(path: string): RunStore {
     db.pragma("busy_timeout = 10000");
     db.exec(SCHEMA);
     migrate(db);
+    migrateHostIndex(db);
+    migrateSchedules(db);
   } catch (err) {
     throw new StoreError(
       "E_STORE_OPEN",
@@ -55,7 +60,10 @@ class SqliteStore implements RunStore {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly feed: SqliteFeed;
   private readonly lifecycle: SqliteRunLifecycle;
+  private readonly approvals: SqliteApprovals;
   private readonly pages: SqliteRunPages;
+  private readonly hosts: SqliteHosts;
+  private readonly schedules: SqliteSchedules;
   /** Made once: building a better-sqlite3 transaction costs more than the writes of a step. */
   private readonly writeStepTx: (lease: Lease, index: number, write: StepWrite) => boolean;
 
@@ -67,7 +75,10 @@ class SqliteStore implements RunStore {
     };
     this.feed = new SqliteFeed(context);
     this.lifecycle = new SqliteRunLifecycle(context, this.feed);
+    this.approvals = new SqliteApprovals(context, this.feed, this.lifecycle);
     this.pages = new SqliteRunPages(context);
+    this.hosts = new SqliteHosts(context);
+    this.schedules = new SqliteSchedules(context);
     this.writeStepTx = db.transaction((lease: Lease, index: number, write: StepWrite) =>
       this.writeStepInTx(lease, index, write),
     );
@@ -116,6 +127,18 @@ class SqliteStore implements RunStore {
   countRunsByState: RunStore["countRunsByState"] = async () => this.pages.countRunsByState();
   deleteFinishedRun: RunStore["deleteFinishedRun"] = async (runId) => this.pages.deleteFinishedRun(runId);
   queryAudit: RunStore["queryAudit"] = async (query) => this.pages.queryAudit(query);
+  listHosts: RunStore["listHosts"] = async (query) => this.hosts.listHosts(query);
+  hostHistory: RunStore["hostHistory"] = async (host, query) => this.hosts.hostHistory(host, query);
+
+  createSchedule: RunStore["createSchedule"] = async (schedule) => this.schedules.create(schedule);
+  getSchedule: RunStore["getSchedule"] = async (id) => this.schedules.get(id);
+  listSchedules: RunStore["listSchedules"] = async () => this.schedules.list();
+  deleteSchedule: RunStore["deleteSchedule"] = async (id) => this.schedules.delete(id);
+  dueSchedules: RunStore["dueSchedules"] = async () => this.schedules.due();
+  claimOccurrence: RunStore["claimOccurrence"] = async (claim) => this.schedules.claim(claim);
+  recordOccurrenceResult: RunStore["recordOccurrenceResult"] = async (id, at, result) =>
+    this.schedules.recordResult(id, at, result);
+  listOccurrences: RunStore["listOccurrences"] = async (id, limit) => this.schedules.occurrences(id, limit);
 
   claimableRuns: RunStore["claimableRuns"] = () => this.lifecycle.claimableRuns();
   claim: RunStore["claim"] = (runId, owner, leaseMs) => this.lifecycle.claim(runId, owner, leaseMs);
@@ -126,6 +149,10 @@ class SqliteStore implements RunStore {
   cancelIfQueued: RunStore["cancelIfQueued"] = (runId, error) => this.lifecycle.cancelIfQueued(runId, error);
   requestCancel: RunStore["requestCancel"] = (runId) => this.lifecycle.requestCancel(runId);
   retryRun: RunStore["retryRun"] = (request) => this.lifecycle.retryRun(request);
+
+  decideApproval: RunStore["decideApproval"] = (decision) => this.approvals.decideApproval(decision);
+  listApprovals: RunStore["listApprovals"] = (runId) => this.approvals.listApprovals(runId);
+  expireApprovals: RunStore["expireApprovals"] = () => this.approvals.expireApprovals();
 
   async listSteps(runId: string): Promise<StepRecord[]> {
     return (this.stmt(`SELECT * FROM steps WHERE run_id = ? ORDER BY idx`).all(runId) as StepRow[]).map(

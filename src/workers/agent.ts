@@ -7,6 +7,8 @@
 import { runStepModule, StepFailure } from "../step-sdk/define-step.js";
 import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
 import { outputTail, runRemote, sshClientFailure, sshTarget, SSH_CLIENT_ERROR } from "./ssh-client.js";
+import { hostNotYetThere } from "./ssh-plan.js";
+import { withPlanEntries } from "../step-sdk/plan.js";
 
 /** Install the agent unless its check says it is installed; records `agent: {installed, ...}`. */
 export async function install(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
@@ -62,6 +64,38 @@ export async function install(clipboard: Clipboard, ctx: StepContext): Promise<C
   return { ...clipboard, agent: { ...design, installed: true, changed: true } };
 }
 
+/**
+ * Plan: run the check (a probe, by its contract) where the host exists already; the install
+ * command is planned unless the check says the agent is there. A host this plan creates is not
+ * contacted.
+ */
+export async function planInstall(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
+  const design =
+    clipboard.agent && typeof clipboard.agent === "object"
+      ? (clipboard.agent as Record<string, unknown>)
+      : {};
+  const command = pick(design.install, ctx.params.command, "install");
+  const check = pick(design.check, ctx.params.check, "check");
+  const hostname = (clipboard.instance as Record<string, unknown> | undefined)?.hostname;
+  const target = `agent on ${String(hostname)}`;
+  const entry = (installs: boolean): Clipboard =>
+    withPlanEntries(clipboard, [
+      {
+        step: ctx.step,
+        action: installs ? "update" : "none",
+        target,
+        before: null,
+        after: installs && command !== undefined ? [command] : [],
+      },
+    ]);
+  if (command === undefined) return entry(false);
+  if (check === undefined || hostNotYetThere(clipboard)) return entry(true);
+  const remote = sshTarget(clipboard, ctx.params);
+  const probe = await runRemote(remote, check, { signal: ctx.signal });
+  if (probe.code === SSH_CLIENT_ERROR) throw sshClientFailure(remote, probe.lastLines);
+  return entry(probe.code !== 0);
+}
+
 function pick(fromDesign: unknown, fromParams: unknown, what: string): string | undefined {
   for (const [value, where] of [
     [fromDesign, `agent.${what} in the design`],
@@ -75,4 +109,4 @@ function pick(fromDesign: unknown, fromParams: unknown, what: string): string | 
   return undefined;
 }
 
-runStepModule(import.meta.url, { install });
+runStepModule(import.meta.url, { install }, { plan: { install: planInstall } });

@@ -37,6 +37,13 @@ export async function ensureDeployKey(path: string = DEFAULT_DEPLOY_KEY): Promis
   return { path: file, publicKey: readFileSync(`${file}.pub`, "utf8").trim() };
 }
 
+/** The deploy key at `path` when it and its public half exist; a plan run reads, never generates. */
+export function existingDeployKey(path: string = DEFAULT_DEPLOY_KEY): DeployKey | undefined {
+  const file = resolve(path);
+  if (!existsSync(file) || !existsSync(`${file}.pub`)) return undefined;
+  return { path: file, publicKey: readFileSync(`${file}.pub`, "utf8").trim() };
+}
+
 async function generate(file: string): Promise<void> {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   // Generate beside the target and rename into place, so two steps starting at once never see a

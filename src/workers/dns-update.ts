@@ -166,13 +166,7 @@ export async function sendUpdate(
 ): Promise<void> {
   const id = randomInt(0, 0x10000);
   const { signed, mac } = sign(encodeUpdate(req, id), key, Math.floor(Date.now() / 1000));
-  let reply =
-    target.transport === "udp"
-      ? await exchangeUdp(signed, target, signal)
-      : await exchangeTcp(signed, target, signal);
-  if (target.transport === "udp" && reply.length >= 4 && (reply.readUInt16BE(2) & 0x0200) !== 0) {
-    reply = await exchangeTcp(signed, target, signal); // truncated: the same signed message over TCP
-  }
+  const reply = await exchangeMessage(signed, target, signal);
   const rcode = checkResponse(reply, key, mac, id);
   if (rcode === 0) return;
   const name = RCODE_NAMES[rcode] ?? `RCODE ${rcode}`;
@@ -189,6 +183,22 @@ export async function sendUpdate(
     `DNS update of ${req.zone} refused: ${name}${hint[name] ? `: ${hint[name]}` : ""}`,
     name === "SERVFAIL",
   );
+}
+
+/** Send one message and return the reply; a truncated UDP reply is asked again over TCP. */
+export async function exchangeMessage(
+  message: Buffer,
+  target: UpdateTarget,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  const reply =
+    target.transport === "udp"
+      ? await exchangeUdp(message, target, signal)
+      : await exchangeTcp(message, target, signal);
+  if (target.transport === "udp" && reply.length >= 4 && (reply.readUInt16BE(2) & 0x0200) !== 0) {
+    return exchangeTcp(message, target, signal); // truncated: the same message over TCP
+  }
+  return reply;
 }
 
 /**

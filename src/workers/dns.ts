@@ -14,6 +14,9 @@ import { DnsUpdateFailure } from "../errors.js";
 import { sendUpdate } from "./dns-update.js";
 import { readDnsSettings } from "./dns-settings.js";
 import type { DnsSettings } from "./dns-settings.js";
+import { queryRecords, recordLine } from "./dns-query.js";
+import { actionFor, isPlaceholder, planMarks, withPlanEntries } from "../step-sdk/plan.js";
+import type { PlanEntry } from "../step-sdk/plan.js";
 
 /** SSHFP algorithm numbers (RFC 4255, 6594, 7479) by SSH key type prefix. */
 const SSHFP_ALGORITHM: [RegExp, number][] = [
@@ -82,7 +85,7 @@ async function replaceRecords(
 }
 
 /** The RRsets jarvis owns for a host: its addresses and SSHFP records. */
-const HOST_TYPES = ["A", "AAAA", "SSHFP"];
+const HOST_TYPES = ["A", "AAAA", "SSHFP"] as const;
 
 /** Update the host's address and SSHFP records; converges (delete RRsets, then add, in one update). */
 export async function updateHost(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard | void> {
@@ -111,7 +114,7 @@ export async function updateHost(clipboard: Clipboard, ctx: StepContext): Promis
 
   ctx.log(`dns: updating ${name} in ${zone} at ${server}:${target.port} (${add.length} records)`);
   await replaceRecords(settings, name, add, ctx.signal);
-  const records = add.map((rr) => `${rr.name}. ${ttl} IN ${rr.type} ${presentation(rr)}`);
+  const records = add.map((rr) => recordLine(name, ttl, rr.type, (rr as { data: unknown }).data));
   ctx.log(`dns: ${name} updated: ${add.map((rr) => rr.type).join(", ")}`);
   return { ...clipboard, dns: { name, zone, server: `${server}:${target.port}`, records } };
 }
@@ -157,11 +160,86 @@ function recordName(
   return name;
 }
 
-function presentation(rr: Answer): string {
-  const data = (rr as { data: unknown }).data;
-  if (typeof data === "string") return data;
-  const f = data as { algorithm: number; hash: number; fingerprint: string };
-  return `${f.algorithm} ${f.hash} ${f.fingerprint}`;
+/**
+ * The records update_host would leave, by type, as record lines: from the clipboard as the real
+ * step reads it, where a placeholder (an address or host keys this plan cannot know yet) stands
+ * in the line instead of data.
+ */
+function plannedRecords(
+  clipboard: Clipboard,
+  name: string,
+  ttl: number,
+): Record<(typeof HOST_TYPES)[number], string[]> {
+  const host = hostAddress(clipboard);
+  const section = clipboard[host.provider] as Record<string, unknown>;
+  const marks = planMarks(clipboard).placeholders;
+  const address = (field: "ipv4" | "ipv6", version: 4 | 6): string[] => {
+    const path = `${host.provider}.${field}`;
+    if (isPlaceholder(clipboard, path))
+      return [recordLine(name, ttl, version === 4 ? "A" : "AAAA", marks[path])];
+    const value = section[field];
+    return typeof value === "string" && isIP(value) === version
+      ? [recordLine(name, ttl, version === 4 ? "A" : "AAAA", value)]
+      : [];
+  };
+  const ssh = clipboard.ssh as Record<string, unknown> | undefined;
+  const sshfp = isPlaceholder(clipboard, "ssh.host_keys")
+    ? [recordLine(name, ttl, "SSHFP", `from ${marks["ssh.host_keys"]}`)]
+    : sshfpRecords(
+        name,
+        ttl,
+        ssh && Array.isArray(ssh.host_keys)
+          ? ssh.host_keys.filter((k): k is string => typeof k === "string")
+          : [],
+      ).map((rr) => recordLine(name, ttl, "SSHFP", (rr as { data: unknown }).data));
+  return { A: address("ipv4", 4), AAAA: address("ipv6", 6), SSHFP: sshfp.sort() };
 }
 
-runStepModule(import.meta.url, { update_host: updateHost, delete_host: deleteHost });
+/** One entry per RRset: what the server holds now (queried) against what the update would leave. */
+async function planRecords(
+  clipboard: Clipboard,
+  ctx: StepContext,
+  after: (settings: DnsSettings, name: string) => Record<(typeof HOST_TYPES)[number], string[]>,
+): Promise<Clipboard> {
+  const settings = dnsSettings(ctx);
+  if (!settings)
+    return withPlanEntries(clipboard, [
+      { step: ctx.step, action: "none", target: "dns (not configured)", before: null, after: null },
+    ]);
+  const { server, zone, target } = settings;
+  const hostname = requireField(clipboard, "instance.hostname", "string") as string;
+  const name = recordName(clipboard, ctx.params, hostname, zone);
+  const wanted = after(settings, name);
+  const entries: PlanEntry[] = [];
+  try {
+    for (const type of HOST_TYPES) {
+      const before = await queryRecords(name, type, target, ctx.signal);
+      const action = actionFor(before, wanted[type]);
+      entries.push({ step: ctx.step, action, target: `${name}. ${type}`, before, after: wanted[type] });
+    }
+  } catch (err) {
+    if (err instanceof DnsUpdateFailure)
+      throw new StepFailure(err.code, `dns: ${err.message}`, { retryable: err.retryable });
+    throw err;
+  }
+  const records = [...wanted.A, ...wanted.AAAA, ...wanted.SSHFP];
+  return withPlanEntries(
+    { ...clipboard, dns: { name, zone, server: `${server}:${target.port}`, records } },
+    entries,
+  );
+}
+
+/** Plan of update_host: which A/AAAA/SSHFP records it would add, change and remove. */
+export function planUpdateHost(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
+  return planRecords(clipboard, ctx, (settings, name) => plannedRecords(clipboard, name, settings.ttl));
+}
+
+/** Plan of delete_host: the records it would remove. */
+export function planDeleteHost(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
+  return planRecords(clipboard, ctx, () => ({ A: [], AAAA: [], SSHFP: [] }));
+}
+runStepModule(
+  import.meta.url,
+  { update_host: updateHost, delete_host: deleteHost },
+  { plan: { update_host: planUpdateHost, delete_host: planDeleteHost } },
+);

@@ -12,6 +12,7 @@ import { LdapFailure } from "../errors.js";
 import { classifyLdapError, openLdap } from "./ldap-connect.js";
 import type { LdapSettings } from "./ldap-connect.js";
 import { DEFAULT_OBJECT_CLASSES, hostAttributes, hostDn, mappingFrom } from "./ldap-entry.js";
+import { isPlaceholder, valueAt, withPlanEntries } from "../step-sdk/plan.js";
 
 /** Environment variable holding the bind password. */
 export const LDAP_PASSWORD_ENV = "LDAP_BIND_PASSWORD";
@@ -141,10 +142,90 @@ export async function deleteHost(clipboard: Clipboard, ctx: StepContext): Promis
   return { ...clipboard, ldap: { dn, deleted: true } };
 }
 
+/** The entry's attributes now (lower-cased names), or undefined when it does not exist. */
+async function readEntry(client: Client, dn: string): Promise<Record<string, string[]> | undefined> {
+  try {
+    const { searchEntries } = await client.search(dn, { scope: "base" });
+    const found = searchEntries[0];
+    if (!found) return undefined;
+    const out: Record<string, string[]> = {};
+    for (const [type, value] of Object.entries(found)) {
+      if (type === "dn") continue;
+      out[type.toLowerCase()] = (Array.isArray(value) ? value : [value]).map(String);
+    }
+    return out;
+  } catch (err) {
+    if (err instanceof NoSuchObjectError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Plan of update_host_ou: the attributes it would replace (only those that would change), or the
+ * entry it would add. Fingerprints this plan cannot know yet stand as their placeholder.
+ */
+export async function planUpdateHostOu(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
+  const target = entryTarget(clipboard, ctx);
+  const step = ctx.step;
+  if (!target)
+    return withPlanEntries(clipboard, [
+      { step, action: "none", target: "ldap (not configured)", before: null, after: null },
+    ]);
+  const { settings, dn, hostname } = target;
+  const readable = isPlaceholder(clipboard, "ssh.fingerprints")
+    ? {
+        ...clipboard,
+        ssh: {
+          ...(clipboard.ssh as Record<string, unknown>),
+          fingerprints: [valueAt(clipboard, "ssh.fingerprints")],
+        },
+      }
+    : clipboard;
+  const attributes = hostAttributes(readable, mappingFrom(ctx.params));
+  const objectClasses = Array.isArray(ctx.params.object_classes)
+    ? ctx.params.object_classes.map(String)
+    : DEFAULT_OBJECT_CLASSES;
+  const current = await withDirectory(settings, (client) => readEntry(client, dn));
+  const next = { ...clipboard, ldap: { dn, attributes } };
+  if (!current) {
+    const after = { objectClass: objectClasses, cn: [hostname], ...attributes };
+    return withPlanEntries(next, [{ step, action: "create", target: dn, before: null, after }]);
+  }
+  const before: Record<string, string[]> = {};
+  const after: Record<string, string[]> = {};
+  for (const [type, values] of Object.entries(attributes)) {
+    const now = current[type.toLowerCase()] ?? [];
+    if (JSON.stringify([...now].sort()) === JSON.stringify([...values].sort())) continue;
+    before[type] = now;
+    after[type] = values;
+  }
+  const action = Object.keys(after).length > 0 ? "update" : "none";
+  return withPlanEntries(next, [{ step, action, target: dn, before, after }]);
+}
+
+/** Plan of delete_host: the entry it would delete, with what it holds now. */
+export async function planDeleteHost(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
+  const target = entryTarget(clipboard, ctx);
+  const step = ctx.step;
+  if (!target)
+    return withPlanEntries(clipboard, [
+      { step, action: "none", target: "ldap (not configured)", before: null, after: null },
+    ]);
+  const { settings, dn } = target;
+  const current = await withDirectory(settings, (client) => readEntry(client, dn));
+  return withPlanEntries({ ...clipboard, ldap: { dn, deleted: true } }, [
+    { step, action: current ? "delete" : "none", target: dn, before: current ?? null, after: null },
+  ]);
+}
+
 function asStep(err: unknown, settings: { url: string; bindDn: string }): StepFailure {
   if (err instanceof StepFailure) return err;
   const failure = err instanceof LdapFailure ? err : classifyLdapError(err, settings);
   return new StepFailure(failure.code, `ldap: ${failure.message}`, { retryable: failure.retryable });
 }
 
-runStepModule(import.meta.url, { update_host_ou: updateHostOu, delete_host: deleteHost });
+runStepModule(
+  import.meta.url,
+  { update_host_ou: updateHostOu, delete_host: deleteHost },
+  { plan: { update_host_ou: planUpdateHostOu, delete_host: planDeleteHost } },
+);

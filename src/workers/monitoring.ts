@@ -8,6 +8,7 @@
 import { runStepModule, requireField, StepFailure } from "../step-sdk/define-step.js";
 import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
 import { parseDuration } from "../pipeline/duration.js";
+import { isPlaceholder, placeholderText, withPlaceholders, withPlanEntries } from "../step-sdk/plan.js";
 
 /** Environment variable with an optional bearer token for Alertmanager (or a proxy before it). */
 export const ALERTMANAGER_TOKEN_ENV = "ALERTMANAGER_TOKEN";
@@ -123,6 +124,70 @@ export async function enable(clipboard: Clipboard, ctx: StepContext): Promise<Cl
   return { ...clipboard, monitoring: { ...rest, enabled_at: new Date().toISOString() } };
 }
 
+/**
+ * Plan of suppress: the silence it would create, or the one of jarvis's it would renew (found the
+ * way suppress finds it, by reading only); its id and end are placeholders until the real run.
+ */
+export async function planSuppress(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
+  const api = apiFrom(ctx);
+  const step = ctx.step;
+  if (!api)
+    return withPlanEntries(clipboard, [
+      { step, action: "none", target: "monitoring (not configured)", before: null, after: null },
+    ]);
+  const lease = ctx.params.lease === undefined ? "2h" : ctx.params.lease;
+  parseDuration(lease, "monitoring: modules.monitoring.with.lease");
+  const matchers = silenceMatchers(clipboard, ctx.params);
+  const hostname = requireField(clipboard, "instance.hostname", "string") as string;
+  let previous = isPlaceholder(clipboard, "monitoring.silence_id") ? undefined : silenceIdOf(clipboard);
+  if (previous === undefined || !inForce(await api.get(previous)))
+    previous = await findOwnSilence(api, matchers);
+  const target = `alertmanager silence for ${hostname} at ${api.url}`;
+  const after = { matchers, lasts: lease, created_by: "jarvis" };
+  const placeholder = (what: string): string => placeholderText(what, hostname, step);
+  const values: Record<string, string> = { "monitoring.ends_at": placeholder("silence end") };
+  if (previous === undefined) values["monitoring.silence_id"] = placeholder("silence id");
+  const next = withPlaceholders(
+    previous === undefined
+      ? clipboard
+      : {
+          ...clipboard,
+          monitoring: { ...(clipboard.monitoring as object | undefined), silence_id: previous },
+        },
+    values,
+  );
+  return withPlanEntries(next, [
+    previous === undefined
+      ? { step, action: "create", target, before: null, after }
+      : { step, action: "update", target, before: { id: previous }, after: { id: previous, ...after } },
+  ]);
+}
+
+/** Plan of enable: the silence it would expire, if one is recorded and still in force. */
+export async function planEnable(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
+  const api = apiFrom(ctx);
+  const step = ctx.step;
+  const id = silenceIdOf(clipboard);
+  const none = (target: string): Clipboard =>
+    withPlanEntries(clipboard, [{ step, action: "none", target, before: null, after: null }]);
+  if (!api) return none("monitoring (not configured)");
+  if (id === undefined) return none("alertmanager silence (none recorded)");
+  const target = `alertmanager silence ${id} at ${api.url}`;
+  const planned = isPlaceholder(clipboard, "monitoring.silence_id");
+  if (!planned && !inForce(await api.get(id))) return none(target);
+  const {
+    silence_id: _gone,
+    ends_at: _end,
+    ...rest
+  } = (clipboard.monitoring ?? {}) as Record<string, unknown>;
+  const hostname = requireField(clipboard, "instance.hostname", "string") as string;
+  const next = withPlaceholders(
+    { ...clipboard, monitoring: rest },
+    { "monitoring.enabled_at": placeholderText("time alerts come back", hostname, step) },
+  );
+  return withPlanEntries(next, [{ step, action: "delete", target, before: { id }, after: null }]);
+}
+
 interface AlertmanagerApi {
   url: string;
   call(method: string, path: string, body?: unknown): Promise<unknown>;
@@ -225,4 +290,8 @@ function escapeRegex(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-runStepModule(import.meta.url, { suppress, enable });
+runStepModule(
+  import.meta.url,
+  { suppress, enable },
+  { plan: { suppress: planSuppress, enable: planEnable } },
+);

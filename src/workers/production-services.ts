@@ -195,7 +195,7 @@ async function resolveAddress(name: string, settings: DnsSettings, ctx: StepCont
   );
 }
 
-function serviceDnsSettings(ctx: StepContext): DnsSettings {
+export function serviceDnsSettings(ctx: StepContext): DnsSettings {
   const dns = ctx.params.dns;
   const params =
     dns && typeof dns === "object" && !Array.isArray(dns) ? (dns as Record<string, unknown>) : {};
@@ -223,19 +223,19 @@ function checkTimeoutMs(ctx: StepContext): number {
 }
 
 /** The host's own DNS name: instance.fqdn when inside the zone, else hostname.zone. */
-function hostTarget(clipboard: Clipboard, zone: string): string {
+export function hostTarget(clipboard: Clipboard, zone: string): string {
   const instance = clipboard.instance as Record<string, unknown> | undefined;
   const fqdn = typeof instance?.fqdn === "string" ? instance.fqdn.replace(/\.$/, "").toLowerCase() : "";
   return fqdn !== "" && isInZone(fqdn, zone) ? fqdn : `${hostnameOf(clipboard)}.${zone}`;
 }
 
 /** A bare name (`thor`) is taken inside the zone; a dotted one is used as written. */
-function qualify(name: string, zone: string): string {
+export function qualify(name: string, zone: string): string {
   const lower = name.replace(/\.$/, "").toLowerCase();
   return lower.includes(".") ? lower : `${lower}.${zone}`;
 }
 
-function inZone(name: string, zone: string, what: string): string {
+export function inZone(name: string, zone: string, what: string): string {
   const lower = name.replace(/\.$/, "").toLowerCase();
   if (!isInZone(lower, zone))
     throw new StepFailure(
@@ -250,14 +250,14 @@ function isInZone(name: string, zone: string): boolean {
   return name === z || name.endsWith(`.${z}`);
 }
 
-function productionSection(clipboard: Clipboard): Record<string, unknown> {
+export function productionSection(clipboard: Clipboard): Record<string, unknown> {
   const section = clipboard.production;
   return section && typeof section === "object" && !Array.isArray(section)
     ? (section as Record<string, unknown>)
     : {};
 }
 
-function migratedOf(section: Record<string, unknown>): MigratedService[] {
+export function migratedOf(section: Record<string, unknown>): MigratedService[] {
   const list = section.migrated;
   if (list === undefined || list === null) return [];
   if (!Array.isArray(list) || !list.every(isMigrated)) {

@@ -10,6 +10,7 @@ import { runStepModule, StepFailure } from "../step-sdk/define-step.js";
 import type { Clipboard, StepContext } from "../step-sdk/define-step.js";
 import { hostnameOf, productionFields, productionMark } from "./production-mark.js";
 import { migrate, restore, servicesOf } from "./production-services.js";
+import { planCheck, planMigrate, planRestore } from "./production-plan.js";
 
 /** Fail (not retryable) when the host is in production, not forced, and lists no services. */
 export function check(clipboard: Clipboard, ctx: StepContext): Clipboard {
@@ -39,4 +40,8 @@ export function check(clipboard: Clipboard, ctx: StepContext): Clipboard {
   };
 }
 
-runStepModule(import.meta.url, { check, migrate, restore });
+runStepModule(
+  import.meta.url,
+  { check, migrate, restore },
+  { plan: { check: planCheck(check), migrate: planMigrate, restore: planRestore } },
+);

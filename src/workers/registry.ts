@@ -9,6 +9,7 @@ import {
   agentParams,
   demoParams,
   dnsParams,
+  inventoryParams,
   ldapParams,
   monitoringParams,
   productionParams,
@@ -74,5 +75,11 @@ export const builtinWorkers: Readonly<Record<string, BuiltinModule>> = {
     summary:
       "stop a redeploy of a production host unless forced or its services are listed; move their DNS names to the standbys and back",
     params: productionParams,
+  },
+  inventory: {
+    file: "./inventory.js",
+    tasks: ["query"],
+    summary: "put the nodes a selector picks, with chosen facts, on the clipboard (inventory.<name>)",
+    params: inventoryParams,
   },
 };

@@ -16,6 +16,11 @@ import {
   sshTarget,
   SSH_CLIENT_ERROR,
 } from "./ssh-client.js";
+import { commandsFrom, rootKeyFile } from "./ssh-commands.js";
+import { planKeypair, planPrepare, planRun, planWait } from "./ssh-plan.js";
+
+// The command list for ssh:run, where tests have always found it.
+export { commandsFrom };
 
 /** Make sure jarvis's deploy key exists (generated when absent); record its public half. */
 export async function prepare(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
@@ -79,15 +84,7 @@ export async function wait(clipboard: Clipboard, ctx: StepContext): Promise<Clip
 /** Generate root's ed25519 keypair on the host (kept if it exists); record the public key. */
 export async function keypair(clipboard: Clipboard, ctx: StepContext): Promise<Clipboard> {
   const target = sshTarget(clipboard, ctx.params);
-  const path = typeof ctx.params.path === "string" ? ctx.params.path : ".ssh/id_ed25519";
-  if (!/^[A-Za-z0-9._/-]+$/.test(path)) {
-    throw new StepFailure(
-      "E_STEP_PARAMS",
-      `ssh:keypair: path '${path}' may hold only letters, digits, '.', '_', '-', '/'`,
-    );
-  }
-  // A relative path is under $HOME on the host. The private key is made there and never read back.
-  const file = path.startsWith("/") ? path : `"$HOME"/${path}`;
+  const file = rootKeyFile(ctx.params);
   const hostname = (clipboard.instance as Record<string, unknown> | undefined)?.hostname;
   const comment =
     typeof hostname === "string" && /^[A-Za-z0-9.-]+$/.test(hostname)
@@ -146,30 +143,6 @@ export async function runCommands(clipboard: Clipboard, ctx: StepContext): Promi
   }
 }
 
-/** The command list for ssh:run (exported for tests). */
-export function commandsFrom(clipboard: Clipboard, params: Record<string, unknown>): string[] {
-  if (params.commands !== undefined) return asCommands(params.commands, "with.commands");
-  if (params.from === undefined) return [];
-  if (typeof params.from !== "string" || params.from === "") {
-    throw new StepFailure(
-      "E_STEP_PARAMS",
-      "ssh:run: with.from must be a dotted clipboard path such as commands.mounts",
-    );
-  }
-  let node: unknown = clipboard;
-  for (const part of params.from.split("."))
-    node = isRecord(node) && Object.hasOwn(node, part) ? node[part] : undefined;
-  return node === undefined ? [] : asCommands(node, `clipboard field ${params.from}`);
-}
-
-function asCommands(value: unknown, where: string): string[] {
-  const list = typeof value === "string" ? [value] : value;
-  if (!Array.isArray(list) || !list.every((c) => typeof c === "string" && c.trim() !== "")) {
-    throw new StepFailure("E_STEP_PARAMS", `${where} must be a command or a list of commands (strings)`);
-  }
-  return list as string[];
-}
-
 function positive(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value > 0))
@@ -197,4 +170,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-runStepModule(import.meta.url, { prepare, wait, keypair, run: runCommands });
+runStepModule(
+  import.meta.url,
+  { prepare, wait, keypair, run: runCommands },
+  { plan: { prepare: planPrepare, wait: planWait, keypair: planKeypair, run: planRun } },
+);

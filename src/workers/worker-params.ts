@@ -7,6 +7,9 @@
  */
 import { z } from "zod";
 import { parseDuration } from "../pipeline/duration.js";
+import { NODE_DIRECTORY_KINDS } from "../inventory/node-directory-kinds.js";
+import { parseSelector } from "../inventory/selector-parser.js";
+import { errorMessage } from "../errors.js";
 
 /** A parameter that must never be given: a secret would be stored with the run. */
 function secretRefused(module: string, envName: string): z.ZodOptional<z.ZodNever> {
@@ -145,5 +148,26 @@ export const productionParams = z
     // Where production:migrate moves service names: the same keys as modules.dns.with.
     dns: dnsParams.omit({ name: true }),
     check_timeout: positive,
+  })
+  .partial();
+
+/** A selector, checked when the pipeline is loaded so its column shows up with the file's line. */
+const selector = z.string({ error: "must be a selector such as group=app" }).check((ctx) => {
+  try {
+    parseSelector(ctx.value);
+  } catch (error) {
+    ctx.issues.push({ code: "custom", input: ctx.value, message: errorMessage(error) });
+  }
+});
+
+export const inventoryParams = z
+  .strictObject({
+    where: selector,
+    facts: z.array(z.string().min(1), { error: "must be a list of fact paths such as os.release" }),
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, { error: "must be a word such as app_servers" }),
+    directory: z.strictObject({
+      kind: z.enum(NODE_DIRECTORY_KINDS, { error: `must be one of: ${NODE_DIRECTORY_KINDS.join(", ")}` }),
+      path: z.string({ error: "must be the path of the node file" }).min(1),
+    }),
   })
   .partial();

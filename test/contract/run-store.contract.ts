@@ -6,6 +6,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { NewRun, RunStore } from "../../src/store/run-store.js";
 import type { RunEvent, WireError } from "../../src/protocol.js";
+import { hostIndexContract } from "./host-index.contract.js";
+import { scheduleStoreContract } from "./schedule-store.contract.js";
 
 /** Opens a fresh, empty store; the contract closes it. */
 export type StoreFactory = () => Promise<RunStore>;
@@ -50,6 +52,9 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     afterEach(async () => {
       await Promise.all(open.splice(0).map((s) => s.close()));
     });
+
+    hostIndexContract(fresh);
+    scheduleStoreContract(fresh);
 
     it("creates runs queued or held, and refuses a second active run on a host", async () => {
       const store = await fresh();
@@ -188,6 +193,28 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       await expect(store.retryRun(retry)).rejects.toMatchObject({ code: "E_RUN_STATE" });
     });
 
+    it("keeps whether a run is a plan run, through a retry", async () => {
+      const store = await fresh();
+      const real = await store.createRun(newRun("loki"));
+      expect(real.plan).toBe(false);
+      const plan = await store.createRun(
+        newRun("thor", { plan: true, lease: { owner: "a", leaseMs: LEASE } }),
+      );
+      expect(plan.plan).toBe(true);
+      expect((await store.getRun(plan.id))?.plan).toBe(true);
+      expect((await store.listRuns({ host: "thor" }))[0]?.plan).toBe(true);
+      await store.finishIfOwner({ runId: plan.id, owner: "a" }, { state: "failed", error: cancelError });
+      const retried = await store.retryRun({
+        runId: plan.id,
+        from: 0,
+        steps: [{ name: "ok:a", onFailure: false }],
+        requestedBy: "test:contract",
+        origin: "cli",
+        forced: false,
+      });
+      expect(retried.plan).toBe(true);
+    });
+
     it("keeps the log and the audit trail", async () => {
       const store = await fresh();
       const run = await store.createRun(newRun("loki", { lease: { owner: "a", leaseMs: LEASE } }));
@@ -290,6 +317,138 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       })();
       idle.abort();
       expect(await idleFollow).toEqual([]);
+    });
+    const approval = (count: number, expiresInMs = LEASE) => ({
+      role: "leads",
+      count,
+      requesterPerson: "alice",
+      notify: ["irc:#leads"],
+      expiresInMs,
+    });
+    const decision = (runId: string, person: string, verdict: "approve" | "deny" = "approve") => ({
+      runId,
+      person,
+      identity: `irc:${person}`,
+      verdict,
+      reason: verdict === "deny" ? "not today" : "",
+    });
+
+    it("creates a run awaiting approval: not claimable, holding its host, announced with whom to ask", async () => {
+      const store = await fresh();
+      const from = await store.latestSeq();
+      const run = await store.createRun(
+        newRun("loki", { approval: approval(2), lease: { owner: "a", leaseMs: LEASE } }),
+      );
+      expect(run).toMatchObject({
+        state: "awaiting_approval",
+        leaseOwner: null,
+        approval: { role: "leads", count: 2, requesterPerson: "alice", notify: ["irc:#leads"] },
+      });
+      expect(run.approval!.expiresAt).toBeGreaterThanOrEqual(run.createdAt + LEASE);
+      expect(await store.claimableRuns()).toEqual([]);
+      expect(await store.claim(run.id, "a", LEASE)).toBeUndefined();
+      await expect(store.createRun(newRun("loki"))).rejects.toMatchObject({ code: "E_HOST_BUSY" });
+      const events = await store.readEvents(from, { runId: run.id });
+      expect(events).toMatchObject([
+        {
+          type: "run-awaiting-approval",
+          run: { id: run.id, state: "awaiting_approval" },
+          approval: { role: "leads", count: 2, expiresAt: run.approval!.expiresAt, notify: ["irc:#leads"] },
+        },
+      ]);
+      expect((await store.getRun(run.id))?.approval).toEqual(run.approval);
+    });
+
+    it("counts each person's approval once and queues the run when the count is reached", async () => {
+      const store = await fresh();
+      const run = await store.createRun(newRun("loki", { approval: approval(2) }));
+      const from = await store.latestSeq();
+      expect(await store.decideApproval(decision(run.id, "bob"))).toMatchObject({
+        outcome: "recorded",
+        approvals: 1,
+        run: { state: "awaiting_approval" },
+      });
+      expect(
+        await store.decideApproval({ ...decision(run.id, "bob"), identity: "xmpp:bob@x" }),
+      ).toMatchObject({
+        outcome: "already-approved",
+        approvals: 1,
+      });
+      expect(await store.decideApproval(decision(run.id, "carol"))).toMatchObject({
+        outcome: "approved",
+        approvals: 2,
+        run: { state: "queued" },
+      });
+      expect((await store.claimableRuns()).map((r) => r.id)).toEqual([run.id]);
+      expect(await store.decideApproval(decision(run.id, "dave"))).toMatchObject({
+        outcome: "not-awaiting",
+        run: { state: "queued" },
+      });
+      expect((await store.listApprovals(run.id)).map((a) => [a.person, a.identity, a.verdict])).toEqual([
+        ["bob", "irc:bob", "approve"],
+        ["carol", "irc:carol", "approve"],
+      ]);
+      expect((await store.readEvents(from, { runId: run.id })).map((e) => e.type)).toEqual([
+        "run-approval",
+        "run-approval",
+        "run-queued",
+      ]);
+      expect(await store.decideApproval(decision("no-such-run", "bob"))).toEqual({
+        outcome: "not-awaiting",
+        run: undefined,
+      });
+    });
+
+    it("cancels a run on a deny, with who denied and why", async () => {
+      const store = await fresh();
+      const run = await store.createRun(newRun("loki", { approval: approval(2) }));
+      await store.decideApproval(decision(run.id, "bob"));
+      const denied = await store.decideApproval(decision(run.id, "carol", "deny"));
+      expect(denied).toMatchObject({
+        outcome: "denied",
+        run: {
+          state: "cancelled",
+          error: { code: "E_RUN_DENIED", message: expect.stringContaining("irc:carol: not today") },
+        },
+      });
+      expect(await store.createRun(newRun("loki"))).toMatchObject({ state: "queued" });
+      const last = (await store.readEvents(0, { runId: run.id })).at(-1);
+      expect(last).toMatchObject({ type: "run-finished", run: { state: "cancelled" } });
+    });
+
+    it("expires runs past their deadline once, on the store's clock, also when two stores race", async () => {
+      const store = await fresh();
+      const soon = await store.createRun(newRun("loki", { approval: approval(1, 1) }));
+      const later = await store.createRun(newRun("odin", { approval: approval(1) }));
+      await until("the deadline to pass", async () =>
+        (await store.now()) > soon.approval!.expiresAt ? true : undefined,
+      );
+      const [first, second] = await Promise.all([store.expireApprovals(), store.expireApprovals()]);
+      expect([...first!, ...second!].map((r) => r.id)).toEqual([soon.id]);
+      expect(await store.getRun(soon.id)).toMatchObject({
+        state: "cancelled",
+        error: { code: "E_RUN_APPROVAL_EXPIRED" },
+      });
+      expect((await store.getRun(later.id))?.state).toBe("awaiting_approval");
+      expect(await store.decideApproval(decision(soon.id, "bob"))).toMatchObject({
+        outcome: "not-awaiting",
+      });
+      const finished = (await store.readEvents(0, { runId: soon.id })).filter(
+        (e) => e.type === "run-finished",
+      );
+      expect(finished).toHaveLength(1);
+    });
+
+    it("cancels a run awaiting approval like a queued one", async () => {
+      const store = await fresh();
+      const run = await store.createRun(newRun("loki", { approval: approval(1) }));
+      expect(await store.cancelIfQueued(run.id, cancelError)).toMatchObject({
+        outcome: "cancelled",
+        run: { state: "cancelled" },
+      });
+      expect(await store.decideApproval(decision(run.id, "bob"))).toMatchObject({
+        outcome: "not-awaiting",
+      });
     });
 
     it("pages runs newest first under filters, with a cursor that neither skips nor repeats", async () => {

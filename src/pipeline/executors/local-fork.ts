@@ -6,6 +6,7 @@ import { createRedactor } from "../../clipboard/redact.js";
 import { errorCode, errorMessage } from "../../errors.js";
 import { runStepAttempt } from "../step-runner.js";
 import { prepareStep } from "../step-environment.js";
+import { unknownStepOutcome } from "./plan-unknown.js";
 import type { JarvisConfig } from "../../config.js";
 import type { StepOutcome, StepReport, StepRequest } from "../../protocol.js";
 import type { StepResolver } from "../step-catalog.js";
@@ -29,6 +30,7 @@ export function createLocalForkExecutor(config: JarvisConfig, resolver: StepReso
           {},
           request.runId,
           request.forced,
+          request.plan === true,
         );
       } catch (err) {
         const error = {
@@ -38,6 +40,11 @@ export function createLocalForkExecutor(config: JarvisConfig, resolver: StepReso
           retryable: false,
         };
         yield { type: "outcome", attempt, outcome: { kind: "failed", error, durationMs: 0 } };
+        return;
+      }
+      if (request.plan === true && prepared.command.kind === "external") {
+        const outcome = unknownStepOutcome(request, prepared.command, MAX_CLIPBOARD_BYTES);
+        yield { type: "outcome", attempt, outcome };
         return;
       }
       const redactor = createRedactor({ keys: config.redact.keys, secrets: prepared.secrets });

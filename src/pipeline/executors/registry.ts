@@ -1,5 +1,9 @@
-/** The places steps can run, by name. Only `local` exists today; a NATS worker pool comes next. */
+/**
+ * The places steps can run, by name: `local` (a fork here) always, `nats` (a `jarvis worker`
+ * elsewhere) when jarvis.yml has `executor: {nats: {url}}`, and then it is the one runs use.
+ */
 import { createLocalForkExecutor } from "./local-fork.js";
+import { createNatsExecutor } from "./nats-executor.js";
 import type { JarvisConfig } from "../../config.js";
 import type { StepResolver } from "../step-catalog.js";
 import type { StepExecutor } from "./step-executor.js";
@@ -7,12 +11,17 @@ import type { StepExecutor } from "./step-executor.js";
 /** Every executor kind jarvis knows. */
 export interface Executors {
   local: StepExecutor;
+  nats?: StepExecutor;
+  /** The one runs use, as jarvis.yml chose. */
+  chosen: StepExecutor;
+  /** Close what the executors hold open (the NATS connection). */
+  close(): Promise<void>;
 }
-
-/** The name of an executor. */
-export type ExecutorName = keyof Executors;
 
 /** Build the executors this process can use. */
 export function createExecutors(config: JarvisConfig, resolver: StepResolver): Executors {
-  return { local: createLocalForkExecutor(config, resolver) };
+  const local = createLocalForkExecutor(config, resolver);
+  if (config.executor.kind === "local") return { local, chosen: local, close: () => Promise.resolve() };
+  const nats = createNatsExecutor({ url: config.executor.url });
+  return { local, nats, chosen: nats, close: () => nats.close() };
 }

@@ -18,7 +18,7 @@ beforeAll(async () => {
   jarvis = await startApiJarvis({
     pipelines: {
       paused: "steps:\n  - ok:first\n  - gate:open-resume\n  - sleepy:0\n",
-      flood: "steps:\n  - gate:open-flood\n  - chatty:20000\n",
+      flood: "steps:\n  - gate:open-flood\n  - chatty-count:20000\n",
     },
   });
   mkdirSync(join(jarvis.env.dir, "designs"));

@@ -13,10 +13,12 @@ describe("jarvis CLI", () => {
     const status = await env.cli(["status", "--force"]);
     expect(status.code).toBe(2);
     expect(status.stderr).toContain("'--force'");
-    expect(status.stderr).toContain("usage: jarvis status [host|run|group] [--json]");
+    expect(status.stderr).toContain(
+      "usage: jarvis status [host|run|group] [--limit N] [--after HOST] [--json]",
+    );
     const step = await env.cli(["history", "loki", "--step", "2"]);
     expect(step.code).toBe(2);
-    expect(step.stderr).toContain("usage: jarvis history <host> [--limit N] [--json]");
+    expect(step.stderr).toContain("usage: jarvis history <host> [--limit N] [--before RUN] [--json]");
   }, 120_000);
 
   it("takes --limit only as a positive integer", async () => {

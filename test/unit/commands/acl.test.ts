@@ -14,6 +14,7 @@ const policy: AclPolicy = {
     ["irc:bob!~bob@127.0.0.1", ["web-ops"]],
   ]),
   roomsRead: true,
+  persons: new Map(),
 };
 
 describe("decide", () => {

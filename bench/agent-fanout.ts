@@ -1,0 +1,190 @@
+/**
+ * Fan-out: `ping` and `execute true` to 1,000 agents (4 emulator processes of 250, each agent with
+ * its own NATS connection) through a real nats-server with NKEY users, timed until every ACK and
+ * every result is in, with jarvis's RSS; next to it Ansible running `command: true` on 100 local
+ * inventory hosts (`-c local -f 50`), per node.
+ */
+import { spawn, execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
+import { generateSigningKeys, loadPrivateKey } from "../src/agent/signing.js";
+import { natsAuthorization, newNkeyUser } from "../src/nodes/nats-authorization.js";
+import { openSqliteFleetStore } from "../src/nodes/fleet-store.js";
+import { AgentBus } from "../src/jobs/agent-bus.js";
+import { JobController } from "../src/jobs/job-controller.js";
+import type { JobOperation } from "../src/jobs/job.js";
+import { fmt, root } from "./lib.js";
+
+const AGENTS = 1000;
+const PROCESSES = 4;
+const ANSIBLE_HOSTS = 100;
+
+export async function benchAgentFanout(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "jarvis-bench-fanout-"));
+  const hosts = Array.from({ length: AGENTS }, (_, i) => `emu-${String(i).padStart(4, "0")}`);
+  const users = new Map(hosts.map((h) => [h, newNkeyUser()] as const));
+  const jarvisUser = newNkeyUser();
+  const signing = generateSigningKeys();
+  const port = await freePort();
+  writeFileSync(
+    join(dir, "nats.conf"),
+    `listen: 127.0.0.1:${port}\nmax_connections: 5000\njetstream { store_dir: "${join(dir, "js")}" }\n` +
+      natsAuthorization(jarvisUser.publicKey, new Map([...users].map(([h, u]) => [h, u.publicKey]))),
+  );
+  const nats = spawn("/usr/sbin/nats-server", ["-c", join(dir, "nats.conf")], { stdio: "ignore" });
+  const emulators: ReturnType<typeof spawn>[] = [];
+  const store = openSqliteFleetStore(join(dir, "jarvis.sqlite"));
+  try {
+    const url = `nats://127.0.0.1:${port}`;
+    const nc = await connectRetrying(url, jarvisUser.seed);
+    const controller = new JobController({
+      bus: await AgentBus.open(nc),
+      nodes: store.nodes,
+      jobs: store.jobs,
+      signingKey: loadPrivateKey(signing.privateKeyPem),
+      log: () => undefined,
+    });
+    await controller.start();
+    const per = Math.ceil(AGENTS / PROCESSES);
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: PROCESSES }, (_, p) => {
+        const child = spawn(process.execPath, [join(root, "dist/bench/agent-emulator.js")], {
+          stdio: ["pipe", "pipe", "inherit"],
+        });
+        emulators.push(child);
+        const plan = {
+          url,
+          publicKey: signing.publicKey,
+          stateDir: join(dir, "agents"),
+          agents: hosts.slice(p * per, (p + 1) * per).map((host) => ({ host, seed: users.get(host)!.seed })),
+        };
+        child.stdin!.end(JSON.stringify(plan));
+        return new Promise<void>((resolve, reject) => {
+          child.stdout!.on("data", (c: Buffer) => c.toString().includes("ready") && resolve());
+          child.once("exit", (code) => reject(new Error(`emulator exited ${code}`)));
+        });
+      }),
+    );
+    for (;;) {
+      const online = (await store.nodes.list()).filter((n) => n.online).length;
+      if (online === AGENTS) break;
+      await sleep(200);
+    }
+    console.log(
+      `${AGENTS} agents in ${PROCESSES} processes connected and heard from in ${fmt((performance.now() - started) / 1000)} s`,
+    );
+
+    const fanout = async (label: string, operation: JobOperation): Promise<number> => {
+      let acks = 0;
+      let ackedAt = 0;
+      const t0 = performance.now();
+      const job = await controller.submit({
+        operation,
+        hosts,
+        targets: { words: ["emu-*"] },
+        options: { timeoutMs: 60_000, ttlMs: 600_000 },
+        requester: "bench",
+      });
+      const off = controller.onChange((c) => {
+        if (c.jobId === job.id && c.state === "received" && ++acks === AGENTS) ackedAt = performance.now();
+      });
+      const done = await controller.waitDone(job.id);
+      const total = performance.now() - t0;
+      off();
+      const { nodes } = await controller.get(job.id);
+      const good = nodes.filter((n) => n.state === "ok" || n.state === "changed").length;
+      console.log(
+        `${label.padEnd(30)} every ACK ${ackedAt ? `${fmt(ackedAt - t0)} ms` : `(${acks} ACKs)`}, every result ${fmt(total)} ms, ${good}/${AGENTS} ${done.state}  (goal: all within 1000 ms)`,
+      );
+      return total;
+    };
+    await fanout("ping x1000", { kind: "ping" });
+    await fanout("ping x1000 (again)", { kind: "ping" });
+    const execMs = await fanout("execute true x1000", { kind: "execute", command: "true" });
+    console.log(
+      `${"".padEnd(30)} RSS of jarvis (this process) ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB`,
+    );
+
+    const ansibleMs = await ansible(dir);
+    if (ansibleMs !== undefined) {
+      const ours = execMs / AGENTS;
+      const theirs = ansibleMs / ANSIBLE_HOSTS;
+      console.log(
+        `ansible command:true x${ANSIBLE_HOSTS} -c local -f 50   ${fmt(ansibleMs)} ms: ${fmt(theirs)} ms per node`,
+      );
+      console.log(
+        `${"".padEnd(30)} jarvis execute per node ${fmt(ours)} ms: ${fmt(theirs / ours)}x cheaper (goal >= 100x)`,
+      );
+    }
+    await controller.stop();
+    await nc.close();
+  } finally {
+    for (const e of emulators) e.kill("SIGTERM");
+    await Promise.all(
+      emulators.map((e) => (e.exitCode === null ? new Promise((r) => e.once("exit", r)) : undefined)),
+    );
+    nats.kill("SIGTERM");
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function ansible(dir: string): Promise<number | undefined> {
+  const inventory = join(dir, "inventory.ini");
+  writeFileSync(
+    inventory,
+    `[all]\n${Array.from({ length: ANSIBLE_HOSTS }, (_, i) => `h${i} ansible_connection=local ansible_python_interpreter=/usr/bin/python3`).join("\n")}\n`,
+  );
+  const t0 = performance.now();
+  try {
+    await promisify(execFile)(
+      "ansible",
+      ["all", "-i", inventory, "-c", "local", "-m", "command", "-a", "true", "-f", "50"],
+      {
+        env: {
+          ...process.env,
+          ANSIBLE_HOST_KEY_CHECKING: "False",
+          ANSIBLE_LOCAL_TEMP: join(dir, "ansible-tmp"),
+          ANSIBLE_GATHERING: "explicit",
+        },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+  } catch (err) {
+    console.log(`ansible not run: ${(err as Error).message.split("\n")[0]}`);
+    return undefined;
+  }
+  return performance.now() - t0;
+}
+
+async function connectRetrying(url: string, seed: string) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connect({
+        servers: url,
+        authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+      });
+    } catch (err) {
+      if (attempt > 100) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        address && typeof address === "object" ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}

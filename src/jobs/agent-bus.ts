@@ -1,0 +1,99 @@
+/**
+ * jarvis's side of the NATS layout (see agent/protocol.ts): the two streams, one durable push
+ * consumer per node (created before the node's first request, so a request waits for a node that
+ * is offline), and publishing signed requests with their id as the JetStream message id, so a
+ * request published twice is stored once.
+ */
+import { AckPolicy, DeliverPolicy, RetentionPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { AGENT_STREAM, REQUEST_STREAM, subjects } from "../agent/protocol.js";
+import type { SignedEnvelope } from "../agent/protocol.js";
+
+/** Longest a request can wait in the stream, whatever its TTL (jarvis withdraws it at its TTL). */
+const REQUEST_MAX_AGE_MS = 7 * 24 * 3600_000;
+/** How long agent replies, facts and events wait for jarvis when jarvis is down. */
+const AGENT_MAX_AGE_MS = 24 * 3600_000;
+/** jarvis's durable consumer on the agents' stream. */
+export const JARVIS_CONSUMER = "jarvis";
+
+export class AgentBus {
+  private readonly consumers = new Set<string>();
+
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    readonly js: JetStreamClient,
+  ) {}
+
+  static async open(nc: NatsConnection): Promise<AgentBus> {
+    const jsm = await jetstreamManager(nc);
+    const bus = new AgentBus(nc, jsm, jetstream(nc));
+    await bus.ensureStream({
+      name: REQUEST_STREAM,
+      subjects: ["jarvis.req.*"],
+      // A request leaves the stream once its node's consumer has it.
+      retention: RetentionPolicy.Interest,
+      max_age: nanos(REQUEST_MAX_AGE_MS),
+      duplicate_window: nanos(120_000),
+    });
+    await bus.ensureStream({
+      name: AGENT_STREAM,
+      subjects: ["jarvis.reply.*", "jarvis.facts.*", "jarvis.event.*"],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(AGENT_MAX_AGE_MS),
+    });
+    await jsm.consumers.add(AGENT_STREAM, {
+      durable_name: JARVIS_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      max_ack_pending: 10_000,
+    });
+    return bus;
+  }
+
+  private async ensureStream(
+    config: { name: string; subjects: string[] } & Record<string, unknown>,
+  ): Promise<void> {
+    try {
+      await this.jsm.streams.info(config.name);
+      await this.jsm.streams.update(config.name, config);
+    } catch (err) {
+      if (!(err instanceof Error) || !/stream not found/i.test(err.message)) throw err;
+      await this.jsm.streams.add(config);
+    }
+  }
+
+  /** The node's durable consumer, made once (adding an identical one again is harmless). */
+  async ensureNodeConsumer(host: string): Promise<void> {
+    if (this.consumers.has(host)) return;
+    await this.jsm.consumers.add(REQUEST_STREAM, {
+      durable_name: subjects.consumer(host),
+      deliver_subject: subjects.deliver(host),
+      filter_subject: subjects.request(host),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(30_000),
+      max_ack_pending: 1000,
+    });
+    this.consumers.add(host);
+  }
+
+  /** Publish a request; its stream sequence, to withdraw it later. */
+  async publishRequest(host: string, requestId: string, envelope: SignedEnvelope): Promise<number> {
+    await this.ensureNodeConsumer(host);
+    const ack = await this.js.publish(subjects.request(host), JSON.stringify(envelope), { msgID: requestId });
+    return ack.seq;
+  }
+
+  /** Take a request back out of the stream (cancelled or expired before its node took it). */
+  async withdraw(seq: number): Promise<void> {
+    try {
+      await this.jsm.streams.deleteMessage(REQUEST_STREAM, seq, false);
+    } catch (err) {
+      // Already delivered and acknowledged (interest retention removed it): nothing to withdraw.
+      if (!(err instanceof Error) || !/no message found|not found/i.test(err.message)) throw err;
+    }
+  }
+}

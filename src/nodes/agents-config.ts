@@ -1,0 +1,58 @@
+/**
+ * jarvis.yml `agents:`: how jarvis reaches its agents' bus and signs their jobs. Without it,
+ * `jarvis start` runs no node listener and no job controller.
+ *
+ *   agents:
+ *     nats: {url: nats://bus:4222, nkey_seed_file: jarvis.nk, tls: {ca: ca.pem}}
+ *     signing_key_file: jarvis-signing.pem
+ *     job_ttl_seconds: 3600
+ *     job_timeout_seconds: 600
+ */
+import { resolve } from "node:path";
+import { z } from "zod";
+
+export const agentsSchema = z.strictObject({
+  nats: z.strictObject({
+    url: z.union([z.string(), z.array(z.string()).min(1)], {
+      error: "must be a nats:// URL or a list of them",
+    }),
+    nkey_seed_file: z.string({ error: "must be the path of jarvis's NKEY seed file" }),
+    tls: z
+      .strictObject({ ca: z.string(), cert: z.string().optional(), key: z.string().optional() })
+      .optional(),
+  }),
+  signing_key_file: z.string({
+    error: "must be the path of the ed25519 job signing key (jarvis agent keys DIR)",
+  }),
+  job_ttl_seconds: z.number().positive().default(3600),
+  job_timeout_seconds: z.number().positive().default(600),
+});
+
+export interface AgentsConfig {
+  natsUrls: string[];
+  nkeySeedFile: string;
+  tls: { ca: string; cert?: string; key?: string } | undefined;
+  signingKeyFile: string;
+  jobTtlMs: number;
+  jobTimeoutMs: number;
+}
+
+export function buildAgentsConfig(
+  c: z.output<typeof agentsSchema> | null | undefined,
+  baseDir: string,
+): AgentsConfig | undefined {
+  if (!c) return undefined;
+  const path = (p: string): string => resolve(baseDir, p);
+  return {
+    natsUrls: Array.isArray(c.nats.url) ? c.nats.url : [c.nats.url],
+    nkeySeedFile: path(c.nats.nkey_seed_file),
+    tls: c.nats.tls && {
+      ca: path(c.nats.tls.ca),
+      ...(c.nats.tls.cert ? { cert: path(c.nats.tls.cert) } : {}),
+      ...(c.nats.tls.key ? { key: path(c.nats.tls.key) } : {}),
+    },
+    signingKeyFile: path(c.signing_key_file),
+    jobTtlMs: c.job_ttl_seconds * 1000,
+    jobTimeoutMs: c.job_timeout_seconds * 1000,
+  };
+}

@@ -1,0 +1,108 @@
+/** NodeStore on the SQLite file of the runs (its own connection; WAL lets both write). */
+import type Database from "better-sqlite3";
+import type { Facts, NodeView } from "../inventory/node-view.js";
+import type { FactsVersion, FactsWrite, HeartbeatWrite, NodeStore } from "./node-store.js";
+
+export const NODE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS nodes (
+  host TEXT PRIMARY KEY,
+  groups TEXT NOT NULL DEFAULT '[]',
+  online INTEGER NOT NULL DEFAULT 0,
+  last_seen INTEGER,
+  offline_after_ms INTEGER NOT NULL DEFAULT 30000,
+  agent_version TEXT,
+  facts TEXT NOT NULL DEFAULT '{}',
+  facts_hash TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS node_facts (
+  host TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  facts TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS node_facts_host ON node_facts (host, at);
+`;
+
+interface NodeRow {
+  host: string;
+  groups: string;
+  online: number;
+  last_seen: number | null;
+  agent_version: string | null;
+  facts: string;
+}
+
+export class SqliteNodeStore implements NodeStore {
+  private readonly factsTx: (write: FactsWrite) => boolean;
+
+  constructor(private readonly db: Database.Database) {
+    db.exec(NODE_SCHEMA);
+    this.factsTx = db.transaction((w: FactsWrite) => {
+      const row = db.prepare("SELECT facts_hash FROM nodes WHERE host = ?").get(w.host) as
+        { facts_hash: string } | undefined;
+      if (row?.facts_hash === w.hash) return false;
+      db.prepare(
+        `INSERT INTO nodes (host, groups, facts, facts_hash) VALUES (?, ?, ?, ?)
+         ON CONFLICT (host) DO UPDATE SET groups = excluded.groups, facts = excluded.facts, facts_hash = excluded.facts_hash`,
+      ).run(w.host, JSON.stringify(w.groups), JSON.stringify(w.facts), w.hash);
+      db.prepare("INSERT INTO node_facts (host, at, hash, facts) VALUES (?, ?, ?, ?)").run(
+        w.host,
+        w.at,
+        w.hash,
+        JSON.stringify(w.facts),
+      );
+      return true;
+    });
+  }
+
+  async list(): Promise<NodeView[]> {
+    return (this.db.prepare("SELECT * FROM nodes ORDER BY host").all() as NodeRow[]).map(toView);
+  }
+
+  async get(host: string): Promise<NodeView | undefined> {
+    const row = this.db.prepare("SELECT * FROM nodes WHERE host = ?").get(host) as NodeRow | undefined;
+    return row && toView(row);
+  }
+
+  async recordHeartbeat(b: HeartbeatWrite): Promise<void> {
+    // A late heartbeat (older than the last one) must not move last_seen back.
+    this.db
+      .prepare(
+        `INSERT INTO nodes (host, groups, online, last_seen, offline_after_ms, agent_version) VALUES (?, ?, 1, ?, ?, ?)
+         ON CONFLICT (host) DO UPDATE SET groups = excluded.groups, online = 1, offline_after_ms = excluded.offline_after_ms,
+           agent_version = excluded.agent_version, last_seen = max(coalesce(last_seen, 0), excluded.last_seen)`,
+      )
+      .run(b.host, JSON.stringify(b.groups), b.at, b.offlineAfterMs, b.agentVersion);
+  }
+
+  async recordFacts(write: FactsWrite): Promise<boolean> {
+    return this.factsTx(write);
+  }
+
+  async markSilentOffline(now: number): Promise<string[]> {
+    const rows = this.db
+      .prepare(
+        "UPDATE nodes SET online = 0 WHERE online = 1 AND last_seen + offline_after_ms < ? RETURNING host",
+      )
+      .all(now) as { host: string }[];
+    return rows.map((r) => r.host);
+  }
+
+  async factsHistory(host: string, limit: number): Promise<FactsVersion[]> {
+    const rows = this.db
+      .prepare("SELECT at, hash, facts FROM node_facts WHERE host = ? ORDER BY at DESC, rowid DESC LIMIT ?")
+      .all(host, limit) as { at: number; hash: string; facts: string }[];
+    return rows.map((r) => ({ at: r.at, hash: r.hash, facts: JSON.parse(r.facts) as Facts }));
+  }
+}
+
+function toView(row: NodeRow): NodeView {
+  return {
+    host: row.host,
+    groups: JSON.parse(row.groups) as string[],
+    online: row.online === 1,
+    lastSeen: row.last_seen,
+    agentVersion: row.agent_version,
+    facts: JSON.parse(row.facts) as Facts,
+  };
+}

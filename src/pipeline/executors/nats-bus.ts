@@ -1,0 +1,108 @@
+/**
+ * One connection to the NATS bus that carries steps, with the JetStream parts both sides use: the
+ * work-queue stream, the attempt bucket and the clipboard object store, made when missing (nats-
+ * server 2.9 keeps them across restarts). The connection reconnects for ever: a nats-server restart
+ * pauses the steps in flight instead of failing them.
+ */
+import { connect } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { nanos } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { ObjectStore } from "@nats-io/obj";
+import { BusError, errorMessage } from "../../errors.js";
+import {
+  ATTEMPT_BUCKET,
+  BUS_RECORD_TTL_MS,
+  CLIPBOARD_BUCKET,
+  STEP_STREAM,
+  consumerName,
+  subjects,
+} from "./nats-wire.js";
+
+/** An open bus. */
+export interface Bus {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  attempts: KV;
+  clipboards: ObjectStore;
+  /** Largest message the server takes (its max_payload). */
+  maxPayload: number;
+  close(): Promise<void>;
+}
+
+/** Connect to `url` and make sure the stream and buckets exist. `name` shows in nats-server's connz. */
+export async function openBus(url: string, name: string): Promise<Bus> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  } catch (err) {
+    throw new BusError(
+      "E_BUS_CONNECT",
+      `cannot reach nats-server at ${url} (${errorMessage(err)}); check executor.nats.url or --nats, and that nats-server runs with JetStream`,
+      { cause: err, retryable: true },
+    );
+  }
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({
+      name: STEP_STREAM,
+      subjects: [subjects.allSteps],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+    });
+    const js = jetstream(nc);
+    const attempts = await new Kvm(js).create(ATTEMPT_BUCKET, { history: 1, ttl: BUS_RECORD_TTL_MS });
+    const clipboards = await new Objm(js).create(CLIPBOARD_BUCKET, { ttl: nanos(BUS_RECORD_TTL_MS) });
+    return {
+      nc,
+      js,
+      jsm,
+      attempts,
+      clipboards,
+      maxPayload: nc.info?.max_payload ?? 1024 * 1024,
+      close: () => nc.drain(),
+    };
+  } catch (err) {
+    await nc.close();
+    throw new BusError(
+      "E_BUS_SETUP",
+      `nats-server at ${url} refused the JetStream setup jarvis needs (${errorMessage(err)}); is JetStream enabled (jetstream {} in its config)?`,
+      { cause: err, retryable: true },
+    );
+  }
+}
+
+/**
+ * The durable consumer serving requests for workers with all of `tags`, made when missing.
+ * `ackWaitMs` applies when this call makes it: the first worker of a tag set decides.
+ */
+export async function ensureConsumer(bus: Bus, tags: readonly string[], ackWaitMs: number): Promise<string> {
+  const name = consumerName(tags);
+  const existing = await bus.jsm.consumers.info(STEP_STREAM, name).catch((err: unknown) => {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return undefined;
+    throw err;
+  });
+  if (!existing) {
+    await bus.jsm.consumers.add(STEP_STREAM, {
+      durable_name: name,
+      filter_subject: subjects.steps(tags),
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(ackWaitMs),
+      max_deliver: -1,
+    });
+  }
+  return name;
+}
