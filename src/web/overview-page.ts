@@ -1,5 +1,6 @@
 /**
- * The overview: every host with its latest run, and the newest runs. Rows of runs that are still
+ * The overview: every host with its latest run (a page of the store's per-host index, so it does
+ * not depend on how many runs there are), and the newest runs. Rows of runs that are still
  * going carry `data-follow`, which the client module follows through the API's event stream to
  * redraw this section in place.
  */
@@ -8,14 +9,14 @@ import type { SafeHtml } from "./html.js";
 import { formatTime, layout } from "./page-layout.js";
 import type { Viewer } from "./page-layout.js";
 import type { WebAssets } from "./web-assets.js";
-import type { RunRecord } from "../store/run-store.js";
+import type { HostEntry, HostPage, RunView } from "../store/run-store.js";
 
 /** Runs that may still change. */
-export function isActive(run: RunRecord): boolean {
+export function isActive(run: RunView): boolean {
   return run.state === "queued" || run.state === "running";
 }
 
-function where(run: RunRecord): string {
+function where(run: RunView): string {
   if (run.stepIndex < 0) return `0/${run.totalSteps}`;
   return `${run.stepIndex + 1}/${run.totalSteps} ${run.stepName ?? ""}`.trim();
 }
@@ -24,7 +25,7 @@ function stateCell(state: string): SafeHtml {
   return html`<td class="state state-${state}">${state}</td>`;
 }
 
-function runRow(run: RunRecord): SafeHtml {
+function runRow(run: RunView): SafeHtml {
   return html`<tr data-run="${run.id}" ${isActive(run) ? html` data-follow="${run.id}"` : null}>
     <td><a href="/run/${encodeURIComponent(run.id)}">${run.id}</a></td>
     <td>${run.host}</td>
@@ -37,25 +38,23 @@ function runRow(run: RunRecord): SafeHtml {
   </tr>`;
 }
 
-function hostRow(run: RunRecord): SafeHtml {
-  return html`<tr data-host="${run.host}">
-    <td>${run.host}</td>
-    ${stateCell(run.state)}
-    <td><a href="/run/${encodeURIComponent(run.id)}">${run.pipeline}</a></td>
-    <td>${where(run)}</td>
-    <td>${formatTime(run.finishedAt ?? run.startedAt ?? run.createdAt)}</td>
+function hostRow({ host, latest, runCount }: HostEntry): SafeHtml {
+  return html`<tr data-host="${host}">
+    <td>${host}</td>
+    ${stateCell(latest.state)}
+    <td><a href="/run/${encodeURIComponent(latest.id)}">${latest.pipeline}</a></td>
+    <td>${where(latest)}</td>
+    <td>${runCount}</td>
+    <td>${formatTime(latest.finishedAt ?? latest.startedAt ?? latest.createdAt)}</td>
   </tr>`;
 }
 
 /** The live part of the overview (the client swaps it for a fresh copy when a run changes). */
-export function overviewSection(runs: readonly RunRecord[]): SafeHtml {
-  const latest = new Map<string, RunRecord>();
-  for (const run of runs) if (!latest.has(run.host)) latest.set(run.host, run);
-  const hosts = [...latest.values()].sort((a, b) => a.host.localeCompare(b.host));
+export function overviewSection(hosts: HostPage, runs: readonly RunView[]): SafeHtml {
   return html`<section id="live" data-live="overview">
-    <h2>Hosts</h2>
+    <h2>Hosts <span class="meta">(${hosts.total})</span></h2>
     ${
-      hosts.length === 0
+      hosts.hosts.length === 0
         ? html`<p class="meta">
             No runs yet: start one with <code>jarvis deploy &lt;source&gt;</code> or POST /runs.
           </p>`
@@ -66,13 +65,19 @@ export function overviewSection(runs: readonly RunRecord[]): SafeHtml {
                 <th>State</th>
                 <th>Pipeline</th>
                 <th>Step</th>
+                <th>Runs</th>
                 <th>Last change</th>
               </tr>
             </thead>
             <tbody>
-              ${hosts.map(hostRow)}
+              ${hosts.hosts.map(hostRow)}
             </tbody>
           </table>`
+    }
+    ${
+      hosts.next !== null
+        ? html`<p><a id="more-hosts" href="/?after=${encodeURIComponent(hosts.next)}">More hosts</a></p>`
+        : null
     }
     <h2>Runs</h2>
     <table id="runs">
@@ -96,12 +101,17 @@ export function overviewSection(runs: readonly RunRecord[]): SafeHtml {
 }
 
 /** The whole overview page. */
-export function overviewPage(assets: WebAssets, viewer: Viewer, runs: readonly RunRecord[]): SafeHtml {
+export function overviewPage(
+  assets: WebAssets,
+  viewer: Viewer,
+  hosts: HostPage,
+  runs: readonly RunView[],
+): SafeHtml {
   return layout(
     assets,
     "Overview",
     viewer,
     html`<h1>Overview</h1>
-      ${overviewSection(runs)}`,
+      ${overviewSection(hosts, runs)}`,
   );
 }

@@ -32,10 +32,14 @@ export interface WebOptions {
   failure: (error: unknown) => HttpFailure;
 }
 
-/** How many of the newest runs the overview shows. */
-const OVERVIEW_RUNS = 100;
+/** How many of the newest runs, and hosts per page, the overview shows. */
+const OVERVIEW_RUNS = 50;
+const OVERVIEW_HOSTS = 200;
 
-const overviewQuery = z.strictObject({ token: z.string().optional() });
+const overviewQuery = z.strictObject({
+  token: z.string().optional(),
+  after: z.string().min(1).max(253).optional().describe("show hosts after this one (the next page)"),
+});
 const stepNumber = z.string().regex(/^[0-9]{1,4}$/, { error: "must be a step number" });
 const runPageQuery = z.strictObject({
   clipboard: stepNumber.optional(),
@@ -141,13 +145,20 @@ export async function registerWebRoutes(app: ApiApp, ctx: ApiContext, options: W
     }
     if (!principal) return sendPage(reply, 200, signInPage(web(), undefined));
     try {
+      const after = request.query.after;
+      const { page: hosts } = await callDispatcher(
+        ctx.dispatcher,
+        request,
+        { verb: "status", page: { limit: OVERVIEW_HOSTS, ...(after !== undefined ? { after } : {}) } },
+        "host-index",
+      );
       const { page } = await callDispatcher(
         ctx.dispatcher,
         request,
         { verb: "runs", query: { limit: OVERVIEW_RUNS } },
         "runs",
       );
-      return sendPage(reply, 200, overviewPage(web(), principal, page.runs));
+      return sendPage(reply, 200, overviewPage(web(), principal, hosts, page.runs));
     } catch (err) {
       const failed = options.failure(err);
       return problemPage(reply, failed.status, failed.body.message, principal);
