@@ -4,6 +4,7 @@
  * server 2.9 keeps them across restarts). The connection reconnects for ever: a nats-server restart
  * pauses the steps in flight instead of failing them.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "@nats-io/transport-node";
 import {
   AckPolicy,
@@ -73,7 +74,7 @@ export async function openBus(url: string, name: string): Promise<Bus> {
       attempts,
       clipboards,
       maxPayload: nc.info?.max_payload ?? 1024 * 1024,
-      close: () => nc.drain(),
+      close: () => closeConnection(nc),
     };
   } catch (err) {
     await nc.close();
@@ -105,4 +106,25 @@ export async function ensureConsumer(bus: Bus, tags: readonly string[], ackWaitM
     });
   }
   return name;
+}
+
+/** How long a closing worker or service waits for in-flight messages to drain. */
+const DRAIN_BUDGET_MS = 5_000;
+
+/**
+ * Drain the connection (what is in flight is delivered first) while the server answers. With the
+ * server gone, nats.js's drain() waits for it forever, so a SIGTERM would never end the process:
+ * the drain is bounded, then the connection is closed without it.
+ */
+async function closeConnection(nc: NatsConnection): Promise<void> {
+  if (nc.isClosed()) return;
+  const budget = new AbortController();
+  const drained = nc.drain().then(
+    () => true,
+    () => false,
+  );
+  const expired = sleep(DRAIN_BUDGET_MS, false, { signal: budget.signal }).catch(() => false);
+  const done = await Promise.race([drained, expired]);
+  budget.abort();
+  if (!done) await nc.close();
 }

@@ -127,4 +127,26 @@ describe("NATS workers under faults", () => {
     },
     TEST_TIMEOUT,
   );
+
+  it(
+    "a worker told to stop while nats-server is gone still ends",
+    async () => {
+      const own = await startNatsServer();
+      const env = natsJarvisEnv(own.url, { p: PIPELINE });
+      const worker = await spawnWorker(env, ACK_WAIT);
+      try {
+        await own.stop();
+        worker.child.kill("SIGTERM");
+        // Before the drain was bounded it waited for the server forever: this never came.
+        await eventually(
+          () => (worker.child.exitCode !== null || worker.child.signalCode !== null ? true : undefined),
+          DEADLINE,
+          "the worker to exit after SIGTERM with the server gone",
+        );
+      } finally {
+        worker.child.kill("SIGKILL");
+      }
+    },
+    TEST_TIMEOUT,
+  );
 });
