@@ -19,7 +19,7 @@ import {
 import type { ApiApp, ApiContext } from "./api-context.js";
 import type { FastifyRequest } from "fastify";
 import type { RunDetail } from "../pipeline/run-control.js";
-import type { RunCursor, RunPageQuery, RunRecord } from "../store/run-store.js";
+import type { RunCursor, RunPageQuery, RunRecord, RunView } from "../store/run-store.js";
 import type { RunState } from "../protocol.js";
 
 /** Longest `?wait=` honoured: a sync call that outlives proxies' timeouts helps nobody. */
@@ -27,7 +27,7 @@ const MAX_WAIT_MS = 5 * 60_000;
 const DEFAULT_PAGE = 50;
 
 /** A run as the API shows it: `status --json`'s fields, with `id` for clients that expect one. */
-export function runBody(run: RunRecord, steps?: RunDetail["steps"]): Record<string, unknown> {
+export function runBody(run: RunView, steps?: RunDetail["steps"]): Record<string, unknown> {
   return { id: run.id, ...runJson(run, steps) };
 }
 
@@ -67,7 +67,7 @@ export function registerRunRoutes(app: ApiApp, ctx: ApiContext): void {
       },
     },
     async (request, reply) => {
-      const { pipeline, source, design, force } = request.body;
+      const { pipeline, source, design, force, plan } = request.body;
       const waitMs = request.query.wait === undefined ? undefined : parseWait(request.query.wait);
       const { runs } = await callDispatcher(
         dispatcher,
@@ -79,6 +79,7 @@ export function registerRunRoutes(app: ApiApp, ctx: ApiContext): void {
           force: force ?? false,
           foreground: false,
           ...(design !== undefined ? { designText: design } : {}),
+          ...(plan === true ? { plan } : {}),
         },
         "started",
       );
