@@ -26,9 +26,16 @@ import type { RunState } from "../protocol.js";
 const MAX_WAIT_MS = 5 * 60_000;
 const DEFAULT_PAGE = 50;
 
-/** A run as the API shows it: `status --json`'s fields, with `id` for clients that expect one. */
-export function runBody(run: RunView, steps?: RunDetail["steps"]): Record<string, unknown> {
-  return { id: run.id, ...runJson(run, steps) };
+/**
+ * A run as the API shows it: `status --json`'s fields (with the approval decisions when given),
+ * with `id` for clients that expect one.
+ */
+export function runBody(
+  run: RunView,
+  steps?: RunDetail["steps"],
+  approvals?: RunDetail["approvals"],
+): Record<string, unknown> {
+  return { id: run.id, ...runJson(run, steps, approvals) };
 }
 
 /** Register the /runs routes. */
@@ -52,7 +59,9 @@ export function registerRunRoutes(app: ApiApp, ctx: ApiContext): void {
       )
     ).flat();
   const started = (runs: RunRecord[], shown: RunDetail[] | undefined) => {
-    const bodies = shown ? shown.map((d) => runBody(d.run, d.steps)) : runs.map((r) => runBody(r));
+    const bodies = shown
+      ? shown.map((d) => runBody(d.run, d.steps, d.approvals))
+      : runs.map((r) => runBody(r));
     return runs.length === 1 ? bodies[0] : { group: runs[0]?.group ?? null, runs: bodies };
   };
 
@@ -130,7 +139,7 @@ export function registerRunRoutes(app: ApiApp, ctx: ApiContext): void {
       );
       const [detail] = found;
       if (!detail) throw new ApiError("E_RUN_NOT_FOUND", `no run '${request.params.id}'`);
-      return runBody(detail.run, detail.steps);
+      return runBody(detail.run, detail.steps, detail.approvals);
     },
   );
 
