@@ -39,6 +39,10 @@ export const startRunBody = z
       .optional()
       .describe("the design document itself (YAML or JSON text), instead of a source"),
     force: z.boolean().optional().describe("let production:check through (JARVIS_FORCE=1)"),
+    plan: z
+      .boolean()
+      .optional()
+      .describe("a plan run: every step reports what it would change and changes nothing"),
   })
   .refine((b) => (b.source === undefined) !== (b.design === undefined), {
     error: "give exactly one of source and design",
@@ -113,3 +117,64 @@ export const auditQuery = z.strictObject({
 
 /** Any query that only carries the token (GETs the page links to). */
 export const tokenOnlyQuery = z.strictObject({ token: z.string().optional() });
+
+/** A host name in a path or a paging cursor: what a design's `cn` may be, and no `/` or `..`. */
+const hostName = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$/, {
+    error: "must be a host name (letters, digits, ., - and _)",
+  });
+
+const pageLimit = (max: number) =>
+  z
+    .string()
+    .regex(/^[1-9][0-9]{0,3}$/, { error: `must be a whole number from 1 to ${max}` })
+    .refine((v) => Number(v) <= max, { error: `must be a whole number from 1 to ${max}` });
+
+export const hostParams = z.strictObject({ host: hostName.describe("host name") });
+
+export const hostsQuery = z.strictObject({
+  after: hostName.optional().describe("the next of an earlier page: hosts named after it"),
+  limit: pageLimit(1000).optional().describe("hosts per page (default 100)"),
+  token: z.string().optional(),
+});
+
+export const hostRunsQuery = z.strictObject({
+  before: runIdParams.shape.id.optional().describe("the next of an earlier page: runs older than it"),
+  limit: pageLimit(500).optional().describe("runs per page (default 50)"),
+  token: z.string().optional(),
+});
+
+export const nodesQuery = z.strictObject({
+  where: z
+    .string()
+    .min(1)
+    .max(2000)
+    .optional()
+    .describe("a selector, e.g. os.family=debian and group=web (docs/inventory.md)"),
+  token: z.string().optional(),
+});
+
+export const replayBody = z
+  .strictObject({
+    hosts: z
+      .array(hostName)
+      .min(1)
+      .max(100)
+      .optional()
+      .describe("hosts to replay on: each host's design is its latest run's source, else cn=<host>"),
+    sources: z
+      .array(z.string().min(1).max(1024))
+      .min(1)
+      .max(100)
+      .optional()
+      .describe("design references to replay on, as POST /runs takes them"),
+  })
+  .refine((b) => (b.hosts === undefined) !== (b.sources === undefined), {
+    error: "give exactly one of hosts and sources",
+    path: ["hosts"],
+  });
+
+export const denyBody = z.strictObject({
+  reason: z.string().min(1).max(500).describe("why: recorded with the decision and told to the requester"),
+});

@@ -20,6 +20,7 @@ import { redactorForConfig } from "../clipboard/config-redactor.js";
 import type { JarvisConfig } from "../config.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import type { ConnectionState } from "../bot/connection-state.js";
+import type { NodeDirectory } from "../inventory/node-view.js";
 import { zodValidator } from "./api-validator.js";
 import { httpFailure } from "./http-errors.js";
 import { loadApiTokens } from "./api-tokens.js";
@@ -28,6 +29,8 @@ import { StepDurations } from "./step-durations.js";
 import { registerRunRoutes } from "./run-routes.js";
 import { registerEventRoutes } from "./event-routes.js";
 import { registerServiceRoutes } from "./service-routes.js";
+import { registerHostRoutes } from "./host-routes.js";
+import { registerRunDecisionRoutes } from "./run-decision-routes.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
 import { registerWebRoutes } from "../web/web-routes.js";
 import { assertCookieWriteAllowed, cookieSecret, isWebPath } from "../web/web-auth.js";
@@ -39,6 +42,8 @@ const OPEN_PATHS: ReadonlySet<string> = new Set(["/health", "/openapi.json"]);
 export interface ApiHost {
   config: JarvisConfig;
   control: RunControl;
+  /** Where GET /nodes looks (Jarvis.nodes); absent, it answers E_NO_NODE_DIRECTORY. */
+  nodes?: NodeDirectory | undefined;
 }
 
 /** Options for startApiServer. */
@@ -66,7 +71,7 @@ export async function buildApiApp(
   jarvis: ApiHost,
   options: ApiServerOptions = {},
 ): Promise<{ app: ApiApp; context: ApiContext; tokens: ReturnType<typeof loadApiTokens> }> {
-  const { config, control } = jarvis;
+  const { config, control, nodes } = jarvis;
   if (!config.api.enabled) throw new Error("buildApiApp: the API is off (api: false)");
   const api = config.api;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -74,7 +79,13 @@ export async function buildApiApp(
   const redactor = redactorForConfig(config);
   const durations = new StepDurations();
   const context: ApiContext = {
-    dispatcher: new Dispatcher({ control, acl: config.chat.acl, log, redactor }),
+    dispatcher: new Dispatcher({
+      control,
+      acl: config.chat.acl,
+      log,
+      redactor,
+      ...(nodes !== undefined ? { nodes } : {}),
+    }),
     control,
     hub: new FeedHub(control, redactor, log, (event) => durations.observe(event)),
     durations,
@@ -148,6 +159,8 @@ export async function buildApiApp(
   registerRunRoutes(app, context);
   registerEventRoutes(app, context);
   registerServiceRoutes(app, context);
+  registerHostRoutes(app, context);
+  registerRunDecisionRoutes(app, context);
   await registerWebRoutes(app, context, {
     acl: config.chat.acl,
     authenticate: (secret) => tokens.authenticate(secret),

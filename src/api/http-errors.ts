@@ -39,6 +39,8 @@ const BY_CODE: Readonly<Record<string, number>> = {
   E_HOST_BUSY: 409,
   E_RUN_STATE: 409,
   E_RUN_HELD: 409,
+  // The server has no node store to answer from: a setting, not a request, to fix.
+  E_NO_NODE_DIRECTORY: 501,
 };
 
 /** The status and body for a thrown value; `log` hears about the ones that are jarvis's fault. */

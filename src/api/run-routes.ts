@@ -19,16 +19,23 @@ import {
 import type { ApiApp, ApiContext } from "./api-context.js";
 import type { FastifyRequest } from "fastify";
 import type { RunDetail } from "../pipeline/run-control.js";
-import type { RunCursor, RunPageQuery, RunRecord } from "../store/run-store.js";
+import type { RunCursor, RunPageQuery, RunRecord, RunView } from "../store/run-store.js";
 import type { RunState } from "../protocol.js";
 
 /** Longest `?wait=` honoured: a sync call that outlives proxies' timeouts helps nobody. */
 const MAX_WAIT_MS = 5 * 60_000;
 const DEFAULT_PAGE = 50;
 
-/** A run as the API shows it: `status --json`'s fields, with `id` for clients that expect one. */
-export function runBody(run: RunRecord, steps?: RunDetail["steps"]): Record<string, unknown> {
-  return { id: run.id, ...runJson(run, steps) };
+/**
+ * A run as the API shows it: `status --json`'s fields (with the approval decisions when given),
+ * with `id` for clients that expect one.
+ */
+export function runBody(
+  run: RunView,
+  steps?: RunDetail["steps"],
+  approvals?: RunDetail["approvals"],
+): Record<string, unknown> {
+  return { id: run.id, ...runJson(run, steps, approvals) };
 }
 
 /** Register the /runs routes. */
@@ -52,7 +59,9 @@ export function registerRunRoutes(app: ApiApp, ctx: ApiContext): void {
       )
     ).flat();
   const started = (runs: RunRecord[], shown: RunDetail[] | undefined) => {
-    const bodies = shown ? shown.map((d) => runBody(d.run, d.steps)) : runs.map((r) => runBody(r));
+    const bodies = shown
+      ? shown.map((d) => runBody(d.run, d.steps, d.approvals))
+      : runs.map((r) => runBody(r));
     return runs.length === 1 ? bodies[0] : { group: runs[0]?.group ?? null, runs: bodies };
   };
 
@@ -67,7 +76,7 @@ export function registerRunRoutes(app: ApiApp, ctx: ApiContext): void {
       },
     },
     async (request, reply) => {
-      const { pipeline, source, design, force } = request.body;
+      const { pipeline, source, design, force, plan } = request.body;
       const waitMs = request.query.wait === undefined ? undefined : parseWait(request.query.wait);
       const { runs } = await callDispatcher(
         dispatcher,
@@ -79,6 +88,7 @@ export function registerRunRoutes(app: ApiApp, ctx: ApiContext): void {
           force: force ?? false,
           foreground: false,
           ...(design !== undefined ? { designText: design } : {}),
+          ...(plan === true ? { plan } : {}),
         },
         "started",
       );
@@ -129,7 +139,7 @@ export function registerRunRoutes(app: ApiApp, ctx: ApiContext): void {
       );
       const [detail] = found;
       if (!detail) throw new ApiError("E_RUN_NOT_FOUND", `no run '${request.params.id}'`);
-      return runBody(detail.run, detail.steps);
+      return runBody(detail.run, detail.steps, detail.approvals);
     },
   );
 

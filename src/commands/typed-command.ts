@@ -54,8 +54,8 @@ export type TypedCommand =
   | { verb: "whoami" }
   /** `where`: a selector's text as written (src/inventory/selector-parser.ts parses it). */
   | { verb: "hosts"; where?: string }
-  | { verb: "approve"; target: string }
-  | { verb: "deny"; target: string; reason: string }
+  | { verb: "approve"; target: TargetWord }
+  | { verb: "deny"; target: TargetWord; reason: string }
   /** Chat only: the room gets the step output of the host's or run's current run. */
   | { verb: "follow"; target: string }
   /** Chat only: stop following one host or run, or (no target) everything the room follows. */
