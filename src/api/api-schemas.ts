@@ -119,11 +119,9 @@ export const auditQuery = z.strictObject({
 export const tokenOnlyQuery = z.strictObject({ token: z.string().optional() });
 
 /** A host name in a path or a paging cursor: what a design's `cn` may be, and no `/` or `..`. */
-const hostName = z
-  .string()
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$/, {
-    error: "must be a host name (letters, digits, ., - and _)",
-  });
+const hostName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$/, {
+  error: "must be a host name (letters, digits, ., - and _)",
+});
 
 const pageLimit = (max: number) =>
   z
