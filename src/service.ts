@@ -35,7 +35,7 @@ export interface OpenOptions {
 
 /** Open jarvis on the given configuration. */
 export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}): Promise<Jarvis> {
-  const store = openStore(config.store);
+  const store = await openStore(config.store);
   const resolver = createStepCatalog({ stepsDirs: config.steps.dirs });
   const engine = new Engine({
     config,

@@ -7,6 +7,7 @@
  */
 import { resolve } from "node:path";
 import { openJarvis } from "../service.js";
+import { describeStore } from "../store/registry.js";
 import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
 import { startBot } from "../bot/bot.js";
 import { EXIT } from "./exit-codes.js";
@@ -40,7 +41,9 @@ export const startCommand = defineCommand({
     const jarvis = await openJarvis(config, { execute: true });
     ctx.err(`jarvis: deploy key ${key.path}`);
     const bot = await startBot(jarvis);
-    ctx.err(`jarvis: started (store ${config.store.path}, pipelines in ${config.pipelines.dirs.join(", ")})`);
+    ctx.err(
+      `jarvis: started (store ${describeStore(config.store)}, pipelines in ${config.pipelines.dirs.join(", ")})`,
+    );
     const signal = await signalled;
     ctx.err(`jarvis: ${signal}, stopping; runs in flight resume at the next start`);
     await stop(ctx, bot, jarvis);
