@@ -14,6 +14,7 @@ import { runCommands } from "./run-commands.js";
 import { inspectCommands } from "./inspect-commands.js";
 import { toolCommands } from "./tool-commands.js";
 import { startCommand } from "./start.js";
+import { storeCommand } from "./store-command.js";
 import { GLOBAL_OPTIONS } from "./command.js";
 import type { BaseContext, CliCommand } from "./command.js";
 import type { JarvisConfig } from "../config.js";
@@ -23,6 +24,7 @@ const commands: Record<string, CliCommand> = {
   ...inspectCommands,
   ...toolCommands,
   start: startCommand,
+  store: storeCommand,
 };
 
 function help(): string {

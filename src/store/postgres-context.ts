@@ -25,6 +25,20 @@ export function describeUrl(url: string): string {
   }
 }
 
+/** The URL's password (decoded), so it can be cut out of driver messages; "" when it has none. */
+export function passwordOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return "";
+  }
+}
+
+/** A table or column name as an SQL identifier, quoted. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
 /** Whether `err` is a unique-index violation on the named index. */
 export function isUniqueViolation(err: unknown, index: string): boolean {
   return err instanceof pg.DatabaseError && err.code === UNIQUE_VIOLATION && err.constraint === index;

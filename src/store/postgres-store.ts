@@ -5,7 +5,7 @@
  * the feed are woken by LISTEN/NOTIFY (postgres-notifier.ts).
  */
 import pg from "pg";
-import { PostgresContext, NOW, describeUrl } from "./postgres-context.js";
+import { PostgresContext, NOW, describeUrl, passwordOf } from "./postgres-context.js";
 import { migrate } from "./postgres-migrations.js";
 import { PostgresFeed } from "./postgres-feed.js";
 import { FeedNotifier } from "./postgres-notifier.js";
@@ -40,10 +40,7 @@ export interface PostgresStoreOptions {
 
 /** Connect, apply pending migrations, and return the store; E_STORE_OPEN (URL without password) if not. */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<RunStore> {
-  let password = "";
-  try {
-    password = decodeURIComponent(new URL(url).password);
-  } catch {
+  if (!URL.canParse(url)) {
     throw new StoreError(
       "E_STORE_OPEN",
       `store.url is not a URL (${describeUrl(url)}); fix store.url in jarvis.yml`,
@@ -51,7 +48,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   }
   const config: pg.ClientConfig = { connectionString: url, types: pgTypes, application_name: "jarvis" };
   const pool = new pg.Pool({ ...config, max: options.poolSize ?? 10 });
-  const context = new PostgresContext(pool, password);
+  const context = new PostgresContext(pool, passwordOf(url));
   // An idle pooled connection that dies (server restart) must not crash jarvis; the next query reconnects.
   pool.on("error", (err) => (options.warn ?? console.error)(`run store: ${context.scrub(err)}`));
   try {

@@ -33,6 +33,8 @@ export interface JarvisEnvOptions {
   pipelines?: Record<string, string>;
   extraConfig?: string;
   leaseSeconds?: number;
+  /** The `store:` section (default: a SQLite file in the env dir), e.g. `store:\n  url: postgres://...`. */
+  store?: string;
 }
 
 /** A fresh temp dir with jarvis.yml using the fixture steps, the repo's steps and pipelines. */
@@ -45,7 +47,7 @@ export function makeJarvisEnv(options: JarvisEnvOptions = {}): JarvisEnv {
   writeFileSync(
     configPath,
     [
-      `store:\n  path: ${join(dir, "jarvis.sqlite")}`,
+      options.store ?? `store:\n  path: ${join(dir, "jarvis.sqlite")}`,
       `steps:\n  dirs: [${join(repoRoot, "test/fixtures/steps")}, ${join(repoRoot, "steps")}]`,
       `pipelines:\n  dirs: [${join(dir, "pipelines")}, ${join(repoRoot, "pipelines")}]`,
       `engine:\n  lease_seconds: ${options.leaseSeconds ?? 5}`,
