@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: every benchmark, figures printed next to their floor and goal. Nothing here is
  * asserted: these machines are noisy, so figures are for people to read and compare.
- * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat redact`.
+ * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat redact store`.
  */
 import { benchStepOverhead } from "./step-overhead.js";
 import { benchConcurrency } from "./concurrency.js";
 import { benchClipboardSize } from "./clipboard-size.js";
 import { benchChatRoundTrip } from "./chat-roundtrip.js";
 import { benchRedact } from "./redact.js";
+import { benchStore } from "./store.js";
 
 const benches: Record<string, () => Promise<void>> = {
   steps: benchStepOverhead,
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<void>> = {
   clipboard: benchClipboardSize,
   chat: benchChatRoundTrip,
   redact: benchRedact,
+  store: benchStore,
 };
 
 const wanted = process.argv.slice(2);

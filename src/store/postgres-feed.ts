@@ -25,16 +25,22 @@ interface EventRow {
 }
 
 /**
- * Append one event for the runs `source` selects (a CTE yielding id, host, origin: none, or one).
- * The counter is taken last, so its lock is held only for the rest of the transaction.
+ * The CTEs that append one event for the run CTE `r` yields (id, host, origin; none, or one):
+ * `h` takes the next number from the counter, `e` inserts the event. The counter row's lock is
+ * held until the statement's transaction commits, so callers take it last.
  */
-function appendSql(source: string, typeParam: number): string {
-  return `WITH r AS (${source}),
-    h AS (UPDATE feed_head SET seq = seq + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM r) RETURNING seq),
+export function appendEventCtes(typeParam: number): string {
+  return `h AS (UPDATE feed_head SET seq = seq + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM r) RETURNING seq),
     e AS (INSERT INTO events (seq, run_id, at, host, origin, type, body)
           SELECT h.seq, r.id, ${NOW}, r.host, r.origin, $${typeParam}, $${typeParam + 1}
-          FROM r, h RETURNING run_id)
-    SELECT pg_notify('${FEED_CHANNEL}', run_id) FROM e`;
+          FROM r, h RETURNING run_id)`;
+}
+
+/** The select that notifies followers of what `e` inserted (delivered at commit). */
+export const NOTIFY_APPENDED = `SELECT pg_notify('${FEED_CHANNEL}', run_id) FROM e`;
+
+function appendSql(source: string, typeParam: number): string {
+  return `WITH r AS (${source}), ${appendEventCtes(typeParam)} ${NOTIFY_APPENDED}`;
 }
 
 /** Fenced: only while the lease is held, and the row locked against a takeover until commit. */

@@ -10,10 +10,10 @@ import { migrate } from "./postgres-migrations.js";
 import { PostgresFeed } from "./postgres-feed.js";
 import { FeedNotifier } from "./postgres-notifier.js";
 import { PostgresRunLifecycle } from "./postgres-run-lifecycle.js";
-import { RUN_COLUMNS, STEP_COLUMNS, encodeStepField, pgTypes, toRun, toStep } from "./postgres-rows.js";
+import { RUN_COLUMNS, pgTypes, toRun, toStep } from "./postgres-rows.js";
+import { stepWriteStatement } from "./postgres-step-write.js";
 import { StoreError } from "../errors.js";
 import type { RunRow, StepRow } from "./postgres-rows.js";
-import type { Queryable } from "./postgres-context.js";
 import type { RunEventBody } from "../protocol.js";
 import type {
   AuditEntry,
@@ -25,7 +25,6 @@ import type {
   RunRecord,
   RunStore,
   StepEventBody,
-  StepPatch,
   StepRecord,
   StepWrite,
 } from "./run-store.js";
@@ -124,39 +123,9 @@ class PostgresStore implements RunStore {
   }
 
   async writeStep(lease: Lease, index: number, write: StepWrite): Promise<boolean> {
-    return this.context.tx("record a step", async (client) => {
-      // The run's row lock, held to commit, keeps a takeover from interleaving with these writes.
-      const held = await client.query(
-        `SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $2 AND state = 'running' FOR NO KEY UPDATE`,
-        [lease.runId, lease.owner],
-      );
-      if (held.rowCount !== 1) return false;
-      await this.patchStep(client, lease.runId, index, write.patch);
-      if (write.moveRun) {
-        await client.query(
-          `UPDATE runs SET step_index = $2, step_name = (SELECT name FROM steps WHERE run_id = $1 AND idx = $2)
-           WHERE id = $1`,
-          [lease.runId, index],
-        );
-      }
-      if (write.output !== undefined) {
-        await client.query(
-          `INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES ($1, $2, 'output', $3)
-           ON CONFLICT (run_id, idx, phase) DO UPDATE SET yaml = EXCLUDED.yaml`,
-          [lease.runId, index, write.output],
-        );
-      }
-      if (write.event) await this.feed.appendFenced(client, lease, write.event);
-      return true;
-    });
-  }
-
-  private async patchStep(client: Queryable, runId: string, index: number, patch: StepPatch): Promise<void> {
-    const keys = (Object.keys(patch) as (keyof StepPatch)[]).filter((k) => Object.hasOwn(STEP_COLUMNS, k));
-    if (keys.length === 0) return;
-    const args: unknown[] = [runId, index];
-    const sets = keys.map((k) => `${STEP_COLUMNS[k]} = $${args.push(encodeStepField(patch, k))}`);
-    await client.query(`UPDATE steps SET ${sets.join(", ")} WHERE run_id = $1 AND idx = $2`, args);
+    const { sql, args } = stepWriteStatement(lease, index, write);
+    const rows = await this.context.rows<{ held: number }>("record a step", sql, args);
+    return rows[0]?.held === 1;
   }
 
   async getSnapshot(runId: string, index: number, phase: "input" | "output"): Promise<string | undefined> {

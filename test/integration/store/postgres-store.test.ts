@@ -74,6 +74,53 @@ describe("PostgreSQL store", () => {
     await Promise.all([writer.close(), reader.close()]);
   });
 
+  it("numbers events by commit: a follower sees every append of two busy processes, none skipped", async () => {
+    const url = await server.createDatabase();
+    const [one, two, reader] = await Promise.all([1, 2, 3].map(() => openPostgresStore(url)));
+    const stores = [one!, two!];
+    const base = {
+      pipeline: "p",
+      pipelineJson: "{}",
+      totalSteps: 1,
+      requestedBy: "test",
+      origin: "cli",
+      clipboardYaml: "a: 1\n",
+      stepNames: ["ok:a"],
+    };
+    const step = { phase: "main" as const, index: 0, total: 1, name: "ok:a" };
+    const stop = new AbortController();
+    const seen: number[] = [];
+    const LINES = 15;
+    const RUNS = 8;
+    const expected = RUNS * (1 + LINES);
+    const following = (async () => {
+      for await (const event of reader!.follow(0, { signal: stop.signal })) {
+        seen.push(event.seq);
+        if (seen.length === expected) stop.abort();
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: RUNS }, async (_, i) => {
+        const store = stores[i % 2]!;
+        const run = await store.createRun({
+          ...base,
+          host: `h${i}`,
+          source: `h${i}.yml`,
+          lease: { owner: `p${i % 2}`, leaseMs: 60_000 },
+        });
+        const lease = { runId: run.id, owner: `p${i % 2}` };
+        for (let n = 0; n < LINES; n++) {
+          expect(await store.appendLog(lease, { step, attempt: 1, stream: "stderr", line: `l${n}` })).toBe(
+            true,
+          );
+        }
+      }),
+    );
+    await following;
+    expect(seen).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
+    await Promise.all([one!.close(), two!.close(), reader!.close()]);
+  });
+
   it("opens from jarvis.yml settings and keeps the password out of its errors", async () => {
     const url = await server.createDatabase();
     const store = await openStore({ kind: "postgres", path: "unused", url });
