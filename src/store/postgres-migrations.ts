@@ -4,6 +4,9 @@
  * same moment apply each migration once (the second waits, then finds it done).
  */
 import type pg from "pg";
+import { APPROVALS_SCHEMA } from "./postgres-approvals.js";
+import { HOST_INDEX_SCHEMA } from "./postgres-host-index.js";
+import { SCHEDULES_SCHEMA } from "./postgres-schedules.js";
 
 /** Arbitrary, fixed: the advisory lock key every jarvis takes while migrating. */
 const MIGRATION_LOCK = 4_242_001;
@@ -60,6 +63,13 @@ CREATE TABLE audit (
   run_id TEXT
 );`,
   },
+  {
+    version: 2,
+    name: "approvals, plan runs, and runs awaiting approval holding their host",
+    sql: APPROVALS_SCHEMA,
+  },
+  { version: 3, name: "the per-host index, kept by triggers on runs", sql: HOST_INDEX_SCHEMA },
+  { version: 4, name: "durable schedules and their occurrences", sql: SCHEDULES_SCHEMA },
 ];
 
 /** Apply every migration this database has not had yet; the versions applied now. */

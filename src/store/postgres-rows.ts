@@ -5,7 +5,7 @@
  */
 import pg from "pg";
 import type { WireError } from "../protocol.js";
-import type { RunRecord, StepPatch, StepRecord } from "./run-store.js";
+import type { ApprovalRequirement, RunRecord, StepPatch, StepRecord } from "./run-store.js";
 
 /** A row of `runs`. */
 export interface RunRow {
@@ -30,6 +30,9 @@ export interface RunRow {
   group_id: string | null;
   after_json: string;
   forced: boolean;
+  approval_json: string | null;
+  approval_expires_at: number | null;
+  plan: boolean;
 }
 
 /** A row of `steps`. */
@@ -50,7 +53,10 @@ export interface StepRow {
 /** The columns of `runs` a record is read from (all but the insertion order). */
 export const RUN_COLUMNS = `id, host, pipeline, pipeline_json, state, step_index, step_name, total_steps,
   requested_by, origin, source, created_at, started_at, finished_at, error_json, lease_owner,
-  lease_expires_at, cancel_requested, group_id, after_json, forced`;
+  lease_expires_at, cancel_requested, group_id, after_json, forced, approval_json, approval_expires_at, plan`;
+
+/** States in which a run holds its host: the one-active-run-per-host index covers exactly these. */
+export const HOST_HOLDING_STATES = `('awaiting_approval', 'queued', 'running')`;
 
 /** StepPatch fields to `steps` columns. */
 export const STEP_COLUMNS: Record<keyof StepPatch, string> = {
@@ -82,7 +88,7 @@ export function encodeError(error: WireError | null | undefined): string | null 
   return error === null || error === undefined ? null : JSON.stringify(error);
 }
 
-function parseError(json: string | null): WireError | null {
+export function parseError(json: string | null): WireError | null {
   return json ? (JSON.parse(json) as WireError) : null;
 }
 
@@ -110,7 +116,16 @@ export function toRun(r: RunRow): RunRecord {
     group: r.group_id,
     after: JSON.parse(r.after_json) as string[],
     forced: r.forced,
+    approval: approvalOf(r),
+    plan: r.plan,
   };
+}
+
+/** The stored approval requirement of a run row (or its copy in the per-host index). */
+export function approvalOf(r: Pick<RunRow, "approval_json" | "approval_expires_at">): RunRecord["approval"] {
+  return r.approval_json === null
+    ? null
+    : { ...(JSON.parse(r.approval_json) as ApprovalRequirement), expiresAt: r.approval_expires_at ?? 0 };
 }
 
 /** A `steps` row as a StepRecord. */

@@ -4,7 +4,7 @@
  * statement that writes, or holds the run's row lock for its transaction; claims skip rows another
  * process is claiming at that moment (FOR UPDATE SKIP LOCKED) instead of queueing behind them.
  */
-import { newRunId } from "./ids.js";
+import { ACTIVE_HOLDER, createRun } from "./postgres-run-create.js";
 import { RUN_COLUMNS, encodeError, toRun } from "./postgres-rows.js";
 import { summarize } from "./run-summary.js";
 import { NOW, isUniqueViolation } from "./postgres-context.js";
@@ -24,7 +24,6 @@ import type {
 } from "./run-store.js";
 
 const ONE_ACTIVE_PER_HOST = "runs_one_active_per_host";
-const ACTIVE_HOLDER = `SELECT id, state FROM runs WHERE host = $1 AND state IN ('queued', 'running')`;
 
 export class PostgresRunLifecycle {
   constructor(
@@ -32,70 +31,8 @@ export class PostgresRunLifecycle {
     private readonly feed: PostgresFeed,
   ) {}
 
-  async createRun(run: NewRun): Promise<RunRecord> {
-    // The unique index decides between concurrent creators; the loser names the winner's run.
-    // Should that run end before we read it, the host is free again: try once more.
-    for (let attempt = 0; ; attempt++) {
-      const id = newRunId();
-      const created = await this.context.tx("create a run", (client) => this.insertRun(client, id, run));
-      if (created) return created;
-      const holder = await this.context.rows<{ id: string; state: string }>("create a run", ACTIVE_HOLDER, [
-        run.host,
-      ]);
-      const h = holder[0];
-      if (h) {
-        throw new RunError(
-          "E_HOST_BUSY",
-          `${run.host} already has run ${h.id} (${h.state}); wait for it, or cancel it with: cancel ${h.id}`,
-        );
-      }
-      if (attempt >= 3)
-        throw new StoreError("E_STORE_IO", `could not create a run for ${run.host}: try again`);
-    }
-  }
-
-  private async insertRun(client: Queryable, id: string, run: NewRun): Promise<RunRecord | undefined> {
-    const held = run.lease !== undefined;
-    const inserted = await client.query<RunRow>(
-      `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin,
-         source, created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced)
-       VALUES ($1, $2, $3, $4, $5, -1, $6, $7, $8, $9, ${NOW}, CASE WHEN $10 THEN ${NOW} END, $11,
-         CASE WHEN $10 THEN ${NOW} + $12::bigint END, $13, $14, $15)
-       ON CONFLICT (host) WHERE state IN ('queued', 'running') DO NOTHING
-       RETURNING ${RUN_COLUMNS}`,
-      [
-        id,
-        run.host,
-        run.pipeline,
-        run.pipelineJson,
-        held ? "running" : "queued",
-        run.totalSteps,
-        run.requestedBy,
-        run.origin,
-        run.source,
-        held,
-        run.lease?.owner ?? null,
-        run.lease?.leaseMs ?? 0,
-        run.group ?? null,
-        JSON.stringify(run.after ?? []),
-        run.forced ?? false,
-      ],
-    );
-    const row = inserted.rows[0];
-    if (!row) return undefined;
-    // Names past the pipeline's own steps are its on_failure steps.
-    await client.query(
-      `INSERT INTO steps (run_id, idx, name, state, on_failure)
-       SELECT $1, ord - 1, name, 'pending', ord > $3 FROM unnest($2::text[]) WITH ORDINALITY AS s(name, ord)`,
-      [id, run.stepNames, run.totalSteps],
-    );
-    await client.query(`INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES ($1, 0, 'input', $2)`, [
-      id,
-      run.clipboardYaml,
-    ]);
-    const record = toRun(row);
-    await this.feed.appendUnfenced(client, id, { type: "run-queued", run: summarize(record) });
-    return record;
+  createRun(run: NewRun): Promise<RunRecord> {
+    return createRun(this.context, this.feed, run);
   }
 
   async claimableRuns(): Promise<RunRecord[]> {
@@ -173,7 +110,7 @@ export class PostgresRunLifecycle {
       "run-finished",
       `UPDATE runs SET state = 'cancelled', finished_at = ${NOW}, error_json = $2, lease_owner = NULL,
          lease_expires_at = NULL
-       WHERE id = $1 AND state = 'queued' RETURNING ${RUN_COLUMNS}`,
+       WHERE id = $1 AND state IN ('queued', 'awaiting_approval') RETURNING ${RUN_COLUMNS}`,
       [runId, encodeError(error)],
     );
     if (cancelled) return { outcome: "cancelled", run: cancelled };

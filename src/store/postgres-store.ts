@@ -10,6 +10,10 @@ import { migrate } from "./postgres-migrations.js";
 import { PostgresFeed } from "./postgres-feed.js";
 import { FeedNotifier } from "./postgres-notifier.js";
 import { PostgresRunLifecycle } from "./postgres-run-lifecycle.js";
+import { PostgresApprovals } from "./postgres-approvals.js";
+import { PostgresHosts } from "./postgres-host-index.js";
+import { PostgresRunPages } from "./postgres-run-pages.js";
+import { PostgresSchedules } from "./postgres-schedules.js";
 import { RUN_COLUMNS, pgTypes, toRun, toStep } from "./postgres-rows.js";
 import { stepWriteStatement } from "./postgres-step-write.js";
 import { StoreError } from "../errors.js";
@@ -70,6 +74,10 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 class PostgresStore implements RunStore {
   private readonly feed: PostgresFeed;
   private readonly lifecycle: PostgresRunLifecycle;
+  private readonly approvals: PostgresApprovals;
+  private readonly pages: PostgresRunPages;
+  private readonly hosts: PostgresHosts;
+  private readonly schedules: PostgresSchedules;
 
   constructor(
     private readonly context: PostgresContext,
@@ -77,6 +85,10 @@ class PostgresStore implements RunStore {
   ) {
     this.feed = new PostgresFeed(context, notifier);
     this.lifecycle = new PostgresRunLifecycle(context, this.feed);
+    this.approvals = new PostgresApprovals(context, this.feed);
+    this.pages = new PostgresRunPages(context);
+    this.hosts = new PostgresHosts(context);
+    this.schedules = new PostgresSchedules(context);
   }
 
   async now(): Promise<number> {
@@ -102,6 +114,27 @@ class PostgresStore implements RunStore {
     );
     return rows.map(toRun);
   }
+
+  pageRuns: RunStore["pageRuns"] = (query) => this.pages.pageRuns(query);
+  countRunsByState: RunStore["countRunsByState"] = () => this.pages.countRunsByState();
+  deleteFinishedRun: RunStore["deleteFinishedRun"] = (runId) => this.pages.deleteFinishedRun(runId);
+  queryAudit: RunStore["queryAudit"] = (query) => this.pages.queryAudit(query);
+  listHosts: RunStore["listHosts"] = (query) => this.hosts.listHosts(query);
+  hostHistory: RunStore["hostHistory"] = (host, query) => this.hosts.hostHistory(host, query);
+
+  createSchedule: RunStore["createSchedule"] = (schedule) => this.schedules.create(schedule);
+  getSchedule: RunStore["getSchedule"] = (id) => this.schedules.get(id);
+  listSchedules: RunStore["listSchedules"] = () => this.schedules.list();
+  deleteSchedule: RunStore["deleteSchedule"] = (id) => this.schedules.delete(id);
+  dueSchedules: RunStore["dueSchedules"] = () => this.schedules.due();
+  claimOccurrence: RunStore["claimOccurrence"] = (claim) => this.schedules.claim(claim);
+  recordOccurrenceResult: RunStore["recordOccurrenceResult"] = (id, at, result) =>
+    this.schedules.recordResult(id, at, result);
+  listOccurrences: RunStore["listOccurrences"] = (id, limit) => this.schedules.occurrences(id, limit);
+
+  decideApproval: RunStore["decideApproval"] = (decision) => this.approvals.decideApproval(decision);
+  listApprovals: RunStore["listApprovals"] = (runId) => this.approvals.listApprovals(runId);
+  expireApprovals: RunStore["expireApprovals"] = () => this.approvals.expireApprovals();
 
   claimableRuns: RunStore["claimableRuns"] = () => this.lifecycle.claimableRuns();
   claim: RunStore["claim"] = (runId, owner, leaseMs) => this.lifecycle.claim(runId, owner, leaseMs);
@@ -189,26 +222,7 @@ class PostgresStore implements RunStore {
   }
 
   async listAudit(limit: number): Promise<AuditEntry[]> {
-    const rows = await this.context.rows<{
-      at: number;
-      identity: string;
-      network: string;
-      room: string;
-      command: string;
-      decision: AuditEntry["decision"];
-      reason: string;
-      run_id: string | null;
-    }>("read the audit log", `SELECT * FROM audit ORDER BY id DESC LIMIT $1`, [limit]);
-    return rows.map((r) => ({
-      at: r.at,
-      identity: r.identity,
-      network: r.network,
-      room: r.room,
-      command: r.command,
-      decision: r.decision,
-      reason: r.reason,
-      runId: r.run_id,
-    }));
+    return this.pages.queryAudit({ limit });
   }
 
   private closed = false;

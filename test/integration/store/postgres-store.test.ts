@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { openPostgresStore } from "../../../src/store/postgres-store.js";
 import { openStore } from "../../../src/store/registry.js";
+import { MIGRATIONS } from "../../../src/store/postgres-migrations.js";
 import { runStoreContract } from "../../contract/run-store.contract.js";
 import { startPostgres } from "../servers/postgres.js";
 import type { PostgresServer } from "../servers/postgres.js";
@@ -38,7 +39,9 @@ describe("PostgreSQL store", () => {
     await client.connect();
     const versions = await client.query<{ version: number }>("SELECT version FROM schema_migrations");
     await client.end();
-    expect(versions.rows.map((r) => r.version)).toEqual([1]);
+    expect(versions.rows.map((r) => r.version).sort((a, b) => a - b)).toEqual(
+      MIGRATIONS.map((m) => m.version),
+    );
     await Promise.all(stores.map((s) => s.close()));
   });
 
