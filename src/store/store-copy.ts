@@ -92,6 +92,11 @@ async function copyTables(
     );
   }
   if (nonEmpty.length > 0) await target.query(`TRUNCATE ${sourceTables.map(quoteIdent).join(", ")}`);
+  // Derived tables (the per-host index) are copied as the source has them, so the triggers that
+  // keep them on the target must not add to them while the runs go in. Transactional: a failed
+  // copy rolls this back too.
+  for (const table of sourceTables)
+    await target.query(`ALTER TABLE ${quoteIdent(table)} DISABLE TRIGGER USER`);
 
   const report: StoreCopyReport = [];
   for (const table of sourceTables) {
@@ -120,6 +125,8 @@ async function copyTables(
     }
     report.push({ table, rows: copied });
   }
+  for (const table of sourceTables)
+    await target.query(`ALTER TABLE ${quoteIdent(table)} ENABLE TRIGGER USER`);
   // The feed continues after the copied events.
   await target.query(`UPDATE feed_head SET seq = COALESCE((SELECT max(seq) FROM events), 0)`);
   return report;
@@ -132,9 +139,13 @@ async function copyRows(
   columns: Column[],
 ): Promise<void> {
   const names = columns.map((c) => c.name);
-  // rowid order keeps ties of created_at in their order (the target numbers them as it inserts).
+  // rowid order keeps ties of created_at in their order (the target numbers them as it inserts);
+  // a table WITHOUT ROWID (the per-host index) has no such order to keep.
+  const withoutRowid = source.prepare(`SELECT wr FROM pragma_table_list WHERE name = ?`).get(table) as
+    { wr: number } | undefined;
+  const order = withoutRowid?.wr === 1 ? "" : "ORDER BY rowid";
   const rows = source
-    .prepare(`SELECT ${names.map(quoteIdent).join(", ")} FROM ${quoteIdent(table)} ORDER BY rowid`)
+    .prepare(`SELECT ${names.map(quoteIdent).join(", ")} FROM ${quoteIdent(table)} ${order}`)
     .iterate() as IterableIterator<Record<string, unknown>>;
   let batch: unknown[][] = [];
   const flush = async (): Promise<void> => {

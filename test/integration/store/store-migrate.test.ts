@@ -32,11 +32,71 @@ async function contents(store: RunStore) {
     }
     perRun.push({ run, steps, snapshots, log: await store.readLog(run.id) });
   }
-  return { perRun, events: await store.readEvents(0), audit: await store.listAudit(1000) };
+  const schedules = await store.listSchedules();
+  const occurrences = await Promise.all(schedules.map((s) => store.listOccurrences(s.id, 100)));
+  const approvals = await Promise.all(runs.map((r) => store.listApprovals(r.id)));
+  return {
+    perRun,
+    events: await store.readEvents(0),
+    audit: await store.listAudit(1000),
+    hosts: await store.listHosts({}),
+    schedules,
+    occurrences,
+    approvals,
+  };
+}
+
+/** What the CLI's runs do not make: a run awaiting approval with one decision, and a schedule that fired. */
+async function addApprovalAndSchedule(sqlitePath: string): Promise<void> {
+  const store = openSqliteStore(sqlitePath);
+  try {
+    const waiting = await store.createRun({
+      host: "freya",
+      pipeline: "good",
+      pipelineJson: "{}",
+      totalSteps: 1,
+      requestedBy: "irc:alice",
+      origin: "irc:#ops",
+      source: "freya.yml",
+      clipboardYaml: "a: 1\n",
+      stepNames: ["ok:first"],
+      approval: { role: "ops", count: 2, requesterPerson: "alice", notify: [], expiresInMs: 3_600_000 },
+    });
+    const decided = await store.decideApproval({
+      runId: waiting.id,
+      person: "bob",
+      identity: "irc:bob",
+      verdict: "approve",
+      reason: "",
+    });
+    expect(decided.outcome).toBe("recorded");
+    const schedule = await store.createSchedule({
+      pipeline: "good",
+      source: "loki.yml",
+      timing: { kind: "cron", cron: "0 3 * * 0", timezone: null },
+      misfire: "once",
+      force: false,
+      createdBy: "cli:root",
+      origin: "cli",
+      fileAccess: "any",
+      nextAt: 1_000,
+    });
+    const claimed = await store.claimOccurrence({
+      scheduleId: schedule.id,
+      expectedNextAt: 1_000,
+      nextAt: 2_000,
+      owner: "test",
+      occurrence: { at: 1_000, late: true, missedBefore: 2, action: "run" },
+    });
+    expect(claimed).toBe(true);
+    await store.recordOccurrenceResult(schedule.id, 1_000, { error: "host busy" });
+  } finally {
+    await store.close();
+  }
 }
 
 describe("jarvis store migrate", () => {
-  it("copies runs, steps, snapshots, logs, events and audit into PostgreSQL, checked by counts", async () => {
+  it("copies runs, steps, snapshots, logs, events, audit, the host index, approvals and schedules into PostgreSQL, checked by counts", async () => {
     const env = makeJarvisEnv({
       pipelines: {
         good: "steps:\n  - ok:first\n",
@@ -47,18 +107,25 @@ describe("jarvis store migrate", () => {
     expect((await env.cli(["run", "bad", env.write("thor.yml", designFor("thor"))])).code).toBe(1);
     expect((await env.cli(["history", "loki"])).code).toBe(0);
     const sqlitePath = join(env.dir, "jarvis.sqlite");
+    await addApprovalAndSchedule(sqlitePath);
     const url = await server.createDatabase();
 
     const migrated = await env.cli(["store", "migrate", "--from", `sqlite:${sqlitePath}`, "--to", url]);
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(migrated.stdout).toMatch(/^runs: 2 rows$/m);
+    expect(migrated.stdout).toMatch(/^runs: 3 rows$/m);
+    for (const table of ["hosts: 3", "approvals: 1", "schedules: 1", "schedule_occurrences: 1"]) {
+      expect(migrated.stdout).toMatch(new RegExp(`^${table} rows$`, "m"));
+    }
     expect(migrated.stdout).toContain("counts match on both sides");
 
     const sqlite = openSqliteStore(sqlitePath);
     const postgres = await openPostgresStore(url);
     try {
       const before = await contents(sqlite);
-      expect(before.perRun).toHaveLength(2);
+      expect(before.perRun).toHaveLength(3);
+      expect(before.hosts.total).toBe(3);
+      expect(before.approvals.flat()).toHaveLength(1);
+      expect(before.occurrences.flat()).toHaveLength(1);
       expect(before.events.length).toBeGreaterThan(10);
       expect(before.audit.length).toBeGreaterThanOrEqual(3);
       expect(await contents(postgres)).toEqual(before);
@@ -77,6 +144,13 @@ describe("jarvis store migrate", () => {
         stepNames: ["ok:first"],
       });
       expect((await postgres.readEvents(last)).map((e) => [e.seq, e.runId])).toEqual([[last + 1, next.id]]);
+      // The copied index goes on being kept by the target's triggers.
+      const freya = before.perRun.find((r) => r.run.host === "freya")!.run;
+      expect(
+        (await postgres.cancelIfQueued(freya.id, { name: "RunError", code: "E_TEST", message: "x" })).outcome,
+      ).toBe("cancelled");
+      const freyaLine = (await postgres.listHosts({})).hosts.find((h) => h.host === "freya");
+      expect(freyaLine).toMatchObject({ runCount: 1, latest: { id: freya.id, state: "cancelled" } });
     } finally {
       await sqlite.close();
       await postgres.close();
@@ -98,7 +172,12 @@ describe("jarvis store migrate", () => {
     ]);
     expect(replaced.code, replaced.stderr).toBe(0);
     const check = await openPostgresStore(url);
-    expect((await check.listRuns({})).map((r) => r.host).sort()).toEqual(["loki", "thor"]);
+    expect((await check.listRuns({})).map((r) => r.host).sort()).toEqual(["freya", "loki", "thor"]);
+    expect((await check.listHosts({})).hosts.map((h) => [h.host, h.runCount])).toEqual([
+      ["freya", 1],
+      ["loki", 1],
+      ["thor", 1],
+    ]);
     await check.close();
   });
 
