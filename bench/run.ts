@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, figures printed next to their floor and goal. Nothing here is
  * asserted: these machines are noisy, so figures are for people to read and compare.
- * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat redact hosts api nats agents`.
+ * Pass names to run a subset: `npm run bench -- steps concurrency clipboard chat redact hosts api nats agents store`.
  */
 import { benchStepOverhead } from "./step-overhead.js";
 import { benchConcurrency } from "./concurrency.js";
@@ -12,6 +12,7 @@ import { benchApi } from "./api.js";
 import { benchHosts } from "./hosts.js";
 import { benchNatsWorkers } from "./nats-workers.js";
 import { benchAgentFanout } from "./agent-fanout.js";
+import { benchStore } from "./store.js";
 
 const benches: Record<string, () => Promise<void>> = {
   steps: benchStepOverhead,
@@ -23,6 +24,7 @@ const benches: Record<string, () => Promise<void>> = {
   hosts: benchHosts,
   nats: benchNatsWorkers,
   agents: benchAgentFanout,
+  store: benchStore,
 };
 
 const wanted = process.argv.slice(2);

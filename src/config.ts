@@ -56,8 +56,11 @@ export interface JarvisConfig {
   file: string | undefined;
   /** Directory relative paths are taken from (the config file's, else the working directory). */
   baseDir: string;
-  /** Which RunStore (src/store/registry.ts) and where it keeps its data. */
-  store: { kind: string; path: string };
+  /**
+   * Which RunStore (src/store/registry.ts) and where it keeps its data: `path` for SQLite, `url`
+   * (with `${VAR}` expanded, so the password can stay in the environment) for PostgreSQL.
+   */
+  store: { kind: string; path: string; url?: string };
   steps: { dirs: string[] };
   pipelines: { dirs: string[] };
   /** Where chat (and the API) may read design files from, and how large a design may be. */
@@ -102,8 +105,11 @@ const moduleSchema = z.strictObject(
 const jarvisYml = z.strictObject({
   store: z
     .strictObject({
-      kind: z.enum(["sqlite"], { error: "must be a store jarvis has: sqlite" }),
+      kind: z.enum(["sqlite", "postgres"], { error: "must be a store jarvis has: sqlite, postgres" }),
       path: z.string({ error: "must be a file path" }).min(1, { error: "must be a file path" }),
+      url: z
+        .string({ error: "must be a postgres:// URL" })
+        .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// URL" }),
     })
     .partial()
     .nullish(),
@@ -209,11 +215,25 @@ export function buildConfig(
   const paths = (list: string[] | undefined, fallback: string[]): string[] =>
     (list ?? fallback).map((p) => resolve(baseDir, p));
   const storePath = c.store?.path ?? env.JARVIS_STORE ?? ".state/jarvis.sqlite";
-  const storeKind = c.store?.kind ?? "sqlite";
+  const storeUrl =
+    c.store?.url === undefined ? undefined : expandEnv(c.store.url, env, where(["store", "url"]));
+  const storeKind = c.store?.kind ?? (storeUrl === undefined ? "sqlite" : "postgres");
+  if ((storeKind === "postgres") !== (storeUrl !== undefined)) {
+    throw new ConfigError(
+      "E_CONFIG_FIELD",
+      storeKind === "postgres"
+        ? `${where(["store", "kind"])}: store.kind postgres needs store.url (postgres://user@host/db)`
+        : `${where(["store", "url"])}: store.url is for PostgreSQL; drop store.kind sqlite, or store.url`,
+    );
+  }
   return {
     file,
     baseDir,
-    store: { kind: storeKind, path: storePath === ":memory:" ? storePath : resolve(baseDir, storePath) },
+    store: {
+      kind: storeKind,
+      path: storePath === ":memory:" ? storePath : resolve(baseDir, storePath),
+      ...(storeUrl !== undefined ? { url: storeUrl } : {}),
+    },
     // The steps shipped with jarvis (steps/ in the package) are always found, after the configured ones.
     steps: { dirs: unique([...paths(c.steps?.dirs, ["steps"]), resolve(packageRoot(), "steps")]) },
     // Unless configured, the pipelines next to jarvis.yml, then the ones shipped with jarvis.

@@ -44,7 +44,7 @@ export interface OpenOptions {
 
 /** Open jarvis on the given configuration. */
 export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}): Promise<Jarvis> {
-  const store = openStore(config.store);
+  const store = await openStore(config.store);
   const resolver = createStepCatalog({ stepsDirs: config.steps.dirs });
   const executors = createExecutors(config, resolver);
   const engine = new Engine({

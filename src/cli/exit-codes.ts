@@ -26,7 +26,7 @@ const NOT_FOUND = new Set([
   "E_CONFIG_MISSING",
   "E_HOST_NOT_FOUND",
 ]);
-const CONFLICT = new Set(["E_HOST_BUSY", "E_RUN_STATE", "E_RUN_HELD"]);
+const CONFLICT = new Set(["E_HOST_BUSY", "E_RUN_STATE", "E_RUN_HELD", "E_STORE_NOT_EMPTY"]);
 
 /** The exit code for an error a command threw. */
 export function exitCodeFor(err: unknown): number {

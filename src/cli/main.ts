@@ -17,6 +17,7 @@ import { toolCommands } from "./tool-commands.js";
 import { startCommand } from "./start.js";
 import { workerCommand } from "./worker.js";
 import { agentCommand } from "./agent-command.js";
+import { storeCommand } from "./store-command.js";
 import { GLOBAL_OPTIONS } from "./command.js";
 import type { BaseContext, CliCommand } from "./command.js";
 import type { JarvisConfig } from "../config.js";
@@ -29,6 +30,7 @@ const commands: Record<string, CliCommand> = {
   start: startCommand,
   worker: workerCommand,
   agent: agentCommand,
+  store: storeCommand,
 };
 
 function help(): string {

@@ -7,6 +7,7 @@
  */
 import { resolve } from "node:path";
 import { openJarvis } from "../service.js";
+import { describeStore } from "../store/registry.js";
 import { DEFAULT_DEPLOY_KEY, ensureDeployKey } from "../workers/deploy-key.js";
 import { startBot } from "../bot/bot.js";
 import { startApiServer } from "../api/api-server.js";
@@ -66,7 +67,9 @@ export const startCommand = defineCommand({
       ctx.err(`jarvis: API and page at ${api.pageUrlWithToken}`);
       ctx.err(`jarvis: API token kept in ${api.localTokenFile}`);
     } else if (api) ctx.err(`jarvis: API at ${api.url}`);
-    ctx.err(`jarvis: started (store ${config.store.path}, pipelines in ${config.pipelines.dirs.join(", ")})`);
+    ctx.err(
+      `jarvis: started (store ${describeStore(config.store)}, pipelines in ${config.pipelines.dirs.join(", ")})`,
+    );
     const signal = await signalled;
     ctx.err(`jarvis: ${signal}, stopping; runs in flight resume at the next start`);
     await scheduler.close();

@@ -1,19 +1,27 @@
 /**
- * The run stores jarvis can use, chosen by `store.kind` in jarvis.yml: SQLite (embedded, the
- * default) today; PostgreSQL, for several machines sharing the work, comes next behind the same
- * RunStore interface and passes the same contract suite (test/contract/run-store.contract.ts).
+ * The run stores jarvis can use, chosen by `store:` in jarvis.yml: SQLite (embedded, the default,
+ * `store: {path: ...}`) or PostgreSQL for several machines sharing the work (`store: {url:
+ * postgres://...}`). Both pass the same contract suite (test/contract/run-store.contract.ts).
  */
 import { ConfigError } from "../errors.js";
 import { openSqliteStore } from "./sqlite-store.js";
+import { openPostgresStore } from "./postgres-store.js";
+import { describeUrl } from "./postgres-context.js";
 import type { JarvisConfig } from "../config.js";
 import type { RunStore } from "./run-store.js";
 
 /** Opens a store from its jarvis.yml settings. */
-export type StoreFactory = (settings: JarvisConfig["store"]) => RunStore;
+export type StoreFactory = (settings: JarvisConfig["store"]) => RunStore | Promise<RunStore>;
 
 /** Every store kind, by the name `store.kind` gives it. */
 export const storeKinds = {
   sqlite: (settings) => openSqliteStore(settings.path),
+  postgres: (settings) => {
+    if (settings.url === undefined) {
+      throw new ConfigError("E_CONFIG_FIELD", "store.kind postgres needs store.url; set it in jarvis.yml");
+    }
+    return openPostgresStore(settings.url);
+  },
 } satisfies Record<string, StoreFactory>;
 
 function isStoreKind(kind: string): kind is keyof typeof storeKinds {
@@ -21,7 +29,7 @@ function isStoreKind(kind: string): kind is keyof typeof storeKinds {
 }
 
 /** Open the store jarvis.yml names, refusing a kind nobody provides. */
-export function openStore(settings: JarvisConfig["store"]): RunStore {
+export async function openStore(settings: JarvisConfig["store"]): Promise<RunStore> {
   if (!isStoreKind(settings.kind)) {
     throw new ConfigError(
       "E_CONFIG_FIELD",
@@ -29,4 +37,9 @@ export function openStore(settings: JarvisConfig["store"]): RunStore {
     );
   }
   return storeKinds[settings.kind](settings);
+}
+
+/** The store as it may be shown to people: the SQLite file, or the URL without its password. */
+export function describeStore(settings: JarvisConfig["store"]): string {
+  return settings.url !== undefined ? describeUrl(settings.url) : settings.path;
 }

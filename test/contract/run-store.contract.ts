@@ -12,6 +12,9 @@ import { scheduleStoreContract } from "./schedule-store.contract.js";
 /** Opens a fresh, empty store; the contract closes it. */
 export type StoreFactory = () => Promise<RunStore>;
 
+/** Opens two stores over one fresh, empty database, as two processes would; the contract closes them. */
+export type TwinStoreFactory = () => Promise<[RunStore, RunStore]>;
+
 const LEASE = 60_000;
 const cancelError: WireError = { name: "RunError", code: "E_RUN_CANCELLED", message: "cancelled" };
 
@@ -41,13 +44,18 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>): Prom
 }
 
 /** Register the contract's tests for one implementation. */
-export function runStoreContract(name: string, factory: StoreFactory): void {
+export function runStoreContract(name: string, factory: StoreFactory, twins: TwinStoreFactory): void {
   describe(`RunStore contract: ${name}`, () => {
     const open: RunStore[] = [];
     const fresh = async (): Promise<RunStore> => {
       const store = await factory();
       open.push(store);
       return store;
+    };
+    const freshTwins = async (): Promise<[RunStore, RunStore]> => {
+      const pair = await twins();
+      open.push(...pair);
+      return pair;
     };
     afterEach(async () => {
       await Promise.all(open.splice(0).map((s) => s.close()));
@@ -537,6 +545,46 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       ]);
       expect((await store.queryAudit({ limit: 10, since: 2000 })).map((e) => e.at)).toEqual([3000, 2000]);
       expect((await store.queryAudit({ limit: 1 })).map((e) => e.at)).toEqual([3000]);
+    });
+
+    it("gives each run to exactly one of two processes claiming at once", async () => {
+      const [one, two] = await freshTwins();
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.push((await one.createRun(newRun(`host${i}`))).id);
+      const claims = await Promise.all(
+        ids.flatMap((id) => [
+          one.claim(id, "p1", LEASE).then((r) => (r ? ["p1", id] : undefined)),
+          two.claim(id, "p2", LEASE).then((r) => (r ? ["p2", id] : undefined)),
+        ]),
+      );
+      const won = claims.filter((c) => c !== undefined);
+      expect(won.map((c) => c[1]).sort()).toEqual([...ids].sort());
+      for (const [owner, id] of won) expect((await two.getRun(id!))!.leaseOwner).toBe(owner);
+      expect(await one.claimableRuns()).toEqual([]);
+    });
+
+    it("lets a second process follow what the first appends, and refuses its second run on a host", async () => {
+      const [one, two] = await freshTwins();
+      const from = await two.latestSeq();
+      const stop = new AbortController();
+      const seen: RunEvent[] = [];
+      const following = (async () => {
+        for await (const event of two.follow(from, { signal: stop.signal, pollMs: 10 })) {
+          seen.push(event);
+          if (seen.length === 2) stop.abort();
+        }
+      })();
+      const run = await one.createRun(newRun("loki"));
+      await expect(two.createRun(newRun("loki"))).rejects.toMatchObject({
+        code: "E_HOST_BUSY",
+        message: expect.stringContaining(run.id),
+      });
+      await one.cancelIfQueued(run.id, cancelError);
+      await following;
+      expect(seen.map((e) => [e.runId, e.type])).toEqual([
+        [run.id, "run-queued"],
+        [run.id, "run-finished"],
+      ]);
     });
   });
 }

@@ -38,6 +38,8 @@ export interface JarvisEnvOptions {
    * so tests that start jarvis never contend for the default port 8642.
    */
   api?: string;
+  /** The `store:` section (default: a SQLite file in the env dir), e.g. `store:\n  url: postgres://...`. */
+  store?: string;
 }
 
 /** A fresh temp dir with jarvis.yml using the fixture steps, the repo's steps and pipelines. */
@@ -50,7 +52,7 @@ export function makeJarvisEnv(options: JarvisEnvOptions = {}): JarvisEnv {
   writeFileSync(
     configPath,
     [
-      `store:\n  path: ${join(dir, "jarvis.sqlite")}`,
+      options.store ?? `store:\n  path: ${join(dir, "jarvis.sqlite")}`,
       `steps:\n  dirs: [${join(repoRoot, "test/fixtures/steps")}, ${join(repoRoot, "steps")}]`,
       `pipelines:\n  dirs: [${join(dir, "pipelines")}, ${join(repoRoot, "pipelines")}]`,
       `engine:\n  lease_seconds: ${options.leaseSeconds ?? 5}`,

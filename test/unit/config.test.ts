@@ -87,6 +87,25 @@ describe("jarvis.yml is checked as a whole when loaded", () => {
     }
   });
 
+  it("selects PostgreSQL by store.url, with ${VAR} expanded, and refuses half a store setting", () => {
+    const pgStore = load("store:\n  url: postgres://jarvis:${PGPASS}@db/jarvis\n", {
+      PGPASS: "s3cret",
+    }).store;
+    expect(pgStore).toMatchObject({ kind: "postgres", url: "postgres://jarvis:s3cret@db/jarvis" });
+    const sqliteStore = load("store: {path: x.sqlite}\n").store;
+    expect(sqliteStore.kind).toBe("sqlite");
+    expect(sqliteStore.url).toBeUndefined();
+    expect(refusal("store:\n  kind: postgres\n").message).toBe(
+      `${FILE}:2: store.kind postgres needs store.url (postgres://user@host/db)`,
+    );
+    expect(refusal("store:\n  kind: sqlite\n  url: postgres://db/j\n").message).toContain(
+      "store.url is for PostgreSQL",
+    );
+    const notUrl = refusal("store:\n  url: mysql://jarvis:s3cret@db/j\n");
+    expect(notUrl.message).toBe(`${FILE}:2: store.url must be a postgres:// URL`);
+    expect(refusal("store:\n  urll: postgres://db/j\n").message).toContain("did you mean 'store.url'?");
+  });
+
   it("has designs: dirs (designs/ next to jarvis.yml and jarvis's examples/) and max_bytes (16 MiB)", () => {
     expect(load("store: {path: x.sqlite}\n").designs).toEqual({
       dirs: ["/etc/jarvis/designs", `${packageRoot()}/examples`],

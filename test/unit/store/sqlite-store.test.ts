@@ -10,15 +10,22 @@ const dir = mkdtempSync(join(tmpdir(), "jarvis-store-"));
 let n = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-runStoreContract("sqlite", async () => openSqliteStore(join(dir, `store-${++n}.sqlite`)));
+runStoreContract(
+  "sqlite",
+  async () => openSqliteStore(join(dir, `store-${++n}.sqlite`)),
+  async () => {
+    const file = join(dir, `store-${++n}.sqlite`);
+    return [openSqliteStore(file), openSqliteStore(file)];
+  },
+);
 
 describe("store registry", () => {
   it("opens the kind jarvis.yml names and refuses one nobody provides", async () => {
-    const store = openStore({ kind: "sqlite", path: join(dir, "registry.sqlite") });
+    const store = await openStore({ kind: "sqlite", path: join(dir, "registry.sqlite") });
     expect(await store.latestSeq()).toBe(0);
     await store.close();
-    expect(() => openStore({ kind: "postgress", path: "x" })).toThrow(
-      /store.kind 'postgress'.*stores: sqlite/,
+    await expect(openStore({ kind: "postgress", path: "x" })).rejects.toThrow(
+      /store.kind 'postgress'.*stores: sqlite, postgres/,
     );
   });
 });

@@ -1,0 +1,116 @@
+/**
+ * Creating a run in PostgreSQL: queued, held by a foreground process, or awaiting approval, with its
+ * pending steps, its input clipboard and its first feed event, in one transaction. The host's
+ * one-active-run unique index decides between concurrent creators.
+ */
+import { newRunId } from "./ids.js";
+import { HOST_HOLDING_STATES, RUN_COLUMNS, toRun } from "./postgres-rows.js";
+import { summarize } from "./run-summary.js";
+import { NOW } from "./postgres-context.js";
+import { RunError, StoreError } from "../errors.js";
+import type { RunRow } from "./postgres-rows.js";
+import type { PostgresContext, Queryable } from "./postgres-context.js";
+import type { PostgresFeed } from "./postgres-feed.js";
+import type { NewRun, RunRecord } from "./run-store.js";
+
+/** The run that holds a host, if any (what E_HOST_BUSY names). */
+export const ACTIVE_HOLDER = `SELECT id, state FROM runs WHERE host = $1 AND state IN ${HOST_HOLDING_STATES}`;
+
+export async function createRun(
+  context: PostgresContext,
+  feed: PostgresFeed,
+  run: NewRun,
+): Promise<RunRecord> {
+  // The unique index decides between concurrent creators; the loser names the winner's run.
+  // Should that run end before we read it, the host is free again: try once more.
+  for (let attempt = 0; ; attempt++) {
+    const id = newRunId();
+    const created = await context.tx("create a run", (client) => insertRun(client, feed, id, run));
+    if (created) return created;
+    const holder = await context.rows<{ id: string; state: string }>("create a run", ACTIVE_HOLDER, [
+      run.host,
+    ]);
+    const h = holder[0];
+    if (h) {
+      throw new RunError(
+        "E_HOST_BUSY",
+        `${run.host} already has run ${h.id} (${h.state}); wait for it, or cancel it with: cancel ${h.id}`,
+      );
+    }
+    if (attempt >= 3) throw new StoreError("E_STORE_IO", `could not create a run for ${run.host}: try again`);
+  }
+}
+
+async function insertRun(
+  client: Queryable,
+  feed: PostgresFeed,
+  id: string,
+  run: NewRun,
+): Promise<RunRecord | undefined> {
+  const { approval } = run;
+  // A run awaiting approval is held by no process, whatever `lease` says.
+  const held = run.lease !== undefined && approval === undefined;
+  const requirement = approval
+    ? JSON.stringify({
+        role: approval.role,
+        count: approval.count,
+        requesterPerson: approval.requesterPerson,
+        notify: approval.notify,
+      })
+    : null;
+  const inserted = await client.query<RunRow>(
+    `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin,
+       source, created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced,
+       approval_json, approval_expires_at, plan)
+     VALUES ($1, $2, $3, $4, $5, -1, $6, $7, $8, $9, ${NOW}, CASE WHEN $10 THEN ${NOW} END, $11,
+       CASE WHEN $10 THEN ${NOW} + $12::bigint END, $13, $14, $15,
+       $16::text, CASE WHEN $16::text IS NOT NULL THEN ${NOW} + $17::bigint END, $18)
+     ON CONFLICT (host) WHERE state IN ${HOST_HOLDING_STATES} DO NOTHING
+     RETURNING ${RUN_COLUMNS}`,
+    [
+      id,
+      run.host,
+      run.pipeline,
+      run.pipelineJson,
+      approval ? "awaiting_approval" : held ? "running" : "queued",
+      run.totalSteps,
+      run.requestedBy,
+      run.origin,
+      run.source,
+      held,
+      held ? (run.lease?.owner ?? null) : null,
+      run.lease?.leaseMs ?? 0,
+      run.group ?? null,
+      JSON.stringify(run.after ?? []),
+      run.forced ?? false,
+      requirement,
+      approval?.expiresInMs ?? 0,
+      run.plan ?? false,
+    ],
+  );
+  const row = inserted.rows[0];
+  if (!row) return undefined;
+  // Names past the pipeline's own steps are its on_failure steps.
+  await client.query(
+    `INSERT INTO steps (run_id, idx, name, state, on_failure)
+     SELECT $1, ord - 1, name, 'pending', ord > $3 FROM unnest($2::text[]) WITH ORDINALITY AS s(name, ord)`,
+    [id, run.stepNames, run.totalSteps],
+  );
+  await client.query(`INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES ($1, 0, 'input', $2)`, [
+    id,
+    run.clipboardYaml,
+  ]);
+  const record = toRun(row);
+  if (record.approval) {
+    // Tell followers it waits for approval, and whom to ask.
+    const { role, count, expiresAt, notify } = record.approval;
+    await feed.appendUnfenced(client, id, {
+      type: "run-awaiting-approval",
+      run: summarize(record),
+      approval: { role, count, expiresAt, notify },
+    });
+  } else {
+    await feed.appendUnfenced(client, id, { type: "run-queued", run: summarize(record) });
+  }
+  return record;
+}

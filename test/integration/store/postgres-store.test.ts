@@ -1,0 +1,140 @@
+/**
+ * The PostgreSQL RunStore against a real PostgreSQL 15: the whole store contract, then what only
+ * PostgreSQL has (migrations under concurrent starts, LISTEN/NOTIFY waking followers in another
+ * store instance, the password kept out of errors).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { openPostgresStore } from "../../../src/store/postgres-store.js";
+import { openStore } from "../../../src/store/registry.js";
+import { MIGRATIONS } from "../../../src/store/postgres-migrations.js";
+import { runStoreContract } from "../../contract/run-store.contract.js";
+import { startPostgres } from "../servers/postgres.js";
+import type { PostgresServer } from "../servers/postgres.js";
+import type { RunEvent } from "../../../src/protocol.js";
+import type { RunStore } from "../../../src/store/run-store.js";
+
+let server: PostgresServer;
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+runStoreContract(
+  "postgres",
+  async () => openPostgresStore(await server.createDatabase()),
+  async () => {
+    const url = await server.createDatabase();
+    return Promise.all([openPostgresStore(url), openPostgresStore(url)]);
+  },
+);
+
+describe("PostgreSQL store", () => {
+  it("applies its migrations once when several processes start at the same moment", async () => {
+    const url = await server.createDatabase();
+    const stores = await Promise.all([1, 2, 3, 4].map(() => openPostgresStore(url)));
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const versions = await client.query<{ version: number }>("SELECT version FROM schema_migrations");
+    await client.end();
+    expect(versions.rows.map((r) => r.version).sort((a, b) => a - b)).toEqual(
+      MIGRATIONS.map((m) => m.version),
+    );
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  it("wakes a follower in another store instance by NOTIFY, without polling", async () => {
+    const url = await server.createDatabase();
+    const writer: RunStore = await openPostgresStore(url);
+    const reader: RunStore = await openPostgresStore(url);
+    const stop = new AbortController();
+    const seen: RunEvent[] = [];
+    // An hour between polls: only a notification can deliver these events within the test's time.
+    const following = (async () => {
+      for await (const event of reader.follow(0, { signal: stop.signal, pollMs: 3_600_000 })) {
+        seen.push(event);
+        if (seen.length === 3) stop.abort();
+      }
+    })();
+    const base = {
+      pipeline: "p",
+      pipelineJson: "{}",
+      totalSteps: 1,
+      requestedBy: "test",
+      origin: "cli",
+      clipboardYaml: "a: 1\n",
+      stepNames: ["ok:a"],
+    };
+    // Wait until the follower has read the empty feed and sleeps, then append from the other store.
+    await new Promise((r) => setImmediate(r));
+    for (const host of ["loki", "thor", "odin"]) {
+      await writer.createRun({ ...base, host, source: `${host}.yml` });
+    }
+    await following;
+    expect(seen.map((e) => e.host)).toEqual(["loki", "thor", "odin"]);
+    await Promise.all([writer.close(), reader.close()]);
+  });
+
+  it("numbers events by commit: a follower sees every append of two busy processes, none skipped", async () => {
+    const url = await server.createDatabase();
+    const [one, two, reader] = await Promise.all([1, 2, 3].map(() => openPostgresStore(url)));
+    const stores = [one!, two!];
+    const base = {
+      pipeline: "p",
+      pipelineJson: "{}",
+      totalSteps: 1,
+      requestedBy: "test",
+      origin: "cli",
+      clipboardYaml: "a: 1\n",
+      stepNames: ["ok:a"],
+    };
+    const step = { phase: "main" as const, index: 0, total: 1, name: "ok:a" };
+    const stop = new AbortController();
+    const seen: number[] = [];
+    const LINES = 15;
+    const RUNS = 8;
+    const expected = RUNS * (1 + LINES);
+    const following = (async () => {
+      for await (const event of reader!.follow(0, { signal: stop.signal })) {
+        seen.push(event.seq);
+        if (seen.length === expected) stop.abort();
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: RUNS }, async (_, i) => {
+        const store = stores[i % 2]!;
+        const run = await store.createRun({
+          ...base,
+          host: `h${i}`,
+          source: `h${i}.yml`,
+          lease: { owner: `p${i % 2}`, leaseMs: 60_000 },
+        });
+        const lease = { runId: run.id, owner: `p${i % 2}` };
+        for (let n = 0; n < LINES; n++) {
+          expect(await store.appendLog(lease, { step, attempt: 1, stream: "stderr", line: `l${n}` })).toBe(
+            true,
+          );
+        }
+      }),
+    );
+    await following;
+    expect(seen).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
+    await Promise.all([one!.close(), two!.close(), reader!.close()]);
+  });
+
+  it("opens from jarvis.yml settings and keeps the password out of its errors", async () => {
+    const url = await server.createDatabase();
+    const store = await openStore({ kind: "postgres", path: "unused", url });
+    expect(await store.latestSeq()).toBe(0);
+    await store.close();
+    const wrong = url.replace(server.password, "not-the-password");
+    const refused = await openStore({ kind: "postgres", path: "unused", url: wrong }).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toMatchObject({ code: "E_STORE_OPEN" });
+    expect(String((refused as Error).message)).toContain("postgres://jarvis:***@127.0.0.1");
+    expect(String((refused as Error).message)).not.toContain("not-the-password");
+  });
+});
