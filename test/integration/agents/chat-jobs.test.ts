@@ -45,7 +45,7 @@ beforeAll(async () => {
       "  job_timeout_seconds: 60",
       "acl:",
       "  roles:",
-      "    all: {commands: '*', hosts: ['*']}",
+      "    all: {commands: ['*'], hosts: ['*']}",
       "    ops: {commands: [ping, execute, hosts, job], hosts: ['web-*']}",
       "  people:",
       "    alice: {identities: ['console:alice'], roles: [ops]}",
