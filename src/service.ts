@@ -13,6 +13,9 @@ import type { RunStore } from "./store/run-store.js";
 import type { StepResolver } from "./pipeline/step-catalog.js";
 import type { NodeDirectory } from "./inventory/node-view.js";
 import { nodeDirectoryFromConfig } from "./inventory/config-nodes.js";
+import { openSqliteFleetStore } from "./nodes/fleet-store.js";
+import { openAgentsConnection } from "./jobs/agents-connection.js";
+import type { JobDesk } from "./commands/job-execute.js";
 
 /** An open jarvis. */
 export interface Jarvis {
@@ -23,6 +26,11 @@ export interface Jarvis {
   control: RunService;
   /** The nodes agents report (`hosts`, selectors); undefined until a node store is configured. */
   nodes: NodeDirectory | undefined;
+  /**
+   * Remote-execution jobs over the agents: only in the service (`execute`) with `agents:` in
+   * jarvis.yml, where the job controller reads the agents' replies.
+   */
+  jobs: JobDesk | undefined;
   /** Stop executing (in-flight steps are stopped and resumed by the next process) and close the store. */
   close(): Promise<void>;
 }
@@ -40,6 +48,8 @@ export interface OpenOptions {
    * `inventory:query` (the agents' node store will take that place). Tests hand a fixed one.
    */
   nodes?: NodeDirectory;
+  /** Where the job controller reports (agents' refusals, malformed messages). */
+  log?: (line: string) => void;
 }
 
 /** Open jarvis on the given configuration. */
@@ -61,6 +71,18 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
     sources: createDesignSources(config),
     executing: options.execute ?? false,
   });
+  // With agents configured, their node store is where `hosts` and selectors look.
+  const fleet = config.agents ? openSqliteFleetStore(config.store.path) : undefined;
+  const agents =
+    config.agents && fleet && options.execute
+      ? await openAgentsConnection(config.agents, fleet, options.log ?? (() => undefined)).catch(
+          async (err: unknown) => {
+            fleet.close();
+            await store.close();
+            throw err;
+          },
+        )
+      : undefined;
   if (options.execute) engine.startService(options.pollMs);
   let closed = false;
   return {
@@ -69,13 +91,23 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
     resolver,
     engine,
     control,
-    nodes: options.nodes ?? nodeDirectoryFromConfig(config),
+    nodes: options.nodes ?? fleet?.nodes ?? nodeDirectoryFromConfig(config),
+    jobs:
+      agents && config.agents
+        ? {
+            controller: agents.controller,
+            ttlMs: config.agents.jobTtlMs,
+            timeoutMs: config.agents.jobTimeoutMs,
+          }
+        : undefined,
     async close() {
       if (closed) return;
       closed = true;
+      await agents?.close();
       await engine.close({ abandon: true });
       await executors.close();
       await store.close();
+      fleet?.close();
     },
   };
 }

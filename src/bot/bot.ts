@@ -8,6 +8,7 @@ import type { JarvisConfig } from "../config.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
 import type { Redactor } from "../clipboard/redact.js";
 import { errorMessage } from "../errors.js";
+import type { JobDesk } from "../commands/job-execute.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import { rolesOf } from "../commands/acl.js";
@@ -41,6 +42,8 @@ export interface BotHost {
   control: RunControl;
   /** Where `hosts` looks (Jarvis.nodes); optional so a bot can run without agents. */
   nodes?: NodeDirectory | undefined;
+  /** Jobs on the agents (Jarvis.jobs); optional for the same reason. */
+  jobs?: JobDesk | undefined;
 }
 
 /** Options for startBot. */
@@ -82,6 +85,7 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     limiter: new CommandLimiter(chat.rateLimit.burst, chat.rateLimit.intervalMs, chat.rateLimit.exempt),
     log,
     nodes: jarvis.nodes,
+    ...(jarvis.jobs ? { jobs: jarvis.jobs } : {}),
   });
   const deliver = (network: string, place: ChatPlace, line: string): void => {
     byNetwork

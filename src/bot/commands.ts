@@ -120,6 +120,8 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
       };
     case "unfollowing":
       return { text: `no longer following ${reply.target ? targetName(reply.target) : "anything"} here` };
+    case "job":
+      return jobText(reply, ctx.maxLines);
     case "refused":
       return { text: reply.why === "denied" ? `denied: ${reply.message}` : reply.message };
     case "failed":
@@ -233,4 +235,16 @@ function help(topic: string | undefined, botName: string): ChatText {
       .join("\n"),
     pointer: `one command: ${botName}: help <command>`,
   };
+}
+
+/** A job in a few lines: its state, then one line per node (state, exit code, output's last line). */
+function jobText(reply: Extract<Reply, { kind: "job" }>, maxLines: number): ChatText {
+  const { job, nodes } = reply;
+  const head = `job ${job.id} ${job.operation.kind}: ${job.state}${job.finishedAt === null ? " (say job " + job.id + " for more)" : ""}`;
+  const lines = nodes.slice(0, Math.max(1, maxLines - 1)).map((n) => {
+    const tail = (n.stdoutTail || n.stderrTail || n.message).trim().split("\n").pop() ?? "";
+    return `${n.host}: ${n.state}${n.exitCode === null ? "" : ` (exit ${n.exitCode})`}${n.receivedAt === null ? "" : ", ACK"}${tail ? ` ${tail.slice(0, 120)}` : ""}`;
+  });
+  const more = nodes.length - lines.length;
+  return { text: [head, ...lines, ...(more > 0 ? [`... and ${more} more`] : [])].join("\n") };
 }

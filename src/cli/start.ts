@@ -41,7 +41,10 @@ export const startCommand = defineCommand({
     const key = await ensureDeployKey(
       resolve(config.baseDir, typeof keySetting === "string" ? keySetting : DEFAULT_DEPLOY_KEY),
     );
-    const jarvis = await openJarvis(config, { execute: true });
+    const jarvis = await openJarvis(config, {
+      execute: true,
+      log: (line) => ctx.err(`jarvis: agents: ${line}`),
+    });
     ctx.err(`jarvis: deploy key ${key.path}`);
     // Schedules live in the store; every service sharing it looks, and one claims each occurrence.
     const scheduler = new Scheduler({
@@ -67,6 +70,7 @@ export const startCommand = defineCommand({
       ctx.err(`jarvis: API and page at ${api.pageUrlWithToken}`);
       ctx.err(`jarvis: API token kept in ${api.localTokenFile}`);
     } else if (api) ctx.err(`jarvis: API at ${api.url}`);
+    if (config.agents) ctx.err(`jarvis: agents and jobs over ${config.agents.natsUrls.join(", ")}`);
     ctx.err(
       `jarvis: started (store ${describeStore(config.store)}, pipelines in ${config.pipelines.dirs.join(", ")})`,
     );

@@ -38,7 +38,13 @@ export const COMMANDS = {
     mutating: true,
     help: "what deploy, redeploy or destroy would change, without changing it",
   },
-  run: { args: "<pipeline> <source>", min: 2, max: 2, mutating: true, help: "run any pipeline on a design" },
+  run: {
+    args: '<pipeline> <source> | "<command>" on <nodes>',
+    min: 2,
+    max: 3 + MAX_SELECTOR_WORDS,
+    mutating: true,
+    help: 'run any pipeline on a design; run "<command>" on <hosts|glob|where selector> runs it on agents (checked as execute)',
+  },
   retry: {
     args: "<host> [force]",
     min: 1,
@@ -124,6 +130,34 @@ export const COMMANDS = {
     max: 1,
     mutating: false,
     help: "stop showing step output here (one host or run, or everything)",
+  },
+  ping: {
+    args: "<hosts|glob|where selector>",
+    min: 1,
+    max: 1 + MAX_SELECTOR_WORDS,
+    mutating: true,
+    help: "ask the nodes' agents to answer (a job: each node ACKs, then replies)",
+  },
+  execute: {
+    args: '"<command>" on <hosts|glob|where selector> [--batch N|N%]',
+    min: 3,
+    max: 5 + MAX_SELECTOR_WORDS,
+    mutating: true,
+    help: 'run a command on the nodes\' agents (same as run "<command>" on ...)',
+  },
+  service: {
+    args: "<name> started|stopped|restarted on <hosts|glob|where selector> [--batch N|N%]",
+    min: 4,
+    max: 6 + MAX_SELECTOR_WORDS,
+    mutating: true,
+    help: "bring a service to a state on the nodes' agents",
+  },
+  job: {
+    args: "<jid> | cancel <jid> | rerun <jid> [failed|unreachable|expired|all]",
+    min: 1,
+    max: 3,
+    mutating: false,
+    help: "a job's per-node states; cancel and rerun are checked as the job's operation on its hosts",
   },
 } as const;
 

@@ -22,6 +22,9 @@ import { hostOfSource, typeChatCommand } from "./typed-command.js";
 import type { TypedCommand } from "./typed-command.js";
 import type { CommandLimiter } from "../bot/rate-limit.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
+import { resolveJobHosts } from "./job-targets.js";
+import { aclVerbOf, isJobCommand, operationOf } from "./job-execute.js";
+import type { JobDesk } from "./job-execute.js";
 
 /** Who sends a command, as the front that received it vouches. */
 export interface Caller {
@@ -67,6 +70,8 @@ export interface DispatcherOptions {
   redactor?: Redactor;
   /** Where `hosts` looks: the agents' node store (Jarvis.nodes); absent, `hosts` says so. */
   nodes?: NodeDirectory;
+  /** Jobs on the agents (Jarvis.jobs with jarvis.yml's defaults); absent, job commands say so. */
+  jobs?: JobDesk;
 }
 
 /** The dispatcher every front shares. */
@@ -100,6 +105,8 @@ export class Dispatcher {
           roles: caller.localOperator ? ["local operator"] : rolesOf(acl, caller.identity),
           fileAccess: caller.localOperator && request.front === "cli" ? "any" : "designs-dirs",
           nodes: this.options.nodes,
+          jobs: this.options.jobs,
+          jobHosts: checked.jobHosts,
           voter,
           ...(checked.approval ? { approval: checked.approval } : {}),
         });
@@ -135,11 +142,15 @@ export class Dispatcher {
   }
 
   /** Pace, parse, resolve and authorize: the command to execute, or why not. */
-  private async admit(
-    request: DispatchRequest,
-  ): Promise<
+  private async admit(request: DispatchRequest): Promise<
     | { refused: Reply }
-    | { command: TypedCommand; target: RunTarget | undefined; reason: string; approval?: ApprovalRule }
+    | {
+        command: TypedCommand;
+        target: RunTarget | undefined;
+        jobHosts?: string[];
+        reason: string;
+        approval?: ApprovalRule;
+      }
   > {
     const { caller, input } = request;
     const who = caller.identity ?? caller.label;
@@ -154,8 +165,17 @@ export class Dispatcher {
       command = typeChatCommand(parsed.command.verb, parsed.command.args, parsed.command.text);
     }
     const target = await this.resolve(command);
-    if (caller.localOperator) return { command, target, reason: `local operator on the ${request.front}` };
-    const decision = this.authorize(caller, command, await this.accessChecks(command, target));
+    const jobHosts =
+      isJobCommand(command) && command.verb !== "job"
+        ? await resolveJobHosts(this.options.nodes, command.targets)
+        : undefined;
+    const hosts = jobHosts ? { jobHosts } : {};
+    if (caller.localOperator)
+      return { command, target, ...hosts, reason: `local operator on the ${request.front}` };
+    const checks = isJobCommand(command)
+      ? await this.jobAccessChecks(command, jobHosts)
+      : await this.accessChecks(command, target);
+    const decision = this.authorize(caller, command, checks);
     if (!decision.allowed) {
       const why =
         caller.identity === undefined && caller.identityProblem ? ` (${caller.identityProblem})` : "";
@@ -164,6 +184,7 @@ export class Dispatcher {
     return {
       command,
       target,
+      ...hosts,
       reason: decision.reason,
       ...(decision.allowed && decision.approval ? { approval: decision.approval } : {}),
     };
@@ -196,6 +217,25 @@ export class Dispatcher {
     const hosts = target ? targetHosts(target) : hostsNamed(command);
     if (command.verb === "runs" && command.query.host !== undefined) hosts.push(command.query.host);
     return hosts.length === 0 ? [{ verb, host: undefined }] : hosts.map((host) => ({ verb, host }));
+  }
+
+  /**
+   * A job's operation (ping, execute, service) on every host it goes to; `job <jid>` reads (no
+   * host), while cancelling or rerunning a job is its operation again on the job's hosts.
+   */
+  private async jobAccessChecks(
+    command: TypedCommand,
+    jobHosts: string[] | undefined,
+  ): Promise<AccessCheck[]> {
+    if (command.verb === "ping" || command.verb === "execute" || command.verb === "service") {
+      const verb = aclVerbOf(operationOf(command));
+      return (jobHosts ?? []).map((host) => ({ verb, host }));
+    }
+    if (command.verb !== "job" || command.action === "show" || !this.options.jobs)
+      return [{ verb: "job", host: undefined }];
+    const { job, nodes } = await this.options.jobs.controller.get(command.jobId);
+    const verb = aclVerbOf(job.operation);
+    return nodes.map((n) => ({ verb, host: n.host }));
   }
 
   /** The ACL on every check; the first refusal, else the last allowance. */

@@ -17,6 +17,8 @@ import type { TypedCommand } from "./typed-command.js";
 import type { FileAccess } from "../clipboard/sources/design-source.js";
 import type { ApprovalRule } from "../pipeline/approval-rule.js";
 import type { Voter } from "../pipeline/approvals.js";
+import { executeJobCommand, isJobCommand } from "./job-execute.js";
+import type { JobDesk } from "./job-execute.js";
 
 /** What execution needs besides the command. */
 export interface ExecuteContext {
@@ -35,6 +37,10 @@ export interface ExecuteContext {
   voter: Voter;
   /** The approval the ACL role that allowed a start requires, if it does. */
   approval?: ApprovalRule;
+  /** Jobs on the agents (the service with `agents:`); undefined elsewhere. */
+  jobs?: JobDesk | undefined;
+  /** A job command's hosts, resolved and checked by the ACL. */
+  jobHosts?: string[] | undefined;
 }
 
 /** Execute `command`; `target` is its resolved `<host|run|group>` word, when it has one. */
@@ -49,6 +55,7 @@ export async function executeCommand(
     if (!target) throw new Error(`${command.verb}: its target was not resolved before execution`);
     return target;
   };
+  if (isJobCommand(command)) return executeJobCommand(command, ctx.jobHosts, ctx.jobs, who.identity);
   switch (command.verb) {
     case "deploy":
       return {

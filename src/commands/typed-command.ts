@@ -6,6 +6,9 @@
 import { CommandError } from "../errors.js";
 import type { Verb } from "./command-parser.js";
 import type { HostQuery, RunPageQuery } from "../store/run-store.js";
+import type { BatchSize, JobTargets } from "../jobs/job.js";
+import type { RerunScope } from "../jobs/job-controller.js";
+import { batchOf, jobTargetsOf } from "./job-targets.js";
 
 /**
  * A `<host|run|group>` word as people typed it, resolved by the rule of run-target.ts; or a run id
@@ -59,7 +62,19 @@ export type TypedCommand =
   /** Chat only: the room gets the step output of the host's or run's current run. */
   | { verb: "follow"; target: string }
   /** Chat only: stop following one host or run, or (no target) everything the room follows. */
-  | { verb: "unfollow"; target?: string };
+  | { verb: "unfollow"; target?: string }
+  /** Jobs on the agents; `targets` are resolved to hosts (globs, selectors) before the ACL. */
+  | { verb: "ping"; targets: JobTargets; batch?: BatchSize }
+  | { verb: "execute"; command: string; targets: JobTargets; batch?: BatchSize }
+  | {
+      verb: "service";
+      name: string;
+      state: "started" | "stopped" | "restarted";
+      targets: JobTargets;
+      batch?: BatchSize;
+    }
+  | { verb: "job"; action: "show" | "cancel"; jobId: string }
+  | { verb: "job"; action: "rerun"; jobId: string; only: RerunScope };
 
 /** Where a replay goes: hosts (each host's design: its latest run's source, else `cn=<host>`), or sources. */
 export type ReplayOnto = { hosts: string[] } | { sources: string[] };
@@ -83,7 +98,21 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
     case "deploy":
       return { verb, source: a };
     case "run":
-      return { verb, pipeline: a, source: b ?? "", force: false, foreground: false };
+      // `run "<command>" on <nodes>` is a job; `run <pipeline> <source>` has two words only.
+      if (args.length === 2) return { verb, pipeline: a, source: b ?? "", force: false, foreground: false };
+      if (b?.toLowerCase() !== "on")
+        throw new CommandError("E_USAGE", `usage: run <pipeline> <source>, or run "<command>" on <nodes>`);
+      return { verb: "execute", command: a, ...jobWords(args.slice(2)) };
+    case "execute":
+      if (b?.toLowerCase() !== "on")
+        throw new CommandError("E_USAGE", `usage: execute "<command>" on <hosts|glob|where selector>`);
+      return { verb, command: a, ...jobWords(args.slice(2)) };
+    case "ping":
+      return { verb, ...jobWords(args) };
+    case "service":
+      return serviceCommand(args);
+    case "job":
+      return jobCommand(args);
     case "redeploy":
     case "destroy":
       return { verb, target: a, force: forced(b) };
@@ -127,6 +156,40 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
     case "hosts":
       return args.length === 0 ? { verb } : { verb, where: selectorText(args, text) };
   }
+}
+
+/** Nodes and the optional trailing `--batch N|N%`. */
+function jobWords(words: readonly string[]): { targets: JobTargets; batch?: BatchSize } {
+  const at = words.findIndex((w) => w === "--batch");
+  if (at === -1) return { targets: jobTargetsOf(words) };
+  if (at !== words.length - 2) throw new CommandError("E_USAGE", "--batch N comes last, after the nodes");
+  return { targets: jobTargetsOf(words.slice(0, at)), batch: batchOf(words[at + 1] ?? "") };
+}
+
+function serviceCommand(args: readonly string[]): TypedCommand {
+  const [name = "", state = "", on = ""] = args;
+  if ((state !== "started" && state !== "stopped" && state !== "restarted") || on.toLowerCase() !== "on")
+    throw new CommandError(
+      "E_USAGE",
+      "usage: service <name> started|stopped|restarted on <nodes> [--batch N]",
+    );
+  return { verb: "service", name, state, ...jobWords(args.slice(3)) };
+}
+
+function jobCommand(args: readonly string[]): TypedCommand {
+  const [a = "", b, c] = args;
+  if (args.length === 1) return { verb: "job", action: "show", jobId: a };
+  if (a === "cancel" && b !== undefined && c === undefined)
+    return { verb: "job", action: "cancel", jobId: b };
+  if (a === "rerun" && b !== undefined) {
+    const only = c ?? "failed";
+    if (only === "failed" || only === "unreachable" || only === "expired" || only === "all")
+      return { verb: "job", action: "rerun", jobId: b, only };
+  }
+  throw new CommandError(
+    "E_USAGE",
+    "usage: job <jid> | job cancel <jid> | job rerun <jid> [failed|unreachable|expired|all]",
+  );
 }
 
 /** The selector after `hosts where`, as typed: split words would lose its quotes. */

@@ -54,6 +54,8 @@ export interface FleetOptions {
   agentYml?: (host: string, dir: string) => string;
   /** Start these agents now (default: all). */
   startNow?: string[];
+  /** Start the fleet's job controller (default true); false when a jarvis service reads the replies. */
+  startController?: boolean;
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
@@ -80,7 +82,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     sweepMs: 200,
     resultGraceMs: 2000,
   });
-  await controller.start();
+  if (options.startController !== false) await controller.start();
   const agents = new Map<string, AgentProcess>();
   for (const host of options.hosts) {
     const agentDir = join(dir, host);
