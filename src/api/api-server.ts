@@ -24,6 +24,8 @@ import { loadApiTokens } from "./api-tokens.js";
 import { FeedHub } from "./feed-hub.js";
 import { StepDurations } from "./step-durations.js";
 import { registerRunRoutes } from "./run-routes.js";
+import { registerScheduleRoutes } from "./schedule-routes.js";
+import type { ScheduleBookStore } from "../schedule/schedule-book.js";
 import { registerEventRoutes } from "./event-routes.js";
 import { registerServiceRoutes } from "./service-routes.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
@@ -35,6 +37,8 @@ const OPEN_PATHS: ReadonlySet<string> = new Set(["/", "/health", "/openapi.json"
 export interface ApiHost {
   config: JarvisConfig;
   control: RunControl;
+  /** Where schedules are kept; absent, /schedules answers that this jarvis keeps none. */
+  store?: ScheduleBookStore;
 }
 
 /** Options for startApiServer. */
@@ -70,7 +74,13 @@ export async function buildApiApp(
   const redactor = redactorForConfig(config);
   const durations = new StepDurations();
   const context: ApiContext = {
-    dispatcher: new Dispatcher({ control, acl: config.chat.acl, log, redactor }),
+    dispatcher: new Dispatcher({
+      control,
+      acl: config.chat.acl,
+      log,
+      redactor,
+      ...(jarvis.store ? { schedules: jarvis.store } : {}),
+    }),
     control,
     hub: new FeedHub(control, redactor, log, (event) => durations.observe(event)),
     durations,
@@ -138,6 +148,7 @@ export async function buildApiApp(
   }));
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   registerRunRoutes(app, context);
+  registerScheduleRoutes(app, context);
   registerEventRoutes(app, context);
   registerServiceRoutes(app, context);
   return { app, context, tokens };

@@ -8,6 +8,7 @@ import type { JarvisConfig } from "../config.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
 import type { Redactor } from "../clipboard/redact.js";
 import { errorMessage } from "../errors.js";
+import type { ScheduleBookStore } from "../schedule/schedule-book.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import { rolesOf } from "../commands/acl.js";
@@ -41,6 +42,8 @@ export interface BotHost {
   control: RunControl;
   /** Where `hosts` looks (Jarvis.nodes); optional so a bot can run without agents. */
   nodes?: NodeDirectory | undefined;
+  /** Where schedules are kept (Jarvis.store); optional so a bot can run without them. */
+  store?: ScheduleBookStore;
 }
 
 /** Options for startBot. */
@@ -82,6 +85,7 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     limiter: new CommandLimiter(chat.rateLimit.burst, chat.rateLimit.intervalMs, chat.rateLimit.exempt),
     log,
     nodes: jarvis.nodes,
+    ...(jarvis.store ? { schedules: jarvis.store } : {}),
   });
   const deliver = (network: string, place: ChatPlace, line: string): void => {
     byNetwork

@@ -185,6 +185,7 @@ export async function dispatch<K extends Answer["kind"]>(
     log: ctx.err,
     redactor: redactorForConfig(jarvis.config),
     nodes: jarvis.nodes,
+    schedules: jarvis.store,
   });
   const reply = await dispatcher.dispatch({
     front: "cli",

@@ -22,6 +22,8 @@ import { hostOfSource, typeChatCommand } from "./typed-command.js";
 import type { TypedCommand } from "./typed-command.js";
 import type { CommandLimiter } from "../bot/rate-limit.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
+import { findSchedule } from "../schedule/schedule-book.js";
+import type { ScheduleBookStore } from "../schedule/schedule-book.js";
 
 /** Who sends a command, as the front that received it vouches. */
 export interface Caller {
@@ -67,6 +69,8 @@ export interface DispatcherOptions {
   redactor?: Redactor;
   /** Where `hosts` looks: the agents' node store (Jarvis.nodes); absent, `hosts` says so. */
   nodes?: NodeDirectory;
+  /** Where schedules are kept (Jarvis.store); absent, the schedule commands say so. */
+  schedules?: ScheduleBookStore;
 }
 
 /** The dispatcher every front shares. */
@@ -100,6 +104,7 @@ export class Dispatcher {
           roles: caller.localOperator ? ["local operator"] : rolesOf(acl, caller.identity),
           fileAccess: caller.localOperator && request.front === "cli" ? "any" : "designs-dirs",
           nodes: this.options.nodes,
+          schedules: this.options.schedules,
           voter,
           ...(checked.approval ? { approval: checked.approval } : {}),
         });
@@ -193,9 +198,32 @@ export class Dispatcher {
         { verb: pipelineVerb(run.pipeline), host },
       ]);
     }
+    if (command.verb === "schedule" || command.verb === "unschedule") {
+      return this.scheduleChecks(command, target);
+    }
     const hosts = target ? targetHosts(target) : hostsNamed(command);
     if (command.verb === "runs" && command.query.host !== undefined) hosts.push(command.query.host);
     return hosts.length === 0 ? [{ verb, host: undefined }] : hosts.map((host) => ({ verb, host }));
+  }
+
+  /**
+   * A schedule acts later on its host as its pipeline does, so making one needs `schedule` and the
+   * pipeline's own verb there; deleting one needs `unschedule` on the host it would act on.
+   */
+  private async scheduleChecks(
+    command: Extract<TypedCommand, { verb: "schedule" | "unschedule" }>,
+    target: RunTarget | undefined,
+  ): Promise<AccessCheck[]> {
+    if (command.verb === "unschedule") {
+      const schedules = this.options.schedules;
+      const host = schedules ? hostOfSource((await findSchedule(schedules, command.id)).source) : undefined;
+      return [{ verb: "unschedule", host }];
+    }
+    const hosts = target ? targetHosts(target) : "source" in command ? [hostOfSource(command.source)] : [];
+    return (hosts.length === 0 ? [undefined] : hosts).flatMap((host) => [
+      { verb: "schedule", host },
+      { verb: pipelineVerb(command.pipeline), host },
+    ]);
   }
 
   /** The ACL on every check; the first refusal, else the last allowance. */

@@ -6,6 +6,7 @@
 import type { ApprovalResult, RunDetail, PipelineSummary } from "../pipeline/run-control.js";
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { NodeView } from "../inventory/node-view.js";
+import type { ScheduleView } from "../schedule/schedule-book.js";
 import type { AuditEntry, HostPage, LogLine, RunPage, RunRecord } from "../store/run-store.js";
 
 /** Why a command was not executed. */
@@ -50,6 +51,10 @@ export type Reply =
   | { kind: "following"; target: RunTarget; run: RunRecord | undefined }
   /** unfollow: the front stops following `target` (undefined: everything it follows there). */
   | { kind: "unfollowing"; target: RunTarget | undefined }
+  | { kind: "scheduled"; schedule: ScheduleView }
+  /** Every schedule, oldest first, with its recent occurrences (skipped or run, and the run ids). */
+  | { kind: "schedules"; schedules: ScheduleView[] }
+  | { kind: "unscheduled"; id: string }
   | { kind: "refused"; why: Refusal; message: string }
   /** The command ran and failed: `error` is what was thrown (its code decides the CLI's exit). */
   | { kind: "failed"; message: string; error: unknown };

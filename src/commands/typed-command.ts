@@ -6,6 +6,9 @@
 import { CommandError } from "../errors.js";
 import type { Verb } from "./command-parser.js";
 import type { HostQuery, RunPageQuery } from "../store/run-store.js";
+import type { Misfire } from "../store/schedule-store.js";
+import type { ScheduleWhen } from "../schedule/schedule-book.js";
+import { scheduleWords } from "../schedule/schedule-words.js";
 
 /**
  * A `<host|run|group>` word as people typed it, resolved by the rule of run-target.ts; or a run id
@@ -58,6 +61,12 @@ export type TypedCommand =
   | { verb: "deny"; target: string; reason: string }
   /** Chat only: the room gets the step output of the host's or run's current run. */
   | { verb: "follow"; target: string }
+  /** A future or recurring run: redeploy and destroy of a host (`target`), other pipelines on a source. */
+  | ({ verb: "schedule"; when: ScheduleWhen; misfire: Misfire; force: boolean } & (
+      { pipeline: "redeploy" | "destroy"; target: TargetWord } | { pipeline: string; source: string }
+    ))
+  | { verb: "schedules" }
+  | { verb: "unschedule"; id: string }
   /** Chat only: stop following one host or run, or (no target) everything the room follows. */
   | { verb: "unfollow"; target?: string };
 
@@ -126,7 +135,21 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
       return args.length === 0 ? { verb } : { verb, topic: a };
     case "hosts":
       return args.length === 0 ? { verb } : { verb, where: selectorText(args, text) };
+    case "schedule":
+      return scheduleCommand(args);
+    case "schedules":
+      return { verb };
+    case "unschedule":
+      return { verb, id: a };
   }
+}
+
+/** `schedule <pipeline> <source|host> at|cron ...`: redeploy and destroy name a host, as in chat. */
+export function scheduleCommand(args: readonly string[]): TypedCommand {
+  const { pipeline, word, ...rest } = scheduleWords(args);
+  return pipeline === "redeploy" || pipeline === "destroy"
+    ? { verb: "schedule", pipeline, target: word, ...rest }
+    : { verb: "schedule", pipeline, source: word, ...rest };
 }
 
 /** The selector after `hosts where`, as typed: split words would lose its quotes. */
