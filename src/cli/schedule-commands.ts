@@ -1,4 +1,6 @@
 /** schedule, schedules, unschedule: the same words as chat, through the dispatcher. */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { EXIT } from "./exit-codes.js";
 import { defineCommand, dispatch, usageError, withJarvis } from "./command.js";
 import type { CliCommand } from "./command.js";
@@ -18,7 +20,11 @@ export const scheduleCommands: Record<string, CliCommand> = {
     options: json,
     run: (ctx) =>
       withJarvis(ctx, async (jarvis) => {
-        const { schedule } = await dispatch(jarvis, ctx, scheduleCommand(ctx.args), "scheduled");
+        const command = scheduleCommand(ctx.args);
+        // The service that fires the schedule reads a local design from its own directory, not
+        // this shell's: a file named here is kept by its absolute path.
+        if ("source" in command && existsSync(command.source)) command.source = resolve(command.source);
+        const { schedule } = await dispatch(jarvis, ctx, command, "scheduled");
         ctx.out(ctx.flags.json ? JSON.stringify(scheduleJson(schedule), null, 2) : scheduleLine(schedule));
         return EXIT.ok;
       }),
