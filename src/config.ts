@@ -26,6 +26,8 @@ import type { ChatSettings } from "./bot/chat-schema.js";
 import { readFileBoundedSync } from "./io/bounded-read.js";
 import { apiSchema, apiSettings } from "./schema/api-schema.js";
 import type { ApiSettings } from "./schema/api-schema.js";
+import { scheduleSettings, schedulesSchema } from "./schema/schedules-schema.js";
+import type { ScheduleSettings } from "./schema/schedules-schema.js";
 
 /** Largest jarvis.yml read; real ones are a few KiB. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -78,6 +80,8 @@ export interface JarvisConfig {
   chat: ChatSettings;
   /** `api:`: the HTTP API's address, TLS and tokens (secrets not yet read from the environment). */
   api: ApiSettings;
+  /** `schedules:`: the misfire grace and how often due schedules are looked for. */
+  schedules: ScheduleSettings;
   /** `agents:`: the agents' bus and the job signing key; undefined: no agents. */
   agents: AgentsConfig | undefined;
   /** Line numbers in the file, for owners' error messages. */
@@ -157,6 +161,7 @@ const jarvisYml = z.strictObject({
     .nullish(),
   sources: sourcesSchema,
   api: apiSchema,
+  schedules: schedulesSchema,
   agents: agentsSchema.nullish(),
   // Checked by bot/chat-schema.ts (a network's schema depends on its key).
   chat: z.unknown().optional(),
@@ -250,6 +255,7 @@ export function buildConfig(
     agents: buildAgentsConfig(c.agents, baseDir),
     chat: chat.data,
     api: apiSettings(c.api, (p) => resolve(baseDir, p)),
+    schedules: scheduleSettings(c.schedules),
     lineOf,
   };
 }

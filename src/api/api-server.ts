@@ -27,6 +27,8 @@ import { loadApiTokens } from "./api-tokens.js";
 import { FeedHub } from "./feed-hub.js";
 import { StepDurations } from "./step-durations.js";
 import { registerRunRoutes } from "./run-routes.js";
+import { registerScheduleRoutes } from "./schedule-routes.js";
+import type { ScheduleBookStore } from "../schedule/schedule-book.js";
 import { registerEventRoutes } from "./event-routes.js";
 import { registerServiceRoutes } from "./service-routes.js";
 import { registerHostRoutes } from "./host-routes.js";
@@ -44,6 +46,8 @@ export interface ApiHost {
   control: RunControl;
   /** Where GET /nodes looks (Jarvis.nodes); absent, it answers E_NO_NODE_DIRECTORY. */
   nodes?: NodeDirectory | undefined;
+  /** Where schedules are kept; absent, /schedules answers that this jarvis keeps none. */
+  store?: ScheduleBookStore;
 }
 
 /** Options for startApiServer. */
@@ -85,6 +89,7 @@ export async function buildApiApp(
       log,
       redactor,
       ...(nodes !== undefined ? { nodes } : {}),
+      ...(jarvis.store ? { schedules: jarvis.store } : {}),
     }),
     control,
     hub: new FeedHub(control, redactor, log, (event) => durations.observe(event)),
@@ -157,6 +162,7 @@ export async function buildApiApp(
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   registerRunRoutes(app, context);
+  registerScheduleRoutes(app, context);
   registerEventRoutes(app, context);
   registerServiceRoutes(app, context);
   registerHostRoutes(app, context);

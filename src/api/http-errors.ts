@@ -10,6 +10,7 @@ import {
   DesignError,
   PipelineError,
   RunError,
+  ScheduleError,
   SourceError,
   StoreError,
   YamlError,
@@ -41,6 +42,7 @@ const BY_CODE: Readonly<Record<string, number>> = {
   E_RUN_HELD: 409,
   // The server has no node store to answer from: a setting, not a request, to fix.
   E_NO_NODE_DIRECTORY: 501,
+  E_SCHEDULE_NOT_FOUND: 404,
 };
 
 /** The status and body for a thrown value; `log` hears about the ones that are jarvis's fault. */
@@ -53,7 +55,7 @@ export function httpFailure(error: unknown, redactor: Redactor, log: (line: stri
     return { status: 422, body: { code, message } };
   // A design that could not be fetched is the request's problem (wrong path, URL, entry).
   if (error instanceof SourceError) return { status: error.retryable ? 502 : 422, body: { code, message } };
-  if (error instanceof CommandError || error instanceof ApiError)
+  if (error instanceof CommandError || error instanceof ApiError || error instanceof ScheduleError)
     return { status: 400, body: { code, message } };
   if (error instanceof RunError) return { status: 409, body: { code, message } };
   if (error instanceof StoreError) return { status: 503, body: { code, message } };

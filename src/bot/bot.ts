@@ -9,6 +9,7 @@ import { redactorForConfig } from "../clipboard/config-redactor.js";
 import type { Redactor } from "../clipboard/redact.js";
 import { errorMessage } from "../errors.js";
 import type { JobDesk } from "../commands/job-execute.js";
+import type { ScheduleBookStore } from "../schedule/schedule-book.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import { rolesOf } from "../commands/acl.js";
@@ -44,6 +45,8 @@ export interface BotHost {
   nodes?: NodeDirectory | undefined;
   /** Jobs on the agents (Jarvis.jobs); optional for the same reason. */
   jobs?: JobDesk | undefined;
+  /** Where schedules are kept (Jarvis.store); optional so a bot can run without them. */
+  store?: ScheduleBookStore;
 }
 
 /** Options for startBot. */
@@ -86,6 +89,7 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     log,
     nodes: jarvis.nodes,
     ...(jarvis.jobs ? { jobs: jarvis.jobs } : {}),
+    ...(jarvis.store ? { schedules: jarvis.store } : {}),
   });
   const deliver = (network: string, place: ChatPlace, line: string): void => {
     byNetwork

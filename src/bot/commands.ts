@@ -13,6 +13,7 @@ import { positionText } from "../pipeline/run-events.js";
 import type { NodeView } from "../inventory/node-view.js";
 import { awaitingText, decideCommands, decisionsText } from "../pipeline/approval-text.js";
 import { targetName } from "../pipeline/run-target.js";
+import { scheduleLine } from "../schedule/schedule-text.js";
 
 /** A reply as chat shows it. */
 export interface ChatText {
@@ -122,6 +123,17 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
       return { text: `no longer following ${reply.target ? targetName(reply.target) : "anything"} here` };
     case "job":
       return jobText(reply, ctx.maxLines);
+    case "scheduled":
+      return {
+        text: `scheduled ${scheduleLine(reply.schedule)}; delete it with: unschedule ${reply.schedule.id}`,
+      };
+    case "schedules":
+      return {
+        text: reply.schedules.map(scheduleLine).join("\n") || "no schedules",
+        pointer: "all of them: jarvis schedules on the CLI",
+      };
+    case "unscheduled":
+      return { text: `schedule ${reply.id} deleted` };
     case "refused":
       return { text: reply.why === "denied" ? `denied: ${reply.message}` : reply.message };
     case "failed":

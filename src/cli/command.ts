@@ -186,6 +186,7 @@ export async function dispatch<K extends Answer["kind"]>(
     redactor: redactorForConfig(jarvis.config),
     nodes: jarvis.nodes,
     ...(jarvis.jobs ? { jobs: jarvis.jobs } : {}),
+    schedules: jarvis.store,
   });
   const reply = await dispatcher.dispatch({
     front: "cli",

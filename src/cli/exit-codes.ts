@@ -1,6 +1,6 @@
 /** Exit codes of the `jarvis` command, stable for scripts (documented in the README). */
 import { JarvisError, errorCode } from "../errors.js";
-import { ConfigError, DesignError, PipelineError, SourceError, YamlError } from "../errors.js";
+import { ConfigError, DesignError, PipelineError, ScheduleError, SourceError, YamlError } from "../errors.js";
 
 /** The exit codes. */
 export const EXIT = {
@@ -25,6 +25,7 @@ const NOT_FOUND = new Set([
   "E_SOURCE_NOT_FOUND",
   "E_CONFIG_MISSING",
   "E_HOST_NOT_FOUND",
+  "E_SCHEDULE_NOT_FOUND",
 ]);
 const CONFLICT = new Set(["E_HOST_BUSY", "E_RUN_STATE", "E_RUN_HELD", "E_STORE_NOT_EMPTY"]);
 
@@ -39,7 +40,8 @@ export function exitCodeFor(err: unknown): number {
     err instanceof DesignError ||
     err instanceof PipelineError ||
     err instanceof ConfigError ||
-    err instanceof SourceError
+    err instanceof SourceError ||
+    err instanceof ScheduleError
   ) {
     return EXIT.invalid;
   }

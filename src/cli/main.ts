@@ -13,6 +13,7 @@ import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { runCommands } from "./run-commands.js";
 import { approvalCommands } from "./approval-commands.js";
 import { inspectCommands } from "./inspect-commands.js";
+import { scheduleCommands } from "./schedule-commands.js";
 import { toolCommands } from "./tool-commands.js";
 import { startCommand } from "./start.js";
 import { workerCommand } from "./worker.js";
@@ -26,6 +27,7 @@ const commands: Record<string, CliCommand> = {
   ...runCommands,
   ...approvalCommands,
   ...inspectCommands,
+  ...scheduleCommands,
   ...toolCommands,
   start: startCommand,
   worker: workerCommand,

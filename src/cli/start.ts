@@ -51,6 +51,8 @@ export const startCommand = defineCommand({
       store: jarvis.store,
       control: jarvis.control,
       owner: jarvis.engine.owner,
+      graceMs: config.schedules.graceMs,
+      pollMs: config.schedules.pollMs,
       log: (line) => ctx.err(`jarvis: ${line}`),
     });
     scheduler.start();

@@ -117,6 +117,21 @@ export const COMMANDS = {
     mutating: true,
     help: "deny a run that awaits approval; it is cancelled",
   },
+  schedule: {
+    args: '<pipeline> <source|host> at <time> | cron "<pattern>" [in <timezone>] [misfire skip|once] [force]',
+    min: 4,
+    max: 9,
+    mutating: true,
+    help: 'run a pipeline later (at 2026-12-24T02:00Z) or again and again (cron "0 3 * * 0")',
+  },
+  schedules: {
+    args: "",
+    min: 0,
+    max: 0,
+    mutating: false,
+    help: "the schedules, their next time and what came of their recent occurrences",
+  },
+  unschedule: { args: "<id>", min: 1, max: 1, mutating: true, help: "delete a schedule" },
   follow: {
     args: "<host|run>",
     min: 1,

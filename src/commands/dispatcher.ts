@@ -25,6 +25,8 @@ import type { NodeDirectory } from "../inventory/node-view.js";
 import { resolveJobHosts } from "./job-targets.js";
 import { aclVerbOf, isJobCommand, operationOf } from "./job-execute.js";
 import type { JobDesk } from "./job-execute.js";
+import { findSchedule } from "../schedule/schedule-book.js";
+import type { ScheduleBookStore } from "../schedule/schedule-book.js";
 
 /** Who sends a command, as the front that received it vouches. */
 export interface Caller {
@@ -72,6 +74,8 @@ export interface DispatcherOptions {
   nodes?: NodeDirectory;
   /** Jobs on the agents (Jarvis.jobs with jarvis.yml's defaults); absent, job commands say so. */
   jobs?: JobDesk;
+  /** Where schedules are kept (Jarvis.store); absent, the schedule commands say so. */
+  schedules?: ScheduleBookStore;
 }
 
 /** The dispatcher every front shares. */
@@ -107,6 +111,7 @@ export class Dispatcher {
           nodes: this.options.nodes,
           jobs: this.options.jobs,
           jobHosts: checked.jobHosts,
+          schedules: this.options.schedules,
           voter,
           ...(checked.approval ? { approval: checked.approval } : {}),
         });
@@ -214,6 +219,9 @@ export class Dispatcher {
         { verb: pipelineVerb(run.pipeline), host },
       ]);
     }
+    if (command.verb === "schedule" || command.verb === "unschedule") {
+      return this.scheduleChecks(command, target);
+    }
     const hosts = target ? targetHosts(target) : hostsNamed(command);
     if (command.verb === "runs" && command.query.host !== undefined) hosts.push(command.query.host);
     return hosts.length === 0 ? [{ verb, host: undefined }] : hosts.map((host) => ({ verb, host }));
@@ -236,6 +244,26 @@ export class Dispatcher {
     const { job, nodes } = await this.options.jobs.controller.get(command.jobId);
     const verb = aclVerbOf(job.operation);
     return nodes.map((n) => ({ verb, host: n.host }));
+  }
+
+  /**
+   * A schedule acts later on its host as its pipeline does, so making one needs `schedule` and the
+   * pipeline's own verb there; deleting one needs `unschedule` on the host it would act on.
+   */
+  private async scheduleChecks(
+    command: Extract<TypedCommand, { verb: "schedule" | "unschedule" }>,
+    target: RunTarget | undefined,
+  ): Promise<AccessCheck[]> {
+    if (command.verb === "unschedule") {
+      const schedules = this.options.schedules;
+      const host = schedules ? hostOfSource((await findSchedule(schedules, command.id)).source) : undefined;
+      return [{ verb: "unschedule", host }];
+    }
+    const hosts = target ? targetHosts(target) : "source" in command ? [hostOfSource(command.source)] : [];
+    return (hosts.length === 0 ? [undefined] : hosts).flatMap((host) => [
+      { verb: "schedule", host },
+      { verb: pipelineVerb(command.pipeline), host },
+    ]);
   }
 
   /** The ACL on every check; the first refusal, else the last allowance. */

@@ -3,7 +3,9 @@
  * with a reply record. Targets arrive resolved (the ACL has seen their hosts); nothing here reads
  * a word's shape.
  */
-import { CommandError, ConfigError, RunError, SelectorError } from "../errors.js";
+import { CommandError, ConfigError, PipelineError, RunError, SelectorError } from "../errors.js";
+import { createSchedule, deleteSchedule, listSchedules } from "../schedule/schedule-book.js";
+import type { ScheduleBookStore } from "../schedule/schedule-book.js";
 import { parseSelector } from "../inventory/selector-parser.js";
 import { selectNodes } from "../inventory/select-nodes.js";
 import type { NodeDirectory, NodeView } from "../inventory/node-view.js";
@@ -41,6 +43,8 @@ export interface ExecuteContext {
   jobs?: JobDesk | undefined;
   /** A job command's hosts, resolved and checked by the ACL. */
   jobHosts?: string[] | undefined;
+  /** Where schedules are kept (the store); undefined: this front cannot schedule. */
+  schedules?: ScheduleBookStore | undefined;
 }
 
 /** Execute `command`; `target` is its resolved `<host|run|group>` word, when it has one. */
@@ -214,7 +218,32 @@ export async function executeCommand(
     }
     case "unfollow":
       return { kind: "unfollowing", target };
+    case "schedule": {
+      const store = scheduleStore(ctx);
+      if (!(await control.pipelines()).some((p) => p.name === command.pipeline)) {
+        throw new PipelineError(
+          "E_PIPELINE_NOT_FOUND",
+          `no pipeline '${command.pipeline.slice(0, 40)}'; see: pipelines`,
+        );
+      }
+      const source = "target" in command ? await redeploySource(control, resolved()) : command.source;
+      const request = { pipeline: command.pipeline, source, when: command.when, misfire: command.misfire };
+      return {
+        kind: "scheduled",
+        schedule: await createSchedule(store, { ...request, force: command.force }, who, ctx.fileAccess),
+      };
+    }
+    case "schedules":
+      return { kind: "schedules", schedules: await listSchedules(scheduleStore(ctx)) };
+    case "unschedule":
+      await deleteSchedule(scheduleStore(ctx), command.id);
+      return { kind: "unscheduled", id: command.id };
   }
+}
+
+function scheduleStore(ctx: ExecuteContext): ScheduleBookStore {
+  if (!ctx.schedules) throw new ConfigError("E_NO_SCHEDULES", "schedules are not kept by this front");
+  return ctx.schedules;
 }
 
 /** Every node, or those `where` picks; a selector that does not parse is the caller's input to fix. */

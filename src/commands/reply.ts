@@ -7,6 +7,7 @@ import type { ApprovalResult, RunDetail, PipelineSummary } from "../pipeline/run
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { NodeView } from "../inventory/node-view.js";
 import type { JobNodeRecord, JobRecord } from "../jobs/job.js";
+import type { ScheduleView } from "../schedule/schedule-book.js";
 import type { AuditEntry, HostPage, LogLine, RunPage, RunRecord } from "../store/run-store.js";
 
 /** Why a command was not executed. */
@@ -53,6 +54,10 @@ export type Reply =
   | { kind: "unfollowing"; target: RunTarget | undefined }
   /** A job and its nodes: as it ended, or as it stood when the reply stopped waiting (`job.finishedAt` null). */
   | { kind: "job"; job: JobRecord; nodes: JobNodeRecord[] }
+  | { kind: "scheduled"; schedule: ScheduleView }
+  /** Every schedule, oldest first, with its recent occurrences (skipped or run, and the run ids). */
+  | { kind: "schedules"; schedules: ScheduleView[] }
+  | { kind: "unscheduled"; id: string }
   | { kind: "refused"; why: Refusal; message: string }
   /** The command ran and failed: `error` is what was thrown (its code decides the CLI's exit). */
   | { kind: "failed"; message: string; error: unknown };

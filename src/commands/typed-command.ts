@@ -9,6 +9,9 @@ import type { HostQuery, RunPageQuery } from "../store/run-store.js";
 import type { BatchSize, JobTargets } from "../jobs/job.js";
 import type { RerunScope } from "../jobs/job-controller.js";
 import { batchOf, jobTargetsOf } from "./job-targets.js";
+import type { Misfire } from "../store/schedule-store.js";
+import type { ScheduleWhen } from "../schedule/schedule-book.js";
+import { scheduleWords } from "../schedule/schedule-words.js";
 
 /**
  * A `<host|run|group>` word as people typed it, resolved by the rule of run-target.ts; or a run id
@@ -61,6 +64,12 @@ export type TypedCommand =
   | { verb: "deny"; target: TargetWord; reason: string }
   /** Chat only: the room gets the step output of the host's or run's current run. */
   | { verb: "follow"; target: string }
+  /** A future or recurring run: redeploy and destroy of a host (`target`), other pipelines on a source. */
+  | ({ verb: "schedule"; when: ScheduleWhen; misfire: Misfire; force: boolean } & (
+      { pipeline: "redeploy" | "destroy"; target: TargetWord } | { pipeline: string; source: string }
+    ))
+  | { verb: "schedules" }
+  | { verb: "unschedule"; id: string }
   /** Chat only: stop following one host or run, or (no target) everything the room follows. */
   | { verb: "unfollow"; target?: string }
   /** Jobs on the agents; `targets` are resolved to hosts (globs, selectors) before the ACL. */
@@ -155,6 +164,12 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
       return args.length === 0 ? { verb } : { verb, topic: a };
     case "hosts":
       return args.length === 0 ? { verb } : { verb, where: selectorText(args, text) };
+    case "schedule":
+      return scheduleCommand(args);
+    case "schedules":
+      return { verb };
+    case "unschedule":
+      return { verb, id: a };
   }
 }
 
@@ -190,6 +205,14 @@ function jobCommand(args: readonly string[]): TypedCommand {
     "E_USAGE",
     "usage: job <jid> | job cancel <jid> | job rerun <jid> [failed|unreachable|expired|all]",
   );
+}
+
+/** `schedule <pipeline> <source|host> at|cron ...`: redeploy and destroy name a host, as in chat. */
+export function scheduleCommand(args: readonly string[]): TypedCommand {
+  const { pipeline, word, ...rest } = scheduleWords(args);
+  return pipeline === "redeploy" || pipeline === "destroy"
+    ? { verb: "schedule", pipeline, target: word, ...rest }
+    : { verb: "schedule", pipeline, source: word, ...rest };
 }
 
 /** The selector after `hosts where`, as typed: split words would lose its quotes. */

@@ -1,0 +1,137 @@
+/**
+ * Schedules against real `jarvis start` processes: an occurrence missed while no service ran
+ * is skipped (misfire skip) or run once, late (misfire once), and recorded either way, as
+ * `jarvis schedules` shows. Short misfire grace and poll interval come from `schedules:`.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { designFor, makeJarvisEnv } from "../../helpers/jarvis-env.js";
+import { eventually } from "../../helpers/net.js";
+import type { ChildProcess } from "node:child_process";
+import type { JarvisEnv } from "../../helpers/jarvis-env.js";
+
+const pipelines = { quick: "steps:\n  - ok:first\n  - sleepy:0\n" };
+const HOSTS = ["loki", "thor", "odin"];
+
+/** Every process a test started, stopped after it. */
+const stoppers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stoppers.splice(0).reverse()) await stop();
+});
+
+interface OccurrenceJson {
+  at: string;
+  action: "ran" | "skipped";
+  late: boolean;
+  run_id: string | null;
+  error: string | null;
+  handled_by: string;
+}
+interface ScheduleJson {
+  id: string;
+  source: string;
+  next_at: string | null;
+  occurrences: OccurrenceJson[];
+}
+
+function writeDesigns(dir: string): void {
+  mkdirSync(join(dir, "designs"), { recursive: true });
+  for (const host of HOSTS) writeFileSync(join(dir, "designs", `${host}.yml`), designFor(host));
+}
+
+/** `jarvis start` on `env` (its config, or `configPath`), waited for until it says it started. */
+async function startService(env: JarvisEnv, configPath?: string): Promise<ChildProcess> {
+  const child = env.spawnCli(["start"], configPath ? { env: { JARVIS_CONFIG: configPath } } : {});
+  let stderr = "";
+  child.stderr?.on("data", (c: Buffer) => void (stderr += c.toString()));
+  child.stdout?.resume();
+  const exited = new Promise((r) => child.once("exit", r));
+  stoppers.push(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    await exited;
+  });
+  await eventually(() => (stderr.includes("jarvis: started") ? true : undefined), 60_000, "jarvis started");
+  return child;
+}
+
+async function stopService(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function schedulesOf(env: JarvisEnv): Promise<ScheduleJson[]> {
+  const { code, stdout, stderr } = await env.cli(["schedules", "--json"]);
+  expect(code, stderr).toBe(0);
+  return JSON.parse(stdout) as ScheduleJson[];
+}
+
+describe("schedules", () => {
+  it("skips or runs once an occurrence missed while jarvis was down, and records it", async () => {
+    const graceMs = 1_000;
+    const env = makeJarvisEnv({
+      pipelines,
+      extraConfig: `schedules:\n  misfire_grace_seconds: ${graceMs / 1000}\n  poll_seconds: 0.2`,
+    });
+    writeDesigns(env.dir);
+    await stopService(await startService(env));
+
+    // Scheduled while no service runs; its time and the grace pass before one starts again.
+    // Far enough ahead that both CLI calls (seconds each on a busy machine) come before it.
+    const at = Date.now() + 40_000;
+    const when = new Date(at).toISOString();
+    for (const [host, misfire] of [
+      ["loki", "skip"],
+      ["thor", "once"],
+    ] as const) {
+      const made = await env.cli([
+        "schedule",
+        "quick",
+        `designs/${host}.yml`,
+        "at",
+        when,
+        "misfire",
+        misfire,
+      ]);
+      expect(made.code, made.stderr).toBe(0);
+    }
+    await eventually(() => (Date.now() > at + graceMs + 1_000 ? true : undefined), 60_000, "missed");
+    expect((await schedulesOf(env)).every((s) => s.occurrences.length === 0)).toBe(true);
+    await startService(env);
+
+    const handled = await eventually(
+      async () => {
+        const schedules = await schedulesOf(env);
+        return schedules.every((s) => s.occurrences[0]?.action === "skipped" || s.occurrences[0]?.run_id)
+          ? schedules
+          : undefined;
+      },
+      90_000,
+      "both missed occurrences handled",
+    );
+    const [skipped, once] = handled;
+    expect(skipped?.source).toBe(join(env.dir, "designs/loki.yml"));
+    expect(skipped?.occurrences).toEqual([
+      expect.objectContaining({ at: when, action: "skipped", late: true, run_id: null }),
+    ]);
+    expect(once?.source).toBe(join(env.dir, "designs/thor.yml"));
+    expect(once?.occurrences).toEqual([
+      expect.objectContaining({ at: when, action: "ran", late: true, run_id: expect.any(String) }),
+    ]);
+    const runId = once?.occurrences[0]?.run_id ?? "";
+    await eventually(
+      async () => ((await env.cli(["status", runId])).stdout.includes("succeeded") ? true : undefined),
+      90_000,
+      "the late run finished",
+    );
+    const lokiRuns = await env.cli(["history", "loki", "--json"]);
+    expect(JSON.parse(lokiRuns.stdout)).toEqual([]);
+    // The text listing says so too.
+    const text = await env.cli(["schedules"]);
+    expect(text.stdout).toContain("skipped (missed while jarvis was down)");
+    expect(text.stdout).toContain(`ran ${runId} (late, misfire once)`);
+  }, 240_000);
+});
