@@ -56,34 +56,52 @@ export async function openBus(url: string, name: string): Promise<Bus> {
       { cause: err, retryable: true },
     );
   }
-  try {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({
-      name: STEP_STREAM,
-      subjects: [subjects.allSteps],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-    });
-    const js = jetstream(nc);
-    const attempts = await new Kvm(js).create(ATTEMPT_BUCKET, { history: 1, ttl: BUS_RECORD_TTL_MS });
-    const clipboards = await new Objm(js).create(CLIPBOARD_BUCKET, { ttl: nanos(BUS_RECORD_TTL_MS) });
-    return {
-      nc,
-      js,
-      jsm,
-      attempts,
-      clipboards,
-      maxPayload: nc.info?.max_payload ?? 1024 * 1024,
-      close: () => closeConnection(nc),
-    };
-  } catch (err) {
-    await nc.close();
-    throw new BusError(
-      "E_BUS_SETUP",
-      `nats-server at ${url} refused the JetStream setup jarvis needs (${errorMessage(err)}); is JetStream enabled (jetstream {} in its config)?`,
-      { cause: err, retryable: true },
-    );
+  // The server may be restarting right now (connected, then gone mid-setup): the setup is
+  // idempotent, so it is tried again while the connection reconnects, within SETUP_BUDGET_MS.
+  const deadline = Date.now() + SETUP_BUDGET_MS;
+  for (;;) {
+    try {
+      return await setUp(nc);
+    } catch (err) {
+      if (Date.now() < deadline && !nc.isClosed()) {
+        await sleep(SETUP_RETRY_MS);
+        continue;
+      }
+      await nc.close();
+      throw new BusError(
+        "E_BUS_SETUP",
+        `nats-server at ${url} refused the JetStream setup jarvis needs (${errorMessage(err)}); is JetStream enabled (jetstream {} in its config)?`,
+        { cause: err, retryable: true },
+      );
+    }
   }
+}
+
+/** How long the stream and buckets are tried while nats-server is away, and how often. */
+const SETUP_BUDGET_MS = 60_000;
+const SETUP_RETRY_MS = 500;
+
+/** Make sure the stream and buckets exist (each call is idempotent). */
+async function setUp(nc: NatsConnection): Promise<Bus> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({
+    name: STEP_STREAM,
+    subjects: [subjects.allSteps],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+  });
+  const js = jetstream(nc);
+  const attempts = await new Kvm(js).create(ATTEMPT_BUCKET, { history: 1, ttl: BUS_RECORD_TTL_MS });
+  const clipboards = await new Objm(js).create(CLIPBOARD_BUCKET, { ttl: nanos(BUS_RECORD_TTL_MS) });
+  return {
+    nc,
+    js,
+    jsm,
+    attempts,
+    clipboards,
+    maxPayload: nc.info?.max_payload ?? 1024 * 1024,
+    close: () => closeConnection(nc),
+  };
 }
 
 /**
