@@ -97,7 +97,7 @@ export class SqliteJobStore implements JobStore {
         "INSERT INTO job_nodes (job_id, host, position, request_id, state) VALUES (?, ?, ?, ?, 'queued')",
       );
       hosts.forEach((h, i) => insert.run(job.id, h.host, i, h.requestId));
-    });
+    }).immediate;
   }
 
   async createJob(job: JobRecord, hosts: { host: string; requestId: string }[]): Promise<void> {

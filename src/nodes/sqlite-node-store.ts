@@ -52,7 +52,7 @@ export class SqliteNodeStore implements NodeStore {
         JSON.stringify(w.facts),
       );
       return true;
-    });
+    }).immediate;
   }
 
   async list(): Promise<NodeView[]> {

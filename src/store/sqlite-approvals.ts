@@ -90,7 +90,7 @@ export class SqliteApprovals {
         if (!queued) return { outcome: "not-awaiting", run: this.get(run.id) };
         this.lifecycle.appendRunEvent(run.id, "run-queued");
         return { outcome: "approved", run: toRun(queued), approvals };
-      }),
+      }).immediate,
     );
   }
 
@@ -118,7 +118,7 @@ export class SqliteApprovals {
           ).all() as RunRow[]
         ).map(toRun);
         return due.flatMap((run) => this.expire(run) ?? []);
-      }),
+      }).immediate,
     );
   }
 

@@ -90,7 +90,7 @@ export function migrateHostIndex(db: Database.Database): void {
           row_number() OVER (PARTITION BY host ORDER BY created_at DESC, rowid DESC) AS newest
         FROM runs)
       WHERE newest = 1`);
-  })();
+  }).immediate();
 }
 
 /** The index's reads over the store's connection. */

@@ -172,7 +172,7 @@ function moveLogsToFeed(db: Database.Database): void {
         'attempt', l.attempt, 'stream', l.stream, 'line', l.line)
       FROM logs l JOIN runs r ON r.id = l.run_id ORDER BY l.id`);
     db.exec(`DROP TABLE logs`);
-  })();
+  }).immediate();
 }
 
 /** A record field as its column stores it. */

@@ -98,7 +98,7 @@ export class SqliteRunLifecycle {
       );
       if (approval) this.appendAwaiting(id);
       else this.appendRunEvent(id, "run-queued");
-    });
+    }).immediate;
     this.guard("create a run", insert);
     return this.mustGet(id);
   }
@@ -155,7 +155,7 @@ export class SqliteRunLifecycle {
         ).get(lease.runId, lease.owner) as RunRow | undefined;
         if (row) this.appendRunEvent(row.id, "run-started");
         return row ? toRun(row) : undefined;
-      }),
+      }).immediate,
     );
   }
 
@@ -170,7 +170,7 @@ export class SqliteRunLifecycle {
         ).get(ending.state, encode("error", ending.error), lease.runId, lease.owner) as RunRow | undefined;
         if (row) this.appendRunEvent(row.id, "run-finished");
         return row ? toRun(row) : undefined;
-      }),
+      }).immediate,
     );
   }
 
@@ -185,7 +185,7 @@ export class SqliteRunLifecycle {
         ).get(encode("error", error), runId) as RunRow | undefined;
         if (cancelled) this.appendRunEvent(runId, "run-finished");
         return cancelled;
-      }),
+      }).immediate,
     );
     if (row) return { outcome: "cancelled", run: toRun(row) };
     return { outcome: "not-queued", run: await this.getRun(runId) };
@@ -200,7 +200,7 @@ export class SqliteRunLifecycle {
         ).get(runId) as RunRow | undefined;
         if (row) this.feed.appendUnfenced(runId, { type: "run-cancel-requested" });
         return row ? toRun(row) : undefined;
-      }),
+      }).immediate,
     );
   }
 
@@ -257,7 +257,7 @@ export class SqliteRunLifecycle {
           runId,
         );
         this.appendRunEvent(runId, "run-queued");
-      }),
+      }).immediate,
     );
     return this.mustGet(runId);
   }

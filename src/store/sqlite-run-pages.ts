@@ -27,7 +27,7 @@ export class SqliteRunPages {
   private readonly deleteTx: (runId: string) => RunDeletion;
 
   constructor(private readonly context: SqliteContext) {
-    this.deleteTx = context.db.transaction((runId: string) => this.deleteInTx(runId));
+    this.deleteTx = context.db.transaction((runId: string) => this.deleteInTx(runId)).immediate;
   }
 
   pageRuns(query: RunPageQuery): RunPage {

@@ -96,7 +96,7 @@ export class SqliteSchedules {
       // Recorded before (a schedule moved back by hand, say): undo the move, handle it never twice.
       this.stmt(`UPDATE schedules SET next_at = ? WHERE id = ?`).run(claim.expectedNextAt, claim.scheduleId);
       return false;
-    });
+    }).immediate;
   }
 
   create(schedule: NewSchedule): ScheduleRecord {
@@ -152,7 +152,7 @@ export class SqliteSchedules {
       this.db.transaction(() => {
         this.stmt(`DELETE FROM schedule_occurrences WHERE schedule_id = ?`).run(id);
         return this.stmt(`DELETE FROM schedules WHERE id = ?`).run(id).changes === 1;
-      }),
+      }).immediate,
     );
   }
 

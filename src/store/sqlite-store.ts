@@ -41,6 +41,9 @@ export function openSqliteStore(path: string): RunStore {
     db = new Database(path);
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
+    // Every transaction that writes begins IMMEDIATE (`.immediate`), taking the write lock first: a
+    // deferred one that reads before it writes fails at once with SQLITE_BUSY when another process
+    // (a second `jarvis run`) wrote meanwhile, because SQLite never waits on a stale read snapshot.
     db.pragma("busy_timeout = 10000");
     db.exec(SCHEMA);
     migrate(db);
@@ -81,7 +84,7 @@ class SqliteStore implements RunStore {
     this.schedules = new SqliteSchedules(context);
     this.writeStepTx = db.transaction((lease: Lease, index: number, write: StepWrite) =>
       this.writeStepInTx(lease, index, write),
-    );
+    ).immediate;
   }
 
   private stmt(sql: string): Database.Statement {

@@ -112,6 +112,11 @@ describe("NATS workers under faults", () => {
       try {
         for (const h of ["loki", "thor"]) env.write(`${h}.yml`, designFor(h));
         const runs = ["loki", "thor"].map((h) => env.spawnCli(["run", "p", `${h}.yml`]));
+        let said = "";
+        for (const r of runs) {
+          r.stdout?.on("data", (c: Buffer) => (said += c.toString()));
+          r.stderr?.on("data", (c: Buffer) => (said += c.toString()));
+        }
         await eventually(
           () => (countLines(env, "middle").length === 1 ? true : undefined),
           DEADLINE,
@@ -119,7 +124,10 @@ describe("NATS workers under faults", () => {
         );
         await server.restart();
         env.write("middle.open", "");
-        expect(await Promise.all(runs.map(exited))).toEqual([0, 0]);
+        expect(
+          await Promise.all(runs.map(exited)),
+          `the runs said:\n${said}\nthe worker said:\n${worker.output()}`,
+        ).toEqual([0, 0]);
         for (const task of ["first", "middle", "last"]) expect(countLines(env, task)).toHaveLength(2);
       } finally {
         await worker.stop();
