@@ -5,7 +5,7 @@
  * pauses the steps in flight instead of failing them.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect } from "@nats-io/transport-node";
+import { connect, errors } from "@nats-io/transport-node";
 import {
   AckPolicy,
   JetStreamApiCodes,
@@ -44,21 +44,16 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** Connect to `url` and make sure the stream and buckets exist. `name` shows in nats-server's connz. */
-export async function openBus(url: string, name: string): Promise<Bus> {
-  let nc: NatsConnection;
-  try {
-    nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-  } catch (err) {
-    throw new BusError(
-      "E_BUS_CONNECT",
-      `cannot reach nats-server at ${url} (${errorMessage(err)}); check executor.nats.url or --nats, and that nats-server runs with JetStream`,
-      { cause: err, retryable: true },
-    );
-  }
-  // The server may be restarting right now (connected, then gone mid-setup): the setup is
-  // idempotent, so it is tried again while the connection reconnects, within SETUP_BUDGET_MS.
+/**
+ * Connect to `url` and make sure the stream and buckets exist. `name` shows in nats-server's connz;
+ * `log` is told once when the server refuses connections and jarvis waits for it.
+ */
+export async function openBus(url: string, name: string, log: (line: string) => void): Promise<Bus> {
+  // The server may be restarting right now: refusing connections, or gone mid-setup. Connecting and
+  // the (idempotent) setup are tried again within SETUP_BUDGET_MS, so a run that starts meanwhile
+  // waits for the server as the runs already under way do.
   const deadline = Date.now() + SETUP_BUDGET_MS;
+  const nc = await connectWithin(url, name, deadline, log);
   for (;;) {
     try {
       return await setUp(nc);
@@ -77,7 +72,35 @@ export async function openBus(url: string, name: string): Promise<Bus> {
   }
 }
 
-/** How long the stream and buckets are tried while nats-server is away, and how often. */
+/** A connection to `url`, tried again while it is refused until `deadline`; other errors fail at once. */
+async function connectWithin(
+  url: string,
+  name: string,
+  deadline: number,
+  log: (line: string) => void,
+): Promise<NatsConnection> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    } catch (err) {
+      if (err instanceof errors.ConnectionError && Date.now() < deadline) {
+        if (tries === 0)
+          log(
+            `nats-server at ${url} refuses connections (${errorMessage(err)}); waiting up to ${SETUP_BUDGET_MS / 1000} s for it`,
+          );
+        await sleep(SETUP_RETRY_MS);
+        continue;
+      }
+      throw new BusError(
+        "E_BUS_CONNECT",
+        `cannot reach nats-server at ${url} (${errorMessage(err)}); check executor.nats.url or --nats, and that nats-server runs with JetStream`,
+        { cause: err, retryable: true },
+      );
+    }
+  }
+}
+
+/** How long connecting, the stream and the buckets are tried while nats-server is away, and how often. */
 const SETUP_BUDGET_MS = 60_000;
 const SETUP_RETRY_MS = 500;
 

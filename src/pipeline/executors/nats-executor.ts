@@ -46,7 +46,7 @@ export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecut
   const log = options.log ?? ((line: string) => console.error(`jarvis: ${line}`));
   let opening: Promise<Bus> | undefined;
   const bus = (): Promise<Bus> => {
-    opening ??= openBus(options.url, "jarvis executor").catch((err: unknown) => {
+    opening ??= openBus(options.url, "jarvis executor", log).catch((err: unknown) => {
       opening = undefined;
       throw err;
     });

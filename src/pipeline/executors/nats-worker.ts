@@ -67,7 +67,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       `a worker may have at most ${MAX_WORKER_TAGS} tags, got ${tags.length}`,
     );
   const id = `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, "_");
-  const bus = await openBus(options.url, `jarvis worker ${id}`);
+  const bus = await openBus(options.url, `jarvis worker ${id}`, log);
   const local = createLocalForkExecutor(options.config, options.resolver);
   const closing = new AbortController();
   const inFlight = new Set<Promise<void>>();

@@ -137,6 +137,35 @@ describe("NATS workers under faults", () => {
   );
 
   it(
+    "a run that starts while nats-server is down waits for it instead of failing",
+    async () => {
+      const env = natsJarvisEnv(server.url, { p: PIPELINE });
+      const worker = await spawnWorker(env, ACK_WAIT);
+      try {
+        env.write("loki.yml", designFor("loki"));
+        env.write("middle.open", "");
+        await server.down();
+        const run = env.spawnCli(["run", "p", "loki.yml"]);
+        let said = "";
+        run.stdout?.on("data", (c: Buffer) => (said += c.toString()));
+        run.stderr?.on("data", (c: Buffer) => (said += c.toString()));
+        // Before connecting was tried again, this run failed at once with E_BUS_CONNECT instead.
+        await eventually(
+          () => (/refuses connections.*waiting up to/.test(said) ? true : undefined),
+          DEADLINE,
+          "the run to wait for nats-server",
+        );
+        await server.up();
+        expect(await exited(run), said).toBe(0);
+        for (const task of ["first", "middle", "last"]) expect(countLines(env, task)).toHaveLength(1);
+      } finally {
+        await worker.stop();
+      }
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
     "a worker told to stop while nats-server is gone still ends",
     async () => {
       const own = await startNatsServer();

@@ -29,6 +29,10 @@ export interface NatsServer {
   log(): string;
   /** Stop and start again on the same port with the same store. */
   restart(): Promise<void>;
+  /** Stop, keeping the port's config and the store for `up()`. */
+  down(): Promise<void>;
+  /** Start again after `down()`. */
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -58,15 +62,21 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       ),
     );
   let daemon = await start();
+  const down = (): Promise<void> => daemon.stop();
+  const up = async (): Promise<void> => {
+    daemon = await start();
+  };
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
     dir,
     log: () => daemon.log(),
     async restart() {
-      await daemon.stop();
-      daemon = await start();
+      await down();
+      await up();
     },
+    down,
+    up,
     async stop() {
       await daemon.stop();
       rmSync(dir, { recursive: true, force: true });
