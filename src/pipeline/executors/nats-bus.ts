@@ -72,7 +72,7 @@ export async function openBus(url: string, name: string, log: (line: string) => 
   }
 }
 
-/** A connection to `url`, tried again while it is refused until `deadline`; other errors fail at once. */
+/** A connection to `url`, tried again while the server is away until `deadline`; other errors (auth) fail at once. */
 async function connectWithin(
   url: string,
   name: string,
@@ -83,10 +83,12 @@ async function connectWithin(
     try {
       return await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     } catch (err) {
-      if (err instanceof errors.ConnectionError && Date.now() < deadline) {
+      // Refused, or accepted by a server going down that never answered: both pass once it is back.
+      const away = err instanceof errors.ConnectionError || err instanceof errors.TimeoutError;
+      if (away && Date.now() < deadline) {
         if (tries === 0)
           log(
-            `nats-server at ${url} refuses connections (${errorMessage(err)}); waiting up to ${SETUP_BUDGET_MS / 1000} s for it`,
+            `nats-server at ${url} does not answer (${errorMessage(err)}); waiting up to ${SETUP_BUDGET_MS / 1000} s for it`,
           );
         await sleep(SETUP_RETRY_MS);
         continue;

@@ -151,7 +151,7 @@ describe("NATS workers under faults", () => {
         run.stderr?.on("data", (c: Buffer) => (said += c.toString()));
         // Before connecting was tried again, this run failed at once with E_BUS_CONNECT instead.
         await eventually(
-          () => (/refuses connections.*waiting up to/.test(said) ? true : undefined),
+          () => (/does not answer.*waiting up to/.test(said) ? true : undefined),
           DEADLINE,
           "the run to wait for nats-server",
         );
