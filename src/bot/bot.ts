@@ -22,7 +22,7 @@ import { renderChatReply } from "./commands.js";
 import { describeState } from "./connection-state.js";
 import { ConsoleAdapter } from "./adapters/console.js";
 import { createAdapter } from "./adapters/registry.js";
-import { ProgressRelay, originOfPlace } from "./progress.js";
+import { ProgressRelay, originOfPlace, placeOfOrigin } from "./progress.js";
 import { StepOutputFollower } from "./step-output-follower.js";
 import type { FollowPace } from "./step-output-follower.js";
 import type { Reply } from "../commands/reply.js";
@@ -33,6 +33,8 @@ import { printable } from "../text/printable.js";
 export interface Bot {
   /** The adapters it started, by network name. */
   adapters: ReadonlyMap<string, ChatAdapter>;
+  /** Say a line in a room named as a run origin (`irc:#ops`); a room of no network here is skipped. */
+  announce(room: string, line: string): void;
   /** Leave every network and stop following runs. */
   close(): Promise<void>;
 }
@@ -121,7 +123,11 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     await close();
     throw failed.reason;
   }
-  return { adapters: byNetwork, close };
+  const announce = (room: string, line: string): void => {
+    const target = placeOfOrigin(room);
+    if (target) deliver(target.network, target.place, line);
+  };
+  return { adapters: byNetwork, announce, close };
 }
 
 /** A network's pace for followed output (the console uses the defaults). */

@@ -322,7 +322,7 @@ interface AccessCheck {
 }
 
 /** The chat verb a pipeline is, for the ACL: deploy, redeploy and destroy are their own, others `run`. */
-function pipelineVerb(pipeline: string): Verb {
+export function pipelineVerb(pipeline: string): Verb {
   return pipeline === "deploy" || pipeline === "redeploy" || pipeline === "destroy" ? pipeline : "run";
 }
 
