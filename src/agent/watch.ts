@@ -1,18 +1,18 @@
 /**
  * agent.yml `watch:`: files and folders (recursively) whose changes become `file_changed` events.
  * A burst of writes (an editor saving, a package unpacking) settles into one event per changed
- * file once the path has been quiet for `settleMs`. A watched path that disappears is looked for
- * again every second; when it comes back it is watched again and reported as changed, since
- * whatever is there now is new. Editors that save by renaming a new file over the old one leave a
- * watch on the old inode: a rename of the watched file itself re-arms the watch the same way.
+ * file once the path has been quiet for `settleMs`. Every second (and at once on a rename) the
+ * watched path is looked at: one that disappeared is watched again when it comes back, and
+ * reported as changed, since whatever is there now is new; one replaced by another inode (editors
+ * save by renaming a new file over the old one, and a watch follows the inode) is watched anew.
  */
-import { existsSync, statSync, watch } from "node:fs";
+import { statSync, watch } from "node:fs";
 import type { FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { setInterval as every } from "node:timers/promises";
 
-/** How often a missing watched path is looked for. */
-const REAPPEAR_POLL_MS = 1000;
+/** How often a watched path is looked at: gone, back, or replaced. */
+const CHECK_MS = 1000;
 /** Most files one settled burst reports one by one; past it, one event for the watched path. */
 export const MAX_PATHS_PER_BURST = 100;
 
@@ -35,10 +35,11 @@ export function watchPaths(paths: readonly string[], options: WatchOptions): Wat
 
 class PathWatcher {
   private watcher: FSWatcher | undefined;
+  /** The watched path's identity when the watch was made: a different one is a new file or folder. */
+  private watchedId: string | undefined;
   private readonly pending = new Set<string>();
   private settle: NodeJS.Timeout | undefined;
-  private polling: AbortController | undefined;
-  private closed = false;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly root: string,
@@ -46,75 +47,66 @@ class PathWatcher {
   ) {}
 
   start(): void {
-    if (!this.arm()) {
-      this.o.log(`watch: ${this.root} does not exist (yet); watching for it to appear`);
-      this.pollForReturn();
-    }
+    if (!this.arm()) this.o.log(`watch: ${this.root} does not exist (yet); watching for it to appear`);
+    void this.checkEverySecond();
   }
 
   close(): void {
-    this.closed = true;
+    this.stopping.abort();
     this.watcher?.close();
-    this.polling?.abort();
     clearTimeout(this.settle);
   }
 
   /** Watch the path if it is there; false when it is not. */
   private arm(): boolean {
-    let directory: boolean;
-    try {
-      directory = statSync(this.root).isDirectory();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-      throw err;
-    }
-    const watcher = watch(this.root, { recursive: directory, persistent: false });
-    watcher.on("change", (type, name) => this.changed(type, directory, name === null ? "" : String(name)));
+    const found = inode(this.root);
+    if (!found) return false;
+    const watcher = watch(this.root, { recursive: found.directory, persistent: false });
+    watcher.on("change", (type, name) =>
+      this.changed(type, found.directory, name === null ? "" : String(name)),
+    );
     watcher.on("error", (err) => {
-      // The path went away under the watch (or became unreadable): look for it again.
+      // The path went away under the watch (or became unreadable): the next check looks again.
       this.o.log(`watch: ${this.root}: ${err.message}; watching for it to come back`);
-      this.lost();
+      this.disarm();
     });
     this.watcher = watcher;
+    this.watchedId = found.id;
     return true;
+  }
+
+  private disarm(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.watchedId = undefined;
   }
 
   private changed(type: string, directory: boolean, name: string): void {
     this.note(directory && name !== "" ? join(this.root, name) : this.root);
-    if (type !== "rename") return;
-    // The watched path itself renamed or removed: the watch no longer sees it.
-    if (!existsSync(this.root)) this.lost();
-    else if (!directory) this.rearm();
+    if (type === "rename") this.check();
   }
 
-  private rearm(): void {
-    this.watcher?.close();
-    this.watcher = undefined;
-    if (!this.closed && !this.arm()) this.pollForReturn();
+  /**
+   * Is the watch still on the path? Removed: drop the watch; back, or replaced by another file or
+   * folder (a watch follows the inode, not the name): watch it again and report it changed.
+   */
+  private check(): void {
+    if (this.stopping.signal.aborted) return;
+    const now = inode(this.root);
+    if (now?.id === this.watchedId) return;
+    this.disarm();
+    if (now && this.arm()) this.note(this.root);
   }
 
-  private lost(): void {
-    this.watcher?.close();
-    this.watcher = undefined;
-    if (!this.closed) this.pollForReturn();
-  }
-
-  private pollForReturn(): void {
-    if (this.polling && !this.polling.signal.aborted) return;
-    const polling = new AbortController();
-    this.polling = polling;
-    void (async () => {
-      try {
-        for await (const _ of every(REAPPEAR_POLL_MS, undefined, { signal: polling.signal, ref: false })) {
-          if (this.watcher === undefined && this.arm()) {
-            this.note(this.root);
-            polling.abort();
-          }
-        }
-      } catch (err) {
-        if (!polling.signal.aborted) this.o.log(`watch: ${this.root}: ${(err as Error).message}`);
+  /** A recursive watch says nothing when its folder is removed or made again: look, too. */
+  private async checkEverySecond(): Promise<void> {
+    try {
+      for await (const _ of every(CHECK_MS, undefined, { signal: this.stopping.signal, ref: false })) {
+        this.check();
       }
-    })();
+    } catch (err) {
+      if (!this.stopping.signal.aborted) this.o.log(`watch: ${this.root}: ${(err as Error).message}`);
+    }
   }
 
   /** Remember a changed path and (re)start the quiet period. */
@@ -127,7 +119,21 @@ class PathWatcher {
   private flush(): void {
     const paths = [...this.pending].sort();
     this.pending.clear();
-    if (paths.length === 0 || this.closed) return;
+    if (paths.length === 0 || this.stopping.signal.aborted) return;
     this.o.onChange(paths.length > MAX_PATHS_PER_BURST ? [this.root] : paths);
+  }
+}
+
+/**
+ * A path's identity: its inode number and birth time (a folder removed and made again at once
+ * often gets the same inode number back, and a recursive watch says nothing of either).
+ */
+function inode(path: string): { id: string; directory: boolean } | undefined {
+  try {
+    const stat = statSync(path);
+    return { id: `${stat.ino}:${stat.birthtimeMs}`, directory: stat.isDirectory() };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
   }
 }
