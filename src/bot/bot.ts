@@ -10,6 +10,7 @@ import type { Redactor } from "../clipboard/redact.js";
 import { errorMessage } from "../errors.js";
 import type { JobDesk } from "../commands/job-execute.js";
 import type { ScheduleBookStore } from "../schedule/schedule-book.js";
+import type { NodeEventStore } from "../store/node-event-store.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import { rolesOf } from "../commands/acl.js";
@@ -48,7 +49,7 @@ export interface BotHost {
   /** Jobs on the agents (Jarvis.jobs); optional for the same reason. */
   jobs?: JobDesk | undefined;
   /** Where schedules are kept (Jarvis.store); optional so a bot can run without them. */
-  store?: ScheduleBookStore;
+  store?: ScheduleBookStore & NodeEventStore;
 }
 
 /** Options for startBot. */
@@ -91,7 +92,7 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     log,
     nodes: jarvis.nodes,
     ...(jarvis.jobs ? { jobs: jarvis.jobs } : {}),
-    ...(jarvis.store ? { schedules: jarvis.store } : {}),
+    ...(jarvis.store ? { schedules: jarvis.store, nodeEvents: jarvis.store } : {}),
   });
   const deliver = (network: string, place: ChatPlace, line: string): void => {
     byNetwork
