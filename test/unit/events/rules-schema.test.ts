@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildConfig } from "../../../src/config.js";
 import { parseYamlMapping } from "../../../src/clipboard/yaml.js";
@@ -86,5 +87,16 @@ describe("rules: in jarvis.yml", () => {
     expect(refused(`${RULE}\n${RULE.replace("rules:\n", "")}`)).toMatch(
       /^\/etc\/jarvis\/jarvis\.yml:7: rule name 'nginx-changed' is used twice/,
     );
+  });
+
+  it("loads the rules example of docs/agents.md as written", () => {
+    const doc = readFileSync(new URL("../../../docs/agents.md", import.meta.url), "utf8");
+    const example = /```yaml\n(rules:\n[\s\S]*?)```/.exec(doc)?.[1];
+    expect(example).toBeDefined();
+    const config = load(example!);
+    expect(config.rules.map((r) => [r.name, r.pipeline, r.debounceMs])).toEqual([
+      ["nginx-changed", "reconfigure", 30_000],
+      ["nginx-down", "reconfigure", 600_000],
+    ]);
   });
 });
