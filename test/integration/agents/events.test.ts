@@ -19,6 +19,7 @@ import { startBot } from "../../../src/bot/bot.js";
 import type { Bot } from "../../../src/bot/bot.js";
 import { subjects } from "../../../src/agent/protocol.js";
 import type { AgentEvent } from "../../../src/agent/protocol.js";
+import { startApiJarvis } from "../../helpers/api-jarvis.js";
 import { startFleet } from "./fleet.js";
 import type { Fleet } from "./fleet.js";
 
@@ -189,6 +190,41 @@ describe("rules over agents' events", () => {
   it("lists a node's events in chat", async () => {
     const text = await chat("events web-2", /service_down/);
     expect(text).toMatch(/web-2/);
+  });
+
+  it("answers a node's events on the API", async () => {
+    // A second jarvis on the same store, without agents: it reads what the first one kept.
+    const secret = "reader-secret-0123456789abcdef";
+    const api = await startApiJarvis({
+      store: `store:\n  path: ${env.config().store.path}`,
+      apiExtra: 'tokens:\n  reader: "${TOKEN_READER}"',
+      processEnv: { TOKEN_READER: secret },
+      extraConfig: [
+        "acl:",
+        "  roles:",
+        "    reader: {commands: [events]}",
+        "  people:",
+        "    reader: {roles: [reader], identities: ['api:reader']}",
+      ].join("\n"),
+    });
+    const call = (path: string) => api.call(path, { headers: { authorization: `Bearer ${secret}` } });
+    try {
+      const response = await call("/nodes/web-2/events?limit=100");
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { host: string; events: { kind: string; data: unknown }[] };
+      expect(body.host).toBe("web-2");
+      expect(body.events).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            kind: "service_down",
+            data: expect.objectContaining({ probe: "nginx" }),
+          }),
+        ]),
+      );
+      expect((await call("/nodes/web-2/events?limit=0")).status).toBe(400);
+    } finally {
+      await api.stop();
+    }
   });
 
   it("refuses an event published with another node's credentials", async () => {
