@@ -83,6 +83,12 @@ beforeAll(async () => {
       '    source: "{host}.yml"',
       "    debounce: 1h",
       `    announce: ["${ROOM}"]`,
+      // No role for rule:db-changed: the ACL refuses its firings.
+      "  - name: db-changed",
+      '    on: {event: file_changed, where: "group=db"}',
+      "    run: reconfigure",
+      '    source: "{host}.yml"',
+      `    announce: ["${ROOM}"]`,
       "acl:",
       "  roles:",
       "    all: {commands: ['*'], hosts: ['*']}",
@@ -158,9 +164,18 @@ describe("rules over agents' events", () => {
     ]);
   });
 
-  it("leaves a node its rule's where does not select alone", async () => {
+  it("leaves a node its rule's where does not select alone, and refuses a rule the ACL does not allow", async () => {
     writeFileSync(join(fleet.dir, "db-1", "nginx", "nginx.conf"), "x\n");
     await keptEvent("db-1", (e) => e.kind === "file_changed");
+    // db-changed does select db-1, and the ACL refuses it: audited and announced, nothing runs.
+    const refusal = await eventually(
+      async () => (await jarvis.store.listAudit(100)).find((a) => a.identity === "rule:db-changed"),
+      120_000,
+      "the audit of db-changed's firing",
+    );
+    expect(refusal).toMatchObject({ decision: "denied", runId: null });
+    expect(refusal.reason).toMatch(/run on db-1 is not allowed/);
+    expect(announced.join("\n")).toMatch(/rule db-changed: file_changed .* on db-1: reconfigure refused/);
     expect(await runsOf("db-1")).toHaveLength(0);
   });
 
