@@ -27,6 +27,8 @@ import { readFileBoundedSync } from "./io/bounded-read.js";
 import { apiSchema, apiSettings } from "./schema/api-schema.js";
 import type { ApiSettings } from "./schema/api-schema.js";
 import { scheduleSettings, schedulesSchema } from "./schema/schedules-schema.js";
+import { buildRules, rulesSchema } from "./events/rules-schema.js";
+import type { EventRule } from "./events/rules-schema.js";
 import type { ScheduleSettings } from "./schema/schedules-schema.js";
 
 /** Largest jarvis.yml read; real ones are a few KiB. */
@@ -84,6 +86,8 @@ export interface JarvisConfig {
   schedules: ScheduleSettings;
   /** `agents:`: the agents' bus and the job signing key; undefined: no agents. */
   agents: AgentsConfig | undefined;
+  /** `rules:`: agents' events that start pipelines on their nodes (needs `agents:`). */
+  rules: EventRule[];
   /** Line numbers in the file, for owners' error messages. */
   lineOf(path: readonly (string | number)[]): number | undefined;
 }
@@ -163,6 +167,7 @@ const jarvisYml = z.strictObject({
   api: apiSchema,
   schedules: schedulesSchema,
   agents: agentsSchema.nullish(),
+  rules: rulesSchema,
   // Checked by bot/chat-schema.ts (a network's schema depends on its key).
   chat: z.unknown().optional(),
   acl: z.unknown().optional(),
@@ -253,6 +258,7 @@ export function buildConfig(
     executor: c.executor?.nats ? { kind: "nats", url: c.executor.nats.url } : { kind: "local" },
     sources: c.sources,
     agents: buildAgentsConfig(c.agents, baseDir),
+    rules: buildRules(c.rules, where),
     chat: chat.data,
     api: apiSettings(c.api, (p) => resolve(baseDir, p)),
     schedules: scheduleSettings(c.schedules),

@@ -16,6 +16,8 @@ import { nodeDirectoryFromConfig } from "./inventory/config-nodes.js";
 import { openSqliteFleetStore } from "./nodes/fleet-store.js";
 import { openAgentsConnection } from "./jobs/agents-connection.js";
 import type { JobDesk } from "./commands/job-execute.js";
+import { startEventRules } from "./events/event-rules.js";
+import type { RuleFirer } from "./events/rule-firer.js";
 
 /** An open jarvis. */
 export interface Jarvis {
@@ -31,6 +33,8 @@ export interface Jarvis {
    * jarvis.yml, where the job controller reads the agents' replies.
    */
   jobs: JobDesk | undefined;
+  /** The rules that map agents' events to pipelines (the service with `agents:`): announcements. */
+  rules: RuleFirer | undefined;
   /** Stop executing (in-flight steps are stopped and resumed by the next process) and close the store. */
   close(): Promise<void>;
 }
@@ -83,6 +87,17 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
           },
         )
       : undefined;
+  const events =
+    agents && fleet
+      ? await startEventRules({
+          config,
+          bus: agents.bus,
+          store,
+          control,
+          nodes: fleet.nodes,
+          log: options.log ?? (() => undefined),
+        })
+      : undefined;
   if (options.execute) engine.startService(options.pollMs);
   let closed = false;
   return {
@@ -100,9 +115,11 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
             timeoutMs: config.agents.jobTimeoutMs,
           }
         : undefined,
+    rules: events?.firer,
     async close() {
       if (closed) return;
       closed = true;
+      await events?.stop();
       await agents?.close();
       await engine.close({ abandon: true });
       await executors.close();

@@ -9,8 +9,9 @@ import { z } from "zod";
 import { AgentError } from "../errors.js";
 import { parseYamlMapping } from "../clipboard/yaml.js";
 import { check } from "../schema/schema-problem.js";
-import { OPERATION_KINDS, isNodeName } from "./protocol.js";
+import { EVENT_KIND, OPERATION_KINDS, isNodeName } from "./protocol.js";
 import type { OperationKind } from "./protocol.js";
+import type { ProbeSpec } from "./event-probes.js";
 
 const argv = z.array(z.string().min(1)).min(1);
 
@@ -62,6 +63,33 @@ const agentYml = z.strictObject({
     .prefault({}),
   /** Longest time any operation may run, whatever the request asks. */
   max_timeout_seconds: z.number().positive().default(3600),
+  /** Files and folders (recursively) whose changes become `file_changed` events. */
+  watch: z.array(z.string().min(1)).default([]),
+  /** Quiet time after a burst of changes before its events go out (one per changed file). */
+  watch_settle_seconds: z.number().positive().default(1),
+  /** Programs whose output (or exit status) becomes events: events.d and agent.yml probes. */
+  events: z
+    .strictObject({
+      dir: z.string().optional(),
+      interval_seconds: z.number().positive().default(60),
+    })
+    .prefault({}),
+  probes: z
+    .array(
+      z.strictObject({
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: "must be a short name (letters, digits, _.-)" }),
+        command: argv,
+        interval_seconds: z.number().positive().default(60),
+        timeout_seconds: z.number().positive().default(30),
+        /** The event published when the command starts failing (exit status not 0). */
+        event: z.string().regex(EVENT_KIND).default("probe_failed"),
+        /** The event published when it succeeds again after failing; absent: none. */
+        recovered: z.string().regex(EVENT_KIND).optional(),
+      }),
+    )
+    .default([]),
 });
 
 export type AgentYml = z.output<typeof agentYml>;
@@ -80,6 +108,9 @@ export interface AgentConfig {
   allow: { operations: Set<OperationKind>; commands: RegExp[] | undefined };
   service: AgentYml["service"];
   maxTimeoutMs: number;
+  watch: { paths: string[]; settleMs: number };
+  eventsDir: { dir: string | undefined; intervalMs: number };
+  probes: ProbeSpec[];
 }
 
 export function loadAgentConfig(file: string): AgentConfig {
@@ -135,6 +166,19 @@ export function buildAgentConfig(c: AgentYml, baseDir: string): AgentConfig {
     allow: { operations: new Set(c.allow.operations), commands: c.allow.commands?.map(globToRegExp) },
     service: c.service,
     maxTimeoutMs: c.max_timeout_seconds * 1000,
+    watch: { paths: c.watch.map(path), settleMs: c.watch_settle_seconds * 1000 },
+    eventsDir: {
+      dir: c.events.dir === undefined ? undefined : path(c.events.dir),
+      intervalMs: c.events.interval_seconds * 1000,
+    },
+    probes: c.probes.map((p) => ({
+      name: p.name,
+      command: p.command,
+      intervalMs: p.interval_seconds * 1000,
+      timeoutMs: p.timeout_seconds * 1000,
+      event: p.event,
+      recovered: p.recovered,
+    })),
   };
 }
 

@@ -17,6 +17,7 @@ import { runOperation } from "./operations.js";
 import { subjects } from "./protocol.js";
 import type { AgentReply, FactsMessage, Heartbeat, JobRequest } from "./protocol.js";
 import { checkRequest } from "./request-guard.js";
+import { startEventSources } from "./event-sources.js";
 import { SeenRequests } from "./seen-requests.js";
 import { loadPublicKey } from "./signing.js";
 
@@ -204,6 +205,11 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       if (!stopping.signal.aborted) throw err;
     }
   })();
+  const events = startEventSources(
+    config,
+    (event) => nc.publish(subjects.event(config.node), encode(event)),
+    log,
+  );
   log(`agent ${config.node} ${AGENT_VERSION} connected to ${nc.getServer()}`);
 
   return {
@@ -211,6 +217,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     closed: nc.closed().then(() => undefined),
     async stop() {
       stopping.abort();
+      events.close();
       for (const abort of running.values()) abort.abort();
       sub.unsubscribe();
       await nc.drain();

@@ -135,9 +135,19 @@ export const FactsMessage = z.object({
 });
 export type FactsMessage = z.infer<typeof FactsMessage>;
 
+/** An event's kind: `file_changed`, `service_down`, or a name a probe chose. */
+export const EVENT_KIND = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * What happened on a node (a watched file changed, a probe reported). `node` must be the node of
+ * the subject it came on: jarvis refuses one that names another node.
+ */
 export const AgentEvent = z.object({
+  /** Unique per event: jarvis keeps an event once however often the stream delivers it. */
+  id: z.string().min(8).max(64),
+  node: z.string(),
+  kind: z.string().regex(EVENT_KIND),
   at: z.number(),
-  type: z.string().max(64),
   data: z.record(z.string(), FactValue),
 });
 export type AgentEvent = z.infer<typeof AgentEvent>;

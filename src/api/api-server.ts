@@ -29,9 +29,11 @@ import { StepDurations } from "./step-durations.js";
 import { registerRunRoutes } from "./run-routes.js";
 import { registerScheduleRoutes } from "./schedule-routes.js";
 import type { ScheduleBookStore } from "../schedule/schedule-book.js";
+import type { NodeEventStore } from "../store/node-event-store.js";
 import { registerEventRoutes } from "./event-routes.js";
 import { registerServiceRoutes } from "./service-routes.js";
 import { registerHostRoutes } from "./host-routes.js";
+import { registerNodeEventRoutes } from "./node-event-routes.js";
 import { registerRunDecisionRoutes } from "./run-decision-routes.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
 import { registerWebRoutes } from "../web/web-routes.js";
@@ -47,7 +49,7 @@ export interface ApiHost {
   /** Where GET /nodes looks (Jarvis.nodes); absent, it answers E_NO_NODE_DIRECTORY. */
   nodes?: NodeDirectory | undefined;
   /** Where schedules are kept; absent, /schedules answers that this jarvis keeps none. */
-  store?: ScheduleBookStore;
+  store?: ScheduleBookStore & NodeEventStore;
 }
 
 /** Options for startApiServer. */
@@ -89,7 +91,7 @@ export async function buildApiApp(
       log,
       redactor,
       ...(nodes !== undefined ? { nodes } : {}),
-      ...(jarvis.store ? { schedules: jarvis.store } : {}),
+      ...(jarvis.store ? { schedules: jarvis.store, nodeEvents: jarvis.store } : {}),
     }),
     control,
     hub: new FeedHub(control, redactor, log, (event) => durations.observe(event)),
@@ -166,6 +168,7 @@ export async function buildApiApp(
   registerEventRoutes(app, context);
   registerServiceRoutes(app, context);
   registerHostRoutes(app, context);
+  registerNodeEventRoutes(app, context);
   registerRunDecisionRoutes(app, context);
   await registerWebRoutes(app, context, {
     acl: config.chat.acl,

@@ -10,6 +10,7 @@ import type { Redactor } from "../clipboard/redact.js";
 import { errorMessage } from "../errors.js";
 import type { JobDesk } from "../commands/job-execute.js";
 import type { ScheduleBookStore } from "../schedule/schedule-book.js";
+import type { NodeEventStore } from "../store/node-event-store.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import { rolesOf } from "../commands/acl.js";
@@ -22,7 +23,7 @@ import { renderChatReply } from "./commands.js";
 import { describeState } from "./connection-state.js";
 import { ConsoleAdapter } from "./adapters/console.js";
 import { createAdapter } from "./adapters/registry.js";
-import { ProgressRelay, originOfPlace } from "./progress.js";
+import { ProgressRelay, originOfPlace, placeOfOrigin } from "./progress.js";
 import { StepOutputFollower } from "./step-output-follower.js";
 import type { FollowPace } from "./step-output-follower.js";
 import type { Reply } from "../commands/reply.js";
@@ -33,6 +34,8 @@ import { printable } from "../text/printable.js";
 export interface Bot {
   /** The adapters it started, by network name. */
   adapters: ReadonlyMap<string, ChatAdapter>;
+  /** Say a line in a room named as a run origin (`irc:#ops`); a room of no network here is skipped. */
+  announce(room: string, line: string): void;
   /** Leave every network and stop following runs. */
   close(): Promise<void>;
 }
@@ -46,7 +49,7 @@ export interface BotHost {
   /** Jobs on the agents (Jarvis.jobs); optional for the same reason. */
   jobs?: JobDesk | undefined;
   /** Where schedules are kept (Jarvis.store); optional so a bot can run without them. */
-  store?: ScheduleBookStore;
+  store?: ScheduleBookStore & NodeEventStore;
 }
 
 /** Options for startBot. */
@@ -89,7 +92,7 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     log,
     nodes: jarvis.nodes,
     ...(jarvis.jobs ? { jobs: jarvis.jobs } : {}),
-    ...(jarvis.store ? { schedules: jarvis.store } : {}),
+    ...(jarvis.store ? { schedules: jarvis.store, nodeEvents: jarvis.store } : {}),
   });
   const deliver = (network: string, place: ChatPlace, line: string): void => {
     byNetwork
@@ -121,7 +124,11 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     await close();
     throw failed.reason;
   }
-  return { adapters: byNetwork, close };
+  const announce = (room: string, line: string): void => {
+    const target = placeOfOrigin(room);
+    if (target) deliver(target.network, target.place, line);
+  };
+  return { adapters: byNetwork, announce, close };
 }
 
 /** A network's pace for followed output (the console uses the defaults). */

@@ -14,6 +14,7 @@ import type { NodeView } from "../inventory/node-view.js";
 import { awaitingText, decideCommands, decisionsText } from "../pipeline/approval-text.js";
 import { targetName } from "../pipeline/run-target.js";
 import { scheduleLine } from "../schedule/schedule-text.js";
+import type { NodeEventRecord } from "../store/node-event-store.js";
 
 /** A reply as chat shows it. */
 export interface ChatText {
@@ -134,6 +135,8 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
       };
     case "unscheduled":
       return { text: `schedule ${reply.id} deleted` };
+    case "node-events":
+      return nodeEventsText(reply.events, reply.host);
     case "refused":
       return { text: reply.why === "denied" ? `denied: ${reply.message}` : reply.message };
     case "failed":
@@ -259,4 +262,14 @@ function jobText(reply: Extract<Reply, { kind: "job" }>, maxLines: number): Chat
   });
   const more = nodes.length - lines.length;
   return { text: [head, ...lines, ...(more > 0 ? [`... and ${more} more`] : [])].join("\n") };
+}
+
+/** `events [host]`: newest first, one line each: when, node, kind and what it carries. */
+function nodeEventsText(events: NodeEventRecord[], host: string | undefined): ChatText {
+  if (events.length === 0) return { text: host ? `no events from ${host}` : "no events" };
+  const lines = events.map((e) => {
+    const data = JSON.stringify(e.data);
+    return `${new Date(e.receivedAt).toISOString()} ${e.host} ${e.kind} ${data.length > 200 ? `${data.slice(0, 200)}…` : data}`;
+  });
+  return { text: lines.join("\n"), pointer: `more: GET /nodes/${host ?? "<host>"}/events on the API` };
 }

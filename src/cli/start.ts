@@ -57,6 +57,11 @@ export const startCommand = defineCommand({
     });
     scheduler.start();
     const bot = await startBot(jarvis);
+    jarvis.rules?.onAnnounce((room, line) => bot.announce(room, line));
+    if (config.rules.length > 0 && !config.agents)
+      ctx.err(
+        `jarvis: rules: ${config.rules.length} rule(s) wait for agents' events, but jarvis.yml has no agents: section`,
+      );
     const api = config.api.enabled
       ? await startApiServer(jarvis, {
           chatStates: () => new Map([...bot.adapters].map(([network, adapter]) => [network, adapter.state])),

@@ -167,6 +167,13 @@ export const COMMANDS = {
     mutating: true,
     help: "bring a service to a state on the nodes' agents",
   },
+  events: {
+    args: "[host]",
+    min: 0,
+    max: 1,
+    mutating: false,
+    help: "the latest events the agents reported (changed files, probes), of one host or of all",
+  },
   job: {
     args: "<jid> | cancel <jid> | rerun <jid> [failed|unreachable|expired|all]",
     min: 1,

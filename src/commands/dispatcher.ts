@@ -27,6 +27,7 @@ import { aclVerbOf, isJobCommand, operationOf } from "./job-execute.js";
 import type { JobDesk } from "./job-execute.js";
 import { findSchedule } from "../schedule/schedule-book.js";
 import type { ScheduleBookStore } from "../schedule/schedule-book.js";
+import type { NodeEventStore } from "../store/node-event-store.js";
 
 /** Who sends a command, as the front that received it vouches. */
 export interface Caller {
@@ -76,6 +77,8 @@ export interface DispatcherOptions {
   jobs?: JobDesk;
   /** Where schedules are kept (Jarvis.store); absent, the schedule commands say so. */
   schedules?: ScheduleBookStore;
+  /** Where agents' events are kept (Jarvis.store); absent, `events` says so. */
+  nodeEvents?: NodeEventStore;
 }
 
 /** The dispatcher every front shares. */
@@ -112,6 +115,7 @@ export class Dispatcher {
           jobs: this.options.jobs,
           jobHosts: checked.jobHosts,
           schedules: this.options.schedules,
+          nodeEvents: this.options.nodeEvents,
           voter,
           ...(checked.approval ? { approval: checked.approval } : {}),
         });
@@ -302,7 +306,11 @@ export class Dispatcher {
  * Commands only the HTTP API sends, checked as the chat command that reads the same thing: a page
  * of runs as history (on its host filter, when it has one), a run's event feed as its log.
  */
-const ACL_VERB_OF: Partial<Record<TypedCommand["verb"], Verb>> = { runs: "history", events: "log" };
+const ACL_VERB_OF: Partial<Record<TypedCommand["verb"], Verb>> = {
+  runs: "history",
+  events: "log",
+  "node-events": "events",
+};
 
 /** Hosts a command names without a target word: `cn=<host>` sources, and history's host. */
 function hostsNamed(command: TypedCommand): string[] {
@@ -322,7 +330,7 @@ interface AccessCheck {
 }
 
 /** The chat verb a pipeline is, for the ACL: deploy, redeploy and destroy are their own, others `run`. */
-function pipelineVerb(pipeline: string): Verb {
+export function pipelineVerb(pipeline: string): Verb {
   return pipeline === "deploy" || pipeline === "redeploy" || pipeline === "destroy" ? pipeline : "run";
 }
 

@@ -6,6 +6,7 @@
 import { CommandError, ConfigError, PipelineError, RunError, SelectorError } from "../errors.js";
 import { createSchedule, deleteSchedule, listSchedules } from "../schedule/schedule-book.js";
 import type { ScheduleBookStore } from "../schedule/schedule-book.js";
+import type { NodeEventStore } from "../store/node-event-store.js";
 import { parseSelector } from "../inventory/selector-parser.js";
 import { selectNodes } from "../inventory/select-nodes.js";
 import type { NodeDirectory, NodeView } from "../inventory/node-view.js";
@@ -45,6 +46,8 @@ export interface ExecuteContext {
   jobHosts?: string[] | undefined;
   /** Where schedules are kept (the store); undefined: this front cannot schedule. */
   schedules?: ScheduleBookStore | undefined;
+  /** Where agents' events are kept (the store); undefined: this front cannot list them. */
+  nodeEvents?: NodeEventStore | undefined;
 }
 
 /** Execute `command`; `target` is its resolved `<host|run|group>` word, when it has one. */
@@ -238,6 +241,11 @@ export async function executeCommand(
     case "unschedule":
       await deleteSchedule(scheduleStore(ctx), command.id);
       return { kind: "unscheduled", id: command.id };
+    case "node-events": {
+      if (!ctx.nodeEvents) throw new ConfigError("E_NO_NODE_EVENTS", "events are not kept by this front");
+      const query = { limit: command.limit, ...(command.host === undefined ? {} : { host: command.host }) };
+      return { kind: "node-events", host: command.host, events: await ctx.nodeEvents.listNodeEvents(query) };
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import type { RunTarget } from "../pipeline/run-target.js";
 import type { NodeView } from "../inventory/node-view.js";
 import type { JobNodeRecord, JobRecord } from "../jobs/job.js";
 import type { ScheduleView } from "../schedule/schedule-book.js";
+import type { NodeEventRecord } from "../store/node-event-store.js";
 import type { AuditEntry, HostPage, LogLine, RunPage, RunRecord } from "../store/run-store.js";
 
 /** Why a command was not executed. */
@@ -58,6 +59,8 @@ export type Reply =
   /** Every schedule, oldest first, with its recent occurrences (skipped or run, and the run ids). */
   | { kind: "schedules"; schedules: ScheduleView[] }
   | { kind: "unscheduled"; id: string }
+  /** The agents' latest events, newest first: one node's (`host`) or every node's. */
+  | { kind: "node-events"; host: string | undefined; events: NodeEventRecord[] }
   | { kind: "refused"; why: Refusal; message: string }
   /** The command ran and failed: `error` is what was thrown (its code decides the CLI's exit). */
   | { kind: "failed"; message: string; error: unknown };

@@ -82,6 +82,8 @@ export type TypedCommand =
       targets: JobTargets;
       batch?: BatchSize;
     }
+  /** The agents' latest events, of one node or of all (chat `events [host]`). */
+  | { verb: "node-events"; host?: string; limit: number }
   | { verb: "job"; action: "show" | "cancel"; jobId: string }
   | { verb: "job"; action: "rerun"; jobId: string; only: RerunScope };
 
@@ -93,6 +95,9 @@ export type CommandVerb = TypedCommand["verb"];
 
 /** How many runs `history` lists in chat, where lines are dear. */
 export const CHAT_HISTORY_LIMIT = 10;
+
+/** How many events `events` lists in chat. */
+export const CHAT_EVENTS_LIMIT = 10;
 
 /** How many hosts `status` without a host lists in chat (the CLI lists them all). */
 export const CHAT_STATUS_LIMIT = 10;
@@ -170,6 +175,10 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
       return { verb };
     case "unschedule":
       return { verb, id: a };
+    case "events":
+      return args.length === 0
+        ? { verb: "node-events", limit: CHAT_EVENTS_LIMIT }
+        : { verb: "node-events", host: a, limit: CHAT_EVENTS_LIMIT };
   }
 }
 

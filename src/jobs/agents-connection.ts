@@ -15,6 +15,7 @@ import { JobController } from "./job-controller.js";
 
 export interface AgentsConnection {
   controller: JobController;
+  bus: AgentBus;
   close(): Promise<void>;
 }
 
@@ -54,8 +55,9 @@ export async function openAgentsConnection(
       { cause: err },
     );
   }
+  const bus = await AgentBus.open(nc);
   const controller = new JobController({
-    bus: await AgentBus.open(nc),
+    bus,
     nodes: fleet.nodes,
     jobs: fleet.jobs,
     signingKey,
@@ -64,6 +66,7 @@ export async function openAgentsConnection(
   await controller.start();
   return {
     controller,
+    bus,
     async close() {
       await controller.stop();
       await nc.close();

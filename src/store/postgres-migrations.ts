@@ -7,6 +7,7 @@ import type pg from "pg";
 import { APPROVALS_SCHEMA } from "./postgres-approvals.js";
 import { HOST_INDEX_SCHEMA } from "./postgres-host-index.js";
 import { SCHEDULES_SCHEMA } from "./postgres-schedules.js";
+import { NODE_EVENTS_SCHEMA } from "./postgres-node-events.js";
 
 /** Arbitrary, fixed: the advisory lock key every jarvis takes while migrating. */
 const MIGRATION_LOCK = 4_242_001;
@@ -70,6 +71,7 @@ CREATE TABLE audit (
   },
   { version: 3, name: "the per-host index, kept by triggers on runs", sql: HOST_INDEX_SCHEMA },
   { version: 4, name: "durable schedules and their occurrences", sql: SCHEDULES_SCHEMA },
+  { version: 5, name: "agents' events and the rules' last firings", sql: NODE_EVENTS_SCHEMA },
 ];
 
 /** Apply every migration this database has not had yet; the versions applied now. */

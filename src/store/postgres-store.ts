@@ -14,6 +14,7 @@ import { PostgresApprovals } from "./postgres-approvals.js";
 import { PostgresHosts } from "./postgres-host-index.js";
 import { PostgresRunPages } from "./postgres-run-pages.js";
 import { PostgresSchedules } from "./postgres-schedules.js";
+import { PostgresNodeEvents } from "./postgres-node-events.js";
 import { RUN_COLUMNS, pgTypes, toRun, toStep } from "./postgres-rows.js";
 import { stepWriteStatement } from "./postgres-step-write.js";
 import { StoreError } from "../errors.js";
@@ -78,6 +79,7 @@ class PostgresStore implements RunStore {
   private readonly pages: PostgresRunPages;
   private readonly hosts: PostgresHosts;
   private readonly schedules: PostgresSchedules;
+  private readonly nodeEvents: PostgresNodeEvents;
 
   constructor(
     private readonly context: PostgresContext,
@@ -89,6 +91,7 @@ class PostgresStore implements RunStore {
     this.pages = new PostgresRunPages(context);
     this.hosts = new PostgresHosts(context);
     this.schedules = new PostgresSchedules(context);
+    this.nodeEvents = new PostgresNodeEvents(context);
   }
 
   async now(): Promise<number> {
@@ -131,6 +134,13 @@ class PostgresStore implements RunStore {
   recordOccurrenceResult: RunStore["recordOccurrenceResult"] = (id, at, result) =>
     this.schedules.recordResult(id, at, result);
   listOccurrences: RunStore["listOccurrences"] = (id, limit) => this.schedules.occurrences(id, limit);
+
+  recordNodeEvent: RunStore["recordNodeEvent"] = (event) => this.nodeEvents.record(event);
+  listNodeEvents: RunStore["listNodeEvents"] = (query) => this.nodeEvents.list(query);
+  claimRuleFiring: RunStore["claimRuleFiring"] = (claim) => this.nodeEvents.claim(claim);
+  recordRuleFiringResult: RunStore["recordRuleFiringResult"] = (claim, result) =>
+    this.nodeEvents.recordResult(claim, result);
+  getRuleFiring: RunStore["getRuleFiring"] = (rule, host) => this.nodeEvents.get(rule, host);
 
   decideApproval: RunStore["decideApproval"] = (decision) => this.approvals.decideApproval(decision);
   listApprovals: RunStore["listApprovals"] = (runId) => this.approvals.listApprovals(runId);

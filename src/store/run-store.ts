@@ -5,6 +5,7 @@
  */
 import type { RunEvent, RunEventBody, RunState, StepPosition, StepState, WireError } from "../protocol.js";
 import type { ScheduleStore } from "./schedule-store.js";
+import type { NodeEventStore } from "./node-event-store.js";
 
 /** One run: one pipeline over one host's clipboard. */
 export interface RunRecord {
@@ -341,7 +342,7 @@ export interface FollowOptions extends FeedQuery {
  * Lease times come from the store's clock alone. All methods are safe under concurrent runs and
  * several processes.
  */
-export interface RunStore extends ScheduleStore {
+export interface RunStore extends ScheduleStore, NodeEventStore {
   /** The store's clock (ms since the epoch): the one leases are measured by. */
   now(): Promise<number>;
 

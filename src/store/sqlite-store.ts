@@ -15,6 +15,7 @@ import { SqliteRunPages } from "./sqlite-run-pages.js";
 import { NOW } from "./sqlite-context.js";
 import { SqliteHosts, migrateHostIndex } from "./sqlite-hosts.js";
 import { SqliteSchedules, migrateSchedules } from "./sqlite-schedules.js";
+import { SqliteNodeEvents, migrateNodeEvents } from "./sqlite-node-events.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import { RunError, StoreError } from "../errors.js";
 import type { RunRow, StepRow } from "./sqlite-rows.js";
@@ -49,6 +50,7 @@ export function openSqliteStore(path: string): RunStore {
     migrate(db);
     migrateHostIndex(db);
     migrateSchedules(db);
+    migrateNodeEvents(db);
   } catch (err) {
     throw new StoreError(
       "E_STORE_OPEN",
@@ -67,6 +69,7 @@ class SqliteStore implements RunStore {
   private readonly pages: SqliteRunPages;
   private readonly hosts: SqliteHosts;
   private readonly schedules: SqliteSchedules;
+  private readonly nodeEvents: SqliteNodeEvents;
   /** Made once: building a better-sqlite3 transaction costs more than the writes of a step. */
   private readonly writeStepTx: (lease: Lease, index: number, write: StepWrite) => boolean;
 
@@ -82,6 +85,7 @@ class SqliteStore implements RunStore {
     this.pages = new SqliteRunPages(context);
     this.hosts = new SqliteHosts(context);
     this.schedules = new SqliteSchedules(context);
+    this.nodeEvents = new SqliteNodeEvents(context);
     this.writeStepTx = db.transaction((lease: Lease, index: number, write: StepWrite) =>
       this.writeStepInTx(lease, index, write),
     ).immediate;
@@ -142,6 +146,13 @@ class SqliteStore implements RunStore {
   recordOccurrenceResult: RunStore["recordOccurrenceResult"] = async (id, at, result) =>
     this.schedules.recordResult(id, at, result);
   listOccurrences: RunStore["listOccurrences"] = async (id, limit) => this.schedules.occurrences(id, limit);
+
+  recordNodeEvent: RunStore["recordNodeEvent"] = async (event) => this.nodeEvents.record(event);
+  listNodeEvents: RunStore["listNodeEvents"] = async (query) => this.nodeEvents.list(query);
+  claimRuleFiring: RunStore["claimRuleFiring"] = async (claim) => this.nodeEvents.claim(claim);
+  recordRuleFiringResult: RunStore["recordRuleFiringResult"] = async (claim, result) =>
+    this.nodeEvents.recordResult(claim, result);
+  getRuleFiring: RunStore["getRuleFiring"] = async (rule, host) => this.nodeEvents.get(rule, host);
 
   claimableRuns: RunStore["claimableRuns"] = () => this.lifecycle.claimableRuns();
   claim: RunStore["claim"] = (runId, owner, leaseMs) => this.lifecycle.claim(runId, owner, leaseMs);

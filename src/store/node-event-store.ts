@@ -1,0 +1,66 @@
+/**
+ * Agents' events and the firings of the rules that map them to pipelines, in the store every
+ * jarvis service shares. An event is kept once under its id, however often the bus delivers it;
+ * a rule fires for a node only by a compare-and-set on its last firing (by the store's clock), so
+ * a restarted service, or two services reading the same events, never fire it twice within its
+ * debounce.
+ */
+import type { FactValue } from "../inventory/node-view.js";
+
+/** Events kept per node; older ones are dropped as new ones come. */
+export const NODE_EVENTS_KEPT = 1000;
+
+export interface NewNodeEvent {
+  id: string;
+  host: string;
+  kind: string;
+  /** When it happened, by the node's clock. */
+  at: number;
+  data: Record<string, FactValue>;
+}
+
+export interface NodeEventRecord extends NewNodeEvent {
+  /** When jarvis kept it, by the store's clock. */
+  receivedAt: number;
+}
+
+export interface NodeEventQuery {
+  /** One node's events; absent: every node's. */
+  host?: string;
+  limit: number;
+}
+
+export interface RuleFiringClaim {
+  rule: string;
+  host: string;
+  /** The event that fires it. */
+  eventId: string;
+  /** The claim fails while the rule's last firing for this host is more recent than this. */
+  debounceMs: number;
+}
+
+export interface RuleFiring {
+  rule: string;
+  host: string;
+  eventId: string;
+  /** The store's clock when it fired. */
+  firedAt: number;
+  runId: string | null;
+  /** Why no run started (ACL refusal, host busy, bad design), when none did. */
+  error: string | null;
+}
+
+export interface NodeEventStore {
+  /** Keep an event; false when one with its id is kept already (a redelivery). */
+  recordNodeEvent(event: NewNodeEvent): Promise<boolean>;
+  /** Newest first. */
+  listNodeEvents(query: NodeEventQuery): Promise<NodeEventRecord[]>;
+  /** Fire `rule` for `host` unless it fired within `debounceMs`: the firing, or undefined. */
+  claimRuleFiring(claim: RuleFiringClaim): Promise<RuleFiring | undefined>;
+  /** What came of a firing (only the firing of `eventId`: a later one is left alone). */
+  recordRuleFiringResult(
+    claim: Pick<RuleFiring, "rule" | "host" | "eventId">,
+    result: { runId: string } | { error: string },
+  ): Promise<void>;
+  getRuleFiring(rule: string, host: string): Promise<RuleFiring | undefined>;
+}

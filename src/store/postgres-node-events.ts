@@ -1,0 +1,145 @@
+/**
+ * Node events and rule firings in PostgreSQL. A firing is one upsert whose update applies only
+ * when the last firing is older than the debounce: a second claimer waits on the row lock, then
+ * finds the condition false, so two services sharing the database fire a rule for a node once.
+ */
+import type { FactValue } from "../inventory/node-view.js";
+import { NOW } from "./postgres-context.js";
+import type { PostgresContext } from "./postgres-context.js";
+import { NODE_EVENTS_KEPT } from "./node-event-store.js";
+import type {
+  NewNodeEvent,
+  NodeEventQuery,
+  NodeEventRecord,
+  RuleFiring,
+  RuleFiringClaim,
+} from "./node-event-store.js";
+
+/** Migration: agents' events and the rules' last firings. */
+export const NODE_EVENTS_SCHEMA = `
+CREATE TABLE node_events (
+  id TEXT PRIMARY KEY, host TEXT NOT NULL, kind TEXT NOT NULL, at BIGINT NOT NULL,
+  received_at BIGINT NOT NULL, data TEXT NOT NULL, seq BIGSERIAL NOT NULL
+);
+CREATE INDEX node_events_by_host ON node_events(host, seq);
+CREATE INDEX node_events_by_seq ON node_events(seq);
+CREATE TABLE rule_firings (
+  rule TEXT NOT NULL, host TEXT NOT NULL, event_id TEXT NOT NULL, fired_at BIGINT NOT NULL,
+  run_id TEXT, error TEXT, PRIMARY KEY (rule, host)
+);`;
+
+interface EventRow {
+  id: string;
+  host: string;
+  kind: string;
+  at: string;
+  received_at: string;
+  data: string;
+}
+
+interface FiringRow {
+  rule: string;
+  host: string;
+  event_id: string;
+  fired_at: string;
+  run_id: string | null;
+  error: string | null;
+}
+
+export class PostgresNodeEvents {
+  constructor(private readonly c: PostgresContext) {}
+
+  async record(e: NewNodeEvent): Promise<boolean> {
+    return this.c.tx("keep a node event", async (client) => {
+      const inserted = await client.query(
+        `INSERT INTO node_events (id, host, kind, at, received_at, data) VALUES ($1, $2, $3, $4, ${NOW}, $5)
+         ON CONFLICT (id) DO NOTHING`,
+        [e.id, e.host, e.kind, e.at, JSON.stringify(e.data)],
+      );
+      if (inserted.rowCount === 0) return false;
+      await client.query(
+        `DELETE FROM node_events WHERE host = $1 AND seq <= (
+           SELECT seq FROM node_events WHERE host = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`,
+        [e.host, NODE_EVENTS_KEPT],
+      );
+      return true;
+    });
+  }
+
+  async list(query: NodeEventQuery): Promise<NodeEventRecord[]> {
+    const rows =
+      query.host === undefined
+        ? await this.c.rows<EventRow>(
+            "list node events",
+            `SELECT * FROM node_events ORDER BY seq DESC LIMIT $1`,
+            [query.limit],
+          )
+        : await this.c.rows<EventRow>(
+            "list node events",
+            `SELECT * FROM node_events WHERE host = $1 ORDER BY seq DESC LIMIT $2`,
+            [query.host, query.limit],
+          );
+    return rows.map(toEvent);
+  }
+
+  async claim(claim: RuleFiringClaim): Promise<RuleFiring | undefined> {
+    const rows = await this.c.rows<FiringRow>(
+      "claim a rule firing",
+      `INSERT INTO rule_firings (rule, host, event_id, fired_at) VALUES ($1, $2, $3, ${NOW})
+       ON CONFLICT (rule, host) DO UPDATE SET event_id = EXCLUDED.event_id, fired_at = EXCLUDED.fired_at,
+         run_id = NULL, error = NULL
+       WHERE rule_firings.fired_at + $4 <= EXCLUDED.fired_at
+       RETURNING *`,
+      [claim.rule, claim.host, claim.eventId, claim.debounceMs],
+    );
+    return rows[0] && toFiring(rows[0]);
+  }
+
+  async recordResult(
+    claim: Pick<RuleFiring, "rule" | "host" | "eventId">,
+    result: { runId: string } | { error: string },
+  ): Promise<void> {
+    await this.c.rows(
+      "record a rule firing's result",
+      `UPDATE rule_firings SET run_id = $1, error = $2 WHERE rule = $3 AND host = $4 AND event_id = $5`,
+      [
+        "runId" in result ? result.runId : null,
+        "error" in result ? result.error : null,
+        claim.rule,
+        claim.host,
+        claim.eventId,
+      ],
+    );
+  }
+
+  async get(rule: string, host: string): Promise<RuleFiring | undefined> {
+    const rows = await this.c.rows<FiringRow>(
+      "read a rule firing",
+      `SELECT * FROM rule_firings WHERE rule = $1 AND host = $2`,
+      [rule, host],
+    );
+    return rows[0] && toFiring(rows[0]);
+  }
+}
+
+function toEvent(row: EventRow): NodeEventRecord {
+  return {
+    id: row.id,
+    host: row.host,
+    kind: row.kind,
+    at: Number(row.at),
+    receivedAt: Number(row.received_at),
+    data: JSON.parse(row.data) as Record<string, FactValue>,
+  };
+}
+
+function toFiring(row: FiringRow): RuleFiring {
+  return {
+    rule: row.rule,
+    host: row.host,
+    eventId: row.event_id,
+    firedAt: Number(row.fired_at),
+    runId: row.run_id,
+    error: row.error,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * Node events and rule firings in SQLite. A firing is one upsert whose update applies only when
+ * the last firing is older than the debounce (compare-and-set in one statement), so two processes
+ * sharing the file cannot both fire a rule for a node.
+ */
+import type Database from "better-sqlite3";
+import type { FactValue } from "../inventory/node-view.js";
+import { NOW } from "./sqlite-context.js";
+import type { SqliteContext } from "./sqlite-context.js";
+import { NODE_EVENTS_KEPT } from "./node-event-store.js";
+import type {
+  NewNodeEvent,
+  NodeEventQuery,
+  NodeEventRecord,
+  RuleFiring,
+  RuleFiringClaim,
+} from "./node-event-store.js";
+
+const NODE_EVENT_SCHEMA = `
+CREATE TABLE IF NOT EXISTS node_events (
+  id TEXT PRIMARY KEY, host TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL,
+  received_at INTEGER NOT NULL, data TEXT NOT NULL, seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS node_events_by_host ON node_events(host, seq);
+CREATE INDEX IF NOT EXISTS node_events_by_seq ON node_events(seq);
+CREATE TABLE IF NOT EXISTS rule_firings (
+  rule TEXT NOT NULL, host TEXT NOT NULL, event_id TEXT NOT NULL, fired_at INTEGER NOT NULL,
+  run_id TEXT, error TEXT, PRIMARY KEY (rule, host)
+);
+`;
+
+export function migrateNodeEvents(db: Database.Database): void {
+  db.exec(NODE_EVENT_SCHEMA);
+}
+
+interface EventRow {
+  id: string;
+  host: string;
+  kind: string;
+  at: number;
+  received_at: number;
+  data: string;
+}
+
+interface FiringRow {
+  rule: string;
+  host: string;
+  event_id: string;
+  fired_at: number;
+  run_id: string | null;
+  error: string | null;
+}
+
+export class SqliteNodeEvents {
+  private readonly recordTx: (event: NewNodeEvent) => boolean;
+
+  constructor(private readonly c: SqliteContext) {
+    this.recordTx = c.db.transaction((e: NewNodeEvent) => {
+      const inserted = c
+        .stmt(
+          `INSERT INTO node_events (id, host, kind, at, received_at, data, seq)
+           VALUES (?, ?, ?, ?, ${NOW}, ?, (SELECT coalesce(max(seq), 0) + 1 FROM node_events))
+           ON CONFLICT (id) DO NOTHING`,
+        )
+        .run(e.id, e.host, e.kind, e.at, JSON.stringify(e.data));
+      if (inserted.changes === 0) return false;
+      c.stmt(
+        `DELETE FROM node_events WHERE host = ? AND seq <= (
+           SELECT seq FROM node_events WHERE host = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+      ).run(e.host, e.host, NODE_EVENTS_KEPT);
+      return true;
+    });
+  }
+
+  record(event: NewNodeEvent): boolean {
+    return this.c.guard("keep a node event", () => this.recordTx(event));
+  }
+
+  list(query: NodeEventQuery): NodeEventRecord[] {
+    const rows = (
+      query.host === undefined
+        ? this.c.stmt(`SELECT * FROM node_events ORDER BY seq DESC LIMIT ?`).all(query.limit)
+        : this.c
+            .stmt(`SELECT * FROM node_events WHERE host = ? ORDER BY seq DESC LIMIT ?`)
+            .all(query.host, query.limit)
+    ) as EventRow[];
+    return rows.map(toEvent);
+  }
+
+  claim(claim: RuleFiringClaim): RuleFiring | undefined {
+    const row = this.c.guard(
+      "claim a rule firing",
+      () =>
+        this.c
+          .stmt(
+            `INSERT INTO rule_firings (rule, host, event_id, fired_at) VALUES (?, ?, ?, ${NOW})
+             ON CONFLICT (rule, host) DO UPDATE SET event_id = excluded.event_id, fired_at = excluded.fired_at,
+               run_id = NULL, error = NULL
+             WHERE rule_firings.fired_at + ? <= excluded.fired_at
+             RETURNING *`,
+          )
+          .get(claim.rule, claim.host, claim.eventId, claim.debounceMs) as FiringRow | undefined,
+    );
+    return row && toFiring(row);
+  }
+
+  recordResult(
+    claim: Pick<RuleFiring, "rule" | "host" | "eventId">,
+    result: { runId: string } | { error: string },
+  ): void {
+    this.c.guard("record a rule firing's result", () =>
+      this.c
+        .stmt(`UPDATE rule_firings SET run_id = ?, error = ? WHERE rule = ? AND host = ? AND event_id = ?`)
+        .run(
+          "runId" in result ? result.runId : null,
+          "error" in result ? result.error : null,
+          claim.rule,
+          claim.host,
+          claim.eventId,
+        ),
+    );
+  }
+
+  get(rule: string, host: string): RuleFiring | undefined {
+    const row = this.c.stmt(`SELECT * FROM rule_firings WHERE rule = ? AND host = ?`).get(rule, host) as
+      FiringRow | undefined;
+    return row && toFiring(row);
+  }
+}
+
+function toEvent(row: EventRow): NodeEventRecord {
+  return {
+    id: row.id,
+    host: row.host,
+    kind: row.kind,
+    at: row.at,
+    receivedAt: row.received_at,
+    data: JSON.parse(row.data) as Record<string, FactValue>,
+  };
+}
+
+function toFiring(row: FiringRow): RuleFiring {
+  return {
+    rule: row.rule,
+    host: row.host,
+    eventId: row.event_id,
+    firedAt: row.fired_at,
+    runId: row.run_id,
+    error: row.error,
+  };
+}
