@@ -178,3 +178,30 @@ describe("agent:install through deploy.yml on a local-provider host", () => {
     );
   });
 });
+
+describe("agent:install when the agent never comes online", () => {
+  const lost = "ratatosk";
+  afterAll(async () => {
+    if (env)
+      await runStep("providers/local-step", "delete", { instance: { hostname: lost } }, { cwd: env.dir });
+  });
+
+  it("fails with E_AGENT_OFFLINE and the agent's last log lines", async () => {
+    const design = { instance: { hostname: lost, provider: "local" } };
+    const deployed = await runStep("providers/local-step", "deploy", design, { cwd: env.dir });
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const ready = await runStep("workers/ssh", "wait", deployed.clipboard!, { cwd: env.dir });
+    expect(ready.code, ready.stderr).toBe(0);
+    const params = {
+      ...env.config().modules.agent!.with,
+      // nats-server is never told about the new user, so the agent is refused.
+      authorization_file: join(dir, "not-included.conf"),
+      online_timeout: 30,
+    };
+    const r = await runStep("workers/agent", "install", ready.clipboard!, { cwd: env.dir, params });
+    expect(r.code).toBe(75);
+    expect(r.lastLine).toMatch(
+      new RegExp(`agent: ${lost} sent no heartbeat within 30s; its log: .*[Aa]uthorization.*; check that`),
+    );
+  });
+});
