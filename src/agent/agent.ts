@@ -7,11 +7,10 @@
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { setInterval as every, setTimeout as sleep } from "node:timers/promises";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { packageRoot } from "../config.js";
 import type { Facts } from "../inventory/node-view.js";
 import type { AgentConfig } from "./agent-config.js";
+import { AGENT_VERSION } from "./agent-version.js";
+import { natsConnectProblem } from "../nodes/nats-problem.js";
 import { collectFacts, factsHash } from "./facts.js";
 import { runOperation } from "./operations.js";
 import { subjects } from "./protocol.js";
@@ -21,9 +20,7 @@ import { startEventSources } from "./event-sources.js";
 import { SeenRequests } from "./seen-requests.js";
 import { loadPublicKey } from "./signing.js";
 
-export const AGENT_VERSION = (
-  JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }
-).version;
+export { AGENT_VERSION };
 
 export interface AgentOptions {
   /** System facts collected once and shared (the emulator's many agents in one process). */
@@ -226,9 +223,11 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
 }
 
 /**
- * The first connection, tried until it works: nats.js retries a refused socket by itself
- * (waitOnFirstConnect) but gives up on an authentication error, and a busy server answers a burst
- * of connects with "Authentication Timeout". An agent must come up whenever the bus does.
+ * The first connection, tried until it works, every failure logged: a refused socket, an
+ * authentication error (a busy server answers a burst of connects with "Authentication Timeout";
+ * a new agent may start before nats-server has reloaded its user), a certificate the CA does not
+ * vouch for. (nats.js's waitOnFirstConnect would retry some of these silently, and an operator
+ * must see why an agent is not up.) An agent must come up whenever the bus does.
  */
 async function connectForever(config: AgentConfig, log: (line: string) => void): Promise<NatsConnection> {
   for (let attempt = 1; ; attempt++) {
@@ -239,7 +238,6 @@ async function connectForever(config: AgentConfig, log: (line: string) => void):
         authenticator: nkeyAuthenticator(config.nkeySeed),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1000,
-        waitOnFirstConnect: true,
         ...(config.tls
           ? { tls: { caFile: config.tls.ca, certFile: config.tls.cert, keyFile: config.tls.key } }
           : {}),
@@ -247,7 +245,7 @@ async function connectForever(config: AgentConfig, log: (line: string) => void):
     } catch (err) {
       const waitMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
       log(
-        `agent ${config.node}: cannot connect to ${config.natsUrls.join(", ")} (${(err as Error).message}); retrying in ${waitMs} ms`,
+        `agent ${config.node}: cannot connect to ${config.natsUrls.join(", ")} (${natsConnectProblem(err, config.tls?.ca)}); retrying in ${waitMs} ms`,
       );
       await sleep(waitMs * (0.5 + Math.random() / 2));
     }

@@ -12,6 +12,7 @@ import type { AgentsConfig } from "../nodes/agents-config.js";
 import type { FleetStore } from "../nodes/fleet-store.js";
 import { AgentBus } from "./agent-bus.js";
 import { JobController } from "./job-controller.js";
+import { natsConnectProblem } from "../nodes/nats-problem.js";
 
 export interface AgentsConnection {
   controller: JobController;
@@ -51,7 +52,7 @@ export async function openAgentsConnection(
   } catch (err) {
     throw new JobError(
       "E_AGENTS_CONNECT",
-      `agents: cannot connect to ${config.natsUrls.join(", ")}: ${(err as Error).message}; check agents.nats in jarvis.yml`,
+      `agents: cannot connect to ${config.natsUrls.join(", ")}: ${natsConnectProblem(err, config.tls?.ca)}; check agents.nats in jarvis.yml`,
       { cause: err },
     );
   }

@@ -2,7 +2,9 @@
  * The local provider: a "host" that really exists on this machine, namely an sshd of its own on a
  * loopback address and port, with its own host key, authorised keys and directory under the state
  * dir (`.state/local/<label>/`). The sshd is started detached so it outlives the step and jarvis;
- * its pid and port are kept in the host's directory, so state survives restarts.
+ * its pid and port are kept in the host's directory, so state survives restarts. jarvis's agent,
+ * once agent:install put it there, runs beside it from the host's home (LOCAL_AGENT_DIR) and is
+ * stopped with it.
  */
 import { execFile, spawn } from "node:child_process";
 import {
@@ -22,6 +24,10 @@ import { ProviderError } from "../errors.js";
 import type { HostInfo, HostSpec, Provider } from "./provider.js";
 
 const run = promisify(execFile);
+
+/** The agent's directory under a local host's home, and its pid file there (workers/agent-layout.ts). */
+export const LOCAL_AGENT_DIR = "jarvis-agent";
+export const LOCAL_AGENT_PID = "agent.pid";
 
 /** Settings of the local provider (jarvis.yml `modules.local.with`). */
 export interface LocalProviderOptions {
@@ -144,12 +150,20 @@ export class LocalProvider implements Provider {
   }
 
   async powerOff(label: string): Promise<void> {
+    await this.stopAgent(label);
     const pid = this.runningPid(label);
     if (pid === undefined) return;
-    process.kill(pid, "SIGTERM");
-    for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
-    if (alive(pid)) process.kill(pid, "SIGKILL");
+    await stopProcess(pid);
     rmSync(resolve(this.dirOf(label), "sshd.pid"), { force: true });
+  }
+
+  /** The host's agent goes down with the host: its heartbeats stop and jarvis marks it offline. */
+  private async stopAgent(label: string): Promise<void> {
+    const agentDir = resolve(this.dirOf(label), "home", LOCAL_AGENT_DIR);
+    const pidFile = resolve(agentDir, LOCAL_AGENT_PID);
+    const pid = pidFrom(pidFile, resolve(agentDir, "agent.yml"));
+    if (pid !== undefined) await stopProcess(pid, 150);
+    rmSync(pidFile, { force: true });
   }
 
   async delete(label: string): Promise<void> {
@@ -251,18 +265,28 @@ export class LocalProvider implements Provider {
   /** The pid of the host's sshd if it is running (and really is that sshd, not a reused pid). */
   private runningPid(label: string): number | undefined {
     const dir = this.dirOf(label);
-    const pidFile = resolve(dir, "sshd.pid");
-    if (!existsSync(pidFile)) return undefined;
-    const pid = Number(readFileSync(pidFile, "utf8").trim());
-    if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (!cmdline.includes(resolve(dir, "sshd_config"))) return undefined;
-    } catch {
-      return undefined;
-    }
-    return pid;
+    return pidFrom(resolve(dir, "sshd.pid"), resolve(dir, "sshd_config"));
   }
+}
+
+/** The live process in `pidFile` whose command line names `mark`, if any (pids get reused). */
+function pidFrom(pidFile: string, mark: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(mark)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return pid;
+}
+
+/** SIGTERM, then SIGKILL after `rounds` waits of 50 ms. */
+async function stopProcess(pid: number, rounds = 100): Promise<void> {
+  process.kill(pid, "SIGTERM");
+  for (let i = 0; i < rounds && alive(pid); i++) await sleep(50);
+  if (alive(pid)) process.kill(pid, "SIGKILL");
 }
 
 function alive(pid: number): boolean {

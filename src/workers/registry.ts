@@ -66,7 +66,8 @@ export const builtinWorkers: Readonly<Record<string, BuiltinModule>> = {
   agent: {
     file: "./agent.js",
     tasks: ["install"],
-    summary: "install the configuration-management agent over SSH, idempotently",
+    summary:
+      "install jarvis's agent (NATS user, files, systemd unit or local process) and wait until it is online",
     params: agentParams,
   },
   production: {

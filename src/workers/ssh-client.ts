@@ -141,6 +141,14 @@ export function keyscan(
   });
 }
 
+export interface RemoteOptions {
+  signal: AbortSignal;
+  onLine?: (line: string) => void;
+  keep?: number;
+  /** The command's stdin: how files (a key among them) reach the host without a command line. */
+  input?: string | Uint8Array;
+}
+
 /**
  * Run one command on the host (the remote login shell interprets it: commands come from the
  * pipeline or the design, never from chat). Output lines go to `onLine` as they arrive.
@@ -148,7 +156,7 @@ export function keyscan(
 export async function runRemote(
   target: SshTarget,
   command: string,
-  options: { signal: AbortSignal; onLine?: (line: string) => void; keep?: number },
+  options: RemoteOptions,
 ): Promise<RemoteResult> {
   const dir = mkdtempSync(resolve(tmpdir(), "jarvis-ssh-"));
   try {
@@ -193,14 +201,14 @@ export async function runRemote(
   }
 }
 
-function spawnCollect(
-  cmd: string,
-  args: string[],
-  options: { signal: AbortSignal; onLine?: (line: string) => void; keep?: number },
-): Promise<RemoteResult> {
+function spawnCollect(cmd: string, args: string[], options: RemoteOptions): Promise<RemoteResult> {
   const keep = options.keep ?? 20;
   return new Promise((resolveResult, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], signal: options.signal });
+    // stdin is the input, or empty (end of file at once, as /dev/null would give).
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], signal: options.signal });
+    // A command that exits before reading all its input closes the pipe: its exit code says why.
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(options.input);
     const last: string[] = [];
     const partial = { out: "", err: "" };
     const feed = (which: "out" | "err", chunk: Buffer): void => {

@@ -10,6 +10,7 @@ import { parseDuration } from "../pipeline/duration.js";
 import { NODE_DIRECTORY_KINDS } from "../inventory/node-directory-kinds.js";
 import { parseSelector } from "../inventory/selector-parser.js";
 import { errorMessage } from "../errors.js";
+import { agentInstallFields } from "./agent-install-settings.js";
 
 /** A parameter that must never be given: a secret would be stored with the run. */
 function secretRefused(module: string, envName: string): z.ZodOptional<z.ZodNever> {
@@ -137,7 +138,9 @@ export const monitoringParams = z
   })
   .partial();
 
-export const agentParams = z.strictObject({ ...sshTarget, command, check: command }).partial();
+export const agentParams = z
+  .strictObject({ ...sshTarget, command, check: command, ...agentInstallFields })
+  .partial();
 
 export const productionParams = z
   .strictObject({

@@ -17,6 +17,8 @@ export interface NatsServerOptions {
   config?: string;
   /** JetStream on (the default). */
   jetstream?: boolean;
+  /** Files written beside the config before start, by name (what `include` names: 2.9 takes relative paths only). */
+  files?: Record<string, string>;
 }
 
 /** A running nats-server. */
@@ -48,6 +50,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     options.jetstream === false ? "" : `jetstream { store_dir: "${join(dir, "js")}" }`,
     options.config ?? "",
   ];
+  for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text);
   const configFile = join(dir, "nats.conf");
   writeFileSync(configFile, lines.join("\n") + "\n");
   const start = (): Promise<Daemon> =>
