@@ -68,6 +68,7 @@ export async function executeCommand(
         runs: await control.startAll("deploy", command.source, who, {
           fileAccess: ctx.fileAccess,
           ...approval,
+          ...planThenApply(command),
         }),
       };
     case "run":
@@ -80,6 +81,7 @@ export async function executeCommand(
           plan: command.plan ?? false,
           fileAccess: ctx.fileAccess,
           ...approval,
+          ...planThenApply(command),
           ...(command.designText !== undefined ? { designText: command.designText } : {}),
         }),
       };
@@ -105,6 +107,7 @@ export async function executeCommand(
           force: command.force,
           fileAccess: ctx.fileAccess,
           ...approval,
+          ...planThenApply(command),
         }),
       };
     }
@@ -239,6 +242,11 @@ export async function executeCommand(
       await deleteSchedule(scheduleStore(ctx), command.id);
       return { kind: "unscheduled", id: command.id };
   }
+}
+
+/** The start option of a command that may plan first and apply once approved. */
+function planThenApply(command: { planThenApply?: boolean }): { planThenApply?: true } {
+  return command.planThenApply === true ? { planThenApply: true } : {};
 }
 
 function scheduleStore(ctx: ExecuteContext): ScheduleBookStore {
