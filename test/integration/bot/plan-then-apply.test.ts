@@ -4,7 +4,8 @@
  * shows its summary line in the room and changes nothing. `deploy cn=loki after plan` shows the
  * plan, then waits for approval with no approval rule written anywhere: the requester and a
  * person whose role cannot approve are refused, the service restarts meanwhile, and another
- * identity's approval applies exactly the plan. A denied plan-then-apply changes nothing.
+ * identity's approval applies exactly the plan. A denied plan-then-apply changes nothing, and
+ * nor does one whose pipeline's own approval rule expires.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
@@ -77,7 +78,12 @@ beforeAll(async () => {
   ]);
   env = makeJarvisEnv({
     // The local provider's deploy and delete: each plans exactly what it then does.
-    pipelines: { deploy: "steps:\n  - local:deploy\n", destroy: "steps:\n  - local:delete\n" },
+    pipelines: {
+      deploy: "steps:\n  - local:deploy\n",
+      destroy: "steps:\n  - local:delete\n",
+      // A rule of its own: the apply waits for it, and expires by it.
+      redeploy: "approval: {approvers: role:approvers, expires: 2s}\nsteps:\n  - local:deploy\n",
+    },
     extraConfig: `
 sources:
   ldap:
@@ -96,7 +102,7 @@ chat:
     pace: {burst: 20, interval_ms: 50}
 acl:
   roles:
-    deployers: {commands: [deploy, destroy, plan, status], hosts: ["*"]}
+    deployers: {commands: [deploy, redeploy, destroy, plan, status], hosts: ["*"]}
     approvers: {commands: [approve, deny, status], hosts: ["*"]}
   people:
     alice: {roles: [deployers, approvers], identities: ["${ALICE}"]}
@@ -208,6 +214,29 @@ describe("plan and plan-then-apply in an IRC room", () => {
       from,
       LONG,
     );
+    expect(nodeOf("loki")).toBe(true);
+  });
+
+  it("waits by the pipeline's own rule when it has one, and applies nothing when that expires", async () => {
+    const from = alice.seen.length;
+    alice.say("#ops", "jarvis: redeploy loki after plan");
+    await alice.waitFor(/^jarvis -> #ops: loki: plan: 0 create, 0 update, 0 delete; details/, from, LONG);
+    await alice.waitFor(
+      /^jarvis -> #ops: loki: redeploy by \S+ needs 1 approval from approvers to apply plan/,
+      from,
+      LONG,
+    );
+    await alice.waitFor(
+      /^jarvis -> #ops: loki: redeploy cancelled at the start: not approved in time/,
+      from,
+      LONG,
+    );
+    const history = await env.cli(["history", "loki", "--json"]);
+    const runs = JSON.parse(history.stdout) as { pipeline: string; state: string; plan: boolean }[];
+    expect(runs.filter((r) => r.pipeline === "redeploy").map((r) => [r.plan, r.state])).toEqual([
+      [false, "cancelled"],
+      [true, "succeeded"],
+    ]);
     expect(nodeOf("loki")).toBe(true);
   });
 });
