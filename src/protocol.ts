@@ -68,8 +68,8 @@ export const RUN_STATES: readonly RunState[] = [
 
 /** What a run awaiting approval needs, as the feed tells the rooms and people to ask. */
 export interface ApprovalNotice {
-  /** The role whose holders may approve. */
-  role: string;
+  /** The role whose holders may approve; null: anyone the ACL lets approve on the host. */
+  role: string | null;
   /** How many different people must approve. */
   count: number;
   /** When the run is cancelled unless approved (the store's clock, ms since the epoch). */
@@ -112,6 +112,8 @@ export interface RunSummary {
   error: WireError | null;
   /** A plan run: its end is a plan on its clipboard, not changes to the world. */
   plan?: boolean;
+  /** An apply run of a plan-then-apply: the plan run whose plan it applies. */
+  planRun?: string;
 }
 
 /** What happened to a run, as appended to the store's event feed. */

@@ -43,10 +43,20 @@ export const startRunBody = z
       .boolean()
       .optional()
       .describe("a plan run: every step reports what it would change and changes nothing"),
+    plan_then_apply: z
+      .boolean()
+      .optional()
+      .describe(
+        "plan first; the plan run's success creates the apply run, awaiting approval (GET /runs/{plan}'s next run on the host)",
+      ),
   })
   .refine((b) => (b.source === undefined) !== (b.design === undefined), {
     error: "give exactly one of source and design",
     path: ["source"],
+  })
+  .refine((b) => !(b.plan === true && b.plan_then_apply === true), {
+    error: "give plan or plan_then_apply, not both",
+    path: ["plan_then_apply"],
   });
 
 export const waitQuery = z.strictObject({ wait: duration.optional() });

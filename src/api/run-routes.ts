@@ -76,7 +76,7 @@ export function registerRunRoutes(app: ApiApp, ctx: ApiContext): void {
       },
     },
     async (request, reply) => {
-      const { pipeline, source, design, force, plan } = request.body;
+      const { pipeline, source, design, force, plan, plan_then_apply } = request.body;
       const waitMs = request.query.wait === undefined ? undefined : parseWait(request.query.wait);
       const { runs } = await callDispatcher(
         dispatcher,
@@ -89,6 +89,7 @@ export function registerRunRoutes(app: ApiApp, ctx: ApiContext): void {
           foreground: false,
           ...(design !== undefined ? { designText: design } : {}),
           ...(plan === true ? { plan } : {}),
+          ...(plan_then_apply === true ? { planThenApply: true } : {}),
         },
         "started",
       );

@@ -11,7 +11,7 @@ import type { Reply } from "../commands/reply.js";
 import { formatDuration, lastLine } from "./progress.js";
 import { positionText } from "../pipeline/run-events.js";
 import type { NodeView } from "../inventory/node-view.js";
-import { awaitingText, decideCommands, decisionsText } from "../pipeline/approval-text.js";
+import { approversName, awaitingText, decideCommands, decisionsText } from "../pipeline/approval-text.js";
 import { targetName } from "../pipeline/run-target.js";
 import { scheduleLine } from "../schedule/schedule-text.js";
 import type { NodeEventRecord } from "../store/node-event-store.js";
@@ -233,7 +233,9 @@ export function nodeLine(node: NodeView): string {
 
 function historyLine(run: RunRecord): string {
   const when = new Date(run.createdAt).toISOString().replace("T", " ").slice(0, 16);
-  const approval = run.approval ? `, needed ${run.approval.count} approval(s) from ${run.approval.role}` : "";
+  const approval = run.approval
+    ? `, needed ${run.approval.count} approval(s) from ${approversName(run.approval.role)}`
+    : "";
   const why = run.state === "cancelled" && run.error ? `: ${lastLine(run.error.message)}` : "";
   return `${when} ${run.pipeline} ${run.state}${why} (run ${run.id}, by ${run.requestedBy}, from ${run.source}${approval})`;
 }

@@ -10,7 +10,7 @@ import { positionText } from "../pipeline/run-events.js";
 import type { RunEvent } from "../pipeline/run-events.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import type { ChatPlace } from "./chat-adapter.js";
-import { decideCommands } from "../pipeline/approval-text.js";
+import { approversName, decideCommands } from "../pipeline/approval-text.js";
 import type { StepOutputFollower } from "./step-output-follower.js";
 import { planSummaryLine, planView } from "../pipeline/plan-view.js";
 
@@ -36,7 +36,8 @@ export function formatRunEvent(event: RunEvent, botName = "jarvis", tail: string
     case "run-awaiting-approval": {
       const { run, approval } = event;
       const n = approval.count;
-      return `${host}: ${run.pipeline} by ${run.requestedBy} needs ${n} approval${n === 1 ? "" : "s"} from ${approval.role}: ${decideCommands(run.id, botName)}`;
+      const applying = run.planRun ? ` to apply plan ${run.planRun}` : "";
+      return `${host}: ${run.pipeline} by ${run.requestedBy} needs ${n} approval${n === 1 ? "" : "s"} from ${approversName(approval.role)}${applying}: ${decideCommands(run.id, botName)}`;
     }
     case "run-approval":
       return event.verdict === "approve"
@@ -181,20 +182,21 @@ export class ProgressRelay {
     const line = formatRunEvent(event, this.botName, tail);
     if (line !== undefined) for (const p of places) this.deliver(p.network, p.place, line);
     if (target && event.type === "run-finished" && event.run.plan && event.run.state === "succeeded") {
-      // The counts live on the run's last clipboard, read once the run has ended.
+      // The counts live on the run's last clipboard, read once the run has ended; awaited, so the
+      // summary comes before a plan-then-apply's approval request, which follows in the feed.
       const { id } = event.run;
-      this.control.clipboardValue(id).then(
-        (clipboard) =>
-          this.deliver(
-            target.network,
-            target.place,
-            planSummaryLine(event.host, id, planView(clipboard), this.botName),
-          ),
-        (err: unknown) =>
-          (this.options.log ?? ((l: string) => console.error(`jarvis: ${l}`)))(
-            `the plan of run ${id} could not be read for its summary: ${errorMessage(err)}`,
-          ),
-      );
+      try {
+        const clipboard = await this.control.clipboardValue(id);
+        this.deliver(
+          target.network,
+          target.place,
+          planSummaryLine(event.host, id, planView(clipboard), this.botName),
+        );
+      } catch (err) {
+        (this.options.log ?? ((l: string) => console.error(`jarvis: ${l}`)))(
+          `the plan of run ${id} could not be read for its summary: ${errorMessage(err)}`,
+        );
+      }
     }
   }
 

@@ -2,7 +2,7 @@
 import type { RunDetail } from "../pipeline/run-control.js";
 import { positionText } from "../pipeline/run-events.js";
 import type { StepPosition } from "../protocol.js";
-import type { ApprovalRecord, LogLine, RunView, StepRecord } from "../store/run-store.js";
+import type { ApprovalRecord, LogLine, RunRecord, RunView, StepRecord } from "../store/run-store.js";
 import { awaitingText, decisionsText } from "../pipeline/approval-text.js";
 
 /**
@@ -36,7 +36,7 @@ function positioned(steps: StepRecord[]): { step: StepRecord; position: StepPosi
 
 /** The stable JSON shape of one run (`status --json`, `history --json`). */
 export function runJson(
-  run: RunView,
+  run: RunView & Partial<Pick<RunRecord, "planRun" | "applyApproval">>,
   steps?: StepRecord[],
   approvals?: ApprovalRecord[],
 ): Record<string, unknown> {
@@ -54,12 +54,15 @@ export function runJson(
     after: run.after,
     forced: run.forced,
     plan: run.plan,
+    // A plan-then-apply: the plan run says its apply waits for approval; the apply run names its plan.
+    ...(run.applyApproval ? { then_apply: true } : {}),
+    ...(run.planRun ? { plan_run: run.planRun } : {}),
     created_at: iso(run.createdAt),
     started_at: iso(run.startedAt),
     finished_at: iso(run.finishedAt),
     approval: run.approval
       ? {
-          approvers: `role:${run.approval.role}`,
+          approvers: run.approval.role === null ? "acl:approve" : `role:${run.approval.role}`,
           count: run.approval.count,
           expires_at: iso(run.approval.expiresAt),
           notify: run.approval.notify,

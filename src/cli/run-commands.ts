@@ -100,6 +100,21 @@ async function follow(
   }
 }
 
+/** After a plan-then-apply's plan: the apply run that waits, and how to decide on it. */
+async function sayAwaiting(
+  jarvis: Jarvis,
+  ctx: Pick<CommandContext<object>, "out">,
+  plans: RunRecord[],
+): Promise<void> {
+  for (const plan of plans) {
+    const [apply] = await jarvis.control.history(plan.host, 1);
+    if (apply?.planRun !== plan.id) continue;
+    ctx.out(
+      `${apply.host}: run ${apply.id} applies this plan once approved: jarvis approve ${apply.id} | jarvis deny ${apply.id} (jarvis start executes it)`,
+    );
+  }
+}
+
 const runOptions = {
   json: { type: "boolean", default: false },
   detach: { type: "boolean", short: "d", default: false },
@@ -109,18 +124,21 @@ const runOptions = {
 const runOnlyOptions = {
   ...runOptions,
   plan: { type: "boolean", default: false },
+  "plan-then-apply": { type: "boolean", default: false },
 } as const;
 
 /** run, retry, replay, resume, cancel. */
 export const runCommands: Record<string, CliCommand> = {
   run: defineCommand({
-    usage: "run <pipeline> <design> [--plan] [--force] [--detach] [--json]",
+    usage: "run <pipeline> <design> [--plan | --plan-then-apply] [--force] [--detach] [--json]",
     summary:
-      "run a pipeline on a design (file, URL, gist:ID, cn=host); --detach queues it for `jarvis start`; --plan shows what it would change, changing nothing",
+      "run a pipeline on a design (file, URL, gist:ID, cn=host); --detach queues it for `jarvis start`; --plan shows what it would change, changing nothing; --plan-then-apply shows the plan, then applies it once someone approves",
     options: runOnlyOptions,
     run: (ctx) => {
       const [pipeline, source] = ctx.args;
       if (!pipeline || !source || ctx.args.length > 2) throw usageError("run takes a pipeline and a design");
+      const planThenApply = ctx.flags["plan-then-apply"];
+      if (planThenApply && ctx.flags.plan) throw usageError("give --plan or --plan-then-apply, not both");
       return withJarvis(ctx, async (jarvis) => {
         const fromSeq = await jarvis.control.latestSeq();
         const { runs } = await dispatch(
@@ -133,6 +151,7 @@ export const runCommands: Record<string, CliCommand> = {
             force: ctx.flags.force,
             foreground: !ctx.flags.detach,
             plan: ctx.flags.plan,
+            ...(planThenApply ? { planThenApply } : {}),
           },
           "started",
         );
@@ -146,14 +165,16 @@ export const runCommands: Record<string, CliCommand> = {
         }
         if (!ctx.flags.json)
           for (const run of runs) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started`);
-        return follow(
+        const code = await follow(
           jarvis,
           ctx,
           fromSeq,
           runs.map((r) => r.id),
           () => jarvis.control.executeAll(runs),
-          ctx.flags.plan,
+          ctx.flags.plan || planThenApply,
         );
+        if (planThenApply && code === EXIT.ok && !ctx.flags.json) await sayAwaiting(jarvis, ctx, runs);
+        return code;
       });
     },
   }),

@@ -10,25 +10,25 @@ const MAX_SELECTOR_WORDS = 256;
 /** Every command the bot knows, with its argument shape and whether it changes anything. */
 export const COMMANDS = {
   deploy: {
-    args: "<source>",
+    args: "<source> [after plan]",
     min: 1,
-    max: 1,
+    max: 3,
     mutating: true,
-    help: "deploy a new host from a design (file, https URL, gist:ID, cn=host)",
+    help: "deploy a new host from a design (file, https URL, gist:ID, cn=host); after plan: plan it, apply once approved",
   },
   redeploy: {
-    args: "<host> [force]",
+    args: "<host> [force] [after plan]",
     min: 1,
-    max: 2,
+    max: 4,
     mutating: true,
-    help: "rebuild a host from its design (force: even one that serves production)",
+    help: "rebuild a host from its design (force: even one that serves production; after plan: plan it, apply once approved)",
   },
   destroy: {
-    args: "<host> [force]",
+    args: "<host> [force] [after plan]",
     min: 1,
-    max: 2,
+    max: 4,
     mutating: true,
-    help: "delete a host (force: even one that serves production)",
+    help: "delete a host (force: even one that serves production; after plan: plan it, apply once approved)",
   },
   plan: {
     args: "<deploy|redeploy|destroy> <source|host>",

@@ -105,7 +105,12 @@ export class Dispatcher {
         const { acl } = this.options;
         // Approvals count people by their verified identities, the local operator's included:
         // being at the machine gives no approver role.
-        const voter = { identity, person: personOf(acl, identity), roles: rolesOf(acl, caller.identity) };
+        const voter = {
+          identity,
+          person: personOf(acl, identity),
+          roles: rolesOf(acl, caller.identity),
+          aclAllows: this.aclAllowsDecision(caller, checked.command, checked.target),
+        };
         reply = await executeCommand(checked.command, checked.target, {
           control: this.options.control,
           who: { identity, origin: caller.origin, person: voter.person },
@@ -197,6 +202,23 @@ export class Dispatcher {
       reason: decision.reason,
       ...(decision.allowed && decision.approval ? { approval: decision.approval } : {}),
     };
+  }
+
+  /**
+   * Whether the ACL lets the caller approve or deny on the run's host: who decides on a
+   * plan-then-apply that no approval rule names (approvals.ts).
+   */
+  private aclAllowsDecision(caller: Caller, command: TypedCommand, target: RunTarget | undefined): boolean {
+    if ((command.verb !== "approve" && command.verb !== "deny") || !target) return false;
+    return targetHosts(target).every(
+      (host) =>
+        decide(this.options.acl, {
+          identity: caller.identity,
+          verb: command.verb,
+          host,
+          configuredRoom: caller.configuredRoom,
+        }).allowed,
+    );
   }
 
   private async resolve(command: TypedCommand): Promise<RunTarget | undefined> {

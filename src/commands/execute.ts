@@ -71,6 +71,7 @@ export async function executeCommand(
         runs: await control.startAll("deploy", command.source, who, {
           fileAccess: ctx.fileAccess,
           ...approval,
+          ...planThenApply(command),
         }),
       };
     case "run":
@@ -83,6 +84,7 @@ export async function executeCommand(
           plan: command.plan ?? false,
           fileAccess: ctx.fileAccess,
           ...approval,
+          ...planThenApply(command),
           ...(command.designText !== undefined ? { designText: command.designText } : {}),
         }),
       };
@@ -108,6 +110,7 @@ export async function executeCommand(
           force: command.force,
           fileAccess: ctx.fileAccess,
           ...approval,
+          ...planThenApply(command),
         }),
       };
     }
@@ -247,6 +250,11 @@ export async function executeCommand(
       return { kind: "node-events", host: command.host, events: await ctx.nodeEvents.listNodeEvents(query) };
     }
   }
+}
+
+/** The start option of a command that may plan first and apply once approved. */
+function planThenApply(command: { planThenApply?: boolean }): { planThenApply?: true } {
+  return command.planThenApply === true ? { planThenApply: true } : {};
 }
 
 function scheduleStore(ctx: ExecuteContext): ScheduleBookStore {

@@ -21,7 +21,8 @@ export type TargetWord = string | { run: string };
 
 /** A command with typed arguments. */
 export type TypedCommand =
-  | { verb: "deploy"; source: string }
+  /** `planThenApply`: plan first, apply once approved (chat `deploy cn=loki after plan`). */
+  | { verb: "deploy"; source: string; planThenApply?: boolean }
   | {
       verb: "run";
       pipeline: string;
@@ -32,11 +33,13 @@ export type TypedCommand =
       designText?: string;
       /** A plan run (`jarvis run ... --plan`, the API's `{plan: true}`). */
       plan?: boolean;
+      /** Plan, then apply once approved (`--plan-then-apply`, the API's `{plan_then_apply: true}`). */
+      planThenApply?: boolean;
     }
   /** A plan run of deploy (of a design) or of redeploy/destroy (of a host): chat `plan deploy cn=loki`. */
   | { verb: "plan"; pipeline: "deploy"; source: string }
   | { verb: "plan"; pipeline: "redeploy" | "destroy"; target: TargetWord }
-  | { verb: "redeploy" | "destroy"; target: TargetWord; force: boolean }
+  | { verb: "redeploy" | "destroy"; target: TargetWord; force: boolean; planThenApply?: boolean }
   | { verb: "retry"; target: TargetWord; force: boolean; foreground: boolean; clipboardYaml?: string }
   | { verb: "resume"; target: TargetWord }
   /** The run (or a host's latest run) `target` names, again on other hosts' designs or on sources. */
@@ -110,7 +113,9 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
   const [a = "", b] = args;
   switch (verb) {
     case "deploy":
-      return { verb, source: a };
+    case "redeploy":
+    case "destroy":
+      return runVerbCommand(verb, args);
     case "run":
       // `run "<command>" on <nodes>` is a job; `run <pipeline> <source>` has two words only.
       if (args.length === 2) return { verb, pipeline: a, source: b ?? "", force: false, foreground: false };
@@ -127,9 +132,6 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
       return serviceCommand(args);
     case "job":
       return jobCommand(args);
-    case "redeploy":
-    case "destroy":
-      return { verb, target: a, force: forced(b) };
     case "retry":
       return { verb, target: a, force: forced(b), foreground: false };
     case "replay":
@@ -180,6 +182,27 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
         ? { verb: "node-events", limit: CHAT_EVENTS_LIMIT }
         : { verb: "node-events", host: a, limit: CHAT_EVENTS_LIMIT };
   }
+}
+
+/**
+ * `deploy <source>`, `redeploy|destroy <host> [force]`, each optionally ending `after plan`: plan
+ * first, then apply once approved.
+ */
+function runVerbCommand(verb: "deploy" | "redeploy" | "destroy", args: readonly string[]): TypedCommand {
+  const last = args.slice(-2).map((w) => w.toLowerCase());
+  const afterPlan = args.length >= 3 && last[0] === "after" && last[1] === "plan";
+  const [word = "", extra, ...rest] = afterPlan ? args.slice(0, -2) : args;
+  const plan = afterPlan ? { planThenApply: true } : {};
+  if (verb === "deploy") {
+    if (extra !== undefined)
+      throw new CommandError(
+        "E_USAGE",
+        "usage: deploy <source> [after plan], e.g. deploy cn=loki after plan",
+      );
+    return { verb, source: word, ...plan };
+  }
+  if (rest.length > 0) throw new CommandError("E_USAGE", `usage: ${verb} <host> [force] [after plan]`);
+  return { verb, target: word, force: forced(extra), ...plan };
 }
 
 /** Nodes and the optional trailing `--batch N|N%`. */

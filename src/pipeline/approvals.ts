@@ -6,7 +6,7 @@
  * rule's role count.
  */
 import { ApprovalRefused, RunError } from "../errors.js";
-import { ruleApplies } from "./approval-rule.js";
+import { DEFAULT_APPROVAL_EXPIRY_MS, ruleApplies } from "./approval-rule.js";
 import type { ApprovalRule } from "./approval-rule.js";
 import type { ApprovalRequirement, RunRecord } from "../store/run-store.js";
 
@@ -18,6 +18,11 @@ export interface Voter {
   person: string;
   /** Her roles under the ACL. */
   roles: readonly string[];
+  /**
+   * Whether the ACL lets her `approve` (or `deny`) on the run's host: what counts for a
+   * plan-then-apply that no rule names (approval role null). Absent: it does not.
+   */
+  aclAllows?: boolean;
 }
 
 /**
@@ -41,6 +46,28 @@ export function requiredApproval(
 }
 
 /**
+ * What the apply run of a plan-then-apply waits for: the rule that applies as for any run (the
+ * ACL role's, then the pipeline's), else one approval from anyone the ACL lets approve on the
+ * host (role null), other than the requester, within the default expiry. A plan is always
+ * looked at by a second person before it changes anything.
+ */
+export function planApplyApproval(
+  rules: readonly (ApprovalRule | undefined)[],
+  clipboard: Record<string, unknown>,
+  requesterPerson: string,
+): ApprovalRequirement & { expiresInMs: number } {
+  return (
+    requiredApproval(rules, clipboard, requesterPerson) ?? {
+      role: null,
+      count: 1,
+      requesterPerson,
+      notify: [],
+      expiresInMs: DEFAULT_APPROVAL_EXPIRY_MS,
+    }
+  );
+}
+
+/**
  * Refuse a decision that may not count; returns quietly when it may. A requester may deny (and
  * so withdraw) her own run, never approve it.
  */
@@ -55,7 +82,14 @@ export function checkVoter(run: RunRecord, voter: Voter, verdict: "approve" | "d
   if (verdict === "approve" && voter.person === approval.requesterPerson) {
     throw new ApprovalRefused(
       "E_APPROVAL_SELF",
-      `you asked for run ${run.id} yourself; ${approval.count === 1 ? "someone else" : "others"} with role ${approval.role} must approve it`,
+      `you asked for run ${run.id} yourself; ${approval.count === 1 ? "someone else" : "others"} ${approval.role === null ? "allowed to approve" : `with role ${approval.role}`} must approve it`,
+    );
+  }
+  if (approval.role === null) {
+    if (voter.aclAllows) return;
+    throw new ApprovalRefused(
+      "E_APPROVAL_ROLE",
+      `only people whose acl role allows ${verdict} on ${run.host} may ${verdict} run ${run.id}; ${voter.identity} ${voter.roles.length > 0 ? `has ${voter.roles.join(", ")}` : "has no role"}`,
     );
   }
   if (!voter.roles.includes(approval.role)) {

@@ -277,7 +277,11 @@ export class Engine {
             },
           }
         : { state: "succeeded", error: null };
-    const final = await store.finishIfOwner(lease, ending);
+    // A plan-then-apply's plan hands its host straight to the apply run, which awaits approval.
+    const final =
+      ending.state === "succeeded" && run.applyApproval
+        ? (await store.finishPlanForApproval(lease))?.plan
+        : await store.finishIfOwner(lease, ending);
     if (!final) throw leaseLost(run.id);
     return final;
   }

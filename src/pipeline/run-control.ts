@@ -48,6 +48,12 @@ export interface StartOptions {
    * (`jarvis run ... --plan`, chat `plan deploy`, the API's `{plan: true}`).
    */
   plan?: boolean;
+  /**
+   * Plan, then apply once approved: a plan run whose success creates the apply run awaiting
+   * approval (`jarvis run ... --plan-then-apply`, chat `deploy cn=loki after plan`, the API's
+   * `{plan_then_apply: true}`). One-host designs only.
+   */
+  planThenApply?: boolean;
   /** Execute it in the calling process (executeAll), not in the service: the CLI's foreground run. */
   foreground?: boolean;
   /**

@@ -9,7 +9,7 @@ import { diffClipboards, formatDiff } from "../clipboard/diff.js";
 import { loadDesigns, loadDesignsText } from "../clipboard/load-design.js";
 import { newRunId } from "../store/ids.js";
 import { resolveTarget, runTarget } from "./run-target.js";
-import { checkVoter, requiredApproval } from "./approvals.js";
+import { checkVoter, planApplyApproval, requiredApproval } from "./approvals.js";
 import type { Voter } from "./approvals.js";
 import { replayRun } from "./replay.js";
 import type { ReplayOnto } from "../commands/typed-command.js";
@@ -113,6 +113,12 @@ export class RunService implements RunControl {
             maxBytes: config.designs.maxBytes,
             fileAccess: mode.fileAccess ?? "designs-dirs",
           });
+    if (mode.planThenApply && members.length > 1) {
+      throw new CommandError(
+        "E_USAGE",
+        `${source.slice(0, 80)} is a cluster of ${members.map((m) => m.host).join(", ")}; plan-then-apply takes one host: plan the cluster (plan run), then run it`,
+      );
+    }
     for (const member of members) {
       const [busy] = await store.listRuns({
         host: member.host,
@@ -129,11 +135,13 @@ export class RunService implements RunControl {
     const runIds = new Map<string, string>();
     const runs: RunRecord[] = [];
     for (const member of members) {
-      const approval = requiredApproval(
-        [mode.approval, pipeline.approval],
-        member.clipboard,
-        who.person ?? who.identity,
-      );
+      const rules = [mode.approval, pipeline.approval];
+      const requester = who.person ?? who.identity;
+      // A plan-then-apply's plan changes nothing: its apply run is what waits for approval.
+      const approval = mode.planThenApply ? undefined : requiredApproval(rules, member.clipboard, requester);
+      const applyApproval = mode.planThenApply
+        ? planApplyApproval(rules, member.clipboard, requester)
+        : undefined;
       const run = await store.createRun({
         host: member.host,
         pipeline: pipeline.name,
@@ -146,9 +154,10 @@ export class RunService implements RunControl {
         stepNames: [...pipeline.steps, ...pipeline.onFailure].map((s) => s.name),
         ...(group ? { group, after: member.after.map((h) => runIds.get(h)!) } : {}),
         forced: mode.force ?? false,
-        plan: mode.plan ?? false,
+        plan: (mode.plan ?? false) || applyApproval !== undefined,
         ...(mode.foreground ? { lease: { owner: engine.owner, leaseMs: config.leaseMs } } : {}),
         ...(approval ? { approval } : {}),
+        ...(applyApproval ? { applyApproval } : {}),
       });
       runIds.set(member.host, run.id);
       runs.push(run);

@@ -137,6 +137,7 @@ export function userData(keys: string[]): string | undefined {
 /** EC2 hosts through the AWS SDK, with bounded retries and waits. */
 export class Ec2Provider implements Provider {
   readonly name = "ec2";
+  readonly newNodeAddresses = ["ipv4", "ipv6"] as const;
   private readonly opts: Ec2Options;
   private readonly client: EC2Client;
 

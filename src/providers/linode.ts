@@ -138,6 +138,7 @@ export function linodeInfo(l: Pick<Linode, "id" | "label" | "status" | "ipv4" | 
 /** Linode hosts through the official SDK, with bounded retries and waits. */
 export class LinodeProvider implements Provider {
   readonly name = "linode";
+  readonly newNodeAddresses = ["ipv4", "ipv6"] as const;
   private readonly opts: LinodeOptions;
 
   constructor(opts: LinodeOptions) {

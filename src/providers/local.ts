@@ -80,6 +80,7 @@ const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 /** The local provider. */
 export class LocalProvider implements Provider {
   readonly name = "local";
+  readonly newNodeAddresses = ["ipv4"] as const;
   constructor(private readonly options: LocalProviderOptions) {}
 
   planCreate(spec: HostSpec): Record<string, unknown> {

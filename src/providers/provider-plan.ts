@@ -78,13 +78,11 @@ export async function planProviderTask(
       const create = provider.planCreate(tools.spec(clipboard));
       ctx.log(`${name}: plan: would create ${label}: ${JSON.stringify(create)}`);
       const placeholder = (what: string): string => placeholderText(what, label, ctx.step);
-      const values: Record<string, string> = {
-        [`${name}.id`]: placeholder("node id"),
-        [`${name}.ipv4`]: placeholder("ipv4"),
-      };
-      // The local provider's hosts get a loopback port and no IPv6; a cloud's may get an IPv6.
+      const values: Record<string, string> = { [`${name}.id`]: placeholder("node id") };
+      for (const field of provider.newNodeAddresses)
+        values[`${name}.${field}`] = placeholder(field === "ipv4" ? "ipv4" : "ipv6, if it gets one");
+      // The local provider's hosts get a loopback port of their own.
       if (name === "local") values[`${name}.ssh_port`] = placeholder("ssh port");
-      else values[`${name}.ipv6`] = placeholder("ipv6, if it gets one");
       const planned = withSection(clipboard, { label, state: "running" });
       return withPlanEntries(withPlaceholders(planned, values), [
         entry({ action: "create", target, before: null, after: create }),

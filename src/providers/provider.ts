@@ -37,6 +37,12 @@ export interface HostInfo {
 /** A place hosts are deployed to. Every method converges: repeating it does no harm. */
 export interface Provider {
   readonly name: string;
+  /**
+   * The addresses a node it creates comes up with: what a plan puts placeholders for, and so the
+   * DNS records it plans. A VMware guest reports one (its primary, on an IPv4 network the IPv4);
+   * a Linode always gets IPv6 too; an EC2 instance may (its subnet decides).
+   */
+  readonly newNodeAddresses: readonly ("ipv4" | "ipv6")[];
   /** Create the host or find the one that already exists with this label; waits until it runs. */
   deploy(spec: HostSpec, signal: AbortSignal): Promise<HostInfo>;
   /**

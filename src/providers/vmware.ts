@@ -91,6 +91,7 @@ export function vmInfo(vm: VmState): HostInfo {
 
 export class VmwareProvider implements Provider {
   readonly name = "vmware";
+  readonly newNodeAddresses = ["ipv4"] as const;
 
   constructor(private readonly opts: VmwareOptions) {}
 

@@ -11,6 +11,7 @@ import { summarize } from "./run-summary.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
 import type { PostgresFeed } from "./postgres-feed.js";
 import type { RunRow } from "./postgres-rows.js";
+import { approversName } from "../pipeline/approval-text.js";
 import type { WireError } from "../protocol.js";
 import type { ApprovalDecision, ApprovalOutcome, ApprovalRecord, RunRecord } from "./run-store.js";
 
@@ -42,11 +43,11 @@ interface ApprovalRow {
 }
 
 /** The error an expired run ends with. */
-function expiredError(count: number, role: string): WireError {
+function expiredError(count: number, role: string | null): WireError {
   return {
     name: "RunError",
     code: "E_RUN_APPROVAL_EXPIRED",
-    message: `not approved in time (needed ${count} approval${count === 1 ? "" : "s"} from ${role}); start it again to ask anew`,
+    message: `not approved in time (needed ${count} approval${count === 1 ? "" : "s"} from ${approversName(role)}); start it again to ask anew`,
   };
 }
 

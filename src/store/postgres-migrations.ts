@@ -72,6 +72,11 @@ CREATE TABLE audit (
   { version: 3, name: "the per-host index, kept by triggers on runs", sql: HOST_INDEX_SCHEMA },
   { version: 4, name: "durable schedules and their occurrences", sql: SCHEDULES_SCHEMA },
   { version: 5, name: "agents' events and the rules' last firings", sql: NODE_EVENTS_SCHEMA },
+  {
+    version: 6,
+    name: "plan-then-apply: a plan run's pending approval, an apply run's plan run",
+    sql: `ALTER TABLE runs ADD COLUMN apply_approval_json TEXT, ADD COLUMN plan_run TEXT;`,
+  },
 ];
 
 /** Apply every migration this database has not had yet; the versions applied now. */

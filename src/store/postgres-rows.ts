@@ -5,7 +5,7 @@
  */
 import pg from "pg";
 import type { WireError } from "../protocol.js";
-import type { ApprovalRequirement, RunRecord, StepPatch, StepRecord } from "./run-store.js";
+import type { ApprovalRequirement, PendingApproval, RunRecord, StepPatch, StepRecord } from "./run-store.js";
 
 /** A row of `runs`. */
 export interface RunRow {
@@ -33,6 +33,8 @@ export interface RunRow {
   approval_json: string | null;
   approval_expires_at: number | null;
   plan: boolean;
+  apply_approval_json: string | null;
+  plan_run: string | null;
 }
 
 /** A row of `steps`. */
@@ -53,7 +55,8 @@ export interface StepRow {
 /** The columns of `runs` a record is read from (all but the insertion order). */
 export const RUN_COLUMNS = `id, host, pipeline, pipeline_json, state, step_index, step_name, total_steps,
   requested_by, origin, source, created_at, started_at, finished_at, error_json, lease_owner,
-  lease_expires_at, cancel_requested, group_id, after_json, forced, approval_json, approval_expires_at, plan`;
+  lease_expires_at, cancel_requested, group_id, after_json, forced, approval_json, approval_expires_at, plan,
+  apply_approval_json, plan_run`;
 
 /** States in which a run holds its host: the one-active-run-per-host index covers exactly these. */
 export const HOST_HOLDING_STATES = `('awaiting_approval', 'queued', 'running')`;
@@ -118,6 +121,9 @@ export function toRun(r: RunRow): RunRecord {
     forced: r.forced,
     approval: approvalOf(r),
     plan: r.plan,
+    applyApproval:
+      r.apply_approval_json === null ? null : (JSON.parse(r.apply_approval_json) as PendingApproval),
+    planRun: r.plan_run,
   };
 }
 

@@ -11,7 +11,7 @@ import { RunError, StoreError } from "../errors.js";
 import type { RunRow } from "./postgres-rows.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
 import type { PostgresFeed } from "./postgres-feed.js";
-import type { NewRun, RunRecord } from "./run-store.js";
+import type { Lease, NewRun, RunRecord } from "./run-store.js";
 
 /** The run that holds a host, if any (what E_HOST_BUSY names). */
 export const ACTIVE_HOLDER = `SELECT id, state FROM runs WHERE host = $1 AND state IN ${HOST_HOLDING_STATES}`;
@@ -41,11 +41,69 @@ export async function createRun(
   }
 }
 
+/**
+ * RunStore.finishPlanForApproval: the plan run ends succeeded and its apply run is created, in one
+ * transaction holding the plan run's row lock, so the host passes from one to the other unheld by
+ * nobody in between.
+ */
+export async function finishPlanForApproval(
+  context: PostgresContext,
+  feed: PostgresFeed,
+  lease: Lease,
+): Promise<{ plan: RunRecord; apply: RunRecord } | undefined> {
+  return context.tx("hand a plan over for approval", async (client) => {
+    const current = (
+      await client.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1 FOR UPDATE`, [lease.runId])
+    ).rows[0];
+    const planned = current && toRun(current);
+    if (planned && (!planned.plan || !planned.applyApproval)) {
+      throw new RunError("E_RUN_STATE", `run ${planned.id} is no plan-then-apply; nothing to hand over`);
+    }
+    const row = (
+      await client.query<RunRow>(
+        `UPDATE runs SET state = 'succeeded', error_json = NULL, finished_at = ${NOW}, lease_owner = NULL,
+           lease_expires_at = NULL, cancel_requested = false
+         WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING ${RUN_COLUMNS}`,
+        [lease.runId, lease.owner],
+      )
+    ).rows[0];
+    if (!row || !planned?.applyApproval) return undefined;
+    const plan = toRun(row);
+    await feed.appendUnfenced(client, plan.id, { type: "run-finished", run: summarize(plan) });
+    const design = (
+      await client.query<{ yaml: string }>(
+        `SELECT yaml FROM snapshots WHERE run_id = $1 AND idx = 0 AND phase = 'input'`,
+        [plan.id],
+      )
+    ).rows[0];
+    if (!design) throw new StoreError("E_STORE_NO_SNAPSHOT", `run ${plan.id} has no design as loaded`);
+    const steps = (
+      await client.query<{ name: string }>(`SELECT name FROM steps WHERE run_id = $1 ORDER BY idx`, [plan.id])
+    ).rows;
+    const apply = await insertRun(client, feed, newRunId(), {
+      host: plan.host,
+      pipeline: plan.pipeline,
+      pipelineJson: plan.pipelineJson,
+      totalSteps: plan.totalSteps,
+      requestedBy: plan.requestedBy,
+      origin: plan.origin,
+      source: plan.source,
+      clipboardYaml: design.yaml,
+      forced: plan.forced,
+      stepNames: steps.map((s) => s.name),
+      approval: planned.applyApproval,
+      planRun: plan.id,
+    });
+    if (!apply) throw new StoreError("E_STORE_IO", `${plan.host} was taken while its plan was handed over`);
+    return { plan, apply };
+  });
+}
+
 async function insertRun(
   client: Queryable,
   feed: PostgresFeed,
   id: string,
-  run: NewRun,
+  run: NewRun & { planRun?: string },
 ): Promise<RunRecord | undefined> {
   const { approval } = run;
   // A run awaiting approval is held by no process, whatever `lease` says.
@@ -61,10 +119,10 @@ async function insertRun(
   const inserted = await client.query<RunRow>(
     `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin,
        source, created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced,
-       approval_json, approval_expires_at, plan)
+       approval_json, approval_expires_at, plan, apply_approval_json, plan_run)
      VALUES ($1, $2, $3, $4, $5, -1, $6, $7, $8, $9, ${NOW}, CASE WHEN $10 THEN ${NOW} END, $11,
        CASE WHEN $10 THEN ${NOW} + $12::bigint END, $13, $14, $15,
-       $16::text, CASE WHEN $16::text IS NOT NULL THEN ${NOW} + $17::bigint END, $18)
+       $16::text, CASE WHEN $16::text IS NOT NULL THEN ${NOW} + $17::bigint END, $18, $19, $20)
      ON CONFLICT (host) WHERE state IN ${HOST_HOLDING_STATES} DO NOTHING
      RETURNING ${RUN_COLUMNS}`,
     [
@@ -86,6 +144,8 @@ async function insertRun(
       requirement,
       approval?.expiresInMs ?? 0,
       run.plan ?? false,
+      run.applyApproval ? JSON.stringify(run.applyApproval) : null,
+      run.planRun ?? null,
     ],
   );
   const row = inserted.rows[0];

@@ -4,7 +4,7 @@
  * statement that writes, or holds the run's row lock for its transaction; claims skip rows another
  * process is claiming at that moment (FOR UPDATE SKIP LOCKED) instead of queueing behind them.
  */
-import { ACTIVE_HOLDER, createRun } from "./postgres-run-create.js";
+import { ACTIVE_HOLDER, createRun, finishPlanForApproval } from "./postgres-run-create.js";
 import { RUN_COLUMNS, encodeError, toRun } from "./postgres-rows.js";
 import { summarize } from "./run-summary.js";
 import { NOW, isUniqueViolation } from "./postgres-context.js";
@@ -102,6 +102,10 @@ export class PostgresRunLifecycle {
        WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING ${RUN_COLUMNS}`,
       [lease.runId, lease.owner, ending.state, encodeError(ending.error)],
     );
+  }
+
+  finishPlanForApproval(lease: Lease): Promise<{ plan: RunRecord; apply: RunRecord } | undefined> {
+    return finishPlanForApproval(this.context, this.feed, lease);
   }
 
   async cancelIfQueued(runId: string, error: WireError): Promise<QueuedCancel> {

@@ -152,6 +152,8 @@ class PostgresStore implements RunStore {
   release: RunStore["release"] = (lease) => this.lifecycle.release(lease);
   markStarted: RunStore["markStarted"] = (lease) => this.lifecycle.markStarted(lease);
   finishIfOwner: RunStore["finishIfOwner"] = (lease, ending) => this.lifecycle.finishIfOwner(lease, ending);
+  finishPlanForApproval: RunStore["finishPlanForApproval"] = (lease) =>
+    this.lifecycle.finishPlanForApproval(lease);
   cancelIfQueued: RunStore["cancelIfQueued"] = (runId, error) => this.lifecycle.cancelIfQueued(runId, error);
   requestCancel: RunStore["requestCancel"] = (runId) => this.lifecycle.requestCancel(runId);
   retryRun: RunStore["retryRun"] = (request) => this.lifecycle.retryRun(request);

@@ -51,12 +51,22 @@ export interface RunRecord {
    * clipboard's `plan:`. Fixed when the run is created; a retry stays a plan run.
    */
   plan: boolean;
+  /**
+   * A plan-then-apply's plan run: the approval its apply run will wait for, once this plan has
+   * succeeded (finishPlanForApproval). Null for every other run.
+   */
+  applyApproval: PendingApproval | null;
+  /** An apply run: the plan run whose plan it applies once approved. Null for every other run. */
+  planRun: string | null;
 }
 
 /** What a run must be approved by, as stored with it. */
 export interface ApprovalRequirement {
-  /** The role whose holders' approvals count. */
-  role: string;
+  /**
+   * The role whose holders' approvals count; null: anyone the ACL lets `approve` on the run's host
+   * (the default of a plan-then-apply that no approval rule names).
+   */
+  role: string | null;
   /** Different people who must approve. */
   count: number;
   /** The person (acl.people name, else the identity) who asked for the run: she cannot approve it. */
@@ -69,6 +79,9 @@ export interface ApprovalRequirement {
 export interface StoredApproval extends ApprovalRequirement {
   expiresAt: number;
 }
+
+/** An approval requirement not yet asked for: its deadline is this long after it is. */
+export type PendingApproval = ApprovalRequirement & { expiresInMs: number };
 
 /** One person's decision on a run awaiting approval. */
 export interface ApprovalDecision {
@@ -125,7 +138,12 @@ export interface NewRun {
    * Create it awaiting these approvals (no lease, whatever `lease` says); it expires this long
    * after creation, measured by the store's clock.
    */
-  approval?: ApprovalRequirement & { expiresInMs: number };
+  approval?: PendingApproval;
+  /**
+   * A plan-then-apply: a plan run (`plan` must be true) whose success creates its apply run
+   * awaiting this approval (finishPlanForApproval).
+   */
+  applyApproval?: PendingApproval;
 }
 
 /** One step of a run (the main list first, then on_failure steps). */
@@ -223,7 +241,10 @@ export interface AuditQuery {
 }
 
 /** What people are shown of a run: everything but the executing process's bookkeeping. */
-export type RunView = Omit<RunRecord, "pipelineJson" | "leaseOwner" | "leaseExpiresAt" | "cancelRequested">;
+export type RunView = Omit<
+  RunRecord,
+  "pipelineJson" | "leaseOwner" | "leaseExpiresAt" | "cancelRequested" | "applyApproval" | "planRun"
+>;
 
 /** One host as the per-host index knows it: its latest run (newest created) and how many it has had. */
 export interface HostEntry {
@@ -392,6 +413,15 @@ export interface RunStore extends ScheduleStore, NodeEventStore {
    * request and appends `run-finished`. Undefined when the lease was lost.
    */
   finishIfOwner(lease: Lease, ending: RunEnding): Promise<RunRecord | undefined>;
+  /**
+   * End a plan-then-apply's plan run (one with `applyApproval`) as succeeded and, in the same
+   * transaction, create its apply run on the host the plan run held: the same pipeline, design as
+   * loaded (the plan run's step-0 input), requester, origin and force; not a plan; awaiting
+   * `applyApproval` (deadline from now, store's clock); `planRun` naming the plan run. Appends the
+   * plan run's `run-finished`, then the apply run's `run-awaiting-approval`. Fenced by the lease:
+   * undefined when it was lost. RunError E_RUN_STATE for a run that is no plan-then-apply.
+   */
+  finishPlanForApproval(lease: Lease): Promise<{ plan: RunRecord; apply: RunRecord } | undefined>;
   /**
    * Cancel a run only while it is still queued or awaiting approval (atomically); appends
    * `run-finished`.

@@ -22,6 +22,7 @@ export function summarize(run: RunRecord): RunSummary {
     finishedAt: run.finishedAt,
     error: run.error,
     ...(run.plan ? { plan: true } : {}),
+    ...(run.planRun !== null ? { planRun: run.planRun } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import type { RunRow } from "./sqlite-rows.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import type { SqliteFeed } from "./sqlite-feed.js";
 import type { SqliteRunLifecycle } from "./sqlite-run-lifecycle.js";
+import { approversName } from "../pipeline/approval-text.js";
 import type { WireError } from "../protocol.js";
 import type { ApprovalDecision, ApprovalOutcome, ApprovalRecord, RunRecord } from "./run-store.js";
 
@@ -23,11 +24,11 @@ interface ApprovalRow {
 }
 
 /** The error an expired run ends with. */
-function expiredError(count: number, role: string): WireError {
+function expiredError(count: number, role: string | null): WireError {
   return {
     name: "RunError",
     code: "E_RUN_APPROVAL_EXPIRED",
-    message: `not approved in time (needed ${count} approval${count === 1 ? "" : "s"} from ${role}); start it again to ask anew`,
+    message: `not approved in time (needed ${count} approval${count === 1 ? "" : "s"} from ${approversName(role)}); start it again to ask anew`,
   };
 }
 

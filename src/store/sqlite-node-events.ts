@@ -69,7 +69,7 @@ export class SqliteNodeEvents {
            SELECT seq FROM node_events WHERE host = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
       ).run(e.host, e.host, NODE_EVENTS_KEPT);
       return true;
-    });
+    }).immediate;
   }
 
   record(event: NewNodeEvent): boolean {

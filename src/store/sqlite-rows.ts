@@ -4,7 +4,7 @@
  */
 import type Database from "better-sqlite3";
 import type { WireError } from "../protocol.js";
-import type { ApprovalRequirement, RunRecord, StepPatch, StepRecord } from "./run-store.js";
+import type { ApprovalRequirement, PendingApproval, RunRecord, StepPatch, StepRecord } from "./run-store.js";
 
 /** States in which a run holds its host: a second run there is refused. */
 export const HOST_HOLDING_STATES = `('awaiting_approval', 'queued', 'running')`;
@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS runs (
   created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, error_json TEXT,
   lease_owner TEXT, lease_expires_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
   group_id TEXT, after_json TEXT NOT NULL DEFAULT '[]', forced INTEGER NOT NULL DEFAULT 0,
-  step_name TEXT, approval_json TEXT, approval_expires_at INTEGER, plan INTEGER NOT NULL DEFAULT 0
+  step_name TEXT, approval_json TEXT, approval_expires_at INTEGER, plan INTEGER NOT NULL DEFAULT 0,
+  apply_approval_json TEXT, plan_run TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS runs_one_active_per_host ON runs(host)
   WHERE state IN ('awaiting_approval', 'queued', 'running');
@@ -76,6 +77,8 @@ export interface RunRow {
   approval_json: string | null;
   approval_expires_at: number | null;
   plan: number;
+  apply_approval_json: string | null;
+  plan_run: string | null;
 }
 
 /** A row of `steps`. */
@@ -114,6 +117,10 @@ export function migrate(db: Database.Database): void {
     db.exec(`ALTER TABLE runs ADD COLUMN after_json TEXT NOT NULL DEFAULT '[]'`);
   if (!columns.has("forced")) db.exec(`ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0`);
   if (!columns.has("plan")) db.exec(`ALTER TABLE runs ADD COLUMN plan INTEGER NOT NULL DEFAULT 0`);
+  if (!columns.has("apply_approval_json")) {
+    db.exec(`ALTER TABLE runs ADD COLUMN apply_approval_json TEXT`);
+    db.exec(`ALTER TABLE runs ADD COLUMN plan_run TEXT`);
+  }
   db.exec(`CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)`);
   if (!columns.has("step_name")) {
     db.exec(`ALTER TABLE runs ADD COLUMN step_name TEXT`);
@@ -213,6 +220,9 @@ export function toRun(r: RunRow): RunRecord {
     forced: r.forced === 1,
     approval: approvalOf(r),
     plan: r.plan === 1,
+    applyApproval:
+      r.apply_approval_json === null ? null : (JSON.parse(r.apply_approval_json) as PendingApproval),
+    planRun: r.plan_run,
   };
 }
 

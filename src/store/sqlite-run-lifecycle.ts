@@ -39,68 +39,115 @@ export class SqliteRunLifecycle {
 
   async createRun(run: NewRun): Promise<RunRecord> {
     const id = newRunId();
-    const insert = this.db.transaction(() => {
-      const holder = this.stmt(
-        `SELECT id, state FROM runs WHERE host = ? AND state IN ${HOST_HOLDING_STATES}`,
-      ).get(run.host) as { id: string; state: string } | undefined;
-      if (holder) {
-        throw new RunError(
-          "E_HOST_BUSY",
-          `${run.host} already has run ${holder.id} (${holder.state}); wait for it, or cancel it with: cancel ${holder.id}`,
-        );
-      }
-      const { approval } = run;
-      const held = run.lease !== undefined && approval === undefined;
-      const requirement = approval
-        ? JSON.stringify({
-            role: approval.role,
-            count: approval.count,
-            requesterPerson: approval.requesterPerson,
-            notify: approval.notify,
-          })
-        : null;
-      this.stmt(
-        `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin, source,
-          created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced,
-          approval_json, approval_expires_at, plan)
-         VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ${NOW}, CASE WHEN ? THEN ${NOW} END, ?,
-           CASE WHEN ? THEN ${NOW} + ? END, ?, ?, ?, ?, CASE WHEN ? IS NOT NULL THEN ${NOW} + ? END, ?)`,
-      ).run(
-        id,
-        run.host,
-        run.pipeline,
-        run.pipelineJson,
-        approval ? "awaiting_approval" : held ? "running" : "queued",
-        run.totalSteps,
-        run.requestedBy,
-        run.origin,
-        run.source,
-        held ? 1 : 0,
-        held ? (run.lease?.owner ?? null) : null,
-        held ? 1 : 0,
-        run.lease?.leaseMs ?? 0,
-        run.group ?? null,
-        JSON.stringify(run.after ?? []),
-        run.forced ? 1 : 0,
-        requirement,
-        requirement,
-        approval?.expiresInMs ?? 0,
-        run.plan ? 1 : 0,
-      );
-      const addStep = this.stmt(
-        `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
-      );
-      // Names past the pipeline's own steps are its on_failure steps.
-      run.stepNames.forEach((name, idx) => addStep.run(id, idx, name, idx >= run.totalSteps ? 1 : 0));
-      this.stmt(`INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES (?, 0, 'input', ?)`).run(
-        id,
-        run.clipboardYaml,
-      );
-      if (approval) this.appendAwaiting(id);
-      else this.appendRunEvent(id, "run-queued");
-    }).immediate;
-    this.guard("create a run", insert);
+    this.guard("create a run", this.db.transaction(() => this.insertRun(id, run)).immediate);
     return this.mustGet(id);
+  }
+
+  async finishPlanForApproval(lease: Lease): Promise<{ plan: RunRecord; apply: RunRecord } | undefined> {
+    return this.guard(
+      "hand a plan over for approval",
+      this.db.transaction(() => {
+        const current = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(lease.runId) as RunRow | undefined;
+        const planned = current && toRun(current);
+        if (planned && (!planned.plan || !planned.applyApproval)) {
+          throw new RunError("E_RUN_STATE", `run ${planned.id} is no plan-then-apply; nothing to hand over`);
+        }
+        const row = this.stmt(
+          `UPDATE runs SET state = 'succeeded', error_json = NULL, finished_at = ${NOW}, lease_owner = NULL,
+             lease_expires_at = NULL, cancel_requested = 0
+           WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING *`,
+        ).get(lease.runId, lease.owner) as RunRow | undefined;
+        if (!row || !planned?.applyApproval) return undefined;
+        this.appendRunEvent(row.id, "run-finished");
+        const design = this.stmt(
+          `SELECT yaml FROM snapshots WHERE run_id = ? AND idx = 0 AND phase = 'input'`,
+        ).get(row.id) as { yaml: string } | undefined;
+        const steps = this.stmt(`SELECT name FROM steps WHERE run_id = ? ORDER BY idx`).all(row.id) as {
+          name: string;
+        }[];
+        if (!design) throw new StoreError("E_STORE_NO_SNAPSHOT", `run ${row.id} has no design as loaded`);
+        const applyId = newRunId();
+        this.insertRun(applyId, {
+          host: planned.host,
+          pipeline: planned.pipeline,
+          pipelineJson: planned.pipelineJson,
+          totalSteps: planned.totalSteps,
+          requestedBy: planned.requestedBy,
+          origin: planned.origin,
+          source: planned.source,
+          clipboardYaml: design.yaml,
+          forced: planned.forced,
+          stepNames: steps.map((s) => s.name),
+          approval: planned.applyApproval,
+          planRun: planned.id,
+        });
+        return { plan: toRun(row), apply: this.getNow(applyId) };
+      }).immediate,
+    );
+  }
+
+  /** Insert a run with its steps, design and first event; inside the caller's transaction. */
+  private insertRun(id: string, run: NewRun & { planRun?: string }): void {
+    const holder = this.stmt(
+      `SELECT id, state FROM runs WHERE host = ? AND state IN ${HOST_HOLDING_STATES}`,
+    ).get(run.host) as { id: string; state: string } | undefined;
+    if (holder) {
+      throw new RunError(
+        "E_HOST_BUSY",
+        `${run.host} already has run ${holder.id} (${holder.state}); wait for it, or cancel it with: cancel ${holder.id}`,
+      );
+    }
+    const { approval } = run;
+    const held = run.lease !== undefined && approval === undefined;
+    const requirement = approval
+      ? JSON.stringify({
+          role: approval.role,
+          count: approval.count,
+          requesterPerson: approval.requesterPerson,
+          notify: approval.notify,
+        })
+      : null;
+    this.stmt(
+      `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin, source,
+        created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced,
+        approval_json, approval_expires_at, plan, apply_approval_json, plan_run)
+       VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?, ?, ${NOW}, CASE WHEN ? THEN ${NOW} END, ?,
+         CASE WHEN ? THEN ${NOW} + ? END, ?, ?, ?, ?, CASE WHEN ? IS NOT NULL THEN ${NOW} + ? END, ?, ?, ?)`,
+    ).run(
+      id,
+      run.host,
+      run.pipeline,
+      run.pipelineJson,
+      approval ? "awaiting_approval" : held ? "running" : "queued",
+      run.totalSteps,
+      run.requestedBy,
+      run.origin,
+      run.source,
+      held ? 1 : 0,
+      held ? (run.lease?.owner ?? null) : null,
+      held ? 1 : 0,
+      run.lease?.leaseMs ?? 0,
+      run.group ?? null,
+      JSON.stringify(run.after ?? []),
+      run.forced ? 1 : 0,
+      requirement,
+      requirement,
+      approval?.expiresInMs ?? 0,
+      run.plan ? 1 : 0,
+      run.applyApproval ? JSON.stringify(run.applyApproval) : null,
+      run.planRun ?? null,
+    );
+    const addStep = this.stmt(
+      `INSERT INTO steps (run_id, idx, name, state, on_failure) VALUES (?, ?, ?, 'pending', ?)`,
+    );
+    // Names past the pipeline's own steps are its on_failure steps.
+    run.stepNames.forEach((name, idx) => addStep.run(id, idx, name, idx >= run.totalSteps ? 1 : 0));
+    this.stmt(`INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES (?, 0, 'input', ?)`).run(
+      id,
+      run.clipboardYaml,
+    );
+    if (approval) this.appendAwaiting(id);
+    else this.appendRunEvent(id, "run-queued");
   }
 
   async claimableRuns(): Promise<RunRecord[]> {
@@ -281,6 +328,11 @@ export class SqliteRunLifecycle {
   }
 
   private async mustGet(id: string): Promise<RunRecord> {
+    return this.getNow(id);
+  }
+
+  /** The run as this transaction sees it. */
+  private getNow(id: string): RunRecord {
     const row = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
     if (!row) throw new StoreError("E_STORE_LOST", `run ${id} vanished from the store`);
     return toRun(row);

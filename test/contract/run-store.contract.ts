@@ -9,6 +9,7 @@ import type { RunEvent, WireError } from "../../src/protocol.js";
 import { hostIndexContract } from "./host-index.contract.js";
 import { scheduleStoreContract } from "./schedule-store.contract.js";
 import { nodeEventStoreContract } from "./node-event-store.contract.js";
+import { planApplyContract } from "./plan-apply.contract.js";
 
 /** Opens a fresh, empty store; the contract closes it. */
 export type StoreFactory = () => Promise<RunStore>;
@@ -65,6 +66,7 @@ export function runStoreContract(name: string, factory: StoreFactory, twins: Twi
     hostIndexContract(fresh);
     scheduleStoreContract(fresh);
     nodeEventStoreContract(fresh, freshTwins);
+    planApplyContract(fresh, freshTwins);
 
     it("creates runs queued or held, and refuses a second active run on a host", async () => {
       const store = await fresh();

@@ -41,6 +41,7 @@ beforeAll(async () => {
   jarvis = await startApiJarvis({
     pipelines: {
       gated: "approval:\n  approvers: role:leads\n  count: 1\n  expires: 30m\nsteps:\n  - ok:first\n",
+      quick: "steps:\n  - ok:first\n",
     },
     apiExtra: 'tokens:\n  ci: "${TOKEN_CI}"\n  lead: "${TOKEN_LEAD}"',
     processEnv: { TOKEN_CI: CI_SECRET, TOKEN_LEAD: LEAD_SECRET },
@@ -49,13 +50,14 @@ beforeAll(async () => {
       "  roles:",
       "    deployer: {commands: [run, status, hosts], hosts: ['*']}",
       "    leads: {commands: [status]}",
+      "    approvers: {commands: [approve, deny], hosts: ['*']}",
       "  people:",
       "    ci: {roles: [deployer], identities: ['api:ci']}",
-      "    bob: {roles: [leads], identities: ['api:lead']}",
+      "    bob: {roles: [leads, approvers], identities: ['api:lead']}",
     ].join("\n"),
   });
   mkdirSync(join(jarvis.env.dir, "designs"));
-  for (const host of ["loki", "thor"])
+  for (const host of ["loki", "thor", "odin"])
     writeFileSync(join(jarvis.env.dir, "designs", `${host}.yml`), designFor(host));
 }, 120_000);
 
@@ -102,6 +104,45 @@ describe("HTTP API: approvals", () => {
     expect(after.body).toMatchObject({
       error: { code: "E_RUN_DENIED", message: expect.stringContaining("not on a Friday") },
     });
+  }, 180_000);
+
+  it("plans with plan_then_apply, then applies once another identity the ACL lets approve approves", async () => {
+    const started = await as(CI_SECRET, "/runs?wait=60s", {
+      pipeline: "quick",
+      source: "odin.yml",
+      plan_then_apply: true,
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(200);
+    expect(started.body).toMatchObject({ state: "succeeded", plan: true, then_apply: true });
+    const planId = String(started.body.id);
+    const latest = await as(CI_SECRET, "/hosts/odin/runs?limit=1");
+    const [apply] = latest.body.runs as Json[];
+    expect(apply).toMatchObject({
+      state: "awaiting_approval",
+      plan: false,
+      plan_run: planId,
+      approval: { approvers: "acl:approve", count: 1 },
+    });
+    const id = String(apply!.id);
+    expect((await postEmpty(CI_SECRET, `/runs/${id}/approve`)).status).toBe(403);
+    const approved = await postEmpty(LEAD_SECRET, `/runs/${id}/approve`);
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    const done = await eventually(async () => {
+      const run = await as(CI_SECRET, `/runs/${id}`);
+      return run.body.state === "succeeded" ? run.body : undefined;
+    }, 90_000);
+    expect(done).toMatchObject({
+      plan: false,
+      plan_run: planId,
+      steps: [expect.objectContaining({ state: "ok" })],
+    });
+    const both = await as(CI_SECRET, "/runs", {
+      pipeline: "quick",
+      source: "odin.yml",
+      plan: true,
+      plan_then_apply: true,
+    });
+    expect(both.status).toBe(400);
   }, 180_000);
 
   it("says when this jarvis has no node directory to answer GET /nodes from", async () => {

@@ -5,6 +5,7 @@ import {
   parseCommand,
   splitWords,
 } from "../../../src/commands/command-parser.js";
+import { typeChatCommand } from "../../../src/commands/typed-command.js";
 
 function command(line: string, direct = false) {
   const r = parseChatLine(line, "jarvis", direct);
@@ -126,5 +127,32 @@ describe("parseCommand", () => {
       message: expect.stringContaining("usage: diff <host> <step>"),
     });
     expect(parseCommand("status a b")).toMatchObject({ kind: "error" });
+  });
+});
+
+describe("deploy, redeploy and destroy after plan", () => {
+  const typed = (text: string) => {
+    const parsed = parseCommand(text);
+    if (parsed.kind !== "command") throw new Error(parsed.kind === "error" ? parsed.message : "ignored");
+    return typeChatCommand(parsed.command.verb, parsed.command.args, parsed.command.text);
+  };
+
+  it("reads a trailing 'after plan' as plan-then-apply, and only that", () => {
+    expect(typed("deploy cn=loki after plan")).toEqual({
+      verb: "deploy",
+      source: "cn=loki",
+      planThenApply: true,
+    });
+    expect(typed("deploy cn=loki")).toEqual({ verb: "deploy", source: "cn=loki" });
+    expect(typed("redeploy loki force after plan")).toEqual({
+      verb: "redeploy",
+      target: "loki",
+      force: true,
+      planThenApply: true,
+    });
+    expect(typed("destroy loki AFTER PLAN")).toMatchObject({ verb: "destroy", planThenApply: true });
+    expect(() => typed("deploy cn=loki after")).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+    expect(() => typed("deploy cn=loki before plan")).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+    expect(() => typed("redeploy loki now after plan")).toThrow(expect.objectContaining({ code: "E_USAGE" }));
   });
 });

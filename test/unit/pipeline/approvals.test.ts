@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkVoter, requiredApproval } from "../../../src/pipeline/approvals.js";
-import { approvalSchema } from "../../../src/pipeline/approval-rule.js";
+import { checkVoter, planApplyApproval, requiredApproval } from "../../../src/pipeline/approvals.js";
+import { DEFAULT_APPROVAL_EXPIRY_MS, approvalSchema } from "../../../src/pipeline/approval-rule.js";
 import { check } from "../../../src/schema/schema-problem.js";
 import type { RunRecord } from "../../../src/store/run-store.js";
 
@@ -34,6 +34,8 @@ function awaiting(extra: Partial<RunRecord> = {}): RunRecord {
     after: [],
     forced: false,
     plan: false,
+    applyApproval: null,
+    planRun: null,
     approval: { role: "leads", count: 2, requesterPerson: "alice", notify: [], expiresAt: 1 },
     ...extra,
   };
@@ -97,5 +99,29 @@ describe("approval rules", () => {
         "approve",
       ),
     ).toThrow(expect.objectContaining({ code: "E_RUN_STATE" }));
+  });
+
+  it("a plan-then-apply no rule names waits for one approval from anyone the ACL lets approve", () => {
+    const leads = rule();
+    expect(planApplyApproval([undefined, undefined], {}, "alice")).toEqual({
+      role: null,
+      count: 1,
+      requesterPerson: "alice",
+      notify: [],
+      expiresInMs: DEFAULT_APPROVAL_EXPIRY_MS,
+    });
+    expect(planApplyApproval([undefined, leads], {}, "alice")).toMatchObject({ role: "leads", count: 2 });
+    const run = awaiting({
+      approval: { role: null, count: 1, requesterPerson: "alice", notify: [], expiresAt: 1 },
+    });
+    expect(() =>
+      checkVoter(run, { identity: "irc:bob", person: "bob", roles: ["leads"], aclAllows: false }, "approve"),
+    ).toThrow(expect.objectContaining({ code: "E_APPROVAL_ROLE", message: expect.stringContaining("loki") }));
+    expect(() =>
+      checkVoter(run, { identity: "irc:bob", person: "bob", roles: [], aclAllows: true }, "approve"),
+    ).not.toThrow();
+    expect(() =>
+      checkVoter(run, { identity: "xmpp:alice@x", person: "alice", roles: [], aclAllows: true }, "approve"),
+    ).toThrow(expect.objectContaining({ code: "E_APPROVAL_SELF" }));
   });
 });
