@@ -34,6 +34,8 @@ import { registerServiceRoutes } from "./service-routes.js";
 import { registerHostRoutes } from "./host-routes.js";
 import { registerRunDecisionRoutes } from "./run-decision-routes.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
+import { registerJobRoutes } from "./job-routes.js";
+import type { JobDesk } from "../commands/job-execute.js";
 import { registerWebRoutes } from "../web/web-routes.js";
 import { assertCookieWriteAllowed, cookieSecret, isWebPath } from "../web/web-auth.js";
 
@@ -48,6 +50,8 @@ export interface ApiHost {
   nodes?: NodeDirectory | undefined;
   /** Where schedules are kept; absent, /schedules answers that this jarvis keeps none. */
   store?: ScheduleBookStore;
+  /** Jobs on the agents (Jarvis.jobs); absent, /jobs answers E_JOB_NO_CONTROLLER. */
+  jobs?: JobDesk | undefined;
 }
 
 /** Options for startApiServer. */
@@ -90,7 +94,10 @@ export async function buildApiApp(
       redactor,
       ...(nodes !== undefined ? { nodes } : {}),
       ...(jarvis.store ? { schedules: jarvis.store } : {}),
+      ...(jarvis.jobs ? { jobs: jarvis.jobs } : {}),
     }),
+    jobs: jarvis.jobs,
+    redactor,
     control,
     hub: new FeedHub(control, redactor, log, (event) => durations.observe(event)),
     durations,
@@ -167,6 +174,7 @@ export async function buildApiApp(
   registerServiceRoutes(app, context);
   registerHostRoutes(app, context);
   registerRunDecisionRoutes(app, context);
+  registerJobRoutes(app, context);
   await registerWebRoutes(app, context, {
     acl: config.chat.acl,
     authenticate: (secret) => tokens.authenticate(secret),

@@ -6,7 +6,8 @@
 import { CommandError } from "../errors.js";
 import type { Verb } from "./command-parser.js";
 import type { HostQuery, RunPageQuery } from "../store/run-store.js";
-import type { BatchSize, JobTargets } from "../jobs/job.js";
+import type { BatchSize, JobOperation, JobOptions, JobTargets } from "../jobs/job.js";
+import type { JobCursor } from "../jobs/job-store.js";
 import type { RerunScope } from "../jobs/job-controller.js";
 import { batchOf, jobTargetsOf } from "./job-targets.js";
 import { splitWordSpans } from "./command-parser.js";
@@ -84,7 +85,23 @@ export type TypedCommand =
       batch?: BatchSize;
     }
   | { verb: "job"; action: "show" | "cancel"; jobId: string }
-  | { verb: "job"; action: "rerun"; jobId: string; only: RerunScope };
+  /** `atOnce`: answer with the new job as soon as it is made (the API); chat waits for its end. */
+  | { verb: "job"; action: "rerun"; jobId: string; only: RerunScope; atOnce?: boolean }
+  /** Delete a finished job's record (the API's DELETE /jobs/{jid}): checked as its operation on its hosts. */
+  | { verb: "job"; action: "delete"; jobId: string }
+  /**
+   * Any operation, from a front that types it itself (the HTTP API's POST /jobs); answered as soon
+   * as the job is made. Options left out take jarvis.yml's `agents:` defaults.
+   */
+  | {
+      verb: "job";
+      action: "start";
+      operation: JobOperation;
+      targets: JobTargets;
+      options: Partial<JobOptions>;
+    }
+  /** A page of jobs, newest first, optionally of one host (GET /jobs, GET /nodes/{host}/jobs). */
+  | { verb: "jobs"; limit: number; host?: string; before?: JobCursor };
 
 /** Where a replay goes: hosts (each host's design: its latest run's source, else `cn=<host>`), or sources. */
 export type ReplayOnto = { hosts: string[] } | { sources: string[] };
