@@ -108,9 +108,10 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
     control,
     nodes: options.nodes ?? fleet?.nodes ?? nodeDirectoryFromConfig(config),
     jobs:
-      agents && config.agents
+      agents && config.agents && fleet
         ? {
             controller: agents.controller,
+            store: fleet.jobs,
             ttlMs: config.agents.jobTtlMs,
             timeoutMs: config.agents.jobTimeoutMs,
           }

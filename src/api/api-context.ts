@@ -12,6 +12,8 @@ import type { RunControl } from "../pipeline/run-control.js";
 import type { ConnectionState } from "../bot/connection-state.js";
 import type { FeedHub } from "./feed-hub.js";
 import type { StepDurations } from "./step-durations.js";
+import type { JobDesk } from "../commands/job-execute.js";
+import type { Redactor } from "../clipboard/redact.js";
 
 /** The fastify instance with zod schemas typing each route's request. */
 export type ApiApp = FastifyInstance<
@@ -33,4 +35,8 @@ export interface ApiContext {
   /** Each chat network's connection state now (empty when chat is not running here). */
   chatStates: () => ReadonlyMap<string, ConnectionState>;
   log: (line: string) => void;
+  /** Jobs on the agents (the service with `agents:`): /jobs waits on and follows them here. */
+  jobs?: JobDesk | undefined;
+  /** What the API's own renderings (jobs) pass free text through. */
+  redactor: Redactor;
 }

@@ -36,6 +36,8 @@ import { registerHostRoutes } from "./host-routes.js";
 import { registerNodeEventRoutes } from "./node-event-routes.js";
 import { registerRunDecisionRoutes } from "./run-decision-routes.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
+import { registerJobRoutes } from "./job-routes.js";
+import type { JobDesk } from "../commands/job-execute.js";
 import { registerWebRoutes } from "../web/web-routes.js";
 import { assertCookieWriteAllowed, cookieSecret, isWebPath } from "../web/web-auth.js";
 
@@ -50,6 +52,8 @@ export interface ApiHost {
   nodes?: NodeDirectory | undefined;
   /** Where schedules are kept; absent, /schedules answers that this jarvis keeps none. */
   store?: ScheduleBookStore & NodeEventStore;
+  /** Jobs on the agents (Jarvis.jobs); absent, /jobs answers E_JOB_NO_CONTROLLER. */
+  jobs?: JobDesk | undefined;
 }
 
 /** Options for startApiServer. */
@@ -92,7 +96,10 @@ export async function buildApiApp(
       redactor,
       ...(nodes !== undefined ? { nodes } : {}),
       ...(jarvis.store ? { schedules: jarvis.store, nodeEvents: jarvis.store } : {}),
+      ...(jarvis.jobs ? { jobs: jarvis.jobs } : {}),
     }),
+    jobs: jarvis.jobs,
+    redactor,
     control,
     hub: new FeedHub(control, redactor, log, (event) => durations.observe(event)),
     durations,
@@ -170,6 +177,7 @@ export async function buildApiApp(
   registerHostRoutes(app, context);
   registerNodeEventRoutes(app, context);
   registerRunDecisionRoutes(app, context);
+  registerJobRoutes(app, context);
   await registerWebRoutes(app, context, {
     acl: config.chat.acl,
     authenticate: (secret) => tokens.authenticate(secret),

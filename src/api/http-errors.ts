@@ -43,6 +43,13 @@ const BY_CODE: Readonly<Record<string, number>> = {
   // The server has no node store to answer from: a setting, not a request, to fix.
   E_NO_NODE_DIRECTORY: 501,
   E_SCHEDULE_NOT_FOUND: 404,
+  E_JOB_UNKNOWN: 404,
+  E_JOB_STATE: 409,
+  // Well-formed, but it picks no node (or names one jarvis does not know).
+  E_JOB_NO_TARGETS: 422,
+  E_JOB_NO_CONTROLLER: 501,
+  E_SELECTOR_SYNTAX: 400,
+  E_SELECTOR_LIMIT: 400,
 };
 
 /** The status and body for a thrown value; `log` hears about the ones that are jarvis's fault. */

@@ -26,13 +26,27 @@ const NOT_FOUND = new Set([
   "E_CONFIG_MISSING",
   "E_HOST_NOT_FOUND",
   "E_SCHEDULE_NOT_FOUND",
+  "E_JOB_UNKNOWN",
+  "E_API_NOT_FOUND",
 ]);
-const CONFLICT = new Set(["E_HOST_BUSY", "E_RUN_STATE", "E_RUN_HELD", "E_STORE_NOT_EMPTY"]);
+const CONFLICT = new Set(["E_HOST_BUSY", "E_RUN_STATE", "E_RUN_HELD", "E_STORE_NOT_EMPTY", "E_JOB_STATE"]);
+/** Refusals and bad input the service answered (the CLI's own are E_USAGE already). */
+const USAGE = new Set(["E_USAGE", "E_API_INPUT", "E_DENIED", "E_SELECTOR_SYNTAX", "E_SELECTOR_LIMIT"]);
+/** What the operator fixes in jarvis.yml, the service or the targets: not the command line. */
+const INVALID = new Set([
+  "E_JOB_NO_TARGETS",
+  "E_JOB_NO_CONTROLLER",
+  "E_API_OFF",
+  "E_API_TOKEN",
+  "E_API_UNREACHABLE",
+  "E_API_UNAUTHORIZED",
+]);
 
 /** The exit code for an error a command threw. */
 export function exitCodeFor(err: unknown): number {
   const code = errorCode(err);
-  if (code === "E_USAGE") return EXIT.usage;
+  if (USAGE.has(code)) return EXIT.usage;
+  if (INVALID.has(code)) return EXIT.invalid;
   if (NOT_FOUND.has(code)) return EXIT.notFound;
   if (CONFLICT.has(code)) return EXIT.conflict;
   if (

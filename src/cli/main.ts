@@ -19,6 +19,7 @@ import { startCommand } from "./start.js";
 import { workerCommand } from "./worker.js";
 import { agentCommand } from "./agent-command.js";
 import { storeCommand } from "./store-command.js";
+import { jobCommands } from "./job-commands.js";
 import { GLOBAL_OPTIONS } from "./command.js";
 import type { BaseContext, CliCommand } from "./command.js";
 import type { JarvisConfig } from "../config.js";
@@ -29,6 +30,7 @@ const commands: Record<string, CliCommand> = {
   ...inspectCommands,
   ...scheduleCommands,
   ...toolCommands,
+  ...jobCommands,
   start: startCommand,
   worker: workerCommand,
   agent: agentCommand,

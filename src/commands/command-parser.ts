@@ -43,7 +43,7 @@ export const COMMANDS = {
     min: 2,
     max: 3 + MAX_SELECTOR_WORDS,
     mutating: true,
-    help: 'run any pipeline on a design; run "<command>" on <hosts|glob|where selector> runs it on agents (checked as execute)',
+    help: 'run any pipeline on a design; run "<command>" on <nodes: web-* | group=web | any selector> runs it on agents (checked as execute)',
   },
   retry: {
     args: "<host> [force]",
@@ -147,21 +147,21 @@ export const COMMANDS = {
     help: "stop showing step output here (one host or run, or everything)",
   },
   ping: {
-    args: "<hosts|glob|where selector>",
+    args: "<nodes: web-* | group=web | any selector>",
     min: 1,
     max: 1 + MAX_SELECTOR_WORDS,
     mutating: true,
     help: "ask the nodes' agents to answer (a job: each node ACKs, then replies)",
   },
   execute: {
-    args: '"<command>" on <hosts|glob|where selector> [--batch N|N%]',
+    args: '"<command>" on <nodes: web-* | group=web | any selector> [--batch N|N%]',
     min: 3,
     max: 5 + MAX_SELECTOR_WORDS,
     mutating: true,
     help: 'run a command on the nodes\' agents (same as run "<command>" on ...)',
   },
   service: {
-    args: "<name> started|stopped|restarted on <hosts|glob|where selector> [--batch N|N%]",
+    args: "<name> started|stopped|restarted on <nodes: web-* | group=web | any selector> [--batch N|N%]",
     min: 4,
     max: 6 + MAX_SELECTOR_WORDS,
     mutating: true,
@@ -271,34 +271,59 @@ export function parseCommand(input: string): ParseResult {
 
 /** Split on whitespace, honouring "double" and 'single' quotes and backslash escapes. */
 export function splitWords(text: string): string[] | string {
-  const words: string[] = [];
+  const spans = splitWordSpans(text);
+  return typeof spans === "string" ? spans : spans.map((span) => span.word);
+}
+
+/** A word and where it stands in the text (UTF-16 offsets, `end` exclusive), quotes included. */
+export interface WordSpan {
+  word: string;
+  start: number;
+  end: number;
+}
+
+/**
+ * splitWords with each word's place, for a command whose tail is a language of its own (a job's
+ * selector): the tail is taken from the text as typed, its quotes intact.
+ */
+export function splitWordSpans(text: string): WordSpan[] | string {
+  const words: WordSpan[] = [];
   let current = "";
   let inWord = false;
+  let start = 0;
   let quote: '"' | "'" | undefined;
   const chars = [...text];
-  for (let i = 0; i < chars.length; i++) {
+  let at = 0;
+  const begin = (): void => {
+    if (!inWord) start = at;
+    inWord = true;
+  };
+  for (let i = 0; i < chars.length; at += chars[i]!.length, i++) {
     const ch = chars[i]!;
     if (quote) {
       if (ch === quote) quote = undefined;
-      else if (ch === "\\" && quote === '"' && i + 1 < chars.length) current += chars[++i]!;
-      else current += ch;
+      else if (ch === "\\" && quote === '"' && i + 1 < chars.length) {
+        at += ch.length;
+        current += chars[++i]!;
+      } else current += ch;
     } else if (ch === '"' || ch === "'") {
+      begin();
       quote = ch;
-      inWord = true;
     } else if (ch === "\\" && i + 1 < chars.length) {
+      begin();
+      at += ch.length;
       current += chars[++i]!;
-      inWord = true;
     } else if (/\s/u.test(ch)) {
-      if (inWord) words.push(current);
+      if (inWord) words.push({ word: current, start, end: at });
       current = "";
       inWord = false;
     } else {
+      begin();
       current += ch;
-      inWord = true;
     }
   }
   if (quote) return `unbalanced ${quote === '"' ? "double" : "single"} quote; close it or remove it`;
-  if (inWord) words.push(current);
+  if (inWord) words.push({ word: current, start, end: at });
   return words;
 }
 

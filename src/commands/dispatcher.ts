@@ -23,7 +23,7 @@ import type { TypedCommand } from "./typed-command.js";
 import type { CommandLimiter } from "../bot/rate-limit.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
 import { resolveJobHosts } from "./job-targets.js";
-import { aclVerbOf, isJobCommand, operationOf } from "./job-execute.js";
+import { aclVerbOf, isJobCommand, isNewJobCommand, operationOf } from "./job-execute.js";
 import type { JobDesk } from "./job-execute.js";
 import { findSchedule } from "../schedule/schedule-book.js";
 import type { ScheduleBookStore } from "../schedule/schedule-book.js";
@@ -179,10 +179,9 @@ export class Dispatcher {
       command = typeChatCommand(parsed.command.verb, parsed.command.args, parsed.command.text);
     }
     const target = await this.resolve(command);
-    const jobHosts =
-      isJobCommand(command) && command.verb !== "job"
-        ? await resolveJobHosts(this.options.nodes, command.targets)
-        : undefined;
+    const jobHosts = isNewJobCommand(command)
+      ? await resolveJobHosts(this.options.nodes, command.targets)
+      : undefined;
     const hosts = jobHosts ? { jobHosts } : {};
     if (caller.localOperator)
       return { command, target, ...hosts, reason: `local operator on the ${request.front}` };
@@ -254,17 +253,19 @@ export class Dispatcher {
   }
 
   /**
-   * A job's operation (ping, execute, service) on every host it goes to; `job <jid>` reads (no
-   * host), while cancelling or rerunning a job is its operation again on the job's hosts.
+   * A job's operation (ping, execute, service) on every host it goes to; `job <jid>` and a page of
+   * jobs read (a host's page as reading on that host), while cancelling, rerunning or deleting a
+   * job is its operation again on the job's hosts.
    */
   private async jobAccessChecks(
     command: TypedCommand,
     jobHosts: string[] | undefined,
   ): Promise<AccessCheck[]> {
-    if (command.verb === "ping" || command.verb === "execute" || command.verb === "service") {
+    if (isNewJobCommand(command)) {
       const verb = aclVerbOf(operationOf(command));
       return (jobHosts ?? []).map((host) => ({ verb, host }));
     }
+    if (command.verb === "jobs") return [{ verb: "job", host: command.host }];
     if (command.verb !== "job" || command.action === "show" || !this.options.jobs)
       return [{ verb: "job", host: undefined }];
     const { job, nodes } = await this.options.jobs.controller.get(command.jobId);

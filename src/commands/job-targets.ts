@@ -1,28 +1,27 @@
 /**
- * The nodes a job command names: after `on`, host names and globs (`web-1 db-*`), or a selector
- * (`where group=web`, or words that are not host names: `group=web`, `os.family=debian`). Globs
- * and selectors are resolved over the node directory before the ACL sees the hosts.
+ * The nodes a job goes to. Chat's words after `on` are one selector (src/inventory/selector-parser.ts),
+ * whatever they look like: `web-*`, `web-1 db-2`, `group=web`, `os.family=debian and online=true`;
+ * a leading `where` may say so. The HTTP API's `targets` list holds host names and globs only,
+ * each read by the same rule as a bare host in a selector. Both are resolved over the node
+ * directory (the nodes whose agents have reported, online or not) before the ACL sees the hosts.
  */
 import { CommandError, JobError } from "../errors.js";
-import { globMatch } from "./acl.js";
+import { hostPattern, parseSelector } from "../inventory/selector-parser.js";
+import type { Selector } from "../inventory/selector-parser.js";
+import { globMatch } from "../inventory/selector-match.js";
 import { selectNodes } from "../inventory/select-nodes.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
 import type { BatchSize, JobTargets } from "../jobs/job.js";
 
-/** A host name or a glob over host names: nothing a selector needs (`=`, `<`, `>`, `!`). */
-const HOST_OR_GLOB = /^[A-Za-z0-9*?._-]+$/u;
-
-/** The targets of the words after `on`. */
-export function jobTargetsOf(words: readonly string[]): JobTargets {
-  if (words.length === 0)
-    throw new CommandError("E_USAGE", "name the nodes after 'on': hosts, globs or where <selector>");
-  if (words[0]?.toLowerCase() === "where") {
-    if (words.length === 1)
-      throw new CommandError("E_USAGE", "'where' needs a selector, e.g. where group=web");
-    return { words: [], where: words.slice(1).join(" ") };
-  }
-  if (words.every((w) => HOST_OR_GLOB.test(w))) return { words: [...words] };
-  return { words: [], where: words.join(" ") };
+/** The targets of the text after `on`, as typed: one selector. */
+export function jobTargetsOf(text: string): JobTargets {
+  const where = /^where(\s+|$)/iu.exec(text) ? text.slice(5).trim() : text.trim();
+  if (where === "")
+    throw new CommandError(
+      "E_USAGE",
+      "name the nodes after 'on': hosts or globs (web-*), or a selector (group=web)",
+    );
+  return { words: [], where };
 }
 
 /** `--batch N` or `--batch N%`. */
@@ -34,27 +33,43 @@ export function batchOf(text: string): BatchSize {
   return m[2] ? { percent: n } : { count: n };
 }
 
-/** The hosts, in order: names as given, globs over the known nodes, selectors over their facts. */
+/** The one selector `targets` stand for: the selector, or the host list, or either. */
+export function targetSelector(targets: JobTargets): Selector {
+  const parts: Selector[] = [];
+  if (targets.where !== undefined) parts.push(parseSelector(targets.where));
+  if (targets.words.length > 0)
+    parts.push({ kind: "hosts", patterns: targets.words.map((w) => ({ text: hostPattern(w), column: 1 })) });
+  const [only] = parts;
+  if (parts.length === 1 && only) return only;
+  if (parts.length === 0) throw new CommandError("E_USAGE", "a job needs targets: hosts or a selector");
+  return { kind: "or", terms: parts };
+}
+
+/**
+ * The hosts, in host order. A list of hosts (`ping web-1 db-*`) names every one of them: a name
+ * or glob that matches no known node is an error, not a silent omission; a selector picks what it
+ * matches.
+ */
 export async function resolveJobHosts(
   directory: NodeDirectory | undefined,
   targets: JobTargets,
 ): Promise<string[]> {
-  const needsDirectory = targets.where !== undefined || targets.words.some((w) => /[*?]/u.test(w));
-  if (needsDirectory && !directory)
+  const selector = targetSelector(targets);
+  if (!directory)
     throw new JobError(
       "E_JOB_NO_TARGETS",
-      "globs and selectors need the agents' node store (agents: in jarvis.yml)",
+      "jobs need the agents' node store: configure agents: in jarvis.yml (docs/agents.md)",
     );
-  const hosts: string[] = [];
-  if (targets.where !== undefined)
-    hosts.push(...(await selectNodes(directory!, targets.where)).map((n) => n.host));
-  const known = needsDirectory ? (await directory!.list()).map((n) => n.host).sort() : [];
-  for (const word of targets.words) {
-    if (/[*?]/u.test(word)) hosts.push(...known.filter((host) => globMatch(word, host)));
-    else hosts.push(word);
+  const hosts = (await selectNodes(directory, selector)).map((n) => n.host);
+  if (selector.kind === "hosts") {
+    const missing = selector.patterns.filter((p) => !hosts.some((host) => globMatch(p.text, host)));
+    if (missing.length > 0)
+      throw new JobError(
+        "E_JOB_NO_TARGETS",
+        `${missing.map((p) => p.text).join(", ")}: no such node; jobs go to nodes whose agent has reported at least once (see hosts)`,
+      );
   }
-  const unique = [...new Set(hosts)];
-  if (unique.length === 0)
+  if (hosts.length === 0)
     throw new JobError("E_JOB_NO_TARGETS", "no node matches the job's targets; see 'hosts'");
-  return unique;
+  return hosts;
 }

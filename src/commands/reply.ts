@@ -7,6 +7,7 @@ import type { ApprovalResult, RunDetail, PipelineSummary } from "../pipeline/run
 import type { RunTarget } from "../pipeline/run-target.js";
 import type { NodeView } from "../inventory/node-view.js";
 import type { JobNodeRecord, JobRecord } from "../jobs/job.js";
+import type { JobCursor } from "../jobs/job-store.js";
 import type { ScheduleView } from "../schedule/schedule-book.js";
 import type { NodeEventRecord } from "../store/node-event-store.js";
 import type { AuditEntry, HostPage, LogLine, RunPage, RunRecord } from "../store/run-store.js";
@@ -55,6 +56,9 @@ export type Reply =
   | { kind: "unfollowing"; target: RunTarget | undefined }
   /** A job and its nodes: as it ended, or as it stood when the reply stopped waiting (`job.finishedAt` null). */
   | { kind: "job"; job: JobRecord; nodes: JobNodeRecord[] }
+  /** A page of jobs, newest first; `next`: the cursor of the following page, null on the last. */
+  | { kind: "jobs"; jobs: JobRecord[]; next: JobCursor | null }
+  | { kind: "job-deleted"; jobId: string }
   | { kind: "scheduled"; schedule: ScheduleView }
   /** Every schedule, oldest first, with its recent occurrences (skipped or run, and the run ids). */
   | { kind: "schedules"; schedules: ScheduleView[] }

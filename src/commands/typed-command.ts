@@ -6,9 +6,11 @@
 import { CommandError } from "../errors.js";
 import type { Verb } from "./command-parser.js";
 import type { HostQuery, RunPageQuery } from "../store/run-store.js";
-import type { BatchSize, JobTargets } from "../jobs/job.js";
+import type { BatchSize, JobOperation, JobOptions, JobTargets } from "../jobs/job.js";
+import type { JobCursor } from "../jobs/job-store.js";
 import type { RerunScope } from "../jobs/job-controller.js";
 import { batchOf, jobTargetsOf } from "./job-targets.js";
+import { splitWordSpans } from "./command-parser.js";
 import type { Misfire } from "../store/schedule-store.js";
 import type { ScheduleWhen } from "../schedule/schedule-book.js";
 import { scheduleWords } from "../schedule/schedule-words.js";
@@ -88,7 +90,23 @@ export type TypedCommand =
   /** The agents' latest events, of one node or of all (chat `events [host]`). */
   | { verb: "node-events"; host?: string; limit: number }
   | { verb: "job"; action: "show" | "cancel"; jobId: string }
-  | { verb: "job"; action: "rerun"; jobId: string; only: RerunScope };
+  /** `atOnce`: answer with the new job as soon as it is made (the API); chat waits for its end. */
+  | { verb: "job"; action: "rerun"; jobId: string; only: RerunScope; atOnce?: boolean }
+  /** Delete a finished job's record (the API's DELETE /jobs/{jid}): checked as its operation on its hosts. */
+  | { verb: "job"; action: "delete"; jobId: string }
+  /**
+   * Any operation, from a front that types it itself (the HTTP API's POST /jobs); answered as soon
+   * as the job is made. Options left out take jarvis.yml's `agents:` defaults.
+   */
+  | {
+      verb: "job";
+      action: "start";
+      operation: JobOperation;
+      targets: JobTargets;
+      options: Partial<JobOptions>;
+    }
+  /** A page of jobs, newest first, optionally of one host (GET /jobs, GET /nodes/{host}/jobs). */
+  | { verb: "jobs"; limit: number; host?: string; before?: JobCursor };
 
 /** Where a replay goes: hosts (each host's design: its latest run's source, else `cn=<host>`), or sources. */
 export type ReplayOnto = { hosts: string[] } | { sources: string[] };
@@ -121,15 +139,18 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
       if (args.length === 2) return { verb, pipeline: a, source: b ?? "", force: false, foreground: false };
       if (b?.toLowerCase() !== "on")
         throw new CommandError("E_USAGE", `usage: run <pipeline> <source>, or run "<command>" on <nodes>`);
-      return { verb: "execute", command: a, ...jobWords(args.slice(2)) };
+      return { verb: "execute", command: a, ...jobWords(text, args, 2) };
     case "execute":
       if (b?.toLowerCase() !== "on")
-        throw new CommandError("E_USAGE", `usage: execute "<command>" on <hosts|glob|where selector>`);
-      return { verb, command: a, ...jobWords(args.slice(2)) };
+        throw new CommandError(
+          "E_USAGE",
+          `usage: execute "<command>" on <nodes: web-* | group=web | any selector>`,
+        );
+      return { verb, command: a, ...jobWords(text, args, 2) };
     case "ping":
-      return { verb, ...jobWords(args) };
+      return { verb, ...jobWords(text, args, 0) };
     case "service":
-      return serviceCommand(args);
+      return serviceCommand(args, text);
     case "job":
       return jobCommand(args);
     case "retry":
@@ -205,22 +226,38 @@ function runVerbCommand(verb: "deploy" | "redeploy" | "destroy", args: readonly 
   return { verb, target: word, force: forced(extra), ...plan };
 }
 
-/** Nodes and the optional trailing `--batch N|N%`. */
-function jobWords(words: readonly string[]): { targets: JobTargets; batch?: BatchSize } {
+/**
+ * The nodes from `args[from]` on (a selector, taken from `text` as typed so its quotes hold) and
+ * the optional trailing `--batch N|N%`. `text` is the whole command, verb first, as `args` came
+ * from it.
+ */
+function jobWords(
+  text: string,
+  args: readonly string[],
+  from: number,
+): { targets: JobTargets; batch?: BatchSize } {
+  const spans = splitWordSpans(text);
+  if (typeof spans === "string" || spans.length !== args.length + 1)
+    throw new Error("a job command's words must come with the text they were split from");
+  const words = args.slice(from);
   const at = words.findIndex((w) => w === "--batch");
-  if (at === -1) return { targets: jobTargetsOf(words) };
-  if (at !== words.length - 2) throw new CommandError("E_USAGE", "--batch N comes last, after the nodes");
-  return { targets: jobTargetsOf(words.slice(0, at)), batch: batchOf(words[at + 1] ?? "") };
+  if (at !== -1 && at !== words.length - 2)
+    throw new CommandError("E_USAGE", "--batch N comes last, after the nodes");
+  const nodes = spans.slice(from + 1, at === -1 ? undefined : from + 1 + at);
+  const first = nodes[0];
+  const last = nodes[nodes.length - 1];
+  const targets = jobTargetsOf(first && last ? text.slice(first.start, last.end) : "");
+  return at === -1 ? { targets } : { targets, batch: batchOf(words[at + 1] ?? "") };
 }
 
-function serviceCommand(args: readonly string[]): TypedCommand {
+function serviceCommand(args: readonly string[], text: string): TypedCommand {
   const [name = "", state = "", on = ""] = args;
   if ((state !== "started" && state !== "stopped" && state !== "restarted") || on.toLowerCase() !== "on")
     throw new CommandError(
       "E_USAGE",
       "usage: service <name> started|stopped|restarted on <nodes> [--batch N]",
     );
-  return { verb: "service", name, state, ...jobWords(args.slice(3)) };
+  return { verb: "service", name, state, ...jobWords(text, args, 3) };
 }
 
 function jobCommand(args: readonly string[]): TypedCommand {

@@ -20,6 +20,8 @@ export function matchesSelector(node: NodeView, selector: Selector): boolean {
       return selector.terms.some((term) => matchesSelector(node, term));
     case "not":
       return !matchesSelector(node, selector.term);
+    case "hosts":
+      return selector.patterns.some((pattern) => globMatch(pattern.text, node.host));
     case "compare":
       return fieldValues(node, selector.field).some((actual) => compare(actual, selector.op, selector.value));
   }

@@ -2,8 +2,10 @@
  * The selector language (issue 11, "Search and targeting"): comparisons of a node's facts or groups
  * joined by `and`, `or`, `not` and parentheses, e.g.
  * `os.family=debian and packages.apache2<2.4.50`, `group=web`, `hostname=web-*`,
- * `memory.mb>=2048`, `not datacenter=atlanta`. `and` binds tighter than `or`; `not` tighter than
- * both. Values are bare words (`*` and `?` glob in `=` and `!=`) or "double-quoted" strings
+ * `memory.mb>=2048`, `not datacenter=atlanta`. A bare host name or glob stands for the node's
+ * name (`web-*` is `host=web-*`), and hosts side by side are a list (`web-1 db-*`: either), so a
+ * job's targets, however written, are read by this one parser. A list binds tighter than `not`,
+ * `and` tighter than `or`; `not` tighter than both. Values are bare words (`*` and `?` glob in `=` and `!=`) or "double-quoted" strings
  * (matched literally, backslash escapes `\"` and `\\`). Selectors come from chat, the CLI, the API
  * and pipelines, so parsing is bounded in length and depth and every error names its column.
  */
@@ -35,7 +37,15 @@ export interface SelectorValue {
 export type Selector =
   | { kind: "and" | "or"; terms: Selector[] }
   | { kind: "not"; term: Selector }
+  /** Bare host names or globs side by side (`web-1 db-*`): a node named by any of them. */
+  | { kind: "hosts"; patterns: HostPattern[] }
   | { kind: "compare"; field: SelectorField; op: ComparisonOperator; value: SelectorValue; column: number };
+
+/** One bare word of a host list, with its column for errors about it. */
+export interface HostPattern {
+  text: string;
+  column: number;
+}
 
 type Token =
   | { kind: "word"; text: string; column: number }
@@ -50,6 +60,10 @@ const KEYWORDS = new Set(["and", "or", "not"]);
 const WORD_END = /[\s()"=!<>]/u;
 const NUMBER = /^-?[0-9]+(\.[0-9]+)?$/;
 const PATH_SEGMENT = /^[A-Za-z0-9_+\-:@]+$/;
+/** What a bare host word may hold: a host name's characters and the globs `*` and `?`. */
+const HOST_PATTERN = /^[A-Za-z0-9_*?][A-Za-z0-9_.*?-]*$/;
+/** Field names of the node itself: never a bare host word (`group web` is a missing operator). */
+const NODE_FIELDS = new Set(["group", "host", "online"]);
 
 /** Parse a selector; throws SelectorError naming the column of the first problem. */
 export function parseSelector(text: string): Selector {
@@ -187,12 +201,35 @@ class Parser {
     return this.parseComparison();
   }
 
+  /** A word that no operator follows, and that names no field of the node: a host pattern. */
+  private atHostWord(): boolean {
+    const token = this.peek();
+    const next = this.tokens[this.index + 1];
+    return (
+      token.kind === "word" &&
+      !KEYWORDS.has(token.text.toLowerCase()) &&
+      !NODE_FIELDS.has(token.text) &&
+      next?.kind !== "op"
+    );
+  }
+
+  private parseHosts(): Selector {
+    const patterns: HostPattern[] = [];
+    while (this.atHostWord()) {
+      const word = this.take();
+      if (word.kind !== "word") break;
+      patterns.push({ text: hostPattern(word.text, word.column), column: word.column });
+    }
+    return { kind: "hosts", patterns };
+  }
+
   private parseComparison(): Selector {
+    if (this.atHostWord()) return this.parseHosts();
     const name = this.take();
     if (name.kind !== "word" || KEYWORDS.has(name.text.toLowerCase())) {
       throw new SelectorError(
         "E_SELECTOR_SYNTAX",
-        `expected a fact or 'group' (as in os.family=debian), found ${describe(name)}`,
+        `expected a host, a fact or 'group' (as in web-*, os.family=debian), found ${describe(name)}`,
         name.column,
       );
     }
@@ -227,6 +264,21 @@ class Parser {
     checkOrderable(op.op, value, valueToken.column);
     return { kind: "compare", field, op: op.op, value, column: name.column };
   }
+}
+
+/**
+ * A bare word as a host name or glob; the API's `targets` list goes through here too, so a host
+ * written anywhere obeys the same rule.
+ */
+export function hostPattern(text: string, column = 1): string {
+  if (!HOST_PATTERN.test(text)) {
+    throw new SelectorError(
+      "E_SELECTOR_SYNTAX",
+      `'${text.slice(0, 40)}' is neither a host name or glob (letters, digits, . - _ * ?) nor a comparison (fact=value)`,
+      column,
+    );
+  }
+  return text;
 }
 
 /** `group`, `host` and `online` are the node's own; every other name is a fact path. */

@@ -16,10 +16,38 @@ export type JobNodePatch = Partial<
   >
 >;
 
+/**
+ * One state change of a job or of one of its nodes, numbered in the store as it is written (with
+ * the change itself), so a follower resumes after the last sequence it saw.
+ */
+export interface JobEvent {
+  seq: number;
+  jobId: string;
+  /** The node that changed; null for the job itself. */
+  host: string | null;
+  state: NodeJobState | JobState;
+  at: number;
+  exitCode: number | null;
+  message: string;
+  /** The job ended with this event: nothing follows it. */
+  final: boolean;
+}
+
+/** The end of a page of jobs, newest first: the next page starts after it. */
+export interface JobCursor {
+  createdAt: number;
+  id: string;
+}
+
 export interface JobStore {
   createJob(job: JobRecord, hosts: { host: string; requestId: string }[]): Promise<void>;
   getJob(id: string): Promise<JobRecord | undefined>;
-  listJobs(limit: number, host?: string): Promise<JobRecord[]>;
+  /** Newest first; `before`: only jobs older than that page's end; `host`: jobs that include it. */
+  listJobs(limit: number, host?: string, before?: JobCursor): Promise<JobRecord[]>;
+  /** A job's events after `afterSeq`, oldest first. */
+  jobEvents(jobId: string, afterSeq: number, limit: number): Promise<JobEvent[]>;
+  /** Delete a finished job with its nodes and events; false when it is unknown or still running. */
+  deleteJob(id: string): Promise<boolean>;
   jobNodes(id: string): Promise<JobNodeRecord[]>;
   /** The job node a request id belongs to, on that host only. */
   nodeByRequest(host: string, requestId: string): Promise<JobNodeRecord | undefined>;

@@ -1,7 +1,7 @@
 /** JobStore on the SQLite file of the runs. Every state change is one fenced UPDATE. */
 import type Database from "better-sqlite3";
 import type { JobNodeRecord, JobRecord, JobState, NodeJobState } from "./job.js";
-import type { JobNodePatch, JobStore } from "./job-store.js";
+import type { JobCursor, JobEvent, JobNodePatch, JobStore } from "./job-store.js";
 
 export const JOB_SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -32,6 +32,18 @@ CREATE TABLE IF NOT EXISTS job_nodes (
   PRIMARY KEY (job_id, host)
 );
 CREATE INDEX IF NOT EXISTS job_nodes_host ON job_nodes (host);
+CREATE TABLE IF NOT EXISTS job_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL,
+  host TEXT,
+  state TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  exit_code INTEGER,
+  message TEXT NOT NULL DEFAULT '',
+  final INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS job_events_job ON job_events (job_id, seq);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, id);
 `;
 
 const COLUMNS: Record<keyof JobNodePatch, string> = {
@@ -58,6 +70,17 @@ interface JobRow {
   rerun_of: string | null;
 }
 
+interface EventRow {
+  seq: number;
+  job_id: string;
+  host: string | null;
+  state: JobEvent["state"];
+  at: number;
+  exit_code: number | null;
+  message: string;
+  final: number;
+}
+
 interface NodeRow {
   job_id: string;
   host: string;
@@ -76,9 +99,16 @@ interface NodeRow {
 
 export class SqliteJobStore implements JobStore {
   private readonly createTx: (job: JobRecord, hosts: { host: string; requestId: string }[]) => void;
+  private readonly event: Database.Statement;
+  /** A change and its event commit together: a follower never sees one without the other. */
+  private readonly withEvent: <T>(change: () => T) => T;
 
   constructor(private readonly db: Database.Database) {
     db.exec(JOB_SCHEMA);
+    this.event = db.prepare(
+      "INSERT INTO job_events (job_id, host, state, at, exit_code, message, final) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.withEvent = <T>(change: () => T): T => db.transaction(change).immediate();
     this.createTx = db.transaction((job: JobRecord, hosts: { host: string; requestId: string }[]) => {
       db.prepare(
         "INSERT INTO jobs (id, created_at, finished_at, requester, operation, targets, options, state, rerun_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -97,6 +127,8 @@ export class SqliteJobStore implements JobStore {
         "INSERT INTO job_nodes (job_id, host, position, request_id, state) VALUES (?, ?, ?, ?, 'queued')",
       );
       hosts.forEach((h, i) => insert.run(job.id, h.host, i, h.requestId));
+      this.event.run(job.id, null, job.state, job.createdAt, null, "", 0);
+      for (const h of hosts) this.event.run(job.id, h.host, "queued", job.createdAt, null, "", 0);
     }).immediate;
   }
 
@@ -109,17 +141,40 @@ export class SqliteJobStore implements JobStore {
     return row && toJob(row);
   }
 
-  async listJobs(limit: number, host?: string): Promise<JobRecord[]> {
-    const rows = (
-      host === undefined
-        ? this.db.prepare("SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?").all(limit)
-        : this.db
-            .prepare(
-              "SELECT jobs.* FROM jobs JOIN job_nodes ON job_nodes.job_id = jobs.id WHERE job_nodes.host = ? ORDER BY created_at DESC, jobs.rowid DESC LIMIT ?",
-            )
-            .all(host, limit)
-    ) as JobRow[];
-    return rows.map(toJob);
+  async listJobs(limit: number, host?: string, before?: JobCursor): Promise<JobRecord[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (host !== undefined) {
+      where.push("EXISTS (SELECT 1 FROM job_nodes WHERE job_nodes.job_id = jobs.id AND job_nodes.host = ?)");
+      params.push(host);
+    }
+    if (before !== undefined) {
+      where.push("(created_at < ? OR (created_at = ? AND id < ?))");
+      params.push(before.createdAt, before.createdAt, before.id);
+    }
+    const sql = `SELECT * FROM jobs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY created_at DESC, id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, limit) as JobRow[]).map(toJob);
+  }
+
+  async jobEvents(jobId: string, afterSeq: number, limit: number): Promise<JobEvent[]> {
+    return (
+      this.db
+        .prepare("SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+        .all(jobId, afterSeq, limit) as EventRow[]
+    ).map(toEvent);
+  }
+
+  async deleteJob(id: string): Promise<boolean> {
+    return this.withEvent(() => {
+      const ended = this.db.prepare("SELECT 1 FROM jobs WHERE id = ? AND finished_at IS NOT NULL").get(id);
+      if (ended === undefined) return false;
+      // Its nodes first: they reference the job.
+      this.db.prepare("DELETE FROM job_nodes WHERE job_id = ?").run(id);
+      this.db.prepare("DELETE FROM job_events WHERE job_id = ?").run(id);
+      this.db.prepare("DELETE FROM jobs WHERE id = ?").run(id);
+      return true;
+    });
   }
 
   async jobNodes(id: string): Promise<JobNodeRecord[]> {
@@ -145,7 +200,23 @@ export class SqliteJobStore implements JobStore {
     if (keys.length === 0 || from.length === 0) return false;
     const sql = `UPDATE job_nodes SET ${keys.map((k) => `${COLUMNS[k]} = ?`).join(", ")}
       WHERE job_id = ? AND host = ? AND state IN (${from.map(() => "?").join(", ")})`;
-    return this.db.prepare(sql).run(...keys.map((k) => patch[k]), jobId, host, ...from).changes === 1;
+    const update = (): boolean =>
+      this.db.prepare(sql).run(...keys.map((k) => patch[k]), jobId, host, ...from).changes === 1;
+    const state = patch.state;
+    if (state === undefined) return update();
+    return this.withEvent(() => {
+      if (!update()) return false;
+      this.event.run(
+        jobId,
+        host,
+        state,
+        patch.finishedAt ?? Date.now(),
+        patch.exitCode ?? null,
+        patch.message ?? "",
+        0,
+      );
+      return true;
+    });
   }
 
   async setJobState(
@@ -155,7 +226,11 @@ export class SqliteJobStore implements JobStore {
     at: number | null,
   ): Promise<boolean> {
     const sql = `UPDATE jobs SET state = ?, finished_at = ? WHERE id = ? AND state IN (${from.map(() => "?").join(", ")})`;
-    return this.db.prepare(sql).run(to, at, id, ...from).changes === 1;
+    return this.withEvent(() => {
+      if (this.db.prepare(sql).run(to, at, id, ...from).changes !== 1) return false;
+      this.event.run(id, null, to, at ?? Date.now(), null, "", at === null ? 0 : 1);
+      return true;
+    });
   }
 
   async runningJobs(): Promise<JobRecord[]> {
@@ -178,6 +253,19 @@ function toJob(r: JobRow): JobRecord {
     options: JSON.parse(r.options) as JobRecord["options"],
     state: r.state,
     rerunOf: r.rerun_of,
+  };
+}
+
+function toEvent(r: EventRow): JobEvent {
+  return {
+    seq: r.seq,
+    jobId: r.job_id,
+    host: r.host,
+    state: r.state,
+    at: r.at,
+    exitCode: r.exit_code,
+    message: r.message,
+    final: r.final === 1,
   };
 }
 

@@ -71,6 +71,12 @@ describe("selectors over nodes", () => {
     ["os=debian", []],
     ["GROUP=web AND NOT hostname=web-01", []],
     ["group=web AND NOT hostname=web-01", ["web-02", "web-03"]],
+    // A bare host name or glob is the node's name; hosts side by side are a list.
+    ["web-*", ["web-01", "web-02", "web-03"]],
+    ["web-01 db-*", ["db-01", "web-01"]],
+    ["web-0? and not web-02", ["web-01", "web-03"]],
+    ["web-* and memory.mb>=2048 or bare", ["bare", "web-01", "web-03"]],
+    ["hostname", []],
   ])("%s", async (selector, expected) => {
     expect(await hosts(selector)).toEqual(expected);
   });
@@ -99,7 +105,7 @@ describe("selector errors", () => {
     ["memory.mb>=", "selector: expected a value after '>=' at column 12"],
     [
       "os.family=debian and",
-      "selector: expected a fact or 'group' (as in os.family=debian), found the end at column 21",
+      "selector: expected a host, a fact or 'group' (as in web-*, os.family=debian), found the end at column 21",
     ],
     ["memory.mb>= and x=1", "at column 13"],
     ["(group=web", "expected ')' to close the '(' at column 1, found the end at column 11"],
@@ -110,6 +116,9 @@ describe("selector errors", () => {
     ["packages.apache2<a:1", "'a:1' after '<' is neither a number nor a Debian version"],
     ["os..family=x", "'os..family' is not a fact path"],
     ["=x", "found '=' at column 1"],
+    ["web-1 group=web", "expected 'and', 'or' or the end, found 'group' at column 7"],
+    ["web-1 a/b", "'a/b' is neither a host name or glob"],
+    ["online", "expected an operator (= != < <= > >=) after 'online', found the end"],
   ])("%s", (text, message) => {
     expect(() => parseSelector(text)).toThrow(SelectorError);
     expect(() => parseSelector(text)).toThrow(message);
@@ -142,6 +151,18 @@ describe("selector errors", () => {
       op: "=",
       value: { text: 'and "x"', quoted: true, number: undefined },
       column: 1,
+    });
+  });
+});
+
+describe("host lists", () => {
+  it("reads bare words side by side as one list, with their columns", () => {
+    expect(parseSelector("web-* db-1")).toEqual({
+      kind: "hosts",
+      patterns: [
+        { text: "web-*", column: 1 },
+        { text: "db-1", column: 7 },
+      ],
     });
   });
 });
