@@ -227,6 +227,7 @@ export class JobController {
             message: "max_failures was passed",
           });
         }
+        await this.o.bus.ensureNodeConsumers(decision.send);
         await Promise.all(decision.send.map((host) => this.send(active, host)));
       }
       if (active.nodes.every((n) => isFinal(n.state))) await this.end(active);
@@ -376,9 +377,19 @@ export class JobController {
   private async sweep(): Promise<void> {
     const now = Date.now();
     await this.o.nodes.markSilentOffline(now);
-    const offline = new Set((await this.o.nodes.list()).filter((n) => !n.online).map((n) => n.host));
+    const actives = [...this.active.values()];
+    const holding = actives.flatMap((a) =>
+      a.nodes.filter((n) => n.sent && (n.state === "received" || n.state === "running")),
+    );
+    const offline =
+      holding.length === 0
+        ? new Set<string>()
+        : new Set((await this.o.nodes.list()).filter((n) => !n.online).map((n) => n.host));
+    // Heartbeats can only say a node is silent; whether it is gone, its connection says.
+    const silent = holding.filter((n) => offline.has(n.host)).map((n) => n.host);
+    const connected = silent.length === 0 ? new Set<string>() : await this.o.bus.subscribedNodes(silent);
     const grace = this.o.resultGraceMs ?? 30_000;
-    for (const active of [...this.active.values()]) {
+    for (const active of actives) {
       const { ttlMs, timeoutMs } = active.job.options;
       for (const n of active.nodes) {
         if (!n.sent || isFinal(n.state)) continue;
@@ -388,7 +399,7 @@ export class JobController {
             state: "expired",
             message: `the node did not take the request within its TTL (${Math.round(ttlMs / 1000)} s)`,
           });
-        } else if (n.state !== "queued" && offline.has(n.host)) {
+        } else if (n.state !== "queued" && offline.has(n.host) && !connected.has(n.host)) {
           await this.finishNode(active, n.host, ["received", "running"], {
             state: "unreachable",
             message: "the node went offline while it had the request",
