@@ -75,6 +75,8 @@ interface NodeRow {
 }
 
 export class SqliteJobStore implements JobStore {
+  /** Statements by their SQL: a fan-out makes thousands of the same few updates. */
+  private readonly statements = new Map<string, Database.Statement>();
   private readonly createTx: (job: JobRecord, hosts: { host: string; requestId: string }[]) => void;
 
   constructor(private readonly db: Database.Database) {
@@ -105,7 +107,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async getJob(id: string): Promise<JobRecord | undefined> {
-    const row = this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow | undefined;
+    const row = this.statement("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow | undefined;
     return row && toJob(row);
   }
 
@@ -124,7 +126,7 @@ export class SqliteJobStore implements JobStore {
 
   async jobNodes(id: string): Promise<JobNodeRecord[]> {
     return (
-      this.db.prepare("SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position").all(id) as NodeRow[]
+      this.statement("SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position").all(id) as NodeRow[]
     ).map(toNode);
   }
 
@@ -145,7 +147,7 @@ export class SqliteJobStore implements JobStore {
     if (keys.length === 0 || from.length === 0) return false;
     const sql = `UPDATE job_nodes SET ${keys.map((k) => `${COLUMNS[k]} = ?`).join(", ")}
       WHERE job_id = ? AND host = ? AND state IN (${from.map(() => "?").join(", ")})`;
-    return this.db.prepare(sql).run(...keys.map((k) => patch[k]), jobId, host, ...from).changes === 1;
+    return this.statement(sql).run(...keys.map((k) => patch[k]), jobId, host, ...from).changes === 1;
   }
 
   async setJobState(
@@ -155,7 +157,16 @@ export class SqliteJobStore implements JobStore {
     at: number | null,
   ): Promise<boolean> {
     const sql = `UPDATE jobs SET state = ?, finished_at = ? WHERE id = ? AND state IN (${from.map(() => "?").join(", ")})`;
-    return this.db.prepare(sql).run(to, at, id, ...from).changes === 1;
+    return this.statement(sql).run(to, at, id, ...from).changes === 1;
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   async runningJobs(): Promise<JobRecord[]> {
