@@ -18,6 +18,7 @@ import { nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AGENT_STREAM, REQUEST_STREAM, subjects } from "../agent/protocol.js";
 import type { SignedEnvelope } from "../agent/protocol.js";
+import { inPool } from "./in-pool.js";
 
 /** Longest a request can wait in the stream, whatever its TTL (jarvis withdraws it at its TTL). */
 const REQUEST_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -87,11 +88,7 @@ export class AgentBus {
    */
   async ensureNodeConsumers(hosts: readonly string[]): Promise<void> {
     const missing = [...new Set(hosts)].filter((h) => !this.consumers.has(h));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < missing.length) await this.addNodeConsumer(missing[next++]!);
-    };
-    await Promise.all(Array.from({ length: Math.min(CONSUMER_CREATES_IN_FLIGHT, missing.length) }, worker));
+    await inPool(missing, CONSUMER_CREATES_IN_FLIGHT, (host) => this.addNodeConsumer(host));
   }
 
   private async addNodeConsumer(host: string): Promise<void> {

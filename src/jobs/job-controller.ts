@@ -30,7 +30,10 @@ import type {
 } from "./job.js";
 import { schedule } from "./job-schedule.js";
 import { ActiveJob } from "./active-job.js";
+import { inPool } from "./in-pool.js";
 
+/** Requests published and not yet stored by JetStream, at most. */
+const PUBLISHES_IN_FLIGHT = 128;
 /** Heartbeats a node may miss before it counts as offline. */
 const MISSED_HEARTBEATS = 3;
 
@@ -227,10 +230,38 @@ export class JobController {
             message: "max_failures was passed",
           });
         }
-        await this.o.bus.ensureNodeConsumers(decision.send);
-        await Promise.all(decision.send.map((host) => this.send(active, host)));
+        await this.sendAll(active, decision.send);
       }
       if (active.nodes.every((n) => isFinal(n.state))) await this.end(active);
+    });
+  }
+
+  /**
+   * Publish to many nodes, a window of them in flight. What the bus does not take now (a timeout
+   * on a busy server) stays unsent and is sent again at the next sweep: the request id is the
+   * JetStream message id, so a publish that did land is not stored twice.
+   */
+  private async sendAll(active: ActiveJob, hosts: readonly string[]): Promise<void> {
+    if (hosts.length === 0) return;
+    try {
+      await this.o.bus.ensureNodeConsumers(hosts);
+    } catch (err) {
+      this.o.log(
+        `job ${active.job.id}: cannot make the nodes' consumers (${(err as Error).message}); trying again`,
+      );
+      return;
+    }
+    await inPool(hosts, PUBLISHES_IN_FLIGHT, async (host) => {
+      try {
+        await this.send(active, host);
+      } catch (err) {
+        const node = active.node(host);
+        node.sent = false;
+        node.sentAt = null;
+        this.o.log(
+          `job ${active.job.id}: sending to ${host} failed (${(err as Error).message}); trying again`,
+        );
+      }
     });
   }
 
