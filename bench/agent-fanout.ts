@@ -5,9 +5,9 @@
  * inventory hosts (`-c local -f 50`), per node.
  */
 import { spawn, execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -20,8 +20,10 @@ import { JobController } from "../src/jobs/job-controller.js";
 import type { JobOperation } from "../src/jobs/job.js";
 import { fmt, root } from "./lib.js";
 
-const AGENTS = 1000;
-const PROCESSES = 4;
+// Smaller fleets for looking into a failure, and no Ansible while profiling:
+// FANOUT_AGENTS=100 FANOUT_PROCESSES=1 FANOUT_ANSIBLE=0 npm run bench -- agents
+const AGENTS = Number(process.env.FANOUT_AGENTS ?? 1000);
+const PROCESSES = Number(process.env.FANOUT_PROCESSES ?? 4);
 const ANSIBLE_HOSTS = 100;
 
 export async function benchAgentFanout(): Promise<void> {
@@ -54,9 +56,14 @@ export async function benchAgentFanout(): Promise<void> {
     const started = performance.now();
     await Promise.all(
       Array.from({ length: PROCESSES }, (_, p) => {
-        const child = spawn(process.execPath, [join(root, "dist/bench/agent-emulator.js")], {
-          stdio: ["pipe", "pipe", "inherit"],
-        });
+        // execArgv passes `node --cpu-prof` on to the emulators, to see their side too.
+        const child = spawn(
+          process.execPath,
+          [...process.execArgv, join(root, "dist/bench/agent-emulator.js")],
+          {
+            stdio: ["pipe", "pipe", "inherit"],
+          },
+        );
         emulators.push(child);
         const plan = {
           url,
@@ -81,8 +88,17 @@ export async function benchAgentFanout(): Promise<void> {
     );
 
     const fanout = async (label: string, operation: JobOperation): Promise<number> => {
-      let acks = 0;
-      let ackedAt = 0;
+      // Listening before the submit: the first ACKs can come in before submit() returns.
+      const acks = new Map<string, number[]>();
+      const off = controller.onChange((c) => {
+        if (c.host !== undefined && c.state === "received") {
+          acks.set(c.jobId, [...(acks.get(c.jobId) ?? []), performance.now()]);
+        }
+      });
+      const cpu = cpuMeter(
+        nats.pid,
+        emulators.map((e) => e.pid),
+      );
       const t0 = performance.now();
       const job = await controller.submit({
         operation,
@@ -91,27 +107,39 @@ export async function benchAgentFanout(): Promise<void> {
         options: { timeoutMs: 60_000, ttlMs: 600_000 },
         requester: "bench",
       });
-      const off = controller.onChange((c) => {
-        if (c.jobId === job.id && c.state === "received" && ++acks === AGENTS) ackedAt = performance.now();
-      });
       const done = await controller.waitDone(job.id);
       const total = performance.now() - t0;
       off();
+      const used = cpu();
+      const jobAcks = acks.get(job.id) ?? [];
+      const ackedAt = jobAcks.length === AGENTS ? jobAcks[AGENTS - 1]! : 0;
       const { nodes } = await controller.get(job.id);
       const good = nodes.filter((n) => n.state === "ok" || n.state === "changed").length;
+      // What the others ended as, with one message each: a failure must say why.
+      const others = new Map<string, { count: number; message: string }>();
+      for (const n of nodes) {
+        if (n.state === "ok" || n.state === "changed") continue;
+        const o = others.get(n.state) ?? { count: 0, message: n.message };
+        o.count++;
+        others.set(n.state, o);
+      }
       console.log(
-        `${label.padEnd(30)} every ACK ${ackedAt ? `${fmt(ackedAt - t0)} ms` : `(${acks} ACKs)`}, every result ${fmt(total)} ms, ${good}/${AGENTS} ${done.state}  (goal: all within 1000 ms)`,
+        `${label.padEnd(30)} every ACK ${ackedAt ? `${fmt(ackedAt - t0)} ms` : `(${jobAcks.length} ACKs)`}, every result ${fmt(total)} ms, ${good}/${AGENTS} ${done.state}  (goal: all within 1000 ms)`,
+      );
+      for (const [state, o] of others) console.log(`${"".padEnd(30)} ${o.count} ${state}: ${o.message}`);
+      console.log(
+        `${"".padEnd(30)} CPU: jarvis ${fmt(used.jarvis)} s, nats-server ${fmt(used.nats)} s, emulators ${fmt(used.emulators)} s; load average ${loadavg()[0]!.toFixed(1)}`,
       );
       return total;
     };
-    await fanout("ping x1000", { kind: "ping" });
-    await fanout("ping x1000 (again)", { kind: "ping" });
-    const execMs = await fanout("execute true x1000", { kind: "execute", command: "true" });
+    await fanout(`ping x${AGENTS}`, { kind: "ping" });
+    await fanout(`ping x${AGENTS} (again)`, { kind: "ping" });
+    const execMs = await fanout(`execute true x${AGENTS}`, { kind: "execute", command: "true" });
     console.log(
       `${"".padEnd(30)} RSS of jarvis (this process) ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB`,
     );
 
-    const ansibleMs = await ansible(dir);
+    const ansibleMs = process.env.FANOUT_ANSIBLE === "0" ? undefined : await ansible(dir);
     if (ansibleMs !== undefined) {
       const ours = execMs / AGENTS;
       const theirs = ansibleMs / ANSIBLE_HOSTS;
@@ -133,6 +161,31 @@ export async function benchAgentFanout(): Promise<void> {
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** CPU seconds used since the call, by this process, nats-server and the emulators (from /proc). */
+function cpuMeter(natsPid: number | undefined, emulatorPids: (number | undefined)[]) {
+  const ticks = (pid: number | undefined): number => {
+    if (pid === undefined) return 0;
+    try {
+      // utime and stime, fields 14 and 15, counted after the command name's closing parenthesis.
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(")")[1]!.trim().split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return 0;
+    }
+  };
+  const own = process.cpuUsage();
+  const nats0 = ticks(natsPid);
+  const emu0 = emulatorPids.reduce<number>((sum, pid) => sum + ticks(pid), 0);
+  return () => {
+    const d = process.cpuUsage(own);
+    return {
+      jarvis: (d.user + d.system) / 1e6,
+      nats: ticks(natsPid) - nats0,
+      emulators: emulatorPids.reduce<number>((sum, pid) => sum + ticks(pid), 0) - emu0,
+    };
+  };
 }
 
 async function ansible(dir: string): Promise<number | undefined> {

@@ -218,6 +218,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       for (const abort of running.values()) abort.abort();
       sub.unsubscribe();
       await nc.drain();
+      seen.close();
     },
   };
 }

@@ -4,12 +4,21 @@
  * is offline), and publishing signed requests with their id as the JetStream message id, so a
  * request published twice is stored once.
  */
-import { AckPolicy, DeliverPolicy, RetentionPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import type { ConsumerInfo, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AGENT_STREAM, REQUEST_STREAM, subjects } from "../agent/protocol.js";
 import type { SignedEnvelope } from "../agent/protocol.js";
+import { inPool } from "./in-pool.js";
 
 /** Longest a request can wait in the stream, whatever its TTL (jarvis withdraws it at its TTL). */
 const REQUEST_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -17,6 +26,9 @@ const REQUEST_MAX_AGE_MS = 7 * 24 * 3600_000;
 const AGENT_MAX_AGE_MS = 24 * 3600_000;
 /** jarvis's durable consumer on the agents' stream. */
 export const JARVIS_CONSUMER = "jarvis";
+const CONSUMER_CREATES_IN_FLIGHT = 8;
+/** Past this many nodes, one listing of every consumer is cheaper than asking for each. */
+const CONSUMER_INFOS_ONE_BY_ONE = 16;
 
 export class AgentBus {
   private readonly consumers = new Set<string>();
@@ -67,7 +79,19 @@ export class AgentBus {
 
   /** The node's durable consumer, made once (adding an identical one again is harmless). */
   async ensureNodeConsumer(host: string): Promise<void> {
-    if (this.consumers.has(host)) return;
+    await this.ensureNodeConsumers([host]);
+  }
+
+  /**
+   * The durable consumers of many nodes, a few requests in flight at a time: nats-server handles
+   * consumer creation one by one, and a thousand at once make the later ones time out.
+   */
+  async ensureNodeConsumers(hosts: readonly string[]): Promise<void> {
+    const missing = [...new Set(hosts)].filter((h) => !this.consumers.has(h));
+    await inPool(missing, CONSUMER_CREATES_IN_FLIGHT, (host) => this.addNodeConsumer(host));
+  }
+
+  private async addNodeConsumer(host: string): Promise<void> {
     await this.jsm.consumers.add(REQUEST_STREAM, {
       durable_name: subjects.consumer(host),
       deliver_subject: subjects.deliver(host),
@@ -85,6 +109,36 @@ export class AgentBus {
     await this.ensureNodeConsumer(host);
     const ack = await this.js.publish(subjects.request(host), JSON.stringify(envelope), { msgID: requestId });
     return ack.seq;
+  }
+
+  /**
+   * Of `hosts`, those whose agent is subscribed to its deliveries now: nats-server's view of the
+   * agent's connection (a killed agent's socket closes at once), unlike heartbeats, which a busy
+   * agent on a loaded host can send late while it is still there and still working.
+   */
+  async subscribedNodes(hosts: readonly string[]): Promise<Set<string>> {
+    const byConsumer = new Map(hosts.map((h) => [subjects.consumer(h), h] as const));
+    const bound = new Set<string>();
+    const note = (info: ConsumerInfo): void => {
+      const host = byConsumer.get(info.name);
+      if (host !== undefined && info.push_bound === true) bound.add(host);
+    };
+    if (byConsumer.size <= CONSUMER_INFOS_ONE_BY_ONE) {
+      await Promise.all(
+        [...byConsumer.keys()].map(async (name) => {
+          try {
+            note(await this.jsm.consumers.info(REQUEST_STREAM, name));
+          } catch (err) {
+            // No consumer: the node never had a request here, so nobody is subscribed to it.
+            if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound))
+              throw err;
+          }
+        }),
+      );
+    } else {
+      for await (const info of this.jsm.consumers.list(REQUEST_STREAM)) note(info);
+    }
+    return bound;
   }
 
   /** Take a request back out of the stream (cancelled or expired before its node took it). */

@@ -30,7 +30,10 @@ import type {
 } from "./job.js";
 import { schedule } from "./job-schedule.js";
 import { ActiveJob } from "./active-job.js";
+import { inPool } from "./in-pool.js";
 
+/** Requests published and not yet stored by JetStream, at most. */
+const PUBLISHES_IN_FLIGHT = 128;
 /** Heartbeats a node may miss before it counts as offline. */
 const MISSED_HEARTBEATS = 3;
 
@@ -227,9 +230,38 @@ export class JobController {
             message: "max_failures was passed",
           });
         }
-        await Promise.all(decision.send.map((host) => this.send(active, host)));
+        await this.sendAll(active, decision.send);
       }
       if (active.nodes.every((n) => isFinal(n.state))) await this.end(active);
+    });
+  }
+
+  /**
+   * Publish to many nodes, a window of them in flight. What the bus does not take now (a timeout
+   * on a busy server) stays unsent and is sent again at the next sweep: the request id is the
+   * JetStream message id, so a publish that did land is not stored twice.
+   */
+  private async sendAll(active: ActiveJob, hosts: readonly string[]): Promise<void> {
+    if (hosts.length === 0) return;
+    try {
+      await this.o.bus.ensureNodeConsumers(hosts);
+    } catch (err) {
+      this.o.log(
+        `job ${active.job.id}: cannot make the nodes' consumers (${(err as Error).message}); trying again`,
+      );
+      return;
+    }
+    await inPool(hosts, PUBLISHES_IN_FLIGHT, async (host) => {
+      try {
+        await this.send(active, host);
+      } catch (err) {
+        const node = active.node(host);
+        node.sent = false;
+        node.sentAt = null;
+        this.o.log(
+          `job ${active.job.id}: sending to ${host} failed (${(err as Error).message}); trying again`,
+        );
+      }
     });
   }
 
@@ -376,9 +408,19 @@ export class JobController {
   private async sweep(): Promise<void> {
     const now = Date.now();
     await this.o.nodes.markSilentOffline(now);
-    const offline = new Set((await this.o.nodes.list()).filter((n) => !n.online).map((n) => n.host));
+    const actives = [...this.active.values()];
+    const holding = actives.flatMap((a) =>
+      a.nodes.filter((n) => n.sent && (n.state === "received" || n.state === "running")),
+    );
+    const offline =
+      holding.length === 0
+        ? new Set<string>()
+        : new Set((await this.o.nodes.list()).filter((n) => !n.online).map((n) => n.host));
+    // Heartbeats can only say a node is silent; whether it is gone, its connection says.
+    const silent = holding.filter((n) => offline.has(n.host)).map((n) => n.host);
+    const connected = silent.length === 0 ? new Set<string>() : await this.o.bus.subscribedNodes(silent);
     const grace = this.o.resultGraceMs ?? 30_000;
-    for (const active of [...this.active.values()]) {
+    for (const active of actives) {
       const { ttlMs, timeoutMs } = active.job.options;
       for (const n of active.nodes) {
         if (!n.sent || isFinal(n.state)) continue;
@@ -388,7 +430,7 @@ export class JobController {
             state: "expired",
             message: `the node did not take the request within its TTL (${Math.round(ttlMs / 1000)} s)`,
           });
-        } else if (n.state !== "queued" && offline.has(n.host)) {
+        } else if (n.state !== "queued" && offline.has(n.host) && !connected.has(n.host)) {
           await this.finishNode(active, n.host, ["received", "running"], {
             state: "unreachable",
             message: "the node went offline while it had the request",

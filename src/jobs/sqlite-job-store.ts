@@ -98,6 +98,8 @@ interface NodeRow {
 }
 
 export class SqliteJobStore implements JobStore {
+  /** Statements by their SQL: a fan-out makes thousands of the same few updates. */
+  private readonly statements = new Map<string, Database.Statement>();
   private readonly createTx: (job: JobRecord, hosts: { host: string; requestId: string }[]) => void;
   private readonly event: Database.Statement;
   /** A change and its event commit together: a follower never sees one without the other. */
@@ -137,7 +139,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async getJob(id: string): Promise<JobRecord | undefined> {
-    const row = this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow | undefined;
+    const row = this.statement("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow | undefined;
     return row && toJob(row);
   }
 
@@ -179,7 +181,7 @@ export class SqliteJobStore implements JobStore {
 
   async jobNodes(id: string): Promise<JobNodeRecord[]> {
     return (
-      this.db.prepare("SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position").all(id) as NodeRow[]
+      this.statement("SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position").all(id) as NodeRow[]
     ).map(toNode);
   }
 
@@ -201,7 +203,7 @@ export class SqliteJobStore implements JobStore {
     const sql = `UPDATE job_nodes SET ${keys.map((k) => `${COLUMNS[k]} = ?`).join(", ")}
       WHERE job_id = ? AND host = ? AND state IN (${from.map(() => "?").join(", ")})`;
     const update = (): boolean =>
-      this.db.prepare(sql).run(...keys.map((k) => patch[k]), jobId, host, ...from).changes === 1;
+      this.statement(sql).run(...keys.map((k) => patch[k]), jobId, host, ...from).changes === 1;
     const state = patch.state;
     if (state === undefined) return update();
     return this.withEvent(() => {
@@ -227,10 +229,19 @@ export class SqliteJobStore implements JobStore {
   ): Promise<boolean> {
     const sql = `UPDATE jobs SET state = ?, finished_at = ? WHERE id = ? AND state IN (${from.map(() => "?").join(", ")})`;
     return this.withEvent(() => {
-      if (this.db.prepare(sql).run(to, at, id, ...from).changes !== 1) return false;
+      if (this.statement(sql).run(to, at, id, ...from).changes !== 1) return false;
       this.event.run(id, null, to, at ?? Date.now(), null, "", at === null ? 0 : 1);
       return true;
     });
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   async runningJobs(): Promise<JobRecord[]> {

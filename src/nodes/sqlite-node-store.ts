@@ -34,9 +34,23 @@ interface NodeRow {
 
 export class SqliteNodeStore implements NodeStore {
   private readonly factsTx: (write: FactsWrite) => boolean;
+  // Prepared once: heartbeats come in by the hundred per second from a large fleet.
+  private readonly heartbeatStatement: Database.Statement;
+  private readonly silentStatement: Database.Statement;
+  private readonly listStatement: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     db.exec(NODE_SCHEMA);
+    // A late heartbeat (older than the last one) must not move last_seen back.
+    this.heartbeatStatement = db.prepare(
+      `INSERT INTO nodes (host, groups, online, last_seen, offline_after_ms, agent_version) VALUES (?, ?, 1, ?, ?, ?)
+       ON CONFLICT (host) DO UPDATE SET groups = excluded.groups, online = 1, offline_after_ms = excluded.offline_after_ms,
+         agent_version = excluded.agent_version, last_seen = max(coalesce(last_seen, 0), excluded.last_seen)`,
+    );
+    this.silentStatement = db.prepare(
+      "UPDATE nodes SET online = 0 WHERE online = 1 AND last_seen + offline_after_ms < ? RETURNING host",
+    );
+    this.listStatement = db.prepare("SELECT * FROM nodes ORDER BY host");
     this.factsTx = db.transaction((w: FactsWrite) => {
       const row = db.prepare("SELECT facts_hash FROM nodes WHERE host = ?").get(w.host) as
         { facts_hash: string } | undefined;
@@ -56,7 +70,7 @@ export class SqliteNodeStore implements NodeStore {
   }
 
   async list(): Promise<NodeView[]> {
-    return (this.db.prepare("SELECT * FROM nodes ORDER BY host").all() as NodeRow[]).map(toView);
+    return (this.listStatement.all() as NodeRow[]).map(toView);
   }
 
   async get(host: string): Promise<NodeView | undefined> {
@@ -65,14 +79,7 @@ export class SqliteNodeStore implements NodeStore {
   }
 
   async recordHeartbeat(b: HeartbeatWrite): Promise<void> {
-    // A late heartbeat (older than the last one) must not move last_seen back.
-    this.db
-      .prepare(
-        `INSERT INTO nodes (host, groups, online, last_seen, offline_after_ms, agent_version) VALUES (?, ?, 1, ?, ?, ?)
-         ON CONFLICT (host) DO UPDATE SET groups = excluded.groups, online = 1, offline_after_ms = excluded.offline_after_ms,
-           agent_version = excluded.agent_version, last_seen = max(coalesce(last_seen, 0), excluded.last_seen)`,
-      )
-      .run(b.host, JSON.stringify(b.groups), b.at, b.offlineAfterMs, b.agentVersion);
+    this.heartbeatStatement.run(b.host, JSON.stringify(b.groups), b.at, b.offlineAfterMs, b.agentVersion);
   }
 
   async recordFacts(write: FactsWrite): Promise<boolean> {
@@ -80,11 +87,7 @@ export class SqliteNodeStore implements NodeStore {
   }
 
   async markSilentOffline(now: number): Promise<string[]> {
-    const rows = this.db
-      .prepare(
-        "UPDATE nodes SET online = 0 WHERE online = 1 AND last_seen + offline_after_ms < ? RETURNING host",
-      )
-      .all(now) as { host: string }[];
+    const rows = this.silentStatement.all(now) as { host: string }[];
     return rows.map((r) => r.host);
   }
 

@@ -1,7 +1,8 @@
 /**
  * Jobs over a dozen agent processes on a real nats-server: a node offline at the start runs its
  * part when it comes back within the TTL and expires past it; an agent killed mid-job ends
- * unreachable; rerun takes only the failed nodes; batches with max_failures; cancel.
+ * unreachable, one only late with its heartbeats does not; rerun takes only the failed nodes;
+ * batches with max_failures; cancel.
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -105,6 +106,30 @@ describe("a job", () => {
     await fleet.controller.waitDone(job.id);
     const { nodes } = await fleet.controller.get(job.id);
     expect(nodes[0]).toMatchObject({ state: "unreachable", message: expect.stringMatching(/offline/) });
+  });
+
+  it("keeps waiting for a node that is late with its heartbeats but still connected, and takes its result", async () => {
+    // A stopped process keeps its socket: it stands for an agent too busy to heartbeat (one
+    // emulator process spawning for hundreds of agents, a host under load), not a gone one.
+    const agent = fleet.agents.get("node-09")!.child!;
+    const job = await submit({ kind: "execute", command: "sleep 1" }, ["node-09"]);
+    await eventually(
+      async () => ((await states(job.id))["node-09"] === "running" ? true : undefined),
+      60_000,
+      "node-09 running",
+    );
+    agent.kill("SIGSTOP");
+    try {
+      await eventually(
+        async () => ((await fleet.store.nodes.get("node-09"))?.online === false ? true : undefined),
+        60_000,
+        "node-09 counted offline",
+      );
+    } finally {
+      agent.kill("SIGCONT");
+    }
+    expect((await fleet.controller.waitDone(job.id)).state).toBe("done");
+    expect(await states(job.id)).toEqual({ "node-09": "changed" });
   });
 
   it("runs in batches and skips the rest once max_failures is passed", async () => {
