@@ -46,6 +46,8 @@ export interface BaseContext {
   err: (text: string) => void;
   /** The environment for JARVIS_SERVER and JARVIS_TOKEN (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** --server as given before the command name. */
+  server?: string | undefined;
 }
 
 /** What a subcommand gets. */
@@ -107,12 +109,13 @@ export function defineCommand<const O extends OptionsConfig>(def: CommandDefinit
         base.out(`usage: jarvis ${def.usage}\n  ${def.summary}`);
         return 0;
       }
-      if (globals.server !== undefined && !def.remote)
+      const flag = globals.server ?? base.server;
+      if (flag !== undefined && !def.remote)
         throw usageError(`${argv[0] ?? "this command"} acts on this machine only; it does not take --server`);
       let config: JarvisConfig | undefined;
       const path = globals.config;
       // JARVIS_SERVER is for the commands that can go remote; the others keep acting here.
-      const server = def.remote ? (globals.server ?? (base.env ?? process.env).JARVIS_SERVER) : undefined;
+      const server = def.remote ? (flag ?? (base.env ?? process.env).JARVIS_SERVER) : undefined;
       return def.run({
         config: () => (config ??= base.loadConfig(path)),
         out: base.out,

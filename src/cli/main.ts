@@ -91,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
     out,
     err,
     env: process.env,
+    server: global.values.server,
   };
   try {
     return await command.run([name, ...rest], base);
