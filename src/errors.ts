@@ -76,6 +76,19 @@ export class CommandError extends JarvisError {}
 export class ApiError extends JarvisError {}
 
 /**
+ * What a jarvis server (`jarvis --server URL`) answered instead of a result: its `{code, message}`
+ * with the HTTP `status`, or no answer at all (`status` 0: E_REMOTE_UNREACHABLE, or
+ * E_REMOTE_DROPPED when a followed stream broke off). The CLI picks its exit code from these.
+ */
+export class RemoteError extends JarvisError {
+  readonly status: number;
+  constructor(code: string, message: string, status: number, options: JarvisErrorOptions = {}) {
+    super(code, message, options);
+    this.status = status;
+  }
+}
+
+/**
  * A failure a step task throws on purpose: its code travels to the parent in the step's final
  * record (protocol.ts STEP_RESULT_FD); `retryable` selects exit 75 (worth retrying) over exit 1.
  */

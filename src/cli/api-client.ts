@@ -1,101 +1,228 @@
 /**
- * The CLI's way to the running service, for what only the service does (jobs: their controller
- * is the one reader of the agents' replies): its HTTP API at `api.listen`, with the token in
- * JARVIS_API_TOKEN or else the local operator token jarvis keeps under its state directory. The
- * service's dispatcher applies the ACL and audits, as for any API call; a failure comes back as
- * the API's `{code, message}`, raised with that code so the exit code follows it.
+ * The HTTP client of the remote CLI (`jarvis --server URL`): node's fetch with the API token as a
+ * bearer header, every answer checked against its schema (src/api/response-schemas.ts), every
+ * refusal the server's `{code, message}` as a RemoteError with its status. The token is only ever
+ * put in that header: no message, error or URL shown here carries it.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { z } from "zod";
-import { ApiError, errorMessage } from "../errors.js";
-import type { JarvisConfig } from "../config.js";
-import { localTokenPath } from "../api/api-tokens.js";
+import type { z } from "zod";
+import { CommandError, RemoteError, errorMessage } from "../errors.js";
+import { errorJsonSchema, runEventSchema } from "../api/response-schemas.js";
+import type { WireRunEvent } from "../api/response-schemas.js";
 
-export interface ApiClient {
-  /** JSON in, JSON out; throws the API's error with its code. */
-  json(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
-  /** A streaming GET: each NDJSON line as parsed JSON, until the server ends the stream. */
-  lines(path: string): AsyncIterable<unknown>;
+/** How long one request (not an event stream) may take before the server counts as unreachable. */
+const REQUEST_TIMEOUT_MS = 120_000;
+
+/** Where the server is and who we are to it. */
+export interface ApiClientOptions {
+  /** Base URL, e.g. https://jarvis.example.org:8642 (a path prefix is kept). */
+  server: string;
+  token: string;
 }
 
-export function apiClient(config: JarvisConfig, env: NodeJS.ProcessEnv = process.env): ApiClient {
-  const api = config.api;
-  if (!api.enabled)
-    throw new ApiError(
-      "E_API_OFF",
-      "the HTTP API is off (api: false in jarvis.yml); jobs need it to reach the service",
+/** A query string's values; undefined ones are left out. */
+export type Query = Record<string, string | number | undefined>;
+
+/** Check the server URL the operator gave: http(s) only, no credentials in it (they would show). */
+export function parseServerUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CommandError(
+      "E_USAGE",
+      `--server must be a URL like http://127.0.0.1:8642, got '${text.slice(0, 80)}'`,
     );
-  const host = api.host === "0.0.0.0" ? "127.0.0.1" : api.host === "::" ? "::1" : api.host;
-  const base = `${api.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${api.port}`;
-  const token = env.JARVIS_API_TOKEN ?? localToken(config);
-  const request = async (method: string, path: string, body?: unknown): Promise<Response> => {
-    let res: Response;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new CommandError("E_USAGE", `--server must be an http:// or https:// URL, got ${url.protocol}`);
+  if (url.username !== "" || url.password !== "")
+    throw new CommandError(
+      "E_USAGE",
+      "--server must not carry credentials; give the API token in JARVIS_TOKEN",
+    );
+  if (url.search !== "" || url.hash !== "")
+    throw new CommandError("E_USAGE", "--server is the server's base URL, without ?query or #fragment");
+  return url;
+}
+
+/** The client. */
+export class ApiClient {
+  private readonly base: URL;
+  private readonly token: string;
+
+  constructor(options: ApiClientOptions) {
+    this.base = parseServerUrl(options.server);
+    this.token = options.token;
+  }
+
+  /** The server as shown in messages. */
+  get server(): string {
+    return this.base.origin + this.base.pathname.replace(/\/$/, "");
+  }
+
+  get<S extends z.ZodType>(path: string, schema: S, query: Query = {}): Promise<z.infer<S>> {
+    return this.call("GET", path, query, undefined, schema);
+  }
+
+  post<S extends z.ZodType>(path: string, body: unknown, schema: S): Promise<z.infer<S>> {
+    return this.call("POST", path, {}, body, schema);
+  }
+
+  /** A DELETE answered with 204. */
+  async delete(path: string): Promise<void> {
+    const response = await this.send("DELETE", path, {}, undefined, AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+    await response.body?.cancel();
+  }
+
+  /**
+   * The run's events after `after` (GET /runs/{id}/events?format=ndjson), as they come, until the
+   * server ends the stream (the run ended). A stream that breaks off throws RemoteError
+   * E_REMOTE_DROPPED; the caller resumes after the last event it saw.
+   */
+  events(runId: string, after: number): AsyncGenerator<WireRunEvent> {
+    return this.ndjson(
+      `/runs/${encodeURIComponent(runId)}/events`,
+      { format: "ndjson", after },
+      runEventSchema,
+      `the event stream of run ${runId}`,
+    );
+  }
+
+  /**
+   * Each line of a newline-delimited JSON stream (a run's or a job's events), checked against
+   * `schema`, until the server ends it; one that breaks off throws RemoteError E_REMOTE_DROPPED
+   * naming `what`.
+   */
+  async *ndjson<S extends z.ZodType>(
+    path: string,
+    query: Query,
+    schema: S,
+    what: string,
+  ): AsyncGenerator<z.infer<S>> {
+    const response = await this.send("GET", path, query, undefined, undefined);
+    if (!response.body) return;
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let open = true;
     try {
-      res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (err) {
-      throw new ApiError(
-        "E_API_UNREACHABLE",
-        `cannot reach jarvis at ${base} (${errorMessage(err)}); is 'jarvis start' running with this jarvis.yml's api.listen?`,
-        { cause: err },
-      );
-    }
-    if (res.ok) return res;
-    const failure = ApiFailure.safeParse(parseJson(await res.text()));
-    if (!failure.success) throw new ApiError("E_API_HTTP", `jarvis answered HTTP ${res.status}`);
-    throw new ApiError(failure.data.code, failure.data.message);
-  };
-  return {
-    async json(method, path, body) {
-      const res = await request(method, path, body);
-      return { status: res.status, body: res.status === 204 ? null : await res.json() };
-    },
-    async *lines(path) {
-      const res = await request("GET", path);
-      const reader = res.body?.getReader();
-      if (!reader) return;
-      const decoder = new TextDecoder();
-      let buffered = "";
       for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        buffered += decoder.decode(value, { stream: true });
-        let newline;
-        while ((newline = buffered.indexOf("\n")) >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          // Empty lines are the server's keep-alives.
-          if (line !== "") yield JSON.parse(line) as unknown;
+        const { value, done } = await reader.read();
+        if (done) {
+          open = false;
+          return;
+        }
+        buffer += decoder.decode(value, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, end).trim();
+          buffer = buffer.slice(end + 1);
+          // Blank lines are the server's keep-alives.
+          if (line !== "") yield this.checked(schema, parseJson(line), `GET ${path}`, response.status);
         }
       }
-    },
-  };
+    } catch (err) {
+      if (err instanceof RemoteError) throw err;
+      open = false;
+      throw new RemoteError("E_REMOTE_DROPPED", `${this.server} broke off ${what}: ${causeText(err)}`, 0, {
+        cause: err,
+      });
+    } finally {
+      // A consumer that stops early lets the connection go.
+      if (open) await reader.cancel();
+    }
+  }
+
+  private async call<S extends z.ZodType>(
+    method: string,
+    path: string,
+    query: Query,
+    body: unknown,
+    schema: S,
+  ): Promise<z.infer<S>> {
+    const response = await this.send(method, path, query, body, AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+    const text = await response.text().catch((err: unknown) => {
+      throw this.unreachable(err);
+    });
+    return this.checked(schema, parseJson(text), `${method} ${path}`, response.status);
+  }
+
+  /** Send one request; a refusal is thrown as the server's error, no answer as unreachable. */
+  private async send(
+    method: string,
+    path: string,
+    query: Query,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    const url = new URL(`${this.base.pathname.replace(/\/$/, "")}${path}`, this.base);
+    for (const [key, value] of Object.entries(query))
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.token}`,
+      accept: "application/json",
+    };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(signal ? { signal } : {}),
+        redirect: "error",
+      });
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    if (response.ok) return response;
+    const text = await response.text().catch(() => "");
+    const refusal = errorJsonSchema.safeParse(parseJson(text));
+    if (refusal.success) throw new RemoteError(refusal.data.code, refusal.data.message, response.status);
+    throw new RemoteError(
+      "E_REMOTE_ANSWER",
+      `${this.server} answered ${method} ${path} with HTTP ${response.status} and no jarvis error; is --server a jarvis API?`,
+      response.status,
+    );
+  }
+
+  private checked<S extends z.ZodType>(schema: S, value: unknown, what: string, status: number): z.infer<S> {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    throw new RemoteError(
+      "E_REMOTE_ANSWER",
+      `${this.server} answered ${what} with an unexpected body (${issue ? `${issue.path.join(".") || "body"}: ${issue.message}` : "?"}); is the server a different jarvis version?`,
+      status,
+    );
+  }
+
+  private unreachable(err: unknown): RemoteError {
+    return new RemoteError(
+      "E_REMOTE_UNREACHABLE",
+      `cannot reach jarvis at ${this.server}: ${causeText(err)}; check --server (or JARVIS_SERVER) and that \`jarvis start\` serves its API there`,
+      0,
+      { cause: err },
+    );
+  }
 }
 
-/** The API's error body. */
-const ApiFailure = z.object({ code: z.string(), message: z.string() });
-
+/** Parse a body as JSON; what is not JSON is undefined (the schema check then says so). */
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    // Not JSON (a proxy's error page): the status alone is reported.
     return undefined;
   }
 }
 
-function localToken(config: JarvisConfig): string {
-  const file = localTokenPath(config);
-  if (!existsSync(file))
-    throw new ApiError(
-      "E_API_TOKEN",
-      `no API token: set JARVIS_API_TOKEN, or start jarvis once so it makes ${file} (api.tokens not configured)`,
-    );
-  return readFileSync(file, "utf8").trim();
+/** fetch says "fetch failed"; the reason (ECONNREFUSED, a certificate) is in its cause. */
+function causeText(err: unknown): string {
+  if (err instanceof Error && err.name === "TimeoutError") return "no answer in time";
+  const cause = err instanceof Error ? err.cause : undefined;
+  if (cause instanceof Error) {
+    const code = "code" in cause && typeof cause.code === "string" ? cause.code : undefined;
+    return code && !cause.message.includes(code) ? `${code} ${cause.message}` : cause.message;
+  }
+  return errorMessage(err);
 }

@@ -4,13 +4,14 @@
  */
 import { EXIT } from "./exit-codes.js";
 import { runJson } from "./format.js";
-import { defineCommand, dispatch, usageError, withJarvis } from "./command.js";
+import { defineCommand, usageError } from "./command.js";
 import type { CliCommand } from "./command.js";
-import type { Reply } from "../commands/reply.js";
+import type { ApprovalShown } from "./backend.js";
+import { withBackend } from "./with-backend.js";
 
 const json = { type: "boolean", description: "print the run as JSON" } as const;
 
-function outcomeText(reply: Extract<Reply, { kind: "approval" }>): string {
+function outcomeText(reply: ApprovalShown): string {
   const { run } = reply;
   switch (reply.outcome) {
     case "approved":
@@ -30,11 +31,12 @@ export const approvalCommands: Record<string, CliCommand> = {
     usage: "approve <run> [--json]",
     summary: "approve a run that awaits approval (as cli:<user>, who needs the approver role in acl.people)",
     options: { json },
+    remote: true,
     run: (ctx) => {
       const [target, ...rest] = ctx.args;
       if (!target || rest.length > 0) throw usageError("approve takes one run id (or host)");
-      return withJarvis(ctx, async (jarvis) => {
-        const reply = await dispatch(jarvis, ctx, { verb: "approve", target }, "approval");
+      return withBackend(ctx, async (backend) => {
+        const reply = await backend.approve(target);
         ctx.out(ctx.flags.json ? JSON.stringify(runJson(reply.run)) : outcomeText(reply));
         return EXIT.ok;
       });
@@ -44,16 +46,12 @@ export const approvalCommands: Record<string, CliCommand> = {
     usage: "deny <run> <why> [--json]",
     summary: "deny a run that awaits approval; it is cancelled and the reason recorded",
     options: { json },
+    remote: true,
     run: (ctx) => {
       const [target, ...why] = ctx.args;
       if (!target || why.length === 0) throw usageError("deny takes a run id (or host) and the reason");
-      return withJarvis(ctx, async (jarvis) => {
-        const reply = await dispatch(
-          jarvis,
-          ctx,
-          { verb: "deny", target, reason: why.join(" ") },
-          "approval",
-        );
+      return withBackend(ctx, async (backend) => {
+        const reply = await backend.deny(target, why.join(" "));
         ctx.out(ctx.flags.json ? JSON.stringify(runJson(reply.run)) : outcomeText(reply));
         return EXIT.ok;
       });

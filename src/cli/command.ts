@@ -23,6 +23,8 @@ type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 /** Options every command takes, wherever they stand on the command line. */
 export const GLOBAL_OPTIONS = {
   config: { type: "string", short: "c" },
+  /** A jarvis server's API to act through instead of the local store (commands that say so). */
+  server: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -42,6 +44,10 @@ export interface BaseContext {
   loadConfig: (path: string | undefined) => JarvisConfig;
   out: (text: string) => void;
   err: (text: string) => void;
+  /** The environment for JARVIS_SERVER and JARVIS_TOKEN (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** --server as given before the command name. */
+  server?: string | undefined;
 }
 
 /** What a subcommand gets. */
@@ -54,6 +60,10 @@ export interface CommandContext<V> {
   flags: V;
   /** The command line as typed after `jarvis` (for the audit trail). */
   commandLine: string;
+  /** The jarvis server to act through (--server, else JARVIS_SERVER), for commands that can. */
+  server: string | undefined;
+  /** The environment (JARVIS_TOKEN). */
+  env: NodeJS.ProcessEnv;
 }
 
 /** A subcommand, its option types erased: what main.ts runs. */
@@ -69,6 +79,8 @@ export interface CommandDefinition<O extends OptionsConfig> {
   usage: string;
   summary: string;
   options: O;
+  /** It can act through a jarvis server's API (with-backend.ts); the others refuse --server. */
+  remote?: boolean;
   run(ctx: CommandContext<OptionValues<O>>): Promise<number>;
 }
 
@@ -92,13 +104,18 @@ export function defineCommand<const O extends OptionsConfig>(def: CommandDefinit
       }
       // The merged option set is generic here, so its values type is opaque; the global options
       // are read through the shape they always have.
-      const globals: { help?: boolean; config?: string } = parsed.values;
+      const globals: { help?: boolean; config?: string; server?: string } = parsed.values;
       if (globals.help) {
         base.out(`usage: jarvis ${def.usage}\n  ${def.summary}`);
         return 0;
       }
+      const flag = globals.server ?? base.server;
+      if (flag !== undefined && !def.remote)
+        throw usageError(`${argv[0] ?? "this command"} acts on this machine only; it does not take --server`);
       let config: JarvisConfig | undefined;
       const path = globals.config;
+      // JARVIS_SERVER is for the commands that can go remote; the others keep acting here.
+      const server = def.remote ? (flag ?? (base.env ?? process.env).JARVIS_SERVER) : undefined;
       return def.run({
         config: () => (config ??= base.loadConfig(path)),
         out: base.out,
@@ -108,6 +125,8 @@ export function defineCommand<const O extends OptionsConfig>(def: CommandDefinit
         // relate back to O inside this generic function; the values are exactly OptionValues<O>.
         flags: parsed.values as OptionValues<O>,
         commandLine: argv.join(" "),
+        server: server === "" ? undefined : server,
+        env: base.env ?? process.env,
       });
     },
   };

@@ -1,17 +1,45 @@
 /** How runs, steps and logs look to people on a terminal (chat has its own, shorter forms). */
-import type { RunDetail } from "../pipeline/run-control.js";
 import { positionText } from "../pipeline/run-events.js";
-import type { StepPosition } from "../protocol.js";
-import type { ApprovalRecord, LogLine, RunRecord, RunView, StepRecord } from "../store/run-store.js";
+import type { StepPosition, WireError } from "../protocol.js";
+import type {
+  ApprovalRecord,
+  LogLine,
+  RunRecord,
+  RunView,
+  StepRecord,
+  StoredApproval,
+} from "../store/run-store.js";
+import type { RunJson } from "../api/response-schemas.js";
 import { awaitingText, decisionsText } from "../pipeline/approval-text.js";
+
+/**
+ * A run as far as the terminal shows it: what a local store holds, and what a remote jarvis's API
+ * answers (whose errors carry no class name).
+ */
+export type RunShown = Omit<RunView, "error" | "approval"> & {
+  error: Pick<WireError, "code" | "message"> | null;
+  approval: Omit<StoredApproval, "requesterPerson"> | null;
+};
+
+/** A step as far as the terminal shows it (the API gives a step's error as its message alone). */
+export type StepShown = Pick<StepRecord, "name" | "state" | "attempts" | "durationMs" | "onFailure"> & {
+  error: Pick<WireError, "message"> | null;
+};
+
+/** A run with its steps and approval decisions, local or remote. */
+export interface DetailShown {
+  run: RunShown;
+  steps: StepShown[];
+  approvals?: ApprovalRecord[] | undefined;
+}
 
 /**
  * The `step` object of `status --json`: 1-based index of the main step running now or last run
  * (on_failure steps never move it, so a failed run names the step that failed).
  */
 export function stepPosition(
-  run: RunView,
-  steps: StepRecord[],
+  run: RunShown,
+  steps: readonly StepShown[],
 ): { index: number; total: number; name: string } {
   const index = run.stepIndex;
   const name = index >= 0 ? (run.stepName ?? steps.filter((s) => !s.onFailure)[index]?.name ?? "") : "";
@@ -19,7 +47,7 @@ export function stepPosition(
 }
 
 /** Each step with its position within its phase (main steps, then on_failure steps). */
-function positioned(steps: StepRecord[]): { step: StepRecord; position: StepPosition }[] {
+function positioned(steps: readonly StepShown[]): { step: StepShown; position: StepPosition }[] {
   const main = steps.filter((s) => !s.onFailure);
   const onFailure = steps.filter((s) => s.onFailure);
   return [
@@ -36,10 +64,10 @@ function positioned(steps: StepRecord[]): { step: StepRecord; position: StepPosi
 
 /** The stable JSON shape of one run (`status --json`, `history --json`). */
 export function runJson(
-  run: RunView & Partial<Pick<RunRecord, "planRun" | "applyApproval">>,
-  steps?: StepRecord[],
-  approvals?: ApprovalRecord[],
-): Record<string, unknown> {
+  run: RunShown & Partial<Pick<RunRecord, "planRun" | "applyApproval">>,
+  steps?: readonly StepShown[],
+  approvals?: readonly ApprovalRecord[],
+): RunJson {
   return {
     run: run.id,
     host: run.host,
@@ -55,7 +83,7 @@ export function runJson(
     forced: run.forced,
     plan: run.plan,
     // A plan-then-apply: the plan run says its apply waits for approval; the apply run names its plan.
-    ...(run.applyApproval ? { then_apply: true } : {}),
+    ...(run.applyApproval ? { then_apply: true as const } : {}),
     ...(run.planRun ? { plan_run: run.planRun } : {}),
     created_at: iso(run.createdAt),
     started_at: iso(run.startedAt),
@@ -63,6 +91,7 @@ export function runJson(
     approval: run.approval
       ? {
           approvers: run.approval.role === null ? "acl:approve" : `role:${run.approval.role}`,
+          role: run.approval.role,
           count: run.approval.count,
           expires_at: iso(run.approval.expiresAt),
           notify: run.approval.notify,
@@ -102,9 +131,9 @@ export function statusLine({
   steps,
   approvals = [],
 }: {
-  run: RunView;
-  steps: StepRecord[];
-  approvals?: ApprovalRecord[] | undefined;
+  run: RunShown;
+  steps: readonly StepShown[];
+  approvals?: readonly ApprovalRecord[] | undefined;
 }): string {
   const pos = stepPosition(run, steps);
   const at = `${pos.index}/${pos.total} ${pos.name}`;
@@ -129,7 +158,7 @@ export function statusLine({
 }
 
 /** The step table of `status <host>`. */
-export function stepTable(steps: StepRecord[]): string {
+export function stepTable(steps: readonly StepShown[]): string {
   return positioned(steps)
     .map(({ step: s, position }) => {
       const mark = { pending: " ", running: ">", ok: "✓", failed: "✗", skipped: "-" }[s.state];
@@ -151,18 +180,20 @@ export function logLine(l: LogLine): string {
   return `${new Date(l.at).toISOString()} [${step}${l.attempt > 1 ? `#${l.attempt}` : ""}] ${l.line}`;
 }
 
+function iso(ms: number): string;
+function iso(ms: number | null): string | null;
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-function elapsed(run: RunView): string {
+function elapsed(run: RunShown): string {
   if (!run.startedAt || !run.finishedAt) return "";
   const s = (run.finishedAt - run.startedAt) / 1000;
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
 /** A cluster's runs in one line: each host's state, in dependency order. */
-export function groupLine(details: RunDetail[]): string {
+export function groupLine(details: readonly DetailShown[]): string {
   const first = details[0]?.run;
   if (!first) return "";
   const parts = [...details]

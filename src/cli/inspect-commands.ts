@@ -1,9 +1,15 @@
-/** Commands that look at runs (status, log, clipboard, diff, history, pipelines, audit) and nodes (hosts). */
+/**
+ * Commands that look at runs (status, log, clipboard, diff, history, pipelines, audit) and nodes
+ * (hosts). status, log, clipboard, diff and history look here or through a jarvis server
+ * (with-backend.ts).
+ */
 import { dumpYaml } from "../clipboard/yaml.js";
 import { stepNumber } from "../commands/typed-command.js";
 import { EXIT } from "./exit-codes.js";
 import { groupLine, logLine, runJson, statusLine, stepTable } from "./format.js";
 import { defineCommand, dispatch, oneTarget, positiveInteger, usageError, withJarvis } from "./command.js";
+import { withBackend } from "./with-backend.js";
+import type { RunJson } from "../api/response-schemas.js";
 import { nodeLine } from "../bot/commands.js";
 import type { CliCommand, CommandContext } from "./command.js";
 
@@ -15,29 +21,27 @@ export const inspectCommands: Record<string, CliCommand> = {
     usage: "status [host|run|group] [--limit N] [--after HOST] [--json]",
     summary: "where each host's latest run is (every host, or one page of them), or where it failed and why",
     options: { ...json, limit: { type: "string" }, after: { type: "string" } },
+    remote: true,
     run: (ctx) => {
       if (ctx.args.length > 1) throw usageError("status takes at most one host, run id or group id");
       const [word] = ctx.args;
       if (word === undefined) return allHosts(ctx);
       if (ctx.flags.limit !== undefined || ctx.flags.after !== undefined)
         throw usageError("--limit and --after page the list of every host; give no host with them");
-      return withJarvis(ctx, async (jarvis) => {
-        const reply = await dispatch(jarvis, ctx, { verb: "status", target: word }, "status");
-        const { details, target } = reply;
-        const one = target.kind !== "group";
+      return withBackend(ctx, async (backend) => {
+        const { details, group } = await backend.status(word);
         if (ctx.flags.json) {
           const list = details.map((d) => runJson(d.run, d.steps, d.approvals));
-          ctx.out(JSON.stringify(one ? list[0] : list, null, 2));
+          ctx.out(JSON.stringify(group ? list : list[0], null, 2));
         } else if (details.length === 0) {
           ctx.out("no runs yet; start one with: jarvis run deploy examples/loki.yml");
         } else {
           for (const d of details) {
             ctx.out(statusLine(d));
-            if (one) ctx.out(stepTable(d.steps));
+            if (!group) ctx.out(stepTable(d.steps));
           }
           const groups = new Set(details.map((d) => d.run.group).filter((g): g is string => g !== null));
-          for (const group of groups)
-            ctx.out(groupLine(await jarvis.control.status(await jarvis.control.resolveTarget(group))));
+          for (const id of groups) ctx.out(groupLine((await backend.status(id)).details));
         }
         return EXIT.ok;
       });
@@ -47,14 +51,15 @@ export const inspectCommands: Record<string, CliCommand> = {
     usage: "log <host|run> [--json]",
     summary: "the run's log: every step's progress lines, attempts and errors",
     options: json,
+    remote: true,
     run: (ctx) => {
       const target = oneTarget(ctx, "log");
-      return withJarvis(ctx, async (jarvis) => {
-        const reply = await dispatch(jarvis, ctx, { verb: "log", target }, "log");
+      return withBackend(ctx, async (backend) => {
+        const lines = await backend.log(target);
         if (ctx.flags.json)
           ctx.out(
             JSON.stringify(
-              reply.lines.map((l) => ({
+              lines.map((l) => ({
                 at: new Date(l.at).toISOString(),
                 step: l.stepIndex + 1,
                 attempt: l.attempt,
@@ -63,7 +68,7 @@ export const inspectCommands: Record<string, CliCommand> = {
               })),
             ),
           );
-        else for (const l of reply.lines) ctx.out(logLine(l));
+        else for (const l of lines) ctx.out(logLine(l));
         return EXIT.ok;
       });
     },
@@ -72,17 +77,13 @@ export const inspectCommands: Record<string, CliCommand> = {
     usage: "clipboard <host|run> [--step N] [--json]",
     summary: "the clipboard after step N (default: the latest), secrets shown as ***",
     options: { ...json, step: { type: "string" } },
+    remote: true,
     run: (ctx) => {
       const target = oneTarget(ctx, "clipboard");
       const step = ctx.flags.step === undefined ? undefined : stepNumber(ctx.flags.step, 0);
-      return withJarvis(ctx, async (jarvis) => {
-        const reply = await dispatch(
-          jarvis,
-          ctx,
-          { verb: "clipboard", target, ...(step === undefined ? {} : { step }) },
-          "clipboard",
-        );
-        ctx.out(ctx.flags.json ? JSON.stringify(reply.value, null, 2) : dumpYaml(reply.value).trimEnd());
+      return withBackend(ctx, async (backend) => {
+        const value = await backend.clipboard(target, step);
+        ctx.out(ctx.flags.json ? JSON.stringify(value, null, 2) : dumpYaml(value).trimEnd());
         return EXIT.ok;
       });
     },
@@ -91,14 +92,14 @@ export const inspectCommands: Record<string, CliCommand> = {
     usage: "diff <host|run> <step>",
     summary: "what step N added, changed and removed on the clipboard",
     options: {},
+    remote: true,
     run: (ctx) => {
       const [target, raw] = ctx.args;
       if (!target || raw === undefined || ctx.args.length > 2)
         throw usageError("diff takes a host or run id and a step number");
       const step = stepNumber(raw, 1);
-      return withJarvis(ctx, async (jarvis) => {
-        const reply = await dispatch(jarvis, ctx, { verb: "diff", target, step }, "diff");
-        ctx.out(reply.text);
+      return withBackend(ctx, async (backend) => {
+        ctx.out(await backend.diff(target, step));
         return EXIT.ok;
       });
     },
@@ -107,17 +108,13 @@ export const inspectCommands: Record<string, CliCommand> = {
     usage: "history <host> [--limit N] [--before RUN] [--json]",
     summary: "a host's runs, newest first (--before: the page after that run)",
     options: { ...json, limit: { type: "string" }, before: { type: "string" } },
+    remote: true,
     run: (ctx) => {
       const host = oneTarget(ctx, "history");
       const limit = positiveInteger(ctx.flags.limit, "--limit", 20);
       const before = ctx.flags.before;
-      return withJarvis(ctx, async (jarvis) => {
-        const reply = await dispatch(
-          jarvis,
-          ctx,
-          { verb: "history", host, limit, ...(before === undefined ? {} : { before }) },
-          "history",
-        );
+      return withBackend(ctx, async (backend) => {
+        const reply = await backend.history(host, { limit, before });
         if (reply.next !== null)
           ctx.err(`more: jarvis history ${host} --limit ${limit} --before ${reply.next}`);
         if (ctx.flags.json)
@@ -205,19 +202,14 @@ function allHosts(
 ): Promise<number> {
   const onePage = ctx.flags.limit !== undefined;
   const limit = positiveInteger(ctx.flags.limit, "--limit", HOSTS_PAGE);
-  return withJarvis(ctx, async (jarvis) => {
+  return withBackend(ctx, async (backend) => {
     let after = ctx.flags.after;
-    const json: Record<string, unknown>[] = [];
+    const json: RunJson[] = [];
     let total = 0;
     for (;;) {
-      const { page } = await dispatch(
-        jarvis,
-        ctx,
-        { verb: "status", page: { limit, ...(after === undefined ? {} : { after }) } },
-        "host-index",
-      );
+      const page = await backend.hosts({ limit, after });
       total = page.total;
-      for (const { latest } of page.hosts) {
+      for (const latest of page.latest) {
         if (ctx.flags.json) json.push(runJson(latest));
         else ctx.out(statusLine({ run: latest, steps: [] }));
       }

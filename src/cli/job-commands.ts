@@ -11,7 +11,7 @@ import { errorMessage } from "../errors.js";
 import { EXIT } from "./exit-codes.js";
 import { defineCommand, positiveInteger, usageError } from "./command.js";
 import type { CliCommand, CommandContext } from "./command.js";
-import { apiClient } from "./api-client.js";
+import { serviceClient } from "./with-backend.js";
 import type { ApiClient } from "./api-client.js";
 
 const NodeBody = z.looseObject({
@@ -75,29 +75,39 @@ export const jobCommands: Record<string, CliCommand> = {
     summary:
       "run an operation on the agents (through the running service's API), or show, cancel, rerun a job",
     options: jobOptions,
+    remote: true,
     run: async (ctx) => {
       const [action = "", ...rest] = ctx.args;
-      const client = apiClient(ctx.config());
+      const client = serviceClient(ctx);
       switch (action) {
         case "status":
           return show(ctx, client, oneJob(rest, "status"));
         case "cancel": {
-          const { body } = await client.json("POST", `/jobs/${oneJob(rest, "cancel")}/cancel`);
-          printJob(ctx, JobBody.parse(body), false);
+          printJob(
+            ctx,
+            await client.post(`/jobs/${oneJob(rest, "cancel")}/cancel`, undefined, JobBody),
+            false,
+          );
           return EXIT.ok;
         }
         case "delete":
-          await client.json("DELETE", `/jobs/${oneJob(rest, "delete")}`);
+          await client.delete(`/jobs/${oneJob(rest, "delete")}`);
           if (!ctx.flags.json) ctx.out(`job ${rest[0] ?? ""} deleted`);
           return EXIT.ok;
         case "rerun": {
           const only = ctx.flags.only ?? "failed";
-          const { body } = await client.json("POST", `/jobs/${oneJob(rest, "rerun")}/rerun`, { only });
-          return follow(ctx, client, JobBody.parse(body));
+          return follow(
+            ctx,
+            client,
+            await client.post(`/jobs/${oneJob(rest, "rerun")}/rerun`, { only }, JobBody),
+          );
         }
         default: {
-          const { body } = await client.json("POST", "/jobs", jobRequest(action, rest, ctx.flags));
-          return follow(ctx, client, JobBody.parse(body));
+          return follow(
+            ctx,
+            client,
+            await client.post("/jobs", jobRequest(action, rest, ctx.flags), JobBody),
+          );
         }
       }
     },
@@ -111,17 +121,16 @@ export const jobCommands: Record<string, CliCommand> = {
       cursor: { type: "string" },
       json: { type: "boolean", default: false },
     },
+    remote: true,
     run: async (ctx) => {
       if (ctx.args.length > 0) throw usageError("jobs takes no arguments; one host's jobs: --host HOST");
       const limit = positiveInteger(ctx.flags.limit, "--limit", 50);
-      const query = `limit=${limit}${ctx.flags.cursor ? `&cursor=${encodeURIComponent(ctx.flags.cursor)}` : ""}`;
       const path = ctx.flags.host ? `/nodes/${encodeURIComponent(ctx.flags.host)}/jobs` : "/jobs";
-      const { body } = await apiClient(ctx.config()).json("GET", `${path}?${query}`);
+      const page = await serviceClient(ctx).get(path, JobPage, { limit, cursor: ctx.flags.cursor });
       if (ctx.flags.json) {
-        ctx.out(JSON.stringify(body, null, 2));
+        ctx.out(JSON.stringify(page, null, 2));
         return EXIT.ok;
       }
-      const page = JobPage.parse(body);
       if (page.jobs.length === 0) ctx.out("no jobs yet");
       for (const job of page.jobs)
         ctx.out(
@@ -215,8 +224,13 @@ async function follow(ctx: CommandContext<JobFlags>, client: ApiClient, job: Job
     if (ctx.flags.json) ctx.out(JSON.stringify(job, null, 2));
     return EXIT.ok;
   }
-  for await (const line of client.lines(`/jobs/${job.jid}/events?format=ndjson`)) {
-    const event = JobEventLine.parse(line);
+  const events = client.ndjson(
+    `/jobs/${job.jid}/events`,
+    { format: "ndjson" },
+    JobEventLine,
+    `the event stream of job ${job.jid}`,
+  );
+  for await (const event of events) {
     if (!ctx.flags.json && event.host !== null && event.state !== "queued")
       ctx.out(
         `  ${event.host}: ${event.state}${event.exit_code === null ? "" : ` (exit ${event.exit_code})`}`,
@@ -226,9 +240,8 @@ async function follow(ctx: CommandContext<JobFlags>, client: ApiClient, job: Job
 }
 
 async function show(ctx: CommandContext<JobFlags>, client: ApiClient, jid: string): Promise<number> {
-  const { body } = await client.json("GET", `/jobs/${jid}?outputs=1`);
-  const job = JobBody.parse(body);
-  if (ctx.flags.json) ctx.out(JSON.stringify(body, null, 2));
+  const job = await client.get(`/jobs/${jid}`, JobBody, { outputs: 1 });
+  if (ctx.flags.json) ctx.out(JSON.stringify(job, null, 2));
   else printJob(ctx, job, true);
   return job.state === "failure" || job.state === "cancelled" ? EXIT.runFailed : EXIT.ok;
 }

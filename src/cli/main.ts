@@ -42,11 +42,12 @@ function help(): string {
   return [
     "jarvis: chat-ops deployment bot",
     "",
-    "usage: jarvis [--config FILE] <command> ...",
+    "usage: jarvis [--config FILE] [--server URL] <command> ...",
     "",
     ...Object.values(commands).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
     "",
     "Configuration: ./jarvis.yml, or --config FILE, or JARVIS_CONFIG. See README.md.",
+    "Remote: --server URL (or JARVIS_SERVER) with the API token in JARVIS_TOKEN, for the run commands.",
   ].join("\n");
 }
 
@@ -91,6 +92,8 @@ async function main(argv: string[]): Promise<number> {
     loadConfig: (path) => (config = loadConfig(path ?? global.values.config)),
     out,
     err,
+    env: process.env,
+    server: global.values.server,
   };
   try {
     return await command.run([name, ...rest], base);

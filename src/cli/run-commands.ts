@@ -1,18 +1,23 @@
-/** Commands that start or steer runs: run, retry, replay, resume, cancel. */
-import { errorMessage } from "../errors.js";
+/**
+ * Commands that start or steer runs: run, retry, replay, resume, cancel. All but resume act here
+ * or through a jarvis server (with-backend.ts).
+ */
 import { readFileBounded } from "../io/bounded-read.js";
+import { DEFAULT_DESIGN_MAX_BYTES } from "../clipboard/sources/design-source.js";
 import { EXIT } from "./exit-codes.js";
 import { groupLine, runJson, statusLine } from "./format.js";
-import { cliRequester, defineCommand, dispatch, oneTarget, usageError, withJarvis } from "./command.js";
+import { defineCommand, dispatch, oneTarget, usageError, withJarvis } from "./command.js";
 import type { CliCommand, CommandContext } from "./command.js";
-import type { Jarvis } from "../service.js";
+import { withBackend } from "./with-backend.js";
+import { executeHere } from "./local-backend.js";
+import type { CliBackend, StartedRuns } from "./backend.js";
+import type { RunShown } from "./format.js";
 import { positionText } from "../pipeline/run-events.js";
-import type { RunEvent } from "../pipeline/run-events.js";
-import type { RunRecord } from "../store/run-store.js";
+import type { WireRunEvent } from "../api/response-schemas.js";
 import { planLines, planView } from "../pipeline/plan-view.js";
 
 /** How a followed event looks on the terminal, or undefined for events not shown. */
-export function progressLine(event: RunEvent): string | undefined {
+export function progressLine(event: WireRunEvent): string | undefined {
   if (!("step" in event)) return undefined;
   const where = `${event.host}: ${positionText(event.step)}`;
   switch (event.type) {
@@ -28,87 +33,53 @@ export function progressLine(event: RunEvent): string | undefined {
 }
 
 /**
- * Execute runs in the foreground, printing their progress from the store's feed (the same feed
- * that shows a run executed by another process); resolves to the exit code. `fromSeq` is the
- * feed's sequence from before the runs were started or retried.
+ * See started runs to their end, printing their progress (unless --json), then each run's status
+ * line (and plan, for a plan run) or their JSON; resolves to the exit code.
  */
-async function follow(
-  jarvis: Jarvis,
+async function seeThrough(
   ctx: CommandContext<{ json: boolean }>,
-  fromSeq: number,
-  runIds: string[],
-  execute: () => Promise<RunRecord | RunRecord[]>,
-  /** Print each run's plan (a plan run): whole, after its status line; under `plan` in JSON. */
-  showPlan = false,
+  started: StartedRuns,
+  /** A plan run's clipboard, to print its plan: whole, after its status line; under `plan` in JSON. */
+  planOf?: (runId: string) => Promise<Record<string, unknown>>,
 ): Promise<number> {
-  const ids = new Set(runIds);
-  const query = runIds.length === 1 ? { runId: runIds[0]! } : {};
-  let seq = fromSeq;
-  const print = (event: RunEvent): void => {
-    seq = event.seq;
-    const line = ids.has(event.runId) ? progressLine(event) : undefined;
+  const print = (event: WireRunEvent): void => {
+    const line = progressLine(event);
     if (line !== undefined) ctx.out(line);
   };
-  const stop = new AbortController();
-  const printing = ctx.flags.json
-    ? Promise.resolve()
-    : (async () => {
-        for await (const event of jarvis.control.follow(seq, { ...query, signal: stop.signal })) print(event);
-      })();
-  // Ctrl-C cancels the run properly (its step's group is killed, on_failure steps run).
-  const onSignal = (): void => {
-    for (const id of ids)
-      jarvis.control
-        .cancel(id, cliRequester())
-        .catch((err: unknown) => ctx.err(`run ${id} not cancelled: ${errorMessage(err)}`));
-  };
-  process.once("SIGINT", onSignal);
-  try {
-    const result = await execute();
-    stop.abort();
-    await printing;
-    // What the follower had not polled yet when the runs ended.
-    if (!ctx.flags.json) for (const event of await jarvis.control.readEvents(seq, query)) print(event);
-    const finals = Array.isArray(result) ? result : [result];
-    const details = (await Promise.all(finals.map((f) => jarvis.control.status(f.id)))).flat();
-    const plans = new Map<string, ReturnType<typeof planView>>();
-    if (showPlan)
-      for (const d of details)
-        if (d.run.state === "succeeded")
-          plans.set(d.run.id, planView(await jarvis.control.clipboardValue(d.run.id)));
-    if (ctx.flags.json) {
-      const json = details.map((d) => {
-        const plan = plans.get(d.run.id);
-        const base = runJson(d.run, d.steps, d.approvals);
-        return plan ? { ...base, plan: plan.entries, plan_unknown: plan.unknown } : base;
-      });
-      ctx.out(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
-    } else {
-      for (const d of details) {
-        ctx.out(statusLine(d));
-        const plan = plans.get(d.run.id);
-        if (plan)
-          for (const line of [`${d.run.host}: plan (nothing was changed):`, ...planLines(plan)])
-            ctx.out(line);
-      }
-      if (details.length > 1) ctx.out(groupLine(details));
+  const details = await started.finish(ctx.flags.json ? undefined : print);
+  const plans = new Map<string, ReturnType<typeof planView>>();
+  if (planOf)
+    for (const d of details)
+      if (d.run.state === "succeeded") plans.set(d.run.id, planView(await planOf(d.run.id)));
+  if (ctx.flags.json) {
+    const json = details.map((d) => {
+      const plan = plans.get(d.run.id);
+      const base = runJson(d.run, d.steps, d.approvals);
+      return plan ? { ...base, plan: plan.entries, plan_unknown: plan.unknown } : base;
+    });
+    ctx.out(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
+  } else {
+    for (const d of details) {
+      ctx.out(statusLine(d));
+      const plan = plans.get(d.run.id);
+      if (plan)
+        for (const line of [`${d.run.host}: plan (nothing was changed):`, ...planLines(plan)]) ctx.out(line);
     }
-    return finals.every((f) => f.state === "succeeded") ? EXIT.ok : EXIT.runFailed;
-  } finally {
-    stop.abort();
-    process.off("SIGINT", onSignal);
+    if (details.length > 1) ctx.out(groupLine(details));
   }
+  return details.every((d) => d.run.state === "succeeded") ? EXIT.ok : EXIT.runFailed;
 }
 
-/** After a plan-then-apply's plan: the apply run that waits, and how to decide on it. */
+/** After a plan-then-apply's plan: the apply run that waits on each host, and how to decide on it. */
 async function sayAwaiting(
-  jarvis: Jarvis,
+  backend: CliBackend,
   ctx: Pick<CommandContext<object>, "out">,
-  plans: RunRecord[],
+  plans: readonly RunShown[],
 ): Promise<void> {
   for (const plan of plans) {
-    const [apply] = await jarvis.control.history(plan.host, 1);
-    if (apply?.planRun !== plan.id) continue;
+    const { details } = await backend.status(plan.host);
+    const apply = details[0]?.run;
+    if (apply?.state !== "awaiting_approval") continue;
     ctx.out(
       `${apply.host}: run ${apply.id} applies this plan once approved: jarvis approve ${apply.id} | jarvis deny ${apply.id} (jarvis start executes it)`,
     );
@@ -134,28 +105,24 @@ export const runCommands: Record<string, CliCommand> = {
     summary:
       "run a pipeline on a design (file, URL, gist:ID, cn=host); --detach queues it for `jarvis start`; --plan shows what it would change, changing nothing; --plan-then-apply shows the plan, then applies it once someone approves",
     options: runOnlyOptions,
+    remote: true,
     run: (ctx) => {
       const [pipeline, source] = ctx.args;
       if (!pipeline || !source || ctx.args.length > 2) throw usageError("run takes a pipeline and a design");
+      const { force, plan, detach } = ctx.flags;
       const planThenApply = ctx.flags["plan-then-apply"];
-      if (planThenApply && ctx.flags.plan) throw usageError("give --plan or --plan-then-apply, not both");
-      return withJarvis(ctx, async (jarvis) => {
-        const fromSeq = await jarvis.control.latestSeq();
-        const { runs } = await dispatch(
-          jarvis,
-          ctx,
-          {
-            verb: "run",
-            pipeline,
-            source,
-            force: ctx.flags.force,
-            foreground: !ctx.flags.detach,
-            plan: ctx.flags.plan,
-            ...(planThenApply ? { planThenApply } : {}),
-          },
-          "started",
-        );
-        if (ctx.flags.detach) {
+      if (planThenApply && plan) throw usageError("give --plan or --plan-then-apply, not both");
+      return withBackend(ctx, async (backend) => {
+        const started = await backend.start({
+          pipeline,
+          source,
+          force,
+          plan,
+          planThenApply,
+          foreground: !detach,
+        });
+        const { runs } = started;
+        if (detach) {
           ctx.out(
             ctx.flags.json
               ? JSON.stringify(runs.length === 1 ? runJson(runs[0]!) : runs.map((r) => runJson(r)))
@@ -165,15 +132,12 @@ export const runCommands: Record<string, CliCommand> = {
         }
         if (!ctx.flags.json)
           for (const run of runs) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started`);
-        const code = await follow(
-          jarvis,
+        const code = await seeThrough(
           ctx,
-          fromSeq,
-          runs.map((r) => r.id),
-          () => jarvis.control.executeAll(runs),
-          ctx.flags.plan || planThenApply,
+          started,
+          plan || planThenApply ? (id) => backend.clipboard(id, undefined) : undefined,
         );
-        if (planThenApply && code === EXIT.ok && !ctx.flags.json) await sayAwaiting(jarvis, ctx, runs);
+        if (planThenApply && code === EXIT.ok && !ctx.flags.json) await sayAwaiting(backend, ctx, runs);
         return code;
       });
     },
@@ -182,39 +146,32 @@ export const runCommands: Record<string, CliCommand> = {
     usage: "retry <host|run> [--clipboard FILE] [--force] [--detach] [--json]",
     summary: "retry a failed or cancelled run from its failed step, optionally on an edited clipboard",
     options: { ...runOptions, clipboard: { type: "string" } },
-    run: (ctx) => {
+    remote: true,
+    run: async (ctx) => {
       const target = oneTarget(ctx, "retry");
       const file = ctx.flags.clipboard;
-      return withJarvis(ctx, async (jarvis) => {
-        const fromSeq = await jarvis.control.latestSeq();
-        const edited =
-          file === undefined
-            ? undefined
-            : (
-                await readFileBounded(file, {
-                  maxBytes: jarvis.config.designs.maxBytes,
-                  what: "clipboard file",
-                })
-              ).toString("utf8");
-        const { run } = await dispatch(
-          jarvis,
-          ctx,
-          {
-            verb: "retry",
-            target,
-            force: ctx.flags.force,
-            foreground: !ctx.flags.detach,
-            ...(edited === undefined ? {} : { clipboardYaml: edited }),
-          },
-          "retrying",
-        );
+      // Read here, where the operator edited it, whichever jarvis retries the run.
+      const edited =
+        file === undefined
+          ? undefined
+          : (
+              await readFileBounded(file, {
+                maxBytes: ctx.server === undefined ? ctx.config().designs.maxBytes : DEFAULT_DESIGN_MAX_BYTES,
+                what: "clipboard file",
+              })
+            ).toString("utf8");
+      return withBackend(ctx, async (backend) => {
+        const started = await backend.retry(target, {
+          force: ctx.flags.force,
+          foreground: !ctx.flags.detach,
+          clipboardYaml: edited,
+        });
+        const run = started.runs[0]!;
         if (ctx.flags.detach) {
           ctx.out(ctx.flags.json ? JSON.stringify(runJson(run)) : run.id);
           return EXIT.ok;
         }
-        return follow(jarvis, ctx, fromSeq, [run.id], () =>
-          jarvis.control.executeAll([run]).then(([r]) => r!),
-        );
+        return seeThrough(ctx, started);
       });
     },
   }),
@@ -227,6 +184,7 @@ export const runCommands: Record<string, CliCommand> = {
       detach: runOptions.detach,
       source: { type: "string", multiple: true },
     },
+    remote: true,
     run: (ctx) => {
       const [target, on, ...hosts] = ctx.args;
       const sources = ctx.flags.source ?? [];
@@ -238,14 +196,9 @@ export const runCommands: Record<string, CliCommand> = {
           "replay takes 'on' and the hosts to replay on, e.g. jarvis replay loki on thor odin",
         );
       const onto = sources.length > 0 ? { sources } : { hosts };
-      return withJarvis(ctx, async (jarvis) => {
-        const fromSeq = await jarvis.control.latestSeq();
-        const { runs } = await dispatch(
-          jarvis,
-          ctx,
-          { verb: "replay", target, onto, foreground: !ctx.flags.detach },
-          "started",
-        );
+      return withBackend(ctx, async (backend) => {
+        const started = await backend.replay(target, onto, !ctx.flags.detach);
+        const { runs } = started;
         if (ctx.flags.detach) {
           ctx.out(
             ctx.flags.json ? JSON.stringify(runs.map((r) => runJson(r))) : runs.map((r) => r.id).join("\n"),
@@ -254,13 +207,7 @@ export const runCommands: Record<string, CliCommand> = {
         }
         if (!ctx.flags.json)
           for (const run of runs) ctx.out(`${run.host}: run ${run.id} of ${run.pipeline} started (replay)`);
-        return follow(
-          jarvis,
-          ctx,
-          fromSeq,
-          runs.map((r) => r.id),
-          () => jarvis.control.executeAll(runs),
-        );
+        return seeThrough(ctx, started);
       });
     },
   }),
@@ -274,10 +221,16 @@ export const runCommands: Record<string, CliCommand> = {
         // The run is looked up first so that its progress can be followed while resume executes it.
         const run = await jarvis.control.find(await jarvis.control.resolveTarget(word));
         const fromSeq = await jarvis.control.latestSeq();
-        return follow(jarvis, ctx, fromSeq, [run.id], async () => {
-          const { run: done } = await dispatch(jarvis, ctx, { verb: "resume", target: run.id }, "resumed");
-          return done;
-        });
+        const finish: StartedRuns["finish"] = (onEvent) =>
+          executeHere(
+            jarvis,
+            ctx,
+            fromSeq,
+            [run],
+            async () => [(await dispatch(jarvis, ctx, { verb: "resume", target: run.id }, "resumed")).run],
+            onEvent,
+          );
+        return seeThrough(ctx, { runs: [run], finish });
       });
     },
   }),
@@ -285,10 +238,11 @@ export const runCommands: Record<string, CliCommand> = {
     usage: "cancel <host|run> [--json]",
     summary: "cancel a queued or running run (its step is killed, on_failure steps run)",
     options: { json: runOptions.json },
+    remote: true,
     run: (ctx) => {
       const target = oneTarget(ctx, "cancel");
-      return withJarvis(ctx, async (jarvis) => {
-        const { run } = await dispatch(jarvis, ctx, { verb: "cancel", target }, "cancelling");
+      return withBackend(ctx, async (backend) => {
+        const run = await backend.cancel(target);
         ctx.out(
           ctx.flags.json
             ? JSON.stringify(runJson(run))

@@ -1,5 +1,5 @@
 /** How approvals read to people, the same in chat and on the CLI. */
-import type { ApprovalRecord, RunView } from "../store/run-store.js";
+import type { ApprovalRecord, StoredApproval } from "../store/run-store.js";
 
 /**
  * Who may approve, as people read it: the rule's role, or (a plan-then-apply no rule names) anyone
@@ -20,7 +20,11 @@ export function decisionsText(approvals: readonly ApprovalRecord[]): string {
 }
 
 /** "awaiting 1/2 approvals from leads (approved by irc:bob), expires in 29m". */
-export function awaitingText(run: RunView, approvals: readonly ApprovalRecord[], now: number): string {
+export function awaitingText(
+  run: { approval: Pick<StoredApproval, "role" | "count" | "expiresAt"> | null },
+  approvals: readonly ApprovalRecord[],
+  now: number,
+): string {
   const { approval } = run;
   if (!approval) return "awaiting approval";
   const got = approvals.filter((a) => a.verdict === "approve").length;

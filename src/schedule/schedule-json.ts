@@ -4,9 +4,25 @@
  */
 import type { OccurrenceRecord } from "../store/schedule-store.js";
 import type { ScheduleView } from "./schedule-book.js";
+import type { ScheduleJson } from "../api/response-schemas.js";
+
+/** What a schedule's JSON is made of (a remote CLI has it back from the API in this shape). */
+export type ScheduleParts = Pick<
+  ScheduleView,
+  | "id"
+  | "pipeline"
+  | "source"
+  | "timing"
+  | "misfire"
+  | "force"
+  | "createdBy"
+  | "createdAt"
+  | "nextAt"
+  | "occurrences"
+>;
 
 /** A schedule as the API and `jarvis schedules --json` show it (times as ISO 8601). */
-export function scheduleJson(schedule: ScheduleView): Record<string, unknown> {
+export function scheduleJson(schedule: ScheduleParts): ScheduleJson {
   const { timing } = schedule;
   return {
     id: schedule.id,
@@ -24,7 +40,7 @@ export function scheduleJson(schedule: ScheduleView): Record<string, unknown> {
   };
 }
 
-function occurrenceBody(occurrence: OccurrenceRecord): Record<string, unknown> {
+function occurrenceBody(occurrence: OccurrenceRecord): ScheduleJson["occurrences"][number] {
   return {
     at: iso(occurrence.at),
     action: occurrence.action === "skip" ? "skipped" : "ran",

@@ -3,10 +3,10 @@
  * its next time and what came of its newest occurrences (run and the run id, or skipped).
  */
 import type { OccurrenceRecord } from "../store/schedule-store.js";
-import type { ScheduleView } from "./schedule-book.js";
+import type { ScheduleParts } from "./schedule-json.js";
 
 /** `sch-… deploy cn=loki cron "0 3 * * 0" (Europe/Berlin), misfire skip; next 2026-…; last: …` */
-export function scheduleLine(schedule: ScheduleView): string {
+export function scheduleLine(schedule: ScheduleParts): string {
   const { timing } = schedule;
   const when =
     timing.kind === "at"

@@ -14,6 +14,8 @@ import type { LogLine, RunRecord, StepRecord } from "../store/run-store.js";
 export interface RunActions {
   retry: boolean;
   cancel: boolean;
+  /** A role of the viewer has `replay` (on which hosts, the API decides for the hosts entered). */
+  replay: boolean;
 }
 
 /** The clipboard or diff asked for with ?clipboard=N or ?diff=N, or why it could not be shown. */
@@ -76,6 +78,19 @@ function actionButtons(run: RunRecord, actions: RunActions): SafeHtml | null {
   </div>`;
 }
 
+/** Replay the run on other hosts: their names, separated by spaces or commas. */
+function replayForm(run: RunRecord, actions: RunActions): SafeHtml | null {
+  if (!actions.replay) return null;
+  return html`<form class="actions" id="replay-form" data-run="${run.id}">
+    <label
+      >Replay on
+      <input id="replay-hosts" name="hosts" type="text" required placeholder="thor odin" autocomplete="off"
+    /></label>
+    <button type="submit" id="replay">Replay</button>
+    <span id="replay-result"></span>
+  </form>`;
+}
+
 /** The live part of the run page (the client swaps it for a fresh copy on each step event). */
 export function runSection(view: RunView): SafeHtml {
   const { run, steps, actions } = view;
@@ -88,7 +103,7 @@ export function runSection(view: RunView): SafeHtml {
       >
     </p>
     ${run.error ? html`<p class="problem" id="run-error"><strong>${run.error.code}</strong>: ${run.error.message}</p>` : null}
-    ${actionButtons(run, actions)}
+    ${actionButtons(run, actions)} ${replayForm(run, actions)}
     <p class="problem" id="action-problem" hidden></p>
     <h2>Steps</h2>
     <table id="timeline">

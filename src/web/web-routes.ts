@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { decide } from "../commands/acl.js";
+import { decide, rolesOf } from "../commands/acl.js";
 import type { AclPolicy } from "../commands/acl.js";
 import { callDispatcher } from "../api/api-call.js";
 import type { ApiApp, ApiContext } from "../api/api-context.js";
@@ -110,7 +110,15 @@ export async function registerWebRoutes(app: ApiApp, ctx: ApiContext, options: W
       principal.localOperator ||
       decide(options.acl, { identity: principal.identity, verb, host: run.host, configuredRoom: false })
         .allowed;
-    return { retry: may("retry"), cancel: may("cancel") };
+    // Replay is checked on the hosts it goes to, which the viewer has yet to name: any role of
+    // hers with the command shows the form, and the API decides per host.
+    const replay =
+      principal.localOperator ||
+      rolesOf(options.acl, principal.identity).some((name) => {
+        const role = options.acl.roles.get(name);
+        return role !== undefined && (role.commands === "*" || role.commands.has("replay"));
+      });
+    return { retry: may("retry"), cancel: may("cancel"), replay };
   };
 
   const sendAsset = (request: { query: { v?: string | undefined } }, reply: FastifyReply, asset: WebAsset) =>

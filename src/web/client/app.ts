@@ -131,6 +131,70 @@ async function act(button: HTMLButtonElement): Promise<void> {
   await refresh();
 }
 
+interface ReplayAnswer {
+  runs: { id: string; host: string }[];
+}
+
+function isReplayAnswer(value: unknown): value is ReplayAnswer {
+  if (typeof value !== "object" || value === null || !("runs" in value) || !Array.isArray(value.runs))
+    return false;
+  return value.runs.every(
+    (run: unknown) =>
+      typeof run === "object" &&
+      run !== null &&
+      "id" in run &&
+      typeof run.id === "string" &&
+      "host" in run &&
+      typeof run.host === "string",
+  );
+}
+
+/** The problem line under the actions shows `message`. */
+function showProblem(message: string): void {
+  const problem = document.getElementById("action-problem");
+  if (problem) {
+    problem.textContent = message;
+    problem.hidden = false;
+  }
+}
+
+/** POST /runs/{id}/replay with the hosts typed; link each new run's page. */
+async function replay(form: HTMLFormElement): Promise<void> {
+  const input = form.querySelector<HTMLInputElement>("#replay-hosts");
+  const result = form.querySelector<HTMLElement>("#replay-result");
+  const button = form.querySelector<HTMLButtonElement>("button");
+  const hosts = (input?.value ?? "").split(/[\s,]+/).filter((h) => h !== "");
+  if (hosts.length === 0 || !result) return;
+  if (button) button.disabled = true;
+  try {
+    const response = await fetch(`/runs/${encodeURIComponent(form.dataset.run ?? "")}/replay`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ hosts }),
+    });
+    const body: unknown = await response.json();
+    if (!response.ok || !isReplayAnswer(body)) {
+      showProblem(
+        typeof body === "object" && body !== null && "message" in body && typeof body.message === "string"
+          ? body.message
+          : `replay failed (${response.status})`,
+      );
+      return;
+    }
+    result.textContent = "replayed: ";
+    for (const run of body.runs) {
+      const link = document.createElement("a");
+      link.href = `/run/${encodeURIComponent(run.id)}`;
+      link.className = "replayed";
+      link.textContent = `${run.host} (run ${run.id})`;
+      result.append(link, " ");
+    }
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
 /** Hook up what the current `#live` section shows: streams of active runs, action buttons. */
 function wire(): void {
   const live = document.getElementById("live");
@@ -154,6 +218,11 @@ function wire(): void {
   for (const button of live.querySelectorAll<HTMLButtonElement>("button[data-action]")) {
     button.addEventListener("click", () => void act(button));
   }
+  const replayForm = live.querySelector<HTMLFormElement>("#replay-form");
+  replayForm?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void replay(replayForm);
+  });
 }
 
 wire();

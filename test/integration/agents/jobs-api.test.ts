@@ -106,7 +106,7 @@ async function readAll(res: Response): Promise<string> {
 }
 
 const cli = (args: string[]) =>
-  jarvis.env.cli(args, { env: { JARVIS_API_TOKEN: OPS, TOKEN_OPS: OPS, TOKEN_VIEWER: VIEWER } });
+  jarvis.env.cli(args, { env: { JARVIS_TOKEN: OPS, TOKEN_OPS: OPS, TOKEN_VIEWER: VIEWER } });
 
 describe("the jobs API", () => {
   it("runs a ping on a host list and waits for it (200), every node ACKed", async () => {

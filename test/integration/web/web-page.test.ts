@@ -1,7 +1,7 @@
 /**
  * The web page in a real browser (Debian's headless Chromium through playwright-core) against a
  * real listening `jarvis start`: sign-in, a run followed live without reloading, a failed step's
- * clipboard and diff, a retry from the page, buttons only for roles that allow them, the cookie's
+ * clipboard and diff, a retry and a replay onto another host from the page, buttons only for roles that allow them, the cookie's
  * CSRF guard, and the headers. Each page is saved as a screenshot under test-results/web/.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -61,7 +61,7 @@ beforeAll(async () => {
     extraConfig: [
       "acl:",
       "  roles:",
-      "    deployer: {commands: [run, retry, cancel], hosts: ['*']}",
+      "    deployer: {commands: [run, retry, cancel, replay], hosts: ['*']}",
       "    reader: {commands: [status]}",
       "  people:",
       "    ops: {roles: [deployer], identities: ['api:ops']}",
@@ -165,6 +165,17 @@ describe("the web page", () => {
     await page.waitForSelector('#timeline tr[data-step="3"][data-state="ok"]', WAIT);
     expect(await page.locator("#retry").count()).toBe(0);
     await shot(page, "run-retried.png");
+
+    // The same pipeline again on another host, from the page; the new run's page is linked.
+    await page.fill("#replay-hosts", "thor");
+    await page.click("#replay");
+    const replayed = page.locator("#replay-result a.replayed");
+    await replayed.waitFor(WAIT);
+    expect(await replayed.textContent()).toMatch(/^thor \(run \S+\)$/);
+    await replayed.click();
+    await page.waitForSelector("h1:has-text('thor · fragile')", WAIT);
+    await page.waitForSelector('#run-state:has-text("succeeded")', WAIT);
+    await shot(page, "run-replayed.png");
     await context.close();
   });
 
@@ -174,7 +185,7 @@ describe("the web page", () => {
     const { context, page } = await signedIn(VIEWER_SECRET);
     await page.goto(`${jarvis.url}/run/${run.id}`);
     await page.waitForSelector("#timeline", WAIT);
-    expect(await page.locator("#retry, #cancel").count()).toBe(0);
+    expect(await page.locator("#retry, #cancel, #replay-form").count()).toBe(0);
     await context.close();
 
     const cookie = { cookie: `jarvis_token=${OPS_SECRET}`, "content-type": "application/json" };
