@@ -11,6 +11,7 @@ import type { Dispatcher } from "../commands/dispatcher.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import type { ConnectionState } from "../bot/connection-state.js";
 import type { FeedHub } from "./feed-hub.js";
+import type { ClusterView } from "../cluster/cluster-view.js";
 import type { StepDurations } from "./step-durations.js";
 
 /** The fastify instance with zod schemas typing each route's request. */
@@ -32,5 +33,7 @@ export interface ApiContext {
   durations: StepDurations;
   /** Each chat network's connection state now (empty when chat is not running here). */
   chatStates: () => ReadonlyMap<string, ConnectionState>;
+  /** The cluster's replicas, workers and network holders; undefined without a cluster. */
+  cluster: (() => Promise<ClusterView>) | undefined;
   log: (line: string) => void;
 }

@@ -29,13 +29,14 @@ export const chatLeaseValue = z.strictObject({
 });
 export type ChatLeaseValue = z.infer<typeof chatLeaseValue>;
 
-/** A replica's member entry. */
+/** A replica's member entry; its last heartbeat is the entry's time on the server. */
 export const replicaMember = z.strictObject({
+  /** The engine's owner id: the lease owner of the runs this replica executes. */
   id: z.string(),
   host: z.string(),
   pid: z.int(),
   startedAt: z.number(),
-  at: z.number(),
+  /** The chat networks it speaks for now. */
   networks: z.array(z.string()),
 });
 export type ReplicaMember = z.infer<typeof replicaMember>;
@@ -48,6 +49,11 @@ export const workerMember = z.strictObject({
   at: z.number(),
 });
 export type WorkerMember = z.infer<typeof workerMember>;
+
+/** The member key of a replica or worker id (ids may hold `:`, keys may not). */
+export function memberKey(kind: "replicas" | "workers", id: string): string {
+  return `${kind}.${id.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+}
 
 /** The two buckets. */
 export interface ClusterBuckets {
