@@ -76,6 +76,11 @@ export interface JarvisConfig {
   modules: Record<string, ModuleConfig>;
   /** Where steps run (`executor:`): forked here, or by `jarvis worker`s over NATS JetStream. */
   executor: { kind: "local" } | { kind: "nats"; url: string };
+  /**
+   * `cluster:`: replicas of `jarvis start` sharing one store hold each chat network through a lease
+   * on this NATS (cluster.nats.url, else executor.nats.url); undefined: no NATS, one replica.
+   */
+  cluster: { natsUrl: string; chatLeaseMs: number } | undefined;
   /** How designs are fetched (`sources:`). */
   sources: SourcesConfig;
   /** `chat:` and `acl:`, checked; secrets not yet read from the environment. */
@@ -160,6 +165,20 @@ const jarvisYml = z.strictObject({
           .string({ error: "must be a nats:// or tls:// URL" })
           .regex(/^(nats|tls):\/\/\S+$/, { error: "must be a nats:// or tls:// URL" }),
       }),
+    })
+    .partial()
+    .nullish(),
+  cluster: z
+    .strictObject({
+      nats: z.strictObject({
+        url: z
+          .string({ error: "must be a nats:// or tls:// URL" })
+          .regex(/^(nats|tls):\/\/\S+$/, { error: "must be a nats:// or tls:// URL" }),
+      }),
+      chat_lease_seconds: z
+        .number({ error: "must be a number of seconds, from 3 to 60" })
+        .min(3, { error: "must be a number of seconds, from 3 to 60" })
+        .max(60, { error: "must be a number of seconds, from 3 to 60" }),
     })
     .partial()
     .nullish(),
@@ -256,6 +275,7 @@ export function buildConfig(
     leaseMs: (c.engine?.lease_seconds ?? 30) * 1000,
     modules: buildModules(c.modules ?? {}, where, lineOf, env),
     executor: c.executor?.nats ? { kind: "nats", url: c.executor.nats.url } : { kind: "local" },
+    cluster: clusterSettings(c.cluster, c.executor?.nats?.url),
     sources: c.sources,
     agents: buildAgentsConfig(c.agents, baseDir),
     rules: buildRules(c.rules, where),
@@ -264,6 +284,18 @@ export function buildConfig(
     schedules: scheduleSettings(c.schedules),
     lineOf,
   };
+}
+
+/** A chat network taken over within 15 s of its holder's death: lease 10 s, looked at every second. */
+const DEFAULT_CHAT_LEASE_MS = 10_000;
+
+function clusterSettings(
+  cluster: z.output<typeof jarvisYml>["cluster"],
+  executorUrl: string | undefined,
+): JarvisConfig["cluster"] {
+  const natsUrl = cluster?.nats?.url ?? executorUrl;
+  if (natsUrl === undefined) return undefined;
+  return { natsUrl, chatLeaseMs: (cluster?.chat_lease_seconds ?? DEFAULT_CHAT_LEASE_MS / 1000) * 1000 };
 }
 
 /** Expand `${VAR}` references in a configuration value from the environment. */

@@ -11,6 +11,7 @@ import type { Dispatcher } from "../commands/dispatcher.js";
 import type { RunControl } from "../pipeline/run-control.js";
 import type { ConnectionState } from "../bot/connection-state.js";
 import type { FeedHub } from "./feed-hub.js";
+import type { ClusterView } from "../cluster/cluster-view.js";
 import type { StepDurations } from "./step-durations.js";
 import type { JobDesk } from "../commands/job-execute.js";
 import type { Redactor } from "../clipboard/redact.js";
@@ -34,6 +35,8 @@ export interface ApiContext {
   durations: StepDurations;
   /** Each chat network's connection state now (empty when chat is not running here). */
   chatStates: () => ReadonlyMap<string, ConnectionState>;
+  /** The cluster's replicas, workers and network holders; undefined without a cluster. */
+  cluster: (() => Promise<ClusterView>) | undefined;
   log: (line: string) => void;
   /** Jobs on the agents (the service with `agents:`): /jobs waits on and follows them here. */
   jobs?: JobDesk | undefined;

@@ -25,6 +25,7 @@ import { zodValidator } from "./api-validator.js";
 import { httpFailure } from "./http-errors.js";
 import { loadApiTokens } from "./api-tokens.js";
 import { FeedHub } from "./feed-hub.js";
+import type { ClusterView } from "../cluster/cluster-view.js";
 import { StepDurations } from "./step-durations.js";
 import { registerRunRoutes } from "./run-routes.js";
 import { registerScheduleRoutes } from "./schedule-routes.js";
@@ -60,6 +61,8 @@ export interface ApiHost {
 export interface ApiServerOptions {
   /** Each chat network's state now (the bot's adapters); default none. */
   chatStates?: () => ReadonlyMap<string, ConnectionState>;
+  /** The cluster view for /health (replicas, workers, network holders); absent: no cluster. */
+  cluster?: () => Promise<ClusterView>;
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
 }
@@ -104,6 +107,7 @@ export async function buildApiApp(
     hub: new FeedHub(control, redactor, log, (event) => durations.observe(event)),
     durations,
     chatStates: options.chatStates ?? (() => new Map()),
+    cluster: options.cluster,
     log,
   };
   const tls = api.tls ? { cert: readTls(api.tls.cert, "cert"), key: readTls(api.tls.key, "key") } : undefined;

@@ -1,12 +1,15 @@
 /**
  * The service around the runs: GET /pipelines and GET /audit (through the dispatcher, like every
- * command), GET /health (open: whether the store answers and each chat network is connected) and
+ * command), GET /health (open: whether the store answers, each chat network this replica holds is connected,
+ * and with replicas the cluster: replicas, workers, who holds each network) and
  * GET /metrics (Prometheus text).
  */
 import { errorMessage } from "../errors.js";
 import { callDispatcher } from "./api-call.js";
 import { auditQuery, tokenOnlyQuery } from "./api-schemas.js";
 import { prometheusText } from "./metrics.js";
+import { clusterJson } from "../cluster/cluster-json.js";
+import type { ClusterJson } from "../cluster/cluster-json.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
 
 /** Register /pipelines, /audit, /health and /metrics. */
@@ -64,7 +67,19 @@ export function registerServiceRoutes(app: ApiApp, ctx: ApiContext): void {
         store = { up: false, error: "the store does not answer; see jarvis's log" };
       }
       const chat = Object.fromEntries([...ctx.chatStates()].map(([network, state]) => [network, state.kind]));
-      return reply.code(store.up ? 200 : 503).send({ ok: store.up, store, chat });
+      // The cluster is shown, not judged: a replica whose NATS is away still executes runs.
+      let cluster: ClusterJson | { error: string } | undefined;
+      if (ctx.cluster) {
+        try {
+          cluster = clusterJson(await ctx.cluster());
+        } catch (err) {
+          ctx.log(`api: health: the cluster view is not readable: ${errorMessage(err)}`);
+          cluster = { error: "the cluster's NATS buckets are not readable; see jarvis's log" };
+        }
+      }
+      return reply
+        .code(store.up ? 200 : 503)
+        .send({ ok: store.up, store, chat, ...(cluster ? { cluster } : {}) });
     },
   );
 

@@ -7,7 +7,10 @@
 import type { JarvisConfig } from "../config.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
 import type { Redactor } from "../clipboard/redact.js";
-import { errorMessage } from "../errors.js";
+import { ChatError, errorMessage } from "../errors.js";
+import { LocalChatLeaser } from "../cluster/chat-lease.js";
+import type { ChatLeaser } from "../cluster/chat-lease.js";
+import { NetworkHolder } from "./network-holder.js";
 import type { JobDesk } from "../commands/job-execute.js";
 import type { ScheduleBookStore } from "../schedule/schedule-book.js";
 import type { NodeEventStore } from "../store/node-event-store.js";
@@ -16,7 +19,7 @@ import type { RunControl } from "../pipeline/run-control.js";
 import { rolesOf } from "../commands/acl.js";
 import { Dispatcher } from "../commands/dispatcher.js";
 import { parseChatLine } from "../commands/command-parser.js";
-import type { ChatAdapter, ChatPlace, IncomingMessage } from "./chat-adapter.js";
+import type { ChatAdapter, IncomingMessage } from "./chat-adapter.js";
 import { loadChatConfig } from "./chat-config.js";
 import type { ChatConfig } from "./chat-config.js";
 import { renderChatReply } from "./commands.js";
@@ -24,6 +27,7 @@ import { describeState } from "./connection-state.js";
 import { ConsoleAdapter } from "./adapters/console.js";
 import { createAdapter } from "./adapters/registry.js";
 import { ProgressRelay, originOfPlace, placeOfOrigin } from "./progress.js";
+import type { DeliverLine } from "./progress.js";
 import { StepOutputFollower } from "./step-output-follower.js";
 import type { FollowPace } from "./step-output-follower.js";
 import type { Reply } from "../commands/reply.js";
@@ -32,11 +36,11 @@ import { printable } from "../text/printable.js";
 
 /** The running chat front. */
 export interface Bot {
-  /** The adapters it started, by network name. */
+  /** The adapters speaking now, by network name: with replicas, only the networks this one holds. */
   adapters: ReadonlyMap<string, ChatAdapter>;
   /** Say a line in a room named as a run origin (`irc:#ops`); a room of no network here is skipped. */
   announce(room: string, line: string): void;
-  /** Leave every network and stop following runs. */
+  /** Leave every network (handing their leases back) and stop following runs. */
   close(): Promise<void>;
 }
 
@@ -62,26 +66,44 @@ export interface BotOptions {
   interactive?: boolean;
   /** Where connection states and internal errors are reported (default stderr). */
   log?: (line: string) => void;
+  /**
+   * Who may speak for each configured network: with replicas, the cluster's leases (only the
+   * holder connects); by default every network is this process's. The console is always local.
+   */
+  leaser?: ChatLeaser;
+  /** Told the networks this process speaks for, each time that changes. */
+  onHeld?: (networks: string[]) => void;
 }
 
-/** Start the chat front; resolves once every network has connected or made its first attempt. */
+/**
+ * Start the chat front. Without replicas it resolves once every network has connected or made its
+ * first attempt; with them at once, each network being taken when its lease is.
+ */
 export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promise<Bot> {
   const chat = loadChatConfig(jarvis.config);
   const log = options.log ?? ((line: string) => process.stderr.write(`${printable(line)}\n`));
   const input = options.input ?? process.stdin;
-  const adapters: ChatAdapter[] =
+  const local = new LocalChatLeaser(() => jarvis.control.latestSeq());
+  const networks: { name: string; leaser: ChatLeaser; make: () => ChatAdapter }[] =
     chat.networks.length > 0
-      ? chat.networks.map((n) =>
-          createAdapter(n, { log, mayInvite: (id) => rolesOf(chat.acl, id).length > 0 }),
-        )
+      ? chat.networks.map((n) => ({
+          name: n.name,
+          leaser: options.leaser ?? local,
+          make: () => createAdapter(n, { log, mayInvite: (id) => rolesOf(chat.acl, id).length > 0 }),
+        }))
       : [
-          new ConsoleAdapter({
-            input,
-            output: options.output ?? process.stdout,
-            interactive: options.interactive ?? Boolean((input as { isTTY?: boolean }).isTTY),
-          }),
+          {
+            name: "console",
+            leaser: local,
+            make: () =>
+              new ConsoleAdapter({
+                input,
+                output: options.output ?? process.stdout,
+                interactive: options.interactive ?? Boolean((input as { isTTY?: boolean }).isTTY),
+              }),
+          },
         ];
-  const byNetwork = new Map(adapters.map((a) => [a.network, a]));
+  const byNetwork = new Map<string, ChatAdapter>();
   // Every line jarvis says passes the redactor, whatever produced it (replies, progress, errors).
   const redactor = redactorForConfig(jarvis.config);
   const dispatcher = new Dispatcher({
@@ -94,39 +116,72 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
     ...(jarvis.jobs ? { jobs: jarvis.jobs } : {}),
     ...(jarvis.store ? { schedules: jarvis.store, nodeEvents: jarvis.store } : {}),
   });
-  const deliver = (network: string, place: ChatPlace, line: string): void => {
-    byNetwork
-      .get(network)
-      ?.send(place, redactor.text(line))
-      .catch((err: unknown) => log(`${network}: progress line not sent: ${errorMessage(err)}`));
+  // Progress lines: a line the network refused for good is reported and counts as said; a line
+  // not sent because the network was left rejects, so the lease's cursor does not pass it.
+  const deliver: DeliverLine = async (network, place, line) => {
+    const adapter = byNetwork.get(network);
+    if (!adapter) throw new ChatError("E_CHAT_CLOSED", `${network}: not spoken for by this replica`);
+    await adapter.send(place, redactor.text(line)).catch((err: unknown) => {
+      if (err instanceof ChatError && err.code === "E_CHAT_CLOSED") throw err;
+      log(`${network}: progress line not sent: ${errorMessage(err)}`);
+    });
   };
-  const follower = new StepOutputFollower((network) => followPace(chat, network), deliver);
+  // Followed step output is paced and summarised anyway: best effort, never held for a cursor.
+  const follower = new StepOutputFollower(
+    (network) => followPace(chat, network),
+    (network, place, line) =>
+      void deliver(network, place, line).catch((err: unknown) => log(`${network}: ${errorMessage(err)}`)),
+  );
   const handler = new CommandHandler(dispatcher, chat, log, redactor, follower);
-  const relay = new ProgressRelay(jarvis.control, deliver, chat.nick, { follower });
   // Summaries of held-back output are said when their window closes, even if the step fell silent.
   const summaries = setInterval(() => follower.tick(), 500);
   summaries.unref();
-  for (const adapter of adapters) {
-    // The console's connecting/connected lines would be the first thing a new user reads, and say
-    // nothing: a terminal does not connect anywhere.
-    if (!(adapter instanceof ConsoleAdapter))
-      adapter.states.on((state) => log(describeState(adapter.network, state)));
-    adapter.messages.on((message) => void handler.handle(adapter, message));
-  }
-  const results = await Promise.allSettled(adapters.map((a) => a.connect()));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  const holders = networks.map(
+    (n) =>
+      new NetworkHolder(n.name, {
+        leaser: n.leaser,
+        log,
+        makeAdapter: () => {
+          const adapter = n.make();
+          // The console's connecting/connected lines would be the first thing a new user reads,
+          // and say nothing: a terminal does not connect anywhere.
+          if (!(adapter instanceof ConsoleAdapter))
+            adapter.states.on((state) => log(describeState(adapter.network, state)));
+          adapter.messages.on((message) => void handler.handle(adapter, message));
+          return adapter;
+        },
+        startRelay: (lease) =>
+          new ProgressRelay(jarvis.control, deliver, chat.nick, {
+            follower,
+            network: n.name,
+            afterSeq: lease.cursor,
+            cursor: lease,
+            log,
+          }),
+        onChange: (network, adapter) => {
+          if (adapter) byNetwork.set(network, adapter);
+          else byNetwork.delete(network);
+          options.onHeld?.([...byNetwork.keys()]);
+        },
+      }),
+  );
   const close = async (): Promise<void> => {
     clearInterval(summaries);
-    relay.close();
-    await Promise.allSettled(adapters.map((a) => a.close()));
+    await Promise.allSettled(holders.map((h) => h.close()));
   };
+  const waited = holders.filter((h) => networks.find((n) => n.name === h.network)?.leaser.immediate);
+  const results = await Promise.allSettled(waited.map((h) => h.firstAttempt));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
     await close();
     throw failed.reason;
   }
   const announce = (room: string, line: string): void => {
     const target = placeOfOrigin(room);
-    if (target) deliver(target.network, target.place, line);
+    if (target)
+      void deliver(target.network, target.place, line).catch((err: unknown) =>
+        log(`${target.network}: announcement not said: ${errorMessage(err)}`),
+      );
   };
   return { adapters: byNetwork, announce, close };
 }

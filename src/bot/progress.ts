@@ -119,7 +119,17 @@ export interface ProgressRelayOptions {
   afterSeq?: number;
   /** Where step output goes for the rooms that follow it. */
   follower?: StepOutputFollower;
+  /** Say only what goes to this network's rooms (the relay of one held chat network). */
+  network?: string;
+  /**
+   * Told how far the feed has been said: `said` once an event's lines are on the wire (the relay
+   * stops when it answers false: the network was taken over), `passed` for events of no room here.
+   */
+  cursor?: { passed(seq: number): void; said(seq: number): Promise<boolean> };
 }
+
+/** Sends one line; resolves once it is on the wire, rejects when it was not sent. */
+export type DeliverLine = (network: string, place: ChatPlace, line: string) => Promise<void>;
 
 /**
  * Follows the store's run feed and sends each run's progress to the place that started it,
@@ -132,7 +142,7 @@ export class ProgressRelay {
 
   constructor(
     private readonly control: RunControl,
-    private readonly deliver: (network: string, place: ChatPlace, line: string) => void,
+    private readonly deliver: DeliverLine,
     private readonly botName: string,
     private readonly options: ProgressRelayOptions = {},
   ) {
@@ -152,10 +162,15 @@ export class ProgressRelay {
       try {
         seq ??= await this.control.latestSeq();
         for await (const event of this.control.follow(seq, { signal })) {
+          // A line not sent (the network closed under it) is not passed: the next holder says it.
+          const said = await this.onEvent(event);
+          if (signal.aborted) return;
           seq = event.seq;
-          await this.onEvent(event);
+          if (!said) this.options.cursor?.passed(seq);
+          else if (this.options.cursor && !(await this.options.cursor.said(seq))) return;
         }
       } catch (err) {
+        if (signal.aborted) return; // closed mid-event: the line in flight was not sent
         log(`following run progress failed (${errorMessage(err)}); trying again in ${RETRY_MS} ms`);
         try {
           await sleep(RETRY_MS, undefined, { signal });
@@ -166,38 +181,48 @@ export class ProgressRelay {
     }
   }
 
-  private async onEvent(event: RunEvent): Promise<void> {
-    this.options.follower?.onEvent(event);
-    const target = placeOfOrigin(event.origin);
+  /** Say the event's lines; whether any line was for this relay's rooms. */
+  private async onEvent(event: RunEvent): Promise<boolean> {
+    this.options.follower?.onEvent(event, this.options.network);
+    const network = this.options.network;
+    const mine = (p: { network: string }): boolean => network === undefined || p.network === network;
+    const origin = placeOfOrigin(event.origin);
+    const target = origin && mine(origin) ? origin : undefined;
     // The rooms and people an approval rule names are told too, wherever the run was started.
     const places = [
       ...(target ? [target] : []),
       ...(event.type === "run-awaiting-approval"
-        ? event.approval.notify.flatMap((o) => placeOfOrigin(o) ?? []).filter((p) => !samePlace(p, target))
+        ? event.approval.notify
+            .flatMap((o) => placeOfOrigin(o) ?? [])
+            .filter((p) => mine(p) && !samePlace(p, origin))
         : []),
     ];
-    if (places.length === 0) return;
+    if (places.length === 0) return false;
     const tail =
       event.type === "run-finished" && event.run.state === "failed" ? await this.failureTail(event) : [];
     const line = formatRunEvent(event, this.botName, tail);
-    if (line !== undefined) for (const p of places) this.deliver(p.network, p.place, line);
+    if (line === undefined) return false;
+    await Promise.all(places.map((p) => this.deliver(p.network, p.place, line)));
     if (target && event.type === "run-finished" && event.run.plan && event.run.state === "succeeded") {
       // The counts live on the run's last clipboard, read once the run has ended; awaited, so the
       // summary comes before a plan-then-apply's approval request, which follows in the feed.
       const { id } = event.run;
+      let summary: string | undefined;
       try {
-        const clipboard = await this.control.clipboardValue(id);
-        this.deliver(
-          target.network,
-          target.place,
-          planSummaryLine(event.host, id, planView(clipboard), this.botName),
+        summary = planSummaryLine(
+          event.host,
+          id,
+          planView(await this.control.clipboardValue(id)),
+          this.botName,
         );
       } catch (err) {
         (this.options.log ?? ((l: string) => console.error(`jarvis: ${l}`)))(
           `the plan of run ${id} could not be read for its summary: ${errorMessage(err)}`,
         );
       }
+      if (summary !== undefined) await this.deliver(target.network, target.place, summary);
     }
+    return true;
   }
 
   /** The failing step's last output lines (redacted by RunControl.log), for the failure message. */

@@ -63,10 +63,14 @@ export class StepOutputFollower {
     return ended;
   }
 
-  /** Show a step-log line to the rooms following its run; end follows when their run ends. */
-  onEvent(event: RunEvent): void {
+  /**
+   * Show a step-log line to the rooms following its run (only `network`'s rooms, when given: each
+   * held network relays the feed on its own); end follows when their run ends.
+   */
+  onEvent(event: RunEvent, network?: string): void {
     if (event.type !== "step-log" && event.type !== "run-finished") return;
     for (const [k, sub] of this.subscriptions) {
+      if (network !== undefined && sub.network !== network) continue;
       if (!this.matches(sub, event)) continue;
       if (event.type === "run-finished") {
         this.end(k, sub);

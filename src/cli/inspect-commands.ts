@@ -11,6 +11,7 @@ import { defineCommand, dispatch, oneTarget, positiveInteger, usageError, withJa
 import { withBackend } from "./with-backend.js";
 import type { RunJson } from "../api/response-schemas.js";
 import { nodeLine } from "../bot/commands.js";
+import { printClusterStatus } from "./cluster-status.js";
 import type { CliCommand, CommandContext } from "./command.js";
 
 const json = { json: { type: "boolean", default: false } } as const;
@@ -18,11 +19,22 @@ const json = { json: { type: "boolean", default: false } } as const;
 /** status, log, clipboard, diff, history, pipelines, audit. */
 export const inspectCommands: Record<string, CliCommand> = {
   status: defineCommand({
-    usage: "status [host|run|group] [--limit N] [--after HOST] [--json]",
-    summary: "where each host's latest run is (every host, or one page of them), or where it failed and why",
-    options: { ...json, limit: { type: "string" }, after: { type: "string" } },
+    usage: "status [host|run|group] [--limit N] [--after HOST] [--json] | status --cluster [--json]",
+    summary:
+      "where each host's latest run is (every host, or one page of them), or where it failed and why; --cluster: replicas, workers and who holds each chat network",
+    options: {
+      ...json,
+      limit: { type: "string" },
+      after: { type: "string" },
+      cluster: { type: "boolean", default: false },
+    },
     remote: true,
     run: (ctx) => {
+      if (ctx.flags.cluster) {
+        if (ctx.args.length > 0 || ctx.flags.limit !== undefined || ctx.flags.after !== undefined)
+          throw usageError("status --cluster takes no host and no paging");
+        return printClusterStatus(ctx, ctx.flags.json);
+      }
       if (ctx.args.length > 1) throw usageError("status takes at most one host, run id or group id");
       const [word] = ctx.args;
       if (word === undefined) return allHosts(ctx);

@@ -13,6 +13,8 @@ import { startBot } from "../bot/bot.js";
 import { startApiServer } from "../api/api-server.js";
 import type { ApiServer } from "../api/api-server.js";
 import { Scheduler } from "../schedule/scheduler.js";
+import { joinCluster } from "../cluster/cluster.js";
+import type { ClusterMembership } from "../cluster/cluster.js";
 import { EXIT } from "./exit-codes.js";
 import { defineCommand, usageError } from "./command.js";
 import type { CommandContext } from "./command.js";
@@ -56,7 +58,28 @@ export const startCommand = defineCommand({
       log: (line) => ctx.err(`jarvis: ${line}`),
     });
     scheduler.start();
-    const bot = await startBot(jarvis);
+    // With replicas, each chat network is spoken for by the one replica holding its lease.
+    const cluster = config.cluster
+      ? await joinCluster(
+          config.cluster,
+          jarvis.engine.owner,
+          () => jarvis.store.latestSeq(),
+          (line) => ctx.err(`jarvis: ${line}`),
+        ).catch(async (err: unknown) => {
+          await scheduler.close();
+          await jarvis.close();
+          throw err;
+        })
+      : undefined;
+    const bot = await startBot(
+      jarvis,
+      cluster ? { leaser: cluster.leaser, onHeld: (networks) => cluster.setNetworks(networks) } : {},
+    ).catch(async (err: unknown) => {
+      await scheduler.close();
+      await cluster?.close();
+      await jarvis.close();
+      throw err;
+    });
     jarvis.rules?.onAnnounce((room, line) => bot.announce(room, line));
     if (config.rules.length > 0 && !config.agents)
       ctx.err(
@@ -65,13 +88,17 @@ export const startCommand = defineCommand({
     const api = config.api.enabled
       ? await startApiServer(jarvis, {
           chatStates: () => new Map([...bot.adapters].map(([network, adapter]) => [network, adapter.state])),
+          ...(cluster ? { cluster: () => cluster.view() } : {}),
           log: ctx.err,
         }).catch(async (err: unknown) => {
+          await scheduler.close();
           await bot.close();
+          await cluster?.close();
           await jarvis.close();
           throw err;
         })
       : undefined;
+    if (cluster) ctx.err(`jarvis: replica ${cluster.id} joined the cluster (NATS of cluster: in jarvis.yml)`);
     if (api?.pageUrlWithToken) {
       // The one place the local token is shown, as notebook servers do: the link opens the page.
       ctx.err(`jarvis: API and page at ${api.pageUrlWithToken}`);
@@ -84,7 +111,7 @@ export const startCommand = defineCommand({
     const signal = await signalled;
     ctx.err(`jarvis: ${signal}, stopping; runs in flight resume at the next start`);
     await scheduler.close();
-    await stop(ctx, bot, jarvis, api);
+    await stop(ctx, bot, jarvis, api, cluster);
     return EXIT.ok;
   },
 });
@@ -98,6 +125,7 @@ async function stop(
   bot: Bot,
   jarvis: Jarvis,
   api: ApiServer | undefined,
+  cluster: ClusterMembership | undefined,
 ): Promise<void> {
   const started = Date.now();
   let waitingFor = "the API server";
@@ -125,6 +153,9 @@ async function stop(
         : `jarvis: ${network} did not close (still ${adapter.state.kind})`,
     );
   }
+  // The networks' leases were handed back as the bot left them; now leave the cluster view.
+  waitingFor = "the cluster's NATS";
+  await cluster?.close();
   waitingFor = "the in-flight steps and the store";
   await jarvis.close();
   ctx.err(`jarvis: closed the engine and the store; stopped in ${Date.now() - started} ms`);

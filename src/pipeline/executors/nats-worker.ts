@@ -13,6 +13,7 @@ import { claimAttempt, finishAttempt, readAttempt } from "./nats-attempts.js";
 import { clipboardFromWire, clipboardToWire, dropWireClipboard } from "./nats-clipboard.js";
 import { STEP_STREAM, TAG_PATTERN, decode, encode, subjects, wireRequest } from "./nats-wire.js";
 import { createLocalForkExecutor } from "./local-fork.js";
+import { MEMBER_HEARTBEAT_MS, memberKey, openClusterBuckets } from "../../cluster/cluster-buckets.js";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Bus } from "./nats-bus.js";
 import type { WireHeartbeat, WireOutcome, WireReport, WireRequest } from "./nats-wire.js";
@@ -22,8 +23,8 @@ import type { StepOutcome } from "../../protocol.js";
 
 /** Most tags one worker may have: it serves every subset of them (2^n consumers). */
 export const MAX_WORKER_TAGS = 4;
-/** How often a worker says it is alive on its heartbeat subject. */
-const HEARTBEAT_MS = 5000;
+/** How often a worker says it is alive (its heartbeat subject and member entry). */
+const HEARTBEAT_MS = MEMBER_HEARTBEAT_MS;
 /** How long one pull waits for a request before asking again. */
 const PULL_EXPIRES_MS = 5000;
 
@@ -82,10 +83,27 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       await new Promise<void>((resolve) => waiters.push(resolve));
   };
 
-  const heartbeat = setInterval(() => {
+  // The member entry is what `status --cluster` and /health read; a dead worker's expires.
+  const members = await untilBusAnswers("opening the cluster buckets", log, closing.signal, () =>
+    openClusterBuckets(bus.js),
+  ).catch(async (err: unknown) => {
+    await bus.close();
+    throw err;
+  });
+  let heartbeatFailing = false;
+  const beat = (): void => {
     const beat: WireHeartbeat = { worker: id, tags, inFlight: inFlight.size, at: Date.now() };
     bus.nc.publish(subjects.heartbeat(id), encode(beat));
-  }, HEARTBEAT_MS);
+    members.members.put(memberKey("workers", id), encode(beat)).then(
+      () => void (heartbeatFailing = false),
+      (err: unknown) => {
+        if (!heartbeatFailing) log(`heartbeat not recorded (${errorMessage(err)}); trying again`);
+        heartbeatFailing = true;
+      },
+    );
+  };
+  beat();
+  const heartbeat = setInterval(beat, HEARTBEAT_MS);
 
   const pull = async (set: string[]): Promise<void> => {
     const name = await untilBusAnswers(
@@ -274,6 +292,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       slotFreed();
       clearInterval(heartbeat);
       await Promise.allSettled([...pulls, ...inFlight]);
+      await members.members.delete(memberKey("workers", id)).catch((err: unknown) => {
+        log(`member entry not removed (${errorMessage(err)}); it expires by itself`);
+      });
       await bus.close();
     },
   };

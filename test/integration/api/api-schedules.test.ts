@@ -1,13 +1,15 @@
 /**
- * Schedules against real `jarvis start` processes: an occurrence missed while no service ran
+ * Schedules against real `jarvis start` processes: an `at` schedule made over the API fires
+ * exactly once with two services sharing one store, and an occurrence missed while no service ran
  * is skipped (misfire skip) or run once, late (misfire once), and recorded either way, as
  * `jarvis schedules` shows. Short misfire grace and poll interval come from `schedules:`.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { designFor, makeJarvisEnv } from "../../helpers/jarvis-env.js";
 import { eventually } from "../../helpers/net.js";
+import { startApiJarvis } from "../../helpers/api-jarvis.js";
 import type { ChildProcess } from "node:child_process";
 import type { JarvisEnv } from "../../helpers/jarvis-env.js";
 
@@ -69,7 +71,70 @@ async function schedulesOf(env: JarvisEnv): Promise<ScheduleJson[]> {
   return JSON.parse(stdout) as ScheduleJson[];
 }
 
+const scheduling = "schedules:\n  misfire_grace_seconds: 30\n  poll_seconds: 0.2";
+
 describe("schedules", () => {
+  it("fires an `at` schedule exactly once with two services on one store", async () => {
+    const jarvis = await startApiJarvis({ pipelines, extraConfig: scheduling });
+    stoppers.push(() => jarvis.stop());
+    writeDesigns(jarvis.env.dir);
+    // The second service shares the store; its API is off so it does not contend for the port.
+    const second = jarvis.env.write(
+      "second.yml",
+      readFileSync(jarvis.env.configPath, "utf8").replace(/^api:\n(?: {2}.*\n)+/m, "api: false\n"),
+    );
+    await startService(jarvis.env, second);
+
+    const at = new Date(Date.now() + 6_000).toISOString();
+    const ids: string[] = [];
+    for (const host of HOSTS) {
+      const created = await jarvis.call("/schedules", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ pipeline: "quick", source: `${host}.yml`, at, misfire: "skip" }),
+      });
+      expect(created.status).toBe(201);
+      const body = (await created.json()) as ScheduleJson;
+      expect(body).toMatchObject({ source: `${host}.yml`, next_at: at, occurrences: [] });
+      ids.push(body.id);
+    }
+
+    let seen: unknown;
+    const fired = await eventually(
+      async () => {
+        const { schedules } = (await (await jarvis.call("/schedules")).json()) as {
+          schedules: ScheduleJson[];
+        };
+        seen = schedules;
+        return schedules.every((s) => s.occurrences[0]?.run_id) ? schedules : undefined;
+      },
+      90_000,
+      "every schedule's run started",
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}; schedules: ${JSON.stringify(seen)}; stderr: ${jarvis.stderr()}`);
+    });
+    for (const schedule of fired) {
+      expect(schedule.next_at).toBeNull();
+      expect(schedule.occurrences).toHaveLength(1);
+      expect(schedule.occurrences[0]).toMatchObject({ at, action: "ran", late: false, error: null });
+    }
+    // One run per schedule, each requested by its schedule, and no other.
+    for (const [i, host] of HOSTS.entries()) {
+      const page = (await (await jarvis.call(`/runs?host=${host}`)).json()) as {
+        runs: { id: string; requested_by: string; pipeline: string }[];
+      };
+      expect(page.runs).toHaveLength(1);
+      expect(page.runs[0]).toMatchObject({
+        id: fired.find((s) => s.id === ids[i])?.occurrences[0]?.run_id,
+        pipeline: "quick",
+        requested_by: `schedule:${ids[i]}`,
+      });
+    }
+    const removed = await jarvis.call(`/schedules/${ids[0]}`, { method: "DELETE" });
+    expect(removed.status).toBe(204);
+    expect((await jarvis.call(`/schedules/${ids[0]}`, { method: "DELETE" })).status).toBe(404);
+  }, 240_000);
+
   it("skips or runs once an occurrence missed while jarvis was down, and records it", async () => {
     const graceMs = 1_000;
     const env = makeJarvisEnv({

@@ -22,7 +22,7 @@ describe("the run event feed", () => {
     const lines: string[] = [];
     const relay = new ProgressRelay(
       follower.control,
-      (network, place, line) => lines.push(`${network} ${place.room} ${line}`),
+      async (network, place, line) => void lines.push(`${network} ${place.room} ${line}`),
       "jarvis",
       { afterSeq: await follower.control.latestSeq() },
     );

@@ -77,6 +77,70 @@ describe("PostgreSQL store", () => {
     await Promise.all([writer.close(), reader.close()]);
   });
 
+  it("listens again when its LISTEN connection is terminated, and followers keep being woken", async () => {
+    const url = await server.createDatabase();
+    const writer: RunStore = await openPostgresStore(url);
+    const reader: RunStore = await openPostgresStore(url);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    const listeners = async (): Promise<number[]> =>
+      (
+        await admin.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN jarvis_feed' AND datname = current_database()",
+        )
+      ).rows.map((r) => r.pid);
+    const base = {
+      pipeline: "p",
+      pipelineJson: "{}",
+      totalSteps: 1,
+      requestedBy: "test",
+      origin: "cli",
+      clipboardYaml: "a: 1\n",
+      stepNames: ["ok:a"],
+    };
+    const stop = new AbortController();
+    const seen: string[] = [];
+    // An hour between polls: only a notification (or the re-read after listening again) delivers.
+    const following = (async () => {
+      for await (const event of reader.follow(0, { signal: stop.signal, pollMs: 3_600_000 })) {
+        seen.push(event.host);
+        if (seen.length === 3) stop.abort();
+      }
+    })();
+    const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const value = await probe();
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const [first] = await waitFor("the reader's LISTEN connection", async () => {
+      const pids = await listeners();
+      return pids.length === 1 ? pids : undefined;
+    });
+    await writer.createRun({ ...base, host: "loki", source: "loki.yml" });
+    await waitFor("loki's event", async () => (seen.length === 1 ? true : undefined));
+
+    const terminated = await admin.query<{ ok: boolean }>("SELECT pg_terminate_backend($1) AS ok", [first]);
+    expect(terminated.rows[0]?.ok).toBe(true);
+    // Appended while nobody listens: read once the connection is back.
+    await writer.createRun({ ...base, host: "thor", source: "thor.yml" });
+    const [second] = await waitFor("a new LISTEN connection", async () => {
+      const pids = await listeners();
+      return pids.length === 1 && pids[0] !== first ? pids : undefined;
+    });
+    expect(second).not.toBe(first);
+    await waitFor("thor's event", async () => (seen.length === 2 ? true : undefined));
+    // And the new connection is woken by notifications, not only by the re-read.
+    await writer.createRun({ ...base, host: "odin", source: "odin.yml" });
+    await following;
+    expect(seen).toEqual(["loki", "thor", "odin"]);
+    await admin.end();
+    await Promise.all([writer.close(), reader.close()]);
+  });
+
   it("numbers events by commit: a follower sees every append of two busy processes, none skipped", async () => {
     const url = await server.createDatabase();
     const [one, two, reader] = await Promise.all([1, 2, 3].map(() => openPostgresStore(url)));
