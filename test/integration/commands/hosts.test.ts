@@ -119,7 +119,7 @@ describe("jarvis hosts", () => {
     const bad = await env.cli(["hosts", "--where", "hostname=web-* or"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(
-      "selector: expected a fact or 'group' (as in os.family=debian), found the end at column 18",
+      "selector: expected a host, a fact or 'group' (as in web-*, os.family=debian), found the end at column 18",
     );
   });
 
