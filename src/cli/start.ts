@@ -144,9 +144,11 @@ async function stop(
   // Stop taking API requests and drop event streams (clients resume with Last-Event-ID).
   await api?.close();
   waitingFor = `the chat networks (${[...bot.adapters.keys()].join(", ")})`;
-  // Leave the networks first, so nobody is told about steps that are about to be stopped.
+  // Leave the networks first, so nobody is told about steps that are about to be stopped. The map
+  // holds the networks spoken for now, and a network leaves it as it closes: taken before.
+  const leaving = [...bot.adapters];
   await bot.close();
-  for (const [network, adapter] of bot.adapters) {
+  for (const [network, adapter] of leaving) {
     ctx.err(
       adapter.state.kind === "closed"
         ? `jarvis: closed ${network}`
