@@ -2,8 +2,9 @@
  * The run event feed in SQLite: one `events` row per event, `seq` its rowid (one past the largest;
  * events are never deleted, so a seq is never reused, and the table needs no AUTOINCREMENT
  * bookkeeping on the hot path). SQLite serialises writers, so a reader never sees seq N+1
- * committed before N and "everything after my last seq" never skips an event. Followers poll (a cheap indexed read); a store with
- * notifications (PostgreSQL's LISTEN/NOTIFY) can wake them instead behind the same interface.
+ * committed before N and "everything after my last seq" never skips an event. Followers poll (a cheap indexed read)
+ * for what other processes write, and are woken at once by what this connection appends; a store
+ * with notifications (PostgreSQL's LISTEN/NOTIFY) wakes them for every writer.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { stepRow } from "./run-summary.js";
@@ -28,6 +29,12 @@ interface EventRow {
 export class SqliteFeed {
   private readonly stmt: SqliteContext["stmt"];
   private readonly guard: SqliteContext["guard"];
+  /**
+   * Followers sleeping until the next poll, woken by an append here. An append inside a
+   * transaction wakes them synchronously, but they read only after the current synchronous work
+   * (the transaction, committed by then) is done, so they never miss what woke them.
+   */
+  private sleepers = new Set<() => void>();
 
   constructor(context: SqliteContext) {
     this.stmt = context.stmt;
@@ -40,8 +47,35 @@ export class SqliteFeed {
       this.stmt(
         `INSERT INTO events (run_id, at, host, origin, type, body)
          SELECT id, ${NOW}, host, origin, ?, ? FROM runs WHERE id = ? AND lease_owner = ? AND state = 'running'`,
-      ).run(body.type, JSON.stringify(body), lease.runId, lease.owner).changes === 1
+      ).run(body.type, JSON.stringify(body), lease.runId, lease.owner).changes === 1 && this.wake()
     );
+  }
+
+  /** Wake every sleeping follower; true, for use in expressions. */
+  private wake(): true {
+    const waking = this.sleepers;
+    this.sleepers = new Set();
+    for (const resolve of waking) resolve();
+    return true;
+  }
+
+  /** Until `ms` pass, this connection appends, or `signal` aborts (then it throws, as sleep does). */
+  private async pause(ms: number, signal: AbortSignal): Promise<void> {
+    const stop = new AbortController();
+    let woken!: () => void;
+    const appended = new Promise<void>((resolve) => (woken = resolve));
+    this.sleepers.add(woken);
+    try {
+      await Promise.race([
+        sleep(ms, undefined, { signal: AbortSignal.any([signal, stop.signal]) }),
+        appended,
+      ]);
+    } catch (err) {
+      if (signal.aborted) throw err;
+    } finally {
+      this.sleepers.delete(woken);
+      stop.abort();
+    }
   }
 
   /** Append for a write that was itself checked (inside the same transaction). */
@@ -50,6 +84,7 @@ export class SqliteFeed {
       `INSERT INTO events (run_id, at, host, origin, type, body)
        SELECT id, ${NOW}, host, origin, ?, ? FROM runs WHERE id = ?`,
     ).run(body.type, JSON.stringify(body), runId);
+    this.wake();
   }
 
   latestSeq(): number {
@@ -83,7 +118,7 @@ export class SqliteFeed {
       }
       if (batch.length === query.limit) continue; // more are waiting
       try {
-        await sleep(options.pollMs ?? POLL_MS, undefined, { signal: options.signal });
+        await this.pause(options.pollMs ?? POLL_MS, options.signal);
       } catch (err) {
         if (options.signal.aborted) return;
         throw err;

@@ -330,6 +330,25 @@ export function runStoreContract(name: string, factory: StoreFactory, twins: Twi
       idle.abort();
       expect(await idleFollow).toEqual([]);
     });
+
+    it("wakes a follower at once for an event this store appends, not at its next poll", async () => {
+      const store = await fresh();
+      const from = await store.latestSeq();
+      const stop = new AbortController();
+      const seen: RunEvent[] = [];
+      const following = (async () => {
+        // An hour between polls: only a wake-up on the append can bring the event within the test.
+        for await (const event of store.follow(from, { signal: stop.signal, pollMs: 3_600_000 })) {
+          seen.push(event);
+          stop.abort();
+        }
+      })();
+      // The follower has read the empty feed and sleeps (one read is all it does before).
+      await until("the follower to sleep", async () => true);
+      await store.createRun(newRun("loki"));
+      await following;
+      expect(seen.map((e) => e.host)).toEqual(["loki"]);
+    });
     const approval = (count: number, expiresInMs = LEASE) => ({
       role: "leads",
       count,
