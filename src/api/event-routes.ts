@@ -4,8 +4,9 @@
  * for curl; `?after=N` resumes too. Ends when the run ends. The dispatcher checks the caller may
  * read the run's log (and audits it) before anything is streamed.
  */
-import { ApiError, errorMessage } from "../errors.js";
+import { errorMessage } from "../errors.js";
 import { callDispatcher } from "./api-call.js";
+import { openEventStream, resumeAfter } from "./event-stream-http.js";
 import { eventsQuery, runIdParams } from "./api-schemas.js";
 import { streamRunEvents } from "./run-event-stream.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
@@ -22,10 +23,7 @@ export function registerEventRoutes(app: ApiApp, ctx: ApiContext): void {
       },
     },
     async (request, reply) => {
-      const lastEventId = request.headers["last-event-id"];
-      const resumeFrom = request.query.after ?? (typeof lastEventId === "string" ? lastEventId : undefined);
-      if (resumeFrom !== undefined && !/^[0-9]{1,16}$/.test(resumeFrom))
-        throw new ApiError("E_API_INPUT", "header Last-Event-ID must be an event sequence number");
+      const afterSeq = resumeAfter(request.query.after, request.headers);
       const { run } = await callDispatcher(
         ctx.dispatcher,
         request,
@@ -33,21 +31,13 @@ export function registerEventRoutes(app: ApiApp, ctx: ApiContext): void {
         "event-stream",
       );
       const format = request.query.format ?? "sse";
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        "content-type": format === "sse" ? "text/event-stream; charset=utf-8" : "application/x-ndjson",
-        "cache-control": "no-store",
-        "x-accel-buffering": "no",
-        connection: "keep-alive",
-      });
-      res.flushHeaders();
+      const res = openEventStream(reply, format);
       try {
         await streamRunEvents({
           hub: ctx.hub,
           control: ctx.control,
           runId: run.id,
-          afterSeq: resumeFrom === undefined ? 0 : Number(resumeFrom),
+          afterSeq,
           format,
           res,
         });

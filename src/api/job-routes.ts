@@ -11,6 +11,7 @@ import type { BatchSize, JobOperation, JobOptions } from "../jobs/job.js";
 import { Operation } from "../agent/protocol.js";
 import type { JobDesk } from "../commands/job-execute.js";
 import { callDispatcher } from "./api-call.js";
+import { openEventStream, resumeAfter } from "./event-stream-http.js";
 import { hostParams } from "./api-schemas.js";
 import {
   jobEventsQuery,
@@ -205,10 +206,7 @@ export function registerJobRoutes(app: ApiApp, ctx: ApiContext): void {
       },
     },
     async (request, reply) => {
-      const lastEventId = request.headers["last-event-id"];
-      const resumeFrom = request.query.after ?? (typeof lastEventId === "string" ? lastEventId : undefined);
-      if (resumeFrom !== undefined && !/^[0-9]{1,16}$/.test(resumeFrom))
-        throw new ApiError("E_API_INPUT", "header Last-Event-ID must be an event sequence number");
+      const afterSeq = resumeAfter(request.query.after, request.headers);
       const { job } = await callDispatcher(
         dispatcher,
         request,
@@ -218,20 +216,12 @@ export function registerJobRoutes(app: ApiApp, ctx: ApiContext): void {
       const desk = ctx.jobs;
       if (!desk) throw new Error("a job was shown without the job controller");
       const format = request.query.format ?? "sse";
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        "content-type": format === "sse" ? "text/event-stream; charset=utf-8" : "application/x-ndjson",
-        "cache-control": "no-store",
-        "x-accel-buffering": "no",
-        connection: "keep-alive",
-      });
-      res.flushHeaders();
+      const res = openEventStream(reply, format);
       try {
         await streamJobEvents({
           desk,
           jobId: job.id,
-          afterSeq: resumeFrom === undefined ? 0 : Number(resumeFrom),
+          afterSeq,
           format,
           res,
           redactor,
