@@ -2,15 +2,15 @@
  * The shape of a `jarvis` subcommand. Each command declares its own options (node's parseArgs,
  * strict), so an option another command takes is a usage error here (exit 2, with this command's
  * usage line) instead of being silently accepted. Commands that act on runs go through the
- * dispatcher (src/commands/) as the local operator, audited as `cli:<user>`.
+ * dispatcher (src/commands/) as the local operator, audited as `cli:<user>`. The service and the
+ * dispatcher are imported when a command first needs them, not with this module: `jarvis worker`
+ * must stay small (see main.ts).
  */
 import { parseArgs } from "node:util";
 import type { ParseArgsConfig } from "node:util";
 import { userInfo } from "node:os";
 import { CommandError, errorMessage } from "../errors.js";
-import { openJarvis } from "../service.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
-import { Dispatcher } from "../commands/dispatcher.js";
 import type { Caller } from "../commands/dispatcher.js";
 import type { Reply } from "../commands/reply.js";
 import type { Requester } from "../pipeline/run-control.js";
@@ -150,6 +150,7 @@ export async function withJarvis<T>(
   ctx: CommandContext<unknown>,
   fn: (jarvis: Jarvis) => Promise<T>,
 ): Promise<T> {
+  const { openJarvis } = await import("../service.js");
   const jarvis = await openJarvis(ctx.config());
   try {
     return await fn(jarvis);
@@ -197,6 +198,7 @@ export async function dispatch<K extends Answer["kind"]>(
   command: TypedCommand,
   expected: K,
 ): Promise<Extract<Answer, { kind: K }>> {
+  const { Dispatcher } = await import("../commands/dispatcher.js");
   const dispatcher = new Dispatcher({
     control: jarvis.control,
     // The local operator passes the ACL anyway; it is here for approvals, which count people.

@@ -10,34 +10,23 @@ import { createRedactor } from "../clipboard/redact.js";
 import { redactorForConfig } from "../clipboard/config-redactor.js";
 import { printable } from "../text/printable.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
-import { runCommands } from "./run-commands.js";
-import { approvalCommands } from "./approval-commands.js";
-import { inspectCommands } from "./inspect-commands.js";
-import { scheduleCommands } from "./schedule-commands.js";
-import { toolCommands } from "./tool-commands.js";
-import { startCommand } from "./start.js";
-import { workerCommand } from "./worker.js";
-import { agentCommand } from "./agent-command.js";
-import { storeCommand } from "./store-command.js";
-import { jobCommands } from "./job-commands.js";
 import { GLOBAL_OPTIONS } from "./command.js";
 import type { BaseContext, CliCommand } from "./command.js";
 import type { JarvisConfig } from "../config.js";
 
-const commands: Record<string, CliCommand> = {
-  ...runCommands,
-  ...approvalCommands,
-  ...inspectCommands,
-  ...scheduleCommands,
-  ...toolCommands,
-  ...jobCommands,
-  start: startCommand,
-  worker: workerCommand,
-  agent: agentCommand,
-  store: storeCommand,
-};
+/**
+ * The command to run. `jarvis worker` loads its own module only: it forks every step it runs, and
+ * a fork blocks the worker for a time that grows with the worker's memory (the kernel copies its
+ * page tables), so the rest of jarvis (chat adapters, the API, the stores) is not loaded into it.
+ */
+async function commandNamed(name: string): Promise<CliCommand | undefined> {
+  if (name === "worker") return (await import("./worker.js")).workerCommand;
+  const { commands } = await import("./command-table.js");
+  return Object.hasOwn(commands, name) ? commands[name] : undefined;
+}
 
-function help(): string {
+async function help(): Promise<string> {
+  const { commands } = await import("./command-table.js");
   const width = Math.max(...Object.values(commands).map((c) => c.usage.length));
   return [
     "jarvis: chat-ops deployment bot",
@@ -75,16 +64,16 @@ async function main(argv: string[]): Promise<number> {
   try {
     global = parseArgs({ args: globals, options: GLOBAL_OPTIONS, strict: true, allowPositionals: false });
   } catch (e) {
-    err(`jarvis: ${errorMessage(e)}\n\n${help()}`);
+    err(`jarvis: ${errorMessage(e)}\n\n${await help()}`);
     return EXIT.usage;
   }
   if (!name || global.values.help || name === "help") {
-    (name || global.values.help ? out : err)(help());
+    (name || global.values.help ? out : err)(await help());
     return name || global.values.help ? EXIT.ok : EXIT.usage;
   }
-  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  const command = await commandNamed(name);
   if (!command) {
-    err(`jarvis: unknown command '${name}'\n\n${help()}`);
+    err(`jarvis: unknown command '${name}'\n\n${await help()}`);
     return EXIT.usage;
   }
   let config: JarvisConfig | undefined;

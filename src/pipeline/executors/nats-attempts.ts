@@ -34,6 +34,10 @@ export async function readAttempt(
 /** Claim request `id` for `delivery` by `worker`. */
 export async function claimAttempt(kv: KV, id: string, delivery: number, worker: string): Promise<Claim> {
   const mine = encode({ state: "running", delivery, worker } satisfies AttemptRecord);
+  // Nearly always no record exists yet: creating it straight away claims the request in one round
+  // trip (this is on every step's path); an existing record makes the create fail, and is read.
+  const created = await compareAndSet(kv, id, mine, undefined);
+  if (created !== undefined) return { kind: "claimed", revision: created };
   for (;;) {
     const current = await readAttempt(kv, id);
     if (current?.record.state === "done") return { kind: "done", record: current.record };

@@ -81,7 +81,14 @@ async function connectWithin(
 ): Promise<NatsConnection> {
   for (let tries = 0; ; tries++) {
     try {
-      return await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      // noAsyncTraces: no Error (with its stack) made for every request; each step makes several.
+      return await connect({
+        servers: url,
+        name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        noAsyncTraces: true,
+      });
     } catch (err) {
       // Refused, or accepted by a server going down that never answered: both pass once it is back.
       const away = err instanceof errors.ConnectionError || err instanceof errors.TimeoutError;
