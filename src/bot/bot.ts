@@ -9,7 +9,7 @@ import { redactorForConfig } from "../clipboard/config-redactor.js";
 import type { Redactor } from "../clipboard/redact.js";
 import { ChatError, errorMessage } from "../errors.js";
 import { LocalChatLeaser } from "../cluster/chat-lease.js";
-import type { ChatLeaser } from "../cluster/chat-lease.js";
+import type { ChatLease, ChatLeaser } from "../cluster/chat-lease.js";
 import { NetworkHolder } from "./network-holder.js";
 import type { JobDesk } from "../commands/job-execute.js";
 import type { ScheduleBookStore } from "../schedule/schedule-book.js";
@@ -126,11 +126,14 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
       log(`${network}: progress line not sent: ${errorMessage(err)}`);
     });
   };
+  // The lease of each network this replica speaks for: it carries the network's follows.
+  const leases = new Map<string, ChatLease>();
   // Followed step output is paced and summarised anyway: best effort, never held for a cursor.
   const follower = new StepOutputFollower(
     (network) => followPace(chat, network),
     (network, place, line) =>
       void deliver(network, place, line).catch((err: unknown) => log(`${network}: ${errorMessage(err)}`)),
+    (network) => leases.get(network)?.setFollows(follower.followsOf(network)),
   );
   const handler = new CommandHandler(dispatcher, chat, log, redactor, follower);
   // Summaries of held-back output are said when their window closes, even if the step fell silent.
@@ -150,17 +153,26 @@ export async function startBot(jarvis: BotHost, options: BotOptions = {}): Promi
           adapter.messages.on((message) => void handler.handle(adapter, message));
           return adapter;
         },
-        startRelay: (lease) =>
-          new ProgressRelay(jarvis.control, deliver, chat.nick, {
+        startRelay: (lease) => {
+          // Rooms followed what they followed under the previous holder, and go on here.
+          for (const f of lease.follows) follower.follow(n.name, f.place, f.target, f.runId);
+          leases.set(n.name, lease);
+          return new ProgressRelay(jarvis.control, deliver, chat.nick, {
             follower,
             network: n.name,
             afterSeq: lease.cursor,
             cursor: lease,
             log,
-          }),
+          });
+        },
         onChange: (network, adapter) => {
           if (adapter) byNetwork.set(network, adapter);
-          else byNetwork.delete(network);
+          else {
+            byNetwork.delete(network);
+            leases.delete(network);
+            // Whoever holds the network next carries its follows; none stay behind here.
+            follower.forget(network);
+          }
           options.onHeld?.([...byNetwork.keys()]);
         },
       }),

@@ -1,13 +1,16 @@
 /**
  * `follow <host|run>`: the rooms that asked get the running step's output lines (the feed's
  * `step-log` events) as they come, through one LineThrottle per room, until the run ends. A host
- * is followed through its current run, or its next one when it has none. State lives in this
- * process only: after a restart a room says `follow` again (the run log keeps everything).
+ * is followed through its current run, or its next one when it has none. What a network's rooms
+ * follow is handed to `changed`, so the network's lease carries it to a replica that takes the
+ * network over; after a restart of a lone jarvis a room says `follow` again (the run log keeps
+ * everything).
  */
 import { LineThrottle } from "./line-throttle.js";
 import type { ChatPlace } from "./chat-adapter.js";
 import type { RunEvent } from "../pipeline/run-events.js";
 import type { RunTarget } from "../pipeline/run-target.js";
+import type { NetworkFollow } from "../cluster/cluster-buckets.js";
 
 /** How much followed output a network's rooms get. */
 export interface FollowPace {
@@ -35,8 +38,21 @@ export class StepOutputFollower {
   constructor(
     private readonly paceOf: (network: string) => FollowPace,
     private readonly deliver: (network: string, place: ChatPlace, line: string) => void,
+    /** Told whenever what `network`'s rooms follow changed. */
+    private readonly changed: (network: string) => void = () => undefined,
     private readonly clock: () => number = Date.now,
   ) {}
+
+  /** What `network`'s rooms follow now. */
+  followsOf(network: string): NetworkFollow[] {
+    return [...this.subscriptions.values()]
+      .filter((sub) => sub.network === network)
+      .map((sub) => ({
+        place: { room: sub.place.room, direct: sub.place.direct },
+        target: sub.target,
+        ...(sub.runId === undefined ? {} : { runId: sub.runId }),
+      }));
+  }
 
   /** Start following `target` in a room; `runId` is the run it means now, when known. */
   follow(network: string, place: ChatPlace, target: FollowTarget, runId: string | undefined): void {
@@ -48,6 +64,12 @@ export class StepOutputFollower {
       runId: target.kind === "run" ? target.runId : runId,
       throttle: new LineThrottle(pace.lines, pace.intervalMs),
     });
+    this.changed(network);
+  }
+
+  /** Drop a network's follows without a word: this replica no longer speaks there. */
+  forget(network: string): void {
+    for (const [k, sub] of this.subscriptions) if (sub.network === network) this.subscriptions.delete(k);
   }
 
   /** Stop following `target` (or everything) in a room; how many follows ended. */
@@ -60,6 +82,7 @@ export class StepOutputFollower {
       this.end(k, sub);
       ended++;
     }
+    if (ended > 0) this.changed(network);
     return ended;
   }
 
@@ -74,6 +97,7 @@ export class StepOutputFollower {
       if (!this.matches(sub, event)) continue;
       if (event.type === "run-finished") {
         this.end(k, sub);
+        this.changed(sub.network);
         this.deliver(
           sub.network,
           sub.place,
@@ -81,7 +105,10 @@ export class StepOutputFollower {
         );
         continue;
       }
-      sub.runId ??= event.runId;
+      if (sub.runId === undefined) {
+        sub.runId = event.runId;
+        this.changed(sub.network);
+      }
       for (const line of sub.throttle.offer(`${event.host}| ${event.line}`, this.clock()))
         this.deliver(sub.network, sub.place, line);
     }

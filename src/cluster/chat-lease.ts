@@ -6,11 +6,17 @@
  * window where a line can be said twice).
  */
 
+import type { NetworkFollow } from "./cluster-buckets.js";
+
 /** A held network. */
 export interface ChatLease {
   readonly network: string;
   /** The feed sequence to continue after (events up to it were said, or were not this network's). */
   readonly cursor: number;
+  /** What the network's rooms followed when this replica took it: followed on here. */
+  readonly follows: readonly NetworkFollow[];
+  /** Record what the network's rooms follow now (written at once; lost with the lease). */
+  setFollows(follows: readonly NetworkFollow[]): void;
   /** Aborted when the lease is lost (taken over, or not renewed in time): stop speaking at once. */
   readonly lost: AbortSignal;
   /** Note that events up to `seq` concern no room of this network (written with the next write). */
@@ -34,7 +40,8 @@ export interface ChatLeaser {
 
 /**
  * Without a cluster every network is this process's: the cursor starts at the feed's end when the
- * network is taken and lives in memory (a restart says only what happens from then on, as before).
+ * network is taken and lives in memory with the follows (a restart says only what happens from
+ * then on, and rooms say `follow` again).
  */
 export class LocalChatLeaser implements ChatLeaser {
   readonly immediate = true;
@@ -51,6 +58,8 @@ export class LocalChatLeaser implements ChatLeaser {
         return cursor;
       },
       lost: lost.signal,
+      follows: [],
+      setFollows: () => undefined,
       passed: (seq) => void (cursor = seq),
       said: async (seq) => {
         cursor = seq;

@@ -21,11 +21,25 @@ export const MEMBER_TTL_MS = 60_000;
 export const MEMBER_HEARTBEAT_MS = 5_000;
 
 /** What a chat network's lease key holds. */
+/** A room's `follow` in a network, carried to the replica that takes the network over. */
+export const networkFollow = z.strictObject({
+  place: z.strictObject({ room: z.string(), direct: z.boolean() }),
+  target: z.union([
+    z.strictObject({ kind: z.literal("run"), runId: z.string(), host: z.string() }),
+    z.strictObject({ kind: z.literal("host"), host: z.string() }),
+  ]),
+  /** The run it shows (a followed host's current run), when known. */
+  runId: z.string().optional(),
+});
+export type NetworkFollow = z.infer<typeof networkFollow>;
+
 export const chatLeaseValue = z.strictObject({
   network: z.string(),
   replica: z.string().nullable(),
   /** Every feed event up to this sequence has been said in the network's rooms (or was not theirs). */
   cursor: z.int().nonnegative(),
+  /** What the network's rooms follow (absent in leases written before follows were carried). */
+  follows: z.array(networkFollow).optional(),
 });
 export type ChatLeaseValue = z.infer<typeof chatLeaseValue>;
 

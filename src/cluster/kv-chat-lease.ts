@@ -17,7 +17,7 @@ import type { KV, KvEntry } from "@nats-io/kv";
 import { errorMessage } from "../errors.js";
 import { decode, encode } from "../pipeline/executors/nats-wire.js";
 import { chatLeaseKey, chatLeaseValue } from "./cluster-buckets.js";
-import type { ChatLeaseValue } from "./cluster-buckets.js";
+import type { ChatLeaseValue, NetworkFollow } from "./cluster-buckets.js";
 import type { ChatLease, ChatLeaser } from "./chat-lease.js";
 
 /** Options for KvChatLeaser. */
@@ -52,8 +52,8 @@ export class KvChatLeaser implements ChatLeaser {
         const sent = performance.now();
         if (!entry || entry.operation !== "PUT") {
           const cursor = await this.options.latestSeq();
-          const revision = await kv.create(key, encode(leaseValue(network, replica, cursor)));
-          return new KvChatLease(this.options, network, key, revision, cursor, sent);
+          const revision = await kv.create(key, encode(leaseValue(network, replica, cursor, [])));
+          return new KvChatLease(this.options, network, key, revision, cursor, [], sent);
         }
         const holder = value?.replica ?? null;
         if (holder !== null && holder !== replica) {
@@ -67,8 +67,13 @@ export class KvChatLeaser implements ChatLeaser {
         }
         // A value that does not parse was written by something else: start from the feed's end.
         const cursor = value?.cursor ?? (await this.options.latestSeq());
-        const revision = await kv.update(key, encode(leaseValue(network, replica, cursor)), entry.revision);
-        return new KvChatLease(this.options, network, key, revision, cursor, sent);
+        const follows = value?.follows ?? [];
+        const revision = await kv.update(
+          key,
+          encode(leaseValue(network, replica, cursor, follows)),
+          entry.revision,
+        );
+        return new KvChatLease(this.options, network, key, revision, cursor, follows, sent);
       } catch (err) {
         // Another replica wrote first: look again. Anything else (NATS away) is said, then retried.
         if (!isRevisionConflict(err))
@@ -91,8 +96,13 @@ async function pause(signal: AbortSignal): Promise<boolean> {
   }
 }
 
-function leaseValue(network: string, replica: string | null, cursor: number): ChatLeaseValue {
-  return { network, replica, cursor };
+function leaseValue(
+  network: string,
+  replica: string | null,
+  cursor: number,
+  follows: readonly NetworkFollow[],
+): ChatLeaseValue {
+  return { network, replica, cursor, follows: [...follows] };
 }
 
 function valueOf(entry: KvEntry, log: (line: string) => void): ChatLeaseValue | undefined {
@@ -121,6 +131,7 @@ class KvChatLease implements ChatLease {
   /** Writes one after the other: each needs the revision the previous one made. */
   private chain: Promise<unknown> = Promise.resolve();
   private validUntil: number;
+  readonly follows: readonly NetworkFollow[];
 
   constructor(
     private readonly options: KvChatLeaserOptions,
@@ -128,8 +139,10 @@ class KvChatLease implements ChatLease {
     private readonly key: string,
     private revision: number,
     private position: number,
+    private current: readonly NetworkFollow[],
     sentAt: number,
   ) {
+    this.follows = current;
     this.validUntil = this.deadlineFrom(sentAt);
     this.renewTimer = setInterval(() => void this.write(), options.leaseMs / 3);
     // Writes may hang while NATS is away; the lease ends on time whatever they do.
@@ -150,6 +163,11 @@ class KvChatLease implements ChatLease {
     this.position = Math.max(this.position, seq);
   }
 
+  setFollows(follows: readonly NetworkFollow[]): void {
+    this.current = follows;
+    void this.write();
+  }
+
   async said(seq: number): Promise<boolean> {
     this.passed(seq);
     return this.write();
@@ -163,7 +181,7 @@ class KvChatLease implements ChatLease {
     try {
       await this.options.kv.update(
         this.key,
-        encode(leaseValue(this.network, null, this.position)),
+        encode(leaseValue(this.network, null, this.position, this.current)),
         this.revision,
       );
     } catch (err) {
@@ -180,7 +198,7 @@ class KvChatLease implements ChatLease {
       try {
         this.revision = await this.options.kv.update(
           this.key,
-          encode(leaseValue(this.network, this.options.replica, this.position)),
+          encode(leaseValue(this.network, this.options.replica, this.position, this.current)),
           this.revision,
         );
         this.validUntil = this.deadlineFrom(sent);

@@ -1,7 +1,8 @@
 /**
  * Chat network leases in a real nats-server's KV bucket: one holder at a time, the feed cursor
  * carried to the next holder, a holder that goes silent (its NATS connection gone) losing the
- * network and another replica taking it after the lease, a clean release handing it over at once.
+ * network and another replica taking it after the lease, a clean release handing it over at once;
+ * what the network's rooms follow goes with it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBus } from "../../../src/pipeline/executors/nats-bus.js";
@@ -49,6 +50,15 @@ describe("chat network leases (JetStream KV)", () => {
 
     const first = await one.leaser.acquire("net-a", never.signal);
     expect(first?.cursor).toBe(7); // nobody held it: the feed's end
+    expect(first?.follows).toEqual([]);
+    const follows = [
+      {
+        place: { room: "#ops", direct: false },
+        target: { kind: "host" as const, host: "loki" },
+        runId: "r1",
+      },
+    ];
+    first!.setFollows(follows);
     expect(await first!.said(12)).toBe(true);
 
     // The second replica waits while the first renews (two leases' time: a negative can only be
@@ -67,16 +77,19 @@ describe("chat network leases (JetStream KV)", () => {
     await one.bus.close();
     const taken = await second;
     expect(taken?.cursor).toBe(12);
+    expect(taken?.follows).toEqual(follows);
     await eventually(() => (first!.lost.aborted ? true : undefined), 30_000, "the silent holder to lose it");
     expect(log.join("\n")).toMatch(/two: chat net-a: replica one stopped renewing its lease/);
 
     // A clean release hands the network over without waiting for the lease to run out.
     const three = await leaser("three", log);
+    taken!.setFollows([]);
     expect(await taken!.said(20)).toBe(true);
     const next = three.leaser.acquire("net-a", never.signal);
     await taken!.release();
     const handed = await next;
     expect(handed?.cursor).toBe(20);
+    expect(handed?.follows).toEqual([]);
     expect(log.join("\n")).not.toMatch(/three: .*stopped renewing/);
     await handed!.release();
   }, 120_000);

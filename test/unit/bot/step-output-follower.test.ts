@@ -33,6 +33,7 @@ describe("StepOutputFollower", () => {
     const follower = new StepOutputFollower(
       () => ({ lines: 2, intervalMs: 1000 }),
       (network, place, line) => said.push(`${network} ${place.room}: ${line}`),
+      undefined,
       () => now,
     );
     follower.follow("irc", ops, { kind: "host", host: "thor" }, undefined);
@@ -57,6 +58,7 @@ describe("StepOutputFollower", () => {
     const follower = new StepOutputFollower(
       () => ({ lines: 10, intervalMs: 1000 }),
       (_n, _p, line) => said.push(line),
+      undefined,
       () => 0,
     );
     follower.follow("irc", ops, { kind: "run", runId: "r1", host: "thor" }, "r1");
@@ -67,5 +69,27 @@ describe("StepOutputFollower", () => {
     expect(follower.unfollow("irc", ops)).toBe(1);
     follower.onEvent(log("r1", "thor", "thor again", 3));
     expect(said).toEqual(["thor| thor line"]);
+  });
+
+  it("says when a network's follows change, and lists them to carry over to another replica", () => {
+    const changes: string[] = [];
+    const follower = new StepOutputFollower(
+      () => ({ lines: 10, intervalMs: 1000 }),
+      () => undefined,
+      (network) => changes.push(network),
+      () => 0,
+    );
+    follower.follow("irc", ops, { kind: "host", host: "thor" }, undefined);
+    follower.follow("xmpp", ops, { kind: "run", runId: "r9", host: "odin" }, "r9");
+    expect(follower.followsOf("irc")).toEqual([{ place: ops, target: { kind: "host", host: "thor" } }]);
+    // The followed host's run becomes known with its first line: carried with it.
+    follower.onEvent(log("r1", "thor", "line", 1));
+    expect(follower.followsOf("irc")).toEqual([
+      { place: ops, target: { kind: "host", host: "thor" }, runId: "r1" },
+    ]);
+    follower.onEvent(finished("r1", "thor", 2));
+    expect(follower.followsOf("irc")).toEqual([]);
+    expect(follower.unfollow("xmpp", ops)).toBe(1);
+    expect(changes).toEqual(["irc", "xmpp", "irc", "irc", "xmpp"]);
   });
 });
