@@ -46,10 +46,32 @@ export function isUniqueViolation(err: unknown, index: string): boolean {
 
 /** The pool and helpers every part of the PostgreSQL store works through. */
 export class PostgresContext {
+  /** Pooled connections whose socket is not closed yet (pg-pool forgets them earlier). */
+  private readonly open = new Set<pg.PoolClient>();
+  private allClosed: (() => void) | undefined;
+
   constructor(
     readonly pool: pg.Pool,
     private readonly password: string,
-  ) {}
+  ) {
+    pool.on("connect", (client) => this.open.add(client));
+    // Emitted once a removed connection's socket is closed, not when the pool lets go of it.
+    pool.on("remove", (client) => {
+      this.open.delete(client);
+      if (this.open.size === 0) this.allClosed?.();
+    });
+  }
+
+  /**
+   * End the pool and wait until every connection is closed: pool.end() resolves as soon as it has
+   * asked them to close, and a server stopped in between sends each of them a "terminating
+   * connection" error.
+   */
+  async end(): Promise<void> {
+    const closed = new Promise<void>((resolve) => (this.allClosed = resolve));
+    await this.pool.end();
+    if (this.open.size > 0) await closed;
+  }
 
   /** One statement on any pooled connection, its rows typed by the caller's row shape. */
   async rows<R extends pg.QueryResultRow>(what: string, sql: string, args: unknown[] = []): Promise<R[]> {

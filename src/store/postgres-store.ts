@@ -58,7 +58,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   try {
     await migrate(pool);
   } catch (err) {
-    await pool.end();
+    await context.end();
     throw new StoreError(
       "E_STORE_OPEN",
       `cannot open the run store ${describeUrl(url)}: ${context.scrub(err)}; check store.url in jarvis.yml and that PostgreSQL accepts this user`,
@@ -243,6 +243,6 @@ class PostgresStore implements RunStore {
     if (this.closed) return;
     this.closed = true;
     await this.notifier.close();
-    await this.context.pool.end();
+    await this.context.end();
   }
 }
