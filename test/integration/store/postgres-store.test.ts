@@ -3,7 +3,7 @@
  * PostgreSQL has (migrations under concurrent starts, LISTEN/NOTIFY waking followers in another
  * store instance, the password kept out of errors).
  */
-import { setImmediate } from "node:timers/promises";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { openPostgresStore } from "../../../src/store/postgres-store.js";
@@ -205,7 +205,7 @@ describe("PostgreSQL store", () => {
     }
     // A connection still open when the server stops reads its "terminating connection" error
     // in the next turns of the event loop.
-    for (let turn = 0; turn < 10; turn++) await setImmediate();
+    for (let turn = 0; turn < 10; turn++) await nextTurn();
     expect(warnings).toEqual([]);
   });
 
