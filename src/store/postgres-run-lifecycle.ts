@@ -7,7 +7,7 @@
 import { ACTIVE_HOLDER, createRun, finishPlanForApproval } from "./postgres-run-create.js";
 import { RUN_COLUMNS, encodeError, toRun } from "./postgres-rows.js";
 import { summarize } from "./run-summary.js";
-import { NOW, isUniqueViolation } from "./postgres-context.js";
+import { NOW, isUniqueViolation, prepared } from "./postgres-context.js";
 import { RunError, StoreError } from "../errors.js";
 import type { RunRow } from "./postgres-rows.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
@@ -47,7 +47,7 @@ export class PostgresRunLifecycle {
   }
 
   async claim(runId: string, owner: string, leaseMs: number): Promise<RunRecord | undefined> {
-    const rows = await this.context.rows<RunRow>(
+    const rows = await this.context.preparedRows<RunRow>(
       "claim a run",
       `UPDATE runs SET lease_owner = $2, lease_expires_at = ${NOW} + $3::bigint,
          state = CASE WHEN state = 'queued' THEN 'running' ELSE state END
@@ -63,7 +63,7 @@ export class PostgresRunLifecycle {
 
   async renew(owner: string, runIds: string[], leaseMs: number): Promise<HeldLease[]> {
     if (runIds.length === 0) return [];
-    const rows = await this.context.rows<{ id: string; cancel_requested: boolean }>(
+    const rows = await this.context.preparedRows<{ id: string; cancel_requested: boolean }>(
       "renew leases",
       `UPDATE runs SET lease_expires_at = ${NOW} + $1::bigint
        WHERE lease_owner = $2 AND state = 'running' AND id = ANY($3::text[])
@@ -222,7 +222,7 @@ export class PostgresRunLifecycle {
     args: unknown[],
   ): Promise<RunRecord | undefined> {
     return this.context.tx(what, async (client) => {
-      const row = (await client.query<RunRow>(sql, args)).rows[0];
+      const row = (await client.query<RunRow>(prepared(sql, args))).rows[0];
       if (!row) return undefined;
       const record = toRun(row);
       await this.feed.appendUnfenced(client, record.id, { type, run: summarize(record) });
@@ -231,7 +231,7 @@ export class PostgresRunLifecycle {
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
-    const rows = await this.context.rows<RunRow>(
+    const rows = await this.context.preparedRows<RunRow>(
       "read a run",
       `SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1`,
       [id],
