@@ -33,9 +33,14 @@ interface EventRow {
  * held until the statement's transaction commits, so callers take it last.
  */
 export function appendEventCtes(typeParam: number): string {
+  return appendEventCtesOf(`$${typeParam}`, `$${typeParam + 1}`);
+}
+
+/** As appendEventCtes, with the event's type and body as SQL expressions (over `r` if need be). */
+export function appendEventCtesOf(type: string, body: string): string {
   return `h AS (UPDATE feed_head SET seq = seq + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM r) RETURNING seq),
     e AS (INSERT INTO events (seq, run_id, at, host, origin, type, body)
-          SELECT h.seq, r.id, ${NOW}, r.host, r.origin, $${typeParam}, $${typeParam + 1}
+          SELECT h.seq, r.id, ${NOW}, r.host, r.origin, ${type}, ${body}
           FROM r, h RETURNING run_id)`;
 }
 

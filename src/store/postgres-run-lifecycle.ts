@@ -7,10 +7,13 @@
 import { ACTIVE_HOLDER, createRun, finishPlanForApproval } from "./postgres-run-create.js";
 import { RUN_COLUMNS, encodeError, toRun } from "./postgres-rows.js";
 import { summarize } from "./run-summary.js";
-import { NOW, isUniqueViolation, prepared } from "./postgres-context.js";
+import { NOW, isUniqueViolation } from "./postgres-context.js";
 import { RunError, StoreError } from "../errors.js";
 import type { RunRow } from "./postgres-rows.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
+import { appendEventCtesOf } from "./postgres-feed.js";
+import { runEventBodySql } from "./postgres-run-summary.js";
+import { FEED_CHANNEL } from "./postgres-notifier.js";
 import type { PostgresFeed } from "./postgres-feed.js";
 import type { WireError } from "../protocol.js";
 import type {
@@ -214,20 +217,24 @@ export class PostgresRunLifecycle {
     return record;
   }
 
-  /** One conditional update and, when it matched, its run-level event, in one transaction. */
+  /**
+   * One conditional update (`sql`, returning RUN_COLUMNS) and, when it matched, its run-level
+   * event, in one statement: the event's summary is built in SQL from the row as updated.
+   */
   private async updateWithEvent(
     what: string,
     type: "run-started" | "run-finished",
     sql: string,
     args: unknown[],
   ): Promise<RunRecord | undefined> {
-    return this.context.tx(what, async (client) => {
-      const row = (await client.query<RunRow>(prepared(sql, args))).rows[0];
-      if (!row) return undefined;
-      const record = toRun(row);
-      await this.feed.appendUnfenced(client, record.id, { type, run: summarize(record) });
-      return record;
-    });
+    const rows = await this.context.preparedRows<RunRow>(
+      what,
+      `WITH r AS (${sql}), ${appendEventCtesOf(`'${type}'`, runEventBodySql(type, "r"))}
+       SELECT ${RUN_COLUMNS}, (SELECT count(pg_notify('${FEED_CHANNEL}', run_id)) FROM e) AS notified FROM r`,
+      args,
+    );
+    const row = rows[0];
+    return row ? toRun(row) : undefined;
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
