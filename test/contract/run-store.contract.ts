@@ -320,8 +320,11 @@ export function runStoreContract(name: string, factory: StoreFactory, twins: Twi
       const failed = await store.finishIfOwner(lease, { state: "failed", error });
       const cancelled = await store.cancelIfQueued(plain.id, cancelError);
       const summaries = (await store.readEvents(before))
-        .filter((e) => e.type === "run-started" || e.type === "run-finished")
-        .map((e) => ("run" in e ? [e.type, e.run] : [e.type]));
+        .filter(
+          (e): e is Extract<RunEvent, { type: "run-started" | "run-finished" }> =>
+            e.type === "run-started" || e.type === "run-finished",
+        )
+        .map((e) => [e.type, e.run]);
       expect(summaries).toEqual([
         ["run-started", summarize(started!)],
         ["run-finished", summarize(failed!)],
