@@ -5,7 +5,7 @@
  * transaction (delivered at commit), which wakes followers in every process.
  */
 import { stepRow } from "./run-summary.js";
-import { NOW } from "./postgres-context.js";
+import { NOW, prepared } from "./postgres-context.js";
 import { FEED_CHANNEL } from "./postgres-notifier.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
 import type { FeedNotifier } from "./postgres-notifier.js";
@@ -14,6 +14,9 @@ import type { FeedQuery, FollowOptions, Lease, LogLine } from "./run-store.js";
 
 /** Pause between polls, only while notifications may be missed. */
 const POLL_MS = 100;
+
+/** Named, as a prepared statement's result must keep its shape. */
+const EVENT_COLUMNS = "seq, run_id, at, host, origin, body";
 
 interface EventRow {
   seq: number;
@@ -30,9 +33,14 @@ interface EventRow {
  * held until the statement's transaction commits, so callers take it last.
  */
 export function appendEventCtes(typeParam: number): string {
+  return appendEventCtesOf(`$${typeParam}`, `$${typeParam + 1}`);
+}
+
+/** As appendEventCtes, with the event's type and body as SQL expressions (over `r` if need be). */
+export function appendEventCtesOf(type: string, body: string): string {
   return `h AS (UPDATE feed_head SET seq = seq + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM r) RETURNING seq),
     e AS (INSERT INTO events (seq, run_id, at, host, origin, type, body)
-          SELECT h.seq, r.id, ${NOW}, r.host, r.origin, $${typeParam}, $${typeParam + 1}
+          SELECT h.seq, r.id, ${NOW}, r.host, r.origin, ${type}, ${body}
           FROM r, h RETURNING run_id)`;
 }
 
@@ -58,22 +66,23 @@ export class PostgresFeed {
 
   /** Append only while `lease` is held (one statement: the check and the insert); false if not. */
   async appendFenced(client: Queryable, lease: Lease, body: RunEventBody): Promise<boolean> {
-    const result = await client.query(APPEND_FENCED, [
-      lease.runId,
-      lease.owner,
-      body.type,
-      JSON.stringify(body),
-    ]);
+    const result = await client.query(
+      prepared(APPEND_FENCED, [lease.runId, lease.owner, body.type, JSON.stringify(body)]),
+    );
     return result.rowCount === 1;
   }
 
   /** Append for a write that was itself checked, inside the same transaction. */
   async appendUnfenced(client: Queryable, runId: string, body: RunEventBody): Promise<void> {
-    await client.query(APPEND_UNFENCED, [runId, body.type, JSON.stringify(body)]);
+    await client.query(prepared(APPEND_UNFENCED, [runId, body.type, JSON.stringify(body)]));
   }
 
   async latestSeq(): Promise<number> {
-    const rows = await this.context.rows<{ seq: number }>("read the run feed", `SELECT seq FROM feed_head`);
+    const rows = await this.context.preparedRows<{ seq: number }>(
+      "read the run feed",
+      `SELECT seq FROM feed_head`,
+      [],
+    );
     return rows[0]?.seq ?? 0;
   }
 
@@ -81,14 +90,14 @@ export class PostgresFeed {
     const limit = query.limit ?? 1000;
     const rows =
       query.runId !== undefined
-        ? await this.context.rows<EventRow>(
+        ? await this.context.preparedRows<EventRow>(
             "read the run feed",
-            `SELECT * FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+            `SELECT ${EVENT_COLUMNS} FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
             [query.runId, afterSeq, limit],
           )
-        : await this.context.rows<EventRow>(
+        : await this.context.preparedRows<EventRow>(
             "read the run feed",
-            `SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+            `SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
             [afterSeq, limit],
           );
     return rows.map(toEvent);

@@ -58,6 +58,10 @@ export const RUN_COLUMNS = `id, host, pipeline, pipeline_json, state, step_index
   lease_expires_at, cancel_requested, group_id, after_json, forced, approval_json, approval_expires_at, plan,
   apply_approval_json, plan_run`;
 
+/** The columns of `steps` a record is read from: named, as a prepared statement's result must keep its shape. */
+export const STEP_ROW_COLUMNS = `run_id, idx, name, state, attempts, started_at, finished_at, duration_ms, error_json,
+  on_failure, pid`;
+
 /** States in which a run holds its host: the one-active-run-per-host index covers exactly these. */
 export const HOST_HOLDING_STATES = `('awaiting_approval', 'queued', 'running')`;
 

@@ -6,7 +6,7 @@
 import { newRunId } from "./ids.js";
 import { HOST_HOLDING_STATES, RUN_COLUMNS, toRun } from "./postgres-rows.js";
 import { summarize } from "./run-summary.js";
-import { NOW } from "./postgres-context.js";
+import { NOW, prepared } from "./postgres-context.js";
 import { RunError, StoreError } from "../errors.js";
 import type { RunRow } from "./postgres-rows.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
@@ -116,50 +116,50 @@ async function insertRun(
         notify: approval.notify,
       })
     : null;
+  // The run, its pending steps (names past the pipeline's own are its on_failure steps) and its
+  // input clipboard in one statement: steps and clipboard are inserted only if the run was.
   const inserted = await client.query<RunRow>(
-    `INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin,
+    prepared(
+      `WITH run AS (INSERT INTO runs (id, host, pipeline, pipeline_json, state, step_index, total_steps, requested_by, origin,
        source, created_at, started_at, lease_owner, lease_expires_at, group_id, after_json, forced,
        approval_json, approval_expires_at, plan, apply_approval_json, plan_run)
      VALUES ($1, $2, $3, $4, $5, -1, $6, $7, $8, $9, ${NOW}, CASE WHEN $10 THEN ${NOW} END, $11,
        CASE WHEN $10 THEN ${NOW} + $12::bigint END, $13, $14, $15,
        $16::text, CASE WHEN $16::text IS NOT NULL THEN ${NOW} + $17::bigint END, $18, $19, $20)
      ON CONFLICT (host) WHERE state IN ${HOST_HOLDING_STATES} DO NOTHING
-     RETURNING ${RUN_COLUMNS}`,
-    [
-      id,
-      run.host,
-      run.pipeline,
-      run.pipelineJson,
-      approval ? "awaiting_approval" : held ? "running" : "queued",
-      run.totalSteps,
-      run.requestedBy,
-      run.origin,
-      run.source,
-      held,
-      held ? (run.lease?.owner ?? null) : null,
-      run.lease?.leaseMs ?? 0,
-      run.group ?? null,
-      JSON.stringify(run.after ?? []),
-      run.forced ?? false,
-      requirement,
-      approval?.expiresInMs ?? 0,
-      run.plan ?? false,
-      run.applyApproval ? JSON.stringify(run.applyApproval) : null,
-      run.planRun ?? null,
-    ],
+     RETURNING ${RUN_COLUMNS}),
+     new_steps AS (INSERT INTO steps (run_id, idx, name, state, on_failure)
+       SELECT run.id, ord - 1, name, 'pending', ord > $6 FROM run, unnest($21::text[]) WITH ORDINALITY AS s(name, ord)),
+     input AS (INSERT INTO snapshots (run_id, idx, phase, yaml) SELECT run.id, 0, 'input', $22 FROM run)
+     SELECT ${RUN_COLUMNS} FROM run`,
+      [
+        id,
+        run.host,
+        run.pipeline,
+        run.pipelineJson,
+        approval ? "awaiting_approval" : held ? "running" : "queued",
+        run.totalSteps,
+        run.requestedBy,
+        run.origin,
+        run.source,
+        held,
+        held ? (run.lease?.owner ?? null) : null,
+        run.lease?.leaseMs ?? 0,
+        run.group ?? null,
+        JSON.stringify(run.after ?? []),
+        run.forced ?? false,
+        requirement,
+        approval?.expiresInMs ?? 0,
+        run.plan ?? false,
+        run.applyApproval ? JSON.stringify(run.applyApproval) : null,
+        run.planRun ?? null,
+        run.stepNames,
+        run.clipboardYaml,
+      ],
+    ),
   );
   const row = inserted.rows[0];
   if (!row) return undefined;
-  // Names past the pipeline's own steps are its on_failure steps.
-  await client.query(
-    `INSERT INTO steps (run_id, idx, name, state, on_failure)
-     SELECT $1, ord - 1, name, 'pending', ord > $3 FROM unnest($2::text[]) WITH ORDINALITY AS s(name, ord)`,
-    [id, run.stepNames, run.totalSteps],
-  );
-  await client.query(`INSERT INTO snapshots (run_id, idx, phase, yaml) VALUES ($1, 0, 'input', $2)`, [
-    id,
-    run.clipboardYaml,
-  ]);
   const record = toRun(row);
   if (record.approval) {
     // Tell followers it waits for approval, and whom to ask.

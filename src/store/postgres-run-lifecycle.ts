@@ -11,6 +11,9 @@ import { NOW, isUniqueViolation } from "./postgres-context.js";
 import { RunError, StoreError } from "../errors.js";
 import type { RunRow } from "./postgres-rows.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
+import { appendEventCtesOf } from "./postgres-feed.js";
+import { runEventBodySql } from "./postgres-run-summary.js";
+import { FEED_CHANNEL } from "./postgres-notifier.js";
 import type { PostgresFeed } from "./postgres-feed.js";
 import type { WireError } from "../protocol.js";
 import type {
@@ -47,7 +50,7 @@ export class PostgresRunLifecycle {
   }
 
   async claim(runId: string, owner: string, leaseMs: number): Promise<RunRecord | undefined> {
-    const rows = await this.context.rows<RunRow>(
+    const rows = await this.context.preparedRows<RunRow>(
       "claim a run",
       `UPDATE runs SET lease_owner = $2, lease_expires_at = ${NOW} + $3::bigint,
          state = CASE WHEN state = 'queued' THEN 'running' ELSE state END
@@ -63,7 +66,7 @@ export class PostgresRunLifecycle {
 
   async renew(owner: string, runIds: string[], leaseMs: number): Promise<HeldLease[]> {
     if (runIds.length === 0) return [];
-    const rows = await this.context.rows<{ id: string; cancel_requested: boolean }>(
+    const rows = await this.context.preparedRows<{ id: string; cancel_requested: boolean }>(
       "renew leases",
       `UPDATE runs SET lease_expires_at = ${NOW} + $1::bigint
        WHERE lease_owner = $2 AND state = 'running' AND id = ANY($3::text[])
@@ -214,24 +217,28 @@ export class PostgresRunLifecycle {
     return record;
   }
 
-  /** One conditional update and, when it matched, its run-level event, in one transaction. */
+  /**
+   * One conditional update (`sql`, returning RUN_COLUMNS) and, when it matched, its run-level
+   * event, in one statement: the event's summary is built in SQL from the row as updated.
+   */
   private async updateWithEvent(
     what: string,
     type: "run-started" | "run-finished",
     sql: string,
     args: unknown[],
   ): Promise<RunRecord | undefined> {
-    return this.context.tx(what, async (client) => {
-      const row = (await client.query<RunRow>(sql, args)).rows[0];
-      if (!row) return undefined;
-      const record = toRun(row);
-      await this.feed.appendUnfenced(client, record.id, { type, run: summarize(record) });
-      return record;
-    });
+    const rows = await this.context.preparedRows<RunRow>(
+      what,
+      `WITH r AS (${sql}), ${appendEventCtesOf(`'${type}'`, runEventBodySql(type, "r"))}
+       SELECT ${RUN_COLUMNS}, (SELECT count(pg_notify('${FEED_CHANNEL}', run_id)) FROM e) AS notified FROM r`,
+      args,
+    );
+    const row = rows[0];
+    return row ? toRun(row) : undefined;
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
-    const rows = await this.context.rows<RunRow>(
+    const rows = await this.context.preparedRows<RunRow>(
       "read a run",
       `SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1`,
       [id],

@@ -15,7 +15,7 @@ import { PostgresHosts } from "./postgres-host-index.js";
 import { PostgresRunPages } from "./postgres-run-pages.js";
 import { PostgresSchedules } from "./postgres-schedules.js";
 import { PostgresNodeEvents } from "./postgres-node-events.js";
-import { RUN_COLUMNS, pgTypes, toRun, toStep } from "./postgres-rows.js";
+import { RUN_COLUMNS, STEP_ROW_COLUMNS, pgTypes, toRun, toStep } from "./postgres-rows.js";
 import { stepWriteStatement } from "./postgres-step-write.js";
 import { StoreError } from "../errors.js";
 import type { RunRow, StepRow } from "./postgres-rows.js";
@@ -58,7 +58,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   try {
     await migrate(pool);
   } catch (err) {
-    await pool.end();
+    await context.end();
     throw new StoreError(
       "E_STORE_OPEN",
       `cannot open the run store ${describeUrl(url)}: ${context.scrub(err)}; check store.url in jarvis.yml and that PostgreSQL accepts this user`,
@@ -159,9 +159,9 @@ class PostgresStore implements RunStore {
   retryRun: RunStore["retryRun"] = (request) => this.lifecycle.retryRun(request);
 
   async listSteps(runId: string): Promise<StepRecord[]> {
-    const rows = await this.context.rows<StepRow>(
+    const rows = await this.context.preparedRows<StepRow>(
       "list a run's steps",
-      `SELECT * FROM steps WHERE run_id = $1 ORDER BY idx`,
+      `SELECT ${STEP_ROW_COLUMNS} FROM steps WHERE run_id = $1 ORDER BY idx`,
       [runId],
     );
     return rows.map(toStep);
@@ -169,7 +169,7 @@ class PostgresStore implements RunStore {
 
   async writeStep(lease: Lease, index: number, write: StepWrite): Promise<boolean> {
     const { sql, args } = stepWriteStatement(lease, index, write);
-    const rows = await this.context.rows<{ held: number }>("record a step", sql, args);
+    const rows = await this.context.preparedRows<{ held: number }>("record a step", sql, args);
     return rows[0]?.held === 1;
   }
 
@@ -182,7 +182,7 @@ class PostgresStore implements RunStore {
              ORDER BY idx DESC, phase = 'output' DESC LIMIT 1`
         : `SELECT yaml FROM snapshots WHERE run_id = $1 AND idx <= $2
              ORDER BY idx DESC, phase = 'output' DESC LIMIT 1`;
-    const rows = await this.context.rows<{ yaml: string }>("read a snapshot", sql, [runId, index]);
+    const rows = await this.context.preparedRows<{ yaml: string }>("read a snapshot", sql, [runId, index]);
     return rows[0]?.yaml;
   }
 
@@ -243,6 +243,6 @@ class PostgresStore implements RunStore {
     if (this.closed) return;
     this.closed = true;
     await this.notifier.close();
-    await this.context.pool.end();
+    await this.context.end();
   }
 }

@@ -4,6 +4,7 @@
  * with a factory that opens a fresh, empty store.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { summarize } from "../../src/store/run-summary.js";
 import type { NewRun, RunStore } from "../../src/store/run-store.js";
 import type { RunEvent, WireError } from "../../src/protocol.js";
 import { hostIndexContract } from "./host-index.contract.js";
@@ -301,6 +302,36 @@ export function runStoreContract(name: string, factory: StoreFactory, twins: Twi
         origin: "irc:#ops",
         run: { state: "succeeded", step: step },
       });
+    });
+
+    it("summarizes a run in its run-level events exactly as the record it returns", async () => {
+      const store = await fresh();
+      const before = await store.latestSeq();
+      // A plan run (the summary's optional `plan`), and an error whose message holds a NUL.
+      const planned = await store.createRun(
+        newRun("loki", { plan: true, lease: { owner: "x", leaseMs: LEASE } }),
+      );
+      const plain = await store.createRun(newRun("thor"));
+      const lease = { runId: planned.id, owner: "x" };
+      const step = { phase: "main" as const, index: 1, total: 2, name: "fail:b" };
+      const started = await store.markStarted(lease);
+      await store.writeStep(lease, 1, { patch: { state: "running" }, moveRun: true });
+      const error: WireError = { name: "StepError", code: "E_STEP_EXIT", message: 'bad \u0000 byte "x"' };
+      const failed = await store.finishIfOwner(lease, { state: "failed", error });
+      const cancelled = await store.cancelIfQueued(plain.id, cancelError);
+      const summaries = (await store.readEvents(before))
+        .filter(
+          (e): e is Extract<RunEvent, { type: "run-started" | "run-finished" }> =>
+            e.type === "run-started" || e.type === "run-finished",
+        )
+        .map((e) => [e.type, e.run]);
+      expect(summaries).toEqual([
+        ["run-started", summarize(started!)],
+        ["run-finished", summarize(failed!)],
+        ["run-finished", summarize(cancelled.run!)],
+      ]);
+      expect(failed).toMatchObject({ error, stepIndex: 1 });
+      expect(summarize(failed!)).toMatchObject({ plan: true, step });
     });
 
     it("follows the feed: waits for events appended later, and stops when aborted", async () => {

@@ -3,6 +3,7 @@
  * PostgreSQL has (migrations under concurrent starts, LISTEN/NOTIFY waking followers in another
  * store instance, the password kept out of errors).
  */
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { openPostgresStore } from "../../../src/store/postgres-store.js";
@@ -186,6 +187,26 @@ describe("PostgreSQL store", () => {
     await following;
     expect(seen).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
     await Promise.all([one!.close(), two!.close(), reader!.close()]);
+  });
+
+  it("has ended every pooled connection when close() resolves: stopping the server then warns of nothing", async () => {
+    // Its own server: this test stops it.
+    const own = await startPostgres();
+    const warnings: string[] = [];
+    try {
+      const store = await openPostgresStore(await own.createDatabase(), {
+        warn: (message) => warnings.push(message),
+      });
+      // Several connections at once, so the pool holds more than one when it closes.
+      await Promise.all(Array.from({ length: 8 }, () => store.listRuns({})));
+      await store.close();
+    } finally {
+      await own.stop();
+    }
+    // A connection still open when the server stops reads its "terminating connection" error
+    // in the next turns of the event loop.
+    for (let turn = 0; turn < 10; turn++) await nextTurn();
+    expect(warnings).toEqual([]);
   });
 
   it("opens from jarvis.yml settings and keeps the password out of its errors", async () => {
