@@ -75,8 +75,8 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
     sources: createDesignSources(config),
     executing: options.execute ?? false,
   });
-  // With agents configured, their node store is where `hosts` and selectors look.
-  // The nodes and jobs live beside the runs, in the store jarvis.yml names: replicas share them.
+  // With agents configured, their node store is where `hosts` and selectors look. It lives
+  // beside the runs, in the store jarvis.yml names, so replicas on PostgreSQL share nodes and jobs.
   const fleet = config.agents
     ? await openFleetStore(config.store).catch(async (err: unknown) => {
         await store.close();

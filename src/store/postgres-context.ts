@@ -49,6 +49,8 @@ export class PostgresContext {
   constructor(
     readonly pool: pg.Pool,
     private readonly password: string,
+    /** Whose pool it is, in messages: the run store, or the agents' node store beside it. */
+    private readonly what = "run store",
   ) {}
 
   /** One statement on any pooled connection, its rows typed by the caller's row shape. */
@@ -86,7 +88,7 @@ export class PostgresContext {
       return await fn();
     } catch (err) {
       if (err instanceof RunError || err instanceof StoreError) throw err;
-      throw new StoreError("E_STORE_IO", `run store failed to ${what}: ${this.scrub(err)}`, {
+      throw new StoreError("E_STORE_IO", `${this.what} failed to ${what}: ${this.scrub(err)}`, {
         cause: err,
         retryable: true,
       });

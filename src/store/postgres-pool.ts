@@ -34,7 +34,7 @@ export async function openMigratedPool(url: string, options: PostgresPoolOptions
   }
   const config: pg.ClientConfig = { connectionString: url, types: pgTypes, application_name: "jarvis" };
   const pool = new pg.Pool({ ...config, max: options.poolSize });
-  const context = new PostgresContext(pool, passwordOf(url));
+  const context = new PostgresContext(pool, passwordOf(url), options.what);
   // An idle pooled connection that dies (server restart) must not crash jarvis; the next query reconnects.
   pool.on("error", (err) => options.warn(`${options.what}: ${context.scrub(err)}`));
   try {
