@@ -158,7 +158,7 @@ export async function benchAgentFanout(): Promise<void> {
       emulators.map((e) => (e.exitCode === null ? new Promise((r) => e.once("exit", r)) : undefined)),
     );
     nats.kill("SIGTERM");
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -13,7 +13,7 @@ import type { RunStore } from "./store/run-store.js";
 import type { StepResolver } from "./pipeline/step-catalog.js";
 import type { NodeDirectory } from "./inventory/node-view.js";
 import { nodeDirectoryFromConfig } from "./inventory/config-nodes.js";
-import { openSqliteFleetStore } from "./nodes/fleet-store.js";
+import { openFleetStore } from "./nodes/fleet-store.js";
 import { openAgentsConnection } from "./jobs/agents-connection.js";
 import type { JobDesk } from "./commands/job-execute.js";
 import { startEventRules } from "./events/event-rules.js";
@@ -75,13 +75,19 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
     sources: createDesignSources(config),
     executing: options.execute ?? false,
   });
-  // With agents configured, their node store is where `hosts` and selectors look.
-  const fleet = config.agents ? openSqliteFleetStore(config.store.path) : undefined;
+  // With agents configured, their node store is where `hosts` and selectors look. It lives
+  // beside the runs, in the store jarvis.yml names, so replicas on PostgreSQL share nodes and jobs.
+  const fleet = config.agents
+    ? await openFleetStore(config.store).catch(async (err: unknown) => {
+        await store.close();
+        throw err;
+      })
+    : undefined;
   const agents =
     config.agents && fleet && options.execute
       ? await openAgentsConnection(config.agents, fleet, options.log ?? (() => undefined)).catch(
           async (err: unknown) => {
-            fleet.close();
+            await fleet.close();
             await store.close();
             throw err;
           },
@@ -125,7 +131,7 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
       await engine.close({ abandon: true });
       await executors.close();
       await store.close();
-      fleet?.close();
+      await fleet?.close();
     },
   };
 }

@@ -11,11 +11,13 @@ import type { BatchSize, JobOperation, JobOptions } from "../jobs/job.js";
 import { Operation } from "../agent/protocol.js";
 import type { JobDesk } from "../commands/job-execute.js";
 import { callDispatcher } from "./api-call.js";
+import { normalSelectorText } from "../commands/job-targets.js";
 import { openEventStream, resumeAfter } from "./event-stream-http.js";
 import { hostParams } from "./api-schemas.js";
 import {
   jobEventsQuery,
   jobIdParams,
+  jobListQuery,
   jobShowQuery,
   jobWaitQuery,
   jobsQuery,
@@ -47,7 +49,11 @@ export function registerJobRoutes(app: ApiApp, ctx: ApiContext): void {
     );
     return { ended: reply.job.finishedAt !== null, body: detail(reply) };
   };
-  const page = async (request: FastifyRequest, q: { limit?: string; cursor?: string }, host?: string) => {
+  const page = async (
+    request: FastifyRequest,
+    q: { limit?: string | undefined; cursor?: string | undefined; where?: string; selector?: string },
+    host?: string,
+  ) => {
     const { jobs, next } = await callDispatcher(
       dispatcher,
       request,
@@ -55,6 +61,8 @@ export function registerJobRoutes(app: ApiApp, ctx: ApiContext): void {
         verb: "jobs",
         limit: q.limit === undefined ? DEFAULT_PAGE : Number(q.limit),
         ...(host === undefined ? {} : { host }),
+        ...(q.where === undefined ? {} : { where: q.where }),
+        ...(q.selector === undefined ? {} : { selector: q.selector }),
         ...(q.cursor === undefined ? {} : { before: parseJobCursor(q.cursor) }),
       },
       "jobs",
@@ -80,7 +88,10 @@ export function registerJobRoutes(app: ApiApp, ctx: ApiContext): void {
           verb: "job",
           action: "start",
           operation: operationOf(body),
-          targets: { words: body.targets ?? [], ...(body.where === undefined ? {} : { where: body.where }) },
+          targets: {
+            words: body.targets ?? [],
+            ...(body.where === undefined ? {} : { where: normalSelectorText(body.where) }),
+          },
           options: optionsOf(body),
         },
         "job",
@@ -93,7 +104,13 @@ export function registerJobRoutes(app: ApiApp, ctx: ApiContext): void {
 
   app.get(
     "/jobs",
-    { schema: { summary: "Jobs, newest first, in pages (next_cursor)", querystring: jobsQuery } },
+    {
+      schema: {
+        summary:
+          "Jobs, newest first, in pages (next_cursor); ?where= those that went to nodes a selector matches now, ?selector= those made with that selector",
+        querystring: jobListQuery,
+      },
+    },
     async (request) => page(request, request.query),
   );
 

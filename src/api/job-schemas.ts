@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { Operation } from "../agent/protocol.js";
 import { errorMessage } from "../errors.js";
-import { hostPattern, parseSelector } from "../inventory/selector-parser.js";
+import { MAX_SELECTOR_LENGTH, hostPattern, parseSelector } from "../inventory/selector-parser.js";
 
 /** The operations a job may ask for (`cancel` is jarvis's own). */
 export const JOB_OPERATIONS = ["ping", "facts", "execute", "service", "script"] as const;
@@ -27,6 +27,9 @@ function parses(check: (text: string) => unknown) {
     }
   };
 }
+
+/** A selector's text, parsed here so a 400 names the column of its first problem. */
+const selectorText = z.string().min(1).max(MAX_SELECTOR_LENGTH).superRefine(parses(parseSelector));
 
 const seconds = (what: string) =>
   z
@@ -50,11 +53,7 @@ export const startJobBody = z
       .max(10_000)
       .optional()
       .describe("host names or globs (web-*); each must match a node jarvis knows"),
-    where: z
-      .string()
-      .min(1)
-      .max(1024)
-      .superRefine(parses(parseSelector))
+    where: selectorText
       .optional()
       .describe("a selector, e.g. os.family=debian and group=web (docs/agents.md)"),
     batch: z
@@ -121,6 +120,24 @@ export const jobsQuery = z.strictObject({
     .describe("the next_cursor of an earlier page: jobs older than it"),
   token: z.string().optional(),
 });
+
+/** GET /jobs: the page, and at most one way to narrow it by selector. */
+export const jobListQuery = jobsQuery
+  .extend({
+    where: selectorText
+      .optional()
+      .describe("jobs that went to any node this selector matches now, e.g. os.family=debian"),
+    selector: z
+      .string()
+      .min(1)
+      .max(MAX_SELECTOR_LENGTH)
+      .optional()
+      .describe("jobs made with exactly this selector as their where (as POST /jobs or chat's 'on' gave it)"),
+  })
+  .refine((q) => q.where === undefined || q.selector === undefined, {
+    error: "give where or selector, not both",
+    path: ["where"],
+  });
 
 export const rerunBody = z.strictObject({
   only: z

@@ -113,20 +113,34 @@ export const jobCommands: Record<string, CliCommand> = {
     },
   }),
   jobs: defineCommand({
-    usage: "jobs [--host HOST] [--limit N] [--cursor C] [--json]",
-    summary: "the jobs on the agents, newest first (through the running service's API)",
+    usage: "jobs [--host HOST | --where SELECTOR | --selector SELECTOR] [--limit N] [--cursor C] [--json]",
+    summary:
+      "the jobs on the agents, newest first: of a host, of the nodes a selector matches now (--where), or made with a selector (--selector)",
     options: {
       host: { type: "string" },
+      where: { type: "string" },
+      selector: { type: "string" },
       limit: { type: "string" },
       cursor: { type: "string" },
       json: { type: "boolean", default: false },
     },
     remote: true,
     run: async (ctx) => {
-      if (ctx.args.length > 0) throw usageError("jobs takes no arguments; one host's jobs: --host HOST");
+      if (ctx.args.length > 0)
+        throw usageError(
+          "jobs takes no arguments; one host's jobs: --host HOST, a selector's: --where SELECTOR",
+        );
+      const { host, where, selector } = ctx.flags;
+      if ([host, where, selector].filter((f) => f !== undefined).length > 1)
+        throw usageError("give one of --host, --where and --selector");
       const limit = positiveInteger(ctx.flags.limit, "--limit", 50);
-      const path = ctx.flags.host ? `/nodes/${encodeURIComponent(ctx.flags.host)}/jobs` : "/jobs";
-      const page = await serviceClient(ctx).get(path, JobPage, { limit, cursor: ctx.flags.cursor });
+      const path = host === undefined ? "/jobs" : `/nodes/${encodeURIComponent(host)}/jobs`;
+      const page = await serviceClient(ctx).get(path, JobPage, {
+        limit,
+        cursor: ctx.flags.cursor,
+        where,
+        selector,
+      });
       if (ctx.flags.json) {
         ctx.out(JSON.stringify(page, null, 2));
         return EXIT.ok;

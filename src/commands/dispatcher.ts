@@ -22,7 +22,7 @@ import { hostOfSource, typeChatCommand } from "./typed-command.js";
 import type { TypedCommand } from "./typed-command.js";
 import type { CommandLimiter } from "../bot/rate-limit.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
-import { resolveJobHosts } from "./job-targets.js";
+import { hostsSelectedBy, resolveJobHosts } from "./job-targets.js";
 import { aclVerbOf, isJobCommand, isNewJobCommand, operationOf } from "./job-execute.js";
 import type { JobDesk } from "./job-execute.js";
 import { findSchedule } from "../schedule/schedule-book.js";
@@ -181,7 +181,9 @@ export class Dispatcher {
     const target = await this.resolve(command);
     const jobHosts = isNewJobCommand(command)
       ? await resolveJobHosts(this.options.nodes, command.targets)
-      : undefined;
+      : command.verb === "jobs" && command.where !== undefined
+        ? await hostsSelectedBy(this.options.nodes, command.where)
+        : undefined;
     const hosts = jobHosts ? { jobHosts } : {};
     if (caller.localOperator)
       return { command, target, ...hosts, reason: `local operator on the ${request.front}` };
@@ -265,6 +267,9 @@ export class Dispatcher {
       const verb = aclVerbOf(operationOf(command));
       return (jobHosts ?? []).map((host) => ({ verb, host }));
     }
+    // A page by selector reads on every host the selector matches.
+    if (command.verb === "jobs" && jobHosts !== undefined && jobHosts.length > 0)
+      return jobHosts.map((host) => ({ verb: "job", host }));
     if (command.verb === "jobs") return [{ verb: "job", host: command.host }];
     if (command.verb !== "job" || command.action === "show" || !this.options.jobs)
       return [{ verb: "job", host: undefined }];

@@ -8,6 +8,7 @@ import { JobError } from "../errors.js";
 import type { JobController } from "../jobs/job-controller.js";
 import type { JobOperation } from "../jobs/job.js";
 import type { JobStore } from "../jobs/job-store.js";
+import { normalSelectorText } from "./job-targets.js";
 import type { Reply } from "./reply.js";
 import type { TypedCommand } from "./typed-command.js";
 
@@ -87,7 +88,14 @@ export async function executeJobCommand(
   const { controller } = desk;
   if (command.verb === "jobs") {
     // One more than the page tells whether a next page exists.
-    const jobs = await desk.store.listJobs(command.limit + 1, command.host, command.before);
+    const jobs = await desk.store.listJobs({
+      limit: command.limit + 1,
+      ...(command.before === undefined ? {} : { before: command.before }),
+      ...(command.host === undefined ? {} : { hosts: [command.host] }),
+      // The hosts the dispatcher found the selector to match (and checked the ACL on).
+      ...(command.where === undefined ? {} : { hosts: hosts ?? [] }),
+      ...(command.selector === undefined ? {} : { selector: normalSelectorText(command.selector) }),
+    });
     const page = jobs.slice(0, command.limit);
     const last = page[page.length - 1];
     return {

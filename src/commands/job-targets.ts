@@ -5,7 +5,7 @@
  * each read by the same rule as a bare host in a selector. Both are resolved over the node
  * directory (the nodes whose agents have reported, online or not) before the ACL sees the hosts.
  */
-import { CommandError, JobError } from "../errors.js";
+import { CommandError, JobError, SelectorError } from "../errors.js";
 import { hostPattern, parseSelector } from "../inventory/selector-parser.js";
 import type { Selector } from "../inventory/selector-parser.js";
 import { globMatch } from "../inventory/selector-match.js";
@@ -13,9 +13,18 @@ import { selectNodes } from "../inventory/select-nodes.js";
 import type { NodeDirectory } from "../inventory/node-view.js";
 import type { BatchSize, JobTargets } from "../jobs/job.js";
 
+/**
+ * A selector as a job keeps it: trimmed, without a leading `where`. A page of jobs by selector
+ * looks for the text normalised alike, however it was typed.
+ */
+export function normalSelectorText(text: string): string {
+  const trimmed = text.trim();
+  return /^where(\s+|$)/iu.exec(trimmed) ? trimmed.slice(5).trim() : trimmed;
+}
+
 /** The targets of the text after `on`, as typed: one selector. */
 export function jobTargetsOf(text: string): JobTargets {
-  const where = /^where(\s+|$)/iu.exec(text) ? text.slice(5).trim() : text.trim();
+  const where = normalSelectorText(text);
   if (where === "")
     throw new CommandError(
       "E_USAGE",
@@ -43,6 +52,29 @@ export function targetSelector(targets: JobTargets): Selector {
   if (parts.length === 1 && only) return only;
   if (parts.length === 0) throw new CommandError("E_USAGE", "a job needs targets: hosts or a selector");
   return { kind: "or", terms: parts };
+}
+
+/**
+ * The hosts a selector matches now, in host order (none is an answer: a page of their jobs is
+ * empty); a selector that does not parse is the caller's input to fix, its column named.
+ */
+export async function hostsSelectedBy(
+  directory: NodeDirectory | undefined,
+  where: string,
+): Promise<string[]> {
+  if (!directory)
+    throw new JobError(
+      "E_JOB_NO_TARGETS",
+      "selectors need the agents' node store: configure agents: in jarvis.yml (docs/agents.md)",
+    );
+  let selector: Selector;
+  try {
+    selector = parseSelector(where);
+  } catch (error) {
+    if (error instanceof SelectorError) throw new CommandError("E_USAGE", error.message, { cause: error });
+    throw error;
+  }
+  return (await selectNodes(directory, selector)).map((n) => n.host);
 }
 
 /**

@@ -105,8 +105,11 @@ export type TypedCommand =
       targets: JobTargets;
       options: Partial<JobOptions>;
     }
-  /** A page of jobs, newest first, optionally of one host (GET /jobs, GET /nodes/{host}/jobs). */
-  | { verb: "jobs"; limit: number; host?: string; before?: JobCursor };
+  /**
+   * A page of jobs, newest first (GET /jobs, GET /nodes/{host}/jobs): of one host, of the hosts a
+   * selector matches now (`where`), or made with exactly that selector (`selector`).
+   */
+  | { verb: "jobs"; limit: number; host?: string; where?: string; selector?: string; before?: JobCursor };
 
 /** Where a replay goes: hosts (each host's design: its latest run's source, else `cn=<host>`), or sources. */
 export type ReplayOnto = { hosts: string[] } | { sources: string[] };

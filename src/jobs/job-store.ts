@@ -39,11 +39,21 @@ export interface JobCursor {
   id: string;
 }
 
+/** A page of jobs, newest first; the filters narrow it and combine. */
+export interface JobQuery {
+  limit: number;
+  /** Only jobs older than that page's end. */
+  before?: JobCursor;
+  /** Only jobs that went to at least one of these hosts (none: no job). */
+  hosts?: readonly string[];
+  /** Only jobs made with exactly this selector as their `where` (as stored: normalSelectorText). */
+  selector?: string;
+}
+
 export interface JobStore {
   createJob(job: JobRecord, hosts: { host: string; requestId: string }[]): Promise<void>;
   getJob(id: string): Promise<JobRecord | undefined>;
-  /** Newest first; `before`: only jobs older than that page's end; `host`: jobs that include it. */
-  listJobs(limit: number, host?: string, before?: JobCursor): Promise<JobRecord[]>;
+  listJobs(query: JobQuery): Promise<JobRecord[]>;
   /** A job's events after `afterSeq`, oldest first. */
   jobEvents(jobId: string, afterSeq: number, limit: number): Promise<JobEvent[]>;
   /** Delete a finished job with its nodes and events; false when it is unknown or still running. */

@@ -1,7 +1,18 @@
 /** JobStore on the SQLite file of the runs. Every state change is one fenced UPDATE. */
 import type Database from "better-sqlite3";
 import type { JobNodeRecord, JobRecord, JobState, NodeJobState } from "./job.js";
-import type { JobCursor, JobEvent, JobNodePatch, JobStore } from "./job-store.js";
+import type { JobEvent, JobNodePatch, JobQuery, JobStore } from "./job-store.js";
+import {
+  JOB_INSERT_COLUMNS,
+  jobInsertValues,
+  jobPageSql,
+  nodeChangeEvent,
+  patchAssignments,
+  toJob,
+  toJobEvent,
+  toJobNode,
+} from "./job-rows.js";
+import type { JobEventRow, JobNodeRow, JobRow } from "./job-rows.js";
 
 export const JOB_SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -44,58 +55,8 @@ CREATE TABLE IF NOT EXISTS job_events (
 );
 CREATE INDEX IF NOT EXISTS job_events_job ON job_events (job_id, seq);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, id);
+CREATE INDEX IF NOT EXISTS jobs_by_selector ON jobs (json_extract(targets, '$.where'), created_at, id);
 `;
-
-const COLUMNS: Record<keyof JobNodePatch, string> = {
-  state: "state",
-  sentAt: "sent_at",
-  streamSeq: "stream_seq",
-  receivedAt: "received_at",
-  finishedAt: "finished_at",
-  exitCode: "exit_code",
-  stdoutTail: "stdout_tail",
-  stderrTail: "stderr_tail",
-  message: "message",
-};
-
-interface JobRow {
-  id: string;
-  created_at: number;
-  finished_at: number | null;
-  requester: string;
-  operation: string;
-  targets: string;
-  options: string;
-  state: JobState;
-  rerun_of: string | null;
-}
-
-interface EventRow {
-  seq: number;
-  job_id: string;
-  host: string | null;
-  state: JobEvent["state"];
-  at: number;
-  exit_code: number | null;
-  message: string;
-  final: number;
-}
-
-interface NodeRow {
-  job_id: string;
-  host: string;
-  position: number;
-  request_id: string;
-  state: NodeJobState;
-  sent_at: number | null;
-  stream_seq: number | null;
-  received_at: number | null;
-  finished_at: number | null;
-  exit_code: number | null;
-  stdout_tail: string;
-  stderr_tail: string;
-  message: string;
-}
 
 export class SqliteJobStore implements JobStore {
   /** Statements by their SQL: a fan-out makes thousands of the same few updates. */
@@ -112,18 +73,8 @@ export class SqliteJobStore implements JobStore {
     );
     this.withEvent = <T>(change: () => T): T => db.transaction(change).immediate();
     this.createTx = db.transaction((job: JobRecord, hosts: { host: string; requestId: string }[]) => {
-      db.prepare(
-        "INSERT INTO jobs (id, created_at, finished_at, requester, operation, targets, options, state, rerun_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      ).run(
-        job.id,
-        job.createdAt,
-        job.finishedAt,
-        job.requester,
-        JSON.stringify(job.operation),
-        JSON.stringify(job.targets),
-        JSON.stringify(job.options),
-        job.state,
-        job.rerunOf,
+      db.prepare(`INSERT INTO jobs (${JOB_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        ...jobInsertValues(job),
       );
       const insert = db.prepare(
         "INSERT INTO job_nodes (job_id, host, position, request_id, state) VALUES (?, ?, ?, ?, 'queued')",
@@ -143,28 +94,28 @@ export class SqliteJobStore implements JobStore {
     return row && toJob(row);
   }
 
-  async listJobs(limit: number, host?: string, before?: JobCursor): Promise<JobRecord[]> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (host !== undefined) {
-      where.push("EXISTS (SELECT 1 FROM job_nodes WHERE job_nodes.job_id = jobs.id AND job_nodes.host = ?)");
-      params.push(host);
-    }
-    if (before !== undefined) {
-      where.push("(created_at < ? OR (created_at = ? AND id < ?))");
-      params.push(before.createdAt, before.createdAt, before.id);
-    }
-    const sql = `SELECT * FROM jobs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY created_at DESC, id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, limit) as JobRow[]).map(toJob);
+  async listJobs(query: JobQuery): Promise<JobRecord[]> {
+    const args: Record<string, unknown> = {};
+    const param = (value: unknown): string => {
+      const name = `p${Object.keys(args).length}`;
+      args[name] = value;
+      return `@${name}`;
+    };
+    const sql = jobPageSql(query, {
+      param,
+      // One JSON argument however many hosts a selector matched: no limit on bound parameters.
+      hostIn: (hosts) => `job_nodes.host IN (SELECT value FROM json_each(${param(JSON.stringify(hosts))}))`,
+      selectorColumn: "json_extract(targets, '$.where')",
+    });
+    return (this.statement(sql).all(args) as JobRow[]).map(toJob);
   }
 
   async jobEvents(jobId: string, afterSeq: number, limit: number): Promise<JobEvent[]> {
     return (
       this.db
         .prepare("SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?")
-        .all(jobId, afterSeq, limit) as EventRow[]
-    ).map(toEvent);
+        .all(jobId, afterSeq, limit) as JobEventRow[]
+    ).map(toJobEvent);
   }
 
   async deleteJob(id: string): Promise<boolean> {
@@ -181,15 +132,15 @@ export class SqliteJobStore implements JobStore {
 
   async jobNodes(id: string): Promise<JobNodeRecord[]> {
     return (
-      this.statement("SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position").all(id) as NodeRow[]
-    ).map(toNode);
+      this.statement("SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position").all(id) as JobNodeRow[]
+    ).map(toJobNode);
   }
 
   async nodeByRequest(host: string, requestId: string): Promise<JobNodeRecord | undefined> {
     const row = this.db
       .prepare("SELECT * FROM job_nodes WHERE request_id = ? AND host = ?")
-      .get(requestId, host) as NodeRow | undefined;
-    return row && toNode(row);
+      .get(requestId, host) as JobNodeRow | undefined;
+    return row && toJobNode(row);
   }
 
   async updateNode(
@@ -198,25 +149,17 @@ export class SqliteJobStore implements JobStore {
     from: readonly NodeJobState[],
     patch: JobNodePatch,
   ): Promise<boolean> {
-    const keys = (Object.keys(patch) as (keyof JobNodePatch)[]).filter((k) => patch[k] !== undefined);
-    if (keys.length === 0 || from.length === 0) return false;
-    const sql = `UPDATE job_nodes SET ${keys.map((k) => `${COLUMNS[k]} = ?`).join(", ")}
+    const sets = patchAssignments(patch);
+    if (sets.length === 0 || from.length === 0) return false;
+    const sql = `UPDATE job_nodes SET ${sets.map((a) => `${a.column} = ?`).join(", ")}
       WHERE job_id = ? AND host = ? AND state IN (${from.map(() => "?").join(", ")})`;
     const update = (): boolean =>
-      this.statement(sql).run(...keys.map((k) => patch[k]), jobId, host, ...from).changes === 1;
-    const state = patch.state;
-    if (state === undefined) return update();
+      this.statement(sql).run(...sets.map((a) => a.value), jobId, host, ...from).changes === 1;
+    const event = nodeChangeEvent(patch);
+    if (event === undefined) return update();
     return this.withEvent(() => {
       if (!update()) return false;
-      this.event.run(
-        jobId,
-        host,
-        state,
-        patch.finishedAt ?? Date.now(),
-        patch.exitCode ?? null,
-        patch.message ?? "",
-        0,
-      );
+      this.event.run(jobId, host, event.state, event.at, event.exitCode, event.message, 0);
       return true;
     });
   }
@@ -251,49 +194,4 @@ export class SqliteJobStore implements JobStore {
         .all() as JobRow[]
     ).map(toJob);
   }
-}
-
-function toJob(r: JobRow): JobRecord {
-  return {
-    id: r.id,
-    createdAt: r.created_at,
-    finishedAt: r.finished_at,
-    requester: r.requester,
-    operation: JSON.parse(r.operation) as JobRecord["operation"],
-    targets: JSON.parse(r.targets) as JobRecord["targets"],
-    options: JSON.parse(r.options) as JobRecord["options"],
-    state: r.state,
-    rerunOf: r.rerun_of,
-  };
-}
-
-function toEvent(r: EventRow): JobEvent {
-  return {
-    seq: r.seq,
-    jobId: r.job_id,
-    host: r.host,
-    state: r.state,
-    at: r.at,
-    exitCode: r.exit_code,
-    message: r.message,
-    final: r.final === 1,
-  };
-}
-
-function toNode(r: NodeRow): JobNodeRecord {
-  return {
-    jobId: r.job_id,
-    host: r.host,
-    position: r.position,
-    requestId: r.request_id,
-    state: r.state,
-    sentAt: r.sent_at,
-    streamSeq: r.stream_seq,
-    receivedAt: r.received_at,
-    finishedAt: r.finished_at,
-    exitCode: r.exit_code,
-    stdoutTail: r.stdout_tail,
-    stderrTail: r.stderr_tail,
-    message: r.message,
-  };
 }

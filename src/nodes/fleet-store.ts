@@ -1,20 +1,40 @@
 /**
- * The node and job stores on the SQLite file of the runs: a second connection to the same file
- * (WAL), so the run store stays as it is and a PostgreSQL store can add its own pair.
+ * The agents' node and job stores, beside the runs in the store jarvis.yml names (`store.kind`):
+ * on SQLite a second connection to the runs' file (WAL), on PostgreSQL a pool on the runs'
+ * database, so every replica sees the same nodes and jobs.
  */
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { StoreError } from "../errors.js";
 import { SqliteJobStore } from "../jobs/sqlite-job-store.js";
+import { PostgresJobStore } from "../jobs/postgres-job-store.js";
 import type { JobStore } from "../jobs/job-store.js";
+import { postgresUrlOf, storeKindOf } from "../store/registry.js";
+import type { StoreKind } from "../store/registry.js";
+import { openMigratedPool } from "../store/postgres-pool.js";
+import type { JarvisConfig } from "../config.js";
 import { SqliteNodeStore } from "./sqlite-node-store.js";
+import { PostgresNodeStore } from "./postgres-node-store.js";
 import type { NodeStore } from "./node-store.js";
 
 export interface FleetStore {
   nodes: NodeStore;
   jobs: JobStore;
-  close(): void;
+  close(): Promise<void>;
+}
+
+type FleetStoreFactory = (settings: JarvisConfig["store"]) => FleetStore | Promise<FleetStore>;
+
+/** A fleet store for every kind of run store. */
+export const fleetStoreKinds = {
+  sqlite: (settings) => openSqliteFleetStore(settings.path),
+  postgres: (settings) => openPostgresFleetStore(postgresUrlOf(settings)),
+} satisfies Record<StoreKind, FleetStoreFactory>;
+
+/** The node and job stores in the store jarvis.yml names. */
+export async function openFleetStore(settings: JarvisConfig["store"]): Promise<FleetStore> {
+  return fleetStoreKinds[storeKindOf(settings)](settings);
 }
 
 export function openSqliteFleetStore(path: string): FleetStore {
@@ -32,5 +52,29 @@ export function openSqliteFleetStore(path: string): FleetStore {
       { cause: err },
     );
   }
-  return { nodes: new SqliteNodeStore(db), jobs: new SqliteJobStore(db), close: () => db.close() };
+  return {
+    nodes: new SqliteNodeStore(db),
+    jobs: new SqliteJobStore(db),
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+export async function openPostgresFleetStore(
+  url: string,
+  warn: (message: string) => void = console.error,
+): Promise<FleetStore> {
+  // Heartbeats, facts and a fan-out's replies come in bursts; the run store keeps its own pool.
+  const { context } = await openMigratedPool(url, { poolSize: 10, warn, what: "node store" });
+  let closed = false;
+  return {
+    nodes: new PostgresNodeStore(context),
+    jobs: new PostgresJobStore(context),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await context.end();
+    },
+  };
 }

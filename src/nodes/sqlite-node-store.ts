@@ -1,7 +1,9 @@
 /** NodeStore on the SQLite file of the runs (its own connection; WAL lets both write). */
 import type Database from "better-sqlite3";
-import type { Facts, NodeView } from "../inventory/node-view.js";
+import type { NodeView } from "../inventory/node-view.js";
 import type { FactsVersion, FactsWrite, HeartbeatWrite, NodeStore } from "./node-store.js";
+import { toFactsVersion, toNodeView } from "./node-rows.js";
+import type { FactsRow, NodeRow } from "./node-rows.js";
 
 export const NODE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS nodes (
@@ -22,15 +24,6 @@ CREATE TABLE IF NOT EXISTS node_facts (
 );
 CREATE INDEX IF NOT EXISTS node_facts_host ON node_facts (host, at);
 `;
-
-interface NodeRow {
-  host: string;
-  groups: string;
-  online: number;
-  last_seen: number | null;
-  agent_version: string | null;
-  facts: string;
-}
 
 export class SqliteNodeStore implements NodeStore {
   private readonly factsTx: (write: FactsWrite) => boolean;
@@ -70,12 +63,12 @@ export class SqliteNodeStore implements NodeStore {
   }
 
   async list(): Promise<NodeView[]> {
-    return (this.listStatement.all() as NodeRow[]).map(toView);
+    return (this.listStatement.all() as NodeRow[]).map(toNodeView);
   }
 
   async get(host: string): Promise<NodeView | undefined> {
     const row = this.db.prepare("SELECT * FROM nodes WHERE host = ?").get(host) as NodeRow | undefined;
-    return row && toView(row);
+    return row && toNodeView(row);
   }
 
   async recordHeartbeat(b: HeartbeatWrite): Promise<void> {
@@ -94,18 +87,7 @@ export class SqliteNodeStore implements NodeStore {
   async factsHistory(host: string, limit: number): Promise<FactsVersion[]> {
     const rows = this.db
       .prepare("SELECT at, hash, facts FROM node_facts WHERE host = ? ORDER BY at DESC, rowid DESC LIMIT ?")
-      .all(host, limit) as { at: number; hash: string; facts: string }[];
-    return rows.map((r) => ({ at: r.at, hash: r.hash, facts: JSON.parse(r.facts) as Facts }));
+      .all(host, limit) as FactsRow[];
+    return rows.map(toFactsVersion);
   }
-}
-
-function toView(row: NodeRow): NodeView {
-  return {
-    host: row.host,
-    groups: JSON.parse(row.groups) as string[],
-    online: row.online === 1,
-    lastSeen: row.last_seen,
-    agentVersion: row.agent_version,
-    facts: JSON.parse(row.facts) as Facts,
-  };
 }

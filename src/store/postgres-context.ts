@@ -71,6 +71,8 @@ export class PostgresContext {
   constructor(
     readonly pool: pg.Pool,
     private readonly password: string,
+    /** Whose pool it is, in messages: the run store, or the agents' node store beside it. */
+    private readonly what = "run store",
   ) {
     pool.on("connect", (client) => this.open.add(client));
     // Emitted once a removed connection's socket is closed, not when the pool lets go of it.
@@ -131,7 +133,7 @@ export class PostgresContext {
       return await fn();
     } catch (err) {
       if (err instanceof RunError || err instanceof StoreError) throw err;
-      throw new StoreError("E_STORE_IO", `run store failed to ${what}: ${this.scrub(err)}`, {
+      throw new StoreError("E_STORE_IO", `${this.what} failed to ${what}: ${this.scrub(err)}`, {
         cause: err,
         retryable: true,
       });

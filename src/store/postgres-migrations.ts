@@ -8,6 +8,8 @@ import { APPROVALS_SCHEMA } from "./postgres-approvals.js";
 import { HOST_INDEX_SCHEMA } from "./postgres-host-index.js";
 import { SCHEDULES_SCHEMA } from "./postgres-schedules.js";
 import { NODE_EVENTS_SCHEMA } from "./postgres-node-events.js";
+import { POSTGRES_NODES_SCHEMA } from "../nodes/postgres-node-store.js";
+import { POSTGRES_JOBS_SCHEMA } from "../jobs/postgres-job-store.js";
 
 /** Arbitrary, fixed: the advisory lock key every jarvis takes while migrating. */
 const MIGRATION_LOCK = 4_242_001;
@@ -76,6 +78,11 @@ CREATE TABLE audit (
     version: 6,
     name: "plan-then-apply: a plan run's pending approval, an apply run's plan run",
     sql: `ALTER TABLE runs ADD COLUMN apply_approval_json TEXT, ADD COLUMN plan_run TEXT;`,
+  },
+  {
+    version: 7,
+    name: "the agents' nodes with their facts' history; jobs with their nodes and events",
+    sql: POSTGRES_NODES_SCHEMA + POSTGRES_JOBS_SCHEMA,
   },
 ];
 

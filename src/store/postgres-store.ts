@@ -5,8 +5,9 @@
  * the feed are woken by LISTEN/NOTIFY (postgres-notifier.ts).
  */
 import pg from "pg";
-import { PostgresContext, NOW, describeUrl, passwordOf } from "./postgres-context.js";
-import { migrate } from "./postgres-migrations.js";
+import { NOW } from "./postgres-context.js";
+import type { PostgresContext } from "./postgres-context.js";
+import { openMigratedPool } from "./postgres-pool.js";
 import { PostgresFeed } from "./postgres-feed.js";
 import { FeedNotifier } from "./postgres-notifier.js";
 import { PostgresRunLifecycle } from "./postgres-run-lifecycle.js";
@@ -15,9 +16,8 @@ import { PostgresHosts } from "./postgres-host-index.js";
 import { PostgresRunPages } from "./postgres-run-pages.js";
 import { PostgresSchedules } from "./postgres-schedules.js";
 import { PostgresNodeEvents } from "./postgres-node-events.js";
-import { RUN_COLUMNS, STEP_ROW_COLUMNS, pgTypes, toRun, toStep } from "./postgres-rows.js";
+import { RUN_COLUMNS, STEP_ROW_COLUMNS, toRun, toStep } from "./postgres-rows.js";
 import { stepWriteStatement } from "./postgres-step-write.js";
-import { StoreError } from "../errors.js";
 import type { RunRow, StepRow } from "./postgres-rows.js";
 import type { RunEventBody } from "../protocol.js";
 import type {
@@ -44,30 +44,15 @@ export interface PostgresStoreOptions {
 
 /** Connect, apply pending migrations, and return the store; E_STORE_OPEN (URL without password) if not. */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<RunStore> {
-  if (!URL.canParse(url)) {
-    throw new StoreError(
-      "E_STORE_OPEN",
-      `store.url is not a URL (${describeUrl(url)}); fix store.url in jarvis.yml`,
-    );
-  }
-  const config: pg.ClientConfig = { connectionString: url, types: pgTypes, application_name: "jarvis" };
-  const pool = new pg.Pool({ ...config, max: options.poolSize ?? 10 });
-  const context = new PostgresContext(pool, passwordOf(url));
-  // An idle pooled connection that dies (server restart) must not crash jarvis; the next query reconnects.
-  pool.on("error", (err) => (options.warn ?? console.error)(`run store: ${context.scrub(err)}`));
-  try {
-    await migrate(pool);
-  } catch (err) {
-    await context.end();
-    throw new StoreError(
-      "E_STORE_OPEN",
-      `cannot open the run store ${describeUrl(url)}: ${context.scrub(err)}; check store.url in jarvis.yml and that PostgreSQL accepts this user`,
-      { cause: err },
-    );
-  }
+  const warn = options.warn ?? console.error;
+  const { context, config } = await openMigratedPool(url, {
+    poolSize: options.poolSize ?? 10,
+    warn,
+    what: "run store",
+  });
   const notifier = new FeedNotifier(
     () => new pg.Client(config),
-    (message) => (options.warn ?? console.error)(`run store: ${context.scrub(message)}`),
+    (message) => warn(`run store: ${context.scrub(message)}`),
   );
   return new PostgresStore(context, notifier);
 }

@@ -16,27 +16,38 @@ export type StoreFactory = (settings: JarvisConfig["store"]) => RunStore | Promi
 /** Every store kind, by the name `store.kind` gives it. */
 export const storeKinds = {
   sqlite: (settings) => openSqliteStore(settings.path),
-  postgres: (settings) => {
-    if (settings.url === undefined) {
-      throw new ConfigError("E_CONFIG_FIELD", "store.kind postgres needs store.url; set it in jarvis.yml");
-    }
-    return openPostgresStore(settings.url);
-  },
+  postgres: (settings) => openPostgresStore(postgresUrlOf(settings)),
 } satisfies Record<string, StoreFactory>;
+
+/** The kinds of store jarvis.yml may name. */
+export type StoreKind = keyof typeof storeKinds;
+
+/** The URL of a PostgreSQL store's settings. */
+export function postgresUrlOf(settings: JarvisConfig["store"]): string {
+  if (settings.url === undefined) {
+    throw new ConfigError("E_CONFIG_FIELD", "store.kind postgres needs store.url; set it in jarvis.yml");
+  }
+  return settings.url;
+}
 
 function isStoreKind(kind: string): kind is keyof typeof storeKinds {
   return Object.hasOwn(storeKinds, kind);
 }
 
-/** Open the store jarvis.yml names, refusing a kind nobody provides. */
-export async function openStore(settings: JarvisConfig["store"]): Promise<RunStore> {
+/** The kind jarvis.yml names, refusing one nobody provides. */
+export function storeKindOf(settings: JarvisConfig["store"]): StoreKind {
   if (!isStoreKind(settings.kind)) {
     throw new ConfigError(
       "E_CONFIG_FIELD",
       `store.kind '${settings.kind}' is not a store jarvis has (stores: ${Object.keys(storeKinds).join(", ")}); fix store.kind in jarvis.yml`,
     );
   }
-  return storeKinds[settings.kind](settings);
+  return settings.kind;
+}
+
+/** Open the store jarvis.yml names. */
+export async function openStore(settings: JarvisConfig["store"]): Promise<RunStore> {
+  return storeKinds[storeKindOf(settings)](settings);
 }
 
 /** The store as it may be shown to people: the SQLite file, or the URL without its password. */

@@ -1,8 +1,9 @@
 /**
  * `jarvis store migrate`: copy everything a SQLite store holds into a PostgreSQL store (runs,
- * steps, snapshots, the event feed with its log lines, audit, and whatever tables later versions
- * add on both sides), in one PostgreSQL transaction, checked by counting rows on both sides.
- * The source is first brought up to date by opening it as jarvis would.
+ * steps, snapshots, the event feed with its log lines, audit, the agents' nodes with their facts'
+ * history, jobs with their nodes and events, and whatever tables later versions add on both
+ * sides), in one PostgreSQL transaction, checked by counting rows on both sides. The source is
+ * first brought up to date by opening it as jarvis would.
  */
 import Database from "better-sqlite3";
 import { existsSync } from "node:fs";
@@ -125,10 +126,16 @@ async function copyTables(
     }
     report.push({ table, rows: copied });
   }
+  // Deferred foreign keys (a job's nodes are copied before the jobs, by name) are checked now:
+  // every table is in, and a table with pending checks cannot have its triggers altered.
+  await target.query("SET CONSTRAINTS ALL IMMEDIATE");
   for (const table of sourceTables)
     await target.query(`ALTER TABLE ${quoteIdent(table)} ENABLE TRIGGER USER`);
-  // The feed continues after the copied events.
+  // The feed continues after the copied events, and each job's events after its copied ones.
   await target.query(`UPDATE feed_head SET seq = COALESCE((SELECT max(seq) FROM events), 0)`);
+  await target.query(
+    `UPDATE jobs SET last_event_seq = COALESCE((SELECT max(seq) FROM job_events WHERE job_id = jobs.id), 0)`,
+  );
   return report;
 }
 

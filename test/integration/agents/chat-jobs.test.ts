@@ -74,9 +74,9 @@ afterAll(async () => {
 async function jobCount(): Promise<number> {
   const store = openSqliteFleetStore(env.config().store.path);
   try {
-    return (await store.jobs.listJobs(100)).length;
+    return (await store.jobs.listJobs({ limit: 100 })).length;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

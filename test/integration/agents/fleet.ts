@@ -122,7 +122,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       await Promise.all([...agents.values()].map((a) => a.stop()));
       await controller.stop();
       await nc.close();
-      store.close();
+      await store.close();
       await nats.stop();
     },
   };

@@ -107,7 +107,7 @@ afterAll(async () => {
     await runStep("providers/local-step", "delete", { instance: { hostname: host } }, { cwd: env.dir });
   await controller?.stop();
   await nc?.close();
-  store?.close();
+  await store?.close();
   await nats?.stop();
 });
 

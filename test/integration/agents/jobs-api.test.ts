@@ -4,8 +4,11 @@
  * output tails (redacted), follow the events as SSE and NDJSON and resume them, rerun the failed
  * nodes with the original selector and arguments, cancel, delete, page, one host's history, the
  * errors (400 naming the field, 403 naming the role, 404, 409, 422), and the CLI's exit codes.
+ * jarvis runs on a PostgreSQL store, where its nodes and jobs must be kept (not in a SQLite file),
+ * and the history is read by host, by the nodes a selector matches, and by selector.
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import pg from "pg";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../helpers/net.js";
@@ -13,6 +16,8 @@ import { startApiJarvis } from "../../helpers/api-jarvis.js";
 import type { ApiJarvis } from "../../helpers/api-jarvis.js";
 import { startFleet } from "./fleet.js";
 import type { Fleet } from "./fleet.js";
+import { startPostgres } from "../servers/postgres.js";
+import type { PostgresServer } from "../servers/postgres.js";
 
 const OPS = "ops-secret-0123456789abcdef";
 const VIEWER = "viewer-secret-0123456789abcdef";
@@ -20,8 +25,12 @@ const SECRET = "hunter2-jobs-api-secret";
 const hosts = ["web-1", "web-2", "db-1"];
 let fleet: Fleet;
 let jarvis: ApiJarvis;
+let postgres: PostgresServer;
+let databaseUrl: string;
 
 beforeAll(async () => {
+  postgres = await startPostgres();
+  databaseUrl = await postgres.createDatabase();
   fleet = await startFleet({
     hosts,
     startController: false,
@@ -31,6 +40,7 @@ beforeAll(async () => {
   writeFileSync(join(fleet.dir, "jarvis.nk"), fleet.jarvisUser.seed, { mode: 0o600 });
   writeFileSync(join(fleet.dir, "jarvis-signing.pem"), fleet.signing.privateKeyPem, { mode: 0o600 });
   jarvis = await startApiJarvis({
+    store: `store:\n  url: ${databaseUrl}`,
     apiExtra: 'tokens:\n  ops: "${TOKEN_OPS}"\n  viewer: "${TOKEN_VIEWER}"',
     processEnv: { TOKEN_OPS: OPS, TOKEN_VIEWER: VIEWER },
     extraConfig: [
@@ -63,7 +73,19 @@ beforeAll(async () => {
 afterAll(async () => {
   await jarvis?.stop();
   await fleet?.close();
+  await postgres?.stop();
 });
+
+/** Rows of the jarvis database, read as another replica would. */
+async function query<R extends pg.QueryResultRow>(sql: string, args: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, args)).rows;
+  } finally {
+    await client.end();
+  }
+}
 
 function as(secret: string, path: string, init: RequestInit = {}): Promise<Response> {
   return jarvis.call(path, {
@@ -120,6 +142,21 @@ describe("the jobs API", () => {
       ["web-2", "ok"],
     ]);
     for (const n of job.nodes) expect(n.received_at).not.toBeNull();
+    // Kept in PostgreSQL, where every replica reads it, and in no SQLite file beside jarvis.yml.
+    const kept = await query<{ state: string }>("SELECT state FROM jobs WHERE id = $1", [job.jid]);
+    expect(kept).toEqual([{ state: "done" }]);
+    const nodes = await query<{ host: string; state: string }>(
+      "SELECT host, state FROM job_nodes WHERE job_id = $1 ORDER BY host",
+      [job.jid],
+    );
+    expect(nodes).toEqual([
+      { host: "web-1", state: "ok" },
+      { host: "web-2", state: "ok" },
+    ]);
+    expect(
+      (await query<{ host: string }>("SELECT host FROM nodes ORDER BY host")).map((n) => n.host),
+    ).toEqual(["db-1", "web-1", "web-2"]);
+    expect(existsSync(jarvis.env.config().store.path)).toBe(false);
   });
 
   it("shows output tails redacted, follows events (SSE and NDJSON, resumable) and reruns only the failed nodes", async () => {
@@ -217,6 +254,42 @@ describe("the jobs API", () => {
     for (const j of db.jobs) expect(web.jobs.some((w) => w.jid === j.jid)).toBe(false);
   });
 
+  it("lists the jobs that went to the nodes a selector matches now, and those made with a selector", async () => {
+    type Page = { jobs: JobJson[]; next_cursor: string | null };
+    // The same selector, typed two ways: kept alike, so a page by selector finds both.
+    const made: string[] = [];
+    for (const where of ["group=db", "  group=db "])
+      made.unshift(
+        (await json<JobJson>(await post("/jobs?wait=120s", { operation: "ping", where }), 200)).jid,
+      );
+    const all = await json<Page>(await as(OPS, "/jobs?limit=500"), 200);
+    const wentTo = async (jid: string, hosts: string[]) =>
+      (await json<JobJson>(await as(OPS, `/jobs/${jid}`), 200)).nodes.some((n) => hosts.includes(n.host));
+    const toDb: string[] = [];
+    for (const j of all.jobs) if (await wentTo(j.jid, ["db-1"])) toDb.push(j.jid);
+    expect(toDb.length).toBeGreaterThan(0);
+    const byFact = await json<Page>(await as(OPS, `/jobs?where=${encodeURIComponent("group=db")}`), 200);
+    expect(byFact.jobs.map((j) => j.jid)).toEqual(toDb);
+    const web2 = await json<Page>(await as(OPS, `/jobs?where=${encodeURIComponent("web-2")}`), 200);
+    expect(web2.jobs.map((j) => j.jid)).toEqual(
+      (await json<Page>(await as(OPS, "/nodes/web-2/jobs?limit=500"), 200)).jobs.map((j) => j.jid),
+    );
+    const bySelector = await json<Page>(
+      await as(OPS, `/jobs?selector=${encodeURIComponent(" where group=db ")}&limit=1`),
+      200,
+    );
+    expect(bySelector.jobs.map((j) => [j.jid, j.targets.where])).toEqual([[made[0], "group=db"]]);
+    const next = await json<Page>(
+      await as(OPS, `/jobs?selector=group%3Ddb&limit=1&cursor=${bySelector.next_cursor ?? ""}`),
+      200,
+    );
+    expect(next.jobs.map((j) => [j.jid, j.targets.where])).toEqual([[made[1], "group=db"]]);
+    const bad = await json<{ message: string }>(await as(OPS, "/jobs?where=group%3Dweb%20and"), 400);
+    expect(bad.message).toMatch(/^query\.where: selector: .* at column 14/);
+    const both = await json<{ message: string }>(await as(OPS, "/jobs?where=group%3Dweb&selector=x"), 400);
+    expect(both.message).toMatch(/give where or selector, not both/);
+  });
+
   it("answers bad input, refusals and unknowns with {code, message} and the right status", async () => {
     const where = await json<{ code: string; message: string }>(
       await post("/jobs", { operation: "ping", where: "group=web and" }),
@@ -270,6 +343,8 @@ describe("jarvis job and jarvis jobs", () => {
     expect(run.stdout).toMatch(/stdout: cli-hello/);
     const jid = /^job (\S+) execute/m.exec(run.stdout)?.[1] ?? "";
     expect((await cli(["jobs", "--host", "db-1", "--limit", "5"])).stdout).toContain(jid);
+    expect((await cli(["jobs", "--where", "group=db", "--limit", "5"])).stdout).toContain(jid);
+    expect((await cli(["jobs", "--selector", "group=db", "--limit", "5"])).stdout).toContain(jid);
     expect((await cli(["job", "status", "nosuchjob"])).code).toBe(4);
     expect((await cli(["job", "cancel", jid])).code).toBe(5);
     expect((await cli(["job", "ping", "web-9"])).code).toBe(3);

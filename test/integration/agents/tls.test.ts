@@ -121,7 +121,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of agents) child.kill("SIGTERM");
   await jarvis?.close();
-  store?.close();
+  await store?.close();
   await nats?.stop();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -10,6 +10,8 @@ import { openPostgresStore } from "../../../src/store/postgres-store.js";
 import { openStore } from "../../../src/store/registry.js";
 import { MIGRATIONS } from "../../../src/store/postgres-migrations.js";
 import { runStoreContract } from "../../contract/run-store.contract.js";
+import { fleetStoreContract } from "../../contract/fleet-store.contract.js";
+import { openFleetStore, openPostgresFleetStore } from "../../../src/nodes/fleet-store.js";
 import { startPostgres } from "../servers/postgres.js";
 import type { PostgresServer } from "../servers/postgres.js";
 import type { RunEvent } from "../../../src/protocol.js";
@@ -32,7 +34,34 @@ runStoreContract(
   },
 );
 
+fleetStoreContract(
+  "postgres",
+  async () => openPostgresFleetStore(await server.createDatabase()),
+  async () => {
+    const url = await server.createDatabase();
+    return Promise.all([openPostgresFleetStore(url), openPostgresFleetStore(url)]);
+  },
+);
+
 describe("PostgreSQL store", () => {
+  it("keeps the agents' nodes and jobs in PostgreSQL when jarvis.yml names it", async () => {
+    const url = await server.createDatabase();
+    const fleet = await openFleetStore({ kind: "postgres", path: "/nonexistent/unused.sqlite", url });
+    await fleet.nodes.recordHeartbeat({
+      host: "web-1",
+      at: 1,
+      agentVersion: "1",
+      groups: [],
+      offlineAfterMs: 1,
+    });
+    await fleet.close();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const rows = await client.query<{ host: string }>("SELECT host FROM nodes");
+    await client.end();
+    expect(rows.rows).toEqual([{ host: "web-1" }]);
+  });
+
   it("applies its migrations once when several processes start at the same moment", async () => {
     const url = await server.createDatabase();
     const stores = await Promise.all([1, 2, 3, 4].map(() => openPostgresStore(url)));

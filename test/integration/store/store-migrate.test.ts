@@ -10,6 +10,9 @@ import { designFor, makeJarvisEnv } from "../../helpers/jarvis-env.js";
 import { startPostgres } from "../servers/postgres.js";
 import type { PostgresServer } from "../servers/postgres.js";
 import type { RunStore } from "../../../src/store/run-store.js";
+import { openPostgresFleetStore, openSqliteFleetStore } from "../../../src/nodes/fleet-store.js";
+import type { FleetStore } from "../../../src/nodes/fleet-store.js";
+import type { JobRecord } from "../../../src/jobs/job.js";
 
 let server: PostgresServer;
 beforeAll(async () => {
@@ -95,7 +98,91 @@ async function addApprovalAndSchedule(sqlitePath: string): Promise<void> {
   }
 }
 
+/** Everything a fleet store holds, read through its interfaces. */
+async function fleetContents(fleet: FleetStore) {
+  const nodes = await fleet.nodes.list();
+  const jobs = await fleet.jobs.listJobs({ limit: 100 });
+  return {
+    nodes,
+    facts: await Promise.all(nodes.map((n) => fleet.nodes.factsHistory(n.host, 100))),
+    jobs,
+    jobNodes: await Promise.all(jobs.map((j) => fleet.jobs.jobNodes(j.id))),
+    events: await Promise.all(jobs.map((j) => fleet.jobs.jobEvents(j.id, 0, 1000))),
+    running: await fleet.jobs.runningJobs(),
+  };
+}
+
+/** Two nodes with facts that changed, an ended job and one still running, in the SQLite file. */
+async function addFleet(sqlitePath: string): Promise<void> {
+  const fleet = openSqliteFleetStore(sqlitePath);
+  try {
+    for (const host of ["web-1", "web-2"]) {
+      await fleet.nodes.recordHeartbeat({
+        host,
+        at: 1_000,
+        agentVersion: "1",
+        groups: ["web"],
+        offlineAfterMs: 1,
+      });
+      await fleet.nodes.recordFacts({ host, at: 1_000, hash: "a", groups: ["web"], facts: { v: 1 } });
+      await fleet.nodes.recordFacts({ host, at: 2_000, hash: "b", groups: ["web"], facts: { v: 2 } });
+    }
+    await fleet.nodes.markSilentOffline(5_000);
+    const job = (id: string, createdAt: number): JobRecord => ({
+      id,
+      createdAt,
+      finishedAt: null,
+      requester: "cli:root",
+      operation: { kind: "ping" },
+      targets: { words: [], where: "group=web" },
+      options: { timeoutMs: 1_000, ttlMs: 1_000 },
+      state: "running",
+      rerunOf: null,
+    });
+    for (const id of ["ended", "running"]) {
+      await fleet.jobs.createJob(job(id, id === "ended" ? 1 : 2), [
+        { host: "web-1", requestId: `${id}-1` },
+        { host: "web-2", requestId: `${id}-2` },
+      ]);
+      await fleet.jobs.updateNode(id, "web-1", ["queued"], { state: "ok", finishedAt: 3, exitCode: 0 });
+    }
+    await fleet.jobs.setJobState("ended", ["running"], "done", 4);
+  } finally {
+    await fleet.close();
+  }
+}
+
 describe("jarvis store migrate", () => {
+  it("copies the agents' nodes, facts history, jobs, job nodes and job events, and a copied job goes on", async () => {
+    const env = makeJarvisEnv();
+    const sqlitePath = join(env.dir, "jarvis.sqlite");
+    await openSqliteStore(sqlitePath).close();
+    await addFleet(sqlitePath);
+    const url = await server.createDatabase();
+    const migrated = await env.cli(["store", "migrate", "--from", `sqlite:${sqlitePath}`, "--to", url]);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    for (const table of ["nodes: 2", "node_facts: 4", "jobs: 2", "job_nodes: 4", "job_events: 9"])
+      expect(migrated.stdout).toMatch(new RegExp(`^${table} rows$`, "m"));
+    const sqlite = openSqliteFleetStore(sqlitePath);
+    const postgres = await openPostgresFleetStore(url);
+    try {
+      const before = await fleetContents(sqlite);
+      expect(before.running.map((j) => j.id)).toEqual(["running"]);
+      expect(await fleetContents(postgres)).toEqual(before);
+      // The running job's events go on after its copied ones.
+      const last = before.events[0]!.at(-1)!.seq;
+      expect(await postgres.jobs.updateNode("running", "web-2", ["queued"], { state: "received" })).toBe(
+        true,
+      );
+      const next = await postgres.jobs.jobEvents("running", last, 10);
+      expect(next.map((e) => [e.host, e.state])).toEqual([["web-2", "received"]]);
+      expect(next[0]!.seq).toBeGreaterThan(last);
+    } finally {
+      await sqlite.close();
+      await postgres.close();
+    }
+  });
+
   it("copies runs, steps, snapshots, logs, events, audit, the host index, approvals and schedules into PostgreSQL, checked by counts", async () => {
     const env = makeJarvisEnv({
       pipelines: {

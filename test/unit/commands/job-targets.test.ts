@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { typeChatCommand } from "../../../src/commands/typed-command.js";
 import { parseCommand } from "../../../src/commands/command-parser.js";
-import { resolveJobHosts } from "../../../src/commands/job-targets.js";
+import { hostsSelectedBy, normalSelectorText, resolveJobHosts } from "../../../src/commands/job-targets.js";
 import { fixedNodeDirectory } from "../../../src/inventory/select-nodes.js";
 import type { NodeView } from "../../../src/inventory/node-view.js";
 import { JobError, SelectorError } from "../../../src/errors.js";
@@ -73,5 +73,29 @@ describe("job targets: one selector grammar", () => {
     );
     expect(() => typed("ping web-1 --batch 2 db-1")).toThrow(/--batch N comes last/);
     expect(() => typed("ping where")).toThrow(/name the nodes after 'on'/);
+  });
+});
+
+describe("a page of jobs by selector", () => {
+  it("keeps a selector as chat's `on` and the API store it, so either finds the other's jobs", () => {
+    for (const text of ["group=web", "  group=web ", "where group=web", "WHERE  group=web"])
+      expect(normalSelectorText(text)).toBe("group=web");
+    expect(typed("ping where  group=web ")).toMatchObject({ targets: { where: "group=web" } });
+    // Quotes and inner spacing are the selector's own.
+    expect(normalSelectorText(' os.family = "deb ian" ')).toBe('os.family = "deb ian"');
+    expect(normalSelectorText("whereabouts=x")).toBe("whereabouts=x");
+  });
+
+  it("resolves the hosts a selector matches now, none being an answer, and names a bad column", async () => {
+    expect(await hostsSelectedBy(directory, "os.family=debian and not group=mail")).toEqual([
+      "web-1",
+      "web-2",
+    ]);
+    expect(await hostsSelectedBy(directory, "group=nobody")).toEqual([]);
+    await expect(hostsSelectedBy(directory, "group=web and")).rejects.toMatchObject({
+      code: "E_USAGE",
+      message: expect.stringMatching(/column 14/),
+    });
+    await expect(hostsSelectedBy(undefined, "group=web")).rejects.toBeInstanceOf(JobError);
   });
 });
