@@ -5,6 +5,7 @@
  * a restarted service, or two services reading the same events, never fire it twice within its
  * debounce.
  */
+import { CommandError } from "../errors.js";
 import type { FactValue } from "../inventory/node-view.js";
 
 /** Events kept per node; older ones are dropped as new ones come. */
@@ -28,6 +29,16 @@ export interface NodeEventQuery {
   /** One node's events; absent: every node's. */
   host?: string;
   limit: number;
+  /** The id of the last event of the page before: only events kept before it. */
+  before?: string;
+}
+
+/** A `before` that names no kept event (of the host asked about): its page cannot be found. */
+export function unknownEventCursor(before: string, host: string | undefined): CommandError {
+  return new CommandError(
+    "E_USAGE",
+    `the events cursor '${before.slice(0, 64)}' is no event jarvis keeps${host === undefined ? "" : ` from ${host}`} (only the last ${NODE_EVENTS_KEPT} per node are kept); start again from the newest events`,
+  );
 }
 
 export interface RuleFiringClaim {
@@ -53,7 +64,7 @@ export interface RuleFiring {
 export interface NodeEventStore {
   /** Keep an event; false when one with its id is kept already (a redelivery). */
   recordNodeEvent(event: NewNodeEvent): Promise<boolean>;
-  /** Newest first. */
+  /** Newest first; a `before` that names no kept event is refused (unknownEventCursor). */
   listNodeEvents(query: NodeEventQuery): Promise<NodeEventRecord[]>;
   /** Fire `rule` for `host` unless it fired within `debounceMs`: the firing, or undefined. */
   claimRuleFiring(claim: RuleFiringClaim): Promise<RuleFiring | undefined>;

@@ -6,7 +6,7 @@
 import type { FactValue } from "../inventory/node-view.js";
 import { NOW } from "./postgres-context.js";
 import type { PostgresContext } from "./postgres-context.js";
-import { NODE_EVENTS_KEPT } from "./node-event-store.js";
+import { NODE_EVENTS_KEPT, unknownEventCursor } from "./node-event-store.js";
 import type {
   NewNodeEvent,
   NodeEventQuery,
@@ -67,17 +67,31 @@ export class PostgresNodeEvents {
   }
 
   async list(query: NodeEventQuery): Promise<NodeEventRecord[]> {
+    const { host, before, limit } = query;
+    let below = String(Number.MAX_SAFE_INTEGER);
+    if (before !== undefined) {
+      const [row] = await this.c.rows<{ seq: string }>(
+        "find a node events cursor",
+        host === undefined
+          ? `SELECT seq FROM node_events WHERE id = $1`
+          : `SELECT seq FROM node_events WHERE id = $1 AND host = $2`,
+        host === undefined ? [before] : [before, host],
+      );
+      if (!row) throw unknownEventCursor(before, host);
+      below = row.seq;
+    }
+    // One query per shape, so each reads its index (by host, or by seq) in order.
     const rows =
-      query.host === undefined
+      host === undefined
         ? await this.c.rows<EventRow>(
             "list node events",
-            `SELECT * FROM node_events ORDER BY seq DESC LIMIT $1`,
-            [query.limit],
+            `SELECT * FROM node_events WHERE seq < $1 ORDER BY seq DESC LIMIT $2`,
+            [below, limit],
           )
         : await this.c.rows<EventRow>(
             "list node events",
-            `SELECT * FROM node_events WHERE host = $1 ORDER BY seq DESC LIMIT $2`,
-            [query.host, query.limit],
+            `SELECT * FROM node_events WHERE host = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
+            [host, below, limit],
           );
     return rows.map(toEvent);
   }

@@ -7,7 +7,7 @@ import type Database from "better-sqlite3";
 import type { FactValue } from "../inventory/node-view.js";
 import { NOW } from "./sqlite-context.js";
 import type { SqliteContext } from "./sqlite-context.js";
-import { NODE_EVENTS_KEPT } from "./node-event-store.js";
+import { NODE_EVENTS_KEPT, unknownEventCursor } from "./node-event-store.js";
 import type {
   NewNodeEvent,
   NodeEventQuery,
@@ -77,12 +77,22 @@ export class SqliteNodeEvents {
   }
 
   list(query: NodeEventQuery): NodeEventRecord[] {
+    const { host, before, limit } = query;
+    const cursor =
+      before === undefined
+        ? undefined
+        : (this.c.stmt(`SELECT seq, host FROM node_events WHERE id = ?`).get(before) as
+            { seq: number; host: string } | undefined);
+    if (before !== undefined && (cursor === undefined || (host !== undefined && cursor.host !== host)))
+      throw unknownEventCursor(before, host);
+    // One statement per shape, so each reads its index (by host, or by seq) in order.
+    const below = cursor?.seq ?? Number.MAX_SAFE_INTEGER;
     const rows = (
-      query.host === undefined
-        ? this.c.stmt(`SELECT * FROM node_events ORDER BY seq DESC LIMIT ?`).all(query.limit)
+      host === undefined
+        ? this.c.stmt(`SELECT * FROM node_events WHERE seq < ? ORDER BY seq DESC LIMIT ?`).all(below, limit)
         : this.c
-            .stmt(`SELECT * FROM node_events WHERE host = ? ORDER BY seq DESC LIMIT ?`)
-            .all(query.host, query.limit)
+            .stmt(`SELECT * FROM node_events WHERE host = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)
+            .all(host, below, limit)
     ) as EventRow[];
     return rows.map(toEvent);
   }

@@ -28,6 +28,30 @@ export function nodeEventStoreContract(
     expect((await store.listNodeEvents({ limit: 2 })).map((e) => e.id)).toEqual(["event-0003", "event-0002"]);
   });
 
+  it("pages events older than a cursor, per node or all, and refuses a cursor it does not keep", async () => {
+    const store = await fresh();
+    for (const [id, host] of [
+      ["event-a", "web-1"],
+      ["event-b", "web-2"],
+      ["event-c", "web-1"],
+      ["event-d", "web-2"],
+    ] as const)
+      await store.recordNodeEvent(event(id, host));
+    const ids = async (query: Parameters<RunStore["listNodeEvents"]>[0]) =>
+      (await store.listNodeEvents(query)).map((e) => e.id);
+    expect(await ids({ limit: 2 })).toEqual(["event-d", "event-c"]);
+    expect(await ids({ limit: 2, before: "event-c" })).toEqual(["event-b", "event-a"]);
+    expect(await ids({ limit: 2, before: "event-a" })).toEqual([]);
+    expect(await ids({ host: "web-2", limit: 5, before: "event-d" })).toEqual(["event-b"]);
+    await expect(store.listNodeEvents({ limit: 2, before: "event-zz" })).rejects.toMatchObject({
+      code: "E_USAGE",
+    });
+    // Another node's event is no cursor into this node's events.
+    await expect(store.listNodeEvents({ host: "web-1", limit: 2, before: "event-d" })).rejects.toMatchObject({
+      code: "E_USAGE",
+    });
+  });
+
   it("fires a rule for a node once within its debounce, and each (rule, node) on its own", async () => {
     const store = await fresh();
     const claim = { rule: "nginx", host: "web-1", debounceMs: 3_600_000 };
