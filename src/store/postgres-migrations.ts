@@ -77,6 +77,11 @@ CREATE TABLE audit (
     name: "plan-then-apply: a plan run's pending approval, an apply run's plan run",
     sql: `ALTER TABLE runs ADD COLUMN apply_approval_json TEXT, ADD COLUMN plan_run TEXT;`,
   },
+  {
+    version: 7,
+    name: "rules' trailing firings: the event held until a firing's debounce ends",
+    sql: `ALTER TABLE rule_firings ADD COLUMN held_event_id TEXT;`,
+  },
 ];
 
 /** Apply every migration this database has not had yet; the versions applied now. */

@@ -8,11 +8,13 @@ import { NOW } from "./postgres-context.js";
 import type { PostgresContext } from "./postgres-context.js";
 import { NODE_EVENTS_KEPT, unknownEventCursor } from "./node-event-store.js";
 import type {
+  HeldFiringClaim,
   NewNodeEvent,
   NodeEventQuery,
   NodeEventRecord,
   RuleFiring,
   RuleFiringClaim,
+  RuleKey,
 } from "./node-event-store.js";
 
 /** Migration: agents' events and the rules' last firings. */
@@ -101,12 +103,57 @@ export class PostgresNodeEvents {
       "claim a rule firing",
       `INSERT INTO rule_firings (rule, host, event_id, fired_at) VALUES ($1, $2, $3, ${NOW})
        ON CONFLICT (rule, host) DO UPDATE SET event_id = EXCLUDED.event_id, fired_at = EXCLUDED.fired_at,
-         run_id = NULL, error = NULL
+         run_id = NULL, error = NULL, held_event_id = NULL
        WHERE rule_firings.fired_at + $4 <= EXCLUDED.fired_at
        RETURNING *`,
       [claim.rule, claim.host, claim.eventId, claim.debounceMs],
     );
     return rows[0] && toFiring(rows[0]);
+  }
+
+  async hold(claim: RuleFiringClaim): Promise<number> {
+    const rows = await this.c.rows<{ wait: string }>(
+      "hold an event for a rule's trailing firing",
+      `UPDATE rule_firings SET held_event_id = $1 WHERE rule = $2 AND host = $3
+       RETURNING greatest(0, fired_at + $4 - ${NOW}) AS wait`,
+      [claim.eventId, claim.rule, claim.host, claim.debounceMs],
+    );
+    return Number(rows[0]?.wait ?? 0);
+  }
+
+  async claimHeld(key: RuleKey & { debounceMs: number }): Promise<HeldFiringClaim> {
+    const fired = await this.c.rows<FiringRow>(
+      "claim a rule's trailing firing",
+      `UPDATE rule_firings SET event_id = held_event_id, held_event_id = NULL, fired_at = ${NOW},
+         run_id = NULL, error = NULL
+       WHERE rule = $1 AND host = $2 AND held_event_id IS NOT NULL AND fired_at + $3 <= ${NOW}
+       RETURNING *`,
+      [key.rule, key.host, key.debounceMs],
+    );
+    const row = fired[0];
+    if (row) {
+      const [event] = await this.c.rows<EventRow>(
+        "read a held event",
+        `SELECT * FROM node_events WHERE id = $1`,
+        [row.event_id],
+      );
+      return { kind: "fired", firing: toFiring(row), event: event && toEvent(event) };
+    }
+    const [held] = await this.c.rows<{ wait: string }>(
+      "read a held event's wait",
+      `SELECT greatest(1, fired_at + $1 - ${NOW}) AS wait FROM rule_firings
+       WHERE rule = $2 AND host = $3 AND held_event_id IS NOT NULL`,
+      [key.debounceMs, key.rule, key.host],
+    );
+    return held ? { kind: "wait", ms: Number(held.wait) } : { kind: "none" };
+  }
+
+  async held(): Promise<RuleKey[]> {
+    return this.c.rows<RuleKey>(
+      "list held rule events",
+      `SELECT rule, host FROM rule_firings WHERE held_event_id IS NOT NULL ORDER BY rule, host`,
+      [],
+    );
   }
 
   async recordResult(
