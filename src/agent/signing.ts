@@ -25,7 +25,7 @@ export function loadPrivateKey(pem: string): KeyObject {
   } catch (err) {
     throw new AgentError(
       "E_SIGNING_KEY",
-      `the job signing key is not an ed25519 private key in PEM form (${(err as Error).message}); generate one with 'jarvis agent keygen'`,
+      `the job signing key is not an ed25519 private key in PEM form (${(err as Error).message}); make one with 'jarvis agent keys DIR'`,
       { cause: err },
     );
   }

@@ -78,6 +78,15 @@ export const startJobBody = z
     path: ["targets"],
   })
   .superRefine((b, ctx) => {
+    // The agents' Operation schema strips keys it does not know (a newer jarvis may send more),
+    // so a misspelt argument would reach the node as missing, or not at all: refuse it here.
+    const expected = argumentsOf(b.operation);
+    for (const key of Object.keys(b.args ?? {}).filter((k) => !expected.includes(k)))
+      ctx.addIssue({
+        code: "custom",
+        path: ["args", key],
+        message: `unknown key for operation ${b.operation}; expected ${expected.join(", ") || "no args"}`,
+      });
     const parsed = Operation.safeParse({ ...(b.args ?? {}), kind: b.operation });
     const [issue] = parsed.success ? [] : parsed.error.issues;
     if (issue)
@@ -89,6 +98,12 @@ export const startJobBody = z
   });
 
 export type StartJobBody = z.output<typeof startJobBody>;
+
+/** The argument names of an operation, from the agents' own schema of it. */
+export function argumentsOf(operation: (typeof JOB_OPERATIONS)[number]): string[] {
+  const shape = Operation.options.find((o) => o.shape.kind.value === operation)?.shape ?? {};
+  return Object.keys(shape).filter((k) => k !== "kind");
+}
 
 export const jobWaitQuery = z.strictObject({
   wait: z

@@ -1,11 +1,15 @@
 /**
- * GET /nodes/{host}/events: the events a node's agent reported (changed files, probes), newest
- * first, kept by jarvis; the same typed command as chat's `events <host>`.
+ * GET /events and GET /nodes/{host}/events: the events the agents reported (changed files,
+ * probes), newest first, kept by jarvis, in pages (`next` is the next page's `before`); the same
+ * typed command as chat's `events [host]`.
  */
 import { z } from "zod";
+import type { FastifyRequest } from "fastify";
 import { callDispatcher } from "./api-call.js";
 import { hostParams } from "./api-schemas.js";
+import { nodeEventJson } from "./node-event-json.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
+import type { NodeEventsJson } from "./response-schemas.js";
 
 const DEFAULT_EVENTS = 50;
 
@@ -16,41 +20,60 @@ const nodeEventsQuery = z.strictObject({
     .refine((v) => Number(v) >= 1 && Number(v) <= 1000, { error: "must be a whole number from 1 to 1000" })
     .optional()
     .describe("events to return (default 50)"),
+  before: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .describe("the next of an earlier page: events kept before that event"),
   token: z.string().optional(),
 });
 
 export function registerNodeEventRoutes(app: ApiApp, ctx: ApiContext): void {
+  const page = async (
+    request: FastifyRequest,
+    query: z.infer<typeof nodeEventsQuery>,
+    host: string | undefined,
+  ): Promise<NodeEventsJson> => {
+    const reply = await callDispatcher(
+      ctx.dispatcher,
+      request,
+      {
+        verb: "node-events",
+        limit: query.limit === undefined ? DEFAULT_EVENTS : Number(query.limit),
+        ...(host === undefined ? {} : { host }),
+        ...(query.before === undefined ? {} : { before: query.before }),
+      },
+      "node-events",
+    );
+    return {
+      ...(host === undefined ? {} : { host }),
+      events: reply.events.map(nodeEventJson),
+      next: reply.next,
+    };
+  };
+
+  app.get(
+    "/events",
+    {
+      schema: {
+        summary:
+          "Every node's latest events (changed files, probes), newest first, paged (pass next as before)",
+        querystring: nodeEventsQuery,
+      },
+    },
+    async (request) => page(request, request.query, undefined),
+  );
+
   app.get(
     "/nodes/:host/events",
     {
       schema: {
-        summary: "A node's latest events (changed files, probes), newest first",
+        summary: "A node's latest events (changed files, probes), newest first, paged (pass next as before)",
         params: hostParams,
         querystring: nodeEventsQuery,
       },
     },
-    async (request) => {
-      const { limit } = request.query;
-      const reply = await callDispatcher(
-        ctx.dispatcher,
-        request,
-        {
-          verb: "node-events",
-          host: request.params.host,
-          limit: limit === undefined ? DEFAULT_EVENTS : Number(limit),
-        },
-        "node-events",
-      );
-      return {
-        host: request.params.host,
-        events: reply.events.map((e) => ({
-          id: e.id,
-          kind: e.kind,
-          at: new Date(e.at).toISOString(),
-          received_at: new Date(e.receivedAt).toISOString(),
-          data: e.data,
-        })),
-      };
-    },
+    async (request) => page(request, request.query, request.params.host),
   );
 }

@@ -118,6 +118,23 @@ export const hostRunsJsonSchema = z.object({
   next: z.string().nullable(),
 });
 
+/** GET /events and GET /nodes/{host}/events: events newest first; `next` is the older page's `before`. */
+export const nodeEventsJsonSchema = z.object({
+  host: z.string().optional(),
+  events: z.array(
+    z.object({
+      id: z.string(),
+      host: z.string(),
+      kind: z.string(),
+      at: isoTime,
+      received_at: isoTime,
+      data: z.record(z.string(), z.unknown()),
+    }),
+  ),
+  next: z.string().nullable(),
+});
+export type NodeEventsJson = z.infer<typeof nodeEventsJsonSchema>;
+
 /** GET /hosts. */
 export const hostsJsonSchema = z.object({
   hosts: z.array(

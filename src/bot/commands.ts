@@ -280,5 +280,8 @@ function nodeEventsText(events: NodeEventRecord[], host: string | undefined): Ch
     const data = JSON.stringify(e.data);
     return `${new Date(e.receivedAt).toISOString()} ${e.host} ${e.kind} ${data.length > 200 ? `${data.slice(0, 200)}…` : data}`;
   });
-  return { text: lines.join("\n"), pointer: `more: GET /nodes/${host ?? "<host>"}/events on the API` };
+  return {
+    text: lines.join("\n"),
+    pointer: `more: jarvis events${host === undefined ? "" : ` ${host}`} on the CLI`,
+  };
 }

@@ -9,6 +9,7 @@ import type { ScheduleParts } from "../schedule/schedule-json.js";
 import type { TypedCommand } from "../commands/typed-command.js";
 import type { ReplayOnto } from "../commands/typed-command.js";
 import type { WireRunEvent } from "../api/response-schemas.js";
+import type { NodeEventJson } from "../api/node-event-json.js";
 import type { DetailShown, RunShown } from "./format.js";
 
 /** Runs just started, retried or replayed. */
@@ -55,6 +56,12 @@ export interface HostPageShown {
   total: number;
 }
 
+/** One page of the agents' events, newest first; `next` is the following page's `before`. */
+export interface NodeEventPageShown {
+  events: NodeEventJson[];
+  next: string | null;
+}
+
 /**
  * Where the run commands act. A `target` is a `<host|run|group>` word as typed; the backend
  * resolves it the way the store does (run-target.ts).
@@ -70,6 +77,12 @@ export interface CliBackend {
   /** The run, a host's latest run, or every run of a group (`group` true). */
   status(target: string): Promise<{ details: DetailShown[]; group: boolean }>;
   hosts(page: { limit: number; after?: string | undefined }): Promise<HostPageShown>;
+  /** The agents' events: one node's (`host`) or every node's. */
+  events(query: {
+    host?: string | undefined;
+    limit: number;
+    before?: string | undefined;
+  }): Promise<NodeEventPageShown>;
   log(target: string): Promise<LogLine[]>;
   clipboard(target: string, step: number | undefined): Promise<Record<string, unknown>>;
   diff(target: string, step: number): Promise<string>;

@@ -208,6 +208,7 @@ export async function dispatch<K extends Answer["kind"]>(
     nodes: jarvis.nodes,
     ...(jarvis.jobs ? { jobs: jarvis.jobs } : {}),
     schedules: jarvis.store,
+    nodeEvents: jarvis.store,
   });
   const reply = await dispatcher.dispatch({
     front: "cli",

@@ -1,7 +1,7 @@
 /**
  * Commands that look at runs (status, log, clipboard, diff, history, pipelines, audit) and nodes
- * (hosts). status, log, clipboard, diff and history look here or through a jarvis server
- * (with-backend.ts).
+ * (hosts, events). status, log, clipboard, diff, history and events look here or through a jarvis
+ * server (with-backend.ts).
  */
 import { dumpYaml } from "../clipboard/yaml.js";
 import { stepNumber } from "../commands/typed-command.js";
@@ -196,6 +196,34 @@ export const inspectCommands: Record<string, CliCommand> = {
         if (ctx.flags.json) ctx.out(JSON.stringify(reply.nodes, null, 2));
         else if (reply.nodes.length === 0) ctx.out(`no nodes${where === undefined ? "" : ` where ${where}`}`);
         else for (const node of reply.nodes) ctx.out(nodeLine(node));
+        return EXIT.ok;
+      });
+    },
+  }),
+  events: defineCommand({
+    usage: "events [host] [--limit N] [--before EVENT] [--json]",
+    summary:
+      "the events the agents reported (changed files, probes), newest first: every node's or one host's",
+    options: { ...json, limit: { type: "string" }, before: { type: "string" } },
+    remote: true,
+    run: (ctx) => {
+      if (ctx.args.length > 1) throw usageError("events takes at most one host");
+      const [host] = ctx.args;
+      const limit = positiveInteger(ctx.flags.limit, "--limit", 50);
+      if (limit > 1000) throw usageError("--limit must be at most 1000");
+      const before = ctx.flags.before;
+      return withBackend(ctx, async (backend) => {
+        const page = await backend.events({ host, limit, before });
+        if (page.next !== null)
+          ctx.err(
+            `more: jarvis events${host === undefined ? "" : ` ${host}`} --limit ${limit} --before ${page.next}`,
+          );
+        if (ctx.flags.json) ctx.out(JSON.stringify(page.events, null, 2));
+        else if (page.events.length === 0)
+          ctx.out(host === undefined ? "no events" : `no events from ${host}`);
+        else
+          for (const e of page.events)
+            ctx.out(`${e.received_at} ${e.host} ${e.kind} ${JSON.stringify(e.data)}`);
         return EXIT.ok;
       });
     },

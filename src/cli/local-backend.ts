@@ -6,6 +6,7 @@
  */
 import { errorMessage } from "../errors.js";
 import { openJarvis } from "../service.js";
+import { nodeEventJson } from "../api/node-event-json.js";
 import { dispatch, cliRequester } from "./command.js";
 import type { CommandContext } from "./command.js";
 import type { Jarvis } from "../service.js";
@@ -79,6 +80,18 @@ export async function openLocalBackend(ctx: CommandContext<unknown>): Promise<Cl
         "host-index",
       );
       return { latest: page.hosts.map((h) => h.latest), next: page.next, total: page.total };
+    },
+    events: async ({ host, limit, before }) => {
+      const reply = await ask(
+        {
+          verb: "node-events",
+          limit,
+          ...(host === undefined ? {} : { host }),
+          ...(before === undefined ? {} : { before }),
+        },
+        "node-events",
+      );
+      return { events: reply.events.map(nodeEventJson), next: reply.next };
     },
     log: async (target) => (await ask({ verb: "log", target }, "log")).lines,
     clipboard: async (target, step) =>

@@ -13,6 +13,7 @@ import {
   hostRunsJsonSchema,
   hostsJsonSchema,
   logJsonSchema,
+  nodeEventsJsonSchema,
   replayedJsonSchema,
   runJsonSchema,
   runPageJsonSchema,
@@ -175,6 +176,11 @@ export function remoteBackend(server: string, token: string): CliBackend {
     hosts: async ({ limit, after }) => {
       const page = await api.get("/hosts", hostsJsonSchema, { limit, after });
       return { latest: page.hosts.map((h) => runFromJson(h.latest)), next: page.next, total: page.total };
+    },
+    events: async ({ host, limit, before }) => {
+      const path = host === undefined ? "/events" : `/nodes/${encodeURIComponent(host)}/events`;
+      const page = await api.get(path, nodeEventsJsonSchema, { limit, before });
+      return { events: page.events, next: page.next };
     },
     log: async (target) => {
       const run = await findRun(target);

@@ -246,8 +246,15 @@ export async function executeCommand(
       return { kind: "unscheduled", id: command.id };
     case "node-events": {
       if (!ctx.nodeEvents) throw new ConfigError("E_NO_NODE_EVENTS", "events are not kept by this front");
-      const query = { limit: command.limit, ...(command.host === undefined ? {} : { host: command.host }) };
-      return { kind: "node-events", host: command.host, events: await ctx.nodeEvents.listNodeEvents(query) };
+      // One more than asked: whether an older page exists, without counting.
+      const events = await ctx.nodeEvents.listNodeEvents({
+        limit: command.limit + 1,
+        ...(command.host === undefined ? {} : { host: command.host }),
+        ...(command.before === undefined ? {} : { before: command.before }),
+      });
+      const page = events.slice(0, command.limit);
+      const next = events.length > command.limit ? (page.at(-1)?.id ?? null) : null;
+      return { kind: "node-events", host: command.host, events: page, next };
     }
   }
 }

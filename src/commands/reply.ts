@@ -64,7 +64,13 @@ export type Reply =
   | { kind: "schedules"; schedules: ScheduleView[] }
   | { kind: "unscheduled"; id: string }
   /** The agents' latest events, newest first: one node's (`host`) or every node's. */
-  | { kind: "node-events"; host: string | undefined; events: NodeEventRecord[] }
+  | {
+      kind: "node-events";
+      host: string | undefined;
+      events: NodeEventRecord[];
+      /** The `before` of the next (older) page, when there are more. */
+      next: string | null;
+    }
   | { kind: "refused"; why: Refusal; message: string }
   /** The command ran and failed: `error` is what was thrown (its code decides the CLI's exit). */
   | { kind: "failed"; message: string; error: unknown };

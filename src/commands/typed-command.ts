@@ -87,8 +87,8 @@ export type TypedCommand =
       targets: JobTargets;
       batch?: BatchSize;
     }
-  /** The agents' latest events, of one node or of all (chat `events [host]`). */
-  | { verb: "node-events"; host?: string; limit: number }
+  /** The agents' latest events, of one node or of all (chat `events [host]`); `before`: an event id. */
+  | { verb: "node-events"; host?: string; limit: number; before?: string }
   | { verb: "job"; action: "show" | "cancel"; jobId: string }
   /** `atOnce`: answer with the new job as soon as it is made (the API); chat waits for its end. */
   | { verb: "job"; action: "rerun"; jobId: string; only: RerunScope; atOnce?: boolean }

@@ -35,7 +35,14 @@ export async function startEventRules(o: {
   await warnOfUnknownPipelines(o.config, o.control, o.log);
   const intake = new EventIntake({ bus: o.bus, store: o.store, firer, log: o.log });
   await intake.start();
-  return { firer, stop: () => intake.stop() };
+  await firer.resume();
+  return {
+    firer,
+    stop: async () => {
+      firer.stop();
+      await intake.stop();
+    },
+  };
 }
 
 /** A rule naming no pipeline fails each firing (audited); say so at start, where it is fixed. */

@@ -1,9 +1,12 @@
 /**
  * What a kept event sets off: each rule it matches fires for the event's node at most once per
  * debounce (a compare-and-set on the rule's last firing in the store, so a restart or a second
- * service does not fire it again), on behalf of `rule:<name>`. The ACL decides as for a person
- * (the rule's identity needs a role allowing the pipeline's verb on the node); the firing is
- * audited whatever came of it, and announced in the rule's rooms.
+ * service does not fire it again), on behalf of `rule:<name>`. An event that comes within the
+ * debounce is held in the store (the latest one wins) and fires once when the debounce ends, so
+ * the state a burst ends in is acted on: the trailing firing, claimed by the same compare-and-set
+ * by whichever service's timer comes first, and taken up again by a service that starts. The ACL
+ * decides as for a person (the rule's identity needs a role allowing the pipeline's verb on the
+ * node); every firing is audited whatever came of it, and announced in the rule's rooms.
  */
 import { decide } from "../commands/acl.js";
 import type { AclPolicy } from "../commands/acl.js";
@@ -22,16 +25,37 @@ export type Announcer = (room: string, line: string) => void;
 export interface RuleFirerOptions {
   rules: readonly EventRule[];
   store: NodeEventStore;
-  control: Pick<RunControl, "startAll" | "lastSource" | "recordAudit">;
+  control: Pick<RunControl, "startAll" | "lastSource" | "recordAudit" | "history">;
   acl: AclPolicy;
   nodes: NodeDirectory;
   log: (line: string) => void;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const ACTIVE: ReadonlySet<string> = new Set(["awaiting_approval", "queued", "running"]);
+
 export class RuleFirer {
   private readonly announcers = new Set<Announcer>();
+  /** The timer of each (rule, node) whose held event fires when its debounce ends. */
+  private readonly trailing = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
 
   constructor(private readonly o: RuleFirerOptions) {}
+
+  /** Take up the events held in the store (by this service before a restart, or another). */
+  async resume(): Promise<void> {
+    for (const key of await this.o.store.heldRuleEvents()) {
+      const rule = this.o.rules.find((r) => r.name === key.rule);
+      if (rule) await this.fireHeld(rule, key.host);
+    }
+  }
+
+  /** Stop the trailing timers; what they would fire stays held in the store for the next start. */
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.trailing.values()) clearTimeout(timer);
+    this.trailing.clear();
+  }
 
   /** Hear every announcement (the chat front); the function that stops it. */
   onAnnounce(announcer: Announcer): () => void {
@@ -53,16 +77,71 @@ export class RuleFirer {
         eventId: event.id,
         debounceMs: rule.debounceMs,
       });
-      if (!firing) continue; // fired for this node within its debounce, here or by another service
-      fired.push(await this.fire(rule, event, firing));
+      if (firing) {
+        fired.push(await this.fire(rule, event, firing));
+        continue;
+      }
+      // It fired for this node within its debounce, here or by another service: hold this event.
+      const waitMs = await this.o.store.holdRuleEvent({
+        rule: rule.name,
+        host: event.host,
+        eventId: event.id,
+        debounceMs: rule.debounceMs,
+      });
+      this.schedule(rule, event.host, waitMs);
     }
     return fired;
   }
 
-  private async fire(rule: EventRule, event: NewNodeEvent, firing: RuleFiring): Promise<RuleFiring> {
+  /** Fire the held event of (rule, host) after `ms`, unless a timer for it runs already. */
+  private schedule(rule: EventRule, host: string, ms: number): void {
+    const key = JSON.stringify([rule.name, host]);
+    if (this.stopped || this.trailing.has(key)) return;
+    const timer = setTimeout(
+      () => {
+        this.trailing.delete(key);
+        this.fireHeld(rule, host).catch((err: unknown) =>
+          this.o.log(`rule ${rule.name}: the held event of ${host} did not fire: ${errorMessage(err)}`),
+        );
+      },
+      // setTimeout takes at most 2^31-1 ms; a longer debounce is waited out in turns ("wait").
+      Math.min(ms, MAX_TIMER_MS),
+    );
+    timer.unref();
+    this.trailing.set(key, timer);
+  }
+
+  /** The trailing firing: once the debounce has passed, the held event fires (in one service). */
+  private async fireHeld(rule: EventRule, host: string): Promise<RuleFiring | undefined> {
+    // The run the first firing started may still go on: the held event waits another debounce
+    // rather than fail as E_HOST_BUSY (a run started in between still fails so, audited).
+    const [latest] = await this.o.control.history(host, 1);
+    if (latest && ACTIVE.has(latest.state)) {
+      this.schedule(rule, host, rule.debounceMs);
+      return undefined;
+    }
+    const claim = await this.o.store.claimHeldFiring({ rule: rule.name, host, debounceMs: rule.debounceMs });
+    if (claim.kind === "wait") this.schedule(rule, host, claim.ms);
+    if (claim.kind !== "fired") return undefined;
+    const { firing, event } = claim;
+    // An event pruned since it was held (1,000 newer ones) is still worth the firing.
+    return this.fire(
+      rule,
+      event ?? { id: firing.eventId, host, kind: rule.event, at: firing.firedAt, data: {} },
+      firing,
+      true,
+    );
+  }
+
+  private async fire(
+    rule: EventRule,
+    event: NewNodeEvent,
+    firing: RuleFiring,
+    held = false,
+  ): Promise<RuleFiring> {
     const host = event.host;
     const identity = `rule:${rule.name}`;
-    const what = `${event.kind}${describeData(event)} on ${host}`;
+    const what = `${event.kind}${describeData(event)} on ${host}${held ? " (the last within the debounce)" : ""}`;
     const record = {
       identity,
       network: "rule",

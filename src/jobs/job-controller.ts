@@ -136,7 +136,7 @@ export class JobController {
 
   async get(jobId: string): Promise<{ job: JobRecord; nodes: JobNodeRecord[] }> {
     const job = await this.o.jobs.getJob(jobId);
-    if (!job) throw new JobError("E_JOB_UNKNOWN", `no job ${jobId}; 'jarvis job list' shows the jobs`);
+    if (!job) throw new JobError("E_JOB_UNKNOWN", `no job ${jobId}; 'jarvis jobs' lists the jobs`);
     return { job, nodes: await this.o.jobs.jobNodes(jobId) };
   }
 

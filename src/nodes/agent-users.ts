@@ -64,13 +64,39 @@ export function ensureAgentUser(dir: string, node: string): AgentUser {
   return { node, publicKey: user.publicKey, seedFile: f.seed };
 }
 
-/** Forget the node's user (its next authorization no longer lets it in); true if there was one. */
-export function removeAgentUser(dir: string, node: string): boolean {
+/** What revoking a node's user found and did. */
+export interface Revocation {
+  /** The public key taken out, when the node still had a user. */
+  publicKey: string | undefined;
+  /** True when nats-server was told to reload. */
+  reloaded: boolean;
+}
+
+/**
+ * Take the node's user out of the authorization and out of nats-server, then delete its seed.
+ * The .pub goes first, so the rewritten authorization leaves the user out; the seed goes last,
+ * once nats-server has reloaded (and so disconnected the user): a seed without its .pub is a
+ * revocation nats-server may not have taken yet, and revoking again reloads again. With neither
+ * file left and the authorization as it should be, nothing is done: revoking twice is no error.
+ */
+export async function revokeAgentUser(
+  dir: string,
+  node: string,
+  authorizationFile: string,
+  jarvisPublicKey: string,
+  reload: NatsReload,
+): Promise<Revocation> {
   const f = files(dir, node);
-  const had = existsSync(f.pub);
+  const publicKey = existingAgentUser(dir, node)?.publicKey;
+  const pending = existsSync(f.seed) || existsSync(f.pub);
+  // No authorization yet: no nats-server ever let this node in, and none need be asked.
+  if (!pending && !existsSync(authorizationFile)) return { publicKey, reloaded: false };
   rmSync(f.pub, { force: true });
+  const changed = await writeAuthorization(authorizationFile, jarvisPublicKey, dir);
+  const reloaded = changed || pending;
+  if (reloaded) await reloadNats(reload);
   rmSync(f.seed, { force: true });
-  return had;
+  return { publicKey, reloaded };
 }
 
 /** Every provisioned node and its public key, by node name. */

@@ -5,6 +5,7 @@
  * a restarted service, or two services reading the same events, never fire it twice within its
  * debounce.
  */
+import { CommandError } from "../errors.js";
 import type { FactValue } from "../inventory/node-view.js";
 
 /** Events kept per node; older ones are dropped as new ones come. */
@@ -28,6 +29,16 @@ export interface NodeEventQuery {
   /** One node's events; absent: every node's. */
   host?: string;
   limit: number;
+  /** The id of the last event of the page before: only events kept before it. */
+  before?: string;
+}
+
+/** A `before` that names no kept event (of the host asked about): its page cannot be found. */
+export function unknownEventCursor(before: string, host: string | undefined): CommandError {
+  return new CommandError(
+    "E_USAGE",
+    `the events cursor '${before.slice(0, 64)}' is no event jarvis keeps${host === undefined ? "" : ` from ${host}`} (only the last ${NODE_EVENTS_KEPT} per node are kept); start again from the newest events`,
+  );
 }
 
 export interface RuleFiringClaim {
@@ -50,13 +61,38 @@ export interface RuleFiring {
   error: string | null;
 }
 
+/** The (rule, node) pair a held event waits under. */
+export type RuleKey = Pick<RuleFiringClaim, "rule" | "host">;
+
+/** What asking for a held event's firing came to. */
+export type HeldFiringClaim =
+  /** It fired now: the firing, and the held event if it is still kept. */
+  | { kind: "fired"; firing: RuleFiring; event: NodeEventRecord | undefined }
+  /** The debounce has this long to go, by the store's clock. */
+  | { kind: "wait"; ms: number }
+  /** No event is held (fired already, here or by another service). */
+  | { kind: "none" };
+
 export interface NodeEventStore {
   /** Keep an event; false when one with its id is kept already (a redelivery). */
   recordNodeEvent(event: NewNodeEvent): Promise<boolean>;
-  /** Newest first. */
+  /** Newest first; a `before` that names no kept event is refused (unknownEventCursor). */
   listNodeEvents(query: NodeEventQuery): Promise<NodeEventRecord[]>;
-  /** Fire `rule` for `host` unless it fired within `debounceMs`: the firing, or undefined. */
+  /**
+   * Fire `rule` for `host` unless it fired within `debounceMs`: the firing, or undefined. A
+   * firing drops the event held for the pair: it acts on the newer one.
+   */
   claimRuleFiring(claim: RuleFiringClaim): Promise<RuleFiring | undefined>;
+  /**
+   * Hold `eventId`, which came within the debounce of the pair's last firing, to fire when that
+   * debounce ends (the trailing firing; a later held event replaces it). The ms until then, by
+   * the store's clock (0 when it has ended already).
+   */
+  holdRuleEvent(claim: RuleFiringClaim): Promise<number>;
+  /** Fire the held event once the debounce has passed, by the same compare-and-set as a firing. */
+  claimHeldFiring(key: RuleKey & { debounceMs: number }): Promise<HeldFiringClaim>;
+  /** Every pair with a held event (for a service that starts: their debounces run on). */
+  heldRuleEvents(): Promise<RuleKey[]>;
   /** What came of a firing (only the firing of `eventId`: a later one is left alone). */
   recordRuleFiringResult(
     claim: Pick<RuleFiring, "rule" | "host" | "eventId">,

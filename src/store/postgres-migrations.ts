@@ -84,6 +84,11 @@ CREATE TABLE audit (
     name: "the agents' nodes with their facts' history; jobs with their nodes and events",
     sql: POSTGRES_NODES_SCHEMA + POSTGRES_JOBS_SCHEMA,
   },
+  {
+    version: 8,
+    name: "rules' trailing firings: the event held until a firing's debounce ends",
+    sql: `ALTER TABLE rule_firings ADD COLUMN held_event_id TEXT;`,
+  },
 ];
 
 /** Apply every migration this database has not had yet; the versions applied now. */

@@ -6,13 +6,15 @@
 import type { FactValue } from "../inventory/node-view.js";
 import { NOW } from "./postgres-context.js";
 import type { PostgresContext } from "./postgres-context.js";
-import { NODE_EVENTS_KEPT } from "./node-event-store.js";
+import { NODE_EVENTS_KEPT, unknownEventCursor } from "./node-event-store.js";
 import type {
+  HeldFiringClaim,
   NewNodeEvent,
   NodeEventQuery,
   NodeEventRecord,
   RuleFiring,
   RuleFiringClaim,
+  RuleKey,
 } from "./node-event-store.js";
 
 /** Migration: agents' events and the rules' last firings. */
@@ -67,17 +69,31 @@ export class PostgresNodeEvents {
   }
 
   async list(query: NodeEventQuery): Promise<NodeEventRecord[]> {
+    const { host, before, limit } = query;
+    let below = String(Number.MAX_SAFE_INTEGER);
+    if (before !== undefined) {
+      const [row] = await this.c.rows<{ seq: string }>(
+        "find a node events cursor",
+        host === undefined
+          ? `SELECT seq FROM node_events WHERE id = $1`
+          : `SELECT seq FROM node_events WHERE id = $1 AND host = $2`,
+        host === undefined ? [before] : [before, host],
+      );
+      if (!row) throw unknownEventCursor(before, host);
+      below = row.seq;
+    }
+    // One query per shape, so each reads its index (by host, or by seq) in order.
     const rows =
-      query.host === undefined
+      host === undefined
         ? await this.c.rows<EventRow>(
             "list node events",
-            `SELECT * FROM node_events ORDER BY seq DESC LIMIT $1`,
-            [query.limit],
+            `SELECT * FROM node_events WHERE seq < $1 ORDER BY seq DESC LIMIT $2`,
+            [below, limit],
           )
         : await this.c.rows<EventRow>(
             "list node events",
-            `SELECT * FROM node_events WHERE host = $1 ORDER BY seq DESC LIMIT $2`,
-            [query.host, query.limit],
+            `SELECT * FROM node_events WHERE host = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
+            [host, below, limit],
           );
     return rows.map(toEvent);
   }
@@ -87,12 +103,57 @@ export class PostgresNodeEvents {
       "claim a rule firing",
       `INSERT INTO rule_firings (rule, host, event_id, fired_at) VALUES ($1, $2, $3, ${NOW})
        ON CONFLICT (rule, host) DO UPDATE SET event_id = EXCLUDED.event_id, fired_at = EXCLUDED.fired_at,
-         run_id = NULL, error = NULL
+         run_id = NULL, error = NULL, held_event_id = NULL
        WHERE rule_firings.fired_at + $4 <= EXCLUDED.fired_at
        RETURNING *`,
       [claim.rule, claim.host, claim.eventId, claim.debounceMs],
     );
     return rows[0] && toFiring(rows[0]);
+  }
+
+  async hold(claim: RuleFiringClaim): Promise<number> {
+    const rows = await this.c.rows<{ wait: string }>(
+      "hold an event for a rule's trailing firing",
+      `UPDATE rule_firings SET held_event_id = $1 WHERE rule = $2 AND host = $3
+       RETURNING greatest(0, fired_at + $4 - ${NOW}) AS wait`,
+      [claim.eventId, claim.rule, claim.host, claim.debounceMs],
+    );
+    return Number(rows[0]?.wait ?? 0);
+  }
+
+  async claimHeld(key: RuleKey & { debounceMs: number }): Promise<HeldFiringClaim> {
+    const fired = await this.c.rows<FiringRow>(
+      "claim a rule's trailing firing",
+      `UPDATE rule_firings SET event_id = held_event_id, held_event_id = NULL, fired_at = ${NOW},
+         run_id = NULL, error = NULL
+       WHERE rule = $1 AND host = $2 AND held_event_id IS NOT NULL AND fired_at + $3 <= ${NOW}
+       RETURNING *`,
+      [key.rule, key.host, key.debounceMs],
+    );
+    const row = fired[0];
+    if (row) {
+      const [event] = await this.c.rows<EventRow>(
+        "read a held event",
+        `SELECT * FROM node_events WHERE id = $1`,
+        [row.event_id],
+      );
+      return { kind: "fired", firing: toFiring(row), event: event && toEvent(event) };
+    }
+    const [held] = await this.c.rows<{ wait: string }>(
+      "read a held event's wait",
+      `SELECT greatest(1, fired_at + $1 - ${NOW}) AS wait FROM rule_firings
+       WHERE rule = $2 AND host = $3 AND held_event_id IS NOT NULL`,
+      [key.debounceMs, key.rule, key.host],
+    );
+    return held ? { kind: "wait", ms: Number(held.wait) } : { kind: "none" };
+  }
+
+  async held(): Promise<RuleKey[]> {
+    return this.c.rows<RuleKey>(
+      "list held rule events",
+      `SELECT rule, host FROM rule_firings WHERE held_event_id IS NOT NULL ORDER BY rule, host`,
+      [],
+    );
   }
 
   async recordResult(

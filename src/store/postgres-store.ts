@@ -126,6 +126,9 @@ class PostgresStore implements RunStore {
   recordRuleFiringResult: RunStore["recordRuleFiringResult"] = (claim, result) =>
     this.nodeEvents.recordResult(claim, result);
   getRuleFiring: RunStore["getRuleFiring"] = (rule, host) => this.nodeEvents.get(rule, host);
+  holdRuleEvent: RunStore["holdRuleEvent"] = (claim) => this.nodeEvents.hold(claim);
+  claimHeldFiring: RunStore["claimHeldFiring"] = (key) => this.nodeEvents.claimHeld(key);
+  heldRuleEvents: RunStore["heldRuleEvents"] = () => this.nodeEvents.held();
 
   decideApproval: RunStore["decideApproval"] = (decision) => this.approvals.decideApproval(decision);
   listApprovals: RunStore["listApprovals"] = (runId) => this.approvals.listApprovals(runId);

@@ -7,13 +7,15 @@ import type Database from "better-sqlite3";
 import type { FactValue } from "../inventory/node-view.js";
 import { NOW } from "./sqlite-context.js";
 import type { SqliteContext } from "./sqlite-context.js";
-import { NODE_EVENTS_KEPT } from "./node-event-store.js";
+import { NODE_EVENTS_KEPT, unknownEventCursor } from "./node-event-store.js";
 import type {
+  HeldFiringClaim,
   NewNodeEvent,
   NodeEventQuery,
   NodeEventRecord,
   RuleFiring,
   RuleFiringClaim,
+  RuleKey,
 } from "./node-event-store.js";
 
 const NODE_EVENT_SCHEMA = `
@@ -31,6 +33,11 @@ CREATE TABLE IF NOT EXISTS rule_firings (
 
 export function migrateNodeEvents(db: Database.Database): void {
   db.exec(NODE_EVENT_SCHEMA);
+  const columns = new Set(
+    (db.prepare(`PRAGMA table_info(rule_firings)`).all() as { name: string }[]).map((c) => c.name),
+  );
+  // The event that came within a firing's debounce, fired when it ends (trailing firings).
+  if (!columns.has("held_event_id")) db.exec(`ALTER TABLE rule_firings ADD COLUMN held_event_id TEXT`);
 }
 
 interface EventRow {
@@ -77,12 +84,22 @@ export class SqliteNodeEvents {
   }
 
   list(query: NodeEventQuery): NodeEventRecord[] {
+    const { host, before, limit } = query;
+    const cursor =
+      before === undefined
+        ? undefined
+        : (this.c.stmt(`SELECT seq, host FROM node_events WHERE id = ?`).get(before) as
+            { seq: number; host: string } | undefined);
+    if (before !== undefined && (cursor === undefined || (host !== undefined && cursor.host !== host)))
+      throw unknownEventCursor(before, host);
+    // One statement per shape, so each reads its index (by host, or by seq) in order.
+    const below = cursor?.seq ?? Number.MAX_SAFE_INTEGER;
     const rows = (
-      query.host === undefined
-        ? this.c.stmt(`SELECT * FROM node_events ORDER BY seq DESC LIMIT ?`).all(query.limit)
+      host === undefined
+        ? this.c.stmt(`SELECT * FROM node_events WHERE seq < ? ORDER BY seq DESC LIMIT ?`).all(below, limit)
         : this.c
-            .stmt(`SELECT * FROM node_events WHERE host = ? ORDER BY seq DESC LIMIT ?`)
-            .all(query.host, query.limit)
+            .stmt(`SELECT * FROM node_events WHERE host = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)
+            .all(host, below, limit)
     ) as EventRow[];
     return rows.map(toEvent);
   }
@@ -95,13 +112,58 @@ export class SqliteNodeEvents {
           .stmt(
             `INSERT INTO rule_firings (rule, host, event_id, fired_at) VALUES (?, ?, ?, ${NOW})
              ON CONFLICT (rule, host) DO UPDATE SET event_id = excluded.event_id, fired_at = excluded.fired_at,
-               run_id = NULL, error = NULL
+               run_id = NULL, error = NULL, held_event_id = NULL
              WHERE rule_firings.fired_at + ? <= excluded.fired_at
              RETURNING *`,
           )
           .get(claim.rule, claim.host, claim.eventId, claim.debounceMs) as FiringRow | undefined,
     );
     return row && toFiring(row);
+  }
+
+  hold(claim: RuleFiringClaim): number {
+    const row = this.c.guard(
+      "hold an event for a rule's trailing firing",
+      () =>
+        this.c
+          .stmt(
+            `UPDATE rule_firings SET held_event_id = ? WHERE rule = ? AND host = ?
+             RETURNING max(0, fired_at + ? - ${NOW}) AS wait`,
+          )
+          .get(claim.eventId, claim.rule, claim.host, claim.debounceMs) as { wait: number } | undefined,
+    );
+    return row?.wait ?? 0;
+  }
+
+  claimHeld(key: RuleKey & { debounceMs: number }): HeldFiringClaim {
+    return this.c.guard("claim a rule's trailing firing", () => {
+      const fired = this.c
+        .stmt(
+          `UPDATE rule_firings SET event_id = held_event_id, held_event_id = NULL, fired_at = ${NOW},
+             run_id = NULL, error = NULL
+           WHERE rule = ? AND host = ? AND held_event_id IS NOT NULL AND fired_at + ? <= ${NOW}
+           RETURNING *`,
+        )
+        .get(key.rule, key.host, key.debounceMs) as FiringRow | undefined;
+      if (fired) {
+        const event = this.c.stmt(`SELECT * FROM node_events WHERE id = ?`).get(fired.event_id) as
+          EventRow | undefined;
+        return { kind: "fired", firing: toFiring(fired), event: event && toEvent(event) };
+      }
+      const held = this.c
+        .stmt(
+          `SELECT max(1, fired_at + ? - ${NOW}) AS wait FROM rule_firings
+           WHERE rule = ? AND host = ? AND held_event_id IS NOT NULL`,
+        )
+        .get(key.debounceMs, key.rule, key.host) as { wait: number } | undefined;
+      return held ? { kind: "wait", ms: held.wait } : { kind: "none" };
+    });
+  }
+
+  held(): RuleKey[] {
+    return this.c
+      .stmt(`SELECT rule, host FROM rule_firings WHERE held_event_id IS NOT NULL ORDER BY rule, host`)
+      .all() as RuleKey[];
   }
 
   recordResult(

@@ -153,6 +153,9 @@ class SqliteStore implements RunStore {
   recordRuleFiringResult: RunStore["recordRuleFiringResult"] = async (claim, result) =>
     this.nodeEvents.recordResult(claim, result);
   getRuleFiring: RunStore["getRuleFiring"] = async (rule, host) => this.nodeEvents.get(rule, host);
+  holdRuleEvent: RunStore["holdRuleEvent"] = async (claim) => this.nodeEvents.hold(claim);
+  claimHeldFiring: RunStore["claimHeldFiring"] = async (key) => this.nodeEvents.claimHeld(key);
+  heldRuleEvents: RunStore["heldRuleEvents"] = async () => this.nodeEvents.held();
 
   claimableRuns: RunStore["claimableRuns"] = () => this.lifecycle.claimableRuns();
   claim: RunStore["claim"] = (runId, owner, leaseMs) => this.lifecycle.claim(runId, owner, leaseMs);

@@ -56,7 +56,7 @@ export function overviewSection(hosts: HostPage, runs: readonly RunView[]): Safe
     ${
       hosts.hosts.length === 0
         ? html`<p class="meta">
-            No runs yet: start one with <code>jarvis deploy &lt;source&gt;</code> or POST /runs.
+            No runs yet: start one with <code>jarvis run deploy &lt;source&gt;</code> or POST /runs.
           </p>`
         : html`<table id="hosts">
             <thead>

@@ -57,18 +57,23 @@ const designAgent = z.object({
   allow: allow.optional(),
 });
 
-export interface AgentInstallSettings {
+/** What provisioning and revoking a node's NATS user need (agent:install and agent:revoke). */
+export interface NatsUserSettings {
   node: string;
+  /** jarvis's own NKEY seed: its user stays in the authorization. */
+  jarvisSeedFile: string;
+  secretsDir: string;
+  authorizationFile: string;
+  reload: NatsReload;
+}
+
+export interface AgentInstallSettings extends NatsUserSettings {
   jarvisNats: {
     urls: string[];
-    seedFile: string;
     tls: { ca: string; cert?: string; key?: string } | undefined;
   };
   agentUrls: string[];
   signingKeyFile: string;
-  secretsDir: string;
-  authorizationFile: string;
-  reload: NatsReload;
   onlineTimeoutMs: number;
   heartbeatSeconds: number;
   nodeBinary: string | undefined;
@@ -82,20 +87,63 @@ export function installsJarvisAgent(params: Record<string, unknown>): boolean {
   return params.nats !== undefined;
 }
 
+type InstallParams = z.infer<typeof installParams>;
+
 export function installSettings(clipboard: Clipboard, params: Record<string, unknown>): AgentInstallSettings {
-  const p = installParams.safeParse(params);
-  if (!p.success) throw paramsFailure("modules.agent.with", p.error);
+  const p = parsedParams(params);
   const d = designAgent.safeParse(clipboard.agent ?? {});
   if (!d.success) throw paramsFailure("the design's agent", d.error);
-  const { nats, signing_key_file, authorization_file, nats_reload } = p.data;
-  const missing = Object.entries({ nats, signing_key_file, authorization_file, nats_reload })
-    .filter(([, v]) => v === undefined)
-    .map(([k]) => k);
-  if (missing.length > 0 || !nats || !signing_key_file || !authorization_file || !nats_reload) {
-    throw new StepFailure(
-      "E_STEP_PARAMS",
-      `agent: modules.agent.with needs ${missing.join(", ")} to install jarvis's agent (docs/agents.md "Install")`,
-    );
+  const purpose = "install jarvis's agent";
+  const missing = missingKeys(p, ["nats", "signing_key_file", "authorization_file", "nats_reload"]);
+  const { nats, signing_key_file } = p;
+  if (missing.length > 0 || !nats || !signing_key_file) throw missingFailure(missing, purpose);
+  const user = userSettings(clipboard, p, purpose);
+  const list = (u: string | string[]): string[] => (Array.isArray(u) ? u : [u]);
+  return {
+    ...user,
+    jarvisNats: {
+      urls: list(nats.url),
+      tls: nats.tls && {
+        ca: resolve(nats.tls.ca),
+        ...(nats.tls.cert ? { cert: resolve(nats.tls.cert) } : {}),
+        ...(nats.tls.key ? { key: resolve(nats.tls.key) } : {}),
+      },
+    },
+    agentUrls: list(p.agent_url ?? nats.url),
+    signingKeyFile: resolve(signing_key_file),
+    onlineTimeoutMs: (p.online_timeout ?? 120) * 1000,
+    heartbeatSeconds: p.heartbeat_seconds ?? 10,
+    nodeBinary: p.node_binary,
+    groups: d.data.groups ?? [],
+    staticFacts: d.data.facts ?? {},
+    allow: {
+      operations: d.data.allow?.operations ?? p.allow?.operations ?? ["ping", "facts", "cancel"],
+      commands: d.data.allow?.commands ?? p.allow?.commands,
+    },
+  };
+}
+
+/** What agent:revoke needs: the node, where its seed is kept, and nats-server's authorization. */
+export function natsUserSettings(clipboard: Clipboard, params: Record<string, unknown>): NatsUserSettings {
+  return userSettings(clipboard, parsedParams(params), "revoke the node's NATS user");
+}
+
+/** How the reload is said in plans and logs. */
+export function reloadShown(reload: NatsReload): string {
+  return reload.kind === "pid-file" ? `SIGHUP to the pid in ${reload.file}` : reload.argv.join(" ");
+}
+
+function parsedParams(params: Record<string, unknown>): InstallParams {
+  const p = installParams.safeParse(params);
+  if (!p.success) throw paramsFailure("modules.agent.with", p.error);
+  return p.data;
+}
+
+function userSettings(clipboard: Clipboard, p: InstallParams, purpose: string): NatsUserSettings {
+  const { nats, authorization_file, nats_reload } = p;
+  const missing = missingKeys(p, ["nats", "authorization_file", "nats_reload"]);
+  if (missing.length > 0 || !nats || !authorization_file || !nats_reload) {
+    throw missingFailure(missing, purpose);
   }
   const instance = clipboard.instance as Record<string, unknown> | undefined;
   const node = instance?.hostname;
@@ -105,37 +153,27 @@ export function installSettings(clipboard: Clipboard, params: Record<string, unk
       "clipboard field instance.hostname is missing: the agent's node name",
     );
   }
-  const list = (u: string | string[]): string[] => (Array.isArray(u) ? u : [u]);
-  const path = (f: string): string => resolve(f);
   return {
     node,
-    jarvisNats: {
-      urls: list(nats.url),
-      seedFile: path(nats.nkey_seed_file),
-      tls: nats.tls && {
-        ca: path(nats.tls.ca),
-        ...(nats.tls.cert ? { cert: path(nats.tls.cert) } : {}),
-        ...(nats.tls.key ? { key: path(nats.tls.key) } : {}),
-      },
-    },
-    agentUrls: list(p.data.agent_url ?? nats.url),
-    signingKeyFile: path(signing_key_file),
-    secretsDir: path(p.data.secrets_dir ?? ".state/agents"),
-    authorizationFile: path(authorization_file),
+    jarvisSeedFile: resolve(nats.nkey_seed_file),
+    secretsDir: resolve(p.secrets_dir ?? ".state/agents"),
+    authorizationFile: resolve(authorization_file),
     reload:
       "pid_file" in nats_reload
-        ? { kind: "pid-file", file: path(nats_reload.pid_file) }
+        ? { kind: "pid-file", file: resolve(nats_reload.pid_file) }
         : { kind: "command", argv: nats_reload.command },
-    onlineTimeoutMs: (p.data.online_timeout ?? 120) * 1000,
-    heartbeatSeconds: p.data.heartbeat_seconds ?? 10,
-    nodeBinary: p.data.node_binary,
-    groups: d.data.groups ?? [],
-    staticFacts: d.data.facts ?? {},
-    allow: {
-      operations: d.data.allow?.operations ?? p.data.allow?.operations ?? ["ping", "facts", "cancel"],
-      commands: d.data.allow?.commands ?? p.data.allow?.commands,
-    },
   };
+}
+
+function missingKeys(p: InstallParams, keys: (keyof InstallParams)[]): string[] {
+  return keys.filter((k) => p[k] === undefined);
+}
+
+function missingFailure(missing: string[], purpose: string): StepFailure {
+  return new StepFailure(
+    "E_STEP_PARAMS",
+    `agent: modules.agent.with needs ${missing.join(", ")} to ${purpose} (docs/agents.md "Install")`,
+  );
 }
 
 function paramsFailure(where: string, error: z.ZodError): StepFailure {

@@ -26,7 +26,7 @@ import {
   reloadNats,
   writeAuthorization,
 } from "../nodes/agent-users.js";
-import { installSettings } from "./agent-install-settings.js";
+import { installSettings, reloadShown } from "./agent-install-settings.js";
 import type { AgentInstallSettings } from "./agent-install-settings.js";
 import {
   agentYmlText,
@@ -51,7 +51,7 @@ export async function installJarvisAgent(clipboard: Clipboard, ctx: StepContext)
   const layout = layoutFor(clipboard, s);
   const target = sshTarget(clipboard, ctx.params);
   const signingPublicKey = signingPublicKeyOf(s.signingKeyFile);
-  const jarvisUser = publicKeyOfSeedFile(s.jarvisNats.seedFile);
+  const jarvisUser = publicKeyOfSeedFile(s.jarvisSeedFile);
 
   const user = ensureAgentUser(s.secretsDir, s.node);
   if (await writeAuthorization(s.authorizationFile, jarvisUser, s.secretsDir)) {
@@ -137,8 +137,7 @@ export function planJarvisAgent(clipboard: Clipboard, ctx: StepContext): Clipboa
       after: {
         seed_file: user?.seedFile ?? `${s.secretsDir}/${s.node}.nk`,
         authorization_file: s.authorizationFile,
-        reload:
-          s.reload.kind === "pid-file" ? `SIGHUP to the pid in ${s.reload.file}` : s.reload.argv.join(" "),
+        reload: reloadShown(s.reload),
       },
     },
     {

@@ -22,11 +22,11 @@ export interface HeartbeatWatch {
 export async function watchHeartbeats(s: AgentInstallSettings): Promise<HeartbeatWatch> {
   let seed: Uint8Array;
   try {
-    seed = new TextEncoder().encode(readFileSync(s.jarvisNats.seedFile, "utf8").trim());
+    seed = new TextEncoder().encode(readFileSync(s.jarvisSeedFile, "utf8").trim());
   } catch (err) {
     throw new StepFailure(
       "E_AGENT_KEYS",
-      `agent: cannot read jarvis's NKEY seed ${s.jarvisNats.seedFile}: ${(err as Error).message}; check modules.agent.with.nats.nkey_seed_file`,
+      `agent: cannot read jarvis's NKEY seed ${s.jarvisSeedFile}: ${(err as Error).message}; check modules.agent.with.nats.nkey_seed_file`,
     );
   }
   const tls = s.jarvisNats.tls;

@@ -65,9 +65,9 @@ export const builtinWorkers: Readonly<Record<string, BuiltinModule>> = {
   },
   agent: {
     file: "./agent.js",
-    tasks: ["install"],
+    tasks: ["install", "revoke"],
     summary:
-      "install jarvis's agent (NATS user, files, systemd unit or local process) and wait until it is online",
+      "install jarvis's agent (NATS user, files, systemd unit or local process) and wait until it is online; revoke its NATS user",
     params: agentParams,
   },
   production: {

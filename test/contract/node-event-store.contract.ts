@@ -28,6 +28,30 @@ export function nodeEventStoreContract(
     expect((await store.listNodeEvents({ limit: 2 })).map((e) => e.id)).toEqual(["event-0003", "event-0002"]);
   });
 
+  it("pages events older than a cursor, per node or all, and refuses a cursor it does not keep", async () => {
+    const store = await fresh();
+    for (const [id, host] of [
+      ["event-a", "web-1"],
+      ["event-b", "web-2"],
+      ["event-c", "web-1"],
+      ["event-d", "web-2"],
+    ] as const)
+      await store.recordNodeEvent(event(id, host));
+    const ids = async (query: Parameters<RunStore["listNodeEvents"]>[0]) =>
+      (await store.listNodeEvents(query)).map((e) => e.id);
+    expect(await ids({ limit: 2 })).toEqual(["event-d", "event-c"]);
+    expect(await ids({ limit: 2, before: "event-c" })).toEqual(["event-b", "event-a"]);
+    expect(await ids({ limit: 2, before: "event-a" })).toEqual([]);
+    expect(await ids({ host: "web-2", limit: 5, before: "event-d" })).toEqual(["event-b"]);
+    await expect(store.listNodeEvents({ limit: 2, before: "event-zz" })).rejects.toMatchObject({
+      code: "E_USAGE",
+    });
+    // Another node's event is no cursor into this node's events.
+    await expect(store.listNodeEvents({ host: "web-1", limit: 2, before: "event-d" })).rejects.toMatchObject({
+      code: "E_USAGE",
+    });
+  });
+
   it("fires a rule for a node once within its debounce, and each (rule, node) on its own", async () => {
     const store = await fresh();
     const claim = { rule: "nginx", host: "web-1", debounceMs: 3_600_000 };
@@ -58,6 +82,44 @@ export function nodeEventStoreContract(
     const again = await store.claimRuleFiring({ ...claim, debounceMs: 0, eventId: "event-e" });
     expect(again).toMatchObject({ eventId: "event-e", runId: null });
     expect(again!.firedAt).toBeGreaterThanOrEqual(first!.firedAt);
+  });
+
+  it("holds an event that came within the debounce and fires it once when the debounce ends", async () => {
+    const [a, b] = await freshTwins();
+    await a.recordNodeEvent(event("event-1", "web-1"));
+    await a.recordNodeEvent(event("event-2", "web-1", { data: { path: "/etc/nginx/b.conf" } }));
+    await a.recordNodeEvent(event("event-3", "web-1", { data: { path: "/etc/nginx/c.conf" } }));
+    const key = { rule: "nginx", host: "web-1" };
+    const long = { ...key, debounceMs: 3_600_000 };
+    expect(await a.claimHeldFiring(long)).toEqual({ kind: "none" });
+    const first = await a.claimRuleFiring({ ...long, eventId: "event-1" });
+    expect(first).toBeDefined();
+    expect(await a.claimRuleFiring({ ...long, eventId: "event-2" })).toBeUndefined();
+    const wait = await a.holdRuleEvent({ ...long, eventId: "event-2" });
+    expect(wait).toBeGreaterThan(3_000_000);
+    // The latest held event replaces an earlier one, whichever process holds it.
+    await b.holdRuleEvent({ ...long, eventId: "event-3" });
+    expect(await a.heldRuleEvents()).toEqual([key]);
+    const early = await b.claimHeldFiring(long);
+    expect(early.kind).toBe("wait");
+    expect(await a.getRuleFiring("nginx", "web-1")).toMatchObject({ eventId: "event-1" });
+    // Once the debounce has passed (0 here), exactly one of the two processes fires it.
+    const claims = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).claimHeldFiring({ ...key, debounceMs: 0 })),
+    );
+    const fired = claims.filter((c) => c.kind === "fired");
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toMatchObject({
+      firing: { rule: "nginx", host: "web-1", eventId: "event-3", runId: null },
+      event: { id: "event-3", data: { path: "/etc/nginx/c.conf" } },
+    });
+    expect(claims.filter((c) => c.kind !== "fired").every((c) => c.kind === "none")).toBe(true);
+    expect(await b.heldRuleEvents()).toEqual([]);
+    // A new firing drops a held event: it acts on the newer one.
+    await a.holdRuleEvent({ ...long, eventId: "event-2" });
+    expect(await a.claimRuleFiring({ ...key, debounceMs: 0, eventId: "event-4" })).toBeDefined();
+    expect(await a.heldRuleEvents()).toEqual([]);
+    expect(await a.claimHeldFiring({ ...key, debounceMs: 0 })).toEqual({ kind: "none" });
   });
 
   it("lets exactly one of two processes fire a rule for a node", async () => {

@@ -2,8 +2,8 @@
  * agent:install end to end: `jarvis run deploy` on a local-provider host provisions the node's
  * NATS user (authorization include + SIGHUP to a real nats-server), copies the bundled agent over
  * SSH, starts it and waits for its heartbeat; jarvis's job controller then sees it online with
- * facts and gets a ping answered. Redeploy restarts the agent; destroy stops it and the node goes
- * offline.
+ * facts and gets a ping answered. Redeploy restarts the agent; destroy stops it, the node goes
+ * offline and its NATS user is revoked, so its seed no longer connects.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,6 +46,23 @@ function running(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+function seedFile(): string {
+  return join(env.dir, ".state/agents", `${host}.nk`);
+}
+
+function publicKey(): string {
+  return readFileSync(join(env.dir, ".state/agents", `${host}.pub`), "utf8").trim();
+}
+
+/** A connection as the node's NATS user: what a host keeping its seed could do. */
+async function connectAs(seed: string): Promise<NatsConnection> {
+  return connect({
+    servers: nats.url,
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+    reconnect: false,
+  });
 }
 
 async function ping(): Promise<string[][]> {
@@ -166,8 +183,24 @@ describe("agent:install through deploy.yml on a local-provider host", () => {
     expect(await ping()).toEqual([[host, "ok", "pong"]]);
   });
 
-  it("stops the agent on destroy, and the node goes offline", async () => {
+  it("plans the revocation of the node's NATS user on destroy", async () => {
+    const r = await env.cli(["run", "destroy", design, "--plan", "--json"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const plan = (
+      JSON.parse(r.stdout) as { plan: { step: string; action: string; target: string; before: unknown }[] }
+    ).plan;
+    const revoke = plan.filter((e) => e.step.startsWith("agent:revoke"));
+    expect(revoke.map((e) => [e.action, e.target])).toEqual([["delete", `NATS user of ${host}`]]);
+    expect(revoke[0]!.before).toMatchObject({ public_key: publicKey() });
+    expect(existsSync(seedFile())).toBe(true);
+  });
+
+  it("stops the agent on destroy, the node goes offline and its seed no longer connects", async () => {
     const pid = agentPid()!;
+    const seed = readFileSync(seedFile(), "utf8").trim();
+    const key = publicKey();
+    // The seed connects while the node is provisioned: the refusal below is the revocation's.
+    await (await connectAs(seed)).close();
     const r = await env.cli(["run", "destroy", design]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(running(pid)).toBe(false);
@@ -176,6 +209,16 @@ describe("agent:install through deploy.yml on a local-provider host", () => {
       60_000,
       "the node offline",
     );
+    expect(existsSync(seedFile())).toBe(false);
+    expect(readFileSync(join(nats.dir, "jarvis-agents.conf"), "utf8")).not.toContain(key);
+    await expect(connectAs(seed)).rejects.toThrow(/[Aa]uthorization/);
+
+    // Destroying again passes: nothing is left to revoke, and nats-server is not asked again.
+    const again = await env.cli(["run", "destroy", design]);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    const log = await env.cli(["log", host]);
+    expect(log.stdout).toContain(`agent: ${host} has no NATS user`);
+    await expect(connectAs(seed)).rejects.toThrow(/[Aa]uthorization/);
   });
 });
 

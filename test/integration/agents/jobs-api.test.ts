@@ -303,6 +303,11 @@ describe("the jobs API", () => {
       400,
     );
     expect(args.message).toMatch(/^body\.args\.command/);
+    const misspelt = await json<{ message: string }>(
+      await post("/jobs", { operation: "execute", args: { comand: "true" }, targets: ["db-1"] }),
+      400,
+    );
+    expect(misspelt.message).toBe("body.args.comand: unknown key for operation execute; expected command");
     const denied = await json<{ code: string; message: string }>(
       await post("/jobs", { operation: "execute", args: { command: "true" }, targets: ["db-1"] }, VIEWER),
       403,
