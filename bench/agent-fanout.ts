@@ -19,6 +19,7 @@ import { AgentBus } from "../src/jobs/agent-bus.js";
 import { JobController } from "../src/jobs/job-controller.js";
 import type { JobOperation } from "../src/jobs/job.js";
 import { fmt, root } from "./lib.js";
+import { closedSince, messageCounts } from "./nats-monitor.js";
 
 // Smaller fleets for looking into a failure, and no Ansible while profiling:
 // FANOUT_AGENTS=100 FANOUT_PROCESSES=1 FANOUT_ANSIBLE=0 npm run bench -- agents
@@ -33,9 +34,11 @@ export async function benchAgentFanout(): Promise<void> {
   const jarvisUser = newNkeyUser();
   const signing = generateSigningKeys();
   const port = await freePort();
+  const monitorPort = await freePort();
+  const monitor = `http://127.0.0.1:${monitorPort}`;
   writeFileSync(
     join(dir, "nats.conf"),
-    `listen: 127.0.0.1:${port}\nmax_connections: 5000\njetstream { store_dir: "${join(dir, "js")}" }\n` +
+    `listen: 127.0.0.1:${port}\nhttp: 127.0.0.1:${monitorPort}\nmax_connections: 5000\njetstream { store_dir: "${join(dir, "js")}" }\n` +
       natsAuthorization(jarvisUser.publicKey, new Map([...users].map(([h, u]) => [h, u.publicKey]))),
   );
   const nats = spawn("/usr/sbin/nats-server", ["-c", join(dir, "nats.conf")], { stdio: "ignore" });
@@ -99,6 +102,8 @@ export async function benchAgentFanout(): Promise<void> {
         nats.pid,
         emulators.map((e) => e.pid),
       );
+      const counts0 = await messageCounts(monitor);
+      const since = new Date();
       const t0 = performance.now();
       const job = await controller.submit({
         operation,
@@ -111,6 +116,8 @@ export async function benchAgentFanout(): Promise<void> {
       const total = performance.now() - t0;
       off();
       const used = cpu();
+      const counts = await messageCounts(monitor);
+      const closed = await closedSince(monitor, since);
       const jobAcks = acks.get(job.id) ?? [];
       const ackedAt = jobAcks.length === AGENTS ? jobAcks[AGENTS - 1]! : 0;
       const { nodes } = await controller.get(job.id);
@@ -127,8 +134,22 @@ export async function benchAgentFanout(): Promise<void> {
         `${label.padEnd(30)} every ACK ${ackedAt ? `${fmt(ackedAt - t0)} ms` : `(${jobAcks.length} ACKs)`}, every result ${fmt(total)} ms, ${good}/${AGENTS} ${done.state}  (goal: all within 1000 ms)`,
       );
       for (const [state, o] of others) console.log(`${"".padEnd(30)} ${o.count} ${state}: ${o.message}`);
+      // Whether a node that did not answer had lost its connection, in nats-server's words.
+      const reasons = new Map<string, number>();
+      for (const n of nodes) {
+        if (n.state === "ok" || n.state === "changed") continue;
+        const reason = closed.get(`jarvis-agent ${n.host}`) ?? "connection not closed";
+        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      }
+      for (const [reason, count] of reasons) console.log(`${"".padEnd(30)}   of them ${count}: ${reason}`);
+      if (closed.size > 0)
+        console.log(`${"".padEnd(30)} nats-server closed ${closed.size} connections meanwhile`);
+      const perNode = (s: number): string => fmt((s * 1000) / AGENTS);
       console.log(
-        `${"".padEnd(30)} CPU: jarvis ${fmt(used.jarvis)} s, nats-server ${fmt(used.nats)} s, emulators ${fmt(used.emulators)} s; load average ${loadavg()[0]!.toFixed(1)}`,
+        `${"".padEnd(30)} CPU: jarvis ${fmt(used.jarvis)} s, nats-server ${fmt(used.nats)} s, emulators ${fmt(used.emulators)} s; per node ${perNode(used.jarvis)} / ${perNode(used.nats)} / ${perNode(used.emulators)} ms; load average ${loadavg()[0]!.toFixed(1)}`,
+      );
+      console.log(
+        `${"".padEnd(30)} nats-server messages per node: ${fmt((counts.in - counts0.in) / AGENTS)} in, ${fmt((counts.out - counts0.out) / AGENTS)} out (heartbeats included)`,
       );
       return total;
     };
