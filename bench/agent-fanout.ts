@@ -89,6 +89,17 @@ export async function benchAgentFanout(): Promise<void> {
     console.log(
       `${AGENTS} agents in ${PROCESSES} processes connected and heard from in ${fmt((performance.now() - started) / 1000)} s`,
     );
+    // What the fleet costs with no job (heartbeats every 5 s), to tell a fan-out's own CPU from it.
+    const idle = cpuMeter(
+      nats.pid,
+      emulators.map((e) => e.pid),
+    );
+    const idleSeconds = 5;
+    await sleep(idleSeconds * 1000);
+    const quiet = idle();
+    console.log(
+      `${"".padEnd(30)} idle fleet, CPU per second: jarvis ${fmt(quiet.jarvis / idleSeconds)} s, nats-server ${fmt(quiet.nats / idleSeconds)} s, emulators ${fmt(quiet.emulators / idleSeconds)} s; load average ${loadavg()[0]!.toFixed(1)}`,
+    );
 
     const fanout = async (label: string, operation: JobOperation): Promise<number> => {
       // Listening before the submit: the first ACKs can come in before submit() returns.
@@ -243,6 +254,8 @@ async function connectRetrying(url: string, seed: string) {
       return await connect({
         servers: url,
         authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+        // As src/jobs/agents-connection.ts connects.
+        noAsyncTraces: true,
       });
     } catch (err) {
       if (attempt > 100) throw err;

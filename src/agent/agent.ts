@@ -239,6 +239,8 @@ async function connectForever(config: AgentConfig, log: (line: string) => void):
         authenticator: nkeyAuthenticator(config.nkeySeed),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1000,
+        // No async stack captured ahead of every request: many agents share one emulator process.
+        noAsyncTraces: true,
         ...(config.tls
           ? { tls: { caFile: config.tls.ca, certFile: config.tls.cert, keyFile: config.tls.key } }
           : {}),

@@ -1,7 +1,7 @@
 /** JobStore on the SQLite file of the runs. Every state change is one fenced UPDATE. */
 import type Database from "better-sqlite3";
 import type { JobNodeRecord, JobRecord, JobState, NodeJobState } from "./job.js";
-import type { JobCursor, JobEvent, JobNodePatch, JobStore } from "./job-store.js";
+import type { JobCursor, JobEvent, JobNodeChange, JobNodePatch, JobStore } from "./job-store.js";
 
 export const JOB_SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -198,27 +198,35 @@ export class SqliteJobStore implements JobStore {
     from: readonly NodeJobState[],
     patch: JobNodePatch,
   ): Promise<boolean> {
+    return this.withEvent(() => this.applyChange({ jobId, host, from, patch }));
+  }
+
+  async updateNodes(changes: readonly JobNodeChange[]): Promise<boolean[]> {
+    if (changes.length === 0) return [];
+    // One commit for a whole tick of replies: a commit per reply was most of jarvis's work in a fan-out.
+    return this.withEvent(() => changes.map((c) => this.applyChange(c)));
+  }
+
+  /** The fenced UPDATE, and the node's event when its state moved; inside the caller's transaction. */
+  private applyChange({ jobId, host, from, patch }: JobNodeChange): boolean {
     const keys = (Object.keys(patch) as (keyof JobNodePatch)[]).filter((k) => patch[k] !== undefined);
     if (keys.length === 0 || from.length === 0) return false;
     const sql = `UPDATE job_nodes SET ${keys.map((k) => `${COLUMNS[k]} = ?`).join(", ")}
       WHERE job_id = ? AND host = ? AND state IN (${from.map(() => "?").join(", ")})`;
-    const update = (): boolean =>
-      this.statement(sql).run(...keys.map((k) => patch[k]), jobId, host, ...from).changes === 1;
-    const state = patch.state;
-    if (state === undefined) return update();
-    return this.withEvent(() => {
-      if (!update()) return false;
+    if (this.statement(sql).run(...keys.map((k) => patch[k]), jobId, host, ...from).changes !== 1)
+      return false;
+    if (patch.state !== undefined) {
       this.event.run(
         jobId,
         host,
-        state,
+        patch.state,
         patch.finishedAt ?? Date.now(),
         patch.exitCode ?? null,
         patch.message ?? "",
         0,
       );
-      return true;
-    });
+    }
+    return true;
   }
 
   async setJobState(

@@ -32,6 +32,34 @@ async function storeWith(...jobs: [JobRecord, string[]][]): Promise<SqliteJobSto
 }
 
 describe("SqliteJobStore", () => {
+  it("applies many fenced updates in order in one call, each compare-and-set on the state the one before left", async () => {
+    const store = await storeWith([job("j1", 1), ["a", "b"]]);
+    const moved = await store.updateNodes([
+      { jobId: "j1", host: "a", from: ["queued"], patch: { state: "received", receivedAt: 5 } },
+      { jobId: "j1", host: "a", from: ["queued", "received"], patch: { state: "running" } },
+      // A second ACK of a: fenced off, no event.
+      { jobId: "j1", host: "a", from: ["queued"], patch: { state: "received", receivedAt: 6 } },
+      { jobId: "j1", host: "a", from: ["running"], patch: { state: "ok", exitCode: 0, finishedAt: 8 } },
+      // b is still queued: a result fenced on running does not apply.
+      { jobId: "j1", host: "b", from: ["running"], patch: { state: "ok", finishedAt: 8 } },
+      { jobId: "j1", host: "b", from: ["queued"], patch: { sentAt: 3, streamSeq: 42 } },
+    ]);
+    expect(moved).toEqual([true, true, false, true, false, true]);
+    const nodes = await store.jobNodes("j1");
+    expect(nodes.map((n) => [n.host, n.state, n.receivedAt, n.streamSeq])).toEqual([
+      ["a", "ok", 5, null],
+      ["b", "queued", null, 42],
+    ]);
+    const events = await store.jobEvents("j1", 0, 100);
+    expect(events.filter((e) => e.host === "a").map((e) => e.state)).toEqual([
+      "queued",
+      "received",
+      "running",
+      "ok",
+    ]);
+    expect(await store.updateNodes([])).toEqual([]);
+  });
+
   it("numbers every state change that happened, and none that was fenced off", async () => {
     const store = await storeWith([job("j1", 1), ["a", "b"]]);
     expect(await store.updateNode("j1", "a", ["queued"], { state: "received", receivedAt: 5 })).toBe(true);
