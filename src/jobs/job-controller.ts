@@ -12,7 +12,7 @@ import type { AgentReply, FactsMessage, Heartbeat, JobRequest, Operation } from 
 import { signRequest } from "../agent/signing.js";
 import { newRunId } from "../store/ids.js";
 import type { NodeStore } from "../nodes/node-store.js";
-import type { JobNodeChange, JobNodePatch, JobStore } from "./job-store.js";
+import type { JobNodeChange, JobStore } from "./job-store.js";
 import type { AgentBus } from "./agent-bus.js";
 import { AgentInbox } from "./agent-inbox.js";
 import { FAILED_STATES, isFinal } from "./job.js";
@@ -28,6 +28,8 @@ import type {
 import { schedule } from "./job-schedule.js";
 import { ActiveJob } from "./active-job.js";
 import { goneNodes } from "./gone-nodes.js";
+import { replyMoves, sweepMoves } from "./node-moves.js";
+import type { NodeMove } from "./node-moves.js";
 
 /** Heartbeats a node may miss before it counts as offline. */
 const MISSED_HEARTBEATS = 3;
@@ -57,8 +59,6 @@ export interface JobSubmission {
 export type JobChange = { jobId: string; host?: string; state: NodeJobState | JobState };
 
 export type RerunScope = "failed" | "unreachable" | "expired" | "all";
-
-type NodeMove = JobNodePatch & { state: NodeJobState };
 
 /** A fenced move of one node of an active job. */
 interface PendingMove {
@@ -402,7 +402,7 @@ export class JobController {
       if (!active || !active.has(host) || active.node(host).requestId !== reply.requestId) continue;
       if (reply.kind === "refusal")
         this.o.log(`job ${active.job.id}: ${host} refused its request: ${reply.reason}: ${reply.message}`);
-      moves.push({ active, host, ...replyMove(reply) });
+      for (const move of replyMoves(reply)) moves.push({ active, host, ...move });
     }
     await this.applyMoves(moves);
     for (const m of moves) if (isFinal(m.patch.state)) this.requestSettle(m.active);
@@ -428,60 +428,10 @@ export class JobController {
     );
     const grace = this.o.resultGraceMs ?? 30_000;
     for (const active of actives) {
-      const { ttlMs, timeoutMs } = active.job.options;
-      for (const n of active.nodes) {
-        if (!n.sent || isFinal(n.state)) continue;
-        if (n.state === "queued" && n.sentAt !== null && now > n.sentAt + ttlMs) {
-          if (n.streamSeq !== null) await this.o.bus.withdraw(n.streamSeq);
-          await this.finishNode(active, n.host, ["queued"], {
-            state: "expired",
-            message: `the node did not take the request within its TTL (${Math.round(ttlMs / 1000)} s)`,
-          });
-        } else if (n.state !== "queued" && gone.has(n.host)) {
-          await this.finishNode(active, n.host, ["received", "running"], {
-            state: "unreachable",
-            message: "the node went offline while it had the request",
-          });
-        } else if (n.state !== "queued" && n.receivedAt !== null && now > n.receivedAt + timeoutMs + grace) {
-          await this.finishNode(active, n.host, ["received", "running"], {
-            state: "unreachable",
-            message: "no result within the timeout",
-          });
-        }
-      }
+      const moves = sweepMoves(active.nodes, active.job.options, gone, now, grace);
+      for (const m of moves) if (m.withdraw !== null) await this.o.bus.withdraw(m.withdraw);
+      await this.applyMoves(moves.map((m) => ({ active, host: m.host, from: m.from, patch: m.patch })));
       await this.settle(active);
     }
-  }
-}
-
-/** How a reply moves its node: from which states, to what. */
-function replyMove(r: AgentReply): { from: readonly NodeJobState[]; patch: NodeMove } {
-  const now = Date.now();
-  switch (r.kind) {
-    case "ack":
-      return { from: ["queued"], patch: { state: "received", receivedAt: now } };
-    case "running":
-      return { from: ["queued", "received"], patch: { state: "running" } };
-    case "result":
-      return {
-        from: ["queued", "received", "running"],
-        patch: {
-          state: r.state,
-          finishedAt: now,
-          exitCode: r.exitCode,
-          stdoutTail: r.stdoutTail,
-          stderrTail: r.stderrTail,
-          message: r.message,
-        },
-      };
-    case "refusal":
-      return {
-        from: ["queued", "received", "running"],
-        patch: {
-          state: r.reason === "expired" ? "expired" : "failed",
-          finishedAt: now,
-          message: `refused (${r.reason}): ${r.message}`,
-        },
-      };
   }
 }
