@@ -7,7 +7,7 @@
 import { spawn, execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { loadavg, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -19,6 +19,7 @@ import { AgentBus } from "../src/jobs/agent-bus.js";
 import { JobController } from "../src/jobs/job-controller.js";
 import type { JobOperation } from "../src/jobs/job.js";
 import { fmt, root } from "./lib.js";
+import { closedSince, messageCounts } from "./nats-monitor.js";
 
 // Smaller fleets for looking into a failure, and no Ansible while profiling:
 // FANOUT_AGENTS=100 FANOUT_PROCESSES=1 FANOUT_ANSIBLE=0 npm run bench -- agents
@@ -33,9 +34,11 @@ export async function benchAgentFanout(): Promise<void> {
   const jarvisUser = newNkeyUser();
   const signing = generateSigningKeys();
   const port = await freePort();
+  const monitorPort = await freePort();
+  const monitor = `http://127.0.0.1:${monitorPort}`;
   writeFileSync(
     join(dir, "nats.conf"),
-    `listen: 127.0.0.1:${port}\nmax_connections: 5000\njetstream { store_dir: "${join(dir, "js")}" }\n` +
+    `listen: 127.0.0.1:${port}\nhttp: 127.0.0.1:${monitorPort}\nmax_connections: 5000\njetstream { store_dir: "${join(dir, "js")}" }\n` +
       natsAuthorization(jarvisUser.publicKey, new Map([...users].map(([h, u]) => [h, u.publicKey]))),
   );
   const nats = spawn("/usr/sbin/nats-server", ["-c", join(dir, "nats.conf")], { stdio: "ignore" });
@@ -86,19 +89,37 @@ export async function benchAgentFanout(): Promise<void> {
     console.log(
       `${AGENTS} agents in ${PROCESSES} processes connected and heard from in ${fmt((performance.now() - started) / 1000)} s`,
     );
+    // What the fleet costs with no job (heartbeats every 5 s), to tell a fan-out's own CPU from it.
+    const idle = cpuMeter(
+      nats.pid,
+      emulators.map((e) => e.pid),
+    );
+    const idleSeconds = 5;
+    await sleep(idleSeconds * 1000);
+    const quiet = idle();
+    console.log(
+      `${"".padEnd(30)} idle fleet, CPU per second: jarvis ${fmt(quiet.jarvis / idleSeconds)} s, nats-server ${fmt(quiet.nats / idleSeconds)} s, emulators ${fmt(quiet.emulators / idleSeconds)} s; load average ${loadavg()[0]!.toFixed(1)}`,
+    );
 
-    const fanout = async (label: string, operation: JobOperation): Promise<number> => {
+    const fanout = async (
+      label: string,
+      operation: JobOperation,
+    ): Promise<{ ms: number; cpuSeconds: number }> => {
       // Listening before the submit: the first ACKs can come in before submit() returns.
       const acks = new Map<string, number[]>();
       const off = controller.onChange((c) => {
         if (c.host !== undefined && c.state === "received") {
-          acks.set(c.jobId, [...(acks.get(c.jobId) ?? []), performance.now()]);
+          const times = acks.get(c.jobId) ?? [];
+          times.push(performance.now());
+          acks.set(c.jobId, times);
         }
       });
       const cpu = cpuMeter(
         nats.pid,
         emulators.map((e) => e.pid),
       );
+      const counts0 = await messageCounts(monitor);
+      const since = new Date();
       const t0 = performance.now();
       const job = await controller.submit({
         operation,
@@ -111,6 +132,8 @@ export async function benchAgentFanout(): Promise<void> {
       const total = performance.now() - t0;
       off();
       const used = cpu();
+      const counts = await messageCounts(monitor);
+      const closed = await closedSince(monitor, since);
       const jobAcks = acks.get(job.id) ?? [];
       const ackedAt = jobAcks.length === AGENTS ? jobAcks[AGENTS - 1]! : 0;
       const { nodes } = await controller.get(job.id);
@@ -127,27 +150,55 @@ export async function benchAgentFanout(): Promise<void> {
         `${label.padEnd(30)} every ACK ${ackedAt ? `${fmt(ackedAt - t0)} ms` : `(${jobAcks.length} ACKs)`}, every result ${fmt(total)} ms, ${good}/${AGENTS} ${done.state}  (goal: all within 1000 ms)`,
       );
       for (const [state, o] of others) console.log(`${"".padEnd(30)} ${o.count} ${state}: ${o.message}`);
+      // Whether a node that did not answer had lost its connection, in nats-server's words.
+      const reasons = new Map<string, number>();
+      for (const n of nodes) {
+        if (n.state === "ok" || n.state === "changed") continue;
+        const reason = closed.get(`jarvis-agent ${n.host}`) ?? "connection not closed";
+        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      }
+      for (const [reason, count] of reasons) console.log(`${"".padEnd(30)}   of them ${count}: ${reason}`);
+      if (closed.size > 0)
+        console.log(`${"".padEnd(30)} nats-server closed ${closed.size} connections meanwhile`);
+      const perNode = (s: number): string => fmt((s * 1000) / AGENTS);
       console.log(
-        `${"".padEnd(30)} CPU: jarvis ${fmt(used.jarvis)} s, nats-server ${fmt(used.nats)} s, emulators ${fmt(used.emulators)} s; load average ${loadavg()[0]!.toFixed(1)}`,
+        `${"".padEnd(30)} CPU: jarvis ${fmt(used.jarvis)} s, nats-server ${fmt(used.nats)} s, emulators ${fmt(used.emulators)} s; per node ${perNode(used.jarvis)} / ${perNode(used.nats)} / ${perNode(used.emulators)} ms; load average ${loadavg()[0]!.toFixed(1)}`,
       );
-      return total;
+      // The three share this machine's cores: however well they overlap, the fan-out cannot end
+      // sooner than their CPU time spread over every core (the emulators' share included).
+      const cores = availableParallelism();
+      const floorMs = ((used.jarvis + used.nats + used.emulators) * 1000) / cores;
+      console.log(
+        `${"".padEnd(30)} CPU-bound floor on this machine's ${cores} cores: ${fmt(floorMs)} ms (the emulators' CPU alone: ${fmt((used.emulators * 1000) / cores)} ms)`,
+      );
+      console.log(
+        `${"".padEnd(30)} nats-server messages per node: ${fmt((counts.in - counts0.in) / AGENTS)} in, ${fmt((counts.out - counts0.out) / AGENTS)} out (heartbeats included)`,
+      );
+      return { ms: total, cpuSeconds: used.jarvis + used.nats + used.emulators };
     };
     await fanout(`ping x${AGENTS}`, { kind: "ping" });
     await fanout(`ping x${AGENTS} (again)`, { kind: "ping" });
-    const execMs = await fanout(`execute true x${AGENTS}`, { kind: "execute", command: "true" });
+    const exec = await fanout(`execute true x${AGENTS}`, { kind: "execute", command: "true" });
     console.log(
       `${"".padEnd(30)} RSS of jarvis (this process) ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB`,
     );
 
-    const ansibleMs = process.env.FANOUT_ANSIBLE === "0" ? undefined : await ansible(dir);
-    if (ansibleMs !== undefined) {
-      const ours = execMs / AGENTS;
+    const ansibleRun = process.env.FANOUT_ANSIBLE === "0" ? undefined : await ansible(dir);
+    if (ansibleRun !== undefined) {
+      const ansibleMs = ansibleRun.ms;
+      const ours = exec.ms / AGENTS;
       const theirs = ansibleMs / ANSIBLE_HOSTS;
       console.log(
         `ansible command:true x${ANSIBLE_HOSTS} -c local -f 50   ${fmt(ansibleMs)} ms: ${fmt(theirs)} ms per node`,
       );
       console.log(
         `${"".padEnd(30)} jarvis execute per node ${fmt(ours)} ms: ${fmt(theirs / ours)}x cheaper (goal >= 100x)`,
+      );
+      // CPU is what a loaded machine changes least: Ansible's with its forks, ours with nats-server and the emulators.
+      const oursCpu = (exec.cpuSeconds * 1000) / AGENTS;
+      const theirsCpu = (ansibleRun.cpuSeconds * 1000) / ANSIBLE_HOSTS;
+      console.log(
+        `${"".padEnd(30)} CPU per node: ansible ${fmt(theirsCpu)} ms, jarvis + nats-server + emulators ${fmt(oursCpu)} ms: ${fmt(theirsCpu / oursCpu)}x less`,
       );
     }
     await controller.stop();
@@ -188,13 +239,15 @@ function cpuMeter(natsPid: number | undefined, emulatorPids: (number | undefined
   };
 }
 
-async function ansible(dir: string): Promise<number | undefined> {
+/** Ansible's wall time, and the CPU seconds it and every process it started spent. */
+async function ansible(dir: string): Promise<{ ms: number; cpuSeconds: number } | undefined> {
   const inventory = join(dir, "inventory.ini");
   writeFileSync(
     inventory,
     `[all]\n${Array.from({ length: ANSIBLE_HOSTS }, (_, i) => `h${i} ansible_connection=local ansible_python_interpreter=/usr/bin/python3`).join("\n")}\n`,
   );
   const t0 = performance.now();
+  const children0 = childrenCpuSeconds();
   try {
     await promisify(execFile)(
       "ansible",
@@ -213,7 +266,13 @@ async function ansible(dir: string): Promise<number | undefined> {
     console.log(`ansible not run: ${(err as Error).message.split("\n")[0]}`);
     return undefined;
   }
-  return performance.now() - t0;
+  return { ms: performance.now() - t0, cpuSeconds: childrenCpuSeconds() - children0 };
+}
+
+/** CPU seconds of this process's children that have ended (cutime + cstime in /proc/self/stat). */
+function childrenCpuSeconds(): number {
+  const fields = readFileSync("/proc/self/stat", "utf8").split(")")[1]!.trim().split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 async function connectRetrying(url: string, seed: string) {
@@ -222,6 +281,8 @@ async function connectRetrying(url: string, seed: string) {
       return await connect({
         servers: url,
         authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+        // As src/jobs/agents-connection.ts connects.
+        noAsyncTraces: true,
       });
     } catch (err) {
       if (attempt > 100) throw err;

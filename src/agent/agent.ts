@@ -84,7 +84,6 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
 
   const execute = async (request: JobRequest): Promise<void> => {
     const op = request.operation;
-    reply({ kind: "running", requestId: request.id, at: Date.now() });
     if (op.kind === "cancel") {
       const target = running.get(op.requestId);
       target?.abort();
@@ -163,7 +162,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
           Date.now(),
         );
         ackDelivery();
-        reply({ kind: "ack", requestId: request.id, at: Date.now() });
+        // It starts now: the ACK says running too.
+        reply({ kind: "ack", requestId: request.id, at: Date.now(), running: true });
         void execute(request);
       }
     }
@@ -239,6 +239,8 @@ async function connectForever(config: AgentConfig, log: (line: string) => void):
         authenticator: nkeyAuthenticator(config.nkeySeed),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1000,
+        // No async stack captured ahead of every request: many agents share one emulator process.
+        noAsyncTraces: true,
         ...(config.tls
           ? { tls: { caFile: config.tls.ca, certFile: config.tls.cert, keyFile: config.tls.key } }
           : {}),

@@ -83,7 +83,16 @@ export const RESULT_STATES = ["ok", "changed", "failed"] as const;
 
 export const AgentReply = z.discriminatedUnion("kind", [
   /** The node has the request (the per-node ACK). */
-  z.object({ kind: z.literal("ack"), requestId: z.string(), at: z.number() }),
+  z.object({
+    kind: z.literal("ack"),
+    requestId: z.string(),
+    at: z.number(),
+    /**
+     * It started at once, so no `running` reply follows: one message per node less through the
+     * replies' stream in a fan-out. Absent from older agents, which send `running` on its own.
+     */
+    running: z.boolean().optional(),
+  }),
   z.object({ kind: z.literal("running"), requestId: z.string(), at: z.number() }),
   z.object({
     kind: z.literal("result"),

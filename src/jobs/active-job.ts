@@ -18,6 +18,9 @@ export interface ActiveNode {
 export class ActiveJob {
   readonly nodes: ActiveNode[];
   cancelled: boolean;
+  /** A settle is queued and has not started: replies that come meanwhile need no other. */
+  settleQueued = false;
+  ended = false;
   private readonly byHost = new Map<string, ActiveNode>();
   private queue: Promise<void> = Promise.resolve();
 

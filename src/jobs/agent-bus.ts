@@ -31,7 +31,9 @@ const CONSUMER_CREATES_IN_FLIGHT = 8;
 const CONSUMER_INFOS_ONE_BY_ONE = 16;
 
 export class AgentBus {
+  /** Names of the node consumers nats-server has: listed once at start, then as they are made. */
   private readonly consumers = new Set<string>();
+  private readonly creating = new Map<string, Promise<void>>();
 
   private constructor(
     readonly nc: NatsConnection,
@@ -62,6 +64,8 @@ export class AgentBus {
       deliver_policy: DeliverPolicy.All,
       max_ack_pending: 10_000,
     });
+    // One listing instead of a creation request per node at its first job after a restart.
+    for await (const info of jsm.consumers.list(REQUEST_STREAM)) bus.consumers.add(info.name);
     return bus;
   }
 
@@ -87,26 +91,40 @@ export class AgentBus {
    * consumer creation one by one, and a thousand at once make the later ones time out.
    */
   async ensureNodeConsumers(hosts: readonly string[]): Promise<void> {
-    const missing = [...new Set(hosts)].filter((h) => !this.consumers.has(h));
+    const missing = [...new Set(hosts)].filter((h) => !this.hasNodeConsumer(h));
     await inPool(missing, CONSUMER_CREATES_IN_FLIGHT, (host) => this.addNodeConsumer(host));
   }
 
-  private async addNodeConsumer(host: string): Promise<void> {
-    await this.jsm.consumers.add(REQUEST_STREAM, {
-      durable_name: subjects.consumer(host),
-      deliver_subject: subjects.deliver(host),
-      filter_subject: subjects.request(host),
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(30_000),
-      max_ack_pending: 1000,
-    });
-    this.consumers.add(host);
+  hasNodeConsumer(host: string): boolean {
+    return this.consumers.has(subjects.consumer(host));
+  }
+
+  /** One creation per node at a time, whoever asks (a heartbeat registering it, a job sending to it). */
+  private addNodeConsumer(host: string): Promise<void> {
+    const name = subjects.consumer(host);
+    let adding = this.creating.get(name);
+    if (adding === undefined) {
+      adding = this.jsm.consumers
+        .add(REQUEST_STREAM, {
+          durable_name: name,
+          deliver_subject: subjects.deliver(host),
+          filter_subject: subjects.request(host),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(30_000),
+          max_ack_pending: 1000,
+        })
+        .then(() => void this.consumers.add(name))
+        .finally(() => this.creating.delete(name));
+      this.creating.set(name, adding);
+    }
+    return adding;
   }
 
   /** Publish a request; its stream sequence, to withdraw it later. */
   async publishRequest(host: string, requestId: string, envelope: SignedEnvelope): Promise<number> {
-    await this.ensureNodeConsumer(host);
+    // Interest retention drops a request no consumer is there for: the node's must exist first.
+    if (!this.hasNodeConsumer(host)) await this.ensureNodeConsumer(host);
     const ack = await this.js.publish(subjects.request(host), JSON.stringify(envelope), { msgID: requestId });
     return ack.seq;
   }

@@ -7,17 +7,14 @@
 import { randomUUID } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { setInterval as every } from "node:timers/promises";
-import type { ConsumerMessages } from "@nats-io/jetstream";
-import type { Msg, Subscription } from "@nats-io/transport-node";
 import { JobError } from "../errors.js";
-import { AGENT_STREAM, AgentReply, FactsMessage, Heartbeat, nodeOfSubject } from "../agent/protocol.js";
-import type { JobRequest, Operation } from "../agent/protocol.js";
+import type { AgentReply, FactsMessage, Heartbeat, JobRequest, Operation } from "../agent/protocol.js";
 import { signRequest } from "../agent/signing.js";
 import { newRunId } from "../store/ids.js";
 import type { NodeStore } from "../nodes/node-store.js";
-import type { JobStore } from "./job-store.js";
+import type { JobNodeChange, JobStore } from "./job-store.js";
 import type { AgentBus } from "./agent-bus.js";
-import { JARVIS_CONSUMER } from "./agent-bus.js";
+import { AgentInbox } from "./agent-inbox.js";
 import { FAILED_STATES, isFinal } from "./job.js";
 import type {
   JobNodeRecord,
@@ -30,10 +27,10 @@ import type {
 } from "./job.js";
 import { schedule } from "./job-schedule.js";
 import { ActiveJob } from "./active-job.js";
-import { inPool } from "./in-pool.js";
+import { goneNodes } from "./gone-nodes.js";
+import { replyMoves, sweepMoves } from "./node-moves.js";
+import type { NodeMove } from "./node-moves.js";
 
-/** Requests published and not yet stored by JetStream, at most. */
-const PUBLISHES_IN_FLIGHT = 128;
 /** Heartbeats a node may miss before it counts as offline. */
 const MISSED_HEARTBEATS = 3;
 
@@ -63,32 +60,38 @@ export type JobChange = { jobId: string; host?: string; state: NodeJobState | Jo
 
 export type RerunScope = "failed" | "unreachable" | "expired" | "all";
 
+/** A fenced move of one node of an active job. */
+interface PendingMove {
+  active: ActiveJob;
+  host: string;
+  from: readonly NodeJobState[];
+  patch: NodeMove;
+}
+
 export class JobController {
   private readonly active = new Map<string, ActiveJob>();
   /** requestId -> job, for the replies of active jobs. */
   private readonly byRequest = new Map<string, ActiveJob>();
   private readonly listeners = new Set<(change: JobChange) => void>();
   private readonly stopping = new AbortController();
-  private heartbeats: Subscription | undefined;
-  private replies: ConsumerMessages | undefined;
+  private readonly inbox: AgentInbox;
 
-  constructor(private readonly o: JobControllerOptions) {}
+  constructor(private readonly o: JobControllerOptions) {
+    this.inbox = new AgentInbox(
+      o.bus,
+      {
+        heartbeats: (beats) => this.heartbeats(beats),
+        facts: (host, facts) => this.facts(host, facts),
+        replies: (replies) => this.replies(replies),
+      },
+      o.log,
+    );
+  }
 
   async start(): Promise<void> {
-    this.heartbeats = this.o.bus.nc.subscribe("jarvis.hb.*", {
-      callback: (err, msg) => (err ? this.o.log(`heartbeats: ${err.message}`) : void this.heartbeat(msg)),
-    });
-    const consumer = await this.o.bus.js.consumers.get(AGENT_STREAM, JARVIS_CONSUMER);
-    this.replies = await consumer.consume({ max_messages: 2000 });
-    void (async () => {
-      for await (const m of this.replies!) {
-        await this.agentMessage(m.subject, m.data).catch((err: unknown) =>
-          this.o.log(`agent message on ${m.subject}: ${(err as Error).message}`),
-        );
-        m.ack();
-      }
-    })();
+    // Jobs first: replies that came while jarvis was down must find their job when they are read.
     for (const job of await this.o.jobs.runningJobs()) await this.activate(job);
+    await this.inbox.start();
     void (async () => {
       try {
         for await (const _ of every(this.o.sweepMs ?? 1000, undefined, { signal: this.stopping.signal })) {
@@ -102,8 +105,7 @@ export class JobController {
 
   async stop(): Promise<void> {
     this.stopping.abort();
-    this.heartbeats?.unsubscribe();
-    await this.replies?.close();
+    await this.inbox.stop();
   }
 
   onChange(listener: (change: JobChange) => void): () => void {
@@ -219,9 +221,24 @@ export class JobController {
     await this.settle(active);
   }
 
+  /**
+   * Settle soon, without waiting: replies must not queue behind a settle that is still sending,
+   * and the results of a thousand nodes need one settle, not a thousand.
+   */
+  private requestSettle(active: ActiveJob): void {
+    if (active.settleQueued) return;
+    active.settleQueued = true;
+    this.settle(active).catch((err: unknown) =>
+      this.o.log(`job ${active.job.id}: ${(err as Error).message}; the next sweep settles it again`),
+    );
+  }
+
   /** Send what the schedule allows, skip what it rules out, and end the job when every node has. */
   private async settle(active: ActiveJob): Promise<void> {
+    active.settleQueued = true;
     await active.exclusive(async () => {
+      active.settleQueued = false;
+      if (active.ended) return;
       if (!active.cancelled) {
         const decision = schedule(active.nodes, active.job.options);
         for (const host of decision.skip) {
@@ -237,9 +254,10 @@ export class JobController {
   }
 
   /**
-   * Publish to many nodes, a window of them in flight. What the bus does not take now (a timeout
-   * on a busy server) stays unsent and is sent again at the next sweep: the request id is the
-   * JetStream message id, so a publish that did land is not stored twice.
+   * Publish to many nodes at once (nats-server takes a pipeline of publishes in its stride), then
+   * record what was sent in one transaction. What the bus does not take now (a timeout on a busy
+   * server) stays unsent and is sent again at the next sweep: the request id is the JetStream
+   * message id, so a publish that did land is not stored twice.
    */
   private async sendAll(active: ActiveJob, hosts: readonly string[]): Promise<void> {
     if (hosts.length === 0) return;
@@ -251,23 +269,14 @@ export class JobController {
       );
       return;
     }
-    await inPool(hosts, PUBLISHES_IN_FLIGHT, async (host) => {
-      try {
-        await this.send(active, host);
-      } catch (err) {
-        const node = active.node(host);
-        node.sent = false;
-        node.sentAt = null;
-        this.o.log(
-          `job ${active.job.id}: sending to ${host} failed (${(err as Error).message}); trying again`,
-        );
-      }
-    });
+    const now = Date.now();
+    const sent = await Promise.all(hosts.map((host) => this.send(active, host, now)));
+    await this.o.jobs.updateNodes(sent.filter((c): c is JobNodeChange => c !== undefined));
   }
 
-  private async send(active: ActiveJob, host: string): Promise<void> {
+  /** The store change recording the send, or undefined when the bus did not take it. */
+  private async send(active: ActiveJob, host: string, now: number): Promise<JobNodeChange | undefined> {
     const node = active.node(host);
-    const now = Date.now();
     const request: JobRequest = {
       id: node.requestId,
       jobId: active.job.id,
@@ -279,12 +288,21 @@ export class JobController {
     };
     node.sent = true;
     node.sentAt = now;
-    const seq = await this.o.bus.publishRequest(host, request.id, signRequest(request, this.o.signingKey));
-    node.streamSeq = seq;
-    await this.o.jobs.updateNode(active.job.id, host, ["queued", "received", "running"], {
-      sentAt: now,
-      streamSeq: seq,
-    });
+    try {
+      const seq = await this.o.bus.publishRequest(host, request.id, signRequest(request, this.o.signingKey));
+      node.streamSeq = seq;
+      return {
+        jobId: active.job.id,
+        host,
+        from: ["queued", "received", "running"],
+        patch: { sentAt: now, streamSeq: seq },
+      };
+    } catch (err) {
+      node.sent = false;
+      node.sentAt = null;
+      this.o.log(`job ${active.job.id}: sending to ${host} failed (${(err as Error).message}); trying again`);
+      return undefined;
+    }
   }
 
   private async sendControl(host: string, operation: Operation, job: JobRecord): Promise<void> {
@@ -305,103 +323,89 @@ export class JobController {
     const failed = active.nodes.some((n) => FAILED_STATES.includes(n.state));
     const to: JobState = active.cancelled ? "cancelled" : failed ? "failure" : "done";
     await this.o.jobs.setJobState(active.job.id, ["running", "cancelled"], to, Date.now());
+    active.ended = true;
     this.active.delete(active.job.id);
     for (const n of active.nodes) this.byRequest.delete(n.requestId);
     this.emit({ jobId: active.job.id, state: to });
   }
 
-  /** A fenced move of one node; the in-memory copy follows only when the store moved. */
-  private async moveNode(
-    active: ActiveJob,
-    host: string,
-    from: readonly NodeJobState[],
-    patch: Parameters<JobStore["updateNode"]>[3] & { state: NodeJobState },
-  ): Promise<boolean> {
-    if (!(await this.o.jobs.updateNode(active.job.id, host, from, patch))) return false;
-    const node = active.node(host);
-    node.state = patch.state;
-    if (patch.receivedAt !== undefined) node.receivedAt = patch.receivedAt;
-    this.emit({ jobId: active.job.id, host, state: patch.state });
-    return true;
+  /** Fenced moves, in one transaction; each in-memory copy follows only when the store moved. */
+  private async applyMoves(moves: readonly PendingMove[]): Promise<boolean[]> {
+    const applied = await this.o.jobs.updateNodes(
+      moves.map((m) => ({ jobId: m.active.job.id, host: m.host, from: m.from, patch: m.patch })),
+    );
+    moves.forEach((m, i) => {
+      if (!applied[i]) return;
+      const node = m.active.node(m.host);
+      node.state = m.patch.state;
+      if (m.patch.receivedAt !== undefined) node.receivedAt = m.patch.receivedAt;
+      this.emit({ jobId: m.active.job.id, host: m.host, state: m.patch.state });
+    });
+    return applied;
   }
 
   private async finishNode(
     active: ActiveJob,
     host: string,
     from: readonly NodeJobState[],
-    patch: Parameters<JobStore["updateNode"]>[3] & { state: NodeJobState },
+    patch: NodeMove,
   ): Promise<boolean> {
-    return this.moveNode(active, host, from, { finishedAt: Date.now(), ...patch });
+    const [applied] = await this.applyMoves([
+      { active, host, from, patch: { finishedAt: Date.now(), ...patch } },
+    ]);
+    return applied === true;
   }
 
-  private async heartbeat(msg: Msg): Promise<void> {
-    const host = nodeOfSubject(msg.subject);
-    const beat = Heartbeat.safeParse(parseJson(msg.data));
-    if (!host || !beat.success) return this.o.log(`ignored a malformed heartbeat on ${msg.subject}`);
-    await this.o.nodes.recordHeartbeat({
+  private async heartbeats(beats: { host: string; beat: Heartbeat }[]): Promise<void> {
+    // jarvis's clock, not the node's: liveness must not depend on the node's clock being right.
+    const at = Date.now();
+    await this.o.nodes.recordHeartbeats(
+      beats.map(({ host, beat }) => ({
+        host,
+        at,
+        agentVersion: beat.version,
+        groups: beat.groups,
+        offlineAfterMs: beat.intervalS * 1000 * MISSED_HEARTBEATS,
+      })),
+    );
+    // A node's consumer is made when jarvis first hears from it, not on its first job's hot path.
+    const unknown = [...new Set(beats.map((b) => b.host))].filter((h) => !this.o.bus.hasNodeConsumer(h));
+    if (unknown.length > 0) {
+      this.o.bus
+        .ensureNodeConsumers(unknown)
+        .catch((err: unknown) =>
+          this.o.log(`cannot make the consumers of ${unknown.length} nodes yet: ${(err as Error).message}`),
+        );
+    }
+  }
+
+  private async facts(host: string, facts: FactsMessage): Promise<void> {
+    await this.o.nodes.recordFacts({
       host,
-      // jarvis's clock, not the node's: liveness must not depend on the node's clock being right.
       at: Date.now(),
-      agentVersion: beat.data.version,
-      groups: beat.data.groups,
-      offlineAfterMs: beat.data.intervalS * 1000 * MISSED_HEARTBEATS,
+      hash: facts.hash,
+      groups: facts.groups,
+      facts: facts.facts,
     });
   }
 
-  private async agentMessage(subject: string, data: Uint8Array): Promise<void> {
-    const host = nodeOfSubject(subject);
-    const kind = subject.split(".")[1];
-    if (!host) return;
-    if (kind === "facts") {
-      const facts = FactsMessage.safeParse(parseJson(data));
-      if (!facts.success) return this.o.log(`ignored malformed facts from ${host}`);
-      await this.o.nodes.recordFacts({
-        host,
-        at: Date.now(),
-        hash: facts.data.hash,
-        groups: facts.data.groups,
-        facts: facts.data.facts,
-      });
-      return;
+  /** A tick's replies: one transaction for all their moves, then one settle per job that has new results. */
+  private async replies(replies: { host: string; reply: AgentReply }[]): Promise<void> {
+    const moves: PendingMove[] = [];
+    for (const { host, reply } of replies) {
+      if (reply.requestId === null) {
+        this.o.log(`${host} refused an unreadable request: ${reply.kind === "refusal" ? reply.message : ""}`);
+        continue;
+      }
+      const active = this.byRequest.get(reply.requestId);
+      // The host must be the one the request was for: a reply on another node's subject is not one.
+      if (!active || !active.has(host) || active.node(host).requestId !== reply.requestId) continue;
+      if (reply.kind === "refusal")
+        this.o.log(`job ${active.job.id}: ${host} refused its request: ${reply.reason}: ${reply.message}`);
+      for (const move of replyMoves(reply)) moves.push({ active, host, ...move });
     }
-    if (kind !== "reply") return;
-    const parsed = AgentReply.safeParse(parseJson(data));
-    if (!parsed.success) return this.o.log(`ignored a malformed reply from ${host}`);
-    await this.reply(host, parsed.data);
-  }
-
-  private async reply(host: string, r: AgentReply): Promise<void> {
-    if (r.requestId === null)
-      return this.o.log(`${host} refused an unreadable request: ${r.kind === "refusal" ? r.message : ""}`);
-    const active = this.byRequest.get(r.requestId);
-    // The host must be the one the request was for: a reply on another node's subject is not one.
-    if (!active || !active.has(host) || active.node(host).requestId !== r.requestId) return;
-    const job = active.job.id;
-    switch (r.kind) {
-      case "ack":
-        await this.moveNode(active, host, ["queued"], { state: "received", receivedAt: Date.now() });
-        return;
-      case "running":
-        await this.moveNode(active, host, ["queued", "received"], { state: "running" });
-        return;
-      case "result":
-        await this.finishNode(active, host, ["queued", "received", "running"], {
-          state: r.state,
-          exitCode: r.exitCode,
-          stdoutTail: r.stdoutTail,
-          stderrTail: r.stderrTail,
-          message: r.message,
-        });
-        break;
-      case "refusal":
-        this.o.log(`job ${job}: ${host} refused its request: ${r.reason}: ${r.message}`);
-        await this.finishNode(active, host, ["queued", "received", "running"], {
-          state: r.reason === "expired" ? "expired" : "failed",
-          message: `refused (${r.reason}): ${r.message}`,
-        });
-        break;
-    }
-    await this.settle(active);
+    await this.applyMoves(moves);
+    for (const m of moves) if (isFinal(m.patch.state)) this.requestSettle(m.active);
   }
 
   /** TTLs, nodes gone silent mid-job, and results that never came. */
@@ -418,39 +422,16 @@ export class JobController {
         : new Set((await this.o.nodes.list()).filter((n) => !n.online).map((n) => n.host));
     // Heartbeats can only say a node is silent; whether it is gone, its connection says.
     const silent = holding.filter((n) => offline.has(n.host)).map((n) => n.host);
-    const connected = silent.length === 0 ? new Set<string>() : await this.o.bus.subscribedNodes(silent);
+    const gone = goneNodes(
+      silent,
+      silent.length === 0 ? new Set() : await this.o.bus.subscribedNodes(silent),
+    );
     const grace = this.o.resultGraceMs ?? 30_000;
     for (const active of actives) {
-      const { ttlMs, timeoutMs } = active.job.options;
-      for (const n of active.nodes) {
-        if (!n.sent || isFinal(n.state)) continue;
-        if (n.state === "queued" && n.sentAt !== null && now > n.sentAt + ttlMs) {
-          if (n.streamSeq !== null) await this.o.bus.withdraw(n.streamSeq);
-          await this.finishNode(active, n.host, ["queued"], {
-            state: "expired",
-            message: `the node did not take the request within its TTL (${Math.round(ttlMs / 1000)} s)`,
-          });
-        } else if (n.state !== "queued" && offline.has(n.host) && !connected.has(n.host)) {
-          await this.finishNode(active, n.host, ["received", "running"], {
-            state: "unreachable",
-            message: "the node went offline while it had the request",
-          });
-        } else if (n.state !== "queued" && n.receivedAt !== null && now > n.receivedAt + timeoutMs + grace) {
-          await this.finishNode(active, n.host, ["received", "running"], {
-            state: "unreachable",
-            message: "no result within the timeout",
-          });
-        }
-      }
+      const moves = sweepMoves(active.nodes, active.job.options, gone, now, grace);
+      for (const m of moves) if (m.withdraw !== null) await this.o.bus.withdraw(m.withdraw);
+      await this.applyMoves(moves.map((m) => ({ active, host: m.host, from: m.from, patch: m.patch })));
       await this.settle(active);
     }
-  }
-}
-
-function parseJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return undefined;
   }
 }

@@ -16,6 +16,14 @@ export type JobNodePatch = Partial<
   >
 >;
 
+/** One fenced node update: `patch` applies only while the node is in one of `from`. */
+export interface JobNodeChange {
+  jobId: string;
+  host: string;
+  from: readonly NodeJobState[];
+  patch: JobNodePatch;
+}
+
 /**
  * One state change of a job or of one of its nodes, numbered in the store as it is written (with
  * the change itself), so a follower resumes after the last sequence it saw.
@@ -68,6 +76,11 @@ export interface JobStore {
     from: readonly NodeJobState[],
     patch: JobNodePatch,
   ): Promise<boolean>;
+  /**
+   * Many fenced updates in one transaction, applied in order (a node's ACK, running and result
+   * that arrived together each see the state the one before left); for each, whether it applied.
+   */
+  updateNodes(changes: readonly JobNodeChange[]): Promise<boolean[]>;
   /** Move a job from `from` to `to`; false when it was not in `from`. */
   setJobState(id: string, from: readonly JobState[], to: JobState, at: number | null): Promise<boolean>;
   /** Jobs still running (picked up by a restarted controller). */

@@ -8,7 +8,7 @@
  */
 import type { PostgresContext } from "../store/postgres-context.js";
 import type { JobNodeRecord, JobRecord, JobState, NodeJobState } from "./job.js";
-import type { JobEvent, JobNodePatch, JobQuery, JobStore } from "./job-store.js";
+import type { JobEvent, JobNodeChange, JobNodePatch, JobQuery, JobStore } from "./job-store.js";
 import {
   JOB_INSERT_COLUMNS,
   jobInsertValues,
@@ -138,43 +138,22 @@ export class PostgresJobStore implements JobStore {
     from: readonly NodeJobState[],
     patch: JobNodePatch,
   ): Promise<boolean> {
-    const sets = patchAssignments(patch);
-    if (sets.length === 0 || from.length === 0) return false;
-    const args: unknown[] = [jobId, host, from];
-    const assignments = sets.map((a) => `${a.column} = $${args.push(a.value)}`).join(", ");
-    const event = nodeChangeEvent(patch);
-    if (event === undefined) {
-      const rows = await this.c.rows(
-        "update a job's node",
-        `UPDATE job_nodes SET ${assignments} WHERE job_id = $1 AND host = $2 AND state = ANY($3::text[])
-         RETURNING 1`,
-        args,
-      );
-      return rows.length === 1;
-    }
-    const at = `$${args.push(event.at)}::bigint`;
-    const exitCode = `$${args.push(event.exitCode)}::integer`;
-    const message = `$${args.push(event.message)}::text`;
-    // The job's row is locked first (the scalar subquery runs before the node is scanned), as
-    // setJobState and deleteJob lock it, so no two changes of one job wait on each other in turn.
-    const rows = await this.c.rows(
-      "update a job's node",
-      `WITH job AS (SELECT id FROM jobs WHERE id = $1 FOR UPDATE),
-       changed AS (
-         UPDATE job_nodes SET ${assignments}
-         WHERE job_id = (SELECT id FROM job) AND host = $2 AND state = ANY($3::text[]) RETURNING state
-       ),
-       numbered AS (
-         UPDATE jobs SET last_event_seq = last_event_seq + 1
-         WHERE id = $1 AND EXISTS (SELECT 1 FROM changed) RETURNING last_event_seq
-       )
-       INSERT INTO job_events (${EVENT_COLUMNS})
-       SELECT $1, last_event_seq, $2, changed.state, ${at}, ${exitCode}, ${message}, false
-       FROM numbered, changed
-       RETURNING seq`,
-      args,
-    );
-    return rows.length === 1;
+    const statement = nodeChangeStatement({ jobId, host, from, patch });
+    if (!statement) return false;
+    return (await this.c.rows("update a job's node", statement.sql, statement.args)).length === 1;
+  }
+
+  async updateNodes(changes: readonly JobNodeChange[]): Promise<boolean[]> {
+    if (changes.length === 0) return [];
+    // One commit for a tick of replies; each change sees what the one before it left.
+    return this.c.tx("update a job's nodes", async (client) => {
+      const applied: boolean[] = [];
+      for (const change of changes) {
+        const statement = nodeChangeStatement(change);
+        applied.push(statement ? (await client.query(statement.sql, statement.args)).rowCount === 1 : false);
+      }
+      return applied;
+    });
   }
 
   async setJobState(
@@ -204,4 +183,49 @@ export class PostgresJobStore implements JobStore {
     );
     return rows.map(toJob);
   }
+}
+
+/**
+ * The fenced UPDATE of one job node, with its numbered event in the same statement when its state
+ * moves; undefined when there is nothing to change.
+ */
+function nodeChangeStatement({
+  jobId,
+  host,
+  from,
+  patch,
+}: JobNodeChange): { sql: string; args: unknown[] } | undefined {
+  const sets = patchAssignments(patch);
+  if (sets.length === 0 || from.length === 0) return undefined;
+  const args: unknown[] = [jobId, host, from];
+  const assignments = sets.map((a) => `${a.column} = $${args.push(a.value)}`).join(", ");
+  const event = nodeChangeEvent(patch);
+  if (event === undefined) {
+    return {
+      sql: `UPDATE job_nodes SET ${assignments} WHERE job_id = $1 AND host = $2 AND state = ANY($3::text[])
+         RETURNING 1`,
+      args,
+    };
+  }
+  const at = `$${args.push(event.at)}::bigint`;
+  const exitCode = `$${args.push(event.exitCode)}::integer`;
+  const message = `$${args.push(event.message)}::text`;
+  // The job's row is locked first (the scalar subquery runs before the node is scanned), as
+  // setJobState and deleteJob lock it, so no two changes of one job wait on each other in turn.
+  return {
+    sql: `WITH job AS (SELECT id FROM jobs WHERE id = $1 FOR UPDATE),
+       changed AS (
+         UPDATE job_nodes SET ${assignments}
+         WHERE job_id = (SELECT id FROM job) AND host = $2 AND state = ANY($3::text[]) RETURNING state
+       ),
+       numbered AS (
+         UPDATE jobs SET last_event_seq = last_event_seq + 1
+         WHERE id = $1 AND EXISTS (SELECT 1 FROM changed) RETURNING last_event_seq
+       )
+       INSERT INTO job_events (${EVENT_COLUMNS})
+       SELECT $1, last_event_seq, $2, changed.state, ${at}, ${exitCode}, ${message}, false
+       FROM numbered, changed
+       RETURNING seq`,
+    args,
+  };
 }

@@ -30,6 +30,8 @@ export interface FactsVersion {
 
 export interface NodeStore extends NodeDirectory {
   recordHeartbeat(beat: HeartbeatWrite): Promise<void>;
+  /** Many heartbeats in one transaction (a large fleet's beats of one tick). */
+  recordHeartbeats(beats: readonly HeartbeatWrite[]): Promise<void>;
   /** Store facts when their hash differs from the node's current facts; true when it did. */
   recordFacts(write: FactsWrite): Promise<boolean>;
   /** Mark offline every online node silent past its offlineAfterMs at `now`; the hosts marked. */

@@ -36,14 +36,36 @@ export class PostgresNodeStore implements NodeStore {
   }
 
   async recordHeartbeat(b: HeartbeatWrite): Promise<void> {
+    await this.recordHeartbeats([b]);
+  }
+
+  async recordHeartbeats(beats: readonly HeartbeatWrite[]): Promise<void> {
+    if (beats.length === 0) return;
+    // One statement for a tick's beats. ON CONFLICT may not touch a row twice in one statement, so
+    // a host beating twice is folded first as one beat after the other would leave it: the last
+    // beat's groups and version, the latest time.
+    const folded = new Map<string, HeartbeatWrite>();
+    for (const b of beats) {
+      const before = folded.get(b.host);
+      folded.set(b.host, before ? { ...b, at: Math.max(before.at, b.at) } : b);
+    }
+    const rows = [...folded.values()];
     await this.c.rows(
-      "record a heartbeat",
+      "record heartbeats",
       `INSERT INTO nodes (host, groups, online, last_seen, offline_after_ms, agent_version)
-       VALUES ($1, $2, true, $3, $4, $5)
+       SELECT host, groups, true, last_seen, offline_after_ms, agent_version
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[])
+         AS b(host, groups, last_seen, offline_after_ms, agent_version)
        ON CONFLICT (host) DO UPDATE SET groups = EXCLUDED.groups, online = true,
          offline_after_ms = EXCLUDED.offline_after_ms, agent_version = EXCLUDED.agent_version,
          last_seen = GREATEST(COALESCE(nodes.last_seen, 0), EXCLUDED.last_seen)`,
-      [b.host, JSON.stringify(b.groups), b.at, b.offlineAfterMs, b.agentVersion],
+      [
+        rows.map((b) => b.host),
+        rows.map((b) => JSON.stringify(b.groups)),
+        rows.map((b) => b.at),
+        rows.map((b) => b.offlineAfterMs),
+        rows.map((b) => b.agentVersion),
+      ],
     );
   }
 

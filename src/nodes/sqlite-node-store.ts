@@ -27,6 +27,7 @@ CREATE INDEX IF NOT EXISTS node_facts_host ON node_facts (host, at);
 
 export class SqliteNodeStore implements NodeStore {
   private readonly factsTx: (write: FactsWrite) => boolean;
+  private readonly heartbeatsTx: (beats: readonly HeartbeatWrite[]) => void;
   // Prepared once: heartbeats come in by the hundred per second from a large fleet.
   private readonly heartbeatStatement: Database.Statement;
   private readonly silentStatement: Database.Statement;
@@ -40,6 +41,9 @@ export class SqliteNodeStore implements NodeStore {
        ON CONFLICT (host) DO UPDATE SET groups = excluded.groups, online = 1, offline_after_ms = excluded.offline_after_ms,
          agent_version = excluded.agent_version, last_seen = max(coalesce(last_seen, 0), excluded.last_seen)`,
     );
+    this.heartbeatsTx = db.transaction((beats: readonly HeartbeatWrite[]) => {
+      for (const b of beats) this.writeHeartbeat(b);
+    }).immediate;
     this.silentStatement = db.prepare(
       "UPDATE nodes SET online = 0 WHERE online = 1 AND last_seen + offline_after_ms < ? RETURNING host",
     );
@@ -72,6 +76,14 @@ export class SqliteNodeStore implements NodeStore {
   }
 
   async recordHeartbeat(b: HeartbeatWrite): Promise<void> {
+    this.writeHeartbeat(b);
+  }
+
+  async recordHeartbeats(beats: readonly HeartbeatWrite[]): Promise<void> {
+    if (beats.length > 0) this.heartbeatsTx(beats);
+  }
+
+  private writeHeartbeat(b: HeartbeatWrite): void {
     this.heartbeatStatement.run(b.host, JSON.stringify(b.groups), b.at, b.offlineAfterMs, b.agentVersion);
   }
 

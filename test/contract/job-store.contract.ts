@@ -47,6 +47,34 @@ export function jobStoreContract(fresh: FleetFactory, freshTwins: FleetTwinFacto
     expect(await jobs.nodeByRequest("b", "j1-a")).toBeUndefined();
   });
 
+  it("applies many fenced updates in order in one call, each on the state the one before left", async () => {
+    const jobs = await withJobs((await fresh()).jobs, [job("j1", 1), ["a", "b"]]);
+    const moved = await jobs.updateNodes([
+      { jobId: "j1", host: "a", from: ["queued"], patch: { state: "received", receivedAt: 5 } },
+      { jobId: "j1", host: "a", from: ["queued", "received"], patch: { state: "running" } },
+      // A second ACK of a: fenced off, no event.
+      { jobId: "j1", host: "a", from: ["queued"], patch: { state: "received", receivedAt: 6 } },
+      { jobId: "j1", host: "a", from: ["running"], patch: { state: "ok", exitCode: 0, finishedAt: 8 } },
+      // b is still queued: a result fenced on running does not apply.
+      { jobId: "j1", host: "b", from: ["running"], patch: { state: "ok", finishedAt: 8 } },
+      { jobId: "j1", host: "b", from: ["queued"], patch: { sentAt: 3, streamSeq: 42 } },
+    ]);
+    expect(moved).toEqual([true, true, false, true, false, true]);
+    const nodes = await jobs.jobNodes("j1");
+    expect(nodes.map((n) => [n.host, n.state, n.receivedAt, n.streamSeq])).toEqual([
+      ["a", "ok", 5, null],
+      ["b", "queued", null, 42],
+    ]);
+    const events = await jobs.jobEvents("j1", 0, 100);
+    expect(events.filter((e) => e.host === "a").map((e) => e.state)).toEqual([
+      "queued",
+      "received",
+      "running",
+      "ok",
+    ]);
+    expect(await jobs.updateNodes([])).toEqual([]);
+  });
+
   it("numbers every state change that happened, refuses late replies by `from`, resumes by seq", async () => {
     const jobs = await withJobs((await fresh()).jobs, [job("j1", 1), ["a", "b"]]);
     expect(await jobs.updateNode("j1", "a", ["queued"], { state: "received", receivedAt: 5 })).toBe(true);

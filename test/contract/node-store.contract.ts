@@ -36,6 +36,24 @@ export function nodeStoreContract(fresh: FleetFactory, freshTwins: FleetTwinFact
     expect((await nodes.list()).map((n) => n.host)).toEqual(["web-1", "web-2"]);
   });
 
+  it("records a tick's heartbeats at once as one after the other would", async () => {
+    const { nodes } = await fresh();
+    await nodes.recordHeartbeats([]);
+    await nodes.recordHeartbeat(beat("web-1", 9_000, { agentVersion: "1.0.0" }));
+    await nodes.recordHeartbeats([
+      beat("web-2", 2_000),
+      beat("web-1", 5_000, { agentVersion: "1.1.0", groups: ["web", "eu"] }),
+      beat("web-2", 3_000, { agentVersion: "1.3.0" }),
+      beat("web-2", 2_500, { agentVersion: "1.4.0" }),
+    ]);
+    expect(await nodes.get("web-1")).toMatchObject({
+      lastSeen: 9_000,
+      agentVersion: "1.1.0",
+      groups: ["web", "eu"],
+    });
+    expect(await nodes.get("web-2")).toMatchObject({ online: true, lastSeen: 3_000, agentVersion: "1.4.0" });
+  });
+
   it("keeps facts only when their hash changes, with their history newest first", async () => {
     const { nodes } = await fresh();
     expect(await nodes.recordFacts(facts("db-1", 1_000, "h1"))).toBe(true);

@@ -70,6 +70,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const nc = await connect({
     servers: nats.url,
     authenticator: nkeyAuthenticator(new TextEncoder().encode(jarvisUser.seed)),
+    // As src/jobs/agents-connection.ts connects.
+    noAsyncTraces: true,
   });
   const bus = await AgentBus.open(nc);
   const logs: string[] = [];
