@@ -10,31 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-import { runCommands } from "../../../src/cli/run-commands.js";
-import { approvalCommands } from "../../../src/cli/approval-commands.js";
-import { inspectCommands } from "../../../src/cli/inspect-commands.js";
-import { scheduleCommands } from "../../../src/cli/schedule-commands.js";
-import { toolCommands } from "../../../src/cli/tool-commands.js";
-import { jobCommands } from "../../../src/cli/job-commands.js";
-import { startCommand } from "../../../src/cli/start.js";
-import { workerCommand } from "../../../src/cli/worker.js";
-import { agentCommand } from "../../../src/cli/agent-command.js";
-import { storeCommand } from "../../../src/cli/store-command.js";
-import type { CliCommand } from "../../../src/cli/command.js";
-
-// The same registries src/cli/main.ts puts together.
-const commands: Record<string, CliCommand> = {
-  ...runCommands,
-  ...approvalCommands,
-  ...inspectCommands,
-  ...scheduleCommands,
-  ...toolCommands,
-  ...jobCommands,
-  start: startCommand,
-  worker: workerCommand,
-  agent: agentCommand,
-  store: storeCommand,
-};
+import { commands } from "../../../src/cli/command-table.js";
 
 const NAMED = /(?:['`>]|[:|] )jarvis ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?/g;
 
