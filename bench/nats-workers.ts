@@ -12,7 +12,8 @@ import type { ChildProcess } from "node:child_process";
 import type { Jarvis } from "../src/service.js";
 
 const STEPS = 20;
-const ROUNDS = 3;
+// Rounds of the per-step comparison: one round swings by a few ms with what else the 2 cores do.
+const ROUNDS = 9;
 const RUNS = Number(process.env.BENCH_NATS_RUNS ?? 200);
 /** Steps one worker runs at once in the throughput part (a worker machine runs several). */
 const WORKER_CONCURRENCY = 8;
