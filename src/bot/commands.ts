@@ -124,10 +124,10 @@ export function renderChatReply(reply: Reply, ctx: ChatRenderContext): ChatText 
       return { text: `no longer following ${reply.target ? targetName(reply.target) : "anything"} here` };
     case "job":
       return jobText(reply, ctx.maxLines);
-    // Only the API and the CLI ask for these; chat has no command that answers them.
     case "jobs":
       return {
         text: reply.jobs.map((j) => `job ${j.id} ${j.operation.kind}: ${j.state}`).join("\n") || "no jobs",
+        ...(reply.next ? { pointer: "older ones: jarvis jobs on the CLI" } : {}),
       };
     case "job-deleted":
       return { text: `job ${reply.jobId} deleted` };

@@ -174,6 +174,13 @@ export const COMMANDS = {
     mutating: false,
     help: "the latest events the agents reported (changed files, probes), of one host or of all",
   },
+  jobs: {
+    args: "[<host> | where <selector>]",
+    min: 0,
+    max: MAX_SELECTOR_WORDS,
+    mutating: false,
+    help: "the latest jobs, of one host, or of the nodes a selector picks now: jobs where group=web",
+  },
   job: {
     args: "<jid> | cancel <jid> | rerun <jid> [failed|unreachable|expired|all]",
     min: 1,

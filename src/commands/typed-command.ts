@@ -123,6 +123,9 @@ export const CHAT_HISTORY_LIMIT = 10;
 /** How many events `events` lists in chat. */
 export const CHAT_EVENTS_LIMIT = 10;
 
+/** How many jobs `jobs` lists in chat. */
+export const CHAT_JOBS_LIMIT = 10;
+
 /** How many hosts `status` without a host lists in chat (the CLI lists them all). */
 export const CHAT_STATUS_LIMIT = 10;
 
@@ -194,7 +197,11 @@ export function typeChatCommand(verb: Verb, args: readonly string[], text = ""):
     case "help":
       return args.length === 0 ? { verb } : { verb, topic: a };
     case "hosts":
-      return args.length === 0 ? { verb } : { verb, where: selectorText(args, text) };
+      return args.length === 0 ? { verb } : { verb, where: selectorText(verb, args, text) };
+    case "jobs":
+      if (args.length === 0) return { verb, limit: CHAT_JOBS_LIMIT };
+      if (args.length === 1 && a.toLowerCase() !== "where") return { verb, limit: CHAT_JOBS_LIMIT, host: a };
+      return { verb, limit: CHAT_JOBS_LIMIT, where: selectorText(verb, args, text) };
     case "schedule":
       return scheduleCommand(args);
     case "schedules":
@@ -287,11 +294,12 @@ export function scheduleCommand(args: readonly string[]): TypedCommand {
     : { verb: "schedule", pipeline, source: word, ...rest };
 }
 
-/** The selector after `hosts where`, as typed: split words would lose its quotes. */
-function selectorText(args: readonly string[], text: string): string {
+/** The selector after `hosts where` or `jobs where`, as typed: split words would lose its quotes. */
+function selectorText(verb: "hosts" | "jobs", args: readonly string[], text: string): string {
   const typed = /^\S+\s+where\s+(\S[\s\S]*)$/iu.exec(text.trim());
   if (args[0]?.toLowerCase() !== "where" || !typed?.[1]) {
-    throw new CommandError("E_USAGE", "usage: hosts [where <selector>], e.g. hosts where group=web");
+    const usage = verb === "hosts" ? "hosts [where <selector>]" : "jobs [<host> | where <selector>]";
+    throw new CommandError("E_USAGE", `usage: ${usage}, e.g. ${verb} where group=web`);
   }
   return typed[1];
 }

@@ -104,6 +104,12 @@ describe("jarvis with agents configured", () => {
     expect(run).toMatch(/web-1: (ok|changed) \(exit 0\), ACK/);
     expect(run).toMatch(/web-2: (ok|changed) \(exit 0\), ACK/);
     expect(run).not.toMatch(/db-1/);
+    // The history of the nodes a selector picks now: db-1's ping is there, the web-only run is not.
+    const jid = (text: string): string => /job (\S+) /.exec(text)![1]!;
+    const history = await chat("jobs where group=db", /job \S+ ping: done/);
+    expect(history).toContain(`job ${jid(ping)} ping: done`);
+    expect(history).not.toContain(jid(run));
+    expect(await chat("jobs web-2", /job \S+ execute: done/)).toContain(`job ${jid(run)} execute: done`);
   });
 
   it("refuses a job to an identity the ACL does not allow on a host, and sends nothing", async () => {
