@@ -265,7 +265,14 @@ describe("jarvis replicas", () => {
         const missing = [...expected].filter(([line, n]) => (said().get(line) ?? 0) < n).slice(0, 10);
         throw new Error(`${String(err)}; missing: ${JSON.stringify(missing)}`);
       });
-      expect(said()).toEqual(expected);
+      // Exactly once, but for the one window docs/scale-out.md names: the line the killed holder had
+      // on the wire before its cursor write landed is said again by the next holder.
+      const again = [...said()].filter(([line, n]) => n > (expected.get(line) ?? 0));
+      expect(
+        again.length <= 1 &&
+          again.every(([line, n]) => expected.has(line) && n === (expected.get(line) ?? 0) + 1),
+        `said more often than the feed implies: ${JSON.stringify(again)}`,
+      ).toBe(true);
       expect(expected.size).toBeGreaterThanOrEqual(RUNS * 5);
 
       const after = await clusterOf(env);
