@@ -3,10 +3,11 @@
  * when the last firing is older than the debounce: a second claimer waits on the row lock, then
  * finds the condition false, so two services sharing the database fire a rule for a node once.
  */
-import type { FactValue } from "../inventory/node-view.js";
 import { NOW } from "./postgres-context.js";
 import type { PostgresContext } from "./postgres-context.js";
 import { NODE_EVENTS_KEPT, unknownEventCursor } from "./node-event-store.js";
+import { toEvent, toFiring } from "./node-event-rows.js";
+import type { EventRow, FiringRow } from "./node-event-rows.js";
 import type {
   HeldFiringClaim,
   NewNodeEvent,
@@ -29,24 +30,6 @@ CREATE TABLE rule_firings (
   rule TEXT NOT NULL, host TEXT NOT NULL, event_id TEXT NOT NULL, fired_at BIGINT NOT NULL,
   run_id TEXT, error TEXT, PRIMARY KEY (rule, host)
 );`;
-
-interface EventRow {
-  id: string;
-  host: string;
-  kind: string;
-  at: string;
-  received_at: string;
-  data: string;
-}
-
-interface FiringRow {
-  rule: string;
-  host: string;
-  event_id: string;
-  fired_at: string;
-  run_id: string | null;
-  error: string | null;
-}
 
 export class PostgresNodeEvents {
   constructor(private readonly c: PostgresContext) {}
@@ -181,26 +164,4 @@ export class PostgresNodeEvents {
     );
     return rows[0] && toFiring(rows[0]);
   }
-}
-
-function toEvent(row: EventRow): NodeEventRecord {
-  return {
-    id: row.id,
-    host: row.host,
-    kind: row.kind,
-    at: Number(row.at),
-    receivedAt: Number(row.received_at),
-    data: JSON.parse(row.data) as Record<string, FactValue>,
-  };
-}
-
-function toFiring(row: FiringRow): RuleFiring {
-  return {
-    rule: row.rule,
-    host: row.host,
-    eventId: row.event_id,
-    firedAt: Number(row.fired_at),
-    runId: row.run_id,
-    error: row.error,
-  };
 }

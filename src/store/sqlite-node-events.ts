@@ -4,10 +4,11 @@
  * sharing the file cannot both fire a rule for a node.
  */
 import type Database from "better-sqlite3";
-import type { FactValue } from "../inventory/node-view.js";
 import { NOW } from "./sqlite-context.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import { NODE_EVENTS_KEPT, unknownEventCursor } from "./node-event-store.js";
+import { toEvent, toFiring } from "./node-event-rows.js";
+import type { EventRow, FiringRow } from "./node-event-rows.js";
 import type {
   HeldFiringClaim,
   NewNodeEvent,
@@ -38,24 +39,6 @@ export function migrateNodeEvents(db: Database.Database): void {
   );
   // The event that came within a firing's debounce, fired when it ends (trailing firings).
   if (!columns.has("held_event_id")) db.exec(`ALTER TABLE rule_firings ADD COLUMN held_event_id TEXT`);
-}
-
-interface EventRow {
-  id: string;
-  host: string;
-  kind: string;
-  at: number;
-  received_at: number;
-  data: string;
-}
-
-interface FiringRow {
-  rule: string;
-  host: string;
-  event_id: string;
-  fired_at: number;
-  run_id: string | null;
-  error: string | null;
 }
 
 export class SqliteNodeEvents {
@@ -188,26 +171,4 @@ export class SqliteNodeEvents {
       FiringRow | undefined;
     return row && toFiring(row);
   }
-}
-
-function toEvent(row: EventRow): NodeEventRecord {
-  return {
-    id: row.id,
-    host: row.host,
-    kind: row.kind,
-    at: row.at,
-    receivedAt: row.received_at,
-    data: JSON.parse(row.data) as Record<string, FactValue>,
-  };
-}
-
-function toFiring(row: FiringRow): RuleFiring {
-  return {
-    rule: row.rule,
-    host: row.host,
-    eventId: row.event_id,
-    firedAt: row.fired_at,
-    runId: row.run_id,
-    error: row.error,
-  };
 }
