@@ -27,8 +27,12 @@ export interface StepInvocation {
   /** The environment of the child (the caller builds the clean one; the runner adds the attempt's marker). */
   env: Record<string, string>;
   cwd: string;
-  /** The clipboard as YAML text, written to stdin. */
-  input: string;
+  /**
+   * The clipboard as YAML text, written to stdin. A promise of it lets the child start while the
+   * caller still decides whether it may run (spawning costs milliseconds): `undefined` means it may
+   * not, and the child is stopped before it is given its input; the attempt is then `cancelled`.
+   */
+  input: string | Promise<string | undefined>;
   timeoutMs: number;
   /** Time between SIGTERM and SIGKILL. */
   killGraceMs?: number;
@@ -125,7 +129,19 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
     child.stdin!.on("error", () => {
       // A step that exits without reading its input is fine (EPIPE); its exit code decides.
     });
-    child.stdin!.end(inv.input);
+    // The input as written, to tell an unchanged clipboard handed back.
+    let input: string | undefined;
+    const write = (text: string | undefined): void => {
+      if (text === undefined) return stop("cancelled");
+      input = text;
+      child.stdin!.end(text);
+    };
+    if (typeof inv.input === "string") write(inv.input);
+    else
+      inv.input.then(write, (err: unknown) => {
+        inv.onLine(`jarvis: the step's input could not be had (${errorMessage(err)}); not running it`);
+        stop("cancelled");
+      });
 
     child.stdout!.on("data", (chunk: Buffer) => {
       stdoutBytes += chunk.length;
@@ -238,7 +254,7 @@ export function runStepAttempt(inv: StepInvocation): Promise<StepAttemptResult> 
       }
       const text = Buffer.concat(stdout).toString("utf8");
       // A step that hands its input back untouched changed nothing: no parse, no new snapshot.
-      if (text.trim() === "" || text === inv.input)
+      if (text.trim() === "" || text === input)
         return { kind: "ok", output: undefined, clipboard: undefined, durationMs };
       try {
         const clipboard = await parseClipboardYaml(text, `output of ${inv.step}`, {

@@ -54,7 +54,7 @@ export async function finishAttempt(
   kv: KV,
   id: string,
   revision: number,
-  record: { delivery: number; worker: string; outcome: WireOutcome },
+  record: { delivery: number; worker: string; outcome: WireOutcome; lines: number },
 ): Promise<boolean> {
   const done = encode({ state: "done", ...record } satisfies AttemptRecord);
   return (await compareAndSet(kv, id, done, revision)) !== undefined;

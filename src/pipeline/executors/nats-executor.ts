@@ -1,18 +1,21 @@
 /**
  * The NATS executor: each attempt is a message on the JetStream work queue (one subject per set of
  * worker tags), taken by a `jarvis worker` that runs it with the local fork there. Reports come
- * back live on a subject of the request; the outcome is also in the attempt record (KV), read
- * every POLL_MS, so one lost while nats-server restarted is still found. Reports from a delivery
- * older than one already seen (a worker presumed dead, then back) are dropped.
+ * back live on a subject of the request; the outcome is in the attempt record (KV), seen by the
+ * executor's watch of the bucket as soon as it is stored and also read every POLL_MS, so one lost
+ * while nats-server restarted is still found. Reports from a delivery older than one already seen
+ * (a worker presumed dead, then back) are dropped.
  */
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BusError, errorCode, errorMessage } from "../../errors.js";
 import { openBus } from "./nats-bus.js";
+import { watchAttempts } from "./nats-attempt-watch.js";
 import { cancelAttempt, readAttempt } from "./nats-attempts.js";
 import { clipboardFromWire, clipboardToWire, dropWireClipboard } from "./nats-clipboard.js";
 import { decode, subjects, wireReport } from "./nats-wire.js";
 import type { Bus } from "./nats-bus.js";
+import type { AttemptWatch, DoneRecord } from "./nats-attempt-watch.js";
 import type { WireClipboard, WireOutcome, WireReport, WireRequest } from "./nats-wire.js";
 import type { StepOutcome, StepReport, StepRequest } from "../../protocol.js";
 import type { StepExecutor } from "./step-executor.js";
@@ -39,17 +42,28 @@ export interface ClosableExecutor extends StepExecutor {
 type Item =
   | { kind: "report"; report: WireReport }
   | { kind: "outcome"; outcome: WireOutcome; delivery: number }
+  /** The finished record, from the watch: handed on once the lines it counts are in. */
+  | { kind: "done"; record: DoneRecord }
   | { kind: "gave-up" };
+
+/** The connection and the watch of the attempt bucket on it. */
+interface Connected {
+  b: Bus;
+  watch: AttemptWatch;
+}
 
 /** A StepExecutor that hands each attempt to a worker over NATS. */
 export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecutor {
   const log = options.log ?? ((line: string) => console.error(`jarvis: ${line}`));
-  let opening: Promise<Bus> | undefined;
-  const bus = (): Promise<Bus> => {
-    opening ??= openBus(options.url, "jarvis executor", log).catch((err: unknown) => {
-      opening = undefined;
-      throw err;
-    });
+  let opening: Promise<Connected> | undefined;
+  const bus = (): Promise<Connected> => {
+    opening ??= openBus(options.url, "jarvis executor", log).then(
+      (b) => ({ b, watch: watchAttempts(b.attempts, log) }),
+      (err: unknown) => {
+        opening = undefined;
+        throw err;
+      },
+    );
     return opening;
   };
 
@@ -65,8 +79,9 @@ export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecut
       },
     });
     let b: Bus;
+    let watch: AttemptWatch;
     try {
-      b = await bus();
+      ({ b, watch } = await bus());
     } catch (err) {
       yield failed(err);
       return;
@@ -86,6 +101,7 @@ export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecut
         else log(`dropped a report for request ${id} that is not one: ${decoded.why}`);
       },
     });
+    const unwatch = watch.onDone(id, (record) => push({ kind: "done", record }));
     const stop = new AbortController();
     let input: WireClipboard | undefined;
     let output: WireClipboard | undefined;
@@ -125,6 +141,9 @@ export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecut
       else signal.addEventListener("abort", onAbort, { once: true });
       removeAbort = () => signal.removeEventListener("abort", onAbort);
       let delivery = 0;
+      // Log lines of `delivery` seen, and its finished record while lines it counts are still on the way.
+      let lines = 0;
+      let done: DoneRecord | undefined;
       for (;;) {
         const item = queue.shift();
         if (!item) {
@@ -140,7 +159,12 @@ export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecut
           yield { type: "outcome", attempt, outcome: { kind: "cancelled", durationMs: 0 } };
           return;
         }
-        const from = item.kind === "outcome" ? item.delivery : item.report.delivery;
+        const from =
+          item.kind === "outcome"
+            ? item.delivery
+            : item.kind === "done"
+              ? item.record.delivery
+              : item.report.delivery;
         if (item.kind === "report" && (item.report.id !== id || item.report.attempt !== attempt)) continue;
         // A delivery older than one seen already belongs to a worker JetStream gave up on.
         if (from < delivery) continue;
@@ -150,29 +174,30 @@ export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecut
             attempt,
             line: `the worker of delivery ${delivery} stopped answering; delivery ${from} runs the step again on the same input`,
           };
+        if (from > delivery) lines = 0;
         delivery = Math.max(delivery, from);
+        let outcome: WireOutcome | undefined;
         if (item.kind === "report" && item.report.type === "spawned")
           yield { type: "spawned", attempt, pid: item.report.pid };
-        else if (item.kind === "report" && item.report.type === "log")
+        else if (item.kind === "report" && item.report.type === "log") {
+          lines++;
           yield { type: "log", attempt, line: item.report.line };
-        else {
-          const outcome =
-            item.kind === "outcome"
-              ? item.outcome
-              : item.report.type === "outcome"
-                ? item.report.outcome
-                : undefined;
-          if (!outcome) continue;
-          if (outcome.kind === "ok") output = outcome.clipboard;
-          yield { type: "outcome", attempt, outcome: await outcomeFromWire(b, outcome, `request ${id}`) };
-          return;
-        }
+        } else if (item.kind === "done") done = item.record;
+        else if (item.kind === "outcome") outcome = item.outcome;
+        else if (item.kind === "report" && item.report.type === "outcome") outcome = item.report.outcome;
+        // The watch may beat the step's last lines, which travel on the report subject.
+        if (!outcome && done?.delivery === delivery && lines >= (done.lines ?? 0)) outcome = done.outcome;
+        if (!outcome) continue;
+        if (outcome.kind === "ok") output = outcome.clipboard;
+        yield { type: "outcome", attempt, outcome: await outcomeFromWire(b, outcome, `request ${id}`) };
+        return;
       }
     } catch (err) {
       yield failed(err);
     } finally {
       removeAbort();
       stop.abort();
+      unwatch();
       sub.unsubscribe();
       for (const stored of [input, output])
         dropWireClipboard(b, stored).catch((err: unknown) =>
@@ -188,14 +213,15 @@ export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecut
     async close() {
       const open = opening;
       opening = undefined;
-      let connected: Bus;
+      let connected: Connected;
       try {
         if (!open) return;
         connected = await open;
       } catch {
         return; // never connected: nothing to close (the failure was reported to the step)
       }
-      await connected.close();
+      connected.watch.stop();
+      await connected.b.close();
     },
   };
 }

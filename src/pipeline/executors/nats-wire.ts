@@ -103,6 +103,8 @@ export const attemptRecord = z.union([
     delivery: z.int().positive(),
     worker: z.string(),
     outcome: wireOutcome,
+    /** Log lines the worker reported for this delivery: the executor hands on the outcome after them. */
+    lines: z.int().nonnegative().optional(),
   }),
   z.strictObject({ state: z.literal("cancelled") }),
 ]);

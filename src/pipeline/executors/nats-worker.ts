@@ -6,20 +6,21 @@
  * working; if it dies, the request is redelivered after the consumer's ack wait to another worker.
  */
 import { hostname } from "node:os";
-import { setTimeout as sleep } from "node:timers/promises";
-import { BusError, errorCode, errorMessage } from "../../errors.js";
+import { setImmediate, setTimeout as sleep } from "node:timers/promises";
+import { BusError, errorMessage } from "../../errors.js";
 import { ensureConsumer, openBus } from "./nats-bus.js";
-import { claimAttempt, finishAttempt, readAttempt } from "./nats-attempts.js";
-import { clipboardFromWire, clipboardToWire, dropWireClipboard } from "./nats-clipboard.js";
+import { claimAttempt, finishAttempt } from "./nats-attempts.js";
+import { dropWireClipboard } from "./nats-clipboard.js";
+import { cancelledOutcome, report, runDelivery } from "./nats-delivery.js";
 import { STEP_STREAM, TAG_PATTERN, decode, encode, subjects, wireRequest } from "./nats-wire.js";
 import { createLocalForkExecutor } from "./local-fork.js";
 import { MEMBER_HEARTBEAT_MS, memberKey, openClusterBuckets } from "../../cluster/cluster-buckets.js";
 import type { JsMsg } from "@nats-io/jetstream";
-import type { Bus } from "./nats-bus.js";
-import type { WireHeartbeat, WireOutcome, WireReport, WireRequest } from "./nats-wire.js";
+import type { Claim } from "./nats-attempts.js";
+import type { DeliveryContext } from "./nats-delivery.js";
+import type { WireHeartbeat, WireRequest } from "./nats-wire.js";
 import type { JarvisConfig } from "../../config.js";
 import type { StepResolver } from "../step-catalog.js";
-import type { StepOutcome } from "../../protocol.js";
 
 /** Most tags one worker may have: it serves every subset of them (2^n consumers). */
 export const MAX_WORKER_TAGS = 4;
@@ -69,8 +70,15 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     );
   const id = `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, "_");
   const bus = await openBus(options.url, `jarvis worker ${id}`, log);
-  const local = createLocalForkExecutor(options.config, options.resolver);
   const closing = new AbortController();
+  const step: DeliveryContext = {
+    bus,
+    local: createLocalForkExecutor(options.config, options.resolver),
+    worker: id,
+    keepAliveMs: Math.max(200, options.ackWaitMs / 3),
+    closing: closing.signal,
+    log,
+  };
   const inFlight = new Set<Promise<void>>();
   let waiters: (() => void)[] = [];
   const slotFreed = (): void => {
@@ -161,29 +169,23 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     }
     const request = decoded.value;
     const what = `${request.step} (run ${request.runId}, attempt ${request.attempt}, delivery ${delivery})`;
-    const claim = await untilBusAnswers(`claiming ${what}`, log, closing.signal, () =>
+    const claiming = untilBusAnswers(`claiming ${what}`, log, closing.signal, () =>
       claimAttempt(bus.attempts, request.id, delivery, id),
     );
-    if (claim.kind === "superseded") {
-      log(`${what}: delivery ${claim.delivery} holds it already; leaving it`);
-      return;
-    }
-    if (claim.kind !== "claimed") {
-      // Finished or cancelled before this delivery: say so again (the first word may be lost), drop it.
-      const outcome = claim.kind === "done" ? claim.record.outcome : cancelledOutcome;
-      report(bus, {
-        id: request.id,
-        delivery,
-        worker: id,
-        attempt: request.attempt,
-        type: "outcome",
-        outcome,
-      });
-      msg.ack();
-      return;
+    if (delivery > 1) {
+      // A redelivery is the one that may lose its claim: claimed before its step starts.
+      const claim = await claiming;
+      if (claim.kind !== "claimed") return unclaimed(msg, request, delivery, what, claim);
+    } else {
+      // A first delivery is nearly always claimed: its step is spawned while the claim is on the way
+      // (spawn() blocks for milliseconds) and gets its input only once the claim holds. One turn
+      // first, so the claim has left before spawn() blocks this process.
+      await setImmediate();
     }
     log(`running ${what}`);
-    const result = await runClaimed(msg, request, delivery);
+    const { outcome: result, lines } = await runDelivery(step, msg, request, delivery, claiming);
+    const claim = await claiming;
+    if (claim.kind !== "claimed") return unclaimed(msg, request, delivery, what, claim);
     if (result === "handed-back") {
       msg.nak();
       return;
@@ -202,7 +204,12 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       return;
     }
     const accepted = await untilBusAnswers(`recording the outcome of ${what}`, log, closing.signal, () =>
-      finishAttempt(bus.attempts, request.id, claim.revision, { delivery, worker: id, outcome: result }),
+      finishAttempt(bus.attempts, request.id, claim.revision, {
+        delivery,
+        worker: id,
+        outcome: result,
+        lines,
+      }),
     );
     if (!accepted) {
       // A newer delivery holds the request (this worker was presumed dead): its result stands.
@@ -222,60 +229,22 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     log(`finished ${what}: ${result.kind}`);
   };
 
-  /** Run the step of a claimed delivery: its outcome on the wire, or handed back on shutdown. */
-  const runClaimed = async (
+  /** A delivery this worker may not run: superseded, or finished or cancelled already. */
+  const unclaimed = (
     msg: JsMsg,
     request: WireRequest,
     delivery: number,
-  ): Promise<WireOutcome | "handed-back"> => {
-    const stop = new AbortController();
-    const onClose = (): void => stop.abort("shutdown");
-    closing.signal.addEventListener("abort", onClose, { once: true });
-    const cancelSub = bus.nc.subscribe(subjects.cancel(request.id), {
-      max: 1,
-      callback: () => stop.abort("cancelled"),
-    });
-    // Keep the message ours, and notice a cancel whose live message was lost.
-    const keepAlive = setInterval(
-      () => {
-        msg.working();
-        readAttempt(bus.attempts, request.id).then(
-          (current) => current?.record.state === "cancelled" && stop.abort("cancelled"),
-          (err: unknown) => log(`reading the attempt record of ${request.id} failed (${errorMessage(err)})`),
-        );
-      },
-      Math.max(200, options.ackWaitMs / 3),
-    );
-    const sender = { id: request.id, delivery, worker: id, attempt: request.attempt };
-    try {
-      const clipboardYaml = await clipboardFromWire(bus, request.clipboard, `request ${request.id}`);
-      let outcome: StepOutcome | undefined;
-      const stepRequest = { ...request, clipboardYaml };
-      for await (const r of local.run(stepRequest, stop.signal)) {
-        if (r.type === "spawned") report(bus, { ...sender, type: "spawned", pid: r.pid });
-        else if (r.type === "log") report(bus, { ...sender, type: "log", line: r.line });
-        else outcome = r.outcome;
-      }
-      if (stop.signal.reason === "shutdown") return "handed-back";
-      if (!outcome)
-        return failedOutcome(new BusError("E_WORKER_NO_OUTCOME", "the step ended without an outcome"));
-      if (outcome.kind !== "ok") return outcome;
-      return {
-        kind: "ok",
-        durationMs: outcome.durationMs,
-        ...(outcome.clipboardYaml === undefined
-          ? {}
-          : {
-              clipboard: await clipboardToWire(bus, `out-${request.id}-${delivery}`, outcome.clipboardYaml),
-            }),
-      };
-    } catch (err) {
-      return failedOutcome(err);
-    } finally {
-      clearInterval(keepAlive);
-      cancelSub.unsubscribe();
-      closing.signal.removeEventListener("abort", onClose);
+    what: string,
+    claim: Exclude<Claim, { kind: "claimed" }>,
+  ): void => {
+    if (claim.kind === "superseded") {
+      log(`${what}: delivery ${claim.delivery} holds it already; leaving it`);
+      return;
     }
+    // Finished or cancelled before this delivery: say so again (the first word may be lost), drop it.
+    const outcome = claim.kind === "done" ? claim.record.outcome : cancelledOutcome;
+    report(bus, { id: request.id, delivery, worker: id, attempt: request.attempt, type: "outcome", outcome });
+    msg.ack();
   };
 
   const pulls = tagSubsets([...tags].sort()).map((set) =>
@@ -321,18 +290,4 @@ async function untilBusAnswers<T>(
       throw new BusError("E_WORKER_CLOSING", `${what} stopped: the worker is closing`, { cause: err });
     }
   }
-}
-
-const cancelledOutcome: WireOutcome = { kind: "cancelled", durationMs: 0 };
-
-function failedOutcome(err: unknown): WireOutcome {
-  return {
-    kind: "failed",
-    error: { name: "BusError", code: errorCode(err), message: errorMessage(err), retryable: true },
-    durationMs: 0,
-  };
-}
-
-function report(bus: Bus, message: WireReport): void {
-  bus.nc.publish(subjects.reports(message.id), encode(message));
 }

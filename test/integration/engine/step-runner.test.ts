@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { runStepAttempt } from "../../../src/pipeline/step-runner.js";
 import type { StepInvocation } from "../../../src/pipeline/step-runner.js";
 import { eventually } from "../../helpers/net.js";
@@ -249,6 +250,40 @@ describe("step runner", () => {
       await eventually(() => (gone(pid) ? true : undefined), 10_000, `escaped process ${pid} to be stopped`);
     });
   }
+
+  it("starts a step before its input is known and gives it the input once it is (a worker's claim)", async () => {
+    let give = (_: string | undefined): void => undefined;
+    let spawned = false;
+    const inv = invocation("ok", {
+      input: new Promise((resolve) => (give = resolve)),
+      onSpawn: () => {
+        spawned = true;
+        give("instance:\n  hostname: loki\n");
+      },
+    });
+    const result = await runStepAttempt(inv);
+    expect(spawned).toBe(true);
+    expect(result).toMatchObject({ kind: "ok", clipboard: { instance: { hostname: "loki" } } });
+  });
+
+  it("stops a started step whose input is refused before it reads a byte of it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "jarvis-gate-"));
+    try {
+      let refuse = (_: string | undefined): void => undefined;
+      const inv = invocation("gate", {
+        command: "/bin/sh",
+        // Does its work only after its input: a refused one never gets there.
+        args: ["-c", `cat >/dev/null; touch ${join(dir, "ran")}`],
+        input: new Promise((resolve) => (refuse = resolve)),
+        onSpawn: () => refuse(undefined),
+      });
+      const result = await runStepAttempt(inv);
+      expect(result.kind).toBe("cancelled");
+      expect(existsSync(join(dir, "ran"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it("reports a missing executable clearly", async () => {
     const result = await runStepAttempt(invocation("ok", { command: "/nonexistent/step" }));
