@@ -6,11 +6,12 @@
  * so two services expiring at once cancel a run once.
  */
 import { NOW } from "./postgres-context.js";
-import { RUN_COLUMNS, encodeError, toRun } from "./postgres-rows.js";
+import { RUN_COLUMNS } from "./postgres-rows.js";
+import { encodeError, toRun } from "./run-rows.js";
 import { summarize } from "./run-summary.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
 import type { PostgresFeed } from "./postgres-feed.js";
-import type { RunRow } from "./postgres-rows.js";
+import type { RunRow } from "./run-rows.js";
 import { approversName } from "../pipeline/approval-text.js";
 import type { WireError } from "../protocol.js";
 import type { ApprovalDecision, ApprovalOutcome, ApprovalRecord, RunRecord } from "./run-store.js";

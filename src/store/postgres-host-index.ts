@@ -7,39 +7,18 @@
  */
 import { RunError } from "../errors.js";
 import { NOW } from "./postgres-context.js";
-import { RUN_COLUMNS, approvalOf, parseError, toRun } from "./postgres-rows.js";
+import { RUN_COLUMNS } from "./postgres-rows.js";
+import { HOST_ENTRY_COLUMNS, toHostEntry, toRun } from "./run-rows.js";
 import type { PostgresContext } from "./postgres-context.js";
-import type { RunRow } from "./postgres-rows.js";
-import type { HistoryPage, HistoryQuery, HostEntry, HostPage, HostQuery } from "./run-store.js";
+import type { HostRow, RunRow } from "./run-rows.js";
+import type { HistoryPage, HistoryQuery, HostPage, HostQuery } from "./run-store.js";
 
 /** Page size when a query gives none, and the largest one served (as the SQLite store). */
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 10_000;
 
-/** The run columns the index copies: what a host's line, `status --json` and GET /hosts show. */
-const COPIED = [
-  "pipeline",
-  "state",
-  "step_index",
-  "step_name",
-  "total_steps",
-  "requested_by",
-  "origin",
-  "source",
-  "created_at",
-  "started_at",
-  "finished_at",
-  "error_json",
-  "group_id",
-  "after_json",
-  "forced",
-  "approval_json",
-  "approval_expires_at",
-  "plan",
-] as const;
-
-const copied = COPIED.join(", ");
-const newerWins = COPIED.map(
+const copied = HOST_ENTRY_COLUMNS.join(", ");
+const newerWins = HOST_ENTRY_COLUMNS.map(
   (c) => `${c} = CASE WHEN EXCLUDED.created_at >= hosts.created_at THEN EXCLUDED.${c} ELSE hosts.${c} END`,
 ).join(",\n      ");
 
@@ -58,7 +37,7 @@ CREATE INDEX runs_by_host_newest ON runs(host, created_at DESC, id DESC);
 CREATE FUNCTION hosts_on_run_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO hosts (host, run_id, run_count, updated_at, ${copied})
-  VALUES (NEW.host, NEW.id, 1, ${NOW}, ${COPIED.map((c) => `NEW.${c}`).join(", ")})
+  VALUES (NEW.host, NEW.id, 1, ${NOW}, ${HOST_ENTRY_COLUMNS.map((c) => `NEW.${c}`).join(", ")})
   ON CONFLICT (host) DO UPDATE SET run_count = hosts.run_count + 1, updated_at = EXCLUDED.updated_at,
       run_id = CASE WHEN EXCLUDED.created_at >= hosts.created_at THEN EXCLUDED.run_id ELSE hosts.run_id END,
       ${newerWins};
@@ -66,7 +45,7 @@ BEGIN
 END $$;
 CREATE FUNCTION hosts_on_run_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE hosts SET updated_at = ${NOW}, ${COPIED.map((c) => `${c} = NEW.${c}`).join(", ")}
+  UPDATE hosts SET updated_at = ${NOW}, ${HOST_ENTRY_COLUMNS.map((c) => `${c} = NEW.${c}`).join(", ")}
   WHERE host = NEW.host AND run_id = NEW.id;
   RETURN NULL;
 END $$;
@@ -80,7 +59,7 @@ BEGIN
   RETURN NULL;
 END $$;
 CREATE TRIGGER hosts_on_run_insert AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION hosts_on_run_insert();
-CREATE TRIGGER hosts_on_run_update AFTER UPDATE OF ${COPIED.filter((c) => c !== "created_at").join(", ")}
+CREATE TRIGGER hosts_on_run_update AFTER UPDATE OF ${HOST_ENTRY_COLUMNS.filter((c) => c !== "created_at").join(", ")}
   ON runs FOR EACH ROW EXECUTE FUNCTION hosts_on_run_update();
 CREATE TRIGGER hosts_on_run_delete AFTER DELETE ON runs FOR EACH ROW EXECUTE FUNCTION hosts_on_run_delete();
 INSERT INTO hosts (host, run_id, run_count, updated_at, ${copied})
@@ -89,12 +68,6 @@ SELECT host, id, n, ${NOW}, ${copied} FROM (
     row_number() OVER (PARTITION BY host ORDER BY created_at DESC, created_order DESC) AS newest
   FROM runs) AS r
 WHERE newest = 1;`;
-
-type HostRow = Pick<RunRow, (typeof COPIED)[number] | "host"> & {
-  run_id: string;
-  run_count: number;
-  updated_at: number;
-};
 
 /** The index's reads over the store's pool. */
 export class PostgresHosts {
@@ -151,35 +124,6 @@ export class PostgresHosts {
     const page = rows.slice(0, limit).map(toRun);
     return { runs: page, next: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
   }
-}
-
-function toHostEntry(row: HostRow): HostEntry {
-  return {
-    host: row.host,
-    runCount: row.run_count,
-    updatedAt: row.updated_at,
-    latest: {
-      id: row.run_id,
-      host: row.host,
-      pipeline: row.pipeline,
-      state: row.state,
-      stepIndex: row.step_index,
-      stepName: row.step_name,
-      totalSteps: row.total_steps,
-      requestedBy: row.requested_by,
-      origin: row.origin,
-      source: row.source,
-      createdAt: row.created_at,
-      startedAt: row.started_at,
-      finishedAt: row.finished_at,
-      error: parseError(row.error_json),
-      group: row.group_id,
-      after: JSON.parse(row.after_json) as string[],
-      forced: row.forced,
-      approval: approvalOf(row),
-      plan: row.plan,
-    },
-  };
 }
 
 function pageSize(limit: number | undefined): number {

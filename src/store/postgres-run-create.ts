@@ -4,11 +4,12 @@
  * one-active-run unique index decides between concurrent creators.
  */
 import { newRunId } from "./ids.js";
-import { HOST_HOLDING_STATES, RUN_COLUMNS, toRun } from "./postgres-rows.js";
+import { RUN_COLUMNS } from "./postgres-rows.js";
+import { HOST_HOLDING_STATES, toRun } from "./run-rows.js";
 import { summarize } from "./run-summary.js";
 import { NOW, prepared } from "./postgres-context.js";
 import { RunError, StoreError } from "../errors.js";
-import type { RunRow } from "./postgres-rows.js";
+import type { RunRow } from "./run-rows.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
 import type { PostgresFeed } from "./postgres-feed.js";
 import type { Lease, NewRun, RunRecord } from "./run-store.js";

@@ -5,11 +5,12 @@
  * process is claiming at that moment (FOR UPDATE SKIP LOCKED) instead of queueing behind them.
  */
 import { ACTIVE_HOLDER, createRun, finishPlanForApproval } from "./postgres-run-create.js";
-import { RUN_COLUMNS, encodeError, toRun } from "./postgres-rows.js";
+import { RUN_COLUMNS } from "./postgres-rows.js";
+import { encodeError, toRun } from "./run-rows.js";
 import { summarize } from "./run-summary.js";
 import { NOW, isUniqueViolation } from "./postgres-context.js";
 import { RunError, StoreError } from "../errors.js";
-import type { RunRow } from "./postgres-rows.js";
+import type { RunRow } from "./run-rows.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
 import { appendEventCtesOf } from "./postgres-feed.js";
 import { runEventBodySql } from "./postgres-run-summary.js";

@@ -3,8 +3,9 @@
  * runs under any filter, counts by state (metrics), deleting a finished run, and the audit trail
  * filtered. Each check-then-write is one statement or one transaction.
  */
-import { RUN_COLUMNS, toRun } from "./postgres-rows.js";
-import type { RunRow } from "./postgres-rows.js";
+import { RUN_COLUMNS } from "./postgres-rows.js";
+import { toRun } from "./run-rows.js";
+import type { RunRow } from "./run-rows.js";
 import type { PostgresContext } from "./postgres-context.js";
 import type { RunState } from "../protocol.js";
 import type { AuditEntry, AuditQuery, RunDeletion, RunPage, RunPageQuery } from "./run-store.js";

@@ -6,7 +6,8 @@
  */
 import { appendEventCtes } from "./postgres-feed.js";
 import { FEED_CHANNEL } from "./postgres-notifier.js";
-import { STEP_COLUMNS, encodeStepField } from "./postgres-rows.js";
+import { encodeStepField } from "./postgres-rows.js";
+import { STEP_COLUMNS } from "./run-rows.js";
 import type { Lease, StepPatch, StepWrite } from "./run-store.js";
 
 /** The statement and its arguments; its one row says whether the lease was held. */

@@ -16,9 +16,10 @@ import { PostgresHosts } from "./postgres-host-index.js";
 import { PostgresRunPages } from "./postgres-run-pages.js";
 import { PostgresSchedules } from "./postgres-schedules.js";
 import { PostgresNodeEvents } from "./postgres-node-events.js";
-import { RUN_COLUMNS, STEP_ROW_COLUMNS, toRun, toStep } from "./postgres-rows.js";
+import { RUN_COLUMNS, STEP_ROW_COLUMNS } from "./postgres-rows.js";
+import { toRun, toStep } from "./run-rows.js";
 import { stepWriteStatement } from "./postgres-step-write.js";
-import type { RunRow, StepRow } from "./postgres-rows.js";
+import type { RunRow, StepRow } from "./run-rows.js";
 import type { RunEventBody } from "../protocol.js";
 import type {
   AuditEntry,

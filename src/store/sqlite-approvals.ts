@@ -4,9 +4,10 @@
  * cancelled on a deny or at the deadline), each a compare-and-set on the run's state, so two
  * approvers or two services racing change a run once.
  */
-import { encode, toRun } from "./sqlite-rows.js";
+import { encode } from "./sqlite-rows.js";
+import { toRun } from "./run-rows.js";
 import { NOW } from "./sqlite-context.js";
-import type { RunRow } from "./sqlite-rows.js";
+import type { RunRow } from "./run-rows.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import type { SqliteFeed } from "./sqlite-feed.js";
 import type { SqliteRunLifecycle } from "./sqlite-run-lifecycle.js";

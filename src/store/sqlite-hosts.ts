@@ -8,45 +8,19 @@
  */
 import type Database from "better-sqlite3";
 import { RunError } from "../errors.js";
-import { approvalOf, toRun } from "./sqlite-rows.js";
+import { HOST_ENTRY_COLUMNS, toHostEntry, toRun } from "./run-rows.js";
 import { NOW } from "./sqlite-context.js";
-import type { RunRow } from "./sqlite-rows.js";
+import type { HostRow, RunRow } from "./run-rows.js";
 import type { SqliteContext } from "./sqlite-context.js";
-import type { HistoryPage, HistoryQuery, HostEntry, HostPage, HostQuery, RunView } from "./run-store.js";
+import type { HistoryPage, HistoryQuery, HostPage, HostQuery } from "./run-store.js";
 
 /** Page size when a query gives none, and the largest one served. */
 export const DEFAULT_PAGE = 100;
 export const MAX_PAGE = 10_000;
 
-/**
- * The run columns the index copies: what a host's line, `status --json` and GET /hosts show. Kept
- * in `hosts` itself because joining 10,000 rows to `runs` by id reads pages of a 100,000-run table
- * in random order (ten times slower than reading the compact `hosts` table in order).
- */
-const RUN_COLUMNS = [
-  "pipeline",
-  "state",
-  "step_index",
-  "step_name",
-  "total_steps",
-  "requested_by",
-  "origin",
-  "source",
-  "created_at",
-  "started_at",
-  "finished_at",
-  "error_json",
-  "group_id",
-  "after_json",
-  "forced",
-  "approval_json",
-  "approval_expires_at",
-  "plan",
-] as const;
-
-const copied = RUN_COLUMNS.join(", ");
-const fromNew = RUN_COLUMNS.map((c) => `NEW.${c}`).join(", ");
-const setFromNew = RUN_COLUMNS.map((c) => `${c} = NEW.${c}`).join(", ");
+const copied = HOST_ENTRY_COLUMNS.join(", ");
+const fromNew = HOST_ENTRY_COLUMNS.map((c) => `NEW.${c}`).join(", ");
+const setFromNew = HOST_ENTRY_COLUMNS.map((c) => `${c} = NEW.${c}`).join(", ");
 
 const INDEX_SCHEMA = `
 CREATE TABLE IF NOT EXISTS hosts (
@@ -62,9 +36,9 @@ CREATE TRIGGER IF NOT EXISTS hosts_on_run_insert AFTER INSERT ON runs BEGIN
   VALUES (NEW.host, NEW.id, 1, ${NOW}, ${fromNew})
   ON CONFLICT (host) DO UPDATE SET run_count = run_count + 1, updated_at = excluded.updated_at,
     run_id = CASE WHEN excluded.created_at >= created_at THEN excluded.run_id ELSE run_id END,
-    ${RUN_COLUMNS.map((c) => `${c} = CASE WHEN excluded.created_at >= created_at THEN excluded.${c} ELSE ${c} END`).join(",\n    ")};
+    ${HOST_ENTRY_COLUMNS.map((c) => `${c} = CASE WHEN excluded.created_at >= created_at THEN excluded.${c} ELSE ${c} END`).join(",\n    ")};
 END;
-CREATE TRIGGER IF NOT EXISTS hosts_on_run_update AFTER UPDATE OF ${RUN_COLUMNS.filter((c) => c !== "created_at").join(", ")} ON runs BEGIN
+CREATE TRIGGER IF NOT EXISTS hosts_on_run_update AFTER UPDATE OF ${HOST_ENTRY_COLUMNS.filter((c) => c !== "created_at").join(", ")} ON runs BEGIN
   UPDATE hosts SET updated_at = ${NOW}, ${setFromNew} WHERE host = NEW.host AND run_id = NEW.id;
 END;
 CREATE TRIGGER IF NOT EXISTS hosts_on_run_delete AFTER DELETE ON runs BEGIN
@@ -149,41 +123,6 @@ export class SqliteHosts {
       return { runs: page, next: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
     });
   }
-}
-
-type HostRow = Pick<RunRow, (typeof RUN_COLUMNS)[number] | "host"> & {
-  run_id: string;
-  run_count: number;
-  updated_at: number;
-};
-
-function toHostEntry(row: HostRow): HostEntry {
-  return {
-    host: row.host,
-    runCount: row.run_count,
-    updatedAt: row.updated_at,
-    latest: {
-      id: row.run_id,
-      host: row.host,
-      pipeline: row.pipeline,
-      state: row.state,
-      stepIndex: row.step_index,
-      stepName: row.step_name,
-      totalSteps: row.total_steps,
-      requestedBy: row.requested_by,
-      origin: row.origin,
-      source: row.source,
-      createdAt: row.created_at,
-      startedAt: row.started_at,
-      finishedAt: row.finished_at,
-      error: row.error_json === null ? null : (JSON.parse(row.error_json) as RunView["error"]),
-      group: row.group_id,
-      after: JSON.parse(row.after_json) as string[],
-      forced: row.forced === 1,
-      approval: approvalOf(row),
-      plan: row.plan === 1,
-    },
-  };
 }
 
 function pageSize(limit: number | undefined): number {

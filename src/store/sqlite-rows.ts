@@ -1,13 +1,9 @@
 /**
- * How runs and steps are laid out in SQLite: the schema, its in-place migrations, and the
- * mapping between rows and the RunStore records.
+ * How runs and steps are laid out in SQLite: the schema, its in-place migrations, and how a
+ * record's field is stored (the mapping of rows to records is run-rows.ts, shared with PostgreSQL).
  */
 import type Database from "better-sqlite3";
-import type { WireError } from "../protocol.js";
-import type { ApprovalRequirement, PendingApproval, RunRecord, StepPatch, StepRecord } from "./run-store.js";
-
-/** States in which a run holds its host: a second run there is refused. */
-export const HOST_HOLDING_STATES = `('awaiting_approval', 'queued', 'running')`;
+import { HOST_HOLDING_STATES } from "./run-rows.js";
 
 /** The tables, created when missing. */
 export const SCHEMA = `
@@ -50,62 +46,6 @@ CREATE TABLE IF NOT EXISTS audit (
   reason TEXT NOT NULL, run_id TEXT
 );
 `;
-
-/** A row of `runs`. */
-export interface RunRow {
-  id: string;
-  host: string;
-  pipeline: string;
-  pipeline_json: string;
-  state: RunRecord["state"];
-  step_index: number;
-  step_name: string | null;
-  total_steps: number;
-  requested_by: string;
-  origin: string;
-  source: string;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  error_json: string | null;
-  lease_owner: string | null;
-  lease_expires_at: number | null;
-  cancel_requested: number;
-  group_id: string | null;
-  after_json: string;
-  forced: number;
-  approval_json: string | null;
-  approval_expires_at: number | null;
-  plan: number;
-  apply_approval_json: string | null;
-  plan_run: string | null;
-}
-
-/** A row of `steps`. */
-export interface StepRow {
-  run_id: string;
-  idx: number;
-  name: string;
-  state: StepRecord["state"];
-  attempts: number;
-  started_at: number | null;
-  finished_at: number | null;
-  duration_ms: number | null;
-  error_json: string | null;
-  on_failure: number;
-  pid: number | null;
-}
-
-/** StepPatch fields to `steps` columns. */
-export const STEP_COLUMNS: Record<keyof StepPatch, string> = {
-  state: "state",
-  attempts: "attempts",
-  startedAt: "started_at",
-  finishedAt: "finished_at",
-  durationMs: "duration_ms",
-  error: "error_json",
-  pid: "pid",
-};
 
 /** Bring a store made by an older jarvis up to date, in place (columns are only ever added). */
 export function migrate(db: Database.Database): void {
@@ -188,64 +128,4 @@ export function encode(key: string, value: unknown): unknown {
   if (key === "after") return JSON.stringify(value ?? []);
   if (typeof value === "boolean") return value ? 1 : 0;
   return value ?? null;
-}
-
-function parseError(json: string | null): WireError | null {
-  return json ? (JSON.parse(json) as WireError) : null;
-}
-
-/** A `runs` row as a RunRecord. */
-export function toRun(r: RunRow): RunRecord {
-  return {
-    id: r.id,
-    host: r.host,
-    pipeline: r.pipeline,
-    pipelineJson: r.pipeline_json,
-    state: r.state,
-    stepIndex: r.step_index,
-    stepName: r.step_name,
-    totalSteps: r.total_steps,
-    requestedBy: r.requested_by,
-    origin: r.origin,
-    source: r.source,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    error: parseError(r.error_json),
-    leaseOwner: r.lease_owner,
-    leaseExpiresAt: r.lease_expires_at,
-    cancelRequested: r.cancel_requested === 1,
-    group: r.group_id,
-    after: JSON.parse(r.after_json) as string[],
-    forced: r.forced === 1,
-    approval: approvalOf(r),
-    plan: r.plan === 1,
-    applyApproval:
-      r.apply_approval_json === null ? null : (JSON.parse(r.apply_approval_json) as PendingApproval),
-    planRun: r.plan_run,
-  };
-}
-
-/** The stored approval requirement of a run row (or its copy in the per-host index). */
-export function approvalOf(r: Pick<RunRow, "approval_json" | "approval_expires_at">): RunRecord["approval"] {
-  return r.approval_json === null
-    ? null
-    : { ...(JSON.parse(r.approval_json) as ApprovalRequirement), expiresAt: r.approval_expires_at ?? 0 };
-}
-
-/** A `steps` row as a StepRecord. */
-export function toStep(r: StepRow): StepRecord {
-  return {
-    runId: r.run_id,
-    index: r.idx,
-    name: r.name,
-    state: r.state,
-    attempts: r.attempts,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    durationMs: r.duration_ms,
-    error: parseError(r.error_json),
-    onFailure: r.on_failure === 1,
-    pid: r.pid,
-  };
 }

@@ -4,11 +4,12 @@
  * same statement or transaction that writes (compare-and-set), and appends its feed event there.
  */
 import { newRunId } from "./ids.js";
-import { HOST_HOLDING_STATES, encode, toRun } from "./sqlite-rows.js";
+import { encode } from "./sqlite-rows.js";
+import { HOST_HOLDING_STATES, toRun } from "./run-rows.js";
 import { summarize } from "./run-summary.js";
 import { NOW } from "./sqlite-context.js";
 import { RunError, StoreError } from "../errors.js";
-import type { RunRow } from "./sqlite-rows.js";
+import type { RunRow } from "./run-rows.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import type { SqliteFeed } from "./sqlite-feed.js";
 import type { WireError } from "../protocol.js";

@@ -3,8 +3,8 @@
  * runs under any filter, counts by state (metrics), deleting a finished run, and the audit trail
  * filtered. Each check-then-write is one statement or one transaction.
  */
-import { toRun } from "./sqlite-rows.js";
-import type { RunRow } from "./sqlite-rows.js";
+import { toRun } from "./run-rows.js";
+import type { RunRow } from "./run-rows.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import type { RunState } from "../protocol.js";
 import type { AuditEntry, AuditQuery, RunDeletion, RunPage, RunPageQuery } from "./run-store.js";

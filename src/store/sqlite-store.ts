@@ -7,7 +7,8 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { SCHEMA, STEP_COLUMNS, encode, migrate, toRun, toStep } from "./sqlite-rows.js";
+import { SCHEMA, encode, migrate } from "./sqlite-rows.js";
+import { STEP_COLUMNS, toRun, toStep } from "./run-rows.js";
 import { SqliteFeed } from "./sqlite-feed.js";
 import { SqliteRunLifecycle } from "./sqlite-run-lifecycle.js";
 import { SqliteApprovals } from "./sqlite-approvals.js";
@@ -18,7 +19,7 @@ import { SqliteSchedules, migrateSchedules } from "./sqlite-schedules.js";
 import { SqliteNodeEvents, migrateNodeEvents } from "./sqlite-node-events.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import { RunError, StoreError } from "../errors.js";
-import type { RunRow, StepRow } from "./sqlite-rows.js";
+import type { RunRow, StepRow } from "./run-rows.js";
 import type { RunEventBody } from "../protocol.js";
 import type {
   AuditEntry,
