@@ -48,6 +48,14 @@ export async function startDaemon(
   };
 }
 
+/** SIGTERM `child` (a `jarvis start`, say) and wait until it has exited; at once if it has. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
 /** Whether a process with this pid exists (signal 0 checks without sending anything). */
 export function alive(pid: number): boolean {
   try {

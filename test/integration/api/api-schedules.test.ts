@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { designFor, makeJarvisEnv } from "../../helpers/jarvis-env.js";
+import { stopChild } from "../../helpers/daemon.js";
 import { eventually } from "../../helpers/net.js";
 import { startApiJarvis } from "../../helpers/api-jarvis.js";
 import type { ChildProcess } from "node:child_process";
@@ -56,13 +57,6 @@ async function startService(env: JarvisEnv, configPath?: string): Promise<ChildP
   });
   await eventually(() => (stderr.includes("jarvis: started") ? true : undefined), 60_000, "jarvis started");
   return child;
-}
-
-async function stopService(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
 }
 
 async function schedulesOf(env: JarvisEnv): Promise<ScheduleJson[]> {
@@ -142,7 +136,7 @@ describe("schedules", () => {
       extraConfig: `schedules:\n  misfire_grace_seconds: ${graceMs / 1000}\n  poll_seconds: 0.2`,
     });
     writeDesigns(env.dir);
-    await stopService(await startService(env));
+    await stopChild(await startService(env));
 
     // Scheduled while no service runs; its time and the grace pass before one starts again.
     // Far enough ahead that both CLI calls (seconds each on a busy machine) come before it.

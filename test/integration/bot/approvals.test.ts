@@ -13,6 +13,7 @@ import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { makeJarvisEnv, designFor } from "../../helpers/jarvis-env.js";
 import type { JarvisEnv } from "../../helpers/jarvis-env.js";
+import { stopChild } from "../../helpers/daemon.js";
 import { eventually } from "../../helpers/net.js";
 import { startNgircd } from "../servers/ngircd.js";
 import type { Ngircd } from "../servers/ngircd.js";
@@ -42,12 +43,8 @@ function startService(): ChildProcess {
   return child;
 }
 
-async function stopService(): Promise<void> {
-  const child = service;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
+function stopService(): Promise<void> {
+  return stopChild(service);
 }
 
 /** The bot answers on both networks: the service is up. */
