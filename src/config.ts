@@ -9,6 +9,8 @@
  */
 import { agentsSchema, buildAgentsConfig } from "./nodes/agents-config.js";
 import type { AgentsConfig } from "./nodes/agents-config.js";
+import { natsEndpointFrom, natsEndpointSchema } from "./cluster/nats-endpoint.js";
+import type { NatsEndpoint } from "./cluster/nats-endpoint.js";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
@@ -75,12 +77,12 @@ export interface JarvisConfig {
   /** Per-module step defaults, by module name. */
   modules: Record<string, ModuleConfig>;
   /** Where steps run (`executor:`): forked here, or by `jarvis worker`s over NATS JetStream. */
-  executor: { kind: "local" } | { kind: "nats"; url: string };
+  executor: { kind: "local" } | { kind: "nats"; bus: NatsEndpoint };
   /**
    * `cluster:`: replicas of `jarvis start` sharing one store hold each chat network through a lease
    * on this NATS (cluster.nats.url, else executor.nats.url); undefined: no NATS, one replica.
    */
-  cluster: { natsUrl: string; chatLeaseMs: number } | undefined;
+  cluster: { bus: NatsEndpoint; chatLeaseMs: number } | undefined;
   /** How designs are fetched (`sources:`). */
   sources: SourcesConfig;
   /** `chat:` and `acl:`, checked; secrets not yet read from the environment. */
@@ -158,23 +160,10 @@ const jarvisYml = z.strictObject({
   modules: z
     .record(z.string(), moduleSchema.nullish(), { error: "must be a mapping of module names" })
     .nullish(),
-  executor: z
-    .strictObject({
-      nats: z.strictObject({
-        url: z
-          .string({ error: "must be a nats:// or tls:// URL" })
-          .regex(/^(nats|tls):\/\/\S+$/, { error: "must be a nats:// or tls:// URL" }),
-      }),
-    })
-    .partial()
-    .nullish(),
+  executor: z.strictObject({ nats: natsEndpointSchema }).partial().nullish(),
   cluster: z
     .strictObject({
-      nats: z.strictObject({
-        url: z
-          .string({ error: "must be a nats:// or tls:// URL" })
-          .regex(/^(nats|tls):\/\/\S+$/, { error: "must be a nats:// or tls:// URL" }),
-      }),
+      nats: natsEndpointSchema,
       chat_lease_seconds: z
         .number({ error: "must be a number of seconds, from 3 to 60" })
         .min(3, { error: "must be a number of seconds, from 3 to 60" })
@@ -274,8 +263,10 @@ export function buildConfig(
     redact: { keys: [...DEFAULT_REDACT_KEYS, ...(c.redact?.keys ?? [])] },
     leaseMs: (c.engine?.lease_seconds ?? 30) * 1000,
     modules: buildModules(c.modules ?? {}, where, lineOf, env),
-    executor: c.executor?.nats ? { kind: "nats", url: c.executor.nats.url } : { kind: "local" },
-    cluster: clusterSettings(c.cluster, c.executor?.nats?.url),
+    executor: c.executor?.nats
+      ? { kind: "nats", bus: natsEndpointFrom(c.executor.nats, baseDir) }
+      : { kind: "local" },
+    cluster: clusterSettings(c.cluster, c.executor?.nats, baseDir),
     sources: c.sources,
     agents: buildAgentsConfig(c.agents, baseDir),
     rules: buildRules(c.rules, where),
@@ -291,11 +282,15 @@ const DEFAULT_CHAT_LEASE_MS = 10_000;
 
 function clusterSettings(
   cluster: z.output<typeof jarvisYml>["cluster"],
-  executorUrl: string | undefined,
+  executor: z.output<typeof natsEndpointSchema> | undefined,
+  baseDir: string,
 ): JarvisConfig["cluster"] {
-  const natsUrl = cluster?.nats?.url ?? executorUrl;
-  if (natsUrl === undefined) return undefined;
-  return { natsUrl, chatLeaseMs: (cluster?.chat_lease_seconds ?? DEFAULT_CHAT_LEASE_MS / 1000) * 1000 };
+  const nats = cluster?.nats ?? executor;
+  if (nats === undefined) return undefined;
+  return {
+    bus: natsEndpointFrom(nats, baseDir),
+    chatLeaseMs: (cluster?.chat_lease_seconds ?? DEFAULT_CHAT_LEASE_MS / 1000) * 1000,
+  };
 }
 
 /** Expand `${VAR}` references in a configuration value from the environment. */

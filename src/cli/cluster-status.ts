@@ -18,9 +18,7 @@ export async function printClusterStatus(ctx: CommandContext<unknown>, json: boo
       "E_CONFIG_FIELD",
       "this jarvis has no cluster: set cluster.nats.url (or executor.nats.url) in jarvis.yml",
     );
-  const bus = await openBus(settings.natsUrl, "jarvis status --cluster", (line) =>
-    ctx.err(`jarvis: ${line}`),
-  );
+  const bus = await openBus(settings.bus, "jarvis status --cluster", (line) => ctx.err(`jarvis: ${line}`));
   try {
     const view = await readClusterView(await openClusterBuckets(bus.js));
     if (json) ctx.out(JSON.stringify(clusterJson(view), null, 2));

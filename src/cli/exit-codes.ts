@@ -43,7 +43,14 @@ const CONFLICT = new Set(["E_HOST_BUSY", "E_RUN_STATE", "E_RUN_HELD", "E_STORE_N
 /** Refusals and bad input the service answered (the CLI's own are E_USAGE already). */
 const USAGE = new Set(["E_USAGE", "E_API_INPUT", "E_DENIED", "E_SELECTOR_SYNTAX", "E_SELECTOR_LIMIT"]);
 /** What the operator fixes in jarvis.yml, the service or the targets: not the command line. */
-const INVALID = new Set(["E_JOB_NO_TARGETS", "E_JOB_NO_CONTROLLER", "E_API_OFF", "E_API_UNAUTHORIZED"]);
+const INVALID = new Set([
+  "E_JOB_NO_TARGETS",
+  "E_JOB_NO_CONTROLLER",
+  "E_API_OFF",
+  "E_API_UNAUTHORIZED",
+  "E_BUS_KEYS",
+  "E_BUS_REFUSED",
+]);
 
 /** The exit code for an error a command threw. */
 export function exitCodeFor(err: unknown): number {

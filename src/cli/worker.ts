@@ -25,14 +25,16 @@ export const workerCommand = defineCommand({
       process.once("SIGINT", () => resolve("SIGINT"));
     });
     const config = ctx.config();
-    const url = ctx.flags.nats ?? (config.executor.kind === "nats" ? config.executor.url : undefined);
+    // --nats names the server; how to authenticate to it (NKEY, TLS) is this machine's jarvis.yml's.
+    const configured = config.executor.kind === "nats" ? config.executor.bus : undefined;
+    const url = ctx.flags.nats ?? configured?.url;
     if (!url) throw usageError("worker needs --nats nats://HOST:PORT (or executor.nats.url in jarvis.yml)");
     const tags = (ctx.flags.tags ?? "")
       .split(",")
       .map((t) => t.trim())
       .filter((t) => t !== "");
     const worker = await startWorker({
-      url,
+      bus: { ...configured, url },
       tags,
       config,
       resolver: createStepCatalog({ stepsDirs: config.steps.dirs }),

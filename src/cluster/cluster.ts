@@ -29,7 +29,7 @@ export async function joinCluster(
   latestSeq: () => Promise<number>,
   log: (line: string) => void,
 ): Promise<ClusterMembership> {
-  const bus = await openBus(settings.natsUrl, `jarvis replica ${id}`, log);
+  const bus = await openBus(settings.bus, `jarvis replica ${id}`, log);
   const buckets = await openClusterBuckets(bus.js).catch(async (err: unknown) => {
     await bus.close();
     throw err;

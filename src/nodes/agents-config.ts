@@ -10,6 +10,8 @@
  */
 import { resolve } from "node:path";
 import { z } from "zod";
+import { natsTlsFrom, natsTlsSchema } from "../cluster/nats-endpoint.js";
+import type { NatsTls } from "../cluster/nats-endpoint.js";
 
 export const agentsSchema = z.strictObject({
   nats: z.strictObject({
@@ -17,9 +19,7 @@ export const agentsSchema = z.strictObject({
       error: "must be a nats:// URL or a list of them",
     }),
     nkey_seed_file: z.string({ error: "must be the path of jarvis's NKEY seed file" }),
-    tls: z
-      .strictObject({ ca: z.string(), cert: z.string().optional(), key: z.string().optional() })
-      .optional(),
+    tls: natsTlsSchema.optional(),
   }),
   signing_key_file: z.string({
     error: "must be the path of the ed25519 job signing key (jarvis agent keys DIR)",
@@ -31,7 +31,7 @@ export const agentsSchema = z.strictObject({
 export interface AgentsConfig {
   natsUrls: string[];
   nkeySeedFile: string;
-  tls: { ca: string; cert?: string; key?: string } | undefined;
+  tls: NatsTls | undefined;
   signingKeyFile: string;
   jobTtlMs: number;
   jobTimeoutMs: number;
@@ -46,11 +46,7 @@ export function buildAgentsConfig(
   return {
     natsUrls: Array.isArray(c.nats.url) ? c.nats.url : [c.nats.url],
     nkeySeedFile: path(c.nats.nkey_seed_file),
-    tls: c.nats.tls && {
-      ca: path(c.nats.tls.ca),
-      ...(c.nats.tls.cert ? { cert: path(c.nats.tls.cert) } : {}),
-      ...(c.nats.tls.key ? { key: path(c.nats.tls.key) } : {}),
-    },
+    tls: c.nats.tls && natsTlsFrom(c.nats.tls, baseDir),
     signingKeyFile: path(c.signing_key_file),
     jobTtlMs: c.job_ttl_seconds * 1000,
     jobTimeoutMs: c.job_timeout_seconds * 1000,

@@ -11,8 +11,21 @@ describe("executor: where steps run", () => {
     expect(load("engine:\n  lease_seconds: 5\n").executor).toEqual({ kind: "local" });
     expect(load("executor:\n  nats:\n    url: nats://10.0.0.5:4222\n").executor).toEqual({
       kind: "nats",
-      url: "nats://10.0.0.5:4222",
+      bus: { url: "nats://10.0.0.5:4222" },
     });
+  });
+
+  it("takes an NKEY seed file and TLS files, relative to jarvis.yml's folder; replicas use them too", () => {
+    const config = load(
+      "executor:\n  nats:\n    url: tls://bus:4222\n    nkey_seed_file: jarvis.nk\n    tls: {ca: /pki/ca.pem, cert: client.pem, key: client.key}\n",
+    );
+    const bus = {
+      url: "tls://bus:4222",
+      nkeySeedFile: "/etc/jarvis/jarvis.nk",
+      tls: { ca: "/pki/ca.pem", cert: "/etc/jarvis/client.pem", key: "/etc/jarvis/client.key" },
+    };
+    expect(config.executor).toEqual({ kind: "nats", bus });
+    expect(config.cluster?.bus).toEqual(bus);
   });
 
   it("refuses a URL that is not nats:// or tls://, and unknown keys, with their line", () => {

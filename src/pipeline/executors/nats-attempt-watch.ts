@@ -1,8 +1,10 @@
 /**
- * One watch over the attempt bucket per executor connection. A worker's finished record reaches the
- * waiting attempt the moment nats-server stores it, at the same time as the worker hears its
- * compare-and-set was accepted: a round trip sooner than the worker's report, which it sends only
- * after that. Fencing is unchanged: only the record that won the compare-and-set is ever stored.
+ * One watch over the attempt bucket per executor connection. A worker's claim and finished record
+ * reach the waiting attempt the moment nats-server stores them, at the same time as the worker
+ * hears its compare-and-set was accepted: the outcome comes a round trip sooner than the worker's
+ * report, which it sends only after that, and a claim says which delivery holds the request even
+ * when its worker dies before it reports anything. Fencing is unchanged: only the record that won
+ * the compare-and-set is ever stored.
  * The watch is a shortcut, not the only way: the executor still takes the report and still reads
  * the record every few seconds, so a watch that stalls (nats-server restarted) costs time, not steps.
  */
@@ -16,19 +18,19 @@ import type { AttemptRecord } from "./nats-wire.js";
 /** A finished attempt record. */
 export type DoneRecord = Extract<AttemptRecord, { state: "done" }>;
 
-/** The finished records of the requests someone waits for. */
+/** The records of the requests someone waits for. */
 export interface AttemptWatch {
-  /** Call `listener` when request `id` finishes; returns the unsubscribe. */
-  onDone(id: string, listener: (record: DoneRecord) => void): () => void;
+  /** Call `listener` with each new record of request `id`; returns the unsubscribe. */
+  onRecord(id: string, listener: (record: AttemptRecord) => void): () => void;
   stop(): void;
 }
 
 /** Wait before watching again after the watch ended by itself. */
 const REWATCH_MS = 1000;
 
-/** Watch `kv` for finished records until stopped. */
+/** Watch `kv` until stopped. */
 export function watchAttempts(kv: KV, log: (line: string) => void): AttemptWatch {
-  const listeners = new Map<string, (record: DoneRecord) => void>();
+  const listeners = new Map<string, (record: AttemptRecord) => void>();
   let stopped = false;
   let current: { stop(): void } | undefined;
   const loop = async (): Promise<void> => {
@@ -39,9 +41,9 @@ export function watchAttempts(kv: KV, log: (line: string) => void): AttemptWatch
         if (stopped) watch.stop();
         for await (const entry of watch) {
           const listener = listeners.get(entry.key);
-          if (!listener) continue; // another executor's request, or a claim of ours
+          if (!listener) continue; // another executor's request
           const decoded = decode(attemptRecord, entry.value);
-          if (decoded.ok && decoded.value.state === "done") listener(decoded.value);
+          if (decoded.ok) listener(decoded.value);
         }
       } catch (err) {
         if (!stopped) log(`watching the attempt bucket failed (${errorMessage(err)}); watching again`);
@@ -51,7 +53,7 @@ export function watchAttempts(kv: KV, log: (line: string) => void): AttemptWatch
   };
   void loop();
   return {
-    onDone(id, listener) {
+    onRecord(id, listener) {
       listeners.set(id, listener);
       return () => listeners.delete(id);
     },

@@ -23,6 +23,9 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import { BusError, errorMessage } from "../../errors.js";
+import { natsCredentials } from "../../cluster/nats-endpoint.js";
+import { natsConnectProblem } from "../../nodes/nats-problem.js";
+import type { NatsEndpoint } from "../../cluster/nats-endpoint.js";
 import {
   ATTEMPT_BUCKET,
   BUS_RECORD_TTL_MS,
@@ -48,12 +51,17 @@ export interface Bus {
  * Connect to `url` and make sure the stream and buckets exist. `name` shows in nats-server's connz;
  * `log` is told once when the server refuses connections and jarvis waits for it.
  */
-export async function openBus(url: string, name: string, log: (line: string) => void): Promise<Bus> {
+export async function openBus(
+  endpoint: NatsEndpoint,
+  name: string,
+  log: (line: string) => void,
+): Promise<Bus> {
+  const { url } = endpoint;
   // The server may be restarting right now: refusing connections, or gone mid-setup. Connecting and
   // the (idempotent) setup are tried again within SETUP_BUDGET_MS, so a run that starts meanwhile
   // waits for the server as the runs already under way do.
   const deadline = Date.now() + SETUP_BUDGET_MS;
-  const nc = await connectWithin(url, name, deadline, log);
+  const nc = await connectWithin(endpoint, name, deadline, log);
   for (;;) {
     try {
       return await setUp(nc);
@@ -74,11 +82,13 @@ export async function openBus(url: string, name: string, log: (line: string) => 
 
 /** A connection to `url`, tried again while the server is away until `deadline`; other errors (auth) fail at once. */
 async function connectWithin(
-  url: string,
+  endpoint: NatsEndpoint,
   name: string,
   deadline: number,
   log: (line: string) => void,
 ): Promise<NatsConnection> {
+  const { url } = endpoint;
+  const credentials = natsCredentials(endpoint);
   for (let tries = 0; ; tries++) {
     try {
       // noAsyncTraces: no Error (with its stack) made for every request; each step makes several.
@@ -88,6 +98,7 @@ async function connectWithin(
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         noAsyncTraces: true,
+        ...credentials,
       });
     } catch (err) {
       // Refused, or accepted by a server going down that never answered: both pass once it is back.
@@ -100,9 +111,17 @@ async function connectWithin(
         await sleep(SETUP_RETRY_MS);
         continue;
       }
+      if (err instanceof errors.AuthorizationError)
+        throw new BusError(
+          "E_BUS_REFUSED",
+          endpoint.nkeySeedFile === undefined
+            ? `nats-server at ${url} wants credentials (${err.message}); set executor.nats.nkey_seed_file (or user:password in the URL)`
+            : `nats-server at ${url} refused the NKEY of ${endpoint.nkeySeedFile} (${err.message}); its public key must be a user in nats-server's authorization`,
+          { cause: err },
+        );
       throw new BusError(
         "E_BUS_CONNECT",
-        `cannot reach nats-server at ${url} (${errorMessage(err)}); check executor.nats.url or --nats, and that nats-server runs with JetStream`,
+        `cannot reach nats-server at ${url} (${natsConnectProblem(err, endpoint.tls?.ca)}); check executor.nats (url, nkey_seed_file, tls) or --nats, and that nats-server runs with JetStream`,
         { cause: err, retryable: true },
       );
     }

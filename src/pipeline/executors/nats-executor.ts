@@ -15,6 +15,7 @@ import { cancelAttempt, readAttempt } from "./nats-attempts.js";
 import { clipboardFromWire, clipboardToWire, dropWireClipboard } from "./nats-clipboard.js";
 import { decode, subjects, wireReport } from "./nats-wire.js";
 import type { Bus } from "./nats-bus.js";
+import type { NatsEndpoint } from "../../cluster/nats-endpoint.js";
 import type { AttemptWatch, DoneRecord } from "./nats-attempt-watch.js";
 import type { WireClipboard, WireOutcome, WireReport, WireRequest } from "./nats-wire.js";
 import type { StepOutcome, StepReport, StepRequest } from "../../protocol.js";
@@ -29,7 +30,7 @@ const REPUBLISH_MS = 500;
 
 /** Options of the NATS executor. */
 export interface NatsExecutorOptions {
-  url: string;
+  bus: NatsEndpoint;
   /** Where trouble that does not fail a step goes (a stored clipboard not deleted); stderr by default. */
   log?: (line: string) => void;
 }
@@ -44,6 +45,8 @@ type Item =
   | { kind: "outcome"; outcome: WireOutcome; delivery: number }
   /** The finished record, from the watch: handed on once the lines it counts are in. */
   | { kind: "done"; record: DoneRecord }
+  /** A worker's claim, from the watch: that delivery holds the request now. */
+  | { kind: "claimed"; delivery: number }
   | { kind: "gave-up" };
 
 /** The connection and the watch of the attempt bucket on it. */
@@ -57,7 +60,7 @@ export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecut
   const log = options.log ?? ((line: string) => console.error(`jarvis: ${line}`));
   let opening: Promise<Connected> | undefined;
   const bus = (): Promise<Connected> => {
-    opening ??= openBus(options.url, "jarvis executor", log).then(
+    opening ??= openBus(options.bus, "jarvis executor", log).then(
       (b) => ({ b, watch: watchAttempts(b.attempts, log) }),
       (err: unknown) => {
         opening = undefined;
@@ -101,7 +104,10 @@ export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecut
         else log(`dropped a report for request ${id} that is not one: ${decoded.why}`);
       },
     });
-    const unwatch = watch.onDone(id, (record) => push({ kind: "done", record }));
+    const unwatch = watch.onRecord(id, (record) => {
+      if (record.state === "done") push({ kind: "done", record });
+      else if (record.state === "running") push({ kind: "claimed", delivery: record.delivery });
+    });
     const stop = new AbortController();
     let input: WireClipboard | undefined;
     let output: WireClipboard | undefined;
@@ -160,7 +166,7 @@ export function createNatsExecutor(options: NatsExecutorOptions): ClosableExecut
           return;
         }
         const from =
-          item.kind === "outcome"
+          item.kind === "outcome" || item.kind === "claimed"
             ? item.delivery
             : item.kind === "done"
               ? item.record.delivery

@@ -18,6 +18,7 @@ import { MEMBER_HEARTBEAT_MS, memberKey, openClusterBuckets } from "../../cluste
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Claim } from "./nats-attempts.js";
 import type { DeliveryContext } from "./nats-delivery.js";
+import type { NatsEndpoint } from "../../cluster/nats-endpoint.js";
 import type { WireHeartbeat, WireRequest } from "./nats-wire.js";
 import type { JarvisConfig } from "../../config.js";
 import type { StepResolver } from "../step-catalog.js";
@@ -31,7 +32,7 @@ const PULL_EXPIRES_MS = 5000;
 
 /** Options of a worker. */
 export interface WorkerOptions {
-  url: string;
+  bus: NatsEndpoint;
   tags: string[];
   config: JarvisConfig;
   resolver: StepResolver;
@@ -69,7 +70,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       `a worker may have at most ${MAX_WORKER_TAGS} tags, got ${tags.length}`,
     );
   const id = `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, "_");
-  const bus = await openBus(options.url, `jarvis worker ${id}`, log);
+  const bus = await openBus(options.bus, `jarvis worker ${id}`, log);
   const closing = new AbortController();
   const step: DeliveryContext = {
     bus,
@@ -253,7 +254,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         log(`taking requests for tags [${set.join(", ")}] stopped: ${errorMessage(err)}`);
     }),
   );
-  log(`worker ${id} takes requests for tags [${tags.join(", ")}] from ${options.url}`);
+  log(`worker ${id} takes requests for tags [${tags.join(", ")}] from ${options.bus.url}`);
   return {
     id,
     async close() {

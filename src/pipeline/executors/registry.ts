@@ -22,6 +22,6 @@ export interface Executors {
 export function createExecutors(config: JarvisConfig, resolver: StepResolver): Executors {
   const local = createLocalForkExecutor(config, resolver);
   if (config.executor.kind === "local") return { local, chosen: local, close: () => Promise.resolve() };
-  const nats = createNatsExecutor({ url: config.executor.url });
+  const nats = createNatsExecutor({ bus: config.executor.bus });
   return { local, nats, chosen: nats, close: () => nats.close() };
 }

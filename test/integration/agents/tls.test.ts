@@ -3,14 +3,15 @@
  * nats-server, with certificates the test makes with openssl: facts arrive and a ping is
  * answered; a wrong CA is named as the problem, on jarvis's side and in the agent's log.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliPath } from "../../helpers/jarvis-env.js";
 import { eventually } from "../../helpers/net.js";
+import { makeTestPki, natsTlsBlock } from "../../helpers/test-pki.js";
 import { startNatsServer } from "../servers/nats-server.js";
 import type { NatsServer } from "../servers/nats-server.js";
 import { generateSigningKeys } from "../../../src/agent/signing.js";
@@ -30,43 +31,6 @@ let nats: NatsServer;
 let store: FleetStore;
 let jarvis: AgentsConnection;
 const agents: ChildProcess[] = [];
-
-function openssl(...args: string[]): void {
-  execFileSync("openssl", args, { cwd: pki, stdio: "ignore" });
-}
-
-/** A CA, and `name`'s key and certificate signed by it. */
-function certificate(name: string, ca: string, ext: string): void {
-  openssl(
-    "req",
-    "-newkey",
-    "ed25519",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.csr`,
-    "-subj",
-    `/CN=${name}`,
-  );
-  writeFileSync(join(pki, `${name}.ext`), ext);
-  openssl(
-    ...["x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`, "-CAcreateserial"],
-    ...["-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`],
-  );
-}
-
-function makePki(): void {
-  mkdirSync(pki);
-  for (const ca of ["ca", "other-ca"]) {
-    openssl(
-      ...["req", "-x509", "-newkey", "ed25519", "-nodes", "-keyout", `${ca}.key`, "-out", `${ca}.pem`],
-      ...["-days", "2", "-subj", `/CN=jarvis test ${ca}`],
-    );
-  }
-  certificate("server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-  certificate("client", "ca", "extendedKeyUsage=clientAuth\n");
-}
 
 function agentsConfig(ca: string): AgentsConfig {
   return {
@@ -106,12 +70,12 @@ function startAgent(ca: string): { log: () => string } {
 }
 
 beforeAll(async () => {
-  makePki();
+  makeTestPki(pki);
   writeFileSync(join(dir, "jarvis.nk"), jarvisUser.seed, { mode: 0o600 });
   writeFileSync(join(dir, "jarvis-signing.pem"), signing.privateKeyPem, { mode: 0o600 });
   nats = await startNatsServer({
     config: [
-      `tls { cert_file: "${join(pki, "server.pem")}", key_file: "${join(pki, "server.key")}", ca_file: "${join(pki, "ca.pem")}", verify: true, timeout: 5 }`,
+      natsTlsBlock(pki),
       natsAuthorization(jarvisUser.publicKey, new Map([["web-1", agentUser.publicKey]])),
     ].join("\n"),
   });

@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 async function leaser(replica: string, log: string[]): Promise<{ leaser: KvChatLeaser; bus: Bus }> {
-  const bus = await openBus(server.url, replica, (line) => log.push(line));
+  const bus = await openBus({ url: server.url }, replica, (line) => log.push(line));
   buses.push(bus);
   const { chatLeases } = await openClusterBuckets(bus.js);
   return {

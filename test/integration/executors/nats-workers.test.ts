@@ -116,7 +116,7 @@ describe("steps run by jarvis workers over NATS JetStream", () => {
   );
 
   it("refuses a stored clipboard whose digest does not match the message", async () => {
-    const bus = await openBus(server.url, "digest test", (line) => console.error(line));
+    const bus = await openBus({ url: server.url }, "digest test", (line) => console.error(line));
     try {
       const yaml = `blob: ${"y".repeat(200_000)}\n`;
       const wire = await clipboardToWire(bus, "digest-test", yaml);
