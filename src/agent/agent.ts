@@ -6,7 +6,7 @@
  */
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
-import { setInterval as every, setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as nextTurn, setInterval as every, setTimeout as sleep } from "node:timers/promises";
 import type { Facts } from "../inventory/node-view.js";
 import type { AgentConfig } from "./agent-config.js";
 import { AGENT_VERSION } from "./agent-version.js";
@@ -102,6 +102,9 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     const abort = new AbortController();
     running.set(request.id, abort);
     try {
+      // The ACK just published is written out when this turn's work is done, and node's spawn()
+      // holds the event loop until the child has exec'd: run after the ACK has left, not before.
+      await nextTurn();
       const result = await runOperation(op, {
         config,
         timeoutMs: Math.min(request.timeoutMs, config.maxTimeoutMs),
