@@ -101,10 +101,15 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     }
     const abort = new AbortController();
     running.set(request.id, abort);
+    // The ACK just published is written out when this turn's work is done, and node's spawn()
+    // holds the event loop until the child has exec'd: run after the ACK has left, not before.
+    await nextTurn();
+    if (stopping.signal.aborted) {
+      // Stopping: not started, and left unfinished in the journal, so the next start reports it.
+      running.delete(request.id);
+      return;
+    }
     try {
-      // The ACK just published is written out when this turn's work is done, and node's spawn()
-      // holds the event loop until the child has exec'd: run after the ACK has left, not before.
-      await nextTurn();
       const result = await runOperation(op, {
         config,
         timeoutMs: Math.min(request.timeoutMs, config.maxTimeoutMs),
