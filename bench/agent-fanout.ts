@@ -162,25 +162,26 @@ export async function benchAgentFanout(): Promise<void> {
         console.log(`${"".padEnd(30)} nats-server closed ${closed.size} connections meanwhile`);
       const perNode = (s: number): string => fmt((s * 1000) / AGENTS);
       console.log(
-        `${"".padEnd(30)} CPU: jarvis ${fmt(used.jarvis)} s, nats-server ${fmt(used.nats)} s, emulators ${fmt(used.emulators)} s; per node ${perNode(used.jarvis)} / ${perNode(used.nats)} / ${perNode(used.emulators)} ms; load average ${loadavg()[0]!.toFixed(1)}`,
+        `${"".padEnd(30)} CPU: jarvis ${fmt(used.jarvis)} s, nats-server ${fmt(used.nats)} s, emulators ${fmt(used.emulators)} s, their commands ${fmt(used.commands)} s; per node ${perNode(used.jarvis)} / ${perNode(used.nats)} / ${perNode(used.emulators)} / ${perNode(used.commands)} ms; load average ${loadavg()[0]!.toFixed(1)}`,
       );
       // The three share this machine's cores: however well they overlap, the fan-out cannot end
       // sooner than their CPU time spread over every core (the emulators' share included).
       const cores = availableParallelism();
-      const floorMs = ((used.jarvis + used.nats + used.emulators) * 1000) / cores;
+      const all = used.jarvis + used.nats + used.emulators + used.commands;
+      const floorMs = (all * 1000) / cores;
       console.log(
-        `${"".padEnd(30)} CPU-bound floor on this machine's ${cores} cores: ${fmt(floorMs)} ms (the emulators' CPU alone: ${fmt((used.emulators * 1000) / cores)} ms)`,
+        `${"".padEnd(30)} CPU-bound floor on this machine's ${cores} cores: ${fmt(floorMs)} ms (the emulators' and their commands' CPU alone: ${fmt(((used.emulators + used.commands) * 1000) / cores)} ms)`,
       );
       console.log(
         `${"".padEnd(30)} nats-server messages per node: ${fmt((counts.in - counts0.in) / AGENTS)} in, ${fmt((counts.out - counts0.out) / AGENTS)} out (heartbeats included)`,
       );
-      return { ms: total, cpuSeconds: used.jarvis + used.nats + used.emulators };
+      return { ms: total, cpuSeconds: all };
     };
     await fanout(`ping x${AGENTS}`, { kind: "ping" });
     await fanout(`ping x${AGENTS} (again)`, { kind: "ping" });
     const exec = await fanout(`execute true x${AGENTS}`, { kind: "execute", command: "true" });
     console.log(
-      `${"".padEnd(30)} RSS of jarvis (this process) ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB`,
+      `${"".padEnd(30)} RSS of jarvis (this process) ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB; of each emulator ${emulators.map((e) => fmt(rssMb(e.pid))).join(", ")} MB (${per} agents each; every command forks from its emulator)`,
     );
 
     const ansibleRun = process.env.FANOUT_ANSIBLE === "0" ? undefined : await ansible(dir);
@@ -198,7 +199,7 @@ export async function benchAgentFanout(): Promise<void> {
       const oursCpu = (exec.cpuSeconds * 1000) / AGENTS;
       const theirsCpu = (ansibleRun.cpuSeconds * 1000) / ANSIBLE_HOSTS;
       console.log(
-        `${"".padEnd(30)} CPU per node: ansible ${fmt(theirsCpu)} ms, jarvis + nats-server + emulators ${fmt(oursCpu)} ms: ${fmt(theirsCpu / oursCpu)}x less`,
+        `${"".padEnd(30)} CPU per node: ansible ${fmt(theirsCpu)} ms, jarvis + nats-server + emulators + commands ${fmt(oursCpu)} ms: ${fmt(theirsCpu / oursCpu)}x less`,
       );
     }
     await controller.stop();
@@ -214,29 +215,49 @@ export async function benchAgentFanout(): Promise<void> {
   }
 }
 
-/** CPU seconds used since the call, by this process, nats-server and the emulators (from /proc). */
+/**
+ * CPU seconds used since the call, by this process, nats-server, the emulators, and the commands
+ * the emulators ran (their ended children: a spawned `true` costs as much CPU again as its fork).
+ */
 function cpuMeter(natsPid: number | undefined, emulatorPids: (number | undefined)[]) {
-  const ticks = (pid: number | undefined): number => {
+  // utime and stime are fields 14 and 15, cutime and cstime 16 and 17, counted after the command
+  // name's closing parenthesis.
+  const ticks = (pid: number | undefined, children: boolean): number => {
     if (pid === undefined) return 0;
     try {
-      // utime and stime, fields 14 and 15, counted after the command name's closing parenthesis.
       const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(")")[1]!.trim().split(" ");
-      return (Number(fields[11]) + Number(fields[12])) / 100;
+      const at = children ? 13 : 11;
+      return (Number(fields[at]) + Number(fields[at + 1])) / 100;
     } catch {
       return 0;
     }
   };
+  const sum = (children: boolean): number =>
+    emulatorPids.reduce<number>((total, pid) => total + ticks(pid, children), 0);
   const own = process.cpuUsage();
-  const nats0 = ticks(natsPid);
-  const emu0 = emulatorPids.reduce<number>((sum, pid) => sum + ticks(pid), 0);
+  const nats0 = ticks(natsPid, false);
+  const emu0 = sum(false);
+  const commands0 = sum(true);
   return () => {
     const d = process.cpuUsage(own);
     return {
       jarvis: (d.user + d.system) / 1e6,
-      nats: ticks(natsPid) - nats0,
-      emulators: emulatorPids.reduce<number>((sum, pid) => sum + ticks(pid), 0) - emu0,
+      nats: ticks(natsPid, false) - nats0,
+      emulators: sum(false) - emu0,
+      commands: sum(true) - commands0,
     };
   };
+}
+
+/** Resident memory of a process, in MB (0 once it is gone). */
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return line ? Number(line[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** Ansible's wall time, and the CPU seconds it and every process it started spent. */

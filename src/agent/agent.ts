@@ -6,7 +6,7 @@
  */
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
-import { setInterval as every, setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as nextTurn, setInterval as every, setTimeout as sleep } from "node:timers/promises";
 import type { Facts } from "../inventory/node-view.js";
 import type { AgentConfig } from "./agent-config.js";
 import { AGENT_VERSION } from "./agent-version.js";
@@ -101,6 +101,14 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     }
     const abort = new AbortController();
     running.set(request.id, abort);
+    // The ACK just published is written out when this turn's work is done, and node's spawn()
+    // holds the event loop until the child has exec'd: run after the ACK has left, not before.
+    await nextTurn();
+    if (stopping.signal.aborted) {
+      // Stopping: not started, and left unfinished in the journal, so the next start reports it.
+      running.delete(request.id);
+      return;
+    }
     try {
       const result = await runOperation(op, {
         config,

@@ -416,10 +416,7 @@ export class JobController {
     const holding = actives.flatMap((a) =>
       a.nodes.filter((n) => n.sent && (n.state === "received" || n.state === "running")),
     );
-    const offline =
-      holding.length === 0
-        ? new Set<string>()
-        : new Set((await this.o.nodes.list()).filter((n) => !n.online).map((n) => n.host));
+    const offline = holding.length === 0 ? new Set<string>() : new Set(await this.o.nodes.offlineHosts());
     // Heartbeats can only say a node is silent; whether it is gone, its connection says.
     const silent = holding.filter((n) => offline.has(n.host)).map((n) => n.host);
     const gone = goneNodes(

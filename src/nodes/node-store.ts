@@ -36,6 +36,11 @@ export interface NodeStore extends NodeDirectory {
   recordFacts(write: FactsWrite): Promise<boolean>;
   /** Mark offline every online node silent past its offlineAfterMs at `now`; the hosts marked. */
   markSilentOffline(now: number): Promise<string[]>;
+  /**
+   * The hosts marked offline now, and nothing else about them: the job sweep asks every second
+   * while a job holds nodes, and reading every node with its facts for that was most of its work.
+   */
+  offlineHosts(): Promise<string[]>;
   /** A node's facts as they changed, newest first. */
   factsHistory(host: string, limit: number): Promise<FactsVersion[]>;
 }

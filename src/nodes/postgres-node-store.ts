@@ -95,6 +95,14 @@ export class PostgresNodeStore implements NodeStore {
     return rows.map((r) => r.host);
   }
 
+  async offlineHosts(): Promise<string[]> {
+    const rows = await this.c.rows<{ host: string }>(
+      "list offline nodes",
+      "SELECT host FROM nodes WHERE NOT online ORDER BY host",
+    );
+    return rows.map((r) => r.host);
+  }
+
   async factsHistory(host: string, limit: number): Promise<FactsVersion[]> {
     const rows = await this.c.rows<FactsRow>(
       "read a node's facts history",

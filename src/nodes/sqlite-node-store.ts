@@ -32,6 +32,7 @@ export class SqliteNodeStore implements NodeStore {
   private readonly heartbeatStatement: Database.Statement;
   private readonly silentStatement: Database.Statement;
   private readonly listStatement: Database.Statement;
+  private readonly offlineStatement: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     db.exec(NODE_SCHEMA);
@@ -48,6 +49,7 @@ export class SqliteNodeStore implements NodeStore {
       "UPDATE nodes SET online = 0 WHERE online = 1 AND last_seen + offline_after_ms < ? RETURNING host",
     );
     this.listStatement = db.prepare("SELECT * FROM nodes ORDER BY host");
+    this.offlineStatement = db.prepare("SELECT host FROM nodes WHERE online = 0 ORDER BY host");
     this.factsTx = db.transaction((w: FactsWrite) => {
       const row = db.prepare("SELECT facts_hash FROM nodes WHERE host = ?").get(w.host) as
         { facts_hash: string } | undefined;
@@ -94,6 +96,10 @@ export class SqliteNodeStore implements NodeStore {
   async markSilentOffline(now: number): Promise<string[]> {
     const rows = this.silentStatement.all(now) as { host: string }[];
     return rows.map((r) => r.host);
+  }
+
+  async offlineHosts(): Promise<string[]> {
+    return (this.offlineStatement.all() as { host: string }[]).map((r) => r.host);
   }
 
   async factsHistory(host: string, limit: number): Promise<FactsVersion[]> {

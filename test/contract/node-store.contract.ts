@@ -93,6 +93,18 @@ export function nodeStoreContract(fresh: FleetFactory, freshTwins: FleetTwinFact
     expect((await nodes.get("quiet"))?.online).toBe(true);
   });
 
+  it("lists only the hosts that are offline", async () => {
+    const { nodes } = await fresh();
+    expect(await nodes.offlineHosts()).toEqual([]);
+    await nodes.recordHeartbeat(beat("web-2", 1_000));
+    await nodes.recordHeartbeat(beat("web-1", 1_000));
+    await nodes.recordHeartbeat(beat("db-1", 1_900));
+    await nodes.markSilentOffline(2_500);
+    expect(await nodes.offlineHosts()).toEqual(["web-1", "web-2"]);
+    await nodes.recordHeartbeat(beat("web-2", 3_000));
+    expect(await nodes.offlineHosts()).toEqual(["web-1"]);
+  });
+
   it("lets one of two replicas keep the same facts and mark a silent node offline", async () => {
     const [a, b] = await freshTwins();
     const kept = await Promise.all([
