@@ -14,11 +14,10 @@ import { once } from "node:events";
 import type { KeyObject } from "node:crypto";
 import { setInterval as every, setTimeout as sleep } from "node:timers/promises";
 import { JobError, errorMessage } from "../errors.js";
-import type { AgentReply, JobRequest, Operation } from "../agent/protocol.js";
-import { signRequest } from "../agent/signing.js";
+import type { AgentReply } from "../agent/protocol.js";
 import { newRunId } from "../store/ids.js";
 import type { NodeStore } from "../nodes/node-store.js";
-import type { JobNodeChange, JobStore } from "./job-store.js";
+import type { JobStore } from "./job-store.js";
 import type { AgentBus } from "./agent-bus.js";
 import { AgentInbox } from "./agent-inbox.js";
 import { FAILED_STATES, isFinal } from "./job.js";
@@ -40,6 +39,7 @@ import { NodeIntake } from "./node-intake.js";
 import { soleJobControl } from "./job-control.js";
 import type { JobControl } from "./job-control.js";
 import { DrivingLease } from "./driving-lease.js";
+import { RequestSender } from "./request-sender.js";
 import { JobSignals } from "./job-signals.js";
 import type { JobChange } from "./job-signals.js";
 
@@ -97,6 +97,7 @@ export class JobController {
   private readonly byRequest = new Map<string, ActiveJob>();
   private readonly listeners = new Set<(change: JobChange) => void>();
   private readonly inbox: AgentInbox;
+  private readonly sender: RequestSender;
   private readonly control: JobControl;
   private readonly lease: DrivingLease;
   /** Only with replicas: a lone process has nobody to tell. */
@@ -116,6 +117,7 @@ export class JobController {
       },
       o.log,
     );
+    this.sender = new RequestSender(o.bus, o.jobs, o.signingKey, o.log);
     this.control = o.control ?? soleJobControl;
     const owner = o.owner ?? randomUUID();
     this.lease = new DrivingLease({
@@ -288,7 +290,7 @@ export class JobController {
         });
       }
       if (n.sent && (n.state === "received" || n.state === "running")) {
-        await this.sendControl(n.host, { kind: "cancel", requestId: n.requestId }, active.job);
+        await this.sender.sendControl(n.host, { kind: "cancel", requestId: n.requestId }, active.job);
       }
     }
     await this.settle(active);
@@ -356,76 +358,10 @@ export class JobController {
             message: "max_failures was passed",
           });
         }
-        await this.sendAll(active, decision.send);
+        await this.sender.sendAll(active, decision.send);
       }
       if (active.nodes.every((n) => isFinal(n.state))) await this.end(active);
     });
-  }
-
-  /**
-   * Publish to many nodes at once (nats-server takes a pipeline of publishes in its stride), then
-   * record what was sent in one transaction. What the bus does not take now (a timeout on a busy
-   * server) stays unsent and is sent again at the next sweep: the request id is the JetStream
-   * message id, so a publish that did land is not stored twice.
-   */
-  private async sendAll(active: ActiveJob, hosts: readonly string[]): Promise<void> {
-    if (hosts.length === 0) return;
-    try {
-      await this.o.bus.ensureNodeConsumers(hosts);
-    } catch (err) {
-      this.o.log(
-        `job ${active.job.id}: cannot make the nodes' consumers (${(err as Error).message}); trying again`,
-      );
-      return;
-    }
-    const now = Date.now();
-    const sent = await Promise.all(hosts.map((host) => this.send(active, host, now)));
-    await this.o.jobs.updateNodes(sent.filter((c): c is JobNodeChange => c !== undefined));
-  }
-
-  /** The store change recording the send, or undefined when the bus did not take it. */
-  private async send(active: ActiveJob, host: string, now: number): Promise<JobNodeChange | undefined> {
-    const node = active.node(host);
-    const request: JobRequest = {
-      id: node.requestId,
-      jobId: active.job.id,
-      target: host,
-      issuedAt: now,
-      ttlMs: active.job.options.ttlMs,
-      timeoutMs: active.job.options.timeoutMs,
-      operation: active.job.operation,
-    };
-    node.sent = true;
-    node.sentAt = now;
-    try {
-      const seq = await this.o.bus.publishRequest(host, request.id, signRequest(request, this.o.signingKey));
-      node.streamSeq = seq;
-      return {
-        jobId: active.job.id,
-        host,
-        from: ["queued", "received", "running"],
-        patch: { sentAt: now, streamSeq: seq },
-      };
-    } catch (err) {
-      node.sent = false;
-      node.sentAt = null;
-      this.o.log(`job ${active.job.id}: sending to ${host} failed (${(err as Error).message}); trying again`);
-      return undefined;
-    }
-  }
-
-  private async sendControl(host: string, operation: Operation, job: JobRecord): Promise<void> {
-    const id = randomUUID();
-    const request: JobRequest = {
-      id,
-      jobId: job.id,
-      target: host,
-      issuedAt: Date.now(),
-      ttlMs: 60_000,
-      timeoutMs: 10_000,
-      operation,
-    };
-    await this.o.bus.publishRequest(host, id, signRequest(request, this.o.signingKey));
   }
 
   private async end(active: ActiveJob): Promise<void> {
