@@ -5,7 +5,7 @@
  * with -9. The other replica takes the job over: it reads the first batch's results, sends the
  * second batch and ends the job, every node's result recorded once and every node run once. A job
  * accepted afterwards by a replica that does not drive is driven by the one that does, and the
- * accepting replica answers `?wait=` when it ends.
+ * accepting replica answers `?wait=` when it ends; a job cancelled there is stopped by the driver.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -172,6 +172,36 @@ describe("jobs with two replicas", () => {
       );
       expect(pinged.state).toBe("done");
       expect(pinged.nodes.map((n) => n.state)).toEqual(["ok", "ok", "ok", "ok"]);
+
+      // Cancelled on the replica that does not drive: the driver stops the node that has it and
+      // skips the one still waiting for its batch; the event stream there follows to the end.
+      const long = await json<JobJson>(
+        await call(c, "/jobs", {
+          operation: "execute",
+          args: { command: "sleep 600" },
+          targets: ["n1", "n2"],
+          batch: 1,
+        }),
+        201,
+      );
+      await eventually(
+        async () => {
+          const job = await json<JobJson>(await call(c, `/jobs/${long.jid}`), 200);
+          return job.nodes[0]?.state === "running" ? true : undefined;
+        },
+        DEADLINE,
+        "n1 running the sleep",
+      );
+      expect((await call(c, `/jobs/${long.jid}/cancel`, {})).status).toBe(202);
+      const events = await (await call(c, `/jobs/${long.jid}/events?format=ndjson`)).text();
+      expect(events.trim().split("\n").at(-1)).toMatch(/"state":"cancelled"/);
+      const cancelled = await json<JobJson>(await call(b, `/jobs/${long.jid}`), 200);
+      expect(cancelled.state).toBe("cancelled");
+      expect(cancelled.nodes.map((n) => [n.host, n.state])).toEqual([
+        ["n1", "failed"],
+        ["n2", "skipped"],
+      ]);
+
       expect(b.stderr()).toMatch(/drives the jobs now/);
       expect(c.stderr()).not.toMatch(/drives the jobs now/);
     },
