@@ -379,14 +379,36 @@ export class JobController {
     const applied = await this.o.jobs.updateNodes(
       moves.map((m) => ({ jobId: m.active.job.id, host: m.host, from: m.from, patch: m.patch })),
     );
+    const behind = new Set<ActiveJob>();
     moves.forEach((m, i) => {
-      if (!applied[i]) return;
       const node = m.active.node(m.host);
+      if (!applied[i]) {
+        if (isFinal(m.patch.state) && !isFinal(node.state)) behind.add(m.active);
+        return;
+      }
       node.state = m.patch.state;
       if (m.patch.receivedAt !== undefined) node.receivedAt = m.patch.receivedAt;
       this.emit({ jobId: m.active.job.id, host: m.host, state: m.patch.state });
     });
+    for (const active of behind) await this.catchUp(active);
     return applied;
+  }
+
+  /**
+   * The store refused to end a node this process holds as open: another process ended it first
+   * (a driver that lost its lease a moment late). The ends the store has are taken over, so the
+   * job still ends; without them it would wait forever for a node that is over.
+   */
+  private async catchUp(active: ActiveJob): Promise<void> {
+    let ended = false;
+    for (const record of await this.o.jobs.jobNodes(active.job.id)) {
+      const node = active.node(record.host);
+      if (isFinal(record.state) && !isFinal(node.state)) {
+        node.state = record.state;
+        ended = true;
+      }
+    }
+    if (ended) this.requestSettle(active);
   }
 
   private async finishNode(
