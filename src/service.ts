@@ -85,13 +85,16 @@ export async function openJarvis(config: JarvisConfig, options: OpenOptions = {}
     : undefined;
   const agents =
     config.agents && fleet && options.execute
-      ? await openAgentsConnection(config.agents, fleet, options.log ?? (() => undefined)).catch(
-          async (err: unknown) => {
-            await fleet.close();
-            await store.close();
-            throw err;
-          },
-        )
+      ? await openAgentsConnection(
+          config.agents,
+          fleet,
+          options.log ?? (() => undefined),
+          engine.owner,
+        ).catch(async (err: unknown) => {
+          await fleet.close();
+          await store.close();
+          throw err;
+        })
       : undefined;
   const events =
     agents && fleet

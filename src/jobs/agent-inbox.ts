@@ -4,6 +4,10 @@
  * fan-out's thousands of replies become one store transaction and one batch of JetStream ACKs per
  * tick; a stream message is acknowledged only once its handler has stored what it said, so one
  * that jarvis did not get to store is delivered again.
+ *
+ * Every replica listens to heartbeats, in one queue group: each beat is recorded once, by one of
+ * them, also while no replica drives the jobs. Only the replica driving the jobs reads the stream,
+ * so every reply reaches the one process that holds its job.
  */
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Msg, Subscription } from "@nats-io/transport-node";
@@ -21,6 +25,8 @@ export interface AgentInboxHandlers {
 
 /** Replies jarvis's consumer may hold unacknowledged (a tick's worth of a large fan-out). */
 const REPLIES_IN_FLIGHT = 2000;
+/** The replicas' queue group for heartbeats. */
+const HEARTBEAT_QUEUE = "jarvis";
 
 export class AgentInbox {
   private heartbeatSub: Subscription | undefined;
@@ -45,10 +51,15 @@ export class AgentInbox {
     );
   }
 
-  async start(): Promise<void> {
+  listenHeartbeats(): void {
     this.heartbeatSub = this.bus.nc.subscribe("jarvis.hb.*", {
+      queue: HEARTBEAT_QUEUE,
       callback: (err, msg) => (err ? this.log(`heartbeats: ${err.message}`) : this.heartbeatBatch.push(msg)),
     });
+  }
+
+  /** Read the agents' stream (the replica driving the jobs). */
+  async readStream(): Promise<void> {
     const consumer = await this.bus.js.consumers.get(AGENT_STREAM, JARVIS_CONSUMER);
     this.messages = await consumer.consume({
       max_messages: REPLIES_IN_FLIGHT,
@@ -56,11 +67,21 @@ export class AgentInbox {
     });
   }
 
+  /**
+   * Stop reading the stream; what was read is handled first. Messages fetched and not yet
+   * acknowledged go to the next reader after the consumer's ack wait.
+   */
+  async stopStream(): Promise<void> {
+    const messages = this.messages;
+    this.messages = undefined;
+    await messages?.close();
+    await this.messageBatch.drained();
+  }
+
   async stop(): Promise<void> {
     this.heartbeatSub?.unsubscribe();
-    await this.messages?.close();
+    await this.stopStream();
     await this.heartbeatBatch.drained();
-    await this.messageBatch.drained();
   }
 
   private async heartbeats(msgs: Msg[]): Promise<void> {

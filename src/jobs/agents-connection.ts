@@ -1,7 +1,8 @@
 /**
  * jarvis's side of the agents' bus from jarvis.yml `agents:`: its NATS connection (NKEY, TLS,
  * reconnecting forever once up), the streams, and the job controller over the node and job stores.
- * Only the service opens it: the controller is the one reader of the agents' replies.
+ * Only the service opens it; with replicas, the one holding the job-driving lease reads the agents'
+ * replies (see job-control.ts).
  */
 import { readFileSync } from "node:fs";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
@@ -24,6 +25,8 @@ export async function openAgentsConnection(
   config: AgentsConfig,
   fleet: FleetStore,
   log: (line: string) => void,
+  /** This replica's id (the engine's owner id), as the job-driving lease's owner. */
+  owner?: string,
 ): Promise<AgentsConnection> {
   let seed: Uint8Array;
   let signingKey;
@@ -63,6 +66,9 @@ export async function openAgentsConnection(
     bus,
     nodes: fleet.nodes,
     jobs: fleet.jobs,
+    control: fleet.control,
+    ...(owner === undefined ? {} : { owner }),
+    leaseMs: config.jobLeaseMs,
     signingKey,
     log,
   });

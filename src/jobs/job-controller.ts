@@ -3,16 +3,21 @@
  * batches, concurrency and max_failures allow, follows the agents' replies (ACK, running, result,
  * refusal) into the store, and on a sweep expires requests past their TTL and marks nodes that went
  * silent mid-job unreachable. Node liveness (heartbeats) and facts come in here too.
+ *
+ * Any replica makes, cancels and shows jobs; only the one holding the job-driving lease (see
+ * driving-lease.ts) sends, reads the agents' replies and settles. A job made or cancelled on
+ * another replica is in the store, and the driver takes it from there: told at once over NATS, or
+ * at its next sweep. A replica that takes the lease over picks up every unfinished job.
  */
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import type { KeyObject } from "node:crypto";
-import { setInterval as every } from "node:timers/promises";
-import { JobError } from "../errors.js";
-import type { AgentReply, FactsMessage, Heartbeat, JobRequest, Operation } from "../agent/protocol.js";
-import { signRequest } from "../agent/signing.js";
+import { setInterval as every, setTimeout as sleep } from "node:timers/promises";
+import { JobError, errorMessage } from "../errors.js";
+import type { AgentReply } from "../agent/protocol.js";
 import { newRunId } from "../store/ids.js";
 import type { NodeStore } from "../nodes/node-store.js";
-import type { JobNodeChange, JobStore } from "./job-store.js";
+import type { JobStore } from "./job-store.js";
 import type { AgentBus } from "./agent-bus.js";
 import { AgentInbox } from "./agent-inbox.js";
 import { FAILED_STATES, isFinal } from "./job.js";
@@ -30,9 +35,23 @@ import { ActiveJob } from "./active-job.js";
 import { goneNodes } from "./gone-nodes.js";
 import { replyMoves, sweepMoves } from "./node-moves.js";
 import type { NodeMove } from "./node-moves.js";
+import { NodeIntake } from "./node-intake.js";
+import { soleJobControl } from "./job-control.js";
+import type { JobControl } from "./job-control.js";
+import { DrivingLease } from "./driving-lease.js";
+import { RequestSender } from "./request-sender.js";
+import { JobSignals } from "./job-signals.js";
+import type { JobChange } from "./job-signals.js";
 
-/** Heartbeats a node may miss before it counts as offline. */
-const MISSED_HEARTBEATS = 3;
+export type { JobChange } from "./job-signals.js";
+
+/** Default job-driving lease: a killed driver is replaced within about this long. */
+const DEFAULT_LEASE_MS = 15_000;
+/**
+ * How often a replica waiting for a job it does not drive reads it again, in case a change signal
+ * was lost (the signals are best effort).
+ */
+const FOLLOWER_RECHECK_MS = 2_000;
 
 export interface JobControllerOptions {
   bus: AgentBus;
@@ -44,6 +63,12 @@ export interface JobControllerOptions {
   sweepMs?: number;
   /** Past a node's timeout, how long jarvis still waits for its result before `unreachable`. */
   resultGraceMs?: number;
+  /** Who drives the jobs (default: this process alone, as on SQLite). */
+  control?: JobControl;
+  /** This replica's id as the lease's owner (the engine's owner id). */
+  owner?: string;
+  /** How long the driving lease lasts without being extended. */
+  leaseMs?: number;
 }
 
 export interface JobSubmission {
@@ -55,8 +80,6 @@ export interface JobSubmission {
   requester: string;
   rerunOf?: string;
 }
-
-export type JobChange = { jobId: string; host?: string; state: NodeJobState | JobState };
 
 export type RerunScope = "failed" | "unreachable" | "expired" | "all";
 
@@ -73,39 +96,111 @@ export class JobController {
   /** requestId -> job, for the replies of active jobs. */
   private readonly byRequest = new Map<string, ActiveJob>();
   private readonly listeners = new Set<(change: JobChange) => void>();
-  private readonly stopping = new AbortController();
   private readonly inbox: AgentInbox;
+  private readonly sender: RequestSender;
+  private readonly control: JobControl;
+  private readonly lease: DrivingLease;
+  /** Only with replicas: a lone process has nobody to tell. */
+  private readonly signals: JobSignals | undefined;
+  /** Set while this process drives the jobs; aborted when it stops. */
+  private driving: AbortController | undefined;
+  private sweeping: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: JobControllerOptions) {
+    const intake = new NodeIntake(o.bus, o.nodes, o.log);
     this.inbox = new AgentInbox(
       o.bus,
       {
-        heartbeats: (beats) => this.heartbeats(beats),
-        facts: (host, facts) => this.facts(host, facts),
+        heartbeats: (beats) => intake.heartbeats(beats),
+        facts: (host, facts) => intake.facts(host, facts),
         replies: (replies) => this.replies(replies),
       },
       o.log,
     );
+    this.sender = new RequestSender(o.bus, o.jobs, o.signingKey, o.log);
+    this.control = o.control ?? soleJobControl;
+    const owner = o.owner ?? randomUUID();
+    this.lease = new DrivingLease({
+      control: this.control,
+      owner,
+      leaseMs: o.leaseMs ?? DEFAULT_LEASE_MS,
+      log: o.log,
+      onGained: () => this.drive(),
+      onLost: () => this.park(),
+    });
+    this.signals = this.control.sole
+      ? undefined
+      : new JobSignals(
+          o.bus.nc,
+          owner,
+          {
+            look: (jobId) => void this.look(jobId),
+            changes: (changes) => changes.forEach((c) => this.tell(c)),
+          },
+          o.log,
+        );
   }
 
   async start(): Promise<void> {
-    // Jobs first: replies that came while jarvis was down must find their job when they are read.
-    for (const job of await this.o.jobs.runningJobs()) await this.activate(job);
-    await this.inbox.start();
-    void (async () => {
+    this.inbox.listenHeartbeats();
+    this.signals?.start();
+    await this.lease.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.lease.stop();
+    await this.signals?.stop();
+    await this.inbox.stop();
+  }
+
+  /** Take the jobs up: this process holds the lease. */
+  private async drive(): Promise<void> {
+    const driving = new AbortController();
+    this.driving = driving;
+    // Jobs first: replies that came while nobody drove must find their job when they are read.
+    for (const job of await this.o.jobs.runningJobs()) await this.adopt(job);
+    await this.inbox.readStream();
+    this.sweeping = (async () => {
       try {
-        for await (const _ of every(this.o.sweepMs ?? 1000, undefined, { signal: this.stopping.signal })) {
-          await this.sweep().catch((err: unknown) => this.o.log(`job sweep: ${(err as Error).message}`));
+        for await (const _ of every(this.o.sweepMs ?? 1000, undefined, { signal: driving.signal })) {
+          await this.sweep().catch((err: unknown) => this.o.log(`job sweep: ${errorMessage(err)}`));
         }
       } catch (err) {
-        if (!this.stopping.signal.aborted) throw err;
+        if (!driving.signal.aborted) throw err;
       }
     })();
   }
 
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    await this.inbox.stop();
+  /** Let the jobs go: another replica drives them from the store. */
+  private async park(): Promise<void> {
+    this.driving?.abort();
+    this.driving = undefined;
+    await this.inbox.stopStream();
+    await this.sweeping;
+    this.active.clear();
+    this.byRequest.clear();
+  }
+
+  /** A job made or cancelled on another replica: take it up, or carry its cancel out. */
+  private async look(jobId: string): Promise<void> {
+    if (!this.driving) return;
+    try {
+      const job = await this.o.jobs.getJob(jobId);
+      if (job) await this.adopt(job);
+    } catch (err) {
+      this.o.log(`job ${jobId}: ${errorMessage(err)}; the next sweep takes it up`);
+    }
+  }
+
+  /** A job the store has, into this driver's hands; a cancel made elsewhere, carried out. */
+  private async adopt(job: JobRecord): Promise<void> {
+    if (job.finishedAt !== null) return;
+    let active = this.active.get(job.id);
+    const known = active !== undefined;
+    active ??= await this.activate(job);
+    // Made cancelled here (a restart or a takeover), or cancelled on another replica since.
+    if (job.state === "cancelled" && !active.ended && !(known && active.cancelled))
+      await this.cancelActive(active);
   }
 
   onChange(listener: (change: JobChange) => void): () => void {
@@ -132,7 +227,8 @@ export class JobController {
       job,
       hosts.map((host) => ({ host, requestId: randomUUID() })),
     );
-    await this.activate(job);
+    if (this.driving) await this.activate(job);
+    else this.signals?.look(job.id);
     return job;
   }
 
@@ -145,22 +241,26 @@ export class JobController {
   /** Resolves with the job once it is done, failure or cancelled (and every node final). */
   async waitDone(jobId: string, signal?: AbortSignal): Promise<JobRecord> {
     for (;;) {
-      const changed = new Promise<void>((resolve) => {
-        const off = this.onChange((c) => {
-          if (c.jobId === jobId && c.host === undefined) {
-            off();
-            resolve();
-          }
-        });
-        signal?.addEventListener("abort", () => {
-          off();
-          resolve();
-        });
+      const woken = new AbortController();
+      const wake = (): void => woken.abort();
+      const off = this.onChange((c) => {
+        if (c.jobId === jobId && c.host === undefined) wake();
       });
-      const { job } = await this.get(jobId);
-      if (job.finishedAt !== null) return job;
-      signal?.throwIfAborted();
-      await changed;
+      signal?.addEventListener("abort", wake);
+      try {
+        const { job } = await this.get(jobId);
+        if (job.finishedAt !== null) return job;
+        signal?.throwIfAborted();
+        // A replica that does not drive the job hears of its end by a signal that may be lost.
+        if (this.control.sole) await once(woken.signal, "abort");
+        else
+          await sleep(FOLLOWER_RECHECK_MS, undefined, { signal: woken.signal }).catch((err: unknown) => {
+            if (!woken.signal.aborted) throw err;
+          });
+      } finally {
+        off();
+        signal?.removeEventListener("abort", wake);
+      }
     }
   }
 
@@ -172,24 +272,28 @@ export class JobController {
     }
     this.emit({ jobId, state: "cancelled" });
     const active = this.active.get(jobId);
-    if (active) {
-      active.cancelled = true;
-      for (const n of active.nodes) {
-        if (isFinal(n.state)) continue;
-        if (!n.sent || n.state === "queued") {
-          if (n.streamSeq !== null) await this.o.bus.withdraw(n.streamSeq);
-          await this.finishNode(active, n.host, ["queued"], {
-            state: "skipped",
-            message: "the job was cancelled before this node took it",
-          });
-        }
-        if (n.sent && (n.state === "received" || n.state === "running")) {
-          await this.sendControl(n.host, { kind: "cancel", requestId: n.requestId }, active.job);
-        }
-      }
-      await this.settle(active);
-    }
+    if (active) await this.cancelActive(active);
+    else if (!this.driving) this.signals?.look(jobId);
     return (await this.get(jobId)).job;
+  }
+
+  /** Skip the nodes that do not have the request yet, and tell those that have it to stop. */
+  private async cancelActive(active: ActiveJob): Promise<void> {
+    active.cancelled = true;
+    for (const n of active.nodes) {
+      if (isFinal(n.state)) continue;
+      if (!n.sent || n.state === "queued") {
+        if (n.streamSeq !== null) await this.o.bus.withdraw(n.streamSeq);
+        await this.finishNode(active, n.host, ["queued"], {
+          state: "skipped",
+          message: "the job was cancelled before this node took it",
+        });
+      }
+      if (n.sent && (n.state === "received" || n.state === "running")) {
+        await this.sender.sendControl(n.host, { kind: "cancel", requestId: n.requestId }, active.job);
+      }
+    }
+    await this.settle(active);
   }
 
   /** A new job with the same operation, targets and options over the nodes that ended in `only`. */
@@ -210,15 +314,22 @@ export class JobController {
     });
   }
 
+  /** A change this process made: its own listeners, and the other replicas'. */
   private emit(change: JobChange): void {
+    this.tell(change);
+    this.signals?.changed(change);
+  }
+
+  private tell(change: JobChange): void {
     for (const l of this.listeners) l(change);
   }
 
-  private async activate(job: JobRecord): Promise<void> {
+  private async activate(job: JobRecord): Promise<ActiveJob> {
     const active = new ActiveJob(job, await this.o.jobs.jobNodes(job.id));
     this.active.set(job.id, active);
     for (const n of active.nodes) this.byRequest.set(n.requestId, active);
     await this.settle(active);
+    return active;
   }
 
   /**
@@ -247,76 +358,10 @@ export class JobController {
             message: "max_failures was passed",
           });
         }
-        await this.sendAll(active, decision.send);
+        await this.sender.sendAll(active, decision.send);
       }
       if (active.nodes.every((n) => isFinal(n.state))) await this.end(active);
     });
-  }
-
-  /**
-   * Publish to many nodes at once (nats-server takes a pipeline of publishes in its stride), then
-   * record what was sent in one transaction. What the bus does not take now (a timeout on a busy
-   * server) stays unsent and is sent again at the next sweep: the request id is the JetStream
-   * message id, so a publish that did land is not stored twice.
-   */
-  private async sendAll(active: ActiveJob, hosts: readonly string[]): Promise<void> {
-    if (hosts.length === 0) return;
-    try {
-      await this.o.bus.ensureNodeConsumers(hosts);
-    } catch (err) {
-      this.o.log(
-        `job ${active.job.id}: cannot make the nodes' consumers (${(err as Error).message}); trying again`,
-      );
-      return;
-    }
-    const now = Date.now();
-    const sent = await Promise.all(hosts.map((host) => this.send(active, host, now)));
-    await this.o.jobs.updateNodes(sent.filter((c): c is JobNodeChange => c !== undefined));
-  }
-
-  /** The store change recording the send, or undefined when the bus did not take it. */
-  private async send(active: ActiveJob, host: string, now: number): Promise<JobNodeChange | undefined> {
-    const node = active.node(host);
-    const request: JobRequest = {
-      id: node.requestId,
-      jobId: active.job.id,
-      target: host,
-      issuedAt: now,
-      ttlMs: active.job.options.ttlMs,
-      timeoutMs: active.job.options.timeoutMs,
-      operation: active.job.operation,
-    };
-    node.sent = true;
-    node.sentAt = now;
-    try {
-      const seq = await this.o.bus.publishRequest(host, request.id, signRequest(request, this.o.signingKey));
-      node.streamSeq = seq;
-      return {
-        jobId: active.job.id,
-        host,
-        from: ["queued", "received", "running"],
-        patch: { sentAt: now, streamSeq: seq },
-      };
-    } catch (err) {
-      node.sent = false;
-      node.sentAt = null;
-      this.o.log(`job ${active.job.id}: sending to ${host} failed (${(err as Error).message}); trying again`);
-      return undefined;
-    }
-  }
-
-  private async sendControl(host: string, operation: Operation, job: JobRecord): Promise<void> {
-    const id = randomUUID();
-    const request: JobRequest = {
-      id,
-      jobId: job.id,
-      target: host,
-      issuedAt: Date.now(),
-      ttlMs: 60_000,
-      timeoutMs: 10_000,
-      operation,
-    };
-    await this.o.bus.publishRequest(host, id, signRequest(request, this.o.signingKey));
   }
 
   private async end(active: ActiveJob): Promise<void> {
@@ -334,14 +379,36 @@ export class JobController {
     const applied = await this.o.jobs.updateNodes(
       moves.map((m) => ({ jobId: m.active.job.id, host: m.host, from: m.from, patch: m.patch })),
     );
+    const behind = new Set<ActiveJob>();
     moves.forEach((m, i) => {
-      if (!applied[i]) return;
       const node = m.active.node(m.host);
+      if (!applied[i]) {
+        if (isFinal(m.patch.state) && !isFinal(node.state)) behind.add(m.active);
+        return;
+      }
       node.state = m.patch.state;
       if (m.patch.receivedAt !== undefined) node.receivedAt = m.patch.receivedAt;
       this.emit({ jobId: m.active.job.id, host: m.host, state: m.patch.state });
     });
+    for (const active of behind) await this.catchUp(active);
     return applied;
+  }
+
+  /**
+   * The store refused to end a node this process holds as open: another process ended it first
+   * (a driver that lost its lease a moment late). The ends the store has are taken over, so the
+   * job still ends; without them it would wait forever for a node that is over.
+   */
+  private async catchUp(active: ActiveJob): Promise<void> {
+    let ended = false;
+    for (const record of await this.o.jobs.jobNodes(active.job.id)) {
+      const node = active.node(record.host);
+      if (isFinal(record.state) && !isFinal(node.state)) {
+        node.state = record.state;
+        ended = true;
+      }
+    }
+    if (ended) this.requestSettle(active);
   }
 
   private async finishNode(
@@ -356,41 +423,15 @@ export class JobController {
     return applied === true;
   }
 
-  private async heartbeats(beats: { host: string; beat: Heartbeat }[]): Promise<void> {
-    // jarvis's clock, not the node's: liveness must not depend on the node's clock being right.
-    const at = Date.now();
-    await this.o.nodes.recordHeartbeats(
-      beats.map(({ host, beat }) => ({
-        host,
-        at,
-        agentVersion: beat.version,
-        groups: beat.groups,
-        offlineAfterMs: beat.intervalS * 1000 * MISSED_HEARTBEATS,
-      })),
-    );
-    // A node's consumer is made when jarvis first hears from it, not on its first job's hot path.
-    const unknown = [...new Set(beats.map((b) => b.host))].filter((h) => !this.o.bus.hasNodeConsumer(h));
-    if (unknown.length > 0) {
-      this.o.bus
-        .ensureNodeConsumers(unknown)
-        .catch((err: unknown) =>
-          this.o.log(`cannot make the consumers of ${unknown.length} nodes yet: ${(err as Error).message}`),
-        );
-    }
-  }
-
-  private async facts(host: string, facts: FactsMessage): Promise<void> {
-    await this.o.nodes.recordFacts({
-      host,
-      at: Date.now(),
-      hash: facts.hash,
-      groups: facts.groups,
-      facts: facts.facts,
-    });
-  }
-
   /** A tick's replies: one transaction for all their moves, then one settle per job that has new results. */
   private async replies(replies: { host: string; reply: AgentReply }[]): Promise<void> {
+    // Past its lease this process may no longer write: left unacknowledged, for the next driver.
+    if (!this.lease.valid)
+      throw new JobError(
+        "E_JOB_NOT_DRIVER",
+        "this replica no longer holds the job-driving lease; the replies go to the replica that does",
+      );
+    await this.adoptUnknown(replies);
     const moves: PendingMove[] = [];
     for (const { host, reply } of replies) {
       if (reply.requestId === null) {
@@ -408,8 +449,22 @@ export class JobController {
     for (const m of moves) if (isFinal(m.patch.state)) this.requestSettle(m.active);
   }
 
-  /** TTLs, nodes gone silent mid-job, and results that never came. */
+  /**
+   * The jobs of replies whose request this driver does not hold: a job made on another replica
+   * whose signal has not come yet. A reply for an ended job, or for a cancel, finds none.
+   */
+  private async adoptUnknown(replies: { host: string; reply: AgentReply }[]): Promise<void> {
+    for (const { host, reply } of replies) {
+      if (reply.requestId === null || this.byRequest.has(reply.requestId)) continue;
+      const node = await this.o.jobs.nodeByRequest(host, reply.requestId);
+      const job = node && (await this.o.jobs.getJob(node.jobId));
+      if (job) await this.adopt(job);
+    }
+  }
+
+  /** TTLs, nodes gone silent mid-job, and results that never came; with replicas, new jobs and cancels. */
   private async sweep(): Promise<void> {
+    if (!this.control.sole) for (const job of await this.o.jobs.runningJobs()) await this.adopt(job);
     const now = Date.now();
     await this.o.nodes.markSilentOffline(now);
     const actives = [...this.active.values()];

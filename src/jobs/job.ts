@@ -6,8 +6,10 @@
 import type { Operation } from "../agent/protocol.js";
 
 export const NODE_FINAL_STATES = ["ok", "changed", "failed", "unreachable", "expired", "skipped"] as const;
-export type NodeJobState = "queued" | "received" | "running" | (typeof NODE_FINAL_STATES)[number];
-export type JobState = "running" | "done" | "failure" | "cancelled";
+export const NODE_STATES = ["queued", "received", "running", ...NODE_FINAL_STATES] as const;
+export type NodeJobState = (typeof NODE_STATES)[number];
+export const JOB_STATES = ["running", "done", "failure", "cancelled"] as const;
+export type JobState = (typeof JOB_STATES)[number];
 
 /** Node states that count against max_failures and make a job a failure. */
 export const FAILED_STATES: readonly NodeJobState[] = ["failed", "unreachable", "expired"];

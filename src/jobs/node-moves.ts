@@ -43,6 +43,10 @@ export function replyMoves(r: AgentReply): Move[] {
         },
       ];
     case "refusal":
+      // The node took this request id before, from an earlier copy (jarvis published it again:
+      // a replica that took the jobs over after the bus's duplicate window). That copy's own
+      // replies say how it went; this one fails nothing.
+      if (r.reason === "replayed") return [];
       return [
         {
           from: ["queued", "received", "running"],

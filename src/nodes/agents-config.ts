@@ -7,6 +7,7 @@
  *     signing_key_file: jarvis-signing.pem
  *     job_ttl_seconds: 3600
  *     job_timeout_seconds: 600
+ *     job_lease_seconds: 15   # replicas on PostgreSQL: a killed driver is replaced within this
  */
 import { resolve } from "node:path";
 import { z } from "zod";
@@ -26,6 +27,7 @@ export const agentsSchema = z.strictObject({
   }),
   job_ttl_seconds: z.number().positive().default(3600),
   job_timeout_seconds: z.number().positive().default(600),
+  job_lease_seconds: z.number().min(1).default(15),
 });
 
 export interface AgentsConfig {
@@ -35,6 +37,8 @@ export interface AgentsConfig {
   signingKeyFile: string;
   jobTtlMs: number;
   jobTimeoutMs: number;
+  /** The job-driving lease between replicas on PostgreSQL (see src/jobs/job-control.ts). */
+  jobLeaseMs: number;
 }
 
 export function buildAgentsConfig(
@@ -50,5 +54,6 @@ export function buildAgentsConfig(
     signingKeyFile: path(c.signing_key_file),
     jobTtlMs: c.job_ttl_seconds * 1000,
     jobTimeoutMs: c.job_timeout_seconds * 1000,
+    jobLeaseMs: c.job_lease_seconds * 1000,
   };
 }

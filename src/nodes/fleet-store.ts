@@ -10,6 +10,9 @@ import { StoreError } from "../errors.js";
 import { SqliteJobStore } from "../jobs/sqlite-job-store.js";
 import { PostgresJobStore } from "../jobs/postgres-job-store.js";
 import type { JobStore } from "../jobs/job-store.js";
+import { soleJobControl } from "../jobs/job-control.js";
+import type { JobControl } from "../jobs/job-control.js";
+import { PostgresJobControl } from "../jobs/postgres-job-control.js";
 import { postgresUrlOf, storeKindOf } from "../store/registry.js";
 import type { StoreKind } from "../store/registry.js";
 import { openMigratedPool } from "../store/postgres-pool.js";
@@ -21,6 +24,8 @@ import type { NodeStore } from "./node-store.js";
 export interface FleetStore {
   nodes: NodeStore;
   jobs: JobStore;
+  /** Which process drives the jobs: the one service on SQLite, a lease's holder on PostgreSQL. */
+  control: JobControl;
   close(): Promise<void>;
 }
 
@@ -55,6 +60,7 @@ export function openSqliteFleetStore(path: string): FleetStore {
   return {
     nodes: new SqliteNodeStore(db),
     jobs: new SqliteJobStore(db),
+    control: soleJobControl,
     close: async () => {
       db.close();
     },
@@ -71,6 +77,7 @@ export async function openPostgresFleetStore(
   return {
     nodes: new PostgresNodeStore(context),
     jobs: new PostgresJobStore(context),
+    control: new PostgresJobControl(context),
     close: async () => {
       if (closed) return;
       closed = true;

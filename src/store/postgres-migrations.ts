@@ -10,6 +10,7 @@ import { SCHEDULES_SCHEMA } from "./postgres-schedules.js";
 import { NODE_EVENTS_SCHEMA } from "./postgres-node-events.js";
 import { POSTGRES_NODES_SCHEMA } from "../nodes/postgres-node-store.js";
 import { POSTGRES_JOBS_SCHEMA } from "../jobs/postgres-job-store.js";
+import { POSTGRES_JOB_CONTROL_SCHEMA } from "../jobs/postgres-job-control.js";
 
 /** Arbitrary, fixed: the advisory lock key every jarvis takes while migrating. */
 const MIGRATION_LOCK = 4_242_001;
@@ -88,6 +89,11 @@ CREATE TABLE audit (
     version: 8,
     name: "rules' trailing firings: the event held until a firing's debounce ends",
     sql: `ALTER TABLE rule_firings ADD COLUMN held_event_id TEXT;`,
+  },
+  {
+    version: 9,
+    name: "the lease of the replica that drives the jobs",
+    sql: POSTGRES_JOB_CONTROL_SCHEMA,
   },
 ];
 

@@ -1,5 +1,5 @@
 /**
- * The agents' stores contract: the NodeStore and JobStore cases, registered for one fleet store
+ * The agents' stores contract: the NodeStore, JobStore and JobControl cases, registered for one fleet store
  * kind by a test file that hands factories of fresh, empty stores (the contract closes them).
  */
 import { afterEach, describe } from "vitest";
@@ -7,6 +7,7 @@ import type { FleetStore } from "../../src/nodes/fleet-store.js";
 import { nodeStoreContract } from "./node-store.contract.js";
 import type { FleetFactory, FleetTwinFactory } from "./node-store.contract.js";
 import { jobStoreContract } from "./job-store.contract.js";
+import { jobControlContract } from "./job-control.contract.js";
 
 export function fleetStoreContract(name: string, factory: FleetFactory, twins: FleetTwinFactory): void {
   describe(`fleet store contract: ${name}`, () => {
@@ -26,5 +27,6 @@ export function fleetStoreContract(name: string, factory: FleetFactory, twins: F
     });
     describe("NodeStore", () => nodeStoreContract(fresh, freshTwins));
     describe("JobStore", () => jobStoreContract(fresh, freshTwins));
+    describe("JobControl", () => jobControlContract(fresh, freshTwins));
   });
 }

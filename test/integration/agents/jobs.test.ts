@@ -169,4 +169,24 @@ describe("a job", () => {
     ]);
     expect(nodes[0]!.message).toMatch(/cancelled; its process group was killed/);
   });
+
+  it("ends when another process recorded a node's result first (a driver that lost its lease a moment late)", async () => {
+    const job = await submit({ kind: "execute", command: "sleep 3" }, ["node-04"]);
+    await eventually(
+      async () => ((await states(job.id))["node-04"] === "running" ? true : undefined),
+      60_000,
+      "node-04 running",
+    );
+    // Written as another replica would: the agent's own result is then refused by the store.
+    expect(
+      await fleet.store.jobs.updateNode(job.id, "node-04", ["running"], {
+        state: "changed",
+        finishedAt: Date.now(),
+        message: "recorded by another replica",
+      }),
+    ).toBe(true);
+    const ended = await fleet.controller.waitDone(job.id, AbortSignal.timeout(60_000));
+    expect(ended.state).toBe("done");
+    expect((await fleet.controller.get(job.id)).nodes[0]!.message).toBe("recorded by another replica");
+  });
 });

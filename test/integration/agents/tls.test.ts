@@ -40,6 +40,7 @@ function agentsConfig(ca: string): AgentsConfig {
     signingKeyFile: join(dir, "jarvis-signing.pem"),
     jobTtlMs: 60_000,
     jobTimeoutMs: 10_000,
+    jobLeaseMs: 15_000,
   };
 }
 

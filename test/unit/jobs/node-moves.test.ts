@@ -23,6 +23,13 @@ describe("replyMoves", () => {
     ]);
     expect(replyMoves({ kind: "running", requestId: "r", at: 1 })[0]!.from).toEqual(["queued", "received"]);
   });
+
+  it("fails a node its agent refused, but not for a second copy of a request it already took", () => {
+    const refusal = (reason: "forged" | "replayed") =>
+      replyMoves({ kind: "refusal", requestId: "r", at: 1, reason, message: "no" });
+    expect(refusal("forged").map((m) => m.patch.state)).toEqual(["failed"]);
+    expect(refusal("replayed")).toEqual([]);
+  });
 });
 
 describe("sweepMoves", () => {
