@@ -9,7 +9,7 @@ import { NOW } from "./postgres-context.js";
 import type { PostgresContext } from "./postgres-context.js";
 import { openMigratedPool } from "./postgres-pool.js";
 import { PostgresFeed } from "./postgres-feed.js";
-import { FeedNotifier } from "./postgres-notifier.js";
+import { FeedNotifier, NODE_EVENTS_CHANNEL } from "./postgres-notifier.js";
 import { PostgresRunLifecycle } from "./postgres-run-lifecycle.js";
 import { PostgresApprovals } from "./postgres-approvals.js";
 import { PostgresHosts } from "./postgres-host-index.js";
@@ -54,7 +54,12 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     () => new pg.Client(config),
     (message) => warn(`run store: ${context.scrub(message)}`),
   );
-  return new PostgresStore(context, notifier);
+  const nodeEventsNotifier = new FeedNotifier(
+    () => new pg.Client(config),
+    (message) => warn(`run store: ${context.scrub(message)}`),
+    { name: NODE_EVENTS_CHANNEL, what: "node event" },
+  );
+  return new PostgresStore(context, notifier, nodeEventsNotifier);
 }
 
 class PostgresStore implements RunStore {
@@ -69,6 +74,7 @@ class PostgresStore implements RunStore {
   constructor(
     private readonly context: PostgresContext,
     private readonly notifier: FeedNotifier,
+    private readonly nodeEventsNotifier: FeedNotifier,
   ) {
     this.feed = new PostgresFeed(context, notifier);
     this.lifecycle = new PostgresRunLifecycle(context, this.feed);
@@ -76,7 +82,7 @@ class PostgresStore implements RunStore {
     this.pages = new PostgresRunPages(context);
     this.hosts = new PostgresHosts(context);
     this.schedules = new PostgresSchedules(context);
-    this.nodeEvents = new PostgresNodeEvents(context);
+    this.nodeEvents = new PostgresNodeEvents(context, nodeEventsNotifier);
   }
 
   async now(): Promise<number> {
@@ -122,6 +128,10 @@ class PostgresStore implements RunStore {
 
   recordNodeEvent: RunStore["recordNodeEvent"] = (event) => this.nodeEvents.record(event);
   listNodeEvents: RunStore["listNodeEvents"] = (query) => this.nodeEvents.list(query);
+  latestNodeEventSeq: RunStore["latestNodeEventSeq"] = () => this.nodeEvents.latestSeq();
+  nodeEventsAfter: RunStore["nodeEventsAfter"] = (afterSeq, query) => this.nodeEvents.after(afterSeq, query);
+  followNodeEvents: RunStore["followNodeEvents"] = (afterSeq, follow) =>
+    this.nodeEvents.follow(afterSeq, follow);
   claimRuleFiring: RunStore["claimRuleFiring"] = (claim) => this.nodeEvents.claim(claim);
   recordRuleFiringResult: RunStore["recordRuleFiringResult"] = (claim, result) =>
     this.nodeEvents.recordResult(claim, result);
@@ -231,6 +241,7 @@ class PostgresStore implements RunStore {
     if (this.closed) return;
     this.closed = true;
     await this.notifier.close();
+    await this.nodeEventsNotifier.close();
     await this.context.end();
   }
 }
