@@ -16,6 +16,7 @@ import { PostgresHosts } from "./postgres-host-index.js";
 import { PostgresRunPages } from "./postgres-run-pages.js";
 import { PostgresSchedules } from "./postgres-schedules.js";
 import { PostgresNodeEvents } from "./postgres-node-events.js";
+import { LogBatcher } from "./postgres-log-batch.js";
 import { RUN_COLUMNS, STEP_ROW_COLUMNS, toRun, toStep } from "./postgres-rows.js";
 import { stepWriteStatement } from "./postgres-step-write.js";
 import type { RunRow, StepRow } from "./postgres-rows.js";
@@ -70,6 +71,8 @@ class PostgresStore implements RunStore {
   private readonly hosts: PostgresHosts;
   private readonly schedules: PostgresSchedules;
   private readonly nodeEvents: PostgresNodeEvents;
+  /** Log lines, written in batches; every other write of a lease holder is queued in order with them. */
+  private readonly logs: LogBatcher;
 
   constructor(
     private readonly context: PostgresContext,
@@ -83,6 +86,9 @@ class PostgresStore implements RunStore {
     this.hosts = new PostgresHosts(context);
     this.schedules = new PostgresSchedules(context);
     this.nodeEvents = new PostgresNodeEvents(context, nodeEventsNotifier);
+    this.logs = new LogBatcher((lease, bodies) =>
+      context.guard("append to the run's log", () => this.feed.appendLogBatch(context.pool, lease, bodies)),
+    );
   }
 
   async now(): Promise<number> {
@@ -147,11 +153,14 @@ class PostgresStore implements RunStore {
   claimableRuns: RunStore["claimableRuns"] = () => this.lifecycle.claimableRuns();
   claim: RunStore["claim"] = (runId, owner, leaseMs) => this.lifecycle.claim(runId, owner, leaseMs);
   renew: RunStore["renew"] = (owner, runIds, leaseMs) => this.lifecycle.renew(owner, runIds, leaseMs);
-  release: RunStore["release"] = (lease) => this.lifecycle.release(lease);
-  markStarted: RunStore["markStarted"] = (lease) => this.lifecycle.markStarted(lease);
-  finishIfOwner: RunStore["finishIfOwner"] = (lease, ending) => this.lifecycle.finishIfOwner(lease, ending);
+  release: RunStore["release"] = (lease) =>
+    this.logs.inOrder(lease.runId, () => this.lifecycle.release(lease));
+  markStarted: RunStore["markStarted"] = (lease) =>
+    this.logs.inOrder(lease.runId, () => this.lifecycle.markStarted(lease));
+  finishIfOwner: RunStore["finishIfOwner"] = (lease, ending) =>
+    this.logs.inOrder(lease.runId, () => this.lifecycle.finishIfOwner(lease, ending));
   finishPlanForApproval: RunStore["finishPlanForApproval"] = (lease) =>
-    this.lifecycle.finishPlanForApproval(lease);
+    this.logs.inOrder(lease.runId, () => this.lifecycle.finishPlanForApproval(lease));
   cancelIfQueued: RunStore["cancelIfQueued"] = (runId, error) => this.lifecycle.cancelIfQueued(runId, error);
   requestCancel: RunStore["requestCancel"] = (runId) => this.lifecycle.requestCancel(runId);
   retryRun: RunStore["retryRun"] = (request) => this.lifecycle.retryRun(request);
@@ -166,9 +175,11 @@ class PostgresStore implements RunStore {
   }
 
   async writeStep(lease: Lease, index: number, write: StepWrite): Promise<boolean> {
-    const { sql, args } = stepWriteStatement(lease, index, write);
-    const rows = await this.context.preparedRows<{ held: number }>("record a step", sql, args);
-    return rows[0]?.held === 1;
+    return this.logs.inOrder(lease.runId, async () => {
+      const { sql, args } = stepWriteStatement(lease, index, write);
+      const rows = await this.context.preparedRows<{ held: number }>("record a step", sql, args);
+      return rows[0]?.held === 1;
+    });
   }
 
   async getSnapshot(runId: string, index: number, phase: "input" | "output"): Promise<string | undefined> {
@@ -188,12 +199,14 @@ class PostgresStore implements RunStore {
     lease: Lease,
     line: Omit<Extract<RunEventBody, { type: "step-log" }>, "type">,
   ): Promise<boolean> {
-    return this.appendEvent(lease, { type: "step-log", ...line });
+    return this.logs.append(lease, JSON.stringify({ type: "step-log", ...line }));
   }
 
   async appendEvent(lease: Lease, event: StepEventBody): Promise<boolean> {
-    return this.context.guard("append to the run's feed", () =>
-      this.feed.appendFenced(this.context.pool, lease, event),
+    return this.logs.inOrder(lease.runId, () =>
+      this.context.guard("append to the run's feed", () =>
+        this.feed.appendFenced(this.context.pool, lease, event),
+      ),
     );
   }
 
@@ -240,6 +253,8 @@ class PostgresStore implements RunStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Lines asked for before close are kept, as they would have been one by one.
+    await this.logs.settleAll();
     await this.notifier.close();
     await this.nodeEventsNotifier.close();
     await this.context.end();
