@@ -153,6 +153,14 @@ describe.each(["sqlite", "postgres"] as const)("following the agents' events on 
     await jarvis?.stop();
   });
 
+  it("refuses a follow with a page's cursor, and a page with a follow's", async () => {
+    for (const path of ["/events?follow=1&before=x", "/events?follow=1&limit=5", "/events?after=3"]) {
+      const response = await call(path);
+      expect(response.status, path).toBe(400);
+      expect(await response.json()).toMatchObject({ code: "E_API_INPUT" });
+    }
+  });
+
   it("brings a watched file's change to CLI and API followers, and resumes a dropped follower exactly", async () => {
     const page = (await (await call("/events?limit=1")).json()) as { events: Seen[] };
     const base = page.events[0]?.seq ?? 0;
