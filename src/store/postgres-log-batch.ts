@@ -1,17 +1,16 @@
 /**
  * A run's log lines, written to PostgreSQL in batches: the lines a step hands over close together
- * (those asked for within one event-loop turn, or while the run's previous batch is being
- * written) go in one statement, one round trip and one NOTIFY instead of one each (up to
- * LOG_BATCH_LINES lines or LOG_BATCH_BYTES a statement). Each line's
- * promise still says whether it was kept (false: the lease was lost), and only once it is. A run's
- * batches are written one after another, and every other write of the run's lease holder waits
- * for the lines asked for before it (settle), so the feed keeps the order in which they were
- * asked for.
+ * (those asked for within one event-loop turn, or while the run's previous write is under way) go
+ * in one statement, one round trip and one NOTIFY instead of one each (up to LOG_BATCH_LINES lines
+ * or LOG_BATCH_BYTES a statement). Each line's promise still says whether it was kept (false: the
+ * lease was lost), and only once it is. A run's writes go one after another, and every other write
+ * of its lease holder is queued among its lines (inOrder), so the feed keeps the order in which
+ * they were asked for.
  */
 import type { Lease } from "./run-store.js";
 
 /** Lines in one statement at most (a step pouring out output fills several). */
-export const LOG_BATCH_LINES = 500;
+const LOG_BATCH_LINES = 500;
 /** Bytes of line bodies in one statement at most. */
 const LOG_BATCH_BYTES = 512 * 1024;
 
