@@ -2,7 +2,8 @@
  * Store bookkeeping, PostgreSQL vs SQLite on the same load: runs of STEPS steps, one at a time
  * and many at a time, each doing what the engine writes per run and per step (create, claim, start; per
  * step a start write with its event, two log lines, a finish write with the output clipboard and
- * its event; finish), with a follower reading the whole feed as it grows. No step is forked: this
+ * its event; finish), with a follower reading the whole feed as it grows; and one chatty step's
+ * log lines, handed over together and one at a time. No step is forked: this
  * is the store's share of a step's overhead. PostgreSQL is Debian's 15 on loopback, started here.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -57,9 +58,10 @@ async function oneRun(store: RunStore, host: string, stepMs: number[]): Promise<
       moveRun: true,
       event: { type: "step-started", step, attempt: 1 },
     });
-    for (const line of ["working", "done"]) {
-      await store.appendLog(lease, { step, attempt: 1, stream: "stderr", line });
-    }
+    // As the engine does: lines handed over as they come, all kept before the step's end.
+    await Promise.all(
+      ["working", "done"].map((line) => store.appendLog(lease, { step, attempt: 1, stream: "stderr", line })),
+    );
     await store.writeStep(lease, index, {
       patch: { state: "ok", finishedAt: Date.now(), durationMs: 1, pid: null },
       output: `${CLIPBOARD}s${index}: ok\n`,
@@ -97,6 +99,49 @@ async function load(store: RunStore, runs: number, concurrent: number): Promise<
   return { totalMs, perStepMs: totalMs / (runs * STEPS), medianStepMs: median(stepMs), followerEvents };
 }
 
+/** Lines one chatty step writes in the log-burst figure. */
+const BURST_LINES = 200;
+
+/**
+ * One step writing BURST_LINES lines as a child's output chunk brings them (handed over without
+ * waiting for each, as the engine does), then its end; and the same lines one at a time, each
+ * awaited (what the engine did before, and a store that writes a line per statement costs). The
+ * ms per line of each.
+ */
+async function logBurst(store: RunStore): Promise<{ burstMs: number; oneByOneMs: number }> {
+  const run = await store.createRun({
+    host: "burst",
+    pipeline: "bench",
+    pipelineJson: "{}",
+    totalSteps: 1,
+    requestedBy: "bench",
+    origin: "bench",
+    source: "burst.yml",
+    clipboardYaml: CLIPBOARD,
+    stepNames: ["noop:burst"],
+    lease: { owner: "bench-owner", leaseMs: LEASE_MS },
+  });
+  const lease = { runId: run.id, owner: "bench-owner" };
+  const step = { phase: "main" as const, index: 0, total: 1, name: "noop:burst" };
+  const line = (i: number) => ({ step, attempt: 1, stream: "stderr" as const, line: `output line ${i}` });
+  const burst: number[] = [];
+  const oneByOne: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    burst.push(
+      await timed(async () => {
+        await Promise.all(Array.from({ length: BURST_LINES }, (_, i) => store.appendLog(lease, line(i))));
+      }),
+    );
+    oneByOne.push(
+      await timed(async () => {
+        for (let i = 0; i < BURST_LINES; i++) await store.appendLog(lease, line(i));
+      }),
+    );
+  }
+  await store.finishIfOwner(lease, { state: "succeeded", error: null });
+  return { burstMs: median(burst) / BURST_LINES, oneByOneMs: median(oneByOne) / BURST_LINES };
+}
+
 /** Run the store benchmark and print both stores' figures side by side. */
 export async function benchStore(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "jarvis-bench-store-"));
@@ -127,6 +172,21 @@ export async function benchStore(): Promise<void> {
       row("one step's bookkeeping, median", (f) => f.medianStepMs, "ms");
       row("events the follower saw", (f) => f.followerEvents, "");
     }
+    const sqlite = openSqliteStore(join(dir, "bench-burst.sqlite"));
+    const sqliteBurst = await logBurst(sqlite);
+    await sqlite.close();
+    const postgres = await openPostgresStore(await server.createDatabase("bench_burst"));
+    const postgresBurst = await logBurst(postgres);
+    await postgres.close();
+    console.log(`one step's ${BURST_LINES} log lines, median of 5, per line`);
+    console.log(`${"".padEnd(36)} ${"SQLite".padStart(10)} ${"PostgreSQL".padStart(12)}`);
+    for (const [name, pick] of [
+      ["handed over together", (f: typeof sqliteBurst) => f.burstMs],
+      ["one at a time, each awaited", (f: typeof sqliteBurst) => f.oneByOneMs],
+    ] as const)
+      console.log(
+        `${name.padEnd(36)} ${`${fmt(pick(sqliteBurst))} ms`.padStart(10)} ${`${fmt(pick(postgresBurst))} ms`.padStart(12)}`,
+      );
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -15,6 +15,8 @@ import type { ClusterView } from "../cluster/cluster-view.js";
 import type { StepDurations } from "./step-durations.js";
 import type { JobDesk } from "../commands/job-execute.js";
 import type { Redactor } from "../clipboard/redact.js";
+import type { NodeEventStore } from "../store/node-event-store.js";
+import type { NodeEventWatch } from "./node-event-watch.js";
 
 /** The fastify instance with zod schemas typing each route's request. */
 export type ApiApp = FastifyInstance<
@@ -40,6 +42,8 @@ export interface ApiContext {
   log: (line: string) => void;
   /** Jobs on the agents (the service with `agents:`): /jobs waits on and follows them here. */
   jobs?: JobDesk | undefined;
+  /** The agents' kept events, for following them (the dispatcher checks who may, first). */
+  nodeEvents?: { store: NodeEventStore; watch: NodeEventWatch } | undefined;
   /** What the API's own renderings (jobs) pass free text through. */
   redactor: Redactor;
 }

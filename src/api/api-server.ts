@@ -35,6 +35,7 @@ import { registerEventRoutes } from "./event-routes.js";
 import { registerServiceRoutes } from "./service-routes.js";
 import { registerHostRoutes } from "./host-routes.js";
 import { registerNodeEventRoutes } from "./node-event-routes.js";
+import { NodeEventWatch } from "./node-event-watch.js";
 import { registerRunDecisionRoutes } from "./run-decision-routes.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
 import { registerJobRoutes } from "./job-routes.js";
@@ -102,6 +103,9 @@ export async function buildApiApp(
       ...(jarvis.jobs ? { jobs: jarvis.jobs } : {}),
     }),
     jobs: jarvis.jobs,
+    nodeEvents: jarvis.store
+      ? { store: jarvis.store, watch: new NodeEventWatch(jarvis.store, log) }
+      : undefined,
     redactor,
     control,
     hub: new FeedHub(control, redactor, log, (event) => durations.observe(event)),
@@ -122,6 +126,8 @@ export async function buildApiApp(
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(zodValidator);
   app.setSerializerCompiler(serializerCompiler);
+  // Built apps are closed by app.close() alone in tests: the shared follower of events goes with it.
+  app.addHook("onClose", async () => context.nodeEvents?.watch.close());
   await app.register(fastifySwagger, {
     openapi: {
       info: {
@@ -200,6 +206,7 @@ export async function startApiServer(jarvis: ApiHost, options: ApiServerOptions 
     await app.listen({ host: config.api.host, port: config.api.port });
   } catch (err) {
     context.hub.close();
+    context.nodeEvents?.watch.close();
     throw new ConfigError(
       "E_API_LISTEN",
       `the API cannot listen on ${config.api.host}:${config.api.port}: ${errorMessage(err)}; change api.listen in jarvis.yml, or set api: false`,

@@ -7,6 +7,7 @@ export type NodeEventJson = NodeEventsJson["events"][number];
 export function nodeEventJson(e: NodeEventRecord): NodeEventJson {
   return {
     id: e.id,
+    seq: e.seq,
     host: e.host,
     kind: e.kind,
     at: new Date(e.at).toISOString(),

@@ -124,6 +124,8 @@ export const nodeEventsJsonSchema = z.object({
   events: z.array(
     z.object({
       id: z.string(),
+      /** Its place in the order jarvis kept events: a follow resumes after it (`after`, Last-Event-ID). */
+      seq: z.number().int(),
       host: z.string(),
       kind: z.string(),
       at: isoTime,
@@ -134,6 +136,9 @@ export const nodeEventsJsonSchema = z.object({
   next: z.string().nullable(),
 });
 export type NodeEventsJson = z.infer<typeof nodeEventsJsonSchema>;
+
+/** One event of a follow of GET /events or GET /nodes/{host}/events (an NDJSON line, an SSE data). */
+export const nodeEventJsonSchema = nodeEventsJsonSchema.shape.events.element;
 
 /** GET /hosts. */
 export const hostsJsonSchema = z.object({

@@ -98,8 +98,10 @@ export class ApiClient {
     query: Query,
     schema: S,
     what: string,
+    /** Ends a stream that has no end of its own (the agents' events). */
+    signal?: AbortSignal,
   ): AsyncGenerator<z.infer<S>> {
-    const response = await this.send("GET", path, query, undefined, undefined);
+    const response = await this.send("GET", path, query, undefined, signal);
     if (!response.body) return;
     const reader = response.body.getReader();
     const decoder = new TextDecoder();

@@ -62,6 +62,15 @@ export interface NodeEventPageShown {
   next: string | null;
 }
 
+/** What following the agents' events asks for. */
+export interface EventFollow {
+  host?: string | undefined;
+  /** Resume after this seq (an event's `seq`); undefined: from the newest event kept now. */
+  after?: number | undefined;
+  /** Following ends when it aborts. */
+  signal: AbortSignal;
+}
+
 /**
  * Where the run commands act. A `target` is a `<host|run|group>` word as typed; the backend
  * resolves it the way the store does (run-target.ts).
@@ -83,6 +92,8 @@ export interface CliBackend {
     limit: number;
     before?: string | undefined;
   }): Promise<NodeEventPageShown>;
+  /** Each event the agents report from now on (oldest first), handed to `onEvent`, until aborted. */
+  followEvents(follow: EventFollow, onEvent: (event: NodeEventJson) => void): Promise<void>;
   log(target: string): Promise<LogLine[]>;
   clipboard(target: string, step: number | undefined): Promise<Record<string, unknown>>;
   diff(target: string, step: number): Promise<string>;

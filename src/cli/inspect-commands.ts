@@ -9,6 +9,7 @@ import { EXIT } from "./exit-codes.js";
 import { groupLine, logLine, runJson, statusLine, stepTable } from "./format.js";
 import { defineCommand, dispatch, oneTarget, positiveInteger, usageError, withJarvis } from "./command.js";
 import { withBackend } from "./with-backend.js";
+import { followEvents, nodeEventLine } from "./events-follow.js";
 import type { RunJson } from "../api/response-schemas.js";
 import { nodeLine } from "../bot/commands.js";
 import { printClusterStatus } from "./cluster-status.js";
@@ -201,14 +202,22 @@ export const inspectCommands: Record<string, CliCommand> = {
     },
   }),
   events: defineCommand({
-    usage: "events [host] [--limit N] [--before EVENT] [--json]",
+    usage: "events [host] [--limit N] [--before EVENT] [--follow [--after SEQ]] [--json]",
     summary:
-      "the events the agents reported (changed files, probes), newest first: every node's or one host's",
-    options: { ...json, limit: { type: "string" }, before: { type: "string" } },
+      "the events the agents reported (changed files, probes), newest first: every node's or one host's; --follow prints each new one as it comes (--json: one JSON object a line)",
+    options: {
+      ...json,
+      limit: { type: "string" },
+      before: { type: "string" },
+      follow: { type: "boolean", default: false },
+      after: { type: "string" },
+    },
     remote: true,
     run: (ctx) => {
       if (ctx.args.length > 1) throw usageError("events takes at most one host");
       const [host] = ctx.args;
+      if (ctx.flags.follow) return followEvents(ctx, host);
+      if (ctx.flags.after !== undefined) throw usageError("--after is for --follow");
       const limit = positiveInteger(ctx.flags.limit, "--limit", 50);
       if (limit > 1000) throw usageError("--limit must be at most 1000");
       const before = ctx.flags.before;
@@ -221,9 +230,7 @@ export const inspectCommands: Record<string, CliCommand> = {
         if (ctx.flags.json) ctx.out(JSON.stringify(page.events, null, 2));
         else if (page.events.length === 0)
           ctx.out(host === undefined ? "no events" : `no events from ${host}`);
-        else
-          for (const e of page.events)
-            ctx.out(`${e.received_at} ${e.host} ${e.kind} ${JSON.stringify(e.data)}`);
+        else for (const e of page.events) ctx.out(nodeEventLine(e));
         return EXIT.ok;
       });
     },

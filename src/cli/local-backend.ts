@@ -93,6 +93,16 @@ export async function openLocalBackend(ctx: CommandContext<unknown>): Promise<Cl
       );
       return { events: reply.events.map(nodeEventJson), next: reply.next };
     },
+    followEvents: async ({ host, after, signal }, onEvent) => {
+      // Checked and audited as a read of the same events.
+      await ask({ verb: "node-events", limit: 1, ...(host === undefined ? {} : { host }) }, "node-events");
+      const from = after ?? (await jarvis.store.latestNodeEventSeq());
+      for await (const event of jarvis.store.followNodeEvents(from, {
+        ...(host === undefined ? {} : { host }),
+        signal,
+      }))
+        onEvent(nodeEventJson(event));
+    },
     log: async (target) => (await ask({ verb: "log", target }, "log")).lines,
     clipboard: async (target, step) =>
       (await ask({ verb: "clipboard", target, ...(step === undefined ? {} : { step }) }, "clipboard")).value,

@@ -13,6 +13,7 @@ import {
   hostRunsJsonSchema,
   hostsJsonSchema,
   logJsonSchema,
+  nodeEventJsonSchema,
   nodeEventsJsonSchema,
   replayedJsonSchema,
   runJsonSchema,
@@ -181,6 +182,38 @@ export function remoteBackend(server: string, token: string): CliBackend {
       const path = host === undefined ? "/events" : `/nodes/${encodeURIComponent(host)}/events`;
       const page = await api.get(path, nodeEventsJsonSchema, { limit, before });
       return { events: page.events, next: page.next };
+    },
+    followEvents: async ({ host, after, signal }, onEvent) => {
+      const path = host === undefined ? "/events" : `/nodes/${encodeURIComponent(host)}/events`;
+      const what = `the events of ${host ?? "every node"}`;
+      // A fixed start, so a stream that breaks off before its first event resumes where it began.
+      let seq = after ?? (await api.get(path, nodeEventsJsonSchema, { limit: 1 })).events[0]?.seq ?? 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const query = { follow: 1, format: "ndjson", after: seq };
+          for await (const event of api.ndjson(path, query, nodeEventJsonSchema, what, signal)) {
+            seq = event.seq;
+            attempt = 0;
+            onEvent(event);
+          }
+        } catch (err) {
+          if (signal.aborted) return;
+          const broken = err instanceof RemoteError && (err.status === 0 || err.status >= 502);
+          if (!broken) throw err;
+        }
+        if (signal.aborted) return;
+        // The stream has no end of its own: an end is a drop (the server stopping), resumed after seq.
+        if (attempt >= RECONNECTS)
+          throw new RemoteError(
+            "E_REMOTE_DROPPED",
+            `lost ${api.server} while following ${what}; resume with: jarvis --server ${api.server} events${host === undefined ? "" : ` ${host}`} --follow --after ${seq}`,
+            0,
+          );
+        await sleep(1000 * 2 ** attempt, undefined, { signal }).catch((err: unknown) => {
+          if (!signal.aborted) throw err;
+        });
+        if (signal.aborted) return;
+      }
     },
     log: async (target) => {
       const run = await findRun(target);

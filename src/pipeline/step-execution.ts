@@ -208,6 +208,9 @@ export async function executeStep(
   }
 }
 
+/** Log lines an attempt may have on their way to the store before it waits for them. */
+const MAX_LINES_IN_FLIGHT = 1000;
+
 /** One attempt through the executor: its pid and log lines recorded as they come, then its outcome. */
 async function runAttempt(
   ctx: StepContext,
@@ -231,15 +234,22 @@ async function runAttempt(
     plan: ctx.run.plan,
     ...(step.runsOn ? { runsOn: step.runsOn } : {}),
   };
+  // Lines are handed to the store without waiting for each (a store may write those that come
+  // together in one statement), and all of them are kept before the attempt's outcome is.
+  const lines = new LinesInFlight();
   for await (const report of reportsOf(ctx.executor.run(request, signal), attempt)) {
     if (!started) {
       started = true;
       await start(report.type === "spawned" ? report.pid : null);
       if (report.type === "spawned") continue;
     }
-    if (report.type === "log") await log(report.line, attempt, "stderr");
-    else if (report.type === "outcome") return report.outcome;
+    if (report.type === "log") await lines.add(log(report.line, attempt, "stderr"));
+    else if (report.type === "outcome") {
+      await lines.kept();
+      return report.outcome;
+    }
   }
+  await lines.kept();
   if (!started) await start(null);
   return {
     kind: "failed",
@@ -251,4 +261,26 @@ async function runAttempt(
     },
     durationMs: 0,
   };
+}
+
+/** Lines a step's attempt is writing: at most MAX_LINES_IN_FLIGHT at once, so a flood waits. */
+class LinesInFlight {
+  private inFlight: Promise<void>[] = [];
+  /** The first line that could not be kept (the lease was lost): thrown at the next wait. */
+  private failure: { error: unknown } | undefined;
+
+  async add(line: Promise<void>): Promise<void> {
+    this.inFlight.push(
+      line.catch((error: unknown) => {
+        this.failure ??= { error };
+      }),
+    );
+    if (this.inFlight.length >= MAX_LINES_IN_FLIGHT) await this.kept();
+  }
+
+  /** Every line so far is kept; else what stopped one. */
+  async kept(): Promise<void> {
+    await Promise.all(this.inFlight.splice(0));
+    if (this.failure) throw this.failure.error;
+  }
 }

@@ -12,6 +12,7 @@ export interface EventRow {
   at: number | string;
   received_at: number | string;
   data: string;
+  seq: number | string;
 }
 
 export interface FiringRow {
@@ -31,6 +32,7 @@ export function toEvent(row: EventRow): NodeEventRecord {
     at: Number(row.at),
     receivedAt: Number(row.received_at),
     data: JSON.parse(row.data) as Record<string, FactValue>,
+    seq: Number(row.seq),
   };
 }
 

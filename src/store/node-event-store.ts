@@ -23,6 +23,19 @@ export interface NewNodeEvent {
 export interface NodeEventRecord extends NewNodeEvent {
   /** When jarvis kept it, by the store's clock. */
   receivedAt: number;
+  /**
+   * Its place in the order jarvis kept events, every node's together: a follower that has seen
+   * `seq` never later finds a smaller one committed, so it resumes after the last it saw.
+   */
+  seq: number;
+}
+
+/** Following kept events: one node's, or every node's. */
+export interface NodeEventFollow {
+  host?: string;
+  signal: AbortSignal;
+  /** How often to look for events kept by other processes (stores that can push ignore it). */
+  pollMs?: number;
 }
 
 export interface NodeEventQuery {
@@ -78,6 +91,12 @@ export interface NodeEventStore {
   recordNodeEvent(event: NewNodeEvent): Promise<boolean>;
   /** Newest first; a `before` that names no kept event is refused (unknownEventCursor). */
   listNodeEvents(query: NodeEventQuery): Promise<NodeEventRecord[]>;
+  /** The newest kept event's seq (0 when none): follow after it for what comes next. */
+  latestNodeEventSeq(): Promise<number>;
+  /** Events kept after `afterSeq`, oldest first (one node's, or every node's). */
+  nodeEventsAfter(afterSeq: number, query: { host?: string; limit: number }): Promise<NodeEventRecord[]>;
+  /** Every event kept after `afterSeq`, by any process, as it is kept, until the signal aborts. */
+  followNodeEvents(afterSeq: number, follow: NodeEventFollow): AsyncIterable<NodeEventRecord>;
   /**
    * Fire `rule` for `host` unless it fired within `debounceMs`: the firing, or undefined. A
    * firing drops the event held for the pair: it acts on the newer one.

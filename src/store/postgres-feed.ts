@@ -58,6 +58,23 @@ const APPEND_FENCED = appendSql(
 );
 const APPEND_UNFENCED = appendSql(`SELECT id, host, origin FROM runs WHERE id = $1`, 2);
 
+/**
+ * A batch of step-log bodies ($3, in order), fenced as APPEND_FENCED: the counter moves once by
+ * the batch's size and the lines take its numbers in order. One NOTIFY for the batch: followers
+ * read everything after their last seq when woken, so one wake-up per run and commit is enough
+ * (and the payload, the 8-character run id, stays the same for every line anyway).
+ */
+const APPEND_LOG_BATCH = `WITH r AS (
+    SELECT id, host, origin FROM runs WHERE id = $1 AND lease_owner = $2 AND state = 'running' FOR SHARE),
+  l AS (SELECT body, ord FROM unnest($3::text[]) WITH ORDINALITY AS l(body, ord)),
+  h AS (UPDATE feed_head SET seq = seq + cardinality($3::text[]) WHERE id = 1 AND EXISTS (SELECT 1 FROM r)
+        RETURNING seq),
+  e AS (INSERT INTO events (seq, run_id, at, host, origin, type, body)
+        SELECT h.seq - cardinality($3::text[]) + l.ord, r.id, ${NOW}, r.host, r.origin, 'step-log', l.body
+        FROM r, h, l RETURNING run_id)
+  SELECT n.appended, pg_notify('${FEED_CHANNEL}', $1) FROM (SELECT count(*)::int AS appended FROM e) n
+  WHERE n.appended > 0`;
+
 export class PostgresFeed {
   constructor(
     private readonly context: PostgresContext,
@@ -70,6 +87,14 @@ export class PostgresFeed {
       prepared(APPEND_FENCED, [lease.runId, lease.owner, body.type, JSON.stringify(body)]),
     );
     return result.rowCount === 1;
+  }
+
+  /** Append step-log bodies (JSON of step-log events) only while `lease` is held: how many (0: lost). */
+  async appendLogBatch(client: Queryable, lease: Lease, bodies: string[]): Promise<number> {
+    const result = await client.query<{ appended: number }>(
+      prepared(APPEND_LOG_BATCH, [lease.runId, lease.owner, bodies]),
+    );
+    return result.rows[0]?.appended ?? 0;
   }
 
   /** Append for a write that was itself checked, inside the same transaction. */

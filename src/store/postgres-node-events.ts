@@ -7,10 +7,14 @@ import { NOW } from "./postgres-context.js";
 import type { PostgresContext } from "./postgres-context.js";
 import { NODE_EVENTS_KEPT, unknownEventCursor } from "./node-event-store.js";
 import { toEvent, toFiring } from "./node-event-rows.js";
+import { followPages } from "./follow-pages.js";
+import { NODE_EVENTS_CHANNEL } from "./postgres-notifier.js";
+import type { FeedNotifier } from "./postgres-notifier.js";
 import type { EventRow, FiringRow } from "./node-event-rows.js";
 import type {
   HeldFiringClaim,
   NewNodeEvent,
+  NodeEventFollow,
   NodeEventQuery,
   NodeEventRecord,
   RuleFiring,
@@ -31,11 +35,21 @@ CREATE TABLE rule_firings (
   run_id TEXT, error TEXT, PRIMARY KEY (rule, host)
 );`;
 
+/** Pause between polls, only while notifications may be missed. */
+const POLL_MS = 100;
+
 export class PostgresNodeEvents {
-  constructor(private readonly c: PostgresContext) {}
+  constructor(
+    private readonly c: PostgresContext,
+    private readonly notifier: FeedNotifier,
+  ) {}
 
   async record(e: NewNodeEvent): Promise<boolean> {
     return this.c.tx("keep a node event", async (client) => {
+      // A sequence hands numbers out at insert, not at commit: two services keeping events at once
+      // could commit 6 before 5, and a follower that read 6 would never see 5. Writers of events
+      // take turns (readers are not held up), so seq follows commit order.
+      await client.query(`LOCK TABLE node_events IN SHARE ROW EXCLUSIVE MODE`);
       const inserted = await client.query(
         `INSERT INTO node_events (id, host, kind, at, received_at, data) VALUES ($1, $2, $3, $4, ${NOW}, $5)
          ON CONFLICT (id) DO NOTHING`,
@@ -47,7 +61,46 @@ export class PostgresNodeEvents {
            SELECT seq FROM node_events WHERE host = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`,
         [e.host, NODE_EVENTS_KEPT],
       );
+      // Delivered at commit, to every process's followers of this node or of all nodes.
+      await client.query(`SELECT pg_notify('${NODE_EVENTS_CHANNEL}', $1)`, [e.host]);
       return true;
+    });
+  }
+
+  async latestSeq(): Promise<number> {
+    const [row] = await this.c.rows<{ seq: string | null }>(
+      "read the newest node event",
+      `SELECT max(seq) AS seq FROM node_events`,
+    );
+    return Number(row?.seq ?? 0);
+  }
+
+  async after(afterSeq: number, query: { host?: string; limit: number }): Promise<NodeEventRecord[]> {
+    const rows =
+      query.host === undefined
+        ? await this.c.rows<EventRow>(
+            "read node events",
+            `SELECT * FROM node_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+            [afterSeq, query.limit],
+          )
+        : await this.c.rows<EventRow>(
+            "read node events",
+            `SELECT * FROM node_events WHERE host = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+            [query.host, afterSeq, query.limit],
+          );
+    return rows.map(toEvent);
+  }
+
+  async *follow(afterSeq: number, follow: NodeEventFollow): AsyncGenerator<NodeEventRecord> {
+    const host = follow.host;
+    await this.notifier.start();
+    yield* followPages(afterSeq, {
+      read: (seq, limit) => this.after(seq, { ...(host === undefined ? {} : { host }), limit }),
+      arm: () => {
+        const waiter = this.notifier.arm(host);
+        return { wait: (signal) => waiter.wait(follow.pollMs ?? POLL_MS, signal), cancel: waiter.cancel };
+      },
+      signal: follow.signal,
     });
   }
 

@@ -10,6 +10,15 @@ import type pg from "pg";
 /** The channel appends notify, with the run id as payload. */
 export const FEED_CHANNEL = "jarvis_feed";
 
+/** The channel a kept node event notifies, with its host as payload. */
+export const NODE_EVENTS_CHANNEL = "jarvis_node_events";
+
+/** What a notifier listens to: the channel, and what its followers follow (for the operator). */
+export interface NotifyChannel {
+  name: typeof FEED_CHANNEL | typeof NODE_EVENTS_CHANNEL;
+  what: string;
+}
+
 /** Pause before reconnecting a lost LISTEN connection. */
 const RECONNECT_MS = 1000;
 
@@ -40,6 +49,7 @@ export class FeedNotifier {
   constructor(
     private readonly connect: () => pg.Client,
     private readonly onProblem: (message: string) => void,
+    private readonly channel: NotifyChannel = { name: FEED_CHANNEL, what: "run feed" },
   ) {}
 
   /** Make sure the LISTEN connection is up (or being brought up); never throws. */
@@ -49,6 +59,7 @@ export class FeedNotifier {
     await this.connecting;
   }
 
+  /** A waiter for a notification whose payload is `runId` (a run's id, a node's host), or any. */
   arm(runId: string | undefined): FeedWaiter {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
@@ -92,7 +103,7 @@ export class FeedNotifier {
     client.on("end", () => this.lost(client, undefined));
     try {
       await client.connect();
-      await client.query(`LISTEN ${FEED_CHANNEL}`);
+      await client.query(`LISTEN ${this.channel.name}`);
     } catch (err) {
       this.lost(client, err);
       return;
@@ -117,7 +128,7 @@ export class FeedNotifier {
     if (!this.reported) {
       this.reported = true;
       this.onProblem(
-        `run feed notifications lost (${err instanceof Error ? err.message : "connection closed"}); followers poll until they are back`,
+        `${this.channel.what} notifications lost (${err instanceof Error ? err.message : "connection closed"}); followers poll until they are back`,
       );
     }
     client.removeAllListeners("notification");

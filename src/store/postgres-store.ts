@@ -9,13 +9,14 @@ import { NOW } from "./postgres-context.js";
 import type { PostgresContext } from "./postgres-context.js";
 import { openMigratedPool } from "./postgres-pool.js";
 import { PostgresFeed } from "./postgres-feed.js";
-import { FeedNotifier } from "./postgres-notifier.js";
+import { FeedNotifier, NODE_EVENTS_CHANNEL } from "./postgres-notifier.js";
 import { PostgresRunLifecycle } from "./postgres-run-lifecycle.js";
 import { PostgresApprovals } from "./postgres-approvals.js";
 import { PostgresHosts } from "./postgres-host-index.js";
 import { PostgresRunPages } from "./postgres-run-pages.js";
 import { PostgresSchedules } from "./postgres-schedules.js";
 import { PostgresNodeEvents } from "./postgres-node-events.js";
+import { LogBatcher } from "./postgres-log-batch.js";
 import { RUN_COLUMNS, STEP_ROW_COLUMNS } from "./postgres-rows.js";
 import { toRun, toStep } from "./run-rows.js";
 import { stepWriteStatement } from "./postgres-step-write.js";
@@ -55,7 +56,12 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     () => new pg.Client(config),
     (message) => warn(`run store: ${context.scrub(message)}`),
   );
-  return new PostgresStore(context, notifier);
+  const nodeEventsNotifier = new FeedNotifier(
+    () => new pg.Client(config),
+    (message) => warn(`run store: ${context.scrub(message)}`),
+    { name: NODE_EVENTS_CHANNEL, what: "node event" },
+  );
+  return new PostgresStore(context, notifier, nodeEventsNotifier);
 }
 
 class PostgresStore implements RunStore {
@@ -66,10 +72,13 @@ class PostgresStore implements RunStore {
   private readonly hosts: PostgresHosts;
   private readonly schedules: PostgresSchedules;
   private readonly nodeEvents: PostgresNodeEvents;
+  /** Log lines, written in batches; every other write of a lease holder is queued in order with them. */
+  private readonly logs: LogBatcher;
 
   constructor(
     private readonly context: PostgresContext,
     private readonly notifier: FeedNotifier,
+    private readonly nodeEventsNotifier: FeedNotifier,
   ) {
     this.feed = new PostgresFeed(context, notifier);
     this.lifecycle = new PostgresRunLifecycle(context, this.feed);
@@ -77,7 +86,10 @@ class PostgresStore implements RunStore {
     this.pages = new PostgresRunPages(context);
     this.hosts = new PostgresHosts(context);
     this.schedules = new PostgresSchedules(context);
-    this.nodeEvents = new PostgresNodeEvents(context);
+    this.nodeEvents = new PostgresNodeEvents(context, nodeEventsNotifier);
+    this.logs = new LogBatcher((lease, bodies) =>
+      context.guard("append to the run's log", () => this.feed.appendLogBatch(context.pool, lease, bodies)),
+    );
   }
 
   async now(): Promise<number> {
@@ -123,6 +135,10 @@ class PostgresStore implements RunStore {
 
   recordNodeEvent: RunStore["recordNodeEvent"] = (event) => this.nodeEvents.record(event);
   listNodeEvents: RunStore["listNodeEvents"] = (query) => this.nodeEvents.list(query);
+  latestNodeEventSeq: RunStore["latestNodeEventSeq"] = () => this.nodeEvents.latestSeq();
+  nodeEventsAfter: RunStore["nodeEventsAfter"] = (afterSeq, query) => this.nodeEvents.after(afterSeq, query);
+  followNodeEvents: RunStore["followNodeEvents"] = (afterSeq, follow) =>
+    this.nodeEvents.follow(afterSeq, follow);
   claimRuleFiring: RunStore["claimRuleFiring"] = (claim) => this.nodeEvents.claim(claim);
   recordRuleFiringResult: RunStore["recordRuleFiringResult"] = (claim, result) =>
     this.nodeEvents.recordResult(claim, result);
@@ -138,11 +154,14 @@ class PostgresStore implements RunStore {
   claimableRuns: RunStore["claimableRuns"] = () => this.lifecycle.claimableRuns();
   claim: RunStore["claim"] = (runId, owner, leaseMs) => this.lifecycle.claim(runId, owner, leaseMs);
   renew: RunStore["renew"] = (owner, runIds, leaseMs) => this.lifecycle.renew(owner, runIds, leaseMs);
-  release: RunStore["release"] = (lease) => this.lifecycle.release(lease);
-  markStarted: RunStore["markStarted"] = (lease) => this.lifecycle.markStarted(lease);
-  finishIfOwner: RunStore["finishIfOwner"] = (lease, ending) => this.lifecycle.finishIfOwner(lease, ending);
+  release: RunStore["release"] = (lease) =>
+    this.logs.inOrder(lease.runId, () => this.lifecycle.release(lease));
+  markStarted: RunStore["markStarted"] = (lease) =>
+    this.logs.inOrder(lease.runId, () => this.lifecycle.markStarted(lease));
+  finishIfOwner: RunStore["finishIfOwner"] = (lease, ending) =>
+    this.logs.inOrder(lease.runId, () => this.lifecycle.finishIfOwner(lease, ending));
   finishPlanForApproval: RunStore["finishPlanForApproval"] = (lease) =>
-    this.lifecycle.finishPlanForApproval(lease);
+    this.logs.inOrder(lease.runId, () => this.lifecycle.finishPlanForApproval(lease));
   cancelIfQueued: RunStore["cancelIfQueued"] = (runId, error) => this.lifecycle.cancelIfQueued(runId, error);
   requestCancel: RunStore["requestCancel"] = (runId) => this.lifecycle.requestCancel(runId);
   retryRun: RunStore["retryRun"] = (request) => this.lifecycle.retryRun(request);
@@ -157,9 +176,11 @@ class PostgresStore implements RunStore {
   }
 
   async writeStep(lease: Lease, index: number, write: StepWrite): Promise<boolean> {
-    const { sql, args } = stepWriteStatement(lease, index, write);
-    const rows = await this.context.preparedRows<{ held: number }>("record a step", sql, args);
-    return rows[0]?.held === 1;
+    return this.logs.inOrder(lease.runId, async () => {
+      const { sql, args } = stepWriteStatement(lease, index, write);
+      const rows = await this.context.preparedRows<{ held: number }>("record a step", sql, args);
+      return rows[0]?.held === 1;
+    });
   }
 
   async getSnapshot(runId: string, index: number, phase: "input" | "output"): Promise<string | undefined> {
@@ -179,12 +200,14 @@ class PostgresStore implements RunStore {
     lease: Lease,
     line: Omit<Extract<RunEventBody, { type: "step-log" }>, "type">,
   ): Promise<boolean> {
-    return this.appendEvent(lease, { type: "step-log", ...line });
+    return this.logs.append(lease, JSON.stringify({ type: "step-log", ...line }));
   }
 
   async appendEvent(lease: Lease, event: StepEventBody): Promise<boolean> {
-    return this.context.guard("append to the run's feed", () =>
-      this.feed.appendFenced(this.context.pool, lease, event),
+    return this.logs.inOrder(lease.runId, () =>
+      this.context.guard("append to the run's feed", () =>
+        this.feed.appendFenced(this.context.pool, lease, event),
+      ),
     );
   }
 
@@ -231,7 +254,10 @@ class PostgresStore implements RunStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Lines asked for before close are kept, as they would have been one by one.
+    await this.logs.settleAll();
     await this.notifier.close();
+    await this.nodeEventsNotifier.close();
     await this.context.end();
   }
 }

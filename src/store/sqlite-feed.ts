@@ -6,7 +6,7 @@
  * for what other processes write, and are woken at once by what this connection appends; a store
  * with notifications (PostgreSQL's LISTEN/NOTIFY) wakes them for every writer.
  */
-import { setTimeout as sleep } from "node:timers/promises";
+import { LocalWakeups } from "./local-wakeups.js";
 import { stepRow } from "./run-summary.js";
 import { NOW } from "./sqlite-context.js";
 import type { SqliteContext } from "./sqlite-context.js";
@@ -29,12 +29,8 @@ interface EventRow {
 export class SqliteFeed {
   private readonly stmt: SqliteContext["stmt"];
   private readonly guard: SqliteContext["guard"];
-  /**
-   * Followers sleeping until the next poll, woken by an append here. An append inside a
-   * transaction wakes them synchronously, but they read only after the current synchronous work
-   * (the transaction, committed by then) is done, so they never miss what woke them.
-   */
-  private sleepers = new Set<() => void>();
+  /** Followers sleeping until the next poll, woken by an append here. */
+  private readonly wakeups = new LocalWakeups();
 
   constructor(context: SqliteContext) {
     this.stmt = context.stmt;
@@ -47,35 +43,8 @@ export class SqliteFeed {
       this.stmt(
         `INSERT INTO events (run_id, at, host, origin, type, body)
          SELECT id, ${NOW}, host, origin, ?, ? FROM runs WHERE id = ? AND lease_owner = ? AND state = 'running'`,
-      ).run(body.type, JSON.stringify(body), lease.runId, lease.owner).changes === 1 && this.wake()
+      ).run(body.type, JSON.stringify(body), lease.runId, lease.owner).changes === 1 && this.wakeups.wake()
     );
-  }
-
-  /** Wake every sleeping follower; true, for use in expressions. */
-  private wake(): true {
-    const waking = this.sleepers;
-    this.sleepers = new Set();
-    for (const resolve of waking) resolve();
-    return true;
-  }
-
-  /** Until `ms` pass, this connection appends, or `signal` aborts (then it throws, as sleep does). */
-  private async pause(ms: number, signal: AbortSignal): Promise<void> {
-    const stop = new AbortController();
-    let woken!: () => void;
-    const appended = new Promise<void>((resolve) => (woken = resolve));
-    this.sleepers.add(woken);
-    try {
-      await Promise.race([
-        sleep(ms, undefined, { signal: AbortSignal.any([signal, stop.signal]) }),
-        appended,
-      ]);
-    } catch (err) {
-      if (signal.aborted) throw err;
-    } finally {
-      this.sleepers.delete(woken);
-      stop.abort();
-    }
   }
 
   /** Append for a write that was itself checked (inside the same transaction). */
@@ -84,7 +53,7 @@ export class SqliteFeed {
       `INSERT INTO events (run_id, at, host, origin, type, body)
        SELECT id, ${NOW}, host, origin, ?, ? FROM runs WHERE id = ?`,
     ).run(body.type, JSON.stringify(body), runId);
-    this.wake();
+    this.wakeups.wake();
   }
 
   latestSeq(): number {
@@ -117,12 +86,7 @@ export class SqliteFeed {
         if (options.signal.aborted) return;
       }
       if (batch.length === query.limit) continue; // more are waiting
-      try {
-        await this.pause(options.pollMs ?? POLL_MS, options.signal);
-      } catch (err) {
-        if (options.signal.aborted) return;
-        throw err;
-      }
+      await this.wakeups.arm(options.pollMs ?? POLL_MS).wait(options.signal);
     }
   }
 

@@ -8,10 +8,13 @@ import { NOW } from "./sqlite-context.js";
 import type { SqliteContext } from "./sqlite-context.js";
 import { NODE_EVENTS_KEPT, unknownEventCursor } from "./node-event-store.js";
 import { toEvent, toFiring } from "./node-event-rows.js";
+import { followPages } from "./follow-pages.js";
+import { LocalWakeups } from "./local-wakeups.js";
 import type { EventRow, FiringRow } from "./node-event-rows.js";
 import type {
   HeldFiringClaim,
   NewNodeEvent,
+  NodeEventFollow,
   NodeEventQuery,
   NodeEventRecord,
   RuleFiring,
@@ -41,8 +44,12 @@ export function migrateNodeEvents(db: Database.Database): void {
   if (!columns.has("held_event_id")) db.exec(`ALTER TABLE rule_firings ADD COLUMN held_event_id TEXT`);
 }
 
+/** Pause between looks for events other processes kept. */
+const POLL_MS = 100;
+
 export class SqliteNodeEvents {
   private readonly recordTx: (event: NewNodeEvent) => boolean;
+  private readonly wakeups = new LocalWakeups();
 
   constructor(private readonly c: SqliteContext) {
     this.recordTx = c.db.transaction((e: NewNodeEvent) => {
@@ -63,7 +70,35 @@ export class SqliteNodeEvents {
   }
 
   record(event: NewNodeEvent): boolean {
-    return this.c.guard("keep a node event", () => this.recordTx(event));
+    // The immediate transaction serialises writers: seq (max + 1) is taken in commit order.
+    return this.c.guard("keep a node event", () => this.recordTx(event)) && this.wakeups.wake();
+  }
+
+  latestSeq(): number {
+    const row = this.c.stmt(`SELECT max(seq) AS seq FROM node_events`).get() as { seq: number | null };
+    return row.seq ?? 0;
+  }
+
+  after(afterSeq: number, query: { host?: string; limit: number }): NodeEventRecord[] {
+    const rows = this.c.guard("read node events", () =>
+      query.host === undefined
+        ? this.c
+            .stmt(`SELECT * FROM node_events WHERE seq > ? ORDER BY seq LIMIT ?`)
+            .all(afterSeq, query.limit)
+        : this.c
+            .stmt(`SELECT * FROM node_events WHERE host = ? AND seq > ? ORDER BY seq LIMIT ?`)
+            .all(query.host, afterSeq, query.limit),
+    ) as EventRow[];
+    return rows.map(toEvent);
+  }
+
+  follow(afterSeq: number, follow: NodeEventFollow): AsyncGenerator<NodeEventRecord> {
+    const host = follow.host;
+    return followPages(afterSeq, {
+      read: async (seq, limit) => this.after(seq, { ...(host === undefined ? {} : { host }), limit }),
+      arm: () => this.wakeups.arm(follow.pollMs ?? POLL_MS),
+      signal: follow.signal,
+    });
   }
 
   list(query: NodeEventQuery): NodeEventRecord[] {

@@ -150,6 +150,11 @@ class SqliteStore implements RunStore {
 
   recordNodeEvent: RunStore["recordNodeEvent"] = async (event) => this.nodeEvents.record(event);
   listNodeEvents: RunStore["listNodeEvents"] = async (query) => this.nodeEvents.list(query);
+  latestNodeEventSeq: RunStore["latestNodeEventSeq"] = async () => this.nodeEvents.latestSeq();
+  nodeEventsAfter: RunStore["nodeEventsAfter"] = async (afterSeq, query) =>
+    this.nodeEvents.after(afterSeq, query);
+  followNodeEvents: RunStore["followNodeEvents"] = (afterSeq, follow) =>
+    this.nodeEvents.follow(afterSeq, follow);
   claimRuleFiring: RunStore["claimRuleFiring"] = async (claim) => this.nodeEvents.claim(claim);
   recordRuleFiringResult: RunStore["recordRuleFiringResult"] = async (claim, result) =>
     this.nodeEvents.recordResult(claim, result);

@@ -5,7 +5,7 @@
  */
 import { expect, it } from "vitest";
 import type { RunStore } from "../../src/store/run-store.js";
-import type { NewNodeEvent } from "../../src/store/node-event-store.js";
+import type { NewNodeEvent, NodeEventRecord } from "../../src/store/node-event-store.js";
 
 function event(id: string, host: string, extra: Partial<NewNodeEvent> = {}): NewNodeEvent {
   return { id, host, kind: "file_changed", at: 1_000, data: { path: "/etc/nginx/nginx.conf" }, ...extra };
@@ -50,6 +50,88 @@ export function nodeEventStoreContract(
     await expect(store.listNodeEvents({ host: "web-1", limit: 2, before: "event-d" })).rejects.toMatchObject({
       code: "E_USAGE",
     });
+  });
+
+  it("reads events after a seq oldest first, per node or all, numbered in the order they were kept", async () => {
+    const store = await fresh();
+    expect(await store.latestNodeEventSeq()).toBe(0);
+    for (const [id, host] of [
+      ["event-a", "web-1"],
+      ["event-b", "web-2"],
+      ["event-c", "web-1"],
+    ] as const)
+      await store.recordNodeEvent(event(id, host));
+    await store.recordNodeEvent(event("event-b", "web-2"));
+    const all = await store.nodeEventsAfter(0, { limit: 10 });
+    expect(all.map((e) => e.id)).toEqual(["event-a", "event-b", "event-c"]);
+    expect(all[0]!.seq).toBeLessThan(all[1]!.seq);
+    expect(all[1]!.seq).toBeLessThan(all[2]!.seq);
+    expect(await store.latestNodeEventSeq()).toBe(all[2]!.seq);
+    expect((await store.nodeEventsAfter(all[0]!.seq, { limit: 1 })).map((e) => e.id)).toEqual(["event-b"]);
+    expect((await store.nodeEventsAfter(0, { host: "web-1", limit: 10 })).map((e) => e.id)).toEqual([
+      "event-a",
+      "event-c",
+    ]);
+    // Pages and follows carry the same seq.
+    expect((await store.listNodeEvents({ limit: 1 }))[0]!.seq).toBe(all[2]!.seq);
+  });
+
+  it("wakes a follower for an event another process keeps, per node or all, each once and in order", async () => {
+    const [writer, reader] = await freshTwins();
+    const from = await reader.latestNodeEventSeq();
+    const stop = new AbortController();
+    const seen: NodeEventRecord[] = [];
+    const seenWeb1: NodeEventRecord[] = [];
+    const follow = async (into: NodeEventRecord[], host: string | undefined, count: number) => {
+      // Another connection's events: SQLite finds them by polling, PostgreSQL is notified.
+      for await (const e of reader.followNodeEvents(from, {
+        ...(host === undefined ? {} : { host }),
+        signal: stop.signal,
+        pollMs: 50,
+      })) {
+        into.push(e);
+        if (into.length === count) return;
+      }
+    };
+    const following = Promise.all([follow(seen, undefined, 3), follow(seenWeb1, "web-1", 2)]);
+    await writer.recordNodeEvent(event("event-a", "web-1"));
+    await writer.recordNodeEvent(event("event-b", "web-2"));
+    await writer.recordNodeEvent(event("event-a", "web-1"));
+    await writer.recordNodeEvent(event("event-c", "web-1"));
+    await following;
+    expect(seen.map((e) => e.id)).toEqual(["event-a", "event-b", "event-c"]);
+    expect(seenWeb1.map((e) => e.id)).toEqual(["event-a", "event-c"]);
+    // A follower that resumes after what it saw finds nothing more, and one aborted ends at once.
+    const idle = new AbortController();
+    const resumed: NodeEventRecord[] = [];
+    const resuming = (async () => {
+      for await (const e of reader.followNodeEvents(seen.at(-1)!.seq, { signal: idle.signal }))
+        resumed.push(e);
+    })();
+    idle.abort();
+    await resuming;
+    expect(resumed).toEqual([]);
+    stop.abort();
+  });
+
+  it("wakes a follower at once for an event this store keeps, not at its next poll", async () => {
+    const store = await fresh();
+    const from = await store.latestNodeEventSeq();
+    const stop = new AbortController();
+    const seen: string[] = [];
+    const following = (async () => {
+      // An hour between polls: only a wake-up on the write brings the event within the test.
+      for await (const e of store.followNodeEvents(from, {
+        signal: stop.signal,
+        pollMs: 3_600_000,
+      })) {
+        seen.push(e.id);
+        stop.abort();
+      }
+    })();
+    await store.recordNodeEvent(event("event-a", "web-1"));
+    await following;
+    expect(seen).toEqual(["event-a"]);
   });
 
   it("fires a rule for a node once within its debounce, and each (rule, node) on its own", async () => {

@@ -255,6 +255,76 @@ export function runStoreContract(name: string, factory: StoreFactory, twins: Twi
       ]);
     });
 
+    it("keeps a flood of log lines handed over at once, of two runs, each once and in order, before the step's end", async () => {
+      const [store, reader] = await freshTwins();
+      const before = await reader.latestSeq();
+      const a = await store.createRun(newRun("loki", { lease: { owner: "x", leaseMs: LEASE } }));
+      const b = await store.createRun(newRun("thor", { lease: { owner: "x", leaseMs: LEASE } }));
+      const step = { phase: "main" as const, index: 0, total: 2, name: "ok:a" };
+      const leases = [a, b].map((run) => ({ runId: run.id, owner: "x" }));
+      // More lines than one batch holds (500 in PostgreSQL), not awaited one by one, interleaved.
+      const LINES = 1203;
+      const kept: Promise<boolean>[] = [];
+      for (let i = 0; i < LINES; i++)
+        for (const lease of leases)
+          kept.push(store.appendLog(lease, { step, attempt: 1, stream: "stderr", line: `line ${i}` }));
+      // The step's end, asked for before any line is awaited: it comes after all of them.
+      const finished = leases.map((lease) =>
+        store.appendEvent(lease, { type: "step-finished", step, state: "ok", error: null }),
+      );
+      const lastLine = store.appendLog(leases[0]!, { step, attempt: 1, stream: "stderr", line: "after" });
+      const ending = store.finishIfOwner(leases[1]!, { state: "succeeded", error: null });
+      expect(await Promise.all(kept)).toEqual(kept.map(() => true));
+      expect(await Promise.all(finished)).toEqual([true, true]);
+      expect(await lastLine).toBe(true);
+      expect(await ending).toBeDefined();
+      // Read by another process: every line once, in the order asked for, then the step's end.
+      for (const [run, tail] of [
+        [a, ["step-finished", "after"]],
+        [b, ["step-finished", "run-finished"]],
+      ] as const) {
+        const events: RunEvent[] = [];
+        for (let page = await reader.readEvents(before, { runId: run.id }); page.length > 0;) {
+          events.push(...page);
+          page = await reader.readEvents(page.at(-1)!.seq, { runId: run.id });
+        }
+        const shown = events
+          .filter((e) => e.type !== "run-queued")
+          .map((e) => (e.type === "step-log" ? e.line : e.type));
+        expect(shown).toEqual([...Array.from({ length: LINES }, (_, i) => `line ${i}`), ...tail]);
+        const seqs = events.map((e) => e.seq);
+        expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+        expect(new Set(seqs).size).toBe(seqs.length);
+      }
+      expect((await reader.readLog(a.id)).map((l) => l.line).slice(-2)).toEqual([
+        `line ${LINES - 1}`,
+        "after",
+      ]);
+    });
+
+    it("keeps the log lines asked for before the store closes, and refuses those of a lost lease", async () => {
+      const [store, reader] = await freshTwins();
+      const run = await store.createRun(newRun("loki", { lease: { owner: "x", leaseMs: LEASE } }));
+      const lease = { runId: run.id, owner: "x" };
+      const step = { phase: "main" as const, index: 0, total: 2, name: "ok:a" };
+      const kept = Array.from({ length: 30 }, (_, i) =>
+        store.appendLog(lease, { step, attempt: 1, stream: "stderr", line: `line ${i}` }),
+      );
+      await store.close();
+      expect(await Promise.all(kept)).toEqual(kept.map(() => true));
+      expect((await reader.readLog(run.id)).map((l) => l.line)).toEqual(
+        Array.from({ length: 30 }, (_, i) => `line ${i}`),
+      );
+      // Lines of a lease another process took over are refused, each of them, and none kept.
+      await reader.release(lease);
+      expect(await reader.claim(run.id, "y", LEASE)).toBeDefined();
+      const late = Array.from({ length: 3 }, () =>
+        reader.appendLog(lease, { step, attempt: 1, stream: "stderr", line: "late" }),
+      );
+      expect(await Promise.all(late)).toEqual([false, false, false]);
+      expect((await reader.readLog(run.id)).map((l) => l.line)).not.toContain("late");
+    });
+
     it("feeds every event in order with increasing sequence numbers, per run or all", async () => {
       const store = await fresh();
       const before = await store.latestSeq();
