@@ -218,14 +218,6 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       if (result.kind === "ok") await dropWireClipboard(bus, result.clipboard);
       return; // no ack: the newer delivery acknowledges the message
     }
-    report(bus, {
-      id: request.id,
-      delivery,
-      worker: id,
-      attempt: request.attempt,
-      type: "outcome",
-      outcome: result,
-    });
     msg.ack();
     log(`finished ${what}: ${result.kind}`);
   };
