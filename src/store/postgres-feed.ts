@@ -7,6 +7,7 @@
 import { stepRow } from "./run-summary.js";
 import { NOW, prepared } from "./postgres-context.js";
 import { FEED_CHANNEL } from "./postgres-notifier.js";
+import { followPages } from "./follow-pages.js";
 import type { PostgresContext, Queryable } from "./postgres-context.js";
 import type { FeedNotifier } from "./postgres-notifier.js";
 import type { RunEvent, RunEventBody } from "../protocol.js";
@@ -129,30 +130,17 @@ export class PostgresFeed {
   }
 
   async *follow(afterSeq: number, options: FollowOptions): AsyncGenerator<RunEvent> {
-    let seq = afterSeq;
-    const query: FeedQuery = { ...(options.runId !== undefined ? { runId: options.runId } : {}), limit: 500 };
+    const { runId, signal } = options;
+    const pollMs = options.pollMs ?? POLL_MS;
     await this.notifier.start();
-    while (!options.signal.aborted) {
-      // Armed before reading: an append committed after the read still wakes this follower.
-      const waiter = this.notifier.arm(options.runId);
-      let batch: RunEvent[];
-      try {
-        batch = await this.read(seq, query);
-      } catch (err) {
-        waiter.cancel();
-        throw err;
-      }
-      for (const event of batch) {
-        seq = event.seq;
-        yield event;
-        if (options.signal.aborted) break;
-      }
-      if (options.signal.aborted || batch.length === query.limit) {
-        waiter.cancel();
-        continue; // stopped, or more are waiting
-      }
-      await waiter.wait(options.pollMs ?? POLL_MS, options.signal);
-    }
+    yield* followPages(afterSeq, {
+      read: (seq, limit) => this.read(seq, { ...(runId !== undefined ? { runId } : {}), limit }),
+      arm: () => {
+        const waiter = this.notifier.arm(runId);
+        return { wait: (s) => waiter.wait(pollMs, s), cancel: () => waiter.cancel() };
+      },
+      signal,
+    });
   }
 
   async readLog(runId: string): Promise<LogLine[]> {
