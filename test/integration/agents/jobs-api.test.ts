@@ -8,7 +8,7 @@
  * and the history is read by host, by the nodes a selector matches, and by selector.
  */
 import { existsSync, writeFileSync } from "node:fs";
-import pg from "pg";
+import type pg from "pg";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../helpers/net.js";
@@ -16,7 +16,7 @@ import { startApiJarvis } from "../../helpers/api-jarvis.js";
 import type { ApiJarvis } from "../../helpers/api-jarvis.js";
 import { startFleet } from "./fleet.js";
 import type { Fleet } from "./fleet.js";
-import { startPostgres } from "../servers/postgres.js";
+import { queryRows, startPostgres } from "../servers/postgres.js";
 import type { PostgresServer } from "../servers/postgres.js";
 
 const OPS = "ops-secret-0123456789abcdef";
@@ -77,14 +77,8 @@ afterAll(async () => {
 });
 
 /** Rows of the jarvis database, read as another replica would. */
-async function query<R extends pg.QueryResultRow>(sql: string, args: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, args)).rows;
-  } finally {
-    await client.end();
-  }
+function query<R extends pg.QueryResultRow>(sql: string, args: unknown[] = []): Promise<R[]> {
+  return queryRows<R>(databaseUrl, sql, args);
 }
 
 function as(secret: string, path: string, init: RequestInit = {}): Promise<Response> {

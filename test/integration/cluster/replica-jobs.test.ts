@@ -9,14 +9,14 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../helpers/net.js";
 import { startApiJarvis } from "../../helpers/api-jarvis.js";
 import type { ApiJarvis } from "../../helpers/api-jarvis.js";
 import { startFleet } from "../agents/fleet.js";
 import type { Fleet } from "../agents/fleet.js";
-import { startPostgres } from "../servers/postgres.js";
+import { queryRows, startPostgres } from "../servers/postgres.js";
 import type { PostgresServer } from "../servers/postgres.js";
 
 const OPS = "ops-secret-0123456789abcdef";
@@ -90,14 +90,9 @@ async function json<T>(res: Response, status: number): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-async function query<R extends pg.QueryResultRow>(sql: string, args: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, args)).rows;
-  } finally {
-    await client.end();
-  }
+/** Rows of the jarvis database, read as another replica would. */
+function query<R extends pg.QueryResultRow>(sql: string, args: unknown[] = []): Promise<R[]> {
+  return queryRows<R>(databaseUrl, sql, args);
 }
 
 /** How often each node ran the job's command (each run appends a line to its `ran` file). */

@@ -49,6 +49,21 @@ function asPostgresUser(): {
 
 let databases = 0;
 
+/** The rows `sql` returns in the database at `url`, on a connection of its own (as another replica reads). */
+export async function queryRows<R extends pg.QueryResultRow>(
+  url: string,
+  sql: string,
+  args: unknown[] = [],
+): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, args)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 /** initdb a fresh cluster, start postgres and wait until it answers a query. */
 export async function startPostgres(): Promise<PostgresServer> {
   const dir = mkdtempSync(join(tmpdir(), "jarvis-pg-"));
@@ -78,13 +93,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     ...["-c", "max_connections=300"],
   ]);
   const query = async (sql: string, target = url): Promise<void> => {
-    const client = new pg.Client({ connectionString: target });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
+    await queryRows(target, sql);
   };
   const daemon = await startDaemon(
     "postgres",
